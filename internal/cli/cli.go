@@ -1,0 +1,178 @@
+// Package cli is Lector's command layer: it parses flags and LECTOR_*
+// environment variables (flags win), builds a config.Config and hands off to
+// the packages that do the work. It is the only package that reads either.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/lector-ocr/lector/internal/config"
+)
+
+// Env is the process environment as a map, so tests pass their own.
+type Env map[string]string
+
+// NewEnv builds an Env from KEY=VALUE pairs.
+func NewEnv(pairs []string) Env {
+	e := make(Env, len(pairs))
+	for _, p := range pairs {
+		if k, v, ok := strings.Cut(p, "="); ok {
+			e[k] = v
+		}
+	}
+	return e
+}
+
+// UsageError is a bad command line; it exits with status 2.
+type UsageError struct{ msg string }
+
+func (e *UsageError) Error() string { return e.msg }
+
+// ExitCode maps an error from Run to a process exit status.
+func ExitCode(err error) int {
+	var ue *UsageError
+	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+// IO bundles a command's streams and environment.
+type IO struct {
+	Env    Env
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, io IO, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the HTTP service", runServe},
+		{"system", "show devices, memory and levels", runSystem},
+		{"runner", "host one model instance (started by lector itself)", runRunner},
+		{"version", "print the version", runVersion},
+	}
+}
+
+// Run executes the command line args (without the program name).
+func Run(ctx context.Context, args []string, env Env, stdin io.Reader, stdout, stderr io.Writer) error {
+	io := IO{Env: env, Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return &UsageError{"no command given"}
+		}
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, io, args[1:])
+		}
+	}
+	usage(stderr)
+	return &UsageError{fmt.Sprintf("unknown command %q", args[0])}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: lector COMMAND [flags]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nEvery flag can also be set as LECTOR_<FLAG> (e.g. --data-dir → LECTOR_DATA_DIR); flags win.")
+}
+
+// parse parses args into fs, then fills every flag not given on the command
+// line from its LECTOR_* variable.
+func parse(fs *flag.FlagSet, io IO, args []string) error {
+	fs.SetOutput(io.Stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &UsageError{err.Error()}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		name := EnvName(f.Name)
+		if v, ok := io.Env[name]; ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, &UsageError{fmt.Sprintf("%s=%q: %v", name, v, err)})
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// EnvName is the environment variable of a flag: LECTOR_ + upper snake case.
+func EnvName(flagName string) string {
+	return "LECTOR_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// configFlags registers every Config field as a flag and returns a function
+// that yields the validated config after parsing.
+func configFlags(fs *flag.FlagSet, env Env) func() (config.Config, error) {
+	var c config.Config
+	var keepAlive time.Duration = config.DefaultKeepAlive
+	fs.StringVar(&c.DataDir, "data-dir", "", "data directory (default $XDG_DATA_HOME/lector or ~/.local/share/lector)")
+	fs.StringVar(&c.ListenAddr, "listen", config.DefaultListenAddr, "HTTP listen address")
+	fs.Float64Var(&c.Memory.WarningThreshold, "memory-warning", config.DefaultWarningThreshold, "used fraction at which a device is at warning")
+	fs.Float64Var(&c.Memory.CriticalThreshold, "memory-critical", config.DefaultCriticalThreshold, "used fraction at which a device is critical")
+	fs.Float64Var(&c.Memory.EmergencyThreshold, "memory-emergency", config.DefaultEmergencyThreshold, "used fraction at which idle instances are evicted at once")
+	fs.Float64Var(&c.Memory.Hysteresis, "memory-hysteresis", config.DefaultHysteresis, "how far below a threshold usage must fall to leave its level")
+	fs.DurationVar(&c.Memory.PollInterval, "memory-poll", config.DefaultPollInterval, "memory poll interval")
+	fs.DurationVar(&keepAlive, "keep-alive", config.DefaultKeepAlive, "how long an idle model stays loaded (0 unloads at once, negative pins)")
+	fs.DurationVar(&c.Models.LoadTimeout, "load-timeout", config.DefaultLoadTimeout, "time limit of one model load")
+	fs.DurationVar(&c.Models.StopTimeout, "stop-timeout", config.DefaultStopTimeout, "grace period of a runner asked to stop before it is killed")
+	fs.BoolVar(&c.Models.EnableSynthetic, "enable-synthetic", false, "allow synthetic: models (tests and benchmarks only)")
+	fs.IntVar(&c.Pool.CPULanes, "cpu-lanes", runtime.NumCPU(), "pages the CPU works on at once")
+	fs.IntVar(&c.Pool.GPULanes, "gpu-lanes", config.DefaultGPULanes, "pages each GPU works on at once")
+	fs.IntVar(&c.Pool.QueueLength, "queue-length", config.DefaultQueueLength, "most waiters for lanes before queue_full")
+	fs.IntVar(&c.Admission.StructureConcurrency, "structure-concurrency", config.DefaultStructureConcurrency, "most structure predictions at once")
+	fs.DurationVar(&c.Admission.CriticalWait, "critical-wait", config.DefaultCriticalWait, "how long a queued task waits for memory")
+	fs.IntVar(&c.Admission.MaxQueuedTasks, "max-queued-tasks", config.DefaultMaxQueuedTasks, "most tasks queued on this node")
+	fs.Int64Var(&c.Limits.MaxInputBytes, "max-input-bytes", config.DefaultMaxInputBytes, "largest accepted input in bytes")
+	fs.IntVar(&c.Limits.MaxPages, "max-pages", config.DefaultMaxPages, "most pages in a document")
+	fs.Int64Var(&c.Limits.MaxPixelsPerPage, "max-pixels", config.DefaultMaxPixelsPerPage, "most pixels in a page")
+	fs.IntVar(&c.Limits.PDFDPI, "pdf-dpi", config.DefaultPDFDPI, "PDF rendering resolution")
+	fs.DurationVar(&c.Limits.PageTimeout, "page-timeout", config.DefaultPageTimeout, "time limit of one page")
+	return func() (config.Config, error) {
+		c.Models.KeepAlive = &keepAlive
+		if c.DataDir == "" {
+			c.DataDir = defaultDataDir(env)
+		}
+		c = c.WithDefaults(runtime.NumCPU())
+		if err := c.Validate(); err != nil {
+			return c, &UsageError{err.Error()}
+		}
+		return c, nil
+	}
+}
+
+func defaultDataDir(env Env) string {
+	if d := env["XDG_DATA_HOME"]; d != "" {
+		return filepath.Join(d, "lector")
+	}
+	if h := env["HOME"]; h != "" {
+		return filepath.Join(h, ".local", "share", "lector")
+	}
+	return filepath.Join(os.TempDir(), "lector")
+}

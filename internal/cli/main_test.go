@@ -1,0 +1,37 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/lector-ocr/lector/internal/memory/memtest"
+)
+
+// cliMainEnv makes the test binary behave as the lector binary, so tests can
+// run it as a real process (inside a cgroup, as a runner's parent...).
+const cliMainEnv = "LECTOR_TEST_AS_MAIN"
+
+func TestMain(m *testing.M) {
+	memtest.MaybeRunHolder()
+	if os.Getenv(cliMainEnv) == "1" {
+		err := Run(context.Background(), os.Args[1:], NewEnv(os.Environ()), os.Stdin, os.Stdout, os.Stderr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "lector:", err)
+			os.Exit(ExitCode(err))
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// run calls Run as the binary would, with env as the whole environment.
+func run(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err = Run(t.Context(), args, env, strings.NewReader(""), &out, &errb)
+	return out.String(), errb.String(), err
+}

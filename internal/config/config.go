@@ -1,0 +1,277 @@
+// Package config holds Lector's runtime settings: one Config with every field
+// documented beside its default. Defaults are exported constants; WithDefaults
+// fills unset fields and Validate names the first bad one. Nothing here reads
+// flags or the environment: that happens in internal/cli only.
+package config
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Defaults for every setting. A zero field in Config means "use the default".
+const (
+	DefaultListenAddr = "127.0.0.1:8080"
+
+	DefaultWarningThreshold   = 0.80
+	DefaultCriticalThreshold  = 0.95
+	DefaultEmergencyThreshold = 0.98
+	DefaultHysteresis         = 0.05
+	DefaultPollInterval       = time.Second
+
+	DefaultKeepAlive       = 5 * time.Minute
+	DefaultLoadTimeout     = 2 * time.Minute
+	DefaultStopTimeout     = 10 * time.Second
+	DefaultLoadCooldown    = 5 * time.Second
+	DefaultMaxLoadCooldown = 5 * time.Minute
+	DefaultEvictWait       = 10 * time.Second
+
+	DefaultGPULanes    = 1
+	DefaultQueueLength = 256
+
+	DefaultStructureConcurrency = 2
+	DefaultCriticalWait         = time.Minute
+	DefaultMaxQueuedTasks       = 1000
+
+	DefaultMaxInputBytes    = 100 << 20
+	DefaultMaxPages         = 1000
+	DefaultMaxPixelsPerPage = 100_000_000
+	DefaultPDFDPI           = 300
+	DefaultPageTimeout      = 120 * time.Second
+)
+
+// Config is every runtime setting of a Lector process.
+type Config struct {
+	// DataDir holds the database, workspaces and runner sockets. Default: set
+	// by the command layer ($XDG_DATA_HOME/lector or ~/.local/share/lector).
+	DataDir string
+	// ListenAddr is the HTTP address of `lector serve`. Default 127.0.0.1:8080.
+	ListenAddr string
+
+	Memory    Memory
+	Models    Models
+	Pool      Pool
+	Admission Admission
+	Limits    Limits
+}
+
+// Memory configures the monitor and its levels.
+type Memory struct {
+	// WarningThreshold is the used fraction at which a device is at
+	// `warning`. Default 0.80.
+	WarningThreshold float64
+	// CriticalThreshold is the used fraction at which a device is at
+	// `critical`; admission keeps used+reserved under it. Default 0.95.
+	CriticalThreshold float64
+	// EmergencyThreshold is the used fraction at which every idle instance
+	// on the device is evicted. Default 0.98.
+	EmergencyThreshold float64
+	// Hysteresis is how far under a level's threshold usage must fall before
+	// the level is left. Default 0.05.
+	Hysteresis float64
+	// PollInterval is how often every device is probed. Default 1s.
+	PollInterval time.Duration
+}
+
+// Models configures the model manager.
+type Models struct {
+	// KeepAlive is how long an idle instance stays loaded after its last
+	// lease is released. nil means DefaultKeepAlive (5m); 0 unloads at once;
+	// a negative value pins instances.
+	KeepAlive *time.Duration
+	// LoadTimeout bounds one load, independent of any caller. Default 2m.
+	LoadTimeout time.Duration
+	// StopTimeout is how long a runner is given to exit after being asked
+	// before it is killed. Default 10s.
+	StopTimeout time.Duration
+	// LoadCooldown is the first wait before a model that failed to load is
+	// tried again; it doubles with each failure. Default 5s.
+	LoadCooldown time.Duration
+	// MaxLoadCooldown caps the growing cooldown. Default 5m.
+	MaxLoadCooldown time.Duration
+	// EvictWait bounds how long eviction waits for memory to show as freed.
+	// Default 10s.
+	EvictWait time.Duration
+	// EnableSynthetic allows `synthetic:` models (tests and benchmarks only).
+	// Default false.
+	EnableSynthetic bool
+}
+
+// Pool configures the service pool.
+type Pool struct {
+	// CPULanes is how many pages the CPU service works on at once. Default:
+	// the number of cores.
+	CPULanes int
+	// GPULanes is the number of lanes of each GPU service. Default 1.
+	GPULanes int
+	// QueueLength bounds the waiters for lanes; a full queue answers
+	// queue_full at once. Default 256.
+	QueueLength int
+}
+
+// Admission configures memory admission and pipeline concurrency.
+type Admission struct {
+	// StructureConcurrency caps structure predictions at once. Default 2.
+	StructureConcurrency int
+	// OCRConcurrency caps ocr pipeline tasks at once; 0 means no cap beyond
+	// the lanes. Default 0.
+	OCRConcurrency int
+	// CriticalWait bounds how long a queued (non-synchronous) task waits for
+	// memory before failing with insufficient_memory. Default 1m.
+	CriticalWait time.Duration
+	// MaxQueuedTasks bounds the tasks a node holds queued. Default 1000.
+	MaxQueuedTasks int
+}
+
+// Limits bound what one input may cost.
+type Limits struct {
+	// MaxInputBytes is the largest accepted input. Default 100 MiB.
+	MaxInputBytes int64
+	// MaxPages is the most pages a document may have. Default 1000.
+	MaxPages int
+	// MaxPixelsPerPage is checked from headers before decoding. Default 100 MP.
+	MaxPixelsPerPage int64
+	// PDFDPI is the rendering resolution of PDF pages, lowered per page to
+	// stay within MaxPixelsPerPage. Default 300.
+	PDFDPI int
+	// PageTimeout bounds the recognition of one page. Default 120s.
+	PageTimeout time.Duration
+}
+
+// WithDefaults returns c with every unset field set to its default. cpus is
+// the number of cores, used for the CPU lane default.
+func (c Config) WithDefaults(cpus int) Config {
+	c.ListenAddr = cmp.Or(c.ListenAddr, DefaultListenAddr)
+	m := &c.Memory
+	m.WarningThreshold = cmp.Or(m.WarningThreshold, DefaultWarningThreshold)
+	m.CriticalThreshold = cmp.Or(m.CriticalThreshold, DefaultCriticalThreshold)
+	m.EmergencyThreshold = cmp.Or(m.EmergencyThreshold, DefaultEmergencyThreshold)
+	m.Hysteresis = cmp.Or(m.Hysteresis, DefaultHysteresis)
+	m.PollInterval = cmp.Or(m.PollInterval, DefaultPollInterval)
+	md := &c.Models
+	if md.KeepAlive == nil {
+		ka := DefaultKeepAlive
+		md.KeepAlive = &ka
+	}
+	md.LoadTimeout = cmp.Or(md.LoadTimeout, DefaultLoadTimeout)
+	md.StopTimeout = cmp.Or(md.StopTimeout, DefaultStopTimeout)
+	md.LoadCooldown = cmp.Or(md.LoadCooldown, DefaultLoadCooldown)
+	md.MaxLoadCooldown = cmp.Or(md.MaxLoadCooldown, DefaultMaxLoadCooldown)
+	md.EvictWait = cmp.Or(md.EvictWait, DefaultEvictWait)
+	c.Pool.CPULanes = cmp.Or(c.Pool.CPULanes, max(cpus, 1))
+	c.Pool.GPULanes = cmp.Or(c.Pool.GPULanes, DefaultGPULanes)
+	c.Pool.QueueLength = cmp.Or(c.Pool.QueueLength, DefaultQueueLength)
+	a := &c.Admission
+	a.StructureConcurrency = cmp.Or(a.StructureConcurrency, DefaultStructureConcurrency)
+	a.CriticalWait = cmp.Or(a.CriticalWait, DefaultCriticalWait)
+	a.MaxQueuedTasks = cmp.Or(a.MaxQueuedTasks, DefaultMaxQueuedTasks)
+	l := &c.Limits
+	l.MaxInputBytes = cmp.Or(l.MaxInputBytes, DefaultMaxInputBytes)
+	l.MaxPages = cmp.Or(l.MaxPages, DefaultMaxPages)
+	l.MaxPixelsPerPage = cmp.Or(l.MaxPixelsPerPage, DefaultMaxPixelsPerPage)
+	l.PDFDPI = cmp.Or(l.PDFDPI, DefaultPDFDPI)
+	l.PageTimeout = cmp.Or(l.PageTimeout, DefaultPageTimeout)
+	return c
+}
+
+// KeepAliveOrDefault returns the configured keep-alive, or the default when
+// unset.
+func (m Models) KeepAliveOrDefault() time.Duration {
+	if m.KeepAlive == nil {
+		return DefaultKeepAlive
+	}
+	return *m.KeepAlive
+}
+
+// FieldError is a Validate failure naming the offending field.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return "config: " + e.Field + ": " + e.Reason }
+
+// Validate reports the first nonsensical setting as a *FieldError. Call it on
+// the result of WithDefaults.
+func (c Config) Validate() error {
+	m := c.Memory
+	for _, th := range []struct {
+		name string
+		v    float64
+	}{
+		{"Memory.WarningThreshold", m.WarningThreshold},
+		{"Memory.CriticalThreshold", m.CriticalThreshold},
+		{"Memory.EmergencyThreshold", m.EmergencyThreshold},
+	} {
+		if !(th.v > 0 && th.v <= 1) {
+			return &FieldError{th.name, fmt.Sprintf("%v is outside (0,1]", th.v)}
+		}
+	}
+	if !(m.WarningThreshold < m.CriticalThreshold) {
+		return &FieldError{"Memory.CriticalThreshold", fmt.Sprintf("%v must be above the warning threshold %v", m.CriticalThreshold, m.WarningThreshold)}
+	}
+	if !(m.CriticalThreshold < m.EmergencyThreshold) {
+		return &FieldError{"Memory.EmergencyThreshold", fmt.Sprintf("%v must be above the critical threshold %v", m.EmergencyThreshold, m.CriticalThreshold)}
+	}
+	if !(m.Hysteresis >= 0 && m.Hysteresis < m.WarningThreshold) {
+		return &FieldError{"Memory.Hysteresis", fmt.Sprintf("%v must be in [0, warning threshold)", m.Hysteresis)}
+	}
+	durations := []struct {
+		name string
+		v    time.Duration
+	}{
+		{"Memory.PollInterval", m.PollInterval},
+		{"Models.LoadTimeout", c.Models.LoadTimeout},
+		{"Models.StopTimeout", c.Models.StopTimeout},
+		{"Models.LoadCooldown", c.Models.LoadCooldown},
+		{"Models.MaxLoadCooldown", c.Models.MaxLoadCooldown},
+		{"Models.EvictWait", c.Models.EvictWait},
+		{"Admission.CriticalWait", c.Admission.CriticalWait},
+		{"Limits.PageTimeout", c.Limits.PageTimeout},
+	}
+	for _, d := range durations {
+		if d.v <= 0 {
+			return &FieldError{d.name, fmt.Sprintf("%v must be positive", d.v)}
+		}
+	}
+	ints := []struct {
+		name string
+		v    int64
+	}{
+		{"Pool.CPULanes", int64(c.Pool.CPULanes)},
+		{"Pool.GPULanes", int64(c.Pool.GPULanes)},
+		{"Pool.QueueLength", int64(c.Pool.QueueLength)},
+		{"Admission.StructureConcurrency", int64(c.Admission.StructureConcurrency)},
+		{"Admission.MaxQueuedTasks", int64(c.Admission.MaxQueuedTasks)},
+		{"Limits.MaxInputBytes", c.Limits.MaxInputBytes},
+		{"Limits.MaxPages", int64(c.Limits.MaxPages)},
+		{"Limits.MaxPixelsPerPage", c.Limits.MaxPixelsPerPage},
+		{"Limits.PDFDPI", int64(c.Limits.PDFDPI)},
+	}
+	for _, n := range ints {
+		if n.v <= 0 {
+			return &FieldError{n.name, fmt.Sprintf("%d must be positive", n.v)}
+		}
+	}
+	if c.Admission.OCRConcurrency < 0 {
+		return &FieldError{"Admission.OCRConcurrency", "must not be negative"}
+	}
+	if c.Models.MaxLoadCooldown < c.Models.LoadCooldown {
+		return &FieldError{"Models.MaxLoadCooldown", "must not be below Models.LoadCooldown"}
+	}
+	if c.ListenAddr == "" {
+		return &FieldError{"ListenAddr", "must not be empty"}
+	}
+	return nil
+}
+
+// IsFieldError reports whether err names a bad field, and which.
+func IsFieldError(err error) (string, bool) {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return fe.Field, true
+	}
+	return "", false
+}
