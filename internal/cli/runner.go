@@ -2,9 +2,43 @@ package cli
 
 import (
 	"context"
-	"errors"
+	"flag"
+	"log/slog"
+
+	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/engine/synthetic"
+	"github.com/lector-ocr/lector/internal/runner"
 )
 
-func runRunner(ctx context.Context, io IO, args []string) error {
-	return errors.New("runner: not built yet")
+// newRegistry registers the engines this build has. The synthetic engine is
+// a test instrument and is registered only when explicitly enabled.
+func newRegistry(enableSynthetic bool) *engine.Registry {
+	r := engine.NewRegistry()
+	if enableSynthetic {
+		r.Register("synthetic", synthetic.Engine{})
+	}
+	return r
 }
+
+// runRunner is the child side of a runner process; Lector starts it.
+func runRunner(ctx context.Context, io IO, args []string) error {
+	fs := flag.NewFlagSet("runner", flag.ContinueOnError)
+	model := fs.String("model", "", "model to host")
+	dev := fs.String("device", "cpu", "device to load it on")
+	slots := fs.Int("slots", 1, "requests served at once, one engine handle each")
+	dir := fs.String("socket-dir", "", "private directory for the socket")
+	parent := fs.Int("parent-pid", 0, "exit when this process is no longer the parent")
+	enableSynthetic := fs.Bool("enable-synthetic", false, "host synthetic: models")
+	if err := parse(fs, io, args); err != nil {
+		return err
+	}
+	if *model == "" || *dir == "" {
+		return &UsageError{"runner: --model and --socket-dir are required"}
+	}
+	log := slog.New(slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return runner.Serve(ctx, runner.ChildOptions{
+		Registry: newRegistry(*enableSynthetic), Model: *model, Device: *dev, Slots: *slots,
+		SocketDir: *dir, ParentPID: *parent, Stdout: io.Stdout, Log: log,
+	})
+}
+

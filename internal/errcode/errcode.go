@@ -1,0 +1,84 @@
+// Package errcode gives Lector's errors stable codes. Every failure a user
+// can meet carries one Code; the HTTP layer maps codes to statuses in one
+// table, and internal details stay in the wrapped error for logs.
+package errcode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Code is a stable, documented error code.
+type Code string
+
+// The codes users meet.
+const (
+	Internal             Code = "internal"
+	InvalidArgument      Code = "invalid_argument"
+	UnknownModel         Code = "unknown_model"
+	QueueFull            Code = "queue_full"
+	InsufficientMemory   Code = "insufficient_memory"
+	UnsupportedMediaType Code = "unsupported_media_type"
+	InvalidDocument      Code = "invalid_document"
+	TooLarge             Code = "too_large"
+	ModelLoadFailed      Code = "model_load_failed"
+	EngineCrashed        Code = "engine_crashed"
+	Timeout              Code = "timeout"
+	Canceled             Code = "canceled"
+	Unavailable          Code = "unavailable"
+)
+
+// Error is an error with a Code and a message fit for users.
+type Error struct {
+	Code Code
+	Msg  string
+	Err  error // the cause, for logs; may be nil
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns an error with code and a formatted message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an error with code and message that wraps cause.
+func Wrap(code Code, cause error, format string, args ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...), Err: cause}
+}
+
+// Of returns err's code: the outermost *Error's, Canceled or Timeout for
+// context errors, Internal otherwise, "" for nil.
+func Of(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return Timeout
+	}
+	return Internal
+}
+
+// Message returns the user-facing message of err.
+func Message(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Msg
+	}
+	return err.Error()
+}

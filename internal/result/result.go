@@ -1,0 +1,115 @@
+// Package result holds the types every engine returns and every renderer
+// reads: a page of blocks of paragraphs of lines of words, each with a box in
+// page pixels and a confidence in [0,100]. It imports nothing of Lector's.
+package result
+
+// Box is an axis-aligned rectangle in page pixels: X0,Y0 inclusive top-left,
+// X1,Y1 exclusive bottom-right.
+type Box struct {
+	X0 int `json:"x0"`
+	Y0 int `json:"y0"`
+	X1 int `json:"x1"`
+	Y1 int `json:"y1"`
+}
+
+// Width is X1-X0.
+func (b Box) Width() int { return b.X1 - b.X0 }
+
+// Height is Y1-Y0.
+func (b Box) Height() int { return b.Y1 - b.Y0 }
+
+// Union returns the smallest box holding b and o; a zero box is ignored.
+func (b Box) Union(o Box) Box {
+	if b == (Box{}) {
+		return o
+	}
+	if o == (Box{}) {
+		return b
+	}
+	return Box{min(b.X0, o.X0), min(b.Y0, o.Y0), max(b.X1, o.X1), max(b.Y1, o.Y1)}
+}
+
+// BlockType says what a block is.
+type BlockType string
+
+// Block types. Engines set the ones they can recognise; the structure
+// pipeline refines them.
+const (
+	BlockText       BlockType = "text"
+	BlockTitle      BlockType = "title"
+	BlockHeading    BlockType = "heading"
+	BlockParagraph  BlockType = "paragraph"
+	BlockListItem   BlockType = "list_item"
+	BlockTable      BlockType = "table"
+	BlockFigure     BlockType = "figure"
+	BlockCaption    BlockType = "caption"
+	BlockHeader     BlockType = "header"
+	BlockFooter     BlockType = "footer"
+	BlockPageNumber BlockType = "page_number"
+	BlockFormula    BlockType = "formula"
+	BlockSeparator  BlockType = "separator"
+)
+
+// Word is one recognised word.
+type Word struct {
+	Text       string  `json:"text"`
+	Box        Box     `json:"box"`
+	Confidence float64 `json:"confidence"`
+}
+
+// Line is a run of words on one baseline.
+type Line struct {
+	Box        Box     `json:"box"`
+	Confidence float64 `json:"confidence"`
+	Words      []Word  `json:"words"`
+}
+
+// Paragraph is a run of lines.
+type Paragraph struct {
+	Box   Box    `json:"box"`
+	Lines []Line `json:"lines"`
+}
+
+// Block is a region of the page with one type.
+type Block struct {
+	Type       BlockType   `json:"type"`
+	Box        Box         `json:"box"`
+	Confidence float64     `json:"confidence"`
+	Paragraphs []Paragraph `json:"paragraphs,omitempty"`
+}
+
+// Page is one recognised page.
+type Page struct {
+	Number   int     `json:"number"` // 1-based
+	Width    int     `json:"width"`
+	Height   int     `json:"height"`
+	Rotation int     `json:"rotation"` // degrees clockwise applied to make it upright: 0, 90, 180, 270
+	Skew     float64 `json:"skew"`     // degrees of deskew applied
+	Blocks   []Block `json:"blocks"`
+	Engine   string  `json:"engine"` // the model that produced it
+}
+
+// Text returns the page's words in reading order: words joined by spaces,
+// lines by newlines, paragraphs by blank lines.
+func (p *Page) Text() string {
+	var out []byte
+	for _, b := range p.Blocks {
+		for _, para := range b.Paragraphs {
+			if len(out) > 0 {
+				out = append(out, '\n', '\n')
+			}
+			for li, l := range para.Lines {
+				if li > 0 {
+					out = append(out, '\n')
+				}
+				for wi, w := range l.Words {
+					if wi > 0 {
+						out = append(out, ' ')
+					}
+					out = append(out, w.Text...)
+				}
+			}
+		}
+	}
+	return string(out)
+}

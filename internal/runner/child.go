@@ -1,0 +1,219 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+// ChildOptions configures Serve.
+type ChildOptions struct {
+	Registry  *engine.Registry
+	Model     string
+	Device    string
+	Slots     int
+	SocketDir string
+	// ParentPID, when set, is the pid the runner must be the child of; the
+	// runner exits if its parent changes (the parent died).
+	ParentPID int
+	Stdout    io.Writer // where the ready line goes
+	Log       *slog.Logger
+}
+
+type job struct {
+	ctx  context.Context
+	im   engine.Image
+	opts engine.Options
+	done chan jobResult
+}
+
+type jobResult struct {
+	page *result.Page
+	err  error
+}
+
+// Serve loads the model and serves requests until ctx ends, /shutdown is
+// called, or the parent dies. It returns nil after a clean shutdown.
+func Serve(ctx context.Context, o ChildOptions) error {
+	if o.ParentPID != 0 && os.Getppid() != o.ParentPID {
+		return errors.New("runner: parent already gone")
+	}
+	if o.Slots < 1 {
+		o.Slots = 1
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	eng, cfg, err := o.Registry.Resolve(o.Model)
+	if err != nil {
+		return err
+	}
+	model, err := eng.Load(ctx, engine.Spec{Model: o.Model, Config: cfg, Device: o.Device, Slots: o.Slots})
+	if err != nil {
+		return fmt.Errorf("runner: loading %s: %w", o.Model, err)
+	}
+	defer model.Close()
+
+	jobs := make(chan job)
+	var slots sync.WaitGroup
+	slotErr := make(chan error, o.Slots)
+	for range o.Slots {
+		slots.Add(1)
+		go func() {
+			defer slots.Done()
+			// Engines such as Tesseract keep thread-local state: a handle
+			// lives and dies on one OS thread.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			h, err := model.NewHandle()
+			slotErr <- err
+			if err != nil {
+				return
+			}
+			defer h.Close()
+			for j := range jobs {
+				page, err := h.Process(j.ctx, j.im, j.opts)
+				j.done <- jobResult{page, err}
+			}
+		}()
+	}
+	defer slots.Wait()
+	defer close(jobs)
+	for range o.Slots {
+		if err := <-slotErr; err != nil {
+			return fmt.Errorf("runner: making a handle: %w", err)
+		}
+	}
+
+	sock := filepath.Join(o.SocketDir, SocketName)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return fmt.Errorf("runner: listening: %w", err)
+	}
+	_ = os.Chmod(sock, 0o600)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var busy atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /process", func(w http.ResponseWriter, r *http.Request) {
+		im, opts, err := decodeRequest(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		j := job{ctx: r.Context(), im: im, opts: opts, done: make(chan jobResult, 1)}
+		select {
+		case jobs <- j:
+		case <-r.Context().Done():
+			return
+		}
+		busy.Add(1)
+		res := <-j.done
+		busy.Add(-1)
+		if res.err != nil {
+			writeError(w, res.err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(res.page)
+	})
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ok", "model": o.Model, "device": o.Device, "slots": o.Slots, "busy": busy.Load(), "pid": os.Getpid()})
+	})
+	mux.HandleFunc("POST /shutdown", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+		cancel()
+	})
+	srv := &http.Server{Handler: mux, ErrorLog: slog.NewLogLogger(o.Log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	if o.ParentPID != 0 {
+		go watchParent(ctx, cancel, o.ParentPID)
+	}
+	if _, err := fmt.Fprintf(o.Stdout, "%s pid=%d socket=%s\n", ReadyPrefix, os.Getpid(), sock); err != nil {
+		return err
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return err
+	}
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer shutCancel()
+	_ = srv.Shutdown(shutCtx)
+	return nil
+}
+
+// watchParent backs up Pdeathsig, which is tied to the thread that started
+// the runner: if the parent changes, the runner stops.
+func watchParent(ctx context.Context, cancel context.CancelFunc, parent int) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if os.Getppid() != parent {
+				cancel()
+				return
+			}
+		}
+	}
+}
+
+func decodeRequest(r *http.Request) (engine.Image, engine.Options, error) {
+	atoi := func(h string) int { n, _ := strconv.Atoi(r.Header.Get(h)); return n }
+	im := engine.Image{Number: atoi(hdrNumber), Width: atoi(hdrWidth), Height: atoi(hdrHeight), Format: r.Header.Get(hdrFormat)}
+	var opts engine.Options
+	if s := r.Header.Get(hdrOptions); s != "" {
+		if err := json.Unmarshal([]byte(s), &opts); err != nil {
+			return im, nil, errcode.Wrap(errcode.InvalidArgument, err, "bad options")
+		}
+	}
+	var data []byte
+	var err error
+	if n := r.ContentLength; n >= 0 {
+		// One allocation of the announced size; large reads bypass bufio.
+		data = make([]byte, n)
+		_, err = io.ReadFull(r.Body, data)
+	} else {
+		data, err = io.ReadAll(r.Body)
+	}
+	if err != nil {
+		return im, nil, errcode.Wrap(errcode.InvalidArgument, err, "reading page")
+	}
+	im.Data = data
+	return im, opts, nil
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	code := errcode.Of(err)
+	status := http.StatusUnprocessableEntity
+	if code == errcode.Internal {
+		status = http.StatusInternalServerError
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(wireError{Code: string(code), Message: errcode.Message(err)})
+}

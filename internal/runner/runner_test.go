@@ -1,0 +1,185 @@
+package runner_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
+
+	"github.com/lector-ocr/lector/internal/cli"
+	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/runner"
+)
+
+const (
+	asMainEnv   = "LECTOR_TEST_AS_MAIN"
+	asParentEnv = "LECTOR_TEST_AS_PARENT"
+)
+
+// TestMain lets the test binary stand in for the lector binary (runners are
+// started through the same cli.Run as in production) and for a parent that
+// starts a runner and is then killed.
+func TestMain(m *testing.M) {
+	switch {
+	case os.Getenv(asMainEnv) == "1":
+		if err := cli.Run(context.Background(), os.Args[1:], cli.NewEnv(os.Environ()), os.Stdin, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "lector:", err)
+			os.Exit(cli.ExitCode(err))
+		}
+		os.Exit(0)
+	case os.Getenv(asParentEnv) != "":
+		l := launcher(os.Getenv(asParentEnv))
+		p, err := l.Launch(context.Background(), runner.Spec{Model: "synthetic:10MiB", Device: "cpu", Slots: 1})
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(2)
+		}
+		fmt.Println("runner", p.Pid(), p.Dir())
+		select {}
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func launcher(dir string) *runner.Launcher {
+	return &runner.Launcher{
+		Exe:  os.Args[0],
+		Env:  append(os.Environ(), asMainEnv+"=1", "LECTOR_ENABLE_SYNTHETIC=1"),
+		Dir:  dir,
+	}
+}
+
+func launch(t testing.TB, model string, slots int) (*runner.Process, string) {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := launcher(dir).Launch(ctx, runner.Spec{Model: model, Device: "cpu", Slots: slots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Kill(); <-p.Done() })
+	return p, dir
+}
+
+func page(n int) engine.Image { return engine.Image{Number: n, Width: 1000, Height: 1000, Format: "gray8"} }
+
+func TestRunnerProcessesPagesAndStops(t *testing.T) {
+	p, _ := launch(t, "synthetic:20MiB", 2)
+	if fi, err := os.Stat(p.Dir()); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("socket directory %s: %v %v, want mode 0700", p.Dir(), fi.Mode(), err)
+	}
+	if err := p.Health(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Process(t.Context(), page(3), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if txt := got.Text(); txt != "synthetic page 3\n1000x1000" || got.Engine != "synthetic:20MiB" {
+		t.Fatalf("page text %q from %q", txt, got.Engine)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := p.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ExitErr(); err != nil {
+		t.Fatalf("graceful stop exited with %v", err)
+	}
+	if _, err := os.Stat(p.Dir()); !os.IsNotExist(err) {
+		t.Fatalf("socket directory left behind: %v", err)
+	}
+}
+
+func TestRunnerCrashInUseIsEngineCrashed(t *testing.T) {
+	p, _ := launch(t, "synthetic:10MiB", 1)
+	_, err := p.Process(t.Context(), page(1), engine.Options{"crash": "1"})
+	if errcode.Of(err) != errcode.EngineCrashed {
+		t.Fatalf("err = %v (code %q), want engine_crashed", err, errcode.Of(err))
+	}
+	<-p.Done()
+	if !strings.Contains(p.ExitErr().Error(), "killed") {
+		t.Fatalf("exit = %v, want killed by a signal", p.ExitErr())
+	}
+	if _, err := os.Stat(p.Dir()); !os.IsNotExist(err) {
+		t.Fatal("a crashed runner's socket directory was left behind")
+	}
+}
+
+func TestRunnerEngineErrorKeepsItsCode(t *testing.T) {
+	p, _ := launch(t, "synthetic:10MiB", 1)
+	_, err := p.Process(t.Context(), page(1), engine.Options{"fail": "1"})
+	if errcode.Of(err) != errcode.InvalidDocument {
+		t.Fatalf("err = %v, want invalid_document", err)
+	}
+	if _, err := p.Process(t.Context(), page(2), nil); err != nil {
+		t.Fatalf("runner unusable after a page error: %v", err)
+	}
+}
+
+func TestRunnerLoadFailureIsModelLoadFailed(t *testing.T) {
+	dir := t.TempDir()
+	_, err := launcher(dir).Launch(t.Context(), runner.Spec{Model: "synthetic:lots", Device: "cpu", Slots: 1})
+	if errcode.Of(err) != errcode.ModelLoadFailed || !strings.Contains(err.Error(), "bad size") {
+		t.Fatalf("err = %v, want model_load_failed naming the cause", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("left behind: %v", entries)
+	}
+}
+
+func TestRunnerCancelledRequestFreesItsSlot(t *testing.T) {
+	p, _ := launch(t, "synthetic:10MiB,t=1h", 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() { _, err := p.Process(ctx, page(1), nil); errc <- err }()
+	cancel()
+	if err := <-errc; errcode.Of(err) != errcode.Canceled {
+		t.Fatalf("err = %v, want canceled", err)
+	}
+	// The single slot must be free again: a zero-size page finishes at once.
+	if _, err := p.Process(t.Context(), engine.Image{Number: 2}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunnerDiesWithItsParent kills a parent process with SIGKILL and
+// watches its runner exit through a pidfd.
+func TestRunnerDiesWithItsParent(t *testing.T) {
+	dir := t.TempDir()
+	cmd := launcher(dir)
+	parent := cmdWithEnv(cmd.Exe, asParentEnv+"="+dir)
+	out, _ := parent.StdoutPipe()
+	if err := parent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() {
+		t.Fatal("parent said nothing")
+	}
+	f := strings.Fields(sc.Text())
+	if len(f) != 3 || f[0] != "runner" {
+		t.Fatalf("parent said %q", sc.Text())
+	}
+	pid, _ := strconv.Atoi(f[1])
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pidfd)
+	_ = parent.Process.Kill()
+	_ = parent.Wait()
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 10_000)
+	if err != nil || n != 1 {
+		t.Fatalf("runner %d still alive 10s after its parent was killed (%v)", pid, err)
+	}
+}
