@@ -41,4 +41,3 @@ func runRunner(ctx context.Context, io IO, args []string) error {
 		SocketDir: *dir, ParentPID: *parent, Stdout: io.Stdout, Log: log,
 	})
 }
-

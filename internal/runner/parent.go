@@ -120,9 +120,9 @@ func (l *Launcher) Launch(ctx context.Context, spec Spec) (*Process, error) {
 		},
 		MaxIdleConnsPerHost: 2*max(spec.Slots, 1) + 2,
 		// Pages are megabytes: large buffers mean few syscalls per page.
-		WriteBufferSize: 256 << 10,
-		ReadBufferSize:  64 << 10,
-		DisableCompression:  true,
+		WriteBufferSize:    256 << 10,
+		ReadBufferSize:     64 << 10,
+		DisableCompression: true,
 	}}
 	go func() {
 		err := cmd.Wait()
@@ -327,6 +327,5 @@ func (l *lastLines) String() string {
 	}
 	return strings.Join(l.lines, "; ")
 }
-
 
 func (p *Process) log() *slog.Logger { return p.logp.Load() }

@@ -50,9 +50,9 @@ func TestMain(m *testing.M) {
 
 func launcher(dir string) *runner.Launcher {
 	return &runner.Launcher{
-		Exe:  os.Args[0],
-		Env:  append(os.Environ(), asMainEnv+"=1", "LECTOR_ENABLE_SYNTHETIC=1"),
-		Dir:  dir,
+		Exe: os.Args[0],
+		Env: append(os.Environ(), asMainEnv+"=1", "LECTOR_ENABLE_SYNTHETIC=1"),
+		Dir: dir,
 	}
 }
 
@@ -69,7 +69,9 @@ func launch(t testing.TB, model string, slots int) (*runner.Process, string) {
 	return p, dir
 }
 
-func page(n int) engine.Image { return engine.Image{Number: n, Width: 1000, Height: 1000, Format: "gray8"} }
+func page(n int) engine.Image {
+	return engine.Image{Number: n, Width: 1000, Height: 1000, Format: "gray8"}
+}
 
 func TestRunnerProcessesPagesAndStops(t *testing.T) {
 	p, _ := launch(t, "synthetic:20MiB", 2)
