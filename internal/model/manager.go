@@ -659,4 +659,3 @@ func (m *Manager) Stop(ctx context.Context) error {
 		return fmt.Errorf("model: stopping: %w", ctx.Err())
 	}
 }
-
