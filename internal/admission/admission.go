@@ -1,0 +1,296 @@
+package admission
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/lector-ocr/lector/internal/clock"
+	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/memory"
+	"github.com/lector-ocr/lector/internal/model"
+)
+
+// Monitor is what admission needs of the memory monitor.
+type Monitor interface {
+	Poll() error
+	State(device string) (memory.DeviceState, bool)
+	Subscribe(func(memory.LevelChange)) (unsubscribe func())
+}
+
+// Evictor is what admission needs of the model manager.
+type Evictor interface {
+	EvictIdle(ctx context.Context, device string, reason model.Reason, enough func() bool) (int, error)
+}
+
+// Priority orders work under pressure.
+type Priority string
+
+// Priorities.
+const (
+	Interactive Priority = "interactive"
+	Normal      Priority = "normal"
+	Batch       Priority = "batch"
+)
+
+// Decision names an admission outcome, for metrics.
+type Decision string
+
+// Decisions.
+const (
+	Admitted Decision = "admitted"
+	Deferred Decision = "deferred"
+	Fallback Decision = "fallback"
+	Rejected Decision = "rejected"
+)
+
+// Request asks to admit one task.
+type Request struct {
+	Task string
+	// Device is where the task is bound.
+	Device string
+	// FallbackDevice, when set, is where the task may run instead when Device
+	// is critical (a GPU task whose model also runs on the CPU: "cpu").
+	FallbackDevice string
+	// Estimate returns the task's memory on a device.
+	Estimate func(device string) uint64
+	Priority Priority
+	// Sync callers are answered at once rather than kept waiting for memory.
+	Sync bool
+}
+
+// Reservation holds a task's estimated memory on a device until Release.
+type Reservation struct {
+	Device   string
+	Bytes    uint64
+	Fallback bool          // placed on the fallback device
+	Waited   time.Duration // time spent deferred or waiting for memory
+
+	c    *Controller
+	once sync.Once
+}
+
+// Release returns the reservation. It is idempotent.
+func (r *Reservation) Release() {
+	r.once.Do(func() {
+		r.c.mu.Lock()
+		r.c.reserved[r.Device] -= r.Bytes
+		r.c.signalLocked()
+		r.c.mu.Unlock()
+	})
+}
+
+// Options configures a Controller.
+type Options struct {
+	Monitor  Monitor
+	Evictor  Evictor
+	Clock    clock.Clock
+	Log      *slog.Logger
+	Critical float64 // the critical threshold: used+reserved+estimate stays under it
+	// Wait bounds how long a non-synchronous task waits for memory (or, at
+	// batch priority, for the level to fall) before insufficient_memory.
+	Wait time.Duration
+	// Recheck is how often waiting tasks look at memory again even when
+	// nothing signalled a change. Default 1s.
+	Recheck time.Duration
+	// OnDecision observes each decision (metrics); reason is a short word.
+	OnDecision func(d Decision, device, reason string)
+}
+
+// Controller admits tasks.
+type Controller struct {
+	o     Options
+	unsub func()
+	bg    sync.WaitGroup // emergency evictions
+
+	mu       sync.Mutex // guards reserved and changed
+	reserved map[string]uint64
+	changed  chan struct{} // closed and replaced when reservations or levels change
+}
+
+// New returns a controller subscribed to the monitor's level changes. Call
+// Stop to unsubscribe and wait for background evictions.
+func New(o Options) *Controller {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Recheck <= 0 {
+		o.Recheck = time.Second
+	}
+	c := &Controller{o: o, reserved: map[string]uint64{}, changed: make(chan struct{})}
+	c.unsub = o.Monitor.Subscribe(c.onLevel)
+	return c
+}
+
+// Stop unsubscribes and waits for background evictions.
+func (c *Controller) Stop() {
+	c.unsub()
+	c.bg.Wait()
+}
+
+func (c *Controller) signalLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// onLevel runs in the monitor's poll: it logs once per change and, at
+// emergency, evicts every idle instance on the device in the background.
+func (c *Controller) onLevel(ch memory.LevelChange) {
+	switch {
+	case ch.To == memory.LevelEmergency:
+		c.o.Log.Warn("memory emergency: evicting every idle model", "device", ch.Device)
+		c.bg.Add(1)
+		go func() {
+			defer c.bg.Done()
+			_, _ = c.o.Evictor.EvictIdle(context.Background(), ch.Device, model.ReasonPressure, func() bool { return false })
+		}()
+	case ch.To == memory.LevelWarning && ch.From < ch.To:
+		c.o.Log.Warn("memory warning: deferring batch work and refusing preloads", "device", ch.Device)
+	}
+	c.mu.Lock()
+	c.signalLocked()
+	c.mu.Unlock()
+}
+
+// Reserved returns the outstanding reservation on device.
+func (c *Controller) Reserved(device string) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reserved[device]
+}
+
+// AllowPreload refuses explicit preloads at warning and above.
+func (c *Controller) AllowPreload(device string) error {
+	_ = c.o.Monitor.Poll()
+	if st, ok := c.o.Monitor.State(device); ok && st.Level >= memory.LevelWarning {
+		return errcode.New(errcode.InsufficientMemory, "memory on %s is at %s: preloads are refused", device, st.Level)
+	}
+	return nil
+}
+
+func (c *Controller) decide(d Decision, device, reason string) {
+	if c.o.OnDecision != nil {
+		c.o.OnDecision(d, device, reason)
+	}
+}
+
+// tryReserve reserves est on device if used+reserved+est stays under the
+// critical threshold, evicting idle instances there first if that makes it
+// fit. It reports the level seen.
+func (c *Controller) tryReserve(ctx context.Context, device string, est uint64) (bool, memory.Level) {
+	_ = c.o.Monitor.Poll()
+	st, ok := c.o.Monitor.State(device)
+	if !ok {
+		return false, memory.LevelOK
+	}
+	if st.Level == memory.LevelEmergency {
+		return false, st.Level
+	}
+	if c.reserveIfFits(device, est) {
+		return true, st.Level
+	}
+	fits := func() bool {
+		_ = c.o.Monitor.Poll()
+		s, _ := c.o.Monitor.State(device)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.fitsLocked(s, est)
+	}
+	if n, _ := c.o.Evictor.EvictIdle(ctx, device, model.ReasonPressure, fits); n > 0 {
+		_ = c.o.Monitor.Poll()
+		st, _ = c.o.Monitor.State(device)
+		if c.reserveIfFits(device, est) {
+			return true, st.Level
+		}
+	}
+	return false, st.Level
+}
+
+func (c *Controller) fitsLocked(s memory.DeviceState, est uint64) bool {
+	limit := c.o.Critical * float64(s.Usage.Total)
+	return float64(s.Usage.Used)+float64(c.reserved[s.Device])+float64(est) <= limit
+}
+
+func (c *Controller) reserveIfFits(device string, est uint64) bool {
+	st, _ := c.o.Monitor.State(device)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.fitsLocked(st, est) {
+		return false
+	}
+	c.reserved[device] += est
+	c.signalLocked()
+	return true
+}
+
+// Admit returns a reservation for the task, or insufficient_memory: at once
+// for a synchronous caller or a task larger than the device could ever hold,
+// after Wait for the others. A batch task waits while its device is at
+// warning or above.
+func (c *Controller) Admit(ctx context.Context, req Request) (*Reservation, error) {
+	start := c.o.Clock.Now()
+	expired := make(chan struct{})
+	if !req.Sync {
+		t := c.o.Clock.AfterFunc(c.o.Wait, func() { close(expired) })
+		defer t.Stop()
+	}
+	tick := c.o.Clock.NewTicker(c.o.Recheck)
+	defer tick.Stop()
+	deferredOnce := false
+	for {
+		c.mu.Lock()
+		changed := c.changed
+		c.mu.Unlock()
+
+		est := req.Estimate(req.Device)
+		level := memory.LevelOK
+		if st, ok := c.o.Monitor.State(req.Device); ok {
+			level = st.Level
+		}
+		if req.Priority == Batch && level >= memory.LevelWarning {
+			_ = c.o.Monitor.Poll()
+			st, _ := c.o.Monitor.State(req.Device)
+			level = st.Level
+		}
+		if req.Priority == Batch && level >= memory.LevelWarning {
+			if !deferredOnce {
+				c.decide(Deferred, req.Device, "batch_at_"+level.String())
+				deferredOnce = true
+			}
+		} else {
+			ok, seen := c.tryReserve(ctx, req.Device, est)
+			if ok {
+				c.decide(Admitted, req.Device, "fits")
+				return &Reservation{Device: req.Device, Bytes: est, Waited: c.o.Clock.Now().Sub(start), c: c}, nil
+			}
+			if req.FallbackDevice != "" && req.FallbackDevice != req.Device && seen >= memory.LevelCritical {
+				fest := req.Estimate(req.FallbackDevice)
+				if ok, _ := c.tryReserve(ctx, req.FallbackDevice, fest); ok {
+					c.decide(Fallback, req.FallbackDevice, req.Device+"_"+seen.String())
+					return &Reservation{Device: req.FallbackDevice, Bytes: fest, Fallback: true, Waited: c.o.Clock.Now().Sub(start), c: c}, nil
+				}
+			}
+			if st, ok := c.o.Monitor.State(req.Device); ok && float64(est) > c.o.Critical*float64(st.Usage.Total) {
+				c.decide(Rejected, req.Device, "never_fits")
+				return nil, errcode.New(errcode.InsufficientMemory, "the task needs about %d MiB on %s, more than it can ever hold", est>>20, req.Device)
+			}
+			if req.Sync {
+				c.decide(Rejected, req.Device, "sync_"+seen.String())
+				return nil, errcode.New(errcode.InsufficientMemory, "not enough memory on %s now (level %s)", req.Device, seen)
+			}
+		}
+		select {
+		case <-changed:
+		case <-tick.C():
+		case <-expired:
+			c.decide(Rejected, req.Device, "wait_expired")
+			return nil, errcode.New(errcode.InsufficientMemory, "no memory on %s within %s", req.Device, c.o.Wait)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
