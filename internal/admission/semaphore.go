@@ -10,7 +10,8 @@ import (
 // Semaphores caps concurrent work per pipeline with weighted FIFO
 // semaphores; a pipeline without a limit is not capped.
 type Semaphores struct {
-	mu      sync.Mutex // guards inUse and waiting
+	mu      sync.Mutex // guards inUse, waiting and changed
+	changed chan struct{}
 	sems    map[string]*semaphore.Weighted
 	limits  map[string]int64
 	inUse   map[string]int64
@@ -19,7 +20,7 @@ type Semaphores struct {
 
 // NewSemaphores returns semaphores with the given limits per pipeline.
 func NewSemaphores(limits map[string]int64) *Semaphores {
-	s := &Semaphores{sems: map[string]*semaphore.Weighted{}, limits: map[string]int64{}, inUse: map[string]int64{}, waiting: map[string]int64{}}
+	s := &Semaphores{changed: make(chan struct{}), sems: map[string]*semaphore.Weighted{}, limits: map[string]int64{}, inUse: map[string]int64{}, waiting: map[string]int64{}}
 	for p, n := range limits {
 		if n > 0 {
 			s.sems[p] = semaphore.NewWeighted(n)
@@ -55,7 +56,17 @@ func (s *Semaphores) Acquire(ctx context.Context, pipeline string) (release func
 func (s *Semaphores) add(m map[string]int64, p string, d int64) {
 	s.mu.Lock()
 	m[p] += d
+	close(s.changed)
+	s.changed = make(chan struct{})
 	s.mu.Unlock()
+}
+
+// Changed returns a channel closed at the next change of any count: a
+// signal for observers (tests, metrics) instead of polling.
+func (s *Semaphores) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
 }
 
 // SemaphoreStats is one pipeline's semaphore.

@@ -79,3 +79,9 @@ func Probes(devs []Device, cpu memory.Probe, gpus memory.GPUs) []memory.DevicePr
 	}
 	return out
 }
+
+// GPUIndex returns the index of a cuda:N id; ok is false for anything else.
+func GPUIndex(id string) (int, bool) {
+	k, i, err := ParseID(id)
+	return i, err == nil && k == CUDA
+}

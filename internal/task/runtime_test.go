@@ -1,0 +1,332 @@
+package task
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lector-ocr/lector/internal/admission"
+	"github.com/lector-ocr/lector/internal/clock"
+	"github.com/lector-ocr/lector/internal/device"
+	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/memory"
+	"github.com/lector-ocr/lector/internal/model"
+	"github.com/lector-ocr/lector/internal/pool"
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+// pagesDoc is a document of blank pages of the given sizes.
+type pagesDoc [][2]int
+
+func (d pagesDoc) NumPages() int             { return len(d) }
+func (d pagesDoc) PageSize(i int) (int, int) { return d[i][0], d[i][1] }
+func (d pagesDoc) Page(_ context.Context, i int, _ string) (engine.Image, error) {
+	return engine.Image{Number: i + 1, Width: d[i][0], Height: d[i][1]}, nil
+}
+
+func onePage() pagesDoc { return pagesDoc{{1000, 1000}} }
+
+// gatedRunner is a runner without a process that counts pages in flight and
+// can hold them at a gate.
+type gatedRunner struct {
+	pid  int
+	done chan struct{}
+	once sync.Once
+	env  *fakeEnv
+}
+
+func (r *gatedRunner) Pid() int              { return r.pid }
+func (r *gatedRunner) Done() <-chan struct{} { return r.done }
+func (r *gatedRunner) Stop(context.Context) error {
+	r.once.Do(func() { close(r.done) })
+	return nil
+}
+
+func (r *gatedRunner) Process(ctx context.Context, im engine.Image, opts engine.Options) (*result.Page, error) {
+	e := r.env
+	n := e.inFlight.Add(1)
+	defer e.inFlight.Add(-1)
+	for {
+		old := e.maxInFlight.Load()
+		if n <= old || e.maxInFlight.CompareAndSwap(old, n) {
+			break
+		}
+	}
+	if e.started != nil {
+		e.started <- opts["id"]
+	}
+	if e.gate != nil {
+		select {
+		case <-e.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if opts["fail"] != "" {
+		return nil, errcode.New(errcode.InvalidDocument, "bad page")
+	}
+	return &result.Page{Number: im.Number, Width: im.Width, Height: im.Height}, nil
+}
+
+type fakeEnv struct {
+	inFlight, maxInFlight atomic.Int64
+	started               chan string
+	gate                  chan struct{}
+	nextPid               atomic.Int64
+}
+
+func (e *fakeEnv) Launch(ctx context.Context, m, d string) (model.Runner, error) {
+	return &gatedRunner{pid: 1<<30 + int(e.nextPid.Add(1)), done: make(chan struct{}), env: e}, nil
+}
+
+type level struct {
+	mu   sync.Mutex
+	used uint64
+}
+
+func (l *level) set(u uint64) { l.mu.Lock(); l.used = u; l.mu.Unlock() }
+func (l *level) Read() (memory.Usage, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return memory.Usage{Total: 1 << 30, Used: l.used}, nil
+}
+
+type bundle struct {
+	rt     *Runtime
+	env    *fakeEnv
+	cpu    *level
+	gpu    *level
+	mon    *memory.Monitor
+	models *model.Manager
+	stages chan string
+}
+
+// setup builds a runtime on fake runners and scripted memory: a 1 GiB CPU
+// with 6 lanes and a 1 GiB GPU with 1 lane.
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	b := &bundle{env: &fakeEnv{}, cpu: &level{}, gpu: &level{}}
+	fc := clock.NewFake(time.Unix(0, 0))
+	b.mon = memory.NewMonitor(memory.MonitorOptions{
+		Probes:     []memory.DeviceProbe{{Device: "cpu", Probe: b.cpu}, {Device: "cuda:0", Probe: b.gpu}},
+		Thresholds: memory.Thresholds{Warning: 0.8, Critical: 0.95, Emergency: 0.98, Hysteresis: 0.05},
+		Clock:      fc,
+	})
+	_ = b.mon.Poll()
+	b.models = model.NewManager(model.Options{Launcher: b.env, Clock: fc, KeepAlive: time.Minute})
+	adm := admission.New(admission.Options{Monitor: b.mon, Evictor: b.models, Clock: fc, Critical: 0.95, Wait: time.Minute})
+	b.rt = New(Config{
+		Models:     b.models,
+		Pool:       pool.New([]pool.Service{{Device: "cpu", Lanes: 6}, {Device: "cuda:0", Lanes: 1}}, 100, fc),
+		Admission:  adm,
+		Semaphores: admission.NewSemaphores(map[string]int64{"structure": 2}),
+		Estimator: admission.Estimator{Documented: func(string) (admission.Coefficients, error) {
+			return admission.Coefficients{Load: 100 << 20, PerMegapixel: 10 << 20}, nil
+		}},
+		Devices: []device.Device{{ID: "cpu", Kind: device.CPU}, {ID: "cuda:0", Kind: device.CUDA}},
+		WorkDir: t.TempDir(),
+		Clock:   fc,
+	})
+	t.Cleanup(func() {
+		adm.Stop()
+		_ = b.models.Stop(context.Background())
+	})
+	return b
+}
+
+// quiescent is the shared end of every cleanup scenario.
+func (b *bundle) quiescent(t *testing.T) {
+	t.Helper()
+	if err := b.rt.Quiescent(); err != nil {
+		t.Fatalf("runtime not quiescent: %v", err)
+	}
+}
+
+func TestCleanupOnSuccess(t *testing.T) {
+	b := setup(t)
+	res, err := b.rt.Run(t.Context(), pagesDoc{{1000, 1000}, {2000, 1000}, {1000, 1000}}, Options{Model: "m:a", Device: "cpu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Pages) != 3 || res.Pages[1].Number != 2 || res.Pages[1].Width != 2000 {
+		t.Fatalf("pages %+v", res.Pages)
+	}
+	r := res.Resources
+	// Not resident: load 100 MiB + 3 pages at once × 2 MP × 10 MiB.
+	if r.Device != "cpu" || r.Fallback || r.EstimatedBytes != 160<<20 {
+		t.Fatalf("resources %+v", r)
+	}
+	b.quiescent(t)
+}
+
+func TestCleanupOnFailure(t *testing.T) {
+	b := setup(t)
+	_, err := b.rt.Run(t.Context(), pagesDoc{{10, 10}, {10, 10}}, Options{Model: "m:a", Device: "cpu", EngineOptions: engine.Options{"fail": "1"}})
+	if errcode.Of(err) != errcode.InvalidDocument {
+		t.Fatalf("err = %v, want invalid_document", err)
+	}
+	b.quiescent(t)
+}
+
+func TestCleanupOnCancel(t *testing.T) {
+	b := setup(t)
+	b.env.gate = make(chan struct{})
+	b.env.started = make(chan string, 10)
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.rt.Run(ctx, pagesDoc{{10, 10}, {10, 10}, {10, 10}}, Options{Model: "m:a", Device: "cpu"})
+		errc <- err
+	}()
+	<-b.env.started
+	cancel()
+	if err := <-errc; errcode.Of(err) != errcode.Canceled {
+		t.Fatalf("err = %v, want canceled", err)
+	}
+	b.quiescent(t)
+}
+
+func TestCleanupOnTimeout(t *testing.T) {
+	b := setup(t)
+	b.env.gate = make(chan struct{})
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	_, err := b.rt.Run(ctx, onePage(), Options{Model: "m:a", Device: "cpu"})
+	if errcode.Of(err) != errcode.Timeout {
+		t.Fatalf("err = %v, want timeout", err)
+	}
+	b.quiescent(t)
+}
+
+func TestCleanupOnPanic(t *testing.T) {
+	b := setup(t)
+	b.rt.o.testHook = func(stage string) {
+		if stage == "leased" {
+			panic("boom")
+		}
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("no panic")
+			}
+		}()
+		_, _ = b.rt.Run(t.Context(), onePage(), Options{Model: "m:a", Device: "cpu"})
+	}()
+	b.quiescent(t)
+	// A panic inside a page's goroutine becomes the task's error.
+	b.rt.o.testHook = func(stage string) {
+		if stage == "page" {
+			panic("boom")
+		}
+	}
+	if _, err := b.rt.Run(t.Context(), onePage(), Options{Model: "m:a", Device: "cpu"}); errcode.Of(err) != errcode.Internal {
+		t.Fatalf("err = %v, want internal", err)
+	}
+	b.quiescent(t)
+}
+
+// TestStructureLimitedToTwo: six one-page structure tasks, six free lanes:
+// never more than two predictions at once, and the rest start in the order
+// they arrived.
+func TestStructureLimitedToTwo(t *testing.T) {
+	b := setup(t)
+	b.env.gate = make(chan struct{})
+	b.env.started = make(chan string, 10)
+	if err := b.models.Load(t.Context(), "m:s", "cpu", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	run := func(id string) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := b.rt.Run(t.Context(), onePage(), Options{TaskID: id, Model: "m:s", Pipeline: "structure", Device: "cpu", EngineOptions: engine.Options{"id": id}})
+			errs <- err
+		}()
+	}
+	run("1")
+	run("2")
+	first := map[string]bool{<-b.env.started: true, <-b.env.started: true}
+	if !first["1"] || !first["2"] {
+		t.Fatalf("first predictions %v", first)
+	}
+	for i, id := range []string{"3", "4", "5", "6"} {
+		run(id)
+		waitSemaphoreWaiters(t, b.rt.o.Semaphores, int64(i+1))
+	}
+	var order []string
+	for range 4 {
+		b.env.gate <- struct{}{} // one prediction finishes, the next may start
+		order = append(order, <-b.env.started)
+	}
+	close(b.env.gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := b.env.maxInFlight.Load(); m != 2 {
+		t.Fatalf("%d structure predictions at once, want at most (and here exactly) 2", m)
+	}
+	if got := strings.Join(order, ","); got != "3,4,5,6" {
+		t.Fatalf("waiting tasks started in order %s, want 3,4,5,6", got)
+	}
+	b.quiescent(t)
+}
+
+// waitSemaphoreWaiters waits, on the semaphores' change signal, until the
+// structure semaphore has n waiters.
+func waitSemaphoreWaiters(t *testing.T, s *admission.Semaphores, n int64) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		changed := s.Changed()
+		for _, st := range s.Snapshot() {
+			if st.Pipeline == "structure" && st.Waiting >= n {
+				return
+			}
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("structure semaphore never had %d waiters", n)
+		}
+	}
+}
+
+func TestCriticalGPUTaskFallsBackToCPU(t *testing.T) {
+	b := setup(t)
+	b.gpu.set(96 * (1 << 30) / 100)
+	_ = b.mon.Poll()
+	res, err := b.rt.Run(t.Context(), onePage(), Options{Model: "m:a", Device: "cuda:0", Sync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Resources.Device != "cpu" || !res.Resources.Fallback {
+		t.Fatalf("resources %+v, want fallback to cpu", res.Resources)
+	}
+	b.quiescent(t)
+}
+
+func TestSweepRemovesLeftovers(t *testing.T) {
+	b := setup(t)
+	for _, d := range []string{b.rt.WorkspaceDir() + "/old-task", b.rt.RunnerDir() + "/runner-123"} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := b.rt.Sweep()
+	if err != nil || n != 2 {
+		t.Fatalf("Sweep = %d, %v", n, err)
+	}
+	b.quiescent(t)
+}
