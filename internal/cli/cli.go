@@ -62,6 +62,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the HTTP service", runServe},
+		{"ocr", "recognise files in-process: lector ocr FILE… [--model] [--format] [-o]", runOCR},
 		{"system", "show devices, memory and levels", runSystem},
 		{"runner", "host one model instance (started by lector itself)", runRunner},
 		{"version", "print the version", runVersion},

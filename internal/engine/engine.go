@@ -101,7 +101,11 @@ func (r *Registry) Resolve(model string) (Engine, string, error) {
 	}
 	e, found := r.engines[name]
 	if !found {
-		return nil, "", errcode.New(errcode.UnknownModel, "model %q: no engine %q (have %s)", model, name, strings.Join(r.Names(), ", "))
+		have := strings.Join(r.Names(), ", ")
+		if have == "" {
+			have = "none"
+		}
+		return nil, "", errcode.New(errcode.UnknownModel, "model %q: this build has no engine %q (engines: %s)", model, name, have)
 	}
 	return e, config, nil
 }

@@ -26,10 +26,11 @@ import (
 
 // Launcher starts runner processes.
 type Launcher struct {
-	// Exe is the lector binary; Args go before "runner" (tests put flags of
-	// a test binary there).
-	Exe  string
-	Args []string
+	// Exe is the lector binary; Args go before "runner" and RunnerArgs after
+	// its own flags (e.g. --enable-synthetic).
+	Exe        string
+	Args       []string
+	RunnerArgs []string
 	// Env is the child's whole environment (e.g. os.Environ() plus
 	// OMP_THREAD_LIMIT=1).
 	Env []string
@@ -81,6 +82,7 @@ func (l *Launcher) Launch(ctx context.Context, spec Spec) (*Process, error) {
 	args := append(append([]string(nil), l.Args...), "runner",
 		"--model", spec.Model, "--device", spec.Device, "--slots", strconv.Itoa(max(spec.Slots, 1)),
 		"--socket-dir", dir, "--parent-pid", strconv.Itoa(os.Getpid()))
+	args = append(args, l.RunnerArgs...)
 	cmd := exec.Command(l.Exe, args...)
 	cmd.Env = l.Env
 	// Pdeathsig: the runner is killed when the thread that started it goes

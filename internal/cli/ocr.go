@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lector-ocr/lector/internal/admission"
+	"github.com/lector-ocr/lector/internal/document"
+	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/result"
+	"github.com/lector-ocr/lector/internal/task"
+)
+
+// ocrOutput is one file's JSON result.
+type ocrOutput struct {
+	File      string          `json:"file"`
+	Pages     []*result.Page  `json:"pages,omitempty"`
+	Resources *task.Resources `json:"resources,omitempty"`
+	Error     *ocrError       `json:"error,omitempty"`
+}
+
+type ocrError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// runOCR runs the runtime in-process on files: no server, no database.
+func runOCR(ctx context.Context, io IO, args []string) error {
+	fs := flag.NewFlagSet("ocr", flag.ContinueOnError)
+	modelName := fs.String("model", "tesseract:eng", "model to run")
+	pipeline := fs.String("pipeline", "ocr", "pipeline: ocr or structure")
+	format := fs.String("format", "json", "output format: json or txt")
+	out := fs.String("o", "", "output file (one input) or directory (several); default standard output")
+	dev := fs.String("device", "auto", "device: auto, cpu or cuda:N")
+	jobs := fs.Int("jobs", 1, "files processed at once")
+	priority := fs.String("priority", "normal", "interactive, normal or batch")
+	nvmlPath := fs.String("nvml-library", "", "path of libnvidia-ml.so.1")
+	cfgFn := configFlags(fs, io.Env)
+	if err := parse(fs, io, args); err != nil {
+		return err
+	}
+	cfg, err := cfgFn()
+	if err != nil {
+		return err
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		return &UsageError{"ocr: no input files"}
+	}
+	if *format != "json" && *format != "txt" {
+		return &UsageError{fmt.Sprintf("ocr: format %q is not json or txt", *format)}
+	}
+	if *pipeline != "ocr" && *pipeline != "structure" {
+		return &UsageError{fmt.Sprintf("ocr: pipeline %q is not ocr or structure", *pipeline)}
+	}
+	if *jobs < 1 {
+		return &UsageError{"ocr: --jobs must be at least 1"}
+	}
+	// A private work directory: a one-shot run never touches a server's.
+	work, err := os.MkdirTemp("", "lector-ocr-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	log := slog.New(slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, err := buildStack(ctx, cfg, io, *nvmlPath, work, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = st.stop(stopCtx)
+	}()
+
+	lim := document.Limits{MaxBytes: cfg.Limits.MaxInputBytes, MaxPixelsPerPage: cfg.Limits.MaxPixelsPerPage}
+	opts := task.Options{Model: *modelName, Pipeline: *pipeline, Device: *dev, Priority: admission.Priority(*priority)}
+	results := make([]ocrOutput, len(files))
+	sem := make(chan struct{}, *jobs)
+	var wg sync.WaitGroup
+	for i, f := range files {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = ocrFile(ctx, st.rt, f, lim, opts)
+		}()
+	}
+	wg.Wait()
+
+	failed := 0
+	for _, r := range results {
+		if r.Error != nil {
+			failed++
+			fmt.Fprintf(io.Stderr, "%s: %s: %s\n", r.File, r.Error.Code, r.Error.Message)
+		}
+	}
+	if err := writeOCR(io.Stdout, results, *format, *out); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d files failed", failed, len(files))
+	}
+	return nil
+}
+
+func ocrFile(ctx context.Context, rt *task.Runtime, file string, lim document.Limits, opts task.Options) ocrOutput {
+	fail := func(err error) ocrOutput {
+		return ocrOutput{File: file, Error: &ocrError{Code: string(errcode.Of(err)), Message: errcode.Message(err)}}
+	}
+	data, err := readLimited(file, lim.MaxBytes)
+	if err != nil {
+		return fail(err)
+	}
+	doc, err := document.Open(data, lim)
+	if err != nil {
+		return fail(err)
+	}
+	res, err := rt.Run(ctx, doc, opts)
+	if err != nil {
+		return fail(err)
+	}
+	return ocrOutput{File: file, Pages: res.Pages, Resources: &res.Resources}
+}
+
+func readLimited(file string, limit int64) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.InvalidArgument, err, "opening %s", file)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, errcode.Wrap(errcode.InvalidArgument, err, "reading %s", file)
+	}
+	if int64(len(data)) > limit {
+		return nil, errcode.New(errcode.TooLarge, "%s is over the input limit of %d bytes", file, limit)
+	}
+	return data, nil
+}
+
+func render(r ocrOutput, format string) []byte {
+	if format == "txt" {
+		var parts []string
+		for _, p := range r.Pages {
+			parts = append(parts, p.Text())
+		}
+		return []byte(strings.Join(parts, "\n\f\n") + "\n")
+	}
+	b, _ := json.Marshal(r)
+	return append(b, '\n')
+}
+
+// writeOCR writes results: to standard output (JSON lines, or text with a
+// header per file when several), to one file, or into a directory.
+func writeOCR(stdout io.Writer, results []ocrOutput, format, out string) error {
+	switch {
+	case out == "":
+		for _, r := range results {
+			if r.Error != nil && format == "txt" {
+				continue
+			}
+			if format == "txt" && len(results) > 1 {
+				fmt.Fprintf(stdout, "==> %s <==\n", r.File)
+			}
+			if _, err := stdout.Write(render(r, format)); err != nil {
+				return err
+			}
+		}
+	case len(results) == 1:
+		if results[0].Error == nil {
+			return os.WriteFile(out, render(results[0], format), 0o644)
+		}
+	default:
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return err
+		}
+		for _, r := range results {
+			if r.Error != nil {
+				continue
+			}
+			name := strings.TrimSuffix(filepath.Base(r.File), filepath.Ext(r.File)) + "." + format
+			if err := os.WriteFile(filepath.Join(out, name), render(r, format), 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

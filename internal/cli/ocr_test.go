@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// testEnv is the environment of in-process commands whose runners are this
+// test binary standing in for lector.
+func testEnv() map[string]string {
+	return map[string]string{cliMainEnv: "1", "PATH": os.Getenv("PATH")}
+}
+
+func writePNG(t *testing.T, dir, name string, w, h int) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestOCRSyntheticEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	a := writePNG(t, dir, "a.png", 1000, 1000)
+	b := writePNG(t, dir, "b.png", 500, 400)
+	out, stderr, err := run(t, testEnv(), "ocr", "--enable-synthetic", "--model", "synthetic:10MiB,ws=20MiB", "--jobs", "2", a, b)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want one JSON line per file, got:\n%s", out)
+	}
+	var got ocrOutput
+	if err := json.Unmarshal([]byte(lines[1]), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.File != b || len(got.Pages) != 1 || got.Pages[0].Text() != "synthetic page 1\n500x400" || got.Resources == nil || got.Resources.EstimatedBytes == 0 {
+		t.Fatalf("result %+v", got)
+	}
+
+	txtOut := filepath.Join(dir, "a.txt")
+	if _, stderr, err := run(t, testEnv(), "ocr", "--enable-synthetic", "--model", "synthetic:10MiB", "--format", "txt", "-o", txtOut, a); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if txt, _ := os.ReadFile(txtOut); string(txt) != "synthetic page 1\n1000x1000\n" {
+		t.Fatalf("txt output %q", txt)
+	}
+}
+
+func TestOCRBadInputsHaveCodes(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "text.png")
+	_ = os.WriteFile(text, []byte("not an image"), 0o644)
+	empty := filepath.Join(dir, "empty.png")
+	_ = os.WriteFile(empty, nil, 0o644)
+	out, stderr, err := run(t, testEnv(), "ocr", "--enable-synthetic", "--model", "synthetic:1MiB", text, empty)
+	if err == nil {
+		t.Fatal("bad inputs succeeded")
+	}
+	if !strings.Contains(stderr, "unsupported_media_type") || !strings.Contains(stderr, "invalid_document") {
+		t.Fatalf("stderr lacks the codes:\n%s\nstdout:\n%s", stderr, out)
+	}
+	// Synthetic models are refused unless explicitly enabled.
+	_, stderr, _ = run(t, testEnv(), "ocr", "--model", "synthetic:1MiB", writePNG(t, dir, "ok.png", 10, 10))
+	if !strings.Contains(stderr, "unknown_model") {
+		t.Fatalf("synthetic without --enable-synthetic: %s", stderr)
+	}
+}
