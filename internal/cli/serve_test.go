@@ -47,8 +47,33 @@ func TestServeAnswersHealthAndSystem(t *testing.T) {
 	if err != nil || len(sys.Devices) == 0 || sys.Devices[0].ID != "cpu" || sys.Devices[0].Level == "" {
 		t.Fatalf("system = %+v, %v", sys, err)
 	}
+	resp, err = http.Get(base + "/v1/models")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("models: %v %v", resp, err)
+	}
+	var models struct {
+		Loaded []any `json:"loaded"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&models)
+	resp.Body.Close()
+	if err != nil || len(models.Loaded) != 0 {
+		t.Fatalf("right after start: %+v %v; want nothing loaded", models, err)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("serve returned %v", err)
+	}
+}
+
+func TestServeRefusesABusyDataDirectory(t *testing.T) {
+	dir := t.TempDir()
+	lock, err := lockDataDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	_, _, err = run(t, nil, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir)
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("err = %v, want the data directory reported in use", err)
 	}
 }

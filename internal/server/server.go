@@ -1,5 +1,6 @@
-// Package server is Lector's HTTP API. So far it serves health, readiness and
-// the system view (devices, memory, levels); tasks come with the service.
+// Package server is Lector's HTTP API. So far it serves health, readiness,
+// the system view (devices, memory, levels, lanes, semaphores) and the
+// loaded model instances; tasks come with the service work.
 package server
 
 import (
@@ -12,25 +13,39 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lector-ocr/lector/internal/admission"
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/memory"
+	"github.com/lector-ocr/lector/internal/model"
+	"github.com/lector-ocr/lector/internal/pool"
 )
+
+// Deps are the parts of the node the API reads.
+type Deps struct {
+	Devices    []device.Device
+	Monitor    *memory.Monitor
+	Models     *model.Manager
+	Pool       *pool.Pool
+	Semaphores *admission.Semaphores
+	Log        *slog.Logger
+}
 
 // Server serves the API on one listener.
 type Server struct {
-	devices []device.Device
-	monitor *memory.Monitor
-	log     *slog.Logger
+	d Deps
 
-	mu   sync.Mutex // guards srv, ln
+	mu   sync.Mutex // guards srv, ln, done
 	srv  *http.Server
 	ln   net.Listener
 	done chan error
 }
 
-// New returns a server for the given node.
-func New(devs []device.Device, m *memory.Monitor, log *slog.Logger) *Server {
-	return &Server{devices: devs, monitor: m, log: log}
+// New returns a server.
+func New(d Deps) *Server {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{d: d}
 }
 
 // Handler returns the API's routes.
@@ -39,24 +54,39 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ready"}) })
 	mux.HandleFunc("GET /v1/system", s.system)
+	mux.HandleFunc("GET /v1/models", s.models)
 	return mux
 }
 
+// SystemView is the body of GET /v1/system.
+type SystemView struct {
+	Devices    []SystemDevice             `json:"devices"`
+	Thresholds memory.Thresholds          `json:"thresholds"`
+	Semaphores []admission.SemaphoreStats `json:"semaphores"`
+}
+
+// SystemDevice is one device with its memory, level and service.
+type SystemDevice struct {
+	device.Device
+	Memory  memory.Usage      `json:"memory"`
+	Level   memory.Level      `json:"level"`
+	Service pool.ServiceStats `json:"service"`
+}
+
 func (s *Server) system(w http.ResponseWriter, _ *http.Request) {
-	type dev struct {
-		device.Device
-		Memory memory.Usage `json:"memory"`
-		Level  memory.Level `json:"level"`
+	out := SystemView{Thresholds: s.d.Monitor.Thresholds(), Semaphores: s.d.Semaphores.Snapshot()}
+	services := map[string]pool.ServiceStats{}
+	for _, st := range s.d.Pool.Snapshot() {
+		services[st.Device] = st
 	}
-	snap := s.monitor.Snapshot()
-	out := struct {
-		Devices    []dev             `json:"devices"`
-		Thresholds memory.Thresholds `json:"thresholds"`
-	}{Thresholds: s.monitor.Thresholds()}
-	for i, st := range snap {
-		out.Devices = append(out.Devices, dev{Device: s.devices[i], Memory: st.Usage, Level: st.Level})
+	for i, st := range s.d.Monitor.Snapshot() {
+		out.Devices = append(out.Devices, SystemDevice{Device: s.d.Devices[i], Memory: st.Usage, Level: st.Level, Service: services[st.Device]})
 	}
 	writeJSON(w, 200, out)
+}
+
+func (s *Server) models(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, 200, map[string]any{"loaded": s.d.Models.List()})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -78,14 +108,16 @@ func (s *Server) Start(addr string) (net.Addr, error) {
 		return nil, err
 	}
 	s.ln = ln
-	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
-	s.done = make(chan error, 1)
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.d.Log.Handler(), slog.LevelWarn)}
+	done := make(chan error, 1)
+	s.done = done
+	srv := s.srv
 	go func() {
-		err := s.srv.Serve(ln)
+		err := srv.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
-		s.done <- err
+		done <- err
 	}()
 	return ln.Addr(), nil
 }
@@ -95,18 +127,14 @@ func (s *Server) Start(addr string) (net.Addr, error) {
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	srv, done := s.srv, s.done
+	s.done = nil
 	s.mu.Unlock()
-	if srv == nil {
+	if srv == nil || done == nil {
 		return nil
 	}
 	err := srv.Shutdown(ctx)
-	if done != nil {
-		if serr := <-done; err == nil {
-			err = serr
-		}
-		s.mu.Lock()
-		s.done = nil
-		s.mu.Unlock()
+	if serr := <-done; err == nil {
+		err = serr
 	}
 	return err
 }

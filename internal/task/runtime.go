@@ -364,3 +364,13 @@ func (rt *Runtime) Quiescent() error {
 	}
 	return errors.New(strings.Join(held, "; "))
 }
+
+// Preload loads model on device ahead of use with keepAlive. Preloading is
+// not critical work: at warning and above it is refused with
+// insufficient_memory.
+func (rt *Runtime) Preload(ctx context.Context, model, device string, keepAlive time.Duration) error {
+	if err := rt.o.Admission.AllowPreload(device); err != nil {
+		return err
+	}
+	return rt.o.Models.Load(ctx, model, device, keepAlive)
+}

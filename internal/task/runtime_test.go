@@ -330,3 +330,18 @@ func TestSweepRemovesLeftovers(t *testing.T) {
 	}
 	b.quiescent(t)
 }
+
+func TestPreloadRefusedAtWarning(t *testing.T) {
+	b := setup(t)
+	if err := b.rt.Preload(t.Context(), "m:a", "cpu", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	b.cpu.set(85 * (1 << 30) / 100)
+	_ = b.mon.Poll()
+	if err := b.rt.Preload(t.Context(), "m:b", "cpu", time.Minute); errcode.Of(err) != errcode.InsufficientMemory {
+		t.Fatalf("preload at warning: %v", err)
+	}
+	if b.models.Resident("m:b", "cpu") {
+		t.Fatal("refused preload loaded anyway")
+	}
+}
