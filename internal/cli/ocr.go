@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -16,6 +17,7 @@ import (
 	"github.com/lector-ocr/lector/internal/admission"
 	"github.com/lector-ocr/lector/internal/document"
 	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/render"
 	"github.com/lector-ocr/lector/internal/result"
 	"github.com/lector-ocr/lector/internal/task"
 )
@@ -23,6 +25,7 @@ import (
 // ocrOutput is one file's JSON result.
 type ocrOutput struct {
 	File      string          `json:"file"`
+	Schema    string          `json:"schema,omitempty"`
 	Pages     []*result.Page  `json:"pages,omitempty"`
 	Resources *task.Resources `json:"resources,omitempty"`
 	Error     *ocrError       `json:"error,omitempty"`
@@ -38,7 +41,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	fs := flag.NewFlagSet("ocr", flag.ContinueOnError)
 	modelName := fs.String("model", "tesseract:eng", "model to run")
 	pipeline := fs.String("pipeline", "ocr", "pipeline: ocr or structure")
-	format := fs.String("format", "json", "output format: json or txt")
+	format := fs.String("format", "json", "output format: json, txt, md, hocr or pdf")
 	out := fs.String("o", "", "output file (one input) or directory (several); default standard output")
 	dev := fs.String("device", "auto", "device: auto, cpu or cuda:N")
 	jobs := fs.Int("jobs", 1, "files processed at once")
@@ -56,8 +59,13 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	if len(files) == 0 {
 		return &UsageError{"ocr: no input files"}
 	}
-	if *format != "json" && *format != "txt" {
-		return &UsageError{fmt.Sprintf("ocr: format %q is not json or txt", *format)}
+	if _, ok := render.Formats[*format]; !ok {
+		return &UsageError{fmt.Sprintf("ocr: format %q is not json, txt, md, hocr or pdf", *format)}
+	}
+	if *format == "pdf" && *out == "" && len(fs.Args()) > 0 {
+		if fi, err := os.Stdout.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			return &UsageError{"ocr: a PDF is not written to a terminal; use -o FILE"}
+		}
 	}
 	if *pipeline != "ocr" && *pipeline != "structure" {
 		return &UsageError{fmt.Sprintf("ocr: pipeline %q is not ocr or structure", *pipeline)}
@@ -82,8 +90,12 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		_ = st.stop(stopCtx)
 	}()
 
-	lim := document.Limits{MaxBytes: cfg.Limits.MaxInputBytes, MaxPixelsPerPage: cfg.Limits.MaxPixelsPerPage}
+	lim := document.Limits{MaxBytes: cfg.Limits.MaxInputBytes, MaxPages: cfg.Limits.MaxPages, MaxPixelsPerPage: cfg.Limits.MaxPixelsPerPage, DPI: cfg.Limits.PDFDPI}
 	opts := task.Options{Model: *modelName, Pipeline: *pipeline, Device: *dev, Priority: admission.Priority(*priority)}
+	if *format == "pdf" {
+		opts.EngineOptions = map[string]string{"pdf": "1"}
+	}
+	progress := newProgress(io.Stderr, len(files) == 1)
 	results := make([]ocrOutput, len(files))
 	sem := make(chan struct{}, *jobs)
 	var wg sync.WaitGroup
@@ -93,7 +105,9 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i] = ocrFile(ctx, st.rt, f, lim, opts)
+			o := opts
+			o.Progress = progress.forFile(f)
+			results[i] = ocrFile(ctx, st.rt, f, work, lim, o)
 		}()
 	}
 	wg.Wait()
@@ -114,7 +128,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	return nil
 }
 
-func ocrFile(ctx context.Context, rt *task.Runtime, file string, lim document.Limits, opts task.Options) ocrOutput {
+func ocrFile(ctx context.Context, rt *task.Runtime, file, dir string, lim document.Limits, opts task.Options) ocrOutput {
 	fail := func(err error) ocrOutput {
 		return ocrOutput{File: file, Error: &ocrError{Code: string(errcode.Of(err)), Message: errcode.Message(err)}}
 	}
@@ -122,15 +136,16 @@ func ocrFile(ctx context.Context, rt *task.Runtime, file string, lim document.Li
 	if err != nil {
 		return fail(err)
 	}
-	doc, err := document.Open(data, lim)
+	doc, err := document.Open(ctx, data, lim, dir)
 	if err != nil {
 		return fail(err)
 	}
+	defer doc.Close()
 	res, err := rt.Run(ctx, doc, opts)
 	if err != nil {
 		return fail(err)
 	}
-	return ocrOutput{File: file, Pages: res.Pages, Resources: &res.Resources}
+	return ocrOutput{File: file, Schema: render.Schema, Pages: res.Pages, Resources: &res.Resources}
 }
 
 func readLimited(file string, limit int64) ([]byte, error) {
@@ -149,16 +164,21 @@ func readLimited(file string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-func render(r ocrOutput, format string) []byte {
-	if format == "txt" {
-		var parts []string
-		for _, p := range r.Pages {
-			parts = append(parts, p.Text())
+func renderOutput(r ocrOutput, format string) ([]byte, error) {
+	if format == "json" {
+		pages := make([]*result.Page, len(r.Pages))
+		for i, p := range r.Pages {
+			c := *p
+			c.PDF = nil
+			pages[i] = &c
 		}
-		return []byte(strings.Join(parts, "\n\f\n") + "\n")
+		r.Pages = pages
+		b, err := json.Marshal(r)
+		return append(b, '\n'), err
 	}
-	b, _ := json.Marshal(r)
-	return append(b, '\n')
+	var buf bytes.Buffer
+	err := render.Write(&buf, format, render.Document{Pages: r.Pages})
+	return buf.Bytes(), err
 }
 
 // writeOCR writes results: to standard output (JSON lines, or text with a
@@ -167,19 +187,27 @@ func writeOCR(stdout io.Writer, results []ocrOutput, format, out string) error {
 	switch {
 	case out == "":
 		for _, r := range results {
-			if r.Error != nil && format == "txt" {
+			if r.Error != nil && format != "json" {
 				continue
 			}
-			if format == "txt" && len(results) > 1 {
+			if format != "json" && len(results) > 1 {
 				fmt.Fprintf(stdout, "==> %s <==\n", r.File)
 			}
-			if _, err := stdout.Write(render(r, format)); err != nil {
+			b, err := renderOutput(r, format)
+			if err != nil {
+				return err
+			}
+			if _, err := stdout.Write(b); err != nil {
 				return err
 			}
 		}
 	case len(results) == 1:
 		if results[0].Error == nil {
-			return os.WriteFile(out, render(results[0], format), 0o644)
+			b, err := renderOutput(results[0], format)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(out, b, 0o644)
 		}
 	default:
 		if err := os.MkdirAll(out, 0o755); err != nil {
@@ -190,10 +218,49 @@ func writeOCR(stdout io.Writer, results []ocrOutput, format, out string) error {
 				continue
 			}
 			name := strings.TrimSuffix(filepath.Base(r.File), filepath.Ext(r.File)) + "." + format
-			if err := os.WriteFile(filepath.Join(out, name), render(r, format), 0o644); err != nil {
+			b, err := renderOutput(r, format)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(out, name), b, 0o644); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// progress prints "file: page N/M" on a terminal, for multi-page documents.
+type progress struct {
+	w      io.Writer
+	active bool
+	mu     sync.Mutex
+}
+
+func newProgress(w io.Writer, single bool) *progress {
+	p := &progress{w: w}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.active = true
+		}
+	}
+	return p
+}
+
+func (p *progress) forFile(name string) func(done, total int) {
+	if !p.active {
+		return nil
+	}
+	return func(done, total int) {
+		if total < 2 {
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		end := ""
+		if done == total {
+			end = "\n"
+		}
+		fmt.Fprintf(p.w, "\r%s: page %d/%d%s", filepath.Base(name), done, total, end)
+	}
 }

@@ -4,16 +4,20 @@ import (
 	"context"
 	"flag"
 	"log/slog"
+	"time"
 
+	"github.com/lector-ocr/lector/internal/config"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/engine/synthetic"
+	"github.com/lector-ocr/lector/internal/engine/tesseract"
 	"github.com/lector-ocr/lector/internal/runner"
 )
 
 // newRegistry registers the engines this build has. The synthetic engine is
 // a test instrument and is registered only when explicitly enabled.
-func newRegistry(enableSynthetic bool) *engine.Registry {
+func newRegistry(enableSynthetic bool, env Env, pageTimeout time.Duration) *engine.Registry {
 	r := engine.NewRegistry()
+	r.Register("tesseract", tesseract.Engine{DataDir: env["TESSDATA_PREFIX"], PageTimeout: pageTimeout})
 	if enableSynthetic {
 		r.Register("synthetic", synthetic.Engine{})
 	}
@@ -29,6 +33,7 @@ func runRunner(ctx context.Context, io IO, args []string) error {
 	dir := fs.String("socket-dir", "", "private directory for the socket")
 	parent := fs.Int("parent-pid", 0, "exit when this process is no longer the parent")
 	enableSynthetic := fs.Bool("enable-synthetic", false, "host synthetic: models")
+	pageTimeout := fs.Duration("page-timeout", config.DefaultPageTimeout, "time limit of one page")
 	if err := parse(fs, io, args); err != nil {
 		return err
 	}
@@ -37,7 +42,7 @@ func runRunner(ctx context.Context, io IO, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return runner.Serve(ctx, runner.ChildOptions{
-		Registry: newRegistry(*enableSynthetic), Model: *model, Device: *dev, Slots: *slots,
+		Registry: newRegistry(*enableSynthetic, io.Env, *pageTimeout), Model: *model, Device: *dev, Slots: *slots,
 		SocketDir: *dir, ParentPID: *parent, Stdout: io.Stdout, Log: log,
 	})
 }

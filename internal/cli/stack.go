@@ -38,7 +38,7 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 	if err != nil {
 		return nil, err
 	}
-	reg := newRegistry(cfg.Models.EnableSynthetic)
+	reg := newRegistry(cfg.Models.EnableSynthetic, io.Env, cfg.Limits.PageTimeout)
 	lanes := func(dev string) int {
 		if dev == string(device.CPU) {
 			return cfg.Pool.CPULanes
@@ -54,7 +54,7 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 		n.close()
 		return nil, err
 	}
-	var runnerArgs []string
+	runnerArgs := []string{"--page-timeout", cfg.Limits.PageTimeout.String()}
 	if cfg.Models.EnableSynthetic {
 		runnerArgs = append(runnerArgs, "--enable-synthetic")
 	}

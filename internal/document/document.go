@@ -1,8 +1,10 @@
 // Package document turns input bytes into pages. The type is sniffed from
-// the bytes, never a file name, and a page's pixel count is checked from the
-// header before anything is decoded. This first version reads single-image
-// PNG, JPEG and GIF inputs; TIFF, BMP, WebP and PDF come with the Tesseract
-// work.
+// the bytes, never a file name; every limit (bytes, pages, pixels per page)
+// is checked from headers before anything is decoded. Images (PNG, JPEG
+// with its EXIF orientation, multi-page TIFF, BMP, WebP, GIF) are passed to
+// the engine as they are; PDFs are measured with pdfinfo and rendered one
+// page at a time with pdftoppm, under a time and memory limit, at a DPI
+// lowered where a page would exceed the pixel limit.
 package document
 
 import (
@@ -12,15 +14,50 @@ import (
 	_ "image/gif"  // registers GIF headers for DecodeConfig
 	_ "image/jpeg" // registers JPEG headers for DecodeConfig
 	_ "image/png"  // registers PNG headers for DecodeConfig
+	"strconv"
+	"time"
+
+	_ "golang.org/x/image/bmp"  // registers BMP headers
+	_ "golang.org/x/image/webp" // registers WebP headers
 
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
 )
 
-// Limits bound what an input may cost.
+// Limits bound what an input may cost. Zero fields take the defaults of
+// internal/config.
 type Limits struct {
 	MaxBytes         int64
+	MaxPages         int
 	MaxPixelsPerPage int64
+	// DPI renders PDF pages (default 300).
+	DPI int
+	// RenderTimeout bounds pdfinfo and each pdftoppm run (default 60s).
+	RenderTimeout time.Duration
+	// RenderMemory bounds pdftoppm's address space in bytes (default 2 GiB).
+	RenderMemory int64
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.DPI <= 0 {
+		l.DPI = 300
+	}
+	if l.RenderTimeout <= 0 {
+		l.RenderTimeout = 60 * time.Second
+	}
+	if l.RenderMemory <= 0 {
+		l.RenderMemory = 2 << 30
+	}
+	return l
+}
+
+// Document is a checked input: its pages' sizes up front and each page on
+// demand. Close removes what it wrote.
+type Document interface {
+	NumPages() int
+	PageSize(i int) (width, height int)
+	Page(ctx context.Context, i int, workspace string) (engine.Image, error)
+	Close() error
 }
 
 // Sniff names the media type of data from its first bytes: "png", "jpeg",
@@ -35,7 +72,7 @@ func Sniff(data []byte) string {
 		return "gif"
 	case bytes.HasPrefix(data, []byte("II*\x00")), bytes.HasPrefix(data, []byte("MM\x00*")):
 		return "tiff"
-	case bytes.HasPrefix(data, []byte("BM")):
+	case bytes.HasPrefix(data, []byte("BM")) && len(data) >= 26:
 		return "bmp"
 	case len(data) >= 12 && bytes.Equal(data[:4], []byte("RIFF")) && bytes.Equal(data[8:12], []byte("WEBP")):
 		return "webp"
@@ -45,49 +82,79 @@ func Sniff(data []byte) string {
 	return ""
 }
 
-// Image is a one-page document holding an encoded image.
-type Image struct {
-	Format        string
-	Width, Height int
-	Data          []byte
-}
-
-// Open checks data against limits and returns its document.
-func Open(data []byte, lim Limits) (*Image, error) {
+// Open checks data against lim and returns its document. dir is where a PDF
+// is written for the renderer (the task's workspace).
+func Open(ctx context.Context, data []byte, lim Limits, dir string) (Document, error) {
+	lim = lim.withDefaults()
 	if len(data) == 0 {
 		return nil, errcode.New(errcode.InvalidDocument, "the input is empty")
 	}
 	if lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes {
 		return nil, errcode.New(errcode.TooLarge, "the input is %d bytes, over the limit of %d", len(data), lim.MaxBytes)
 	}
-	kind := Sniff(data)
-	switch kind {
-	case "png", "jpeg", "gif":
-	case "":
-		return nil, errcode.New(errcode.UnsupportedMediaType, "the input is not an image or PDF Lector reads")
+	switch kind := Sniff(data); kind {
+	case "png", "jpeg", "gif", "bmp", "webp":
+		return openImage(kind, data, lim)
+	case "tiff":
+		return openTIFF(data, lim)
+	case "pdf":
+		return openPDF(ctx, data, lim, dir)
 	default:
-		return nil, errcode.New(errcode.UnsupportedMediaType, "%s input is not supported yet", kind)
+		return nil, errcode.New(errcode.UnsupportedMediaType, "the input is not an image or PDF that Lector reads (PNG, JPEG, TIFF, BMP, WebP, GIF, PDF)")
 	}
+}
+
+func checkPixels(w, h int, lim Limits, page int) error {
+	if w <= 0 || h <= 0 {
+		return errcode.New(errcode.InvalidDocument, "page %d has no pixels", page)
+	}
+	if px := int64(w) * int64(h); lim.MaxPixelsPerPage > 0 && px > lim.MaxPixelsPerPage {
+		return errcode.New(errcode.TooManyPixels, "page %d has %d×%d pixels, over the limit of %d", page, w, h, lim.MaxPixelsPerPage)
+	}
+	return nil
+}
+
+// Image is a one-page document holding an encoded image.
+type Image struct {
+	Format        string
+	Width, Height int
+	Data          []byte
+	hints         engine.Options
+}
+
+func openImage(kind string, data []byte, lim Limits) (*Image, error) {
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return nil, errcode.Wrap(errcode.InvalidDocument, err, "the %s header is unreadable", kind)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, errcode.New(errcode.InvalidDocument, "the image has no pixels")
+	if err := checkPixels(cfg.Width, cfg.Height, lim, 1); err != nil {
+		return nil, err
 	}
-	if px := int64(cfg.Width) * int64(cfg.Height); lim.MaxPixelsPerPage > 0 && px > lim.MaxPixelsPerPage {
-		return nil, errcode.New(errcode.TooLarge, "the image has %d×%d pixels, over the limit of %d", cfg.Width, cfg.Height, lim.MaxPixelsPerPage)
+	im := &Image{Format: kind, Width: cfg.Width, Height: cfg.Height, Data: data}
+	if kind == "jpeg" {
+		if quads, flip := exifOrientation(data); quads != 0 || flip {
+			im.hints = engine.Options{"exif_quads": strconv.Itoa(quads)}
+			if flip {
+				im.hints["exif_flip"] = "1"
+			}
+			if quads%2 == 1 {
+				im.Width, im.Height = im.Height, im.Width
+			}
+		}
 	}
-	return &Image{Format: kind, Width: cfg.Width, Height: cfg.Height, Data: data}, nil
+	return im, nil
 }
 
 // NumPages is 1.
 func (im *Image) NumPages() int { return 1 }
 
-// PageSize returns the image's size.
+// PageSize returns the image's size, upright.
 func (im *Image) PageSize(int) (int, int) { return im.Width, im.Height }
 
 // Page returns the encoded image.
 func (im *Image) Page(_ context.Context, i int, _ string) (engine.Image, error) {
-	return engine.Image{Number: i + 1, Width: im.Width, Height: im.Height, Format: im.Format, Data: im.Data}, nil
+	return engine.Image{Number: i + 1, Width: im.Width, Height: im.Height, Format: im.Format, Data: im.Data, Hints: im.hints}, nil
 }
+
+// Close does nothing.
+func (im *Image) Close() error { return nil }

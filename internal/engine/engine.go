@@ -29,8 +29,12 @@ type Image struct {
 	Number int // 1-based page number
 	Width  int
 	Height int
-	Format string // "png", "tiff", "gray8" (raw 8-bit rows) …
+	Format string // "png", "jpeg", "tiff", … (what the bytes are)
 	Data   []byte
+	// Hints are per-page engine options the document knows (a TIFF page
+	// index, an EXIF rotation); the runtime merges them into the request's
+	// options.
+	Hints Options
 }
 
 // Megapixels is Width*Height/1e6.

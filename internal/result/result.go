@@ -87,6 +87,8 @@ type Page struct {
 	Skew     float64 `json:"skew"`     // degrees of deskew applied
 	Blocks   []Block `json:"blocks"`
 	Engine   string  `json:"engine"` // the model that produced it
+	// PDF is the page as a searchable PDF, when it was asked for.
+	PDF []byte `json:"pdf,omitempty"`
 }
 
 // Text returns the page's words in reading order: words joined by spaces,

@@ -118,6 +118,9 @@ func Serve(ctx context.Context, o ChildOptions) error {
 			writeError(w, err)
 			return
 		}
+		if opts["pdf"] != "" {
+			opts["pdf_dir"] = o.SocketDir // scratch space private to this runner
+		}
 		j := job{ctx: r.Context(), im: im, opts: opts, done: make(chan jobResult, 1)}
 		select {
 		case jobs <- j:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -274,7 +275,13 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 				return err
 			}
 			rt.hook("page")
-			page, err := lease.Runner().Process(gctx, im, o.EngineOptions)
+			opts := o.EngineOptions
+			if len(im.Hints) > 0 {
+				opts = make(engine.Options, len(o.EngineOptions)+len(im.Hints))
+				maps.Copy(opts, o.EngineOptions)
+				maps.Copy(opts, im.Hints)
+			}
+			page, err := lease.Runner().Process(gctx, im, opts)
 			if err != nil {
 				return fmt.Errorf("page %d: %w", i+1, err)
 			}

@@ -1,0 +1,93 @@
+package document
+
+import (
+	"context"
+	"encoding/binary"
+	"strconv"
+
+	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/errcode"
+)
+
+// TIFF is a (possibly multi-page) TIFF; each page goes to the engine as the
+// whole file with its page index.
+type TIFF struct {
+	data  []byte
+	sizes [][2]int
+}
+
+// openTIFF walks the IFD chain for page sizes without decoding pixels.
+func openTIFF(data []byte, lim Limits) (*TIFF, error) {
+	var bo binary.ByteOrder = binary.LittleEndian
+	if data[0] == 'M' {
+		bo = binary.BigEndian
+	}
+	bad := func(why string) error { return errcode.New(errcode.InvalidDocument, "the TIFF is corrupt: %s", why) }
+	if len(data) < 8 {
+		return nil, bad("short header")
+	}
+	off := int64(bo.Uint32(data[4:8]))
+	seen := map[int64]bool{}
+	t := &TIFF{data: data}
+	for off != 0 {
+		if seen[off] {
+			return nil, bad("a loop in its page list")
+		}
+		seen[off] = true
+		if off+2 > int64(len(data)) {
+			return nil, bad("a page offset past the end")
+		}
+		n := int64(bo.Uint16(data[off:]))
+		end := off + 2 + n*12
+		if end+4 > int64(len(data)) {
+			return nil, bad("a page directory past the end")
+		}
+		var w, h int
+		for e := range n {
+			p := off + 2 + e*12
+			tag, typ := bo.Uint16(data[p:]), bo.Uint16(data[p+2:])
+			var v int
+			switch typ {
+			case 3: // SHORT
+				v = int(bo.Uint16(data[p+8:]))
+			case 4: // LONG
+				v = int(bo.Uint32(data[p+8:]))
+			}
+			switch tag {
+			case 256:
+				w = v
+			case 257:
+				h = v
+			}
+		}
+		page := len(t.sizes) + 1
+		if lim.MaxPages > 0 && page > lim.MaxPages {
+			return nil, errcode.New(errcode.TooManyPages, "the TIFF has more than %d pages", lim.MaxPages)
+		}
+		if err := checkPixels(w, h, lim, page); err != nil {
+			return nil, err
+		}
+		t.sizes = append(t.sizes, [2]int{w, h})
+		off = int64(bo.Uint32(data[end:]))
+	}
+	if len(t.sizes) == 0 {
+		return nil, bad("no pages")
+	}
+	return t, nil
+}
+
+// NumPages returns the page count.
+func (t *TIFF) NumPages() int { return len(t.sizes) }
+
+// PageSize returns page i's size.
+func (t *TIFF) PageSize(i int) (int, int) { return t.sizes[i][0], t.sizes[i][1] }
+
+// Page returns page i: the file and its index.
+func (t *TIFF) Page(_ context.Context, i int, _ string) (engine.Image, error) {
+	w, h := t.PageSize(i)
+	return engine.Image{Number: i + 1, Width: w, Height: h, Format: "tiff", Data: t.data,
+		Hints: engine.Options{"tiff_page": strconv.Itoa(i + 1)}}, nil
+}
+
+// Close does nothing.
+func (t *TIFF) Close() error { return nil }

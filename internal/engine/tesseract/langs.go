@@ -1,0 +1,88 @@
+// Package tesseract is the Tesseract engine, through Tesseract's C API
+// (cgo, pkg-config tesseract lept). Models are "tesseract:<langs>", e.g.
+// "tesseract:eng" or "tesseract:chi_sim+eng", for the traineddata installed.
+// Each runner slot owns one TessBaseAPI on its locked OS thread. Pages are
+// turned upright from Tesseract's orientation detection (osd.traineddata)
+// and deskewed (Leptonica) before recognition with PSM_AUTO; recognition
+// runs under a monitor, so a page times out and a cancelled request stops
+// it. After a handle ends, malloc_trim returns the heap to the OS.
+package tesseract
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/lector-ocr/lector/internal/errcode"
+)
+
+// DefaultDataDirs are searched, in order, for traineddata when
+// TESSDATA_PREFIX is not set.
+var defaultDataDirs = []string{
+	"/usr/share/tesseract-ocr/5/tessdata",
+	"/usr/share/tesseract-ocr/4.00/tessdata",
+	"/usr/share/tessdata",
+	"/usr/local/share/tessdata",
+}
+
+// DataDir returns the tessdata directory: prefix if non-empty (the value of
+// TESSDATA_PREFIX, read by the command layer), else the first default that
+// exists.
+func DataDir(prefix string) string {
+	if prefix != "" {
+		return prefix
+	}
+	for _, d := range defaultDataDirs {
+		if _, err := os.Stat(filepath.Join(d, "eng.traineddata")); err == nil {
+			return d
+		}
+	}
+	return defaultDataDirs[0]
+}
+
+// Languages lists the installed languages (traineddata files) in dir,
+// without osd.
+func Languages(dir string) []string {
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.traineddata"))
+	var out []string
+	for _, m := range matches {
+		l := strings.TrimSuffix(filepath.Base(m), ".traineddata")
+		if l != "osd" {
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkLangs validates a "+"-joined language list against dir.
+func checkLangs(dir, langs string) error {
+	if langs == "" {
+		return errcode.New(errcode.UnknownModel, "tesseract: no language given (e.g. tesseract:eng)")
+	}
+	have := Languages(dir)
+	for _, l := range strings.Split(langs, "+") {
+		if _, err := os.Stat(filepath.Join(dir, l+".traineddata")); err != nil {
+			return errcode.New(errcode.UnknownModel, "tesseract: language %q is not installed; installed: %s", l, strings.Join(have, ", "))
+		}
+	}
+	return nil
+}
+
+// Documented memory coefficients, measured with bench/ocr-tesseract.sh on
+// this project's evaluation pages (runner RSS after load; peak above it per
+// megapixel of page): see docs/BENCHMARKS.md.
+const (
+	loadPerLanguage = 40 << 20
+	loadBase        = 20 << 20
+	perMegapixel    = 12 << 20
+)
+
+func estimate(langs string) (uint64, uint64) {
+	n := uint64(len(strings.Split(langs, "+")))
+	return loadBase + n*loadPerLanguage, perMegapixel
+}
+
+func describe(langs string) string { return fmt.Sprintf("tesseract:%s", langs) }

@@ -1,0 +1,195 @@
+// Package render writes recognised pages in the formats users ask for:
+// JSON (a versioned schema), plain text in reading order, Markdown
+// (paragraphs; headings and list items as such), hOCR (multi-page) and a
+// searchable PDF (the engine's per-page PDFs joined into one).
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"strings"
+
+	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+
+	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+// Schema names the JSON format; it changes only with incompatible changes.
+const Schema = "lector.ocr/v1"
+
+// Formats lists the formats, with their content types.
+var Formats = map[string]string{
+	"json": "application/json",
+	"txt":  "text/plain; charset=utf-8",
+	"md":   "text/markdown; charset=utf-8",
+	"hocr": "application/xhtml+xml",
+	"pdf":  "application/pdf",
+}
+
+// Document is what renderers read.
+type Document struct {
+	Pages []*result.Page
+}
+
+// Write renders doc in format to w. An unknown format is invalid_argument;
+// pdf without per-page PDFs is too.
+func Write(w io.Writer, format string, doc Document) error {
+	switch format {
+	case "json":
+		return JSON(w, doc)
+	case "txt":
+		_, err := io.WriteString(w, Text(doc))
+		return err
+	case "md":
+		_, err := io.WriteString(w, Markdown(doc))
+		return err
+	case "hocr":
+		return HOCR(w, doc)
+	case "pdf":
+		return PDF(w, doc)
+	}
+	return errcode.New(errcode.InvalidArgument, "unknown format %q (json, txt, md, hocr, pdf)", format)
+}
+
+// JSON writes {"schema": Schema, "pages": [...]}. Page PDFs are left out.
+func JSON(w io.Writer, doc Document) error {
+	pages := make([]result.Page, len(doc.Pages))
+	for i, p := range doc.Pages {
+		pages[i] = *p
+		pages[i].PDF = nil
+	}
+	enc := json.NewEncoder(w)
+	return enc.Encode(struct {
+		Schema string        `json:"schema"`
+		Pages  []result.Page `json:"pages"`
+	}{Schema, pages})
+}
+
+// Text is the words in reading order: lines by newline, paragraphs by a
+// blank line, pages by a form feed.
+func Text(doc Document) string {
+	var parts []string
+	for _, p := range doc.Pages {
+		parts = append(parts, p.Text())
+	}
+	return strings.Join(parts, "\n\f") + "\n"
+}
+
+func lineText(l result.Line) string {
+	ws := make([]string, len(l.Words))
+	for i, w := range l.Words {
+		ws[i] = w.Text
+	}
+	return strings.Join(ws, " ")
+}
+
+func paraText(p result.Paragraph) string {
+	ls := make([]string, len(p.Lines))
+	for i, l := range p.Lines {
+		ls[i] = lineText(l)
+	}
+	return strings.Join(ls, " ")
+}
+
+// Markdown writes paragraphs as Markdown paragraphs, headings as "##" and
+// title as "#"; other blocks' text as paragraphs. Pages are separated by a
+// rule.
+func Markdown(doc Document) string {
+	var b strings.Builder
+	for pi, p := range doc.Pages {
+		if pi > 0 {
+			b.WriteString("\n---\n\n")
+		}
+		for _, blk := range p.Blocks {
+			for _, para := range blk.Paragraphs {
+				t := paraText(para)
+				switch blk.Type {
+				case result.BlockTitle:
+					t = "# " + t
+				case result.BlockHeading:
+					t = "## " + t
+				case result.BlockListItem:
+					t = "- " + strings.TrimLeft(t, "•·*-– ")
+				}
+				b.WriteString(t)
+				b.WriteString("\n\n")
+			}
+		}
+	}
+	return b.String()
+}
+
+func bbox(b result.Box) string { return fmt.Sprintf("bbox %d %d %d %d", b.X0, b.Y0, b.X1, b.Y1) }
+
+// HOCR writes one hOCR document with a div per page.
+func HOCR(w io.Writer, doc Document) error {
+	var b bytes.Buffer
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
+<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">
+ <head>
+  <title></title>
+  <meta http-equiv="Content-Type" content="text/html;charset=utf-8"/>
+  <meta name="ocr-system" content="lector"/>
+  <meta name="ocr-capabilities" content="ocr_page ocr_carea ocr_par ocr_line ocrx_word"/>
+ </head>
+ <body>
+`)
+	for pi, p := range doc.Pages {
+		n := pi + 1
+		fmt.Fprintf(&b, "  <div class=\"ocr_page\" id=\"page_%d\" title=\"%s; ppageno %d\">\n", n, bbox(result.Box{X1: p.Width, Y1: p.Height}), pi)
+		ids := [4]int{}
+		for _, blk := range p.Blocks {
+			if len(blk.Paragraphs) == 0 {
+				continue
+			}
+			ids[0]++
+			fmt.Fprintf(&b, "   <div class=\"ocr_carea\" id=\"block_%d_%d\" title=\"%s\">\n", n, ids[0], bbox(blk.Box))
+			for _, para := range blk.Paragraphs {
+				ids[1]++
+				fmt.Fprintf(&b, "    <p class=\"ocr_par\" id=\"par_%d_%d\" title=\"%s\">\n", n, ids[1], bbox(para.Box))
+				for _, l := range para.Lines {
+					ids[2]++
+					fmt.Fprintf(&b, "     <span class=\"ocr_line\" id=\"line_%d_%d\" title=\"%s\">", n, ids[2], bbox(l.Box))
+					for _, wd := range l.Words {
+						ids[3]++
+						fmt.Fprintf(&b, "<span class=\"ocrx_word\" id=\"word_%d_%d\" title=\"%s; x_wconf %.0f\">%s</span> ", n, ids[3], bbox(wd.Box), wd.Confidence, html.EscapeString(wd.Text))
+					}
+					b.WriteString("</span>\n")
+				}
+				b.WriteString("    </p>\n")
+			}
+			b.WriteString("   </div>\n")
+		}
+		b.WriteString("  </div>\n")
+	}
+	b.WriteString(" </body>\n</html>\n")
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// PDF joins the pages' searchable PDFs into one.
+func PDF(w io.Writer, doc Document) error {
+	var parts []io.ReadSeeker
+	for _, p := range doc.Pages {
+		if len(p.PDF) == 0 {
+			return errcode.New(errcode.InvalidArgument, "page %d has no PDF rendering (the engine was not asked for one)", p.Number)
+		}
+		parts = append(parts, bytes.NewReader(p.PDF))
+	}
+	if len(parts) == 1 {
+		_, err := w.Write(doc.Pages[0].PDF)
+		return err
+	}
+	conf := model.NewDefaultConfiguration()
+	conf.ValidationMode = model.ValidationRelaxed
+	if err := api.MergeRaw(parts, w, false, conf); err != nil {
+		return fmt.Errorf("render: joining PDF pages: %w", err)
+	}
+	return nil
+}
