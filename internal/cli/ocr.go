@@ -47,6 +47,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	jobs := fs.Int("jobs", 1, "files processed at once")
 	priority := fs.String("priority", "normal", "interactive, normal or batch")
 	nvmlPath := fs.String("nvml-library", "", "path of libnvidia-ml.so.1")
+	verbose := fs.Bool("verbose", false, "log the runtime's work (loads, runners, tasks) on standard error")
 	cfgFn := configFlags(fs, io.Env)
 	if err := parse(fs, io, args); err != nil {
 		return err
@@ -79,7 +80,11 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	log := slog.New(slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: level}))
 	st, err := buildStack(ctx, cfg, io, *nvmlPath, work, log)
 	if err != nil {
 		return err

@@ -46,6 +46,7 @@ static PIX *lector_deskew(PIX *pix, float *angle, float *conf) {
 	return d;
 }
 
+static PIX *lector_half(PIX *p) { return pixScale(p, 0.5, 0.5); }
 static int lector_depth(PIX *p) { return pixGetDepth(p); }
 static int lector_width(PIX *p) { return pixGetWidth(p); }
 static int lector_height(PIX *p) { return pixGetHeight(p); }
@@ -99,20 +100,18 @@ func (e Engine) Load(ctx context.Context, spec engine.Spec) (engine.Model, error
 	if to <= 0 {
 		to = 120 * time.Second
 	}
-	_, osdErr := os.Stat(filepath.Join(dir, "osd.traineddata"))
-	return &model{dir: dir, langs: spec.Config, name: spec.Model, timeout: to, osd: osdErr == nil}, nil
+	return &model{dir: dir, langs: spec.Config, name: spec.Model, timeout: to}, nil
 }
 
 type model struct {
 	dir, langs, name string
 	timeout          time.Duration
-	osd              bool
 }
 
 func (m *model) Close() error { return nil }
 
-// NewHandle initialises a TessBaseAPI (and one for orientation detection)
-// on the calling thread, which the runner has locked.
+// NewHandle initialises a TessBaseAPI on the calling thread, which the
+// runner has locked.
 func (m *model) NewHandle() (engine.Handle, error) {
 	cdir, clangs := C.CString(m.dir), C.CString(m.langs)
 	defer C.free(unsafe.Pointer(cdir))
@@ -123,35 +122,20 @@ func (m *model) NewHandle() (engine.Handle, error) {
 		return nil, errcode.New(errcode.ModelLoadFailed, "tesseract: initialising %s failed", m.langs)
 	}
 	C.TessBaseAPISetPageSegMode(api, C.PSM_AUTO)
-	h := &handle{m: m, api: api}
-	if m.osd {
-		cosd := C.CString("osd")
-		defer C.free(unsafe.Pointer(cosd))
-		osd := C.TessBaseAPICreate()
-		if C.TessBaseAPIInit3(osd, cdir, cosd) == 0 {
-			C.TessBaseAPISetPageSegMode(osd, C.PSM_OSD_ONLY)
-			h.osd = osd
-		} else {
-			C.TessBaseAPIDelete(osd)
-		}
-	}
-	return h, nil
+	return &handle{m: m, api: api}, nil
 }
 
 type handle struct {
 	m   *model
 	api *C.TessBaseAPI
-	osd *C.TessBaseAPI
 }
 
 func (h *handle) Close() error {
-	for _, api := range []*C.TessBaseAPI{h.api, h.osd} {
-		if api != nil {
-			C.TessBaseAPIEnd(api)
-			C.TessBaseAPIDelete(api)
-		}
+	if h.api != nil {
+		C.TessBaseAPIEnd(h.api)
+		C.TessBaseAPIDelete(h.api)
+		h.api = nil
 	}
-	h.api, h.osd = nil, nil
 	C.lector_trim()
 	return nil
 }
@@ -163,7 +147,7 @@ const (
 	OptTIFFPage  = "tiff_page"  // 1-based page of a multi-page TIFF
 	OptExifQuads = "exif_quads" // clockwise quarter turns from EXIF
 	OptExifFlip  = "exif_flip"  // mirror first (EXIF)
-	OptNoOSD     = "no_osd"     // skip orientation detection
+	OptNoOSD     = "no_osd"     // skip orientation detection (no_osd: the page is known upright)
 	OptNoDeskew  = "no_deskew"  // skip deskew
 	OptPDF       = "pdf"        // also render a searchable PDF page
 	OptPDFDir    = "pdf_dir"    // where the runner may write it
@@ -179,7 +163,6 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	if pix == nil {
 		return nil, errcode.New(errcode.InvalidDocument, "page %d: the image could not be decoded", im.Number)
 	}
-	defer C.lector_pix_destroy(pix)
 
 	quads, _ := strconv.Atoi(opts[OptExifQuads])
 	flip := 0
@@ -200,38 +183,49 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	}
 
 	page := &result.Page{Number: im.Number, Engine: h.m.name}
-	// Orientation: turn the page upright before anything else.
-	if h.osd != nil && opts[OptNoOSD] == "" {
-		if rot := h.detectRotation(pix, dpi); rot != 0 {
-			p := C.lector_orient(pix, C.int(rot/90), 0)
-			C.lector_pix_destroy(pix)
-			pix = p
-			page.Rotation = rot
-		}
-	}
-	if opts[OptNoDeskew] == "" {
-		var angle, conf C.float
-		if d := C.lector_deskew(pix, &angle, &conf); d != nil {
-			if float64(angle) != 0 {
-				page.Skew = math.Round(float64(angle)*100) / 100
-			}
-			C.lector_pix_destroy(pix)
-			pix = d
-		}
-	}
-	page.Width, page.Height = int(C.lector_width(pix)), int(C.lector_height(pix))
-
 	if psm, err := strconv.Atoi(opts[OptPSM]); err == nil {
 		C.TessBaseAPISetPageSegMode(h.api, C.TessPageSegMode(psm))
 		defer C.TessBaseAPISetPageSegMode(h.api, C.PSM_AUTO)
 	}
-	C.TessBaseAPISetImage2(h.api, pix)
-	C.TessBaseAPISetSourceResolution(h.api, C.int(dpi))
-	defer C.TessBaseAPIClear(h.api)
-
-	if err := h.recognize(ctx); err != nil {
+	deadline := time.Now().Add(h.m.timeout)
+	deskew := opts[OptNoDeskew] == ""
+	pix, page.Skew = h.straighten(pix, deskew)
+	defer func() { C.lector_pix_destroy(pix) }()
+	if err := h.recognizePix(ctx, pix, dpi, deadline); err != nil {
 		return nil, fmt.Errorf("page %d: %w", im.Number, err)
 	}
+	// Orientation. Tesseract's layout analysis finds sideways text itself:
+	// when most words are in blocks turned 90° or 270°, the page is turned
+	// upright and read again, so boxes are in the upright frame. Upside-down
+	// text is not found that way: a page read with low confidence is tried in
+	// its four orientations at half size and the clearest wins. (Tesseract's
+	// own OSD, DetectOrientationScript, corrupts the heap in 5.3.0/5.3.1 —
+	// upstream issue 4062 — so it is not used.)
+	if opts[OptNoOSD] == "" {
+		rot := 0
+		if sideways := h.sideways(); sideways || int(C.TessBaseAPIMeanTextConf(h.api)) < uprightConfidence {
+			var err error
+			if rot, err = h.bestRotation(ctx, pix, dpi, deadline, sideways); err != nil {
+				return nil, fmt.Errorf("page %d: %w", im.Number, err)
+			}
+			if rot == 0 { // nothing better: read upright again (the trials cleared it)
+				if err := h.recognizePix(ctx, pix, dpi, deadline); err != nil {
+					return nil, fmt.Errorf("page %d: %w", im.Number, err)
+				}
+			}
+		}
+		if rot != 0 {
+			turned := C.lector_orient(pix, C.int(rot/90), 0)
+			C.lector_pix_destroy(pix)
+			pix, page.Skew = h.straighten(turned, deskew)
+			page.Rotation = rot
+			if err := h.recognizePix(ctx, pix, dpi, deadline); err != nil {
+				return nil, fmt.Errorf("page %d: %w", im.Number, err)
+			}
+		}
+	}
+	defer C.TessBaseAPIClear(h.api)
+	page.Width, page.Height = int(C.lector_width(pix)), int(C.lector_height(pix))
 	page.Blocks = h.blocks()
 	if opts[OptPDF] != "" {
 		pdf, err := h.pdf(opts[OptPDFDir], im.Number, dpi)
@@ -243,21 +237,45 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	return page, nil
 }
 
-// recognize runs Recognize under a monitor that a cancelled ctx or the
-// page timeout stops.
-func (h *handle) recognize(ctx context.Context) error {
+// uprightConfidence is the mean word confidence under which a page's
+// orientation is checked.
+const uprightConfidence = 60
+
+// straighten deskews pix (taking ownership of it) and returns the result and
+// the angle applied.
+func (h *handle) straighten(pix *C.PIX, deskew bool) (*C.PIX, float64) {
+	if !deskew {
+		return pix, 0
+	}
+	var angle, conf C.float
+	d := C.lector_deskew(pix, &angle, &conf)
+	if d == nil {
+		return pix, 0
+	}
+	C.lector_pix_destroy(pix)
+	return d, math.Round(float64(angle)*100) / 100
+}
+
+// recognizePix sets pix and runs Recognize under a monitor that a cancelled
+// ctx or the page's deadline stops.
+func (h *handle) recognizePix(ctx context.Context, pix *C.PIX, dpi int, deadline time.Time) error {
+	left := time.Until(deadline)
+	if left <= 0 {
+		return errcode.New(errcode.Timeout, "recognition took longer than %s", h.m.timeout)
+	}
+	C.TessBaseAPISetImage2(h.api, pix)
+	C.TessBaseAPISetSourceResolution(h.api, C.int(dpi))
 	flag := (*C.lector_cancel)(C.calloc(1, C.size_t(unsafe.Sizeof(C.lector_cancel{}))))
 	defer C.free(unsafe.Pointer(flag))
-	mon := C.lector_monitor(flag, C.int(h.m.timeout.Milliseconds()))
+	mon := C.lector_monitor(flag, C.int(max(left.Milliseconds(), 1)))
 	defer C.TessMonitorDelete(mon)
 	stop := context.AfterFunc(ctx, func() { flag.cancel = 1 })
-	start := time.Now()
 	rc := C.TessBaseAPIRecognize(h.api, mon)
 	stop()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if time.Since(start) >= h.m.timeout {
+	if !time.Now().Before(deadline) {
 		return errcode.New(errcode.Timeout, "recognition took longer than %s", h.m.timeout)
 	}
 	if rc != 0 {
@@ -266,25 +284,71 @@ func (h *handle) recognize(ctx context.Context) error {
 	return nil
 }
 
-// detectRotation returns the clockwise rotation (0, 90, 180, 270) that
-// makes the page upright, when Tesseract is confident of it.
-func (h *handle) detectRotation(pix *C.PIX, dpi int) int {
-	C.TessBaseAPISetImage2(h.osd, pix)
-	C.TessBaseAPISetSourceResolution(h.osd, C.int(dpi))
-	defer C.TessBaseAPIClear(h.osd)
-	var deg C.int
-	var conf, sconf C.float
-	var script *C.char
-	if C.TessBaseAPIDetectOrientationScript(h.osd, &deg, &conf, &script, &sconf) == 0 {
-		return 0
+// sideways reports whether the recognised page reads as turned 90° or
+// 270°: Tesseract's layout analysis reads such text, but in the sideways
+// frame, so most words of three or more letters are taller than wide.
+func (h *handle) sideways() bool {
+	it := C.TessBaseAPIGetIterator(h.api)
+	if it == nil {
+		return false
 	}
-	if script != nil {
-		C.TessDeleteText(script)
+	defer C.TessResultIteratorDelete(it)
+	pi := C.TessResultIteratorGetPageIterator(it)
+	tall, wide := 0, 0
+	for {
+		if txt := C.TessResultIteratorGetUTF8Text(it, C.RIL_WORD); txt != nil {
+			n := len([]rune(strings.TrimSpace(C.GoString(txt))))
+			C.TessDeleteText(txt)
+			if n >= 3 {
+				b := box(pi, C.RIL_WORD)
+				if b.Height() > b.Width() {
+					tall++
+				} else {
+					wide++
+				}
+			}
+		}
+		if C.TessResultIteratorNext(it, C.RIL_WORD) == 0 {
+			break
+		}
 	}
-	if float64(conf) < 2 || deg == 0 {
-		return 0
+	return tall > wide
+}
+
+// bestRotation recognises a half-size copy of pix turned 0, 90, 180 and 270
+// degrees clockwise and returns the turn with the clearly best mean
+// confidence (0 unless another beats upright by a margin).
+func (h *handle) bestRotation(ctx context.Context, pix *C.PIX, dpi int, deadline time.Time, sideways bool) (int, error) {
+	half := C.lector_half(pix)
+	if half == nil {
+		return 0, nil
 	}
-	return int(deg) % 360
+	defer C.lector_pix_destroy(half)
+	best, bestConf, upright := 0, -1, 0
+	quads := []int{0, 1, 2, 3}
+	if sideways { // only 90 or 270 can be right
+		quads, upright = []int{1, 3}, -1
+	}
+	for _, q := range quads {
+		p := C.lector_orient(half, C.int(q), 0)
+		err := h.recognizePix(ctx, p, max(dpi/2, 70), deadline)
+		conf := int(C.TessBaseAPIMeanTextConf(h.api))
+		C.TessBaseAPIClear(h.api)
+		C.lector_pix_destroy(p)
+		if err != nil {
+			return 0, err
+		}
+		if q == 0 {
+			upright = conf
+		}
+		if conf > bestConf {
+			best, bestConf = q*90, conf
+		}
+	}
+	if !sideways && best != 0 && bestConf < upright+10 {
+		return 0, nil
+	}
+	return best, nil
 }
 
 func (h *handle) pdf(dir string, number, dpi int) ([]byte, error) {
