@@ -64,6 +64,7 @@ func commands() []command {
 		{"serve", "run the HTTP service", runServe},
 		{"ocr", "recognise files in-process: lector ocr FILE… [--model] [--format] [-o]", runOCR},
 		{"system", "show devices, memory and levels", runSystem},
+		{"models", "list the models this machine can run", runModels},
 		{"runner", "host one model instance (started by lector itself)", runRunner},
 		{"version", "print the version", runVersion},
 	}

@@ -78,3 +78,15 @@ func TestOCRBadInputsHaveCodes(t *testing.T) {
 		t.Fatalf("synthetic without --enable-synthetic: %s", stderr)
 	}
 }
+
+func TestModelsListsInstalledLanguages(t *testing.T) {
+	needTesseract(t)
+	out, _, err := run(t, nil, "models")
+	if err != nil || !strings.Contains(out, "tesseract:eng") {
+		t.Fatalf("models: %v\n%s", err, out)
+	}
+	_, stderr, _ := run(t, testEnv(), "ocr", "--model", "tesseract:klingon", writePNG(t, t.TempDir(), "a.png", 10, 10))
+	if !strings.Contains(stderr, "unknown_model") || !strings.Contains(stderr, "installed: ") || !strings.Contains(stderr, "eng") {
+		t.Fatalf("unknown language error does not name the installed ones: %s", stderr)
+	}
+}

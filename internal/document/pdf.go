@@ -125,8 +125,13 @@ func openPDF(ctx context.Context, data []byte, lim Limits, dir string) (_ *PDF, 
 	return p, nil
 }
 
+// MinDPI is the lowest resolution a PDF page is rendered at: under it text
+// is unreadable, so a page that would need less to stay within the pixel
+// limit (a page-size bomb) is refused with too_many_pixels.
+const MinDPI = 70
+
 // fitDPI lowers the DPI of a page of wpt×hpt points until it stays within
-// the pixel limit; a page that would need under 10 DPI is refused.
+// the pixel limit; a page that would need under MinDPI is refused.
 func fitDPI(wpt, hpt float64, lim Limits, page int) (dpi, w, h int, err error) {
 	if wpt <= 0 || hpt <= 0 {
 		return 0, 0, 0, errcode.New(errcode.InvalidDocument, "page %d has no size", page)
@@ -144,8 +149,8 @@ func fitDPI(wpt, hpt float64, lim Limits, page int) (dpi, w, h int, err error) {
 			}
 			dpi--
 		}
-		if dpi < 10 {
-			return 0, 0, 0, errcode.New(errcode.TooManyPixels, "page %d is %.0f×%.0f inches: even at 10 DPI it is over the pixel limit", page, wpt/72, hpt/72)
+		if dpi < MinDPI {
+			return 0, 0, 0, errcode.New(errcode.TooManyPixels, "page %d is %.0f×%.0f inches: even at %d DPI it is over the pixel limit", page, wpt/72, hpt/72, MinDPI)
 		}
 	}
 	return dpi, w, h, nil

@@ -24,7 +24,7 @@ static ETEXT_DESC *lector_monitor(lector_cancel *c, int deadline_ms) {
 static void lector_trim(void) { malloc_trim(0); }
 
 static PIX *lector_read(const unsigned char *data, size_t n, int tiff_page) {
-	if (tiff_page > 0) return pixReadMemTiff(data, n, tiff_page);
+	if (tiff_page > 0) return pixReadMemTiff(data, n, tiff_page - 1);
 	return pixReadMem(data, n);
 }
 
@@ -395,13 +395,17 @@ func box(pi *C.TessPageIterator, level C.TessPageIteratorLevel) result.Box {
 func (h *handle) blocks() []result.Block {
 	it := C.TessBaseAPIGetIterator(h.api)
 	if it == nil {
-		return nil
+		return []result.Block{}
 	}
 	defer C.TessResultIteratorDelete(it)
 	pi := C.TessResultIteratorGetPageIterator(it)
 
 	var out []result.Block
 	index := map[result.Box]int{}
+	var l, tp, r, bt0 C.int
+	if C.TessPageIteratorBoundingBox(pi, C.RIL_BLOCK, &l, &tp, &r, &bt0) == 0 {
+		return []result.Block{} // nothing found on the page
+	}
 	for {
 		t := C.TessPageIteratorBlockType(pi)
 		bt, known := blockTypes[t]
@@ -426,6 +430,12 @@ func (h *handle) blocks() []result.Block {
 			}
 			cur = &out[i]
 			cur.Confidence = float64(C.TessResultIteratorConfidence(it, C.RIL_BLOCK))
+		}
+		if cur == nil { // words before any block: not expected, but never crash on it
+			if C.TessResultIteratorNext(it, C.RIL_WORD) == 0 {
+				break
+			}
+			continue
 		}
 		if C.TessPageIteratorIsAtBeginningOf(pi, C.RIL_PARA) != 0 || len(cur.Paragraphs) == 0 {
 			cur.Paragraphs = append(cur.Paragraphs, result.Paragraph{Box: box(pi, C.RIL_PARA)})
