@@ -167,7 +167,8 @@ func TestSearchablePDF(t *testing.T) {
 		t.Fatalf("pdfunite: %v %s", err, out)
 	}
 	outPDF := filepath.Join(work, "two.ocr.pdf")
-	if _, stderr, err := run(t, testEnv(), "ocr", "--format", "pdf", "-o", outPDF, two); err != nil {
+	// The format follows from -o's extension, as users type it.
+	if _, stderr, err := run(t, testEnv(), "ocr", "-o", outPDF, two); err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	jsonOut, stderr, err := run(t, testEnv(), "ocr", "--format", "txt", two)

@@ -41,7 +41,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	fs := flag.NewFlagSet("ocr", flag.ContinueOnError)
 	modelName := fs.String("model", "tesseract:eng", "model to run")
 	pipeline := fs.String("pipeline", "ocr", "pipeline: ocr or structure")
-	format := fs.String("format", "json", "output format: json, txt, md, hocr or pdf")
+	format := fs.String("format", "json", "output format: json, txt, md, hocr or pdf (default: from -o's extension, else json)")
 	out := fs.String("o", "", "output file (one input) or directory (several); default standard output")
 	dev := fs.String("device", "auto", "device: auto, cpu or cuda:N")
 	jobs := fs.Int("jobs", 1, "files processed at once")
@@ -59,6 +59,13 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	files := fs.Args()
 	if len(files) == 0 {
 		return &UsageError{"ocr: no input files"}
+	}
+	formatSet := false
+	fs.Visit(func(f *flag.Flag) { formatSet = formatSet || f.Name == "format" })
+	if !formatSet && *out != "" {
+		if f := formatFromExt(*out); f != "" {
+			*format = f
+		}
 	}
 	if _, ok := render.Formats[*format]; !ok {
 		return &UsageError{fmt.Sprintf("ocr: format %q is not json, txt, md, hocr or pdf", *format)}
@@ -268,4 +275,21 @@ func (p *progress) forFile(name string) func(done, total int) {
 		}
 		fmt.Fprintf(p.w, "\r%s: page %d/%d%s", filepath.Base(name), done, total, end)
 	}
+}
+
+// formatFromExt maps an output file's extension to a format ("" if none).
+func formatFromExt(name string) string {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".pdf":
+		return "pdf"
+	case ".txt":
+		return "txt"
+	case ".md":
+		return "md"
+	case ".hocr", ".html", ".xhtml":
+		return "hocr"
+	case ".json":
+		return "json"
+	}
+	return ""
 }

@@ -1,0 +1,106 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"strings"
+	"testing"
+
+	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+func word(t string, x int) result.Word {
+	return result.Word{Text: t, Box: result.Box{X0: x, Y0: 10, X1: x + 40, Y1: 30}, Confidence: 91}
+}
+
+func doc() Document {
+	p1 := &result.Page{Number: 1, Width: 100, Height: 200, Blocks: []result.Block{
+		{Type: result.BlockHeading, Paragraphs: []result.Paragraph{{Lines: []result.Line{{Words: []result.Word{word("Title", 0)}}}}}},
+		{Type: result.BlockText, Paragraphs: []result.Paragraph{{Lines: []result.Line{
+			{Words: []result.Word{word("a", 0), word("<b>", 50)}},
+			{Words: []result.Word{word("c", 0)}},
+		}}}},
+		{Type: result.BlockFigure},
+	}}
+	p2 := &result.Page{Number: 2, Width: 100, Height: 200, Blocks: []result.Block{
+		{Type: result.BlockText, Paragraphs: []result.Paragraph{{Lines: []result.Line{{Words: []result.Word{word("end", 0)}}}}}},
+	}, PDF: []byte("%PDF-")}
+	return Document{Pages: []*result.Page{p1, p2}}
+}
+
+func TestText(t *testing.T) {
+	if got, want := Text(doc()), "Title\n\na <b>\nc\n\fend\n"; got != want {
+		t.Fatalf("Text = %q, want %q", got, want)
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	if got, want := Markdown(doc()), "## Title\n\na <b> c\n\n\n---\n\nend\n\n"; got != want {
+		t.Fatalf("Markdown = %q, want %q", got, want)
+	}
+}
+
+func TestJSONIsVersionedAndLeavesPDFsOut(t *testing.T) {
+	var buf bytes.Buffer
+	if err := JSON(&buf, doc()); err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Schema string           `json:"schema"`
+		Pages  []map[string]any `json:"pages"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Schema != Schema || len(v.Pages) != 2 || v.Pages[1]["pdf"] != nil {
+		t.Fatalf("JSON %s", buf.String())
+	}
+}
+
+func TestHOCRIsWellFormedWithEveryWord(t *testing.T) {
+	var buf bytes.Buffer
+	if err := HOCR(&buf, doc()); err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(buf.Bytes()))
+	dec.Strict = false
+	dec.Entity = xml.HTMLEntity
+	pages, words := 0, []string{}
+	inWord := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		switch e := tok.(type) {
+		case xml.StartElement:
+			for _, a := range e.Attr {
+				if a.Name.Local == "class" && a.Value == "ocr_page" {
+					pages++
+				}
+				if a.Name.Local == "class" && a.Value == "ocrx_word" {
+					inWord = true
+				}
+			}
+		case xml.CharData:
+			if inWord {
+				words = append(words, string(e))
+				inWord = false
+			}
+		}
+	}
+	if pages != 2 || strings.Join(words, " ") != "Title a <b> c end" || !strings.Contains(buf.String(), "x_wconf 91") {
+		t.Fatalf("%d pages, words %q\n%s", pages, words, buf.String())
+	}
+}
+
+func TestPDFNeedsPagePDFs(t *testing.T) {
+	if err := PDF(&bytes.Buffer{}, doc()); errcode.Of(err) != errcode.InvalidArgument {
+		t.Fatalf("err = %v", err)
+	}
+	if err := Write(&bytes.Buffer{}, "docx", doc()); errcode.Of(err) != errcode.InvalidArgument {
+		t.Fatalf("unknown format: %v", err)
+	}
+}
