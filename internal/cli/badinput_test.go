@@ -2,6 +2,11 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"runtime"
+	"time"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -15,6 +20,7 @@ import (
 
 	"golang.org/x/image/tiff"
 
+	"github.com/lector-ocr/lector/internal/config"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/task"
 )
@@ -192,6 +198,33 @@ func TestSearchablePDF(t *testing.T) {
 		}
 		if len(want) < 20 || float64(j) < 0.9*float64(len(want)) {
 			t.Fatalf("page %d: %d of %d recognised words found in order in the PDF's text layer", page, j, len(want))
+		}
+	}
+}
+
+// TestTesseractPageTimeout: a page past the page timeout ends with
+// timeout through the whole runtime; the runner survives and the runtime is
+// quiescent. (Cancellation inside Tesseract is tested on the engine.)
+func TestTesseractPageTimeout(t *testing.T) {
+	needTesseract(t)
+	page := readFile(t, filepath.Join(evalDir(t), "pages", "linn.png"))
+	work := t.TempDir()
+	cfg := config.Config{DataDir: work, Limits: config.Limits{PageTimeout: 50 * time.Millisecond}}.WithDefaults(runtime.NumCPU())
+	st, err := buildStack(context.Background(), cfg, IO{Env: testEnv(), Stdout: io.Discard, Stderr: io.Discard}, "/nonexistent", work, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.stop(context.Background())
+	ts := &tesseractStack{st: st, work: work}
+	if _, err := ts.ocr(t, page, task.Options{}); errcode.Of(err) != errcode.Timeout {
+		t.Fatalf("err = %v, want timeout", err)
+	}
+	if err := st.rt.Quiescent(); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range st.models.Unloads() {
+		if u.Reason == "crash" {
+			t.Fatalf("a runner crashed: %+v", u)
 		}
 	}
 }

@@ -128,6 +128,9 @@ func (m *model) NewHandle() (engine.Handle, error) {
 type handle struct {
 	m   *model
 	api *C.TessBaseAPI
+	// progress is the monitor's progress (0–100) at the end of the last
+	// recognition: under 100 when it was cancelled or timed out.
+	progress int
 }
 
 func (h *handle) Close() error {
@@ -272,6 +275,7 @@ func (h *handle) recognizePix(ctx context.Context, pix *C.PIX, dpi int, deadline
 	stop := context.AfterFunc(ctx, func() { flag.cancel = 1 })
 	rc := C.TessBaseAPIRecognize(h.api, mon)
 	stop()
+	h.progress = int(C.TessMonitorGetProgress(mon))
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
