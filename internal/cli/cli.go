@@ -156,6 +156,8 @@ func configFlags(fs *flag.FlagSet, env Env) func() (config.Config, error) {
 	fs.Int64Var(&c.Limits.MaxPixelsPerPage, "max-pixels", config.DefaultMaxPixelsPerPage, "most pixels in a page")
 	fs.IntVar(&c.Limits.PDFDPI, "pdf-dpi", config.DefaultPDFDPI, "PDF rendering resolution")
 	fs.DurationVar(&c.Limits.PageTimeout, "page-timeout", config.DefaultPageTimeout, "time limit of one page")
+	fs.DurationVar(&c.Limits.RenderTimeout, "render-timeout", config.DefaultRenderTimeout, "time limit of rendering one PDF page")
+	fs.Int64Var(&c.Limits.RenderMemory, "render-memory", config.DefaultRenderMemory, "address-space limit of the PDF renderer in bytes")
 	return func() (config.Config, error) {
 		c.Models.KeepAlive = &keepAlive
 		if c.DataDir == "" {

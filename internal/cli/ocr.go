@@ -102,12 +102,13 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		_ = st.stop(stopCtx)
 	}()
 
-	lim := document.Limits{MaxBytes: cfg.Limits.MaxInputBytes, MaxPages: cfg.Limits.MaxPages, MaxPixelsPerPage: cfg.Limits.MaxPixelsPerPage, DPI: cfg.Limits.PDFDPI}
+	lim := document.Limits{MaxBytes: cfg.Limits.MaxInputBytes, MaxPages: cfg.Limits.MaxPages, MaxPixelsPerPage: cfg.Limits.MaxPixelsPerPage, DPI: cfg.Limits.PDFDPI,
+		RenderTimeout: cfg.Limits.RenderTimeout, RenderMemory: cfg.Limits.RenderMemory}
 	opts := task.Options{Model: *modelName, Pipeline: *pipeline, Device: *dev, Priority: admission.Priority(*priority)}
 	if *format == "pdf" {
 		opts.EngineOptions = map[string]string{"pdf": "1"}
 	}
-	progress := newProgress(io.Stderr, len(files) == 1)
+	progress := newProgress(io.Stderr)
 	results := make([]ocrOutput, len(files))
 	sem := make(chan struct{}, *jobs)
 	var wg sync.WaitGroup
@@ -249,7 +250,7 @@ type progress struct {
 	mu     sync.Mutex
 }
 
-func newProgress(w io.Writer, single bool) *progress {
+func newProgress(w io.Writer) *progress {
 	p := &progress{w: w}
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {

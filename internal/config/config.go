@@ -40,6 +40,8 @@ const (
 	DefaultMaxPixelsPerPage = 100_000_000
 	DefaultPDFDPI           = 300
 	DefaultPageTimeout      = 120 * time.Second
+	DefaultRenderTimeout    = time.Minute
+	DefaultRenderMemory     = 2 << 30
 )
 
 // Config is every runtime setting of a Lector process.
@@ -138,6 +140,12 @@ type Limits struct {
 	PDFDPI int
 	// PageTimeout bounds the recognition of one page. Default 120s.
 	PageTimeout time.Duration
+	// RenderTimeout bounds pdfinfo and the rendering of one PDF page.
+	// Default 1m.
+	RenderTimeout time.Duration
+	// RenderMemory bounds the PDF renderer's address space in bytes, so a
+	// PDF bomb kills only the renderer. Default 2 GiB.
+	RenderMemory int64
 }
 
 // WithDefaults returns c with every unset field set to its default. cpus is
@@ -173,6 +181,8 @@ func (c Config) WithDefaults(cpus int) Config {
 	l.MaxPixelsPerPage = cmp.Or(l.MaxPixelsPerPage, DefaultMaxPixelsPerPage)
 	l.PDFDPI = cmp.Or(l.PDFDPI, DefaultPDFDPI)
 	l.PageTimeout = cmp.Or(l.PageTimeout, DefaultPageTimeout)
+	l.RenderTimeout = cmp.Or(l.RenderTimeout, DefaultRenderTimeout)
+	l.RenderMemory = cmp.Or(l.RenderMemory, DefaultRenderMemory)
 	return c
 }
 
@@ -230,6 +240,7 @@ func (c Config) Validate() error {
 		{"Models.EvictWait", c.Models.EvictWait},
 		{"Admission.CriticalWait", c.Admission.CriticalWait},
 		{"Limits.PageTimeout", c.Limits.PageTimeout},
+		{"Limits.RenderTimeout", c.Limits.RenderTimeout},
 	}
 	for _, d := range durations {
 		if d.v <= 0 {
@@ -249,6 +260,7 @@ func (c Config) Validate() error {
 		{"Limits.MaxPages", int64(c.Limits.MaxPages)},
 		{"Limits.MaxPixelsPerPage", c.Limits.MaxPixelsPerPage},
 		{"Limits.PDFDPI", int64(c.Limits.PDFDPI)},
+		{"Limits.RenderMemory", c.Limits.RenderMemory},
 	}
 	for _, n := range ints {
 		if n.v <= 0 {
