@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"image"
+	"image/jpeg"
 	"image/png"
 	"io"
 	"log/slog"
@@ -226,5 +227,30 @@ func TestTesseractPageTimeout(t *testing.T) {
 		if u.Reason == "crash" {
 			t.Fatalf("a runner crashed: %+v", u)
 		}
+	}
+}
+
+// TestJPEGExifOrientationIsApplied: a JPEG stored sideways with EXIF
+// orientation 6 is read upright from its EXIF, not by the engine's own
+// orientation search (which would report a rotation).
+func TestJPEGExifOrientationIsApplied(t *testing.T) {
+	ts := newTesseractStack(t)
+	g := decodeGray(t, textPNG(t, ""))
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, turn(g, 3), &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	jpg := buf.Bytes()
+	tiffHdr := []byte("MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00")
+	seg := append([]byte("Exif\x00\x00"), tiffHdr...)
+	withExif := append(append(append([]byte{}, jpg[:2]...), 0xFF, 0xE1, byte((len(seg)+2)>>8), byte(len(seg)+2)), seg...)
+	withExif = append(withExif, jpg[2:]...)
+	res, err := ts.ocr(t, withExif, task.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.Pages[0]
+	if !strings.Contains(p.Text(), "LinnSequencer") || p.Rotation != 0 || p.Width <= p.Height {
+		t.Fatalf("rotation %d, %dx%d, text %q", p.Rotation, p.Width, p.Height, p.Text())
 	}
 }

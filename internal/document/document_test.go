@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"image"
+	"image/jpeg"
 	"image/png"
 	"testing"
 
@@ -86,4 +87,40 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("uncoded error %v", err)
 		}
 	})
+}
+
+// withExif inserts an APP1 Exif segment with the given orientation right
+// after a JPEG's SOI marker.
+func withExif(jpg []byte, orientation uint16) []byte {
+	tiff := []byte("MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01")
+	tiff = append(tiff, byte(orientation>>8), byte(orientation), 0, 0, 0, 0, 0, 0)
+	seg := append([]byte("Exif\x00\x00"), tiff...)
+	app1 := []byte{0xFF, 0xE1, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}
+	out := append([]byte{}, jpg[:2]...)
+	out = append(out, app1...)
+	out = append(out, seg...)
+	return append(out, jpg[2:]...)
+}
+
+func TestJPEGExifOrientation(t *testing.T) {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 40, 10)), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		orientation uint16
+		quads       string
+		flip        string
+		w, h        int
+	}{{1, "", "", 40, 10}, {6, "1", "", 10, 40}, {3, "2", "", 40, 10}, {8, "3", "", 10, 40}, {2, "0", "1", 40, 10}} {
+		doc, err := Open(t.Context(), withExif(buf.Bytes(), tc.orientation), Limits{}, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, _ := doc.Page(t.Context(), 0, "")
+		w, h := doc.PageSize(0)
+		if im.Hints["exif_quads"] != tc.quads || im.Hints["exif_flip"] != tc.flip || w != tc.w || h != tc.h {
+			t.Errorf("orientation %d: hints %v, size %dx%d", tc.orientation, im.Hints, w, h)
+		}
+	}
 }
