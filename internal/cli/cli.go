@@ -129,6 +129,16 @@ func EnvName(flagName string) string {
 	return "LECTOR_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// parseConfig registers the config flags on fs, parses args and returns
+// the validated config.
+func parseConfig(fs *flag.FlagSet, io IO, args []string) (config.Config, error) {
+	cfgFn := configFlags(fs, io.Env)
+	if err := parse(fs, io, args); err != nil {
+		return config.Config{}, err
+	}
+	return cfgFn()
+}
+
 // configFlags registers every Config field as a flag and returns a function
 // that yields the validated config after parsing.
 func configFlags(fs *flag.FlagSet, env Env) func() (config.Config, error) {

@@ -48,11 +48,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	priority := fs.String("priority", "normal", "interactive, normal or batch")
 	nvmlPath := fs.String("nvml-library", "", "path of libnvidia-ml.so.1")
 	verbose := fs.Bool("verbose", false, "log the runtime's work (loads, runners, tasks) on standard error")
-	cfgFn := configFlags(fs, io.Env)
-	if err := parse(fs, io, args); err != nil {
-		return err
-	}
-	cfg, err := cfgFn()
+	cfg, err := parseConfig(fs, io, args)
 	if err != nil {
 		return err
 	}

@@ -38,11 +38,7 @@ func lockDataDir(dir string) (*os.File, error) {
 func runServe(ctx context.Context, io IO, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	nvmlPath := fs.String("nvml-library", "", "path of libnvidia-ml.so.1 (default: the loader's search path)")
-	cfgFn := configFlags(fs, io.Env)
-	if err := parse(fs, io, args); err != nil {
-		return err
-	}
-	cfg, err := cfgFn()
+	cfg, err := parseConfig(fs, io, args)
 	if err != nil {
 		return err
 	}

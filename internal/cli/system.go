@@ -72,11 +72,7 @@ func runSystem(ctx context.Context, io IO, args []string) error {
 	fs := flag.NewFlagSet("system", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
 	nvmlPath := fs.String("nvml-library", "", "path of libnvidia-ml.so.1 (default: the loader's search path)")
-	cfgFn := configFlags(fs, io.Env)
-	if err := parse(fs, io, args); err != nil {
-		return err
-	}
-	cfg, err := cfgFn()
+	cfg, err := parseConfig(fs, io, args)
 	if err != nil {
 		return err
 	}
