@@ -45,8 +45,10 @@ measure() {
   python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'{sys.argv[3]:<34} pages={sys.argv[4]} seconds={s:6.2f} pages_per_second={int(sys.argv[4])/s:5.2f} peak_tree_rss_mib={int(sys.argv[5])/1024:6.0f}')" "$start" "$end" "$name" "$n" "$peak" | tee -a "$work/results"
 }
 
-measure "lector ocr" bin/lector ocr --format txt --jobs "$cores" -o "$work/out1" "$work"/pages/*.png
+measure "lector ocr" bin/lector ocr --format txt --jobs "$cores" ${LECTOR_ARGS:-} -o "$work/out1" "$work"/pages/*.png
+if [ -n "${SKIP_SEQUENTIAL:-}" ]; then echo "tesseract, one page at a time      pages=$n seconds=0 pages_per_second=1 peak_tree_rss_mib=0 (skipped)" >> "$work/results"; else
 measure "tesseract, one page at a time" bash -c "for f in $work/pages/*.png; do tesseract \$f $work/out2/\$(basename \$f .png) >/dev/null 2>&1; done"
+fi
 measure "tesseract, $cores processes (OMP=1)" bash -c "ls $work/pages/*.png | OMP_THREAD_LIMIT=1 xargs -P $cores -I{} sh -c 'tesseract {} $work/out3/\$(basename {} .png) >/dev/null 2>&1'"
 python3 - "$work/results" <<'PY'
 import sys, re
