@@ -2,8 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -13,18 +11,11 @@ import (
 
 // cliMainEnv makes the test binary behave as the lector binary, so tests can
 // run it as a real process (inside a cgroup, as a runner's parent...).
-const cliMainEnv = "LECTOR_TEST_AS_MAIN"
+const cliMainEnv = TestMainEnv
 
 func TestMain(m *testing.M) {
 	memtest.MaybeRunHolder()
-	if os.Getenv(cliMainEnv) == "1" {
-		err := Run(context.Background(), os.Args[1:], NewEnv(os.Environ()), os.Stdin, os.Stdout, os.Stderr)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "lector:", err)
-			os.Exit(ExitCode(err))
-		}
-		os.Exit(0)
-	}
+	MaybeRunAsMain()
 	os.Exit(m.Run())
 }
 

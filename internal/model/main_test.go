@@ -4,9 +4,11 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/lector-ocr/lector/internal/cli"
 )
 
 func TestMain(m *testing.M) {
-	runAsMain()
+	cli.MaybeRunAsMain()
 	goleak.VerifyTestMain(m)
 }

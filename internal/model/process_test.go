@@ -18,19 +18,6 @@ import (
 	"github.com/lector-ocr/lector/internal/runner"
 )
 
-// runAsMain, called from the package's TestMain, makes this test binary
-// stand in for the lector binary when it is started as a runner.
-func runAsMain() {
-	if os.Getenv("LECTOR_TEST_AS_MAIN") != "1" {
-		return
-	}
-	if err := cli.Run(context.Background(), os.Args[1:], cli.NewEnv(os.Environ()), os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "lector:", err)
-		os.Exit(cli.ExitCode(err))
-	}
-	os.Exit(0)
-}
-
 type realBundle struct {
 	m       *model.Manager
 	clock   *clock.Fake
@@ -44,7 +31,7 @@ func setupReal(t *testing.T) *realBundle {
 	probe := memory.ProcessProbe{}
 	b.m = model.NewManager(model.Options{
 		Launcher: model.ProcessLauncher{Launcher: &runner.Launcher{
-			Exe: os.Args[0], Env: append(os.Environ(), "LECTOR_TEST_AS_MAIN=1", "LECTOR_ENABLE_SYNTHETIC=1"), Dir: b.dir,
+			Exe: os.Args[0], Env: append(os.Environ(), cli.TestMainEnv+"=1", "LECTOR_ENABLE_SYNTHETIC=1"), Dir: b.dir,
 		}},
 		Clock: b.clock, KeepAlive: time.Minute, LoadTimeout: 30 * time.Second, StopTimeout: 10 * time.Second,
 		Measure: func(pid int, _ string) (uint64, uint64) {

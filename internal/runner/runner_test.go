@@ -20,7 +20,7 @@ import (
 )
 
 const (
-	asMainEnv   = "LECTOR_TEST_AS_MAIN"
+	asMainEnv   = cli.TestMainEnv
 	asParentEnv = "LECTOR_TEST_AS_PARENT"
 )
 
@@ -28,13 +28,8 @@ const (
 // started through the same cli.Run as in production) and for a parent that
 // starts a runner and is then killed.
 func TestMain(m *testing.M) {
+	cli.MaybeRunAsMain()
 	switch {
-	case os.Getenv(asMainEnv) == "1":
-		if err := cli.Run(context.Background(), os.Args[1:], cli.NewEnv(os.Environ()), os.Stdin, os.Stdout, os.Stderr); err != nil {
-			fmt.Fprintln(os.Stderr, "lector:", err)
-			os.Exit(cli.ExitCode(err))
-		}
-		os.Exit(0)
 	case os.Getenv(asParentEnv) != "":
 		l := launcher(os.Getenv(asParentEnv))
 		p, err := l.Launch(context.Background(), runner.Spec{Model: "synthetic:10MiB", Device: "cpu", Slots: 1})

@@ -2,7 +2,6 @@ package task_test
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"os"
 	"testing"
@@ -23,13 +22,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("LECTOR_TEST_AS_MAIN") == "1" {
-		if err := cli.Run(context.Background(), os.Args[1:], cli.NewEnv(os.Environ()), os.Stdin, os.Stdout, os.Stderr); err != nil {
-			fmt.Fprintln(os.Stderr, "lector:", err)
-			os.Exit(cli.ExitCode(err))
-		}
-		os.Exit(0)
-	}
+	cli.MaybeRunAsMain()
 	goleak.VerifyTestMain(m)
 }
 
@@ -53,7 +46,7 @@ func realRuntimeB(t testing.TB) (*task.Runtime, *model.Manager) {
 	work := t.TempDir()
 	models := model.NewManager(model.Options{
 		Launcher: model.ProcessLauncher{Launcher: &runner.Launcher{
-			Exe: os.Args[0], Env: append(os.Environ(), "LECTOR_TEST_AS_MAIN=1"), Dir: work + "/runners",
+			Exe: os.Args[0], Env: append(os.Environ(), cli.TestMainEnv+"=1"), Dir: work + "/runners",
 			RunnerArgs: []string{"--enable-synthetic"},
 		}, Slots: func(string) int { return 1 }},
 		KeepAlive: time.Minute, LoadTimeout: 30 * time.Second,
