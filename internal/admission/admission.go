@@ -178,20 +178,23 @@ func (c *Controller) decide(d Decision, device, reason string) {
 	}
 }
 
-// tryReserve reserves est on device if used+reserved+est stays under the
-// critical threshold, evicting idle instances there first if that makes it
-// fit. It reports the level seen.
-func (c *Controller) tryReserve(ctx context.Context, device string, est uint64) (bool, memory.Level) {
+// tryReserve reserves the task's estimate on device if used+reserved+
+// estimate stays under the critical threshold, evicting idle instances there
+// first if that makes it fit. The estimate is taken again after an eviction:
+// what is resident may have changed. It reports the level seen and the bytes
+// reserved.
+func (c *Controller) tryReserve(ctx context.Context, device string, estimate func(string) uint64) (bool, memory.Level, uint64) {
+	est := estimate(device)
 	_ = c.o.Monitor.Poll()
 	st, ok := c.o.Monitor.State(device)
 	if !ok {
-		return false, memory.LevelOK
+		return false, memory.LevelOK, 0
 	}
 	if st.Level == memory.LevelEmergency {
-		return false, st.Level
+		return false, st.Level, 0
 	}
 	if c.reserveIfFits(device, est) {
-		return true, st.Level
+		return true, st.Level, est
 	}
 	fits := func() bool {
 		_ = c.o.Monitor.Poll()
@@ -203,11 +206,12 @@ func (c *Controller) tryReserve(ctx context.Context, device string, est uint64) 
 	if n, _ := c.o.Evictor.EvictIdle(ctx, device, model.ReasonPressure, fits); n > 0 {
 		_ = c.o.Monitor.Poll()
 		st, _ = c.o.Monitor.State(device)
+		est = estimate(device)
 		if c.reserveIfFits(device, est) {
-			return true, st.Level
+			return true, st.Level, est
 		}
 	}
-	return false, st.Level
+	return false, st.Level, 0
 }
 
 func (c *Controller) fitsLocked(s memory.DeviceState, est uint64) bool {
@@ -262,14 +266,13 @@ func (c *Controller) Admit(ctx context.Context, req Request) (*Reservation, erro
 				deferredOnce = true
 			}
 		} else {
-			ok, seen := c.tryReserve(ctx, req.Device, est)
+			ok, seen, got := c.tryReserve(ctx, req.Device, req.Estimate)
 			if ok {
 				c.decide(Admitted, req.Device, "fits")
-				return &Reservation{Device: req.Device, Bytes: est, Waited: c.o.Clock.Now().Sub(start), c: c}, nil
+				return &Reservation{Device: req.Device, Bytes: got, Waited: c.o.Clock.Now().Sub(start), c: c}, nil
 			}
 			if req.FallbackDevice != "" && req.FallbackDevice != req.Device && seen >= memory.LevelCritical {
-				fest := req.Estimate(req.FallbackDevice)
-				if ok, _ := c.tryReserve(ctx, req.FallbackDevice, fest); ok {
+				if ok, _, fest := c.tryReserve(ctx, req.FallbackDevice, req.Estimate); ok {
 					c.decide(Fallback, req.FallbackDevice, req.Device+"_"+seen.String())
 					return &Reservation{Device: req.FallbackDevice, Bytes: fest, Fallback: true, Waited: c.o.Clock.Now().Sub(start), c: c}, nil
 				}

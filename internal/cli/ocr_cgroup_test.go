@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/lector-ocr/lector/internal/memory/memtest"
@@ -32,9 +33,11 @@ func TestRuntimeInsideMemoryCgroup(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
 
-	if n := cg.OOMKills(); n != 0 {
-		t.Fatalf("%d processes OOM-killed in the cgroup\n%s", n, stderr.String())
-	}
+	defer func() {
+		if n := cg.OOMKills(); n != 0 {
+			t.Fatalf("%d processes OOM-killed in the cgroup\n%s", n, stderr.String())
+		}
+	}()
 	succeeded, rejected := 0, 0
 	sc := bufio.NewScanner(&stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -46,6 +49,7 @@ func TestRuntimeInsideMemoryCgroup(t *testing.T) {
 		switch {
 		case r.Error == nil && len(r.Pages) == 1:
 			succeeded++
+			t.Logf("%s: estimated %d MiB, peak %d MiB, waited %v", filepath.Base(r.File), r.Resources.EstimatedBytes>>20, r.Resources.PeakBytes>>20, r.Resources.QueueWait)
 			if r.Resources.PeakBytes == 0 || r.Resources.EstimatedBytes == 0 {
 				t.Errorf("%s: resources not recorded: %+v", r.File, r.Resources)
 			}

@@ -218,6 +218,22 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 	if o.Priority == "" {
 		o.Priority = admission.Normal
 	}
+	// A model already loaded here is leased before admission: the reference
+	// keeps it from being evicted (by this or another task's admission)
+	// between the estimate that counted it as resident and its use. Without
+	// it, a task admitted for its working set alone could find the instance
+	// evicted and load it again outside its reservation.
+	var lease *model.Lease
+	defer func() {
+		if lease != nil {
+			lease.Release()
+		}
+	}()
+	if rt.o.Models.Resident(o.Model, dev) {
+		if lease, err = rt.o.Models.Acquire(ctx, o.Model, dev, model.AcquireOptions{KeepAlive: o.KeepAlive}); err != nil {
+			return nil, err
+		}
+	}
 	resv, err := rt.o.Admission.Admit(ctx, admission.Request{
 		Task: o.TaskID, Device: dev, FallbackDevice: fallback, Estimate: estimate, Priority: o.Priority, Sync: o.Sync,
 	})
@@ -225,6 +241,10 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 		return nil, err
 	}
 	defer resv.Release()
+	if resv.Device != dev && lease != nil { // fell back: the early lease is on the other device
+		lease.Release()
+		lease = nil
+	}
 	dev = resv.Device
 	rt.hook("admitted")
 
@@ -234,12 +254,12 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 	}
 	defer releaseSem()
 
-	resident := rt.o.Models.Resident(o.Model, dev)
-	lease, err := rt.o.Models.Acquire(ctx, o.Model, dev, model.AcquireOptions{KeepAlive: o.KeepAlive})
-	if err != nil {
-		return nil, err
+	resident := lease != nil
+	if lease == nil {
+		if lease, err = rt.o.Models.Acquire(ctx, o.Model, dev, model.AcquireOptions{KeepAlive: o.KeepAlive}); err != nil {
+			return nil, err
+		}
 	}
-	defer lease.Release()
 	rt.hook("leased")
 
 	pid := lease.Pid()

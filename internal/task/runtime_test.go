@@ -97,20 +97,20 @@ func (l *level) Read() (memory.Usage, error) {
 }
 
 type bundle struct {
-	rt     *Runtime
-	env    *fakeEnv
-	cpu    *level
-	gpu    *level
-	mon    *memory.Monitor
-	models *model.Manager
-	stages chan string
+	rt      *Runtime
+	env     *fakeEnv
+	cpu     *level
+	gpu     *level
+	mon     *memory.Monitor
+	models  *model.Manager
+	unloads chan model.UnloadRecord
 }
 
 // setup builds a runtime on fake runners and scripted memory: a 1 GiB CPU
 // with 6 lanes and a 1 GiB GPU with 1 lane.
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	b := &bundle{env: &fakeEnv{}, cpu: &level{}, gpu: &level{}}
+	b := &bundle{env: &fakeEnv{}, cpu: &level{}, gpu: &level{}, unloads: make(chan model.UnloadRecord, 16)}
 	fc := clock.NewFake(time.Unix(0, 0))
 	b.mon = memory.NewMonitor(memory.MonitorOptions{
 		Probes:     []memory.DeviceProbe{{Device: "cpu", Probe: b.cpu}, {Device: "cuda:0", Probe: b.gpu}},
@@ -118,7 +118,13 @@ func setup(t *testing.T) *bundle {
 		Clock:      fc,
 	})
 	_ = b.mon.Poll()
-	b.models = model.NewManager(model.Options{Launcher: b.env, Clock: fc, KeepAlive: time.Minute})
+	b.models = model.NewManager(model.Options{Launcher: b.env, Clock: fc, KeepAlive: time.Minute,
+		OnUnload: func(r model.UnloadRecord) {
+			select {
+			case b.unloads <- r:
+			default:
+			}
+		}})
 	adm := admission.New(admission.Options{Monitor: b.mon, Evictor: b.models, Clock: fc, Critical: 0.95, Wait: time.Minute})
 	b.rt = New(Config{
 		Models:     b.models,
@@ -344,4 +350,65 @@ func TestPreloadRefusedAtWarning(t *testing.T) {
 	if b.models.Resident("m:b", "cpu") {
 		t.Fatal("refused preload loaded anyway")
 	}
+}
+
+// TestAdmittedTaskKeepsItsModel: a task admitted on a resident model holds
+// it from before its estimate, so another task's admission, evicting idle
+// instances to make room, cannot evict it between the estimate and its use
+// (which would load it again outside the reservation — an OOM seen in the
+// cgroup test before this was fixed).
+func TestAdmittedTaskKeepsItsModel(t *testing.T) {
+	b := setup(t)
+	if err := b.models.Load(t.Context(), "m:a", "cpu", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	b.cpu.set(900 << 20) // 0.95 GiB critical: room for one 4 MP page (40 MiB), not two
+	_ = b.mon.Poll()
+	admitted := make(chan struct{})
+	proceed := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(proceed) }) }
+	errc := make(chan error, 1)
+	defer func() { // on any failure, let the first task finish too
+		release()
+		<-errc
+	}()
+	b.rt.o.testHook = func(stage string) {
+		if stage == "admitted" {
+			close(admitted)
+			<-proceed
+		}
+	}
+	var firstErr error
+	go func() {
+		_, firstErr = b.rt.Run(t.Context(), pagesDoc{{2000, 2000}}, Options{TaskID: "a", Model: "m:a", Device: "cpu"})
+		errc <- firstErr
+	}()
+	<-admitted
+	b.rt.o.testHook = nil
+	second := make(chan error, 1)
+	go func() {
+		_, err := b.rt.Run(t.Context(), pagesDoc{{2000, 2000}}, Options{TaskID: "b", Model: "m:a", Device: "cpu", Sync: true})
+		second <- err
+	}()
+	select {
+	case u := <-b.unloads:
+		t.Fatalf("the admitted task's model was evicted before its use: %+v", u)
+	case err := <-second:
+		if errcode.Of(err) != errcode.InsufficientMemory {
+			t.Fatalf("second task: %v, want insufficient_memory", err)
+		}
+	}
+	if !b.models.Resident("m:a", "cpu") {
+		t.Fatal("the admitted task's model was evicted before its use")
+	}
+	release()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	errc <- nil // for the deferred wait
+	if n := b.env.nextPid.Load(); n != 1 {
+		t.Fatalf("%d launches, want 1 (no reload)", n)
+	}
+	b.quiescent(t)
 }
