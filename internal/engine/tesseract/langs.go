@@ -9,7 +9,6 @@
 package tesseract
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -84,5 +83,3 @@ func estimate(langs string) (uint64, uint64) {
 	n := uint64(len(strings.Split(langs, "+")))
 	return loadBase + n*loadPerLanguage, perMegapixel
 }
-
-func describe(langs string) string { return fmt.Sprintf("tesseract:%s", langs) }
