@@ -17,13 +17,15 @@ import (
 	"github.com/lector-ocr/lector/internal/errcode"
 )
 
-// DefaultDataDirs are searched, in order, for traineddata when
+// defaultDataDirs are searched, in order, for traineddata when
 // TESSDATA_PREFIX is not set.
-var defaultDataDirs = []string{
-	"/usr/share/tesseract-ocr/5/tessdata",
-	"/usr/share/tesseract-ocr/4.00/tessdata",
-	"/usr/share/tessdata",
-	"/usr/local/share/tessdata",
+func defaultDataDirs() []string {
+	return []string{
+		"/usr/share/tesseract-ocr/5/tessdata",
+		"/usr/share/tesseract-ocr/4.00/tessdata",
+		"/usr/share/tessdata",
+		"/usr/local/share/tessdata",
+	}
 }
 
 // DataDir returns the tessdata directory: prefix if non-empty (the value of
@@ -33,12 +35,12 @@ func DataDir(prefix string) string {
 	if prefix != "" {
 		return prefix
 	}
-	for _, d := range defaultDataDirs {
+	for _, d := range defaultDataDirs() {
 		if _, err := os.Stat(filepath.Join(d, "eng.traineddata")); err == nil {
 			return d
 		}
 	}
-	return defaultDataDirs[0]
+	return defaultDataDirs()[0]
 }
 
 // Languages lists the installed languages (traineddata files) in dir,
@@ -70,9 +72,10 @@ func checkLangs(dir, langs string) error {
 	return nil
 }
 
-// Documented memory coefficients, measured with bench/ocr-tesseract.sh on
-// this project's evaluation pages (runner RSS after load; peak above it per
-// megapixel of page): see docs/BENCHMARKS.md.
+// Documented memory coefficients for admission, checked against the
+// resources `lector ocr --format json` records on the evaluation pages
+// (docs/BENCHMARKS.md): they err on the safe side, and the learner replaces
+// them with actuals.
 const (
 	loadPerLanguage = 40 << 20
 	loadBase        = 20 << 20
