@@ -63,8 +63,10 @@ func commands() []command {
 	return []command{
 		{"serve", "run the HTTP service", runServe},
 		{"ocr", "recognise files in-process: lector ocr FILE… [--model] [--format] [-o]", runOCR},
+		{"tasks", "submit, get, list, fetch results of and cancel tasks on a server", runTasks},
+		{"ps", "the model instances loaded on a server", runPs},
 		{"system", "show devices, memory and levels", runSystem},
-		{"models", "list the models this machine can run", runModels},
+		{"models", "the models a server (or, without one, this machine) can run", runModels},
 		{"runner", "host one model instance (started by lector itself)", runRunner},
 		{"version", "print the version", runVersion},
 	}
@@ -168,6 +170,9 @@ func configFlags(fs *flag.FlagSet, env Env) func() (config.Config, error) {
 	fs.DurationVar(&c.Limits.PageTimeout, "page-timeout", config.DefaultPageTimeout, "time limit of one page")
 	fs.DurationVar(&c.Limits.RenderTimeout, "render-timeout", config.DefaultRenderTimeout, "time limit of rendering one PDF page")
 	fs.Int64Var(&c.Limits.RenderMemory, "render-memory", config.DefaultRenderMemory, "address-space limit of the PDF renderer in bytes")
+	fs.IntVar(&c.Tasks.Workers, "workers", 0, "tasks run at once by lector serve (default: twice the lanes)")
+	fs.IntVar(&c.Tasks.MaxAttempts, "max-attempts", config.DefaultMaxAttempts, "most runs of a task that fails with a retryable code")
+	fs.DurationVar(&c.Tasks.SyncTimeout, "sync-timeout", config.DefaultSyncTimeout, "time limit of a synchronous request (POST /v1/ocr)")
 	return func() (config.Config, error) {
 		c.Models.KeepAlive = &keepAlive
 		if c.DataDir == "" {

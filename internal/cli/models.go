@@ -7,16 +7,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/engine/tesseract"
 )
 
 // ModelInfo is one entry of `lector models`.
-type ModelInfo struct {
-	Name         string `json:"name"`
-	Engine       string `json:"engine"`
-	LoadBytes    uint64 `json:"estimated_load_bytes"`
-	PerMegapixel uint64 `json:"estimated_bytes_per_megapixel"`
-}
+type ModelInfo = api.ModelInfo
 
 // catalog lists the models installed here: one tesseract model per
 // installed language, and the combinations users most often want.
@@ -45,13 +41,30 @@ func catalog(env Env) []ModelInfo {
 	return out
 }
 
-func runModels(_ context.Context, io IO, args []string) error {
+func runModels(ctx context.Context, io IO, args []string) error {
 	fs := flag.NewFlagSet("models", flag.ContinueOnError)
+	client := clientFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
+	local := fs.Bool("local", false, "list this machine's models without asking a server")
 	if err := parse(fs, io, args); err != nil {
 		return err
 	}
-	models := catalog(io.Env)
+	var models []ModelInfo
+	if !*local {
+		m, err := client().Models(ctx)
+		switch {
+		case err == nil:
+			models = m.Catalog
+		case isUnreachable(err):
+			fmt.Fprintf(io.Stderr, "no server answered (%v); the models installed on this machine:\n", err)
+			*local = true
+		default:
+			return err
+		}
+	}
+	if *local {
+		models = catalog(io.Env)
+	}
 	if *asJSON {
 		return json.NewEncoder(io.Stdout).Encode(models)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lector-ocr/lector/internal/admission"
+	"github.com/lector-ocr/lector/internal/config"
 	"github.com/lector-ocr/lector/internal/document"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/render"
@@ -98,8 +99,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		_ = st.stop(stopCtx)
 	}()
 
-	lim := document.Limits{MaxBytes: cfg.Limits.MaxInputBytes, MaxPages: cfg.Limits.MaxPages, MaxPixelsPerPage: cfg.Limits.MaxPixelsPerPage, DPI: cfg.Limits.PDFDPI,
-		RenderTimeout: cfg.Limits.RenderTimeout, RenderMemory: cfg.Limits.RenderMemory}
+	lim := docLimits(cfg)
 	opts := task.Options{Model: *modelName, Pipeline: *pipeline, Device: *dev, Priority: admission.Priority(*priority)}
 	if *format == "pdf" {
 		opts.EngineOptions = map[string]string{"pdf": "1"}
@@ -135,6 +135,13 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		return fmt.Errorf("%d of %d files failed", failed, len(files))
 	}
 	return nil
+}
+
+// docLimits are the configured input limits.
+func docLimits(cfg config.Config) document.Limits {
+	l := cfg.Limits
+	return document.Limits{MaxBytes: l.MaxInputBytes, MaxPages: l.MaxPages, MaxPixelsPerPage: l.MaxPixelsPerPage, DPI: l.PDFDPI,
+		RenderTimeout: l.RenderTimeout, RenderMemory: l.RenderMemory}
 }
 
 func ocrFile(ctx context.Context, rt *task.Runtime, file, dir string, lim document.Limits, opts task.Options) ocrOutput {

@@ -81,7 +81,7 @@ func TestOCRBadInputsHaveCodes(t *testing.T) {
 
 func TestModelsListsInstalledLanguages(t *testing.T) {
 	needTesseract(t)
-	out, _, err := run(t, nil, "models")
+	out, _, err := run(t, nil, "models", "--local")
 	if err != nil || !strings.Contains(out, "tesseract:eng") {
 		t.Fatalf("models: %v\n%s", err, out)
 	}

@@ -10,7 +10,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lector-ocr/lector/internal/api"
+	"github.com/lector-ocr/lector/internal/config"
 	"github.com/lector-ocr/lector/internal/server"
+	"github.com/lector-ocr/lector/internal/service"
+	"github.com/lector-ocr/lector/internal/store"
 )
 
 func newLogger(io IO) *slog.Logger {
@@ -55,26 +59,67 @@ func runServe(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Deps{Devices: st.node.devices, Monitor: st.node.monitor, Models: st.models, Pool: st.pool, Semaphores: st.sems, Log: log})
 	stopCtx := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	}
-	addr, err := srv.Start(cfg.ListenAddr)
-	if err != nil {
+	defer func() {
 		c, cancel := stopCtx()
 		defer cancel()
-		_ = st.stop(c)
+		if err := st.stop(c); err != nil {
+			log.Warn("stopping the runtime", "err", err)
+		}
+	}()
+	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "lector.db"))
+	if err != nil {
+		return fmt.Errorf("opening the database: %w", err)
+	}
+	defer db.Close()
+	var devIDs []string
+	for _, d := range st.node.devices {
+		devIDs = append(devIDs, d.ID)
+	}
+	svc, err := service.New(service.Config{
+		Store: db, Runtime: st.rt, Devices: devIDs, Limits: docLimits(cfg), WorkDir: cfg.DataDir,
+		Validate: func(m string) error { _, _, err := st.registry.Estimate(m); return err },
+		Workers:  cfg.Tasks.Workers, MaxAttempts: cfg.Tasks.MaxAttempts, SyncTimeout: cfg.Tasks.SyncTimeout, Log: log,
+	})
+	if err != nil {
 		return err
 	}
-	log.Info("lector serving", "addr", addr.String(), "data_dir", cfg.DataDir, "devices", len(st.node.devices))
+	if err := svc.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		c, cancel := stopCtx()
+		defer cancel()
+		if err := svc.Stop(c); err != nil {
+			log.Warn("stopping the task service", "err", err)
+		}
+	}()
+	srv := server.New(server.Deps{
+		Devices: st.node.devices, Monitor: st.node.monitor, Models: st.models, Pool: st.pool, Semaphores: st.sems, Admission: st.adm,
+		Runtime: st.rt, Service: svc, Catalog: func() []api.ModelInfo { return serverCatalog(io.Env, cfg) },
+		MaxUploadBytes: cfg.Limits.MaxInputBytes, DefaultKeepAlive: cfg.Models.KeepAliveOrDefault(), Log: log,
+	})
+	addr, err := srv.Start(cfg.ListenAddr)
+	if err != nil {
+		return err
+	}
+	log.Info("lector serving", "addr", addr.String(), "data_dir", cfg.DataDir, "devices", len(st.node.devices), "workers", cfg.Tasks.Workers)
 	fmt.Fprintf(io.Stdout, "listening on http://%s\n", addr)
 	<-ctx.Done()
 	log.Info("shutting down")
 	c, cancel := stopCtx()
 	defer cancel()
-	err = srv.Stop(c)
-	if serr := st.stop(c); err == nil {
-		err = serr
+	return srv.Stop(c)
+}
+
+// serverCatalog is the catalog a server offers: the installed models, and
+// synthetic ones' pattern when they are enabled.
+func serverCatalog(env Env, cfg config.Config) []api.ModelInfo {
+	out := catalog(env)
+	if cfg.Models.EnableSynthetic {
+		out = append(out, api.ModelInfo{Name: "synthetic:SIZE[,ws=SIZE][,t=DURATION][,load=DURATION]", Engine: "synthetic"})
 	}
-	return err
+	return out
 }

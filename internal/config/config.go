@@ -42,6 +42,9 @@ const (
 	DefaultPageTimeout      = 120 * time.Second
 	DefaultRenderTimeout    = time.Minute
 	DefaultRenderMemory     = 2 << 30
+
+	DefaultMaxAttempts = 3
+	DefaultSyncTimeout = time.Minute
 )
 
 // Config is every runtime setting of a Lector process.
@@ -57,6 +60,21 @@ type Config struct {
 	Pool      Pool
 	Admission Admission
 	Limits    Limits
+	Tasks     Tasks
+}
+
+// Tasks configures the task service of `lector serve`.
+type Tasks struct {
+	// Workers is how many tasks a node runs at once (each spreads its pages
+	// over the lanes). Default: twice the lanes of all devices.
+	Workers int
+	// MaxAttempts bounds how often a task runs when it fails with a
+	// retryable code (engine_crashed, unavailable, model_load_failed).
+	// Default 3.
+	MaxAttempts int
+	// SyncTimeout bounds a synchronous request (POST /v1/ocr); a request
+	// may ask for less. Default 60s.
+	SyncTimeout time.Duration
 }
 
 // Memory configures the monitor and its levels.
@@ -183,6 +201,10 @@ func (c Config) WithDefaults(cpus int) Config {
 	l.PageTimeout = cmp.Or(l.PageTimeout, DefaultPageTimeout)
 	l.RenderTimeout = cmp.Or(l.RenderTimeout, DefaultRenderTimeout)
 	l.RenderMemory = cmp.Or(l.RenderMemory, DefaultRenderMemory)
+	t := &c.Tasks
+	t.Workers = cmp.Or(t.Workers, 2*(c.Pool.CPULanes+c.Pool.GPULanes))
+	t.MaxAttempts = cmp.Or(t.MaxAttempts, DefaultMaxAttempts)
+	t.SyncTimeout = cmp.Or(t.SyncTimeout, DefaultSyncTimeout)
 	return c
 }
 
@@ -241,6 +263,7 @@ func (c Config) Validate() error {
 		{"Admission.CriticalWait", c.Admission.CriticalWait},
 		{"Limits.PageTimeout", c.Limits.PageTimeout},
 		{"Limits.RenderTimeout", c.Limits.RenderTimeout},
+		{"Tasks.SyncTimeout", c.Tasks.SyncTimeout},
 	}
 	for _, d := range durations {
 		if d.v <= 0 {
@@ -261,6 +284,8 @@ func (c Config) Validate() error {
 		{"Limits.MaxPixelsPerPage", c.Limits.MaxPixelsPerPage},
 		{"Limits.PDFDPI", int64(c.Limits.PDFDPI)},
 		{"Limits.RenderMemory", c.Limits.RenderMemory},
+		{"Tasks.Workers", int64(c.Tasks.Workers)},
+		{"Tasks.MaxAttempts", int64(c.Tasks.MaxAttempts)},
 	}
 	for _, n := range ints {
 		if n.v <= 0 {

@@ -30,7 +30,21 @@ const (
 	Timeout              Code = "timeout"
 	Canceled             Code = "canceled"
 	Unavailable          Code = "unavailable"
+	NotFound             Code = "not_found"
+	NotFinished          Code = "not_finished" // a result asked for before its task ended
+	Gone                 Code = "gone"         // a result deleted (retention) or never stored
 )
+
+// Retryable reports whether a task that failed with code may succeed if it
+// runs again unchanged: a crashed engine or a node going away, never a bad
+// input or option.
+func Retryable(code Code) bool {
+	switch code {
+	case EngineCrashed, Unavailable, ModelLoadFailed:
+		return true
+	}
+	return false
+}
 
 // Error is an error with a Code and a message fit for users.
 type Error struct {

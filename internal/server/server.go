@@ -1,6 +1,8 @@
-// Package server is Lector's HTTP API. So far it serves health, readiness,
-// the system view (devices, memory, levels, lanes, semaphores) and the
-// loaded model instances; tasks come with the service work.
+// Package server is Lector's HTTP API: tasks (asynchronous, with
+// server-sent events, and synchronous), results in every format, models
+// (catalog, loaded instances, explicit load and unload), the system view,
+// health and readiness. Errors are JSON {"error": {"code", "message"}} with
+// the HTTP status of their code from one table (statusOf).
 package server
 
 import (
@@ -14,20 +16,34 @@ import (
 	"time"
 
 	"github.com/lector-ocr/lector/internal/admission"
+	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/device"
+	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/memory"
 	"github.com/lector-ocr/lector/internal/model"
 	"github.com/lector-ocr/lector/internal/pool"
+	"github.com/lector-ocr/lector/internal/service"
+	"github.com/lector-ocr/lector/internal/task"
 )
 
-// Deps are the parts of the node the API reads.
+// Deps are the parts of the node the API uses.
 type Deps struct {
 	Devices    []device.Device
 	Monitor    *memory.Monitor
 	Models     *model.Manager
 	Pool       *pool.Pool
 	Semaphores *admission.Semaphores
-	Log        *slog.Logger
+	Admission  *admission.Controller
+	Runtime    *task.Runtime
+	Service    *service.Service
+	// Catalog lists the models this node can run.
+	Catalog func() []api.ModelInfo
+	// MaxUploadBytes bounds a request body (the input limit plus room for
+	// the form's fields).
+	MaxUploadBytes int64
+	// DefaultKeepAlive applies to explicit loads that name none.
+	DefaultKeepAlive time.Duration
+	Log              *slog.Logger
 }
 
 // Server serves the API on one listener.
@@ -38,14 +54,22 @@ type Server struct {
 	srv  *http.Server
 	ln   net.Listener
 	done chan error
+
+	closeOnce sync.Once
+	shutdown  chan struct{} // closed when shutdown begins: event streams end
 }
+
+func (s *Server) closing() <-chan struct{} { return s.shutdown }
 
 // New returns a server.
 func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{d: d}
+	if d.Catalog == nil {
+		d.Catalog = func() []api.ModelInfo { return nil }
+	}
+	return &Server{d: d, shutdown: make(chan struct{})}
 }
 
 // Handler returns the API's routes.
@@ -55,7 +79,76 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ready"}) })
 	mux.HandleFunc("GET /v1/system", s.system)
 	mux.HandleFunc("GET /v1/models", s.models)
+	mux.HandleFunc("POST /v1/models/{name}/load", s.loadModel)
+	mux.HandleFunc("POST /v1/models/{name}/unload", s.unloadModel)
+	if s.d.Service != nil {
+		mux.HandleFunc("POST /v1/tasks", s.submit)
+		mux.HandleFunc("GET /v1/tasks", s.listTasks)
+		mux.HandleFunc("GET /v1/tasks/{id}", s.getTask)
+		mux.HandleFunc("DELETE /v1/tasks/{id}", s.deleteTask)
+		mux.HandleFunc("GET /v1/tasks/{id}/result", s.result)
+		mux.HandleFunc("GET /v1/tasks/{id}/events", s.events)
+		mux.HandleFunc("POST /v1/ocr", s.ocr)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errcode.New(errcode.NotFound, "no route %s %s", r.Method, r.URL.Path))
+	})
 	return mux
+}
+
+// statusOf is the one table from error codes to HTTP statuses.
+var statusOf = map[errcode.Code]int{
+	errcode.InvalidArgument:      http.StatusBadRequest,
+	errcode.UnknownModel:         http.StatusBadRequest,
+	errcode.InvalidDocument:      http.StatusBadRequest,
+	errcode.EncryptedPDF:         http.StatusBadRequest,
+	errcode.TooManyPages:         http.StatusBadRequest,
+	errcode.TooManyPixels:        http.StatusBadRequest,
+	errcode.TooLarge:             http.StatusRequestEntityTooLarge,
+	errcode.UnsupportedMediaType: http.StatusUnsupportedMediaType,
+	errcode.NotFound:             http.StatusNotFound,
+	errcode.NotFinished:          http.StatusConflict,
+	errcode.Gone:                 http.StatusGone,
+	errcode.QueueFull:            http.StatusServiceUnavailable,
+	errcode.InsufficientMemory:   http.StatusServiceUnavailable,
+	errcode.Unavailable:          http.StatusServiceUnavailable,
+	errcode.Timeout:              http.StatusGatewayTimeout,
+	errcode.Canceled:             499, // the client went away
+	errcode.ModelLoadFailed:      http.StatusInternalServerError,
+	errcode.EngineCrashed:        http.StatusInternalServerError,
+	errcode.Internal:             http.StatusInternalServerError,
+}
+
+// StatusOf returns the HTTP status of an error code.
+func StatusOf(c errcode.Code) int {
+	if s, ok := statusOf[c]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// retryAfterSeconds is what a 503 tells a client to wait.
+const retryAfterSeconds = "5"
+
+func writeError(w http.ResponseWriter, err error) {
+	code := errcode.Of(err)
+	status := StatusOf(code)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+	}
+	msg := errcode.Message(err)
+	if code == errcode.Internal {
+		msg = "internal error" // details go to the log, not the client
+	}
+	writeJSON(w, status, api.ErrorBody{Error: api.Error{Code: string(code), Message: msg}})
+}
+
+// fail logs unexpected errors and writes err.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errcode.Of(err) == errcode.Internal {
+		s.d.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeError(w, err)
 }
 
 // SystemView is the body of GET /v1/system.
@@ -71,6 +164,8 @@ type SystemDevice struct {
 	Memory  memory.Usage      `json:"memory"`
 	Level   memory.Level      `json:"level"`
 	Service pool.ServiceStats `json:"service"`
+	// ReservedBytes is memory admitted tasks have reserved and not yet given back.
+	ReservedBytes uint64 `json:"reserved_bytes"`
 }
 
 func (s *Server) system(w http.ResponseWriter, _ *http.Request) {
@@ -80,13 +175,89 @@ func (s *Server) system(w http.ResponseWriter, _ *http.Request) {
 		services[st.Device] = st
 	}
 	for i, st := range s.d.Monitor.Snapshot() {
-		out.Devices = append(out.Devices, SystemDevice{Device: s.d.Devices[i], Memory: st.Usage, Level: st.Level, Service: services[st.Device]})
+		var reserved uint64
+		if s.d.Admission != nil {
+			reserved = s.d.Admission.Reserved(st.Device)
+		}
+		out.Devices = append(out.Devices, SystemDevice{Device: s.d.Devices[i], Memory: st.Usage, Level: st.Level, Service: services[st.Device], ReservedBytes: reserved})
 	}
 	writeJSON(w, 200, out)
 }
 
 func (s *Server) models(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, 200, map[string]any{"loaded": s.d.Models.List()})
+	out := api.Models{Catalog: s.d.Catalog(), Loaded: []api.Instance{}}
+	if out.Catalog == nil {
+		out.Catalog = []api.ModelInfo{}
+	}
+	for _, in := range s.d.Models.List() {
+		out.Loaded = append(out.Loaded, api.Instance{
+			Model: in.Model, Device: in.Device, State: string(in.State), Refs: in.Refs, Pinned: in.Pinned, Pid: in.Pid,
+			LoadedAt: in.LoadedAt, LastUsed: in.LastUsed, ExpiresAt: in.ExpiresAt, Estimated: in.Estimated,
+			CPUBytes: in.CPUBytes, GPUBytes: in.GPUBytes,
+		})
+	}
+	writeJSON(w, 200, out)
+}
+
+// defaultDevice is the first GPU, else the CPU.
+func (s *Server) defaultDevice() string {
+	for _, d := range s.d.Devices {
+		if d.IsGPU() {
+			return d.ID
+		}
+	}
+	return string(device.CPU)
+}
+
+func (s *Server) loadModel(w http.ResponseWriter, r *http.Request) {
+	var req api.LoadRequest
+	if r.ContentLength != 0 {
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
+			writeError(w, errcode.Wrap(errcode.InvalidArgument, err, "the body is not a JSON load request"))
+			return
+		}
+	}
+	name := r.PathValue("name")
+	dev := req.Device
+	if dev == "" || dev == "auto" {
+		dev = s.defaultDevice()
+	}
+	keep := s.d.DefaultKeepAlive
+	if req.KeepAlive != "" {
+		d, err := time.ParseDuration(req.KeepAlive)
+		if err != nil {
+			writeError(w, errcode.New(errcode.InvalidArgument, "keep_alive %q is not a duration", req.KeepAlive))
+			return
+		}
+		keep = d
+	}
+	if err := s.d.Runtime.Preload(r.Context(), name, dev, keep); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.models(w, r)
+}
+
+func (s *Server) unloadModel(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	devs := []string{r.URL.Query().Get("device")}
+	if devs[0] == "" {
+		devs = devs[:0]
+		for _, d := range s.d.Devices {
+			devs = append(devs, d.ID)
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+	defer cancel()
+	var errs []error
+	for _, d := range devs {
+		errs = append(errs, s.d.Models.Unload(ctx, name, d))
+	}
+	if err := errors.Join(errs...); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.models(w, r)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -112,6 +283,7 @@ func (s *Server) Start(addr string) (net.Addr, error) {
 	done := make(chan error, 1)
 	s.done = done
 	srv := s.srv
+	srv.RegisterOnShutdown(func() { s.closeOnce.Do(func() { close(s.shutdown) }) })
 	go func() {
 		err := srv.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {

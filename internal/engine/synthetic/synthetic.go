@@ -1,11 +1,12 @@
 // Package synthetic is a test and benchmark engine with a real memory
 // footprint. It is registered only when explicitly enabled, never by default.
 //
-// Model names: "synthetic:SIZE[,ws=SIZE][,t=DURATION][,load=DURATION]". SIZE
+// Model names: "synthetic:SIZE[,ws=SIZE][,t=DURATION][,load=DURATION][,crash=1][,fail=1]". SIZE
 // is what loading allocates and touches (real RSS), e.g. 300MiB; ws is the
 // working set per megapixel that processing a page allocates and touches for
 // the page's processing time; t is the processing time per megapixel; load
-// is how long loading takes. Processing returns deterministic words derived
+// is how long loading takes; crash=1 and fail=1 act as the options below on
+// every page. Processing returns deterministic words derived
 // from the page number and size. The request option "crash" makes the
 // process die from SIGKILL mid-page, so crash handling is tested with a real
 // process.
@@ -36,6 +37,8 @@ type Config struct {
 	WorkingSet uint64        // bytes per megapixel allocated by Process
 	PerMP      time.Duration // processing time per megapixel
 	LoadTime   time.Duration // time Load takes
+	Crash      bool          // every page kills the process (as the option "crash")
+	Fail       bool          // every page fails with invalid_document (as the option "fail")
 }
 
 // ParseConfig parses the part of a model name after "synthetic:".
@@ -55,6 +58,10 @@ func ParseConfig(s string) (Config, error) {
 			c.PerMP, err = time.ParseDuration(v)
 		case "load":
 			c.LoadTime, err = time.ParseDuration(v)
+		case "crash":
+			c.Crash = v == "1"
+		case "fail":
+			c.Fail = v == "1"
 		default:
 			err = fmt.Errorf("unknown key %q", k)
 		}
@@ -155,11 +162,11 @@ func (h *handle) Close() error { return nil }
 // Process allocates the page's working set, holds it for the page's time and
 // returns words that depend only on the page.
 func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Options) (*result.Page, error) {
-	if opts["crash"] != "" {
+	if opts["crash"] != "" || h.m.cfg.Crash {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // the signal is delivered before this matters
 	}
-	if opts["fail"] != "" {
+	if opts["fail"] != "" || h.m.cfg.Fail {
 		return nil, errcode.New(errcode.InvalidDocument, "synthetic: page %d rejected as asked", im.Number)
 	}
 	mp := im.Megapixels()

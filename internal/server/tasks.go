@@ -1,0 +1,321 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/lector-ocr/lector/internal/api"
+	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/render"
+	"github.com/lector-ocr/lector/internal/service"
+	"github.com/lector-ocr/lector/internal/spool"
+)
+
+// subject is the caller; access control (tokens) sets it, "" otherwise.
+func subject(r *http.Request) string {
+	if s, ok := r.Context().Value(subjectKey{}).(string); ok {
+		return s
+	}
+	return ""
+}
+
+type subjectKey struct{}
+
+// upload reads a request's input and fields: multipart/form-data with a
+// `file` part and option fields (streamed to disk, the size limit enforced
+// while reading), or a raw body with the options in the query string.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) (*spool.File, string, service.Fields, string, error) {
+	var f service.Fields
+	format := ""
+	set := func(name, v string) error {
+		switch name {
+		case "pipeline":
+			f.Pipeline = v
+		case "model":
+			f.Model = v
+		case "lang":
+			f.Lang = v
+		case "formats":
+			f.Formats = v
+		case "priority":
+			f.Priority = v
+		case "device":
+			f.Device = v
+		case "keep_alive":
+			f.KeepAlive = v
+		case "timeout":
+			f.Timeout = v
+		case "format":
+			format = v
+		default:
+			return errcode.New(errcode.InvalidArgument, "unknown field %q (pipeline, model, lang, formats, format, priority, device, keep_alive, timeout)", name)
+		}
+		return nil
+	}
+	for k, vs := range r.URL.Query() {
+		if err := set(k, vs[len(vs)-1]); err != nil {
+			return nil, "", f, "", err
+		}
+	}
+	limit := s.d.Service.MaxInputBytes()
+	body := http.MaxBytesReader(w, r.Body, limit+1<<20)
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		name := r.Header.Get("Lector-Filename")
+		sp, err := s.d.Service.Spool(body)
+		return sp, name, f, format, tooLarge(err, limit)
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, "", f, "", errcode.Wrap(errcode.InvalidArgument, err, "reading the multipart form")
+	}
+	var sp *spool.File
+	name := ""
+	fail := func(err error) (*spool.File, string, service.Fields, string, error) {
+		if sp != nil {
+			sp.Close()
+		}
+		return nil, "", f, "", err
+	}
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fail(tooLarge(errcode.Wrap(errcode.InvalidArgument, err, "reading the multipart form"), limit))
+		}
+		if part.FormName() == "file" {
+			if sp != nil {
+				return fail(errcode.New(errcode.InvalidArgument, "one file per task"))
+			}
+			name = part.FileName()
+			if sp, err = s.d.Service.Spool(part); err != nil {
+				return fail(tooLarge(err, limit))
+			}
+			continue
+		}
+		v, err := io.ReadAll(io.LimitReader(part, 1<<16))
+		if err != nil {
+			return fail(errcode.Wrap(errcode.InvalidArgument, err, "reading field %q", part.FormName()))
+		}
+		if err := set(part.FormName(), string(v)); err != nil {
+			return fail(err)
+		}
+	}
+	if sp == nil {
+		return fail(errcode.New(errcode.InvalidArgument, "no file: send the document as the multipart field \"file\""))
+	}
+	return sp, name, f, format, nil
+}
+
+// tooLarge turns the body limit's error into too_large.
+func tooLarge(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errcode.New(errcode.TooLarge, "the input is over the limit of %d bytes", limit)
+	}
+	return err
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	sp, name, f, _, err := s.upload(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer sp.Close()
+	t, err := s.d.Service.Submit(r.Context(), subject(r), service.Upload{File: sp, Filename: name}, f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/tasks/"+t.ID)
+	writeJSON(w, http.StatusAccepted, t)
+}
+
+func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
+	t, err := s.d.Service.Get(r.Context(), subject(r), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, t)
+}
+
+func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, errcode.New(errcode.InvalidArgument, "limit %q is not a positive number", v))
+			return
+		}
+		limit = n
+	}
+	list, err := s.d.Service.List(r.Context(), subject(r), q.Get("cursor"), limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, list)
+}
+
+func (s *Server) deleteTask(w http.ResponseWriter, r *http.Request) {
+	t, deleted, err := s.d.Service.Cancel(r.Context(), subject(r), r.PathValue("id"))
+	switch {
+	case err != nil:
+		s.fail(w, r, err)
+	case deleted:
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		writeJSON(w, http.StatusAccepted, t)
+	}
+}
+
+func (s *Server) result(w http.ResponseWriter, r *http.Request) {
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "json"
+	}
+	err := s.d.Service.Result(r.Context(), subject(r), r.PathValue("id"), format, func(size int64) (service.Writer, error) {
+		w.Header().Set("Content-Type", render.Formats[format])
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		w.WriteHeader(200)
+		return w, nil
+	})
+	if err != nil && w.Header().Get("Content-Length") == "" {
+		s.fail(w, r, err)
+	}
+}
+
+// events streams a task's changes as server-sent events: "status" (the
+// whole task) at the start and at each status change, "progress" (pages
+// done and total) after each page; the stream ends after a final status.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	changed, stop := s.d.Service.Watch(id)
+	defer stop()
+	t, err := s.d.Service.Get(r.Context(), subject(r), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	flusher, _ := w.(http.Flusher)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(200)
+	send := func(event string, v any) bool {
+		b, _ := json.Marshal(v)
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
+			return false
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return true
+	}
+	if !send("status", t) || t.Final() {
+		return
+	}
+	lastStatus, lastDone := t.Status, t.Pages.Done
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.closing():
+			return
+		case <-ping.C:
+			if _, err := io.WriteString(w, ": ping\n\n"); err != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		case <-changed:
+			t, err := s.d.Service.Get(r.Context(), subject(r), id)
+			if err != nil {
+				if errcode.Of(err) == errcode.NotFound {
+					return // deleted
+				}
+				continue
+			}
+			if t.Pages.Done != lastDone {
+				lastDone = t.Pages.Done
+				if !send("progress", api.Progress{ID: id, Done: t.Pages.Done, Total: t.Pages.Total}) {
+					return
+				}
+			}
+			if t.Status != lastStatus || t.Final() {
+				lastStatus = t.Status
+				if !send("status", t) || t.Final() {
+					return
+				}
+			}
+		}
+	}
+}
+
+// SyncResponse is the JSON answer of POST /v1/ocr.
+type SyncResponse struct {
+	Task   *api.Task `json:"task"`
+	Schema string    `json:"schema"`
+	Pages  any       `json:"pages"`
+}
+
+// ocr is the synchronous endpoint: the result in one format (`format`,
+// default json) or an error; 504 after its timeout, 503 with Retry-After
+// when it cannot be admitted.
+func (s *Server) ocr(w http.ResponseWriter, r *http.Request) {
+	sp, name, f, format, err := s.upload(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer sp.Close()
+	if format == "" {
+		format = "json"
+	}
+	if _, ok := render.Formats[format]; !ok {
+		writeError(w, errcode.New(errcode.InvalidArgument, "format %q is not one of json, txt, md, hocr, pdf", format))
+		return
+	}
+	f.Formats = format
+	res, err := s.d.Service.RunSync(r.Context(), subject(r), service.Upload{File: sp, Filename: name}, f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Lector-Task-Id", res.Task.ID)
+	if format == "json" {
+		pages := make([]any, len(res.Pages))
+		for i, p := range res.Pages {
+			c := *p
+			c.PDF = nil
+			pages[i] = c
+		}
+		writeJSON(w, 200, SyncResponse{Task: res.Task, Schema: render.Schema, Pages: pages})
+		return
+	}
+	out, err := service.RenderAll(res.Pages, []string{format})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", render.Formats[format])
+	w.Header().Set("Content-Length", strconv.Itoa(len(out[format])))
+	w.WriteHeader(200)
+	_, _ = w.Write(out[format])
+}
+

@@ -1,0 +1,542 @@
+// Package service is a node's task service: it accepts tasks (a task row,
+// its input and its River job written in one transaction), runs them on the
+// runtime from River workers, records progress, results and resources,
+// cancels them, and runs synchronous requests. The HTTP layer (server) and
+// the tests call it; it knows nothing of HTTP.
+//
+// Retries: a task that failed with a retryable code (engine_crashed,
+// unavailable, model_load_failed) goes back to the queue until it has run
+// MaxAttempts times; every other failure is final at once. A node that
+// stops mid-task returns the task to the queue.
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"github.com/lector-ocr/lector/internal/admission"
+	"github.com/lector-ocr/lector/internal/api"
+	"github.com/lector-ocr/lector/internal/clock"
+	"github.com/lector-ocr/lector/internal/document"
+	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/render"
+	"github.com/lector-ocr/lector/internal/result"
+	"github.com/lector-ocr/lector/internal/spool"
+	"github.com/lector-ocr/lector/internal/store"
+	"github.com/lector-ocr/lector/internal/task"
+)
+
+// Config wires a Service.
+type Config struct {
+	Store   *store.Store
+	Runtime *task.Runtime
+	// Validate checks a model name (unknown_model for one not installed).
+	Validate func(model string) error
+	Devices  []string // device IDs tasks may name
+	Limits   document.Limits
+	// WorkDir holds uploads being received and inputs being read.
+	WorkDir string
+	// Workers is how many tasks run at once on this node (default 2).
+	Workers int
+	// MaxAttempts bounds how often a task runs (default 3).
+	MaxAttempts int
+	// SyncTimeout bounds a synchronous request (default 60s).
+	SyncTimeout time.Duration
+	Clock       clock.Clock
+	Log         *slog.Logger
+}
+
+// Service is the task service of one node.
+type Service struct {
+	cfg   Config
+	river *river.Client[*sql.Tx]
+	hub   *hub
+
+	mu      sync.Mutex
+	running map[string]context.CancelFunc // tasks running here
+}
+
+// jobArgs is the River job of a task.
+type jobArgs struct {
+	TaskID string `json:"task_id"`
+}
+
+func (jobArgs) Kind() string { return "lector_task" }
+
+// New returns a service; Start starts its workers.
+func New(cfg Config) (*Service, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 3
+	}
+	if cfg.SyncTimeout <= 0 {
+		cfg.SyncTimeout = time.Minute
+	}
+	s := &Service{cfg: cfg, hub: newHub(), running: map[string]context.CancelFunc{}}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
+		return nil, err
+	}
+	rc, err := river.NewClient(riversqlite.New(cfg.Store.DB()), &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:           workers,
+		JobTimeout:        -1, // pages have their own time limits
+		MaxAttempts:       cfg.MaxAttempts,
+		FetchCooldown:     5 * time.Millisecond,
+		FetchPollInterval: time.Second,
+		Logger:            slog.New(atLeast{cfg.Log.Handler(), slog.LevelWarn}).With("component", "river"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.river = rc
+	return s, nil
+}
+
+func (s *Service) uploadDir() string { return filepath.Join(s.cfg.WorkDir, "uploads") }
+
+// Start removes uploads left by an earlier process and starts the workers.
+func (s *Service) Start(ctx context.Context) error {
+	if err := os.RemoveAll(s.uploadDir()); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.uploadDir(), 0o700); err != nil {
+		return err
+	}
+	return s.river.Start(context.WithoutCancel(ctx))
+}
+
+// Stop stops taking jobs and waits for running tasks until ctx ends; then
+// it cancels them, and they return to the queue for the next start.
+func (s *Service) Stop(ctx context.Context) error {
+	err := s.river.Stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		err = s.river.StopAndCancel(c)
+	}
+	return err
+}
+
+// Upload is a received input.
+type Upload struct {
+	File     *spool.File
+	Filename string
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// check maps the upload and opens it as a document: type, size and pixel
+// limits, page count. The caller closes the document.
+func (s *Service) check(ctx context.Context, up Upload) (document.Document, string, error) {
+	data, err := up.File.Map()
+	if err != nil {
+		return nil, "", err
+	}
+	kind := document.Sniff(data)
+	doc, err := document.Open(ctx, data, s.cfg.Limits, s.uploadDir())
+	return doc, kind, err
+}
+
+// Submit checks an upload and its options and queues a task: the row, the
+// input and the River job in one transaction. The upload stays the
+// caller's to close.
+func (s *Service) Submit(ctx context.Context, subject string, up Upload, f Fields) (*api.Task, error) {
+	doc, kind, err := s.check(ctx, up)
+	if err != nil {
+		return nil, err
+	}
+	pages := doc.NumPages()
+	doc.Close()
+	o, err := s.options(f, kind)
+	if err != nil {
+		return nil, err
+	}
+	t := &store.Task{
+		ID: newID(), Subject: subject, Status: store.Queued, Pipeline: o.Pipeline, Model: o.Model, Formats: o.Formats,
+		Priority: string(o.Priority), DeviceRequest: o.Device, KeepAlive: o.KeepAlive, Filename: filepath.Base(up.Filename),
+		MediaType: kind, InputBytes: up.File.Size(), PagesTotal: pages, CreatedAt: s.cfg.Clock.Now(),
+	}
+	err = s.cfg.Store.Tx(ctx, func(tx *sql.Tx) error {
+		if err := store.InsertTx(ctx, tx, t); err != nil {
+			return err
+		}
+		if _, err := store.PutBlobTx(ctx, tx, t.ID, "input", up.File.Reader()); err != nil {
+			return err
+		}
+		res, err := s.river.InsertTx(ctx, tx, jobArgs{TaskID: t.ID}, &river.InsertOpts{Priority: riverPriority(o.Priority)})
+		if err != nil {
+			return err
+		}
+		t.JobID = res.Job.ID
+		_, err = tx.ExecContext(ctx, `UPDATE lector_tasks SET job_id = ? WHERE id = ?`, t.JobID, t.ID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("service: queueing task: %w", err)
+	}
+	s.cfg.Log.Info("task queued", "task", t.ID, "model", t.Model, "pages", pages, "bytes", t.InputBytes)
+	return toAPI(t), nil
+}
+
+func riverPriority(p admission.Priority) int {
+	switch p {
+	case admission.Interactive:
+		return 1
+	case admission.Batch:
+		return 3
+	}
+	return 2
+}
+
+// Get returns subject's task id.
+func (s *Service) Get(ctx context.Context, subject, id string) (*api.Task, error) {
+	t, err := s.cfg.Store.Get(ctx, id, subject)
+	if err != nil {
+		return nil, err
+	}
+	return toAPI(t), nil
+}
+
+// List returns a page of subject's tasks, newest first. cursor is the Next
+// of the previous page ("" for the first).
+func (s *Service) List(ctx context.Context, subject, cursor string, limit int) (*api.TaskList, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 500)
+	var after *store.Cursor
+	if cursor != "" {
+		c, err := decodeCursor(cursor)
+		if err != nil {
+			return nil, err
+		}
+		after = c
+	}
+	tasks, next, err := s.cfg.Store.List(ctx, subject, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.TaskList{Tasks: make([]api.Task, 0, len(tasks))}
+	for _, t := range tasks {
+		out.Tasks = append(out.Tasks, *toAPI(t))
+	}
+	if next != nil {
+		out.Next = encodeCursor(next)
+	}
+	return out, nil
+}
+
+func encodeCursor(c *store.Cursor) string {
+	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d/%s", c.CreatedAt.UnixNano(), c.ID))
+}
+
+func decodeCursor(s string) (*store.Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	var n int64
+	var id string
+	if err == nil {
+		var rest string
+		var ok bool
+		if _, rest, ok = strings.Cut(string(b), "/"); ok {
+			_, err = fmt.Sscanf(string(b), "%d/", &n)
+			id = rest
+		} else {
+			err = errors.New("no separator")
+		}
+	}
+	if err != nil {
+		return nil, invalid("cursor %q is not one this server gave", s)
+	}
+	return &store.Cursor{CreatedAt: time.Unix(0, n), ID: id}, nil
+}
+
+// Watch returns a channel signalled after each change of task id (status or
+// progress) and a function that ends the watch. Read the task after
+// subscribing, then after each signal.
+func (s *Service) Watch(id string) (<-chan struct{}, func()) { return s.hub.watch(id) }
+
+// Cancel cancels a queued or running task; a finished one is deleted with
+// its input and results (deleted reports which). A running task stays
+// running, with cancel_requested, until its runtime work has stopped and
+// released everything; then it ends canceled.
+func (s *Service) Cancel(ctx context.Context, subject, id string) (t *api.Task, deleted bool, err error) {
+	if _, err := s.cfg.Store.Get(ctx, id, subject); err != nil {
+		return nil, false, err
+	}
+	var row *store.Task
+	err = s.cfg.Store.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if row, err = store.GetTx(ctx, tx, id); err != nil {
+			return err
+		}
+		switch {
+		case store.Final(row.Status):
+			deleted = true
+			return store.DeleteTx(ctx, tx, id)
+		case row.Status == store.Queued:
+			row.Status, row.ErrorCode, row.ErrorMessage, row.FinishedAt = store.Canceled, string(errcode.Canceled), "canceled by request", s.cfg.Clock.Now()
+			if err := store.FinishTx(ctx, tx, id, outcome(row)); err != nil {
+				return err
+			}
+		default:
+			row.CancelRequested = true
+			if err := store.RequestCancelTx(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		if row.JobID != 0 {
+			if _, err := s.river.JobCancelTx(ctx, tx, row.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	s.mu.Lock()
+	cancel := s.running[id]
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	s.hub.publish(id)
+	if deleted {
+		s.cfg.Log.Info("task deleted", "task", id)
+		return nil, true, nil
+	}
+	s.cfg.Log.Info("task cancel requested", "task", id, "status", row.Status)
+	return toAPI(row), false, nil
+}
+
+func outcome(t *store.Task) store.Outcome {
+	return store.Outcome{Status: t.Status, ErrorCode: t.ErrorCode, ErrorMessage: t.ErrorMessage, Resources: t.Resources,
+		PagesDone: t.PagesDone, PagesTotal: t.PagesTotal, FinishedAt: t.FinishedAt}
+}
+
+// Result writes subject's task id's result in format to w. A task not yet
+// finished is not_finished; a failed or canceled one, or a format not made,
+// is not_found; a result deleted by retention is gone.
+func (s *Service) Result(ctx context.Context, subject, id, format string, w func(size int64) (Writer, error)) error {
+	t, err := s.cfg.Store.Get(ctx, id, subject)
+	if err != nil {
+		return err
+	}
+	if _, ok := render.Formats[format]; !ok {
+		return invalid("format %q is not one of json, txt, md, hocr, pdf", format)
+	}
+	switch {
+	case !store.Final(t.Status):
+		return errcode.New(errcode.NotFinished, "task %s is %s; its result is ready when it has succeeded", id, t.Status)
+	case t.Status != store.Succeeded:
+		return errcode.New(errcode.NotFound, "task %s %s; it has no result", id, t.Status)
+	case !t.ResultsDeleted.IsZero():
+		return errcode.New(errcode.Gone, "the results of task %s were deleted at %s", id, t.ResultsDeleted.Format(time.RFC3339))
+	case t.Sync:
+		return errcode.New(errcode.Gone, "task %s was synchronous: its result was returned to its caller and not stored", id)
+	case !slices.Contains(t.Formats, format):
+		return errcode.New(errcode.NotFound, "task %s was made in %s; submit with formats=%s to get %s", id, strings.Join(t.Formats, ", "), format, format)
+	}
+	size, ok, err := s.cfg.Store.BlobSize(ctx, id, format)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errcode.New(errcode.Gone, "the %s result of task %s is no longer stored", format, id)
+	}
+	out, err := w(size)
+	if err != nil {
+		return err
+	}
+	_, err = s.cfg.Store.CopyBlob(ctx, out, id, format)
+	return err
+}
+
+// Writer receives a result.
+type Writer interface {
+	Write(p []byte) (int, error)
+}
+
+// SyncResult is the answer to a synchronous request.
+type SyncResult struct {
+	Task  *api.Task
+	Pages []*result.Page
+}
+
+// RunSync runs one upload now at interactive priority, bounded by the
+// options' timeout (at most the server's): a task that runs out of time is
+// cancelled, its resources freed, and the error is timeout. The task is
+// recorded (with its resources) but its result is only returned.
+func (s *Service) RunSync(ctx context.Context, subject string, up Upload, f Fields) (*SyncResult, error) {
+	doc, kind, err := s.check(ctx, up)
+	if err != nil {
+		return nil, err
+	}
+	defer doc.Close()
+	o, err := s.options(f, kind)
+	if err != nil {
+		return nil, err
+	}
+	t := &store.Task{
+		ID: newID(), Subject: subject, Status: store.Running, Pipeline: o.Pipeline, Model: o.Model, Formats: o.Formats,
+		Priority: string(admission.Interactive), DeviceRequest: o.Device, KeepAlive: o.KeepAlive, Filename: filepath.Base(up.Filename),
+		MediaType: kind, InputBytes: up.File.Size(), PagesTotal: doc.NumPages(), CreatedAt: s.cfg.Clock.Now(), Sync: true, Attempts: 1,
+	}
+	t.StartedAt = t.CreatedAt
+	runCtx, cancel := context.WithTimeoutCause(ctx, o.Timeout, errcode.New(errcode.Timeout, "the request ran past its timeout of %s", o.Timeout))
+	defer cancel()
+	res, err := s.cfg.Runtime.Run(runCtx, doc, s.taskOptions(t, o.Formats, admission.Interactive, true, nil))
+	if err != nil && runCtx.Err() != nil && ctx.Err() == nil {
+		err = context.Cause(runCtx)
+	}
+	s.finish(t, res, err)
+	if rerr := s.cfg.Store.Tx(context.WithoutCancel(ctx), func(tx *sql.Tx) error { return store.InsertTx(ctx, tx, t) }); rerr != nil {
+		s.cfg.Log.Warn("recording a synchronous task", "task", t.ID, "err", rerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &SyncResult{Task: toAPI(t), Pages: res.Pages}, nil
+}
+
+func (s *Service) taskOptions(t *store.Task, formats []string, p admission.Priority, sync bool, progress func(int, int)) task.Options {
+	o := task.Options{TaskID: t.ID, Model: t.Model, Pipeline: t.Pipeline, Device: t.DeviceRequest, Priority: p, Sync: sync,
+		KeepAlive: t.KeepAlive, Progress: progress}
+	if slices.Contains(formats, "pdf") {
+		o.EngineOptions = engine.Options{"pdf": "1"}
+	}
+	return o
+}
+
+// finish fills t's end state from a run's outcome.
+func (s *Service) finish(t *store.Task, res *task.Result, err error) {
+	t.FinishedAt = s.cfg.Clock.Now()
+	if res != nil {
+		t.Resources = resourcesJSON(res.Resources)
+		t.PagesDone = len(res.Pages)
+	}
+	if err == nil {
+		t.Status = store.Succeeded
+		return
+	}
+	t.ErrorCode, t.ErrorMessage = string(errcode.Of(err)), errcode.Message(err)
+	if errcode.Of(err) == errcode.Canceled {
+		t.Status = store.Canceled
+	} else {
+		t.Status = store.Failed
+	}
+}
+
+func resourcesJSON(r task.Resources) string {
+	b, _ := json.Marshal(api.Resources{
+		Device: r.Device, Fallback: r.Fallback, EstimatedBytes: r.EstimatedBytes, PeakBytes: r.PeakBytes, GPUPeakBytes: r.GPUBytes,
+		EstimateError: r.EstimateError, QueueMS: ms(r.QueueWait), LoadMS: ms(r.LoadWait), RunMS: ms(r.RunTime),
+	})
+	return string(b)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func toAPI(t *store.Task) *api.Task {
+	out := &api.Task{
+		ID: t.ID, Status: t.Status, Pipeline: t.Pipeline, Model: t.Model, Formats: t.Formats, Priority: t.Priority,
+		Device: t.DeviceRequest, Filename: t.Filename, MediaType: t.MediaType, InputBytes: t.InputBytes,
+		Pages: api.Pages{Done: t.PagesDone, Total: t.PagesTotal}, Attempts: t.Attempts, Sync: t.Sync,
+		CancelRequested: t.CancelRequested, CreatedAt: t.CreatedAt,
+	}
+	if out.Formats == nil {
+		out.Formats = []string{}
+	}
+	if t.ErrorCode != "" {
+		out.Error = &api.Error{Code: t.ErrorCode, Message: t.ErrorMessage}
+	}
+	if t.Resources != "" {
+		var r api.Resources
+		if json.Unmarshal([]byte(t.Resources), &r) == nil {
+			out.Resources = &r
+		}
+	}
+	for _, p := range []struct {
+		t   time.Time
+		dst **time.Time
+	}{{t.StartedAt, &out.StartedAt}, {t.FinishedAt, &out.FinishedAt}, {t.ResultsDeleted, &out.ResultsDeletedAt}} {
+		if !p.t.IsZero() {
+			v := p.t
+			*p.dst = &v
+		}
+	}
+	return out
+}
+
+// RenderAll renders pages in each format, for storing.
+func RenderAll(pages []*result.Page, formats []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(formats))
+	for _, f := range formats {
+		var buf bytes.Buffer
+		if err := render.Write(&buf, f, render.Document{Pages: pages}); err != nil {
+			return nil, fmt.Errorf("rendering %s: %w", f, err)
+		}
+		out[f] = buf.Bytes()
+	}
+	return out, nil
+}
+
+// MaxInputBytes is the largest accepted input.
+func (s *Service) MaxInputBytes() int64 {
+	if s.cfg.Limits.MaxBytes > 0 {
+		return s.cfg.Limits.MaxBytes
+	}
+	return 100 << 20
+}
+
+// Spool receives an upload into the node's upload directory, enforcing the
+// input limit while reading.
+func (s *Service) Spool(r io.Reader) (*spool.File, error) {
+	return spool.Copy(r, s.uploadDir(), s.MaxInputBytes())
+}
+
+// atLeast passes on records at or above level (River reports routine work
+// at info; the node's log keeps its warnings).
+type atLeast struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h atLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h atLeast) WithAttrs(a []slog.Attr) slog.Handler { return atLeast{h.Handler.WithAttrs(a), h.level} }
+func (h atLeast) WithGroup(n string) slog.Handler      { return atLeast{h.Handler.WithGroup(n), h.level} }

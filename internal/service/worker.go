@@ -1,0 +1,193 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+		"os"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/lector-ocr/lector/internal/admission"
+	"github.com/lector-ocr/lector/internal/document"
+	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/spool"
+	"github.com/lector-ocr/lector/internal/store"
+	"github.com/lector-ocr/lector/internal/task"
+)
+
+// worker runs tasks from River.
+type worker struct {
+	river.WorkerDefaults[jobArgs]
+	s *Service
+}
+
+// Timeout: none; each page has its own time limit.
+func (w *worker) Timeout(*river.Job[jobArgs]) time.Duration { return -1 }
+
+// NextRetry backs off 1s, 2s, 4s… up to a minute.
+func (w *worker) NextRetry(job *river.Job[jobArgs]) time.Time {
+	d := time.Second << min(job.Attempt-1, 6)
+	return time.Now().Add(min(d, time.Minute))
+}
+
+func (w *worker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
+	return w.s.work(ctx, job.Args.TaskID, job.Attempt, job.MaxAttempts)
+}
+
+// work runs one attempt of task id.
+func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.mu.Lock()
+	s.running[id] = cancel
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.running, id)
+		s.mu.Unlock()
+	}()
+
+	bg := context.WithoutCancel(ctx)
+	ok, err := s.cfg.Store.MarkRunning(bg, id, attempt, s.cfg.Clock.Now())
+	if err != nil {
+		return err
+	}
+	if !ok { // canceled while queued, or deleted
+		return s.endCanceledIfAsked(bg, id)
+	}
+	s.hub.publish(id)
+	t, err := s.cfg.Store.Lookup(bg, id)
+	if err != nil {
+		return err
+	}
+	log := s.cfg.Log.With("task", id, "model", t.Model, "attempt", attempt)
+	log.Info("task running", "device", t.DeviceRequest, "pages", t.PagesTotal)
+
+	res, err := s.runTask(ctx, t)
+	if err != nil && ctx.Err() != nil {
+		fresh, gerr := s.cfg.Store.Lookup(bg, id)
+		switch {
+		case gerr != nil:
+			return gerr
+		case fresh.CancelRequested:
+			s.finish(t, res, errcode.New(errcode.Canceled, "canceled by request"))
+			if ferr := s.store(bg, t, nil); ferr != nil {
+				return ferr
+			}
+			log.Info("task canceled")
+			return river.JobCancel(err)
+		default: // the node is stopping: run it again later
+			if rerr := s.cfg.Store.Requeue(bg, id); rerr != nil {
+				return rerr
+			}
+			s.hub.publish(id)
+			log.Info("task returned to the queue", "reason", "node stopping")
+			return river.JobSnooze(0) // not an attempt: runs at the next start
+		}
+	}
+	if err != nil && errcode.Retryable(errcode.Of(err)) && attempt < maxAttempts {
+		if rerr := s.cfg.Store.Requeue(bg, id); rerr != nil {
+			return rerr
+		}
+		s.hub.publish(id)
+		log.Warn("task will be retried", "code", errcode.Of(err), "err", err)
+		return err
+	}
+	s.finish(t, res, err)
+	var outputs map[string][]byte
+	if err == nil {
+		if outputs, err = RenderAll(res.Pages, t.Formats); err != nil {
+			s.finish(t, res, errcode.Wrap(errcode.Internal, err, "rendering the result"))
+		}
+	}
+	if ferr := s.store(bg, t, outputs); ferr != nil {
+		return ferr
+	}
+	if t.Status == store.Succeeded {
+		log.Info("task succeeded", "device", deviceOf(t), "pages", t.PagesDone)
+	} else {
+		log.Info("task failed", "code", t.ErrorCode, "err", err)
+	}
+	return nil
+}
+
+func deviceOf(t *store.Task) string {
+	if r := toAPI(t).Resources; r != nil {
+		return r.Device
+	}
+	return ""
+}
+
+// endCanceledIfAsked ends a task that was asked to cancel before it ran.
+func (s *Service) endCanceledIfAsked(ctx context.Context, id string) error {
+	t, err := s.cfg.Store.Lookup(ctx, id)
+	if errcode.Of(err) == errcode.NotFound {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if t.CancelRequested && !store.Final(t.Status) {
+		s.finish(t, nil, errcode.New(errcode.Canceled, "canceled by request"))
+		if err := s.store(ctx, t, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// store writes a task's end state and its outputs in one transaction.
+func (s *Service) store(ctx context.Context, t *store.Task, outputs map[string][]byte) error {
+	err := s.cfg.Store.Tx(ctx, func(tx *sql.Tx) error {
+		for _, f := range t.Formats {
+			if b, ok := outputs[f]; ok {
+				if _, err := store.PutBlobTx(ctx, tx, t.ID, f, bytes.NewReader(b)); err != nil {
+					return err
+				}
+			}
+		}
+		return store.FinishTx(ctx, tx, t.ID, outcome(t))
+	})
+	if err == nil {
+		s.hub.publish(t.ID)
+	}
+	return err
+}
+
+// runTask reads the task's input into its own file, opens it and runs it.
+func (s *Service) runTask(ctx context.Context, t *store.Task) (*task.Result, error) {
+	f, err := os.CreateTemp(s.uploadDir(), "input-"+t.ID+"-")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.cfg.Store.CopyBlob(ctx, f, t.ID, "input"); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	f.Close()
+	sp, err := spool.Open(f.Name())
+	if err != nil {
+		os.Remove(f.Name())
+		return nil, err
+	}
+	defer sp.Close()
+	data, err := sp.Map()
+	if err != nil {
+		return nil, err
+	}
+	doc, err := document.Open(ctx, data, s.cfg.Limits, s.uploadDir())
+	if err != nil {
+		return nil, err
+	}
+	defer doc.Close()
+	progress := func(done, total int) {
+		if err := s.cfg.Store.Progress(context.WithoutCancel(ctx), t.ID, done, total); err != nil {
+			s.cfg.Log.Warn("recording progress", "task", t.ID, "err", err)
+		}
+		s.hub.publish(t.ID)
+	}
+	return s.cfg.Runtime.Run(ctx, doc, s.taskOptions(t, t.Formats, admission.Priority(t.Priority), false, progress))
+}
