@@ -318,4 +318,3 @@ func (s *Server) ocr(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(200)
 	_, _ = w.Write(out[format])
 }
-

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-		"os"
+	"os"
 	"time"
 
 	"github.com/riverqueue/river"
