@@ -678,3 +678,25 @@ func TestServeRetriesOnlyRetryableFailures(t *testing.T) {
 	}
 	ts.assertQuiescent(t)
 }
+
+// TestServeExplicitLoadAndUnload: a model preloaded over HTTP is listed
+// with its keep-alive; an unload drains it and it is gone; an unknown model
+// is refused.
+func TestServeExplicitLoadAndUnload(t *testing.T) {
+	ts := startServer(t, "--enable-synthetic")
+	ctx := t.Context()
+	const model = "synthetic:8MiB"
+	m, err := ts.client.Load(ctx, model, api.LoadRequest{KeepAlive: "-1s"})
+	if err != nil || len(m.Loaded) != 1 || m.Loaded[0].Model != model || !m.Loaded[0].Pinned || m.Loaded[0].Pid == 0 {
+		t.Fatalf("after load: %+v %v", m, err)
+	}
+	m, err = ts.client.Unload(ctx, model, "")
+	if err != nil || len(m.Loaded) != 0 {
+		t.Fatalf("after unload: %+v %v", m, err)
+	}
+	ts.logs.waitFor(t, 0, `msg="model unloaded".*synthetic:8MiB.*reason=explicit`)
+	var se *api.StatusError
+	if _, err := ts.client.Load(ctx, "tesseract:klingon", api.LoadRequest{}); !errors.As(err, &se) || se.Status != 400 || se.Code != "unknown_model" {
+		t.Fatalf("unknown model: %v", err)
+	}
+}

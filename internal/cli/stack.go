@@ -68,7 +68,7 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 		Log: log, KeepAlive: cfg.Models.KeepAliveOrDefault(), LoadTimeout: cfg.Models.LoadTimeout,
 		StopTimeout: cfg.Models.StopTimeout, LoadCooldown: cfg.Models.LoadCooldown,
 		MaxLoadCooldown: cfg.Models.MaxLoadCooldown, EvictWait: cfg.Models.EvictWait,
-		Validate: func(m string) error { _, _, err := reg.Resolve(m); return err },
+		Validate: func(m string) error { _, _, err := reg.Estimate(m); return err },
 		Estimate: func(m string) uint64 { l, _, _ := reg.Estimate(m); return l },
 		Measure: func(pid int, dev string) (uint64, uint64) {
 			pm, _ := probe.ReadTree(pid)
