@@ -173,6 +173,7 @@ func configFlags(fs *flag.FlagSet, env Env) func() (config.Config, error) {
 	fs.IntVar(&c.Tasks.Workers, "workers", 0, "tasks run at once by lector serve (default: twice the lanes)")
 	fs.IntVar(&c.Tasks.MaxAttempts, "max-attempts", config.DefaultMaxAttempts, "most runs of a task that fails with a retryable code")
 	fs.DurationVar(&c.Tasks.SyncTimeout, "sync-timeout", config.DefaultSyncTimeout, "time limit of a synchronous request (POST /v1/ocr)")
+	fs.DurationVar(&c.Tasks.ShutdownTimeout, "shutdown-timeout", config.DefaultShutdownTimeout, "how long a stopping server lets running work finish before returning it to the queue")
 	return func() (config.Config, error) {
 		c.Models.KeepAlive = &keepAlive
 		if c.DataDir == "" {

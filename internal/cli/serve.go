@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -89,12 +91,10 @@ func runServe(ctx context.Context, io IO, args []string) error {
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}
-	defer func() {
+	defer func() { // after a failed start; a clean stop has already stopped it
 		c, cancel := stopCtx()
 		defer cancel()
-		if err := svc.Stop(c); err != nil {
-			log.Warn("stopping the task service", "err", err)
-		}
+		_ = svc.Stop(c)
 	}()
 	srv := server.New(server.Deps{
 		Devices: st.node.devices, Monitor: st.node.monitor, Models: st.models, Pool: st.pool, Semaphores: st.sems, Admission: st.adm,
@@ -108,10 +108,26 @@ func runServe(ctx context.Context, io IO, args []string) error {
 	log.Info("lector serving", "addr", addr.String(), "data_dir", cfg.DataDir, "devices", len(st.node.devices), "workers", cfg.Tasks.Workers)
 	fmt.Fprintf(io.Stdout, "listening on http://%s\n", addr)
 	<-ctx.Done()
-	log.Info("shutting down")
-	c, cancel := stopCtx()
+	// Stop accepting, and let requests and running tasks finish together
+	// until the shutdown timeout; then requests are closed and tasks go back
+	// to the queue. The deferred stops then close the database and stop
+	// every runner.
+	log.Info("shutting down", "timeout", cfg.Tasks.ShutdownTimeout)
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Tasks.ShutdownTimeout)
 	defer cancel()
-	return srv.Stop(c)
+	var wg sync.WaitGroup
+	var httpErr, svcErr error
+	wg.Go(func() { httpErr = srv.Stop(c) })
+	wg.Go(func() { svcErr = svc.Stop(c) })
+	wg.Wait()
+	if svcErr != nil {
+		log.Warn("stopping the task service", "err", svcErr)
+	}
+	if httpErr != nil && !errors.Is(httpErr, context.DeadlineExceeded) {
+		return httpErr
+	}
+	log.Info("stopped")
+	return nil
 }
 
 // serverCatalog is the catalog a server offers: the installed models, and

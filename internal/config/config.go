@@ -43,8 +43,9 @@ const (
 	DefaultRenderTimeout    = time.Minute
 	DefaultRenderMemory     = 2 << 30
 
-	DefaultMaxAttempts = 3
-	DefaultSyncTimeout = time.Minute
+	DefaultMaxAttempts     = 3
+	DefaultSyncTimeout     = time.Minute
+	DefaultShutdownTimeout = 30 * time.Second
 )
 
 // Config is every runtime setting of a Lector process.
@@ -75,6 +76,10 @@ type Tasks struct {
 	// SyncTimeout bounds a synchronous request (POST /v1/ocr); a request
 	// may ask for less. Default 60s.
 	SyncTimeout time.Duration
+	// ShutdownTimeout is how long a stopping node lets running tasks and
+	// requests finish before it cancels them (tasks return to the queue).
+	// Default 30s.
+	ShutdownTimeout time.Duration
 }
 
 // Memory configures the monitor and its levels.
@@ -205,6 +210,7 @@ func (c Config) WithDefaults(cpus int) Config {
 	t.Workers = cmp.Or(t.Workers, 2*(c.Pool.CPULanes+c.Pool.GPULanes))
 	t.MaxAttempts = cmp.Or(t.MaxAttempts, DefaultMaxAttempts)
 	t.SyncTimeout = cmp.Or(t.SyncTimeout, DefaultSyncTimeout)
+	t.ShutdownTimeout = cmp.Or(t.ShutdownTimeout, DefaultShutdownTimeout)
 	return c
 }
 
@@ -264,6 +270,7 @@ func (c Config) Validate() error {
 		{"Limits.PageTimeout", c.Limits.PageTimeout},
 		{"Limits.RenderTimeout", c.Limits.RenderTimeout},
 		{"Tasks.SyncTimeout", c.Tasks.SyncTimeout},
+		{"Tasks.ShutdownTimeout", c.Tasks.ShutdownTimeout},
 	}
 	for _, d := range durations {
 		if d.v <= 0 {

@@ -294,8 +294,10 @@ func (s *Server) Start(addr string) (net.Addr, error) {
 	return ln.Addr(), nil
 }
 
-// Stop shuts the server down gracefully (http.Server.Shutdown semantics) and
-// returns when it has stopped. It is idempotent.
+// Stop shuts the server down gracefully (http.Server.Shutdown semantics):
+// no new connections, event streams end, requests in flight finish until ctx
+// ends; then the rest are closed (their contexts are cancelled, so
+// synchronous runs stop and free what they hold). It is idempotent.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	srv, done := s.srv, s.done
@@ -305,6 +307,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		return nil
 	}
 	err := srv.Shutdown(ctx)
+	if err != nil {
+		_ = srv.Close()
+	}
 	if serr := <-done; err == nil {
 		err = serr
 	}

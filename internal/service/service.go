@@ -122,10 +122,19 @@ func New(cfg Config) (*Service, error) {
 
 func (s *Service) uploadDir() string { return filepath.Join(s.cfg.WorkDir, "uploads") }
 
-// Start removes uploads left by an earlier process and starts the workers.
+// Start removes uploads left by an earlier process, returns the tasks it
+// left running to the queue (this node holds the data directory's lock, so
+// no other process works on its database), and starts the workers.
 func (s *Service) Start(ctx context.Context) error {
 	if err := os.RemoveAll(s.uploadDir()); err != nil {
 		return err
+	}
+	n, err := s.cfg.Store.RecoverRunning(ctx)
+	if err != nil {
+		return fmt.Errorf("service: recovering tasks: %w", err)
+	}
+	if n > 0 {
+		s.cfg.Log.Warn("tasks left running by an earlier process returned to the queue", "tasks", n)
 	}
 	if err := os.MkdirAll(s.uploadDir(), 0o700); err != nil {
 		return err

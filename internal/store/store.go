@@ -464,3 +464,24 @@ func (s *Store) Lookup(ctx context.Context, id string) (*Task, error) {
 	}
 	return t, err
 }
+
+// RecoverRunning returns to the queue every task and River job left running
+// by a process that died (kill -9, power loss). Call it before any worker
+// starts, and only where this process is the database's only worker: the
+// data directory's lock guarantees that for SQLite. It returns how many
+// tasks it requeued.
+func (s *Store) RecoverRunning(ctx context.Context) (int, error) {
+	var n int64
+	err := s.Tx(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `UPDATE lector_tasks SET status = 'queued', pages_done = 0 WHERE status = 'running' AND sync = 0`)
+		if err != nil {
+			return err
+		}
+		if n, err = r.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
+		return err
+	})
+	return int(n), err
+}
