@@ -190,7 +190,7 @@ func TestServerSurvivesSIGTERMAndSIGKILL(t *testing.T) {
 	// Exactly once: across the three servers' logs, each task succeeded once.
 	all := a.logs.String() + "\n" + b.logs.String() + "\n" + c.logs.String()
 	for _, id := range ids {
-		n := len(regexp.MustCompile(`msg="task succeeded" task=` + id).FindAllString(all, -1))
+		n := len(regexp.MustCompile(`msg="task succeeded" task=`+id).FindAllString(all, -1))
 		if n != 1 {
 			t.Errorf("task %s succeeded %d times", id, n)
 		}
