@@ -211,7 +211,7 @@ func TestTesseractPageTimeout(t *testing.T) {
 	page := readFile(t, filepath.Join(evalDir(t), "pages", "linn.png"))
 	work := t.TempDir()
 	cfg := config.Config{DataDir: work, Limits: config.Limits{PageTimeout: 50 * time.Millisecond}}.WithDefaults(runtime.NumCPU())
-	st, err := buildStack(context.Background(), cfg, IO{Env: testEnv(), Stdout: io.Discard, Stderr: io.Discard}, "/nonexistent", work, slog.New(slog.DiscardHandler))
+	st, err := buildStack(context.Background(), cfg, IO{Env: testEnv(), Stdout: io.Discard, Stderr: io.Discard}, "/nonexistent", work, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

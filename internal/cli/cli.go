@@ -65,6 +65,7 @@ func commands() []command {
 		{"ocr", "recognise files in-process: lector ocr FILE… [--model] [--format] [-o]", runOCR},
 		{"tasks", "submit, get, list, fetch results of and cancel tasks on a server", runTasks},
 		{"ps", "the model instances loaded on a server", runPs},
+		{"token", "make an access token and its line for --auth-tokens: lector token SUBJECT", runToken},
 		{"system", "show devices, memory and levels", runSystem},
 		{"models", "the models a server (or, without one, this machine) can run", runModels},
 		{"runner", "host one model instance (started by lector itself)", runRunner},
@@ -174,6 +175,11 @@ func configFlags(fs *flag.FlagSet, env Env) func() (config.Config, error) {
 	fs.IntVar(&c.Tasks.MaxAttempts, "max-attempts", config.DefaultMaxAttempts, "most runs of a task that fails with a retryable code")
 	fs.DurationVar(&c.Tasks.SyncTimeout, "sync-timeout", config.DefaultSyncTimeout, "time limit of a synchronous request (POST /v1/ocr)")
 	fs.DurationVar(&c.Tasks.ShutdownTimeout, "shutdown-timeout", config.DefaultShutdownTimeout, "how long a stopping server lets running work finish before returning it to the queue")
+	fs.StringVar(&c.AuthTokens, "auth-tokens", "", "token file (subject:token or subject:sha256:HEX per line); then every /v1 call needs a bearer token")
+	fs.BoolVar(&c.InsecureNoAuth, "insecure-no-auth", false, "allow listening on a non-loopback address without --auth-tokens")
+	fs.IntVar(&c.Tasks.MaxQueuedPerSubject, "max-queued-per-subject", config.DefaultMaxQueuedPerSubject, "most tasks one subject may have queued")
+	fs.DurationVar(&c.Tasks.Retention, "retention", config.DefaultRetention, "how long inputs and results are kept after a task ends")
+	fs.DurationVar(&c.Tasks.RetentionInterval, "retention-interval", config.DefaultRetentionInterval, "how often expired inputs and results are deleted")
 	return func() (config.Config, error) {
 		c.Models.KeepAlive = &keepAlive
 		if c.DataDir == "" {

@@ -89,7 +89,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: level}))
-	st, err := buildStack(ctx, cfg, io, *nvmlPath, work, log)
+	st, err := buildStack(ctx, cfg, io, *nvmlPath, work, log, nil)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/lector-ocr/lector/internal/api"
+	"github.com/lector-ocr/lector/internal/auth"
+	"github.com/lector-ocr/lector/internal/metrics"
 	"github.com/lector-ocr/lector/internal/config"
 	"github.com/lector-ocr/lector/internal/server"
 	"github.com/lector-ocr/lector/internal/service"
@@ -49,6 +52,15 @@ func runServe(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	log := newLogger(io)
+	var tokens *auth.Tokens
+	if cfg.AuthTokens != "" {
+		if tokens, err = auth.Load(cfg.AuthTokens); err != nil {
+			return err
+		}
+	} else if !cfg.InsecureNoAuth && !loopback(cfg.ListenAddr) {
+		return &UsageError{fmt.Sprintf("refusing to listen on %s, which is not a loopback address, without --auth-tokens; "+
+			"pass --insecure-no-auth if anyone who can reach it may use it", cfg.ListenAddr)}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
 	}
@@ -57,7 +69,8 @@ func runServe(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	defer lock.Close()
-	st, err := buildStack(ctx, cfg, io, *nvmlPath, cfg.DataDir, log)
+	mx := metrics.New()
+	st, err := buildStack(ctx, cfg, io, *nvmlPath, cfg.DataDir, log, mx)
 	if err != nil {
 		return err
 	}
@@ -83,11 +96,16 @@ func runServe(ctx context.Context, io IO, args []string) error {
 	svc, err := service.New(service.Config{
 		Store: db, Runtime: st.rt, Devices: devIDs, Limits: docLimits(cfg), WorkDir: cfg.DataDir,
 		Validate: func(m string) error { _, _, err := st.registry.Estimate(m); return err },
-		Workers:  cfg.Tasks.Workers, MaxAttempts: cfg.Tasks.MaxAttempts, SyncTimeout: cfg.Tasks.SyncTimeout, Log: log,
+		Workers: cfg.Tasks.Workers, MaxAttempts: cfg.Tasks.MaxAttempts, SyncTimeout: cfg.Tasks.SyncTimeout,
+		MaxQueued: cfg.Admission.MaxQueuedTasks, MaxQueuedPerSubject: cfg.Tasks.MaxQueuedPerSubject,
+		Retention: cfg.Tasks.Retention, RetentionInterval: cfg.Tasks.RetentionInterval,
+		OnTaskEnd: mx.OnTaskEndFunc(), Log: log,
 	})
 	if err != nil {
 		return err
 	}
+	mx.Watch(metrics.Sources{Monitor: st.node.monitor, Models: st.models, Pool: st.pool, Semaphores: st.sems, Admission: st.adm,
+		Queued: func() (int, error) { return db.Count(context.Background(), store.Queued) }})
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}
@@ -100,12 +118,13 @@ func runServe(ctx context.Context, io IO, args []string) error {
 		Devices: st.node.devices, Monitor: st.node.monitor, Models: st.models, Pool: st.pool, Semaphores: st.sems, Admission: st.adm,
 		Runtime: st.rt, Service: svc, Catalog: func() []api.ModelInfo { return serverCatalog(io.Env, cfg) },
 		MaxUploadBytes: cfg.Limits.MaxInputBytes, DefaultKeepAlive: cfg.Models.KeepAliveOrDefault(), Log: log,
+		Auth: tokens, Metrics: mx,
 	})
 	addr, err := srv.Start(cfg.ListenAddr)
 	if err != nil {
 		return err
 	}
-	log.Info("lector serving", "addr", addr.String(), "data_dir", cfg.DataDir, "devices", len(st.node.devices), "workers", cfg.Tasks.Workers)
+	log.Info("lector serving", "addr", addr.String(), "data_dir", cfg.DataDir, "devices", len(st.node.devices), "workers", cfg.Tasks.Workers, "auth", tokens != nil)
 	fmt.Fprintf(io.Stdout, "listening on http://%s\n", addr)
 	<-ctx.Done()
 	// Stop accepting, and let requests and running tasks finish together
@@ -128,6 +147,20 @@ func runServe(ctx context.Context, io IO, args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// loopback reports whether a listen address binds only loopback
+// interfaces ("localhost", 127.0.0.0/8, ::1).
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // serverCatalog is the catalog a server offers: the installed models, and

@@ -13,6 +13,7 @@ import (
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/memory"
+	"github.com/lector-ocr/lector/internal/metrics"
 	"github.com/lector-ocr/lector/internal/model"
 	"github.com/lector-ocr/lector/internal/pool"
 	"github.com/lector-ocr/lector/internal/runner"
@@ -33,7 +34,7 @@ type stack struct {
 
 // buildStack wires the runtime. workDir holds workspaces and runner sockets;
 // leftovers of a crashed run there are swept first.
-func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir string, log *slog.Logger) (*stack, error) {
+func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir string, log *slog.Logger, mx *metrics.Metrics) (*stack, error) {
 	n, err := openNode(cfg, nvmlPath, log)
 	if err != nil {
 		return nil, err
@@ -69,6 +70,8 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 		StopTimeout: cfg.Models.StopTimeout, LoadCooldown: cfg.Models.LoadCooldown,
 		MaxLoadCooldown: cfg.Models.MaxLoadCooldown, EvictWait: cfg.Models.EvictWait,
 		Validate: func(m string) error { _, _, err := reg.Estimate(m); return err },
+		OnLoad:   mx.OnLoadFunc(),
+		OnUnload: mx.OnUnloadFunc(),
 		Estimate: func(m string) uint64 { l, _, _ := reg.Estimate(m); return l },
 		Measure: func(pid int, dev string) (uint64, uint64) {
 			pm, _ := probe.ReadTree(pid)
@@ -84,6 +87,7 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 	s.adm = admission.New(admission.Options{
 		Monitor: n.monitor, Evictor: s.models, Log: log,
 		Critical: cfg.Memory.CriticalThreshold, Wait: cfg.Admission.CriticalWait, Recheck: cfg.Memory.PollInterval,
+		OnDecision: mx.OnDecisionFunc(),
 	})
 	limits := map[string]int64{"structure": int64(cfg.Admission.StructureConcurrency)}
 	if cfg.Admission.OCRConcurrency > 0 {
@@ -98,7 +102,9 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 			return admission.Coefficients{Load: float64(l), PerMegapixel: float64(p)}, err
 		}, Learner: learner},
 		Learner: learner, Devices: n.devices, GPUs: n.gpus, WorkDir: workDir, Log: log,
+		OnLaneWait: mx.OnLaneWaitFunc(),
 	})
+	mx.Watch(metrics.Sources{Monitor: n.monitor, Models: s.models, Pool: s.pool, Semaphores: s.sems, Admission: s.adm})
 	if _, err := s.rt.Sweep(); err != nil {
 		log.Warn("sweeping leftovers", "err", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lector-ocr/lector/internal/api"
+	"github.com/lector-ocr/lector/internal/auth"
 )
 
 // defaultServer is where client commands look for a server.
@@ -21,7 +22,12 @@ const defaultServer = "http://127.0.0.1:8080"
 // clientFlags registers --server on fs and returns the client builder.
 func clientFlags(fs *flag.FlagSet) func() *api.Client {
 	server := fs.String("server", defaultServer, "address of the lector server")
-	return func() *api.Client { return api.NewClient(*server) }
+	token := fs.String("token", "", "bearer token, for a server with --auth-tokens")
+	return func() *api.Client {
+		c := api.NewClient(*server)
+		c.Token = *token
+		return c
+	}
 }
 
 // runTasks is `lector tasks submit|get|list|result|cancel`.
@@ -270,4 +276,23 @@ func expires(in api.Instance) string {
 func isUnreachable(err error) bool {
 	var se *api.StatusError
 	return err != nil && !errors.As(err, &se)
+}
+
+// runToken is `lector token SUBJECT`: a new random token, and the line that
+// grants it in an --auth-tokens file (only its hash: the file holds no
+// secret).
+func runToken(_ context.Context, io IO, args []string) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	if err := parse(fs, io, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || strings.ContainsAny(fs.Arg(0), ": \t") {
+		return &UsageError{"token: give one subject name (no colons or spaces)"}
+	}
+	token, line, err := auth.NewToken(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(io.Stdout, "token: %s\nline for the --auth-tokens file: %s\n", token, line)
+	return nil
 }

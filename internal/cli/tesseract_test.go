@@ -71,7 +71,7 @@ func newTesseractStack(t *testing.T) *tesseractStack {
 	work := t.TempDir()
 	cfg := config.Config{DataDir: work}.WithDefaults(runtime.NumCPU())
 	io := IO{Env: testEnv(), Stdout: io.Discard, Stderr: io.Discard}
-	st, err := buildStack(context.Background(), cfg, io, "/nonexistent/libnvidia-ml.so.1", work, slog.New(slog.DiscardHandler))
+	st, err := buildStack(context.Background(), cfg, io, "/nonexistent/libnvidia-ml.so.1", work, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

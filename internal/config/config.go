@@ -43,9 +43,12 @@ const (
 	DefaultRenderTimeout    = time.Minute
 	DefaultRenderMemory     = 2 << 30
 
-	DefaultMaxAttempts     = 3
-	DefaultSyncTimeout     = time.Minute
-	DefaultShutdownTimeout = 30 * time.Second
+	DefaultMaxAttempts         = 3
+	DefaultSyncTimeout         = time.Minute
+	DefaultShutdownTimeout     = 30 * time.Second
+	DefaultMaxQueuedPerSubject = 100
+	DefaultRetention           = 7 * 24 * time.Hour
+	DefaultRetentionInterval   = time.Hour
 )
 
 // Config is every runtime setting of a Lector process.
@@ -55,6 +58,13 @@ type Config struct {
 	DataDir string
 	// ListenAddr is the HTTP address of `lector serve`. Default 127.0.0.1:8080.
 	ListenAddr string
+	// AuthTokens is a token file ("subject:token" or
+	// "subject:sha256:HEX" per line); with it every /v1 call needs a bearer
+	// token and tasks belong to their subject. Default: none.
+	AuthTokens string
+	// InsecureNoAuth allows listening on a non-loopback address without
+	// tokens. Default false: such a server refuses to start.
+	InsecureNoAuth bool
 
 	Memory    Memory
 	Models    Models
@@ -80,6 +90,14 @@ type Tasks struct {
 	// requests finish before it cancels them (tasks return to the queue).
 	// Default 30s.
 	ShutdownTimeout time.Duration
+	// MaxQueuedPerSubject bounds one subject's queued tasks. Default 100.
+	MaxQueuedPerSubject int
+	// Retention is how long inputs and results are kept after a task ends.
+	// Default 7 days.
+	Retention time.Duration
+	// RetentionInterval is how often expired inputs and results are
+	// deleted. Default 1h.
+	RetentionInterval time.Duration
 }
 
 // Memory configures the monitor and its levels.
@@ -211,6 +229,9 @@ func (c Config) WithDefaults(cpus int) Config {
 	t.MaxAttempts = cmp.Or(t.MaxAttempts, DefaultMaxAttempts)
 	t.SyncTimeout = cmp.Or(t.SyncTimeout, DefaultSyncTimeout)
 	t.ShutdownTimeout = cmp.Or(t.ShutdownTimeout, DefaultShutdownTimeout)
+	t.MaxQueuedPerSubject = cmp.Or(t.MaxQueuedPerSubject, DefaultMaxQueuedPerSubject)
+	t.Retention = cmp.Or(t.Retention, DefaultRetention)
+	t.RetentionInterval = cmp.Or(t.RetentionInterval, DefaultRetentionInterval)
 	return c
 }
 
@@ -271,6 +292,8 @@ func (c Config) Validate() error {
 		{"Limits.RenderTimeout", c.Limits.RenderTimeout},
 		{"Tasks.SyncTimeout", c.Tasks.SyncTimeout},
 		{"Tasks.ShutdownTimeout", c.Tasks.ShutdownTimeout},
+		{"Tasks.Retention", c.Tasks.Retention},
+		{"Tasks.RetentionInterval", c.Tasks.RetentionInterval},
 	}
 	for _, d := range durations {
 		if d.v <= 0 {
@@ -293,6 +316,7 @@ func (c Config) Validate() error {
 		{"Limits.RenderMemory", c.Limits.RenderMemory},
 		{"Tasks.Workers", int64(c.Tasks.Workers)},
 		{"Tasks.MaxAttempts", int64(c.Tasks.MaxAttempts)},
+		{"Tasks.MaxQueuedPerSubject", int64(c.Tasks.MaxQueuedPerSubject)},
 	}
 	for _, n := range ints {
 		if n.v <= 0 {

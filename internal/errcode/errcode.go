@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is a stable, documented error code.
@@ -33,6 +34,7 @@ const (
 	NotFound             Code = "not_found"
 	NotFinished          Code = "not_finished" // a result asked for before its task ended
 	Gone                 Code = "gone"         // a result deleted (retention) or never stored
+	Unauthorized         Code = "unauthorized" // no or a wrong bearer token
 )
 
 // Retryable reports whether a task that failed with code may succeed if it
@@ -51,6 +53,17 @@ type Error struct {
 	Code Code
 	Msg  string
 	Err  error // the cause, for logs; may be nil
+	// RetryAfter, when set, is how long a refused client should wait.
+	RetryAfter time.Duration
+}
+
+// RetryAfterOf returns the wait err suggests (0 if none).
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 func (e *Error) Error() string {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -60,6 +61,10 @@ type Process struct {
 	stopOnce sync.Once
 }
 
+// maxSocketPath is the longest path a Unix socket may have on Linux
+// (sun_path is 108 bytes with its terminating NUL).
+const maxSocketPath = 107
+
 // Launch starts a runner and returns once it has printed its ready line. If
 // ctx ends first, or the runner exits first, the runner is killed and an
 // error returned (model_load_failed with the runner's last words).
@@ -67,7 +72,14 @@ func (l *Launcher) Launch(ctx context.Context, spec Spec) (*Process, error) {
 	if err := os.MkdirAll(l.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("runner: creating %s: %w", l.Dir, err)
 	}
-	dir, err := os.MkdirTemp(l.Dir, "runner-")
+	// A Unix socket's path is limited to 107 bytes; a data directory deep
+	// enough to exceed it gets its sockets in the temporary directory
+	// instead (still private: 0700, removed when the runner exits).
+	base := l.Dir
+	if len(filepath.Join(base, "runner-0123456789", SocketName)) > maxSocketPath {
+		base = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(base, "runner-")
 	if err != nil {
 		return nil, fmt.Errorf("runner: creating socket directory: %w", err)
 	}

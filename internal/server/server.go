@@ -12,14 +12,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/lector-ocr/lector/internal/admission"
 	"github.com/lector-ocr/lector/internal/api"
+	"github.com/lector-ocr/lector/internal/auth"
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/memory"
+	"github.com/lector-ocr/lector/internal/metrics"
 	"github.com/lector-ocr/lector/internal/model"
 	"github.com/lector-ocr/lector/internal/pool"
 	"github.com/lector-ocr/lector/internal/service"
@@ -43,7 +47,12 @@ type Deps struct {
 	MaxUploadBytes int64
 	// DefaultKeepAlive applies to explicit loads that name none.
 	DefaultKeepAlive time.Duration
-	Log              *slog.Logger
+	// Auth, when set, makes every /v1 call need a bearer token; the token's
+	// subject owns the tasks it makes.
+	Auth *auth.Tokens
+	// Metrics, when set, is served at /metrics.
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
 }
 
 // Server serves the API on one listener.
@@ -93,7 +102,37 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errcode.New(errcode.NotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
-	return mux
+	if s.d.Metrics != nil {
+		mux.Handle("GET /metrics", s.d.Metrics.Handler())
+	}
+	return s.authenticate(mux)
+}
+
+// authenticate requires a bearer token on /v1 when tokens are configured
+// and puts its subject in the request's context. Health, readiness and
+// metrics are open.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	if s.d.Auth == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/v1/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		subject, valid := s.d.Auth.Subject(strings.TrimSpace(token))
+		if !ok || !valid {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="lector"`)
+			msg := "this server needs Authorization: Bearer <token>"
+			if ok {
+				msg = "the bearer token is not valid"
+			}
+			writeError(w, errcode.New(errcode.Unauthorized, "%s", msg))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), subjectKey{}, subject)))
+	})
 }
 
 // statusOf is the one table from error codes to HTTP statuses.
@@ -107,6 +146,7 @@ var statusOf = map[errcode.Code]int{
 	errcode.TooLarge:             http.StatusRequestEntityTooLarge,
 	errcode.UnsupportedMediaType: http.StatusUnsupportedMediaType,
 	errcode.NotFound:             http.StatusNotFound,
+	errcode.Unauthorized:         http.StatusUnauthorized,
 	errcode.NotFinished:          http.StatusConflict,
 	errcode.Gone:                 http.StatusGone,
 	errcode.QueueFull:            http.StatusServiceUnavailable,
@@ -127,14 +167,11 @@ func StatusOf(c errcode.Code) int {
 	return http.StatusInternalServerError
 }
 
-// retryAfterSeconds is what a 503 tells a client to wait.
-const retryAfterSeconds = "5"
-
 func writeError(w http.ResponseWriter, err error) {
 	code := errcode.Of(err)
 	status := StatusOf(code)
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", retryAfterSeconds)
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "5")
 	}
 	msg := errcode.Message(err)
 	if code == errcode.Internal {
@@ -143,10 +180,24 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, status, api.ErrorBody{Error: api.Error{Code: string(code), Message: msg}})
 }
 
-// fail logs unexpected errors and writes err.
+// fail logs unexpected errors and writes err. A 503 carries Retry-After:
+// the error's own estimate, else one task's worth of the node's drain rate.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if errcode.Of(err) == errcode.Internal {
+	code := errcode.Of(err)
+	if code == errcode.Internal {
 		s.d.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if StatusOf(code) == http.StatusServiceUnavailable {
+		wait := errcode.RetryAfterOf(err)
+		if wait <= 0 && s.d.Service != nil {
+			wait = s.d.Service.RetryAfter()
+		}
+		if wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(max(wait.Round(time.Second), time.Second)/time.Second)))
+		}
+		if s.d.Metrics != nil {
+			s.d.Metrics.OnRejected(string(code))
+		}
 	}
 	writeError(w, err)
 }

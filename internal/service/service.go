@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -61,6 +62,18 @@ type Config struct {
 	MaxAttempts int
 	// SyncTimeout bounds a synchronous request (default 60s).
 	SyncTimeout time.Duration
+	// MaxQueued bounds the tasks queued on this node; more is queue_full
+	// (default 1000). MaxQueuedPerSubject bounds one subject's (default 100).
+	MaxQueued           int
+	MaxQueuedPerSubject int
+	// Retention is how long inputs and results are kept after a task ends
+	// (default 7 days); RetentionInterval is how often the periodic job
+	// deletes what has expired (default 1h).
+	Retention         time.Duration
+	RetentionInterval time.Duration
+	// OnTaskEnd, if set, observes every task that reaches a final state
+	// (metrics).
+	OnTaskEnd func(t *api.Task)
 	Clock       clock.Clock
 	Log         *slog.Logger
 }
@@ -73,6 +86,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc // tasks running here
+	drain   drain
 }
 
 // jobArgs is the River job of a task.
@@ -99,9 +113,24 @@ func New(cfg Config) (*Service, error) {
 	if cfg.SyncTimeout <= 0 {
 		cfg.SyncTimeout = time.Minute
 	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = 1000
+	}
+	if cfg.MaxQueuedPerSubject <= 0 {
+		cfg.MaxQueuedPerSubject = 100
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 7 * 24 * time.Hour
+	}
+	if cfg.RetentionInterval <= 0 {
+		cfg.RetentionInterval = time.Hour
+	}
 	s := &Service{cfg: cfg, hub: newHub(), running: map[string]context.CancelFunc{}}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &retentionWorker{s: s}); err != nil {
 		return nil, err
 	}
 	rc, err := river.NewClient(riversqlite.New(cfg.Store.DB()), &river.Config{
@@ -112,6 +141,8 @@ func New(cfg Config) (*Service, error) {
 		FetchCooldown:     5 * time.Millisecond,
 		FetchPollInterval: time.Second,
 		Logger:            slog.New(atLeast{cfg.Log.Handler(), slog.LevelWarn}).With("component", "river"),
+		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.RetentionInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return retentionArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
 	})
 	if err != nil {
 		return nil, err
@@ -198,6 +229,18 @@ func (s *Service) Submit(ctx context.Context, subject string, up Upload, f Field
 		MediaType: kind, InputBytes: up.File.Size(), PagesTotal: pages, CreatedAt: s.cfg.Clock.Now(),
 	}
 	err = s.cfg.Store.Tx(ctx, func(tx *sql.Tx) error {
+		// Counted inside the transaction: the one connection serializes
+		// submissions, so the bounds are exact.
+		queued, mine, err := store.CountQueuedTx(ctx, tx, subject)
+		if err != nil {
+			return err
+		}
+		if queued >= s.cfg.MaxQueued {
+			return s.queueFull(queued-s.cfg.MaxQueued+1, "%d tasks are queued on this node, its limit", queued)
+		}
+		if mine >= s.cfg.MaxQueuedPerSubject {
+			return s.queueFull(mine-s.cfg.MaxQueuedPerSubject+1, "you have %d tasks queued, your limit", mine)
+		}
 		if err := store.InsertTx(ctx, tx, t); err != nil {
 			return err
 		}
@@ -212,10 +255,13 @@ func (s *Service) Submit(ctx context.Context, subject string, up Upload, f Field
 		_, err = tx.ExecContext(ctx, `UPDATE lector_tasks SET job_id = ? WHERE id = ?`, t.JobID, t.ID)
 		return err
 	})
+	if errcode.Of(err) == errcode.QueueFull {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("service: queueing task: %w", err)
 	}
-	s.cfg.Log.Info("task queued", "task", t.ID, "model", t.Model, "pages", pages, "bytes", t.InputBytes)
+	s.cfg.Log.Info("task queued", "task", t.ID, "device", t.DeviceRequest, "model", t.Model, "pages", pages, "bytes", t.InputBytes, "subject", subject)
 	return toAPI(t), nil
 }
 
@@ -342,11 +388,14 @@ func (s *Service) Cancel(ctx context.Context, subject, id string) (t *api.Task, 
 		cancel()
 	}
 	s.hub.publish(id)
+	if !deleted && row != nil && row.Status == store.Canceled {
+		s.ended(row)
+	}
 	if deleted {
 		s.cfg.Log.Info("task deleted", "task", id)
 		return nil, true, nil
 	}
-	s.cfg.Log.Info("task cancel requested", "task", id, "status", row.Status)
+	s.cfg.Log.Info("task cancel requested", "task", id, "device", row.DeviceRequest, "model", row.Model, "status", row.Status)
 	return toAPI(row), false, nil
 }
 
@@ -426,14 +475,22 @@ func (s *Service) RunSync(ctx context.Context, subject string, up Upload, f Fiel
 	t.StartedAt = t.CreatedAt
 	runCtx, cancel := context.WithTimeoutCause(ctx, o.Timeout, errcode.New(errcode.Timeout, "the request ran past its timeout of %s", o.Timeout))
 	defer cancel()
-	res, err := s.cfg.Runtime.Run(runCtx, doc, s.taskOptions(t, o.Formats, admission.Interactive, true, nil))
+	var started atomic.Bool
+	topts := s.taskOptions(t, o.Formats, admission.Interactive, true, nil)
+	topts.Started = func() { started.Store(true) }
+	res, err := s.cfg.Runtime.Run(runCtx, doc, topts)
 	if err != nil && runCtx.Err() != nil && ctx.Err() == nil {
 		err = context.Cause(runCtx)
+		if !started.Load() { // never got a lane (or memory): overloaded, not slow
+			err = errcode.New(errcode.Unavailable, "no lane or memory became free within the timeout of %s", o.Timeout)
+		}
 	}
 	s.finish(t, res, err)
-	if rerr := s.cfg.Store.Tx(context.WithoutCancel(ctx), func(tx *sql.Tx) error { return store.InsertTx(ctx, tx, t) }); rerr != nil {
+	bg := context.WithoutCancel(ctx)
+	if rerr := s.cfg.Store.Tx(bg, func(tx *sql.Tx) error { return store.InsertTx(bg, tx, t) }); rerr != nil {
 		s.cfg.Log.Warn("recording a synchronous task", "task", t.ID, "err", rerr)
 	}
+	s.ended(t)
 	if err != nil {
 		return nil, err
 	}
@@ -551,3 +608,23 @@ func (h atLeast) WithAttrs(a []slog.Attr) slog.Handler {
 	return atLeast{h.Handler.WithAttrs(a), h.level}
 }
 func (h atLeast) WithGroup(n string) slog.Handler { return atLeast{h.Handler.WithGroup(n), h.level} }
+
+// queueFull is a queue_full error for a client with ahead tasks before it.
+func (s *Service) queueFull(ahead int, format string, args ...any) error {
+	wait := s.drain.retryAfter(s.cfg.Clock.Now(), ahead)
+	e := errcode.New(errcode.QueueFull, format+"; try again in %s", append(args, wait)...)
+	e.RetryAfter = wait
+	return e
+}
+
+// RetryAfter is how long a refused client should wait: one task's worth of
+// this node's current drain rate.
+func (s *Service) RetryAfter() time.Duration { return s.drain.retryAfter(s.cfg.Clock.Now(), 1) }
+
+// ended records a task that reached a final state.
+func (s *Service) ended(t *store.Task) {
+	s.drain.record(s.cfg.Clock.Now())
+	if s.cfg.OnTaskEnd != nil {
+		s.cfg.OnTaskEnd(toAPI(t))
+	}
+}

@@ -65,7 +65,7 @@ func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int)
 	log := s.cfg.Log.With("task", id, "model", t.Model, "attempt", attempt)
 	log.Info("task running", "device", t.DeviceRequest, "pages", t.PagesTotal)
 
-	res, err := s.runTask(ctx, t)
+	res, err := s.runTask(ctx, t, func() { log.Info("task working", "device", t.DeviceRequest) })
 	if err != nil && ctx.Err() != nil {
 		fresh, gerr := s.cfg.Store.Lookup(bg, id)
 		switch {
@@ -76,14 +76,14 @@ func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int)
 			if ferr := s.store(bg, t, nil); ferr != nil {
 				return ferr
 			}
-			log.Info("task canceled")
+			log.Info("task canceled", "device", deviceOf(t))
 			return river.JobCancel(err)
 		default: // the node is stopping: run it again later
 			if rerr := s.cfg.Store.Requeue(bg, id); rerr != nil {
 				return rerr
 			}
 			s.hub.publish(id)
-			log.Info("task returned to the queue", "reason", "node stopping")
+			log.Info("task returned to the queue", "device", t.DeviceRequest, "reason", "node stopping")
 			return river.JobSnooze(0) // not an attempt: runs at the next start
 		}
 	}
@@ -92,7 +92,7 @@ func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int)
 			return rerr
 		}
 		s.hub.publish(id)
-		log.Warn("task will be retried", "code", errcode.Of(err), "err", err)
+		log.Warn("task will be retried", "device", t.DeviceRequest, "code", errcode.Of(err), "err", err)
 		return err
 	}
 	s.finish(t, res, err)
@@ -108,7 +108,7 @@ func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int)
 	if t.Status == store.Succeeded {
 		log.Info("task succeeded", "device", deviceOf(t), "pages", t.PagesDone)
 	} else {
-		log.Info("task failed", "code", t.ErrorCode, "err", err)
+		log.Info("task failed", "device", deviceOf(t), "code", t.ErrorCode, "err", err)
 	}
 	return nil
 }
@@ -152,12 +152,14 @@ func (s *Service) store(ctx context.Context, t *store.Task, outputs map[string][
 	})
 	if err == nil {
 		s.hub.publish(t.ID)
+		s.ended(t)
 	}
 	return err
 }
 
 // runTask reads the task's input into its own file, opens it and runs it.
-func (s *Service) runTask(ctx context.Context, t *store.Task) (*task.Result, error) {
+// started is called when the task's first page has a lane.
+func (s *Service) runTask(ctx context.Context, t *store.Task, started func()) (*task.Result, error) {
 	f, err := os.CreateTemp(s.uploadDir(), "input-"+t.ID+"-")
 	if err != nil {
 		return nil, err
@@ -189,5 +191,7 @@ func (s *Service) runTask(ctx context.Context, t *store.Task) (*task.Result, err
 		}
 		s.hub.publish(t.ID)
 	}
-	return s.cfg.Runtime.Run(ctx, doc, s.taskOptions(t, t.Formats, admission.Priority(t.Priority), false, progress))
+	o := s.taskOptions(t, t.Formats, admission.Priority(t.Priority), false, progress)
+	o.Started = started
+	return s.cfg.Runtime.Run(ctx, doc, o)
 }

@@ -485,3 +485,29 @@ func (s *Store) RecoverRunning(ctx context.Context) (int, error) {
 	})
 	return int(n), err
 }
+
+// CountQueuedTx counts the queued tasks, all and subject's.
+func CountQueuedTx(ctx context.Context, tx *sql.Tx, subject string) (all, mine int, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(subject = ?), 0) FROM lector_tasks WHERE status = 'queued'`, subject).Scan(&all, &mine)
+	return all, mine, err
+}
+
+// Expired returns up to limit tasks that ended before cutoff and still have
+// their input or results.
+func (s *Store) Expired(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM lector_tasks WHERE finished_at > 0 AND finished_at < ? AND results_deleted = 0
+		AND status IN ('succeeded', 'failed', 'canceled') ORDER BY finished_at LIMIT ?`, ns(cutoff), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

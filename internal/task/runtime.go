@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,9 @@ type Options struct {
 	EngineOptions engine.Options
 	// Progress, if set, is called after each page with pages done and total.
 	Progress func(done, total int)
+	// Started, if set, is called once, when the first page has a lane: the
+	// task has passed admission, its semaphore and the queue for lanes.
+	Started func()
 }
 
 // Resources is what a task cost.
@@ -89,6 +93,8 @@ type Config struct {
 	Devices    []device.Device
 	Probe      memory.ProcessProbe
 	GPUs       memory.GPUs // may be nil
+	// OnLaneWait, if set, observes each page's wait for a lane (metrics).
+	OnLaneWait func(device string, wait time.Duration)
 	// WorkDir holds task workspaces (WorkDir/workspaces) and runner sockets
 	// (WorkDir/runners); Sweep clears both.
 	WorkDir string
@@ -269,6 +275,7 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 	pages := make([]*result.Page, n)
 	var done atomic.Int64
 	var laneWait atomic.Int64
+	var startedOnce sync.Once
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(rt.o.Pool.Lanes(dev), 1))
 	for i := range n {
@@ -284,6 +291,12 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 				return err
 			}
 			defer lane.Release()
+			if rt.o.OnLaneWait != nil {
+				rt.o.OnLaneWait(dev, lane.Wait)
+			}
+			if o.Started != nil {
+				startedOnce.Do(o.Started)
+			}
 			for {
 				old := laneWait.Load()
 				if int64(lane.Wait) <= old || laneWait.CompareAndSwap(old, int64(lane.Wait)) {

@@ -1,0 +1,78 @@
+package service
+
+import (
+	"bytes"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lector-ocr/lector/internal/clock"
+	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/store"
+)
+
+
+// TestRetentionDeletesExpiredResults: with a fake clock, a task that ended
+// more than the retention ago loses its input and results (its result
+// answers gone, its row stays); a newer one keeps them; a second pass
+// deletes nothing more.
+func TestRetentionDeletesExpiredResults(t *testing.T) {
+	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "lector.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(start)
+	s, err := New(Config{Store: db, Clock: clk, Retention: 7 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	finished := func(id string, at time.Time) {
+		err := db.Tx(t.Context(), func(tx *sql.Tx) error {
+			tk := &store.Task{ID: id, Status: store.Succeeded, Pipeline: "ocr", Model: "m", Formats: []string{"txt"}, Priority: "normal",
+				DeviceRequest: "auto", CreatedAt: at, FinishedAt: at}
+			if err := store.InsertTx(t.Context(), tx, tk); err != nil {
+				return err
+			}
+			for _, name := range []string{"input", "txt"} {
+				if _, err := store.PutBlobTx(t.Context(), tx, id, name, strings.NewReader("data of "+id)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	finished("old", start)
+	clk.Advance(3 * 24 * time.Hour)
+	finished("new", clk.Now())
+	clk.Advance(4*24*time.Hour + time.Minute) // old ended 7 days and a minute ago; new 4 days ago
+
+	n, err := s.Retain(t.Context())
+	if err != nil || n != 1 {
+		t.Fatalf("retained %d %v, want 1", n, err)
+	}
+	var out bytes.Buffer
+	w := func(int64) (Writer, error) { return &out, nil }
+	if err := s.Result(t.Context(), "", "old", "txt", w); errcode.Of(err) != errcode.Gone {
+		t.Fatalf("old result: %v, want gone", err)
+	}
+	if _, ok, _ := db.BlobSize(t.Context(), "old", "input"); ok {
+		t.Fatal("the old input is still stored")
+	}
+	old, err := s.Get(t.Context(), "", "old")
+	if err != nil || old.ResultsDeletedAt == nil || !old.ResultsDeletedAt.Equal(clk.Now()) {
+		t.Fatalf("old task: %+v %v", old, err)
+	}
+	if err := s.Result(t.Context(), "", "new", "txt", w); err != nil || out.String() != "data of new" {
+		t.Fatalf("new result: %q %v", out.String(), err)
+	}
+	if n, err := s.Retain(t.Context()); err != nil || n != 0 {
+		t.Fatalf("second pass deleted %d %v", n, err)
+	}
+}
