@@ -15,8 +15,8 @@ import (
 
 	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/auth"
-	"github.com/lector-ocr/lector/internal/metrics"
 	"github.com/lector-ocr/lector/internal/config"
+	"github.com/lector-ocr/lector/internal/metrics"
 	"github.com/lector-ocr/lector/internal/server"
 	"github.com/lector-ocr/lector/internal/service"
 	"github.com/lector-ocr/lector/internal/store"
@@ -96,7 +96,7 @@ func runServe(ctx context.Context, io IO, args []string) error {
 	svc, err := service.New(service.Config{
 		Store: db, Runtime: st.rt, Devices: devIDs, Limits: docLimits(cfg), WorkDir: cfg.DataDir,
 		Validate: func(m string) error { _, _, err := st.registry.Estimate(m); return err },
-		Workers: cfg.Tasks.Workers, MaxAttempts: cfg.Tasks.MaxAttempts, SyncTimeout: cfg.Tasks.SyncTimeout,
+		Workers:  cfg.Tasks.Workers, MaxAttempts: cfg.Tasks.MaxAttempts, SyncTimeout: cfg.Tasks.SyncTimeout,
 		MaxQueued: cfg.Admission.MaxQueuedTasks, MaxQueuedPerSubject: cfg.Tasks.MaxQueuedPerSubject,
 		Retention: cfg.Tasks.Retention, RetentionInterval: cfg.Tasks.RetentionInterval,
 		OnTaskEnd: mx.OnTaskEndFunc(), Log: log,

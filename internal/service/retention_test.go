@@ -13,7 +13,6 @@ import (
 	"github.com/lector-ocr/lector/internal/store"
 )
 
-
 // TestRetentionDeletesExpiredResults: with a fake clock, a task that ended
 // more than the retention ago loses its input and results (its result
 // answers gone, its row stays); a newer one keeps them; a second pass

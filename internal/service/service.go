@@ -74,8 +74,8 @@ type Config struct {
 	// OnTaskEnd, if set, observes every task that reaches a final state
 	// (metrics).
 	OnTaskEnd func(t *api.Task)
-	Clock       clock.Clock
-	Log         *slog.Logger
+	Clock     clock.Clock
+	Log       *slog.Logger
 }
 
 // Service is the task service of one node.
