@@ -60,9 +60,9 @@ func (l *logWatch) waitFor(t *testing.T, from int, re string) (string, int) {
 	for {
 		l.mu.Lock()
 		for i := from; i < len(l.lines); i++ {
-			if rx.MatchString(l.lines[i]) {
+			if line := l.lines[i]; rx.MatchString(line) {
 				l.mu.Unlock()
-				return l.lines[i], i + 1
+				return line, i + 1
 			}
 		}
 		from = len(l.lines)
