@@ -69,6 +69,7 @@ func commands() []command {
 		{"system", "show devices, memory and levels", runSystem},
 		{"models", "the models a server (or, without one, this machine) can run", runModels},
 		{"runner", "host one model instance (started by lector itself)", runRunner},
+		{"eval", "measure quality: lector eval tables DIR (TEDS against PubTabNet annotations)", runEval},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -42,7 +42,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	fs := flag.NewFlagSet("ocr", flag.ContinueOnError)
 	modelName := fs.String("model", "tesseract:eng", "model to run")
 	pipeline := fs.String("pipeline", "ocr", "pipeline: ocr or structure")
-	format := fs.String("format", "json", "output format: json, txt, md, hocr or pdf (default: from -o's extension, else json)")
+	format := fs.String("format", "json", "output format: json, txt, md, html, hocr or pdf (default: from -o's extension, else json)")
 	out := fs.String("o", "", "output file (one input) or directory (several); default standard output")
 	dev := fs.String("device", "auto", "device: auto, cpu or cuda:N")
 	jobs := fs.Int("jobs", 1, "files processed at once")
@@ -65,12 +65,17 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		}
 	}
 	if _, ok := render.Formats[*format]; !ok {
-		return &UsageError{fmt.Sprintf("ocr: format %q is not json, txt, md, hocr or pdf", *format)}
+		return &UsageError{fmt.Sprintf("ocr: format %q is not json, txt, md, html, hocr or pdf", *format)}
 	}
 	if *format == "pdf" && *out == "" && len(fs.Args()) > 0 {
 		if fi, err := os.Stdout.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			return &UsageError{"ocr: a PDF is not written to a terminal; use -o FILE"}
 		}
+	}
+	modelSet := false
+	fs.Visit(func(f *flag.Flag) { modelSet = modelSet || f.Name == "model" })
+	if *pipeline == "structure" && !modelSet {
+		*modelName = "structure:default"
 	}
 	if *pipeline != "ocr" && *pipeline != "structure" {
 		return &UsageError{fmt.Sprintf("ocr: pipeline %q is not ocr or structure", *pipeline)}
@@ -184,8 +189,7 @@ func renderOutput(r ocrOutput, format string) ([]byte, error) {
 	if format == "json" {
 		pages := make([]*result.Page, len(r.Pages))
 		for i, p := range r.Pages {
-			c := *p
-			c.PDF = nil
+			c := render.StripBinary(p)
 			pages[i] = &c
 		}
 		r.Pages = pages
@@ -223,6 +227,9 @@ func writeOCR(stdout io.Writer, results []ocrOutput, format, out string) error {
 			if err != nil {
 				return err
 			}
+			if err := writeAssets(filepath.Dir(out), results[0], format); err != nil {
+				return err
+			}
 			return os.WriteFile(out, b, 0o644)
 		}
 	default:
@@ -241,6 +248,23 @@ func writeOCR(stdout io.Writer, results []ocrOutput, format, out string) error {
 			if err := os.WriteFile(filepath.Join(out, name), b, 0o644); err != nil {
 				return err
 			}
+			if err := writeAssets(out, r, format); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeAssets writes the figure images a Markdown or HTML result links,
+// beside it.
+func writeAssets(dir string, r ocrOutput, format string) error {
+	if format != "md" && format != "html" {
+		return nil
+	}
+	for name, data := range render.Assets(render.Document{Pages: r.Pages}) {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -290,8 +314,10 @@ func formatFromExt(name string) string {
 		return "txt"
 	case ".md":
 		return "md"
-	case ".hocr", ".html", ".xhtml":
+	case ".hocr", ".xhtml":
 		return "hocr"
+	case ".html", ".htm":
+		return "html"
 	case ".json":
 		return "json"
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/lector-ocr/lector/internal/config"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/engine/synthetic"
+	"github.com/lector-ocr/lector/internal/engine/structure"
 	"github.com/lector-ocr/lector/internal/engine/tesseract"
 	"github.com/lector-ocr/lector/internal/runner"
 )
@@ -17,7 +18,9 @@ import (
 // a test instrument and is registered only when explicitly enabled.
 func newRegistry(enableSynthetic bool, env Env, pageTimeout time.Duration) *engine.Registry {
 	r := engine.NewRegistry()
-	r.Register("tesseract", tesseract.Engine{DataDir: env["TESSDATA_PREFIX"], PageTimeout: pageTimeout})
+	tess := tesseract.Engine{DataDir: env["TESSDATA_PREFIX"], PageTimeout: pageTimeout}
+	r.Register("tesseract", tess)
+	r.Register("structure", structure.Engine{Tesseract: tess})
 	if enableSynthetic {
 		r.Register("synthetic", synthetic.Engine{})
 	}

@@ -17,7 +17,22 @@ import (
 
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/result"
+	"github.com/lector-ocr/lector/internal/table"
 )
+
+// StripBinary returns a copy of p without its PDF and figure images (they
+// are results of their own, not JSON).
+func StripBinary(p *result.Page) result.Page {
+	c := *p
+	c.PDF = nil
+	if len(c.Blocks) > 0 {
+		c.Blocks = append([]result.Block(nil), c.Blocks...)
+		for i := range c.Blocks {
+			c.Blocks[i].Image = nil
+		}
+	}
+	return c
+}
 
 // Schema names the JSON format; it changes only with incompatible changes.
 const Schema = "lector.ocr/v1"
@@ -27,6 +42,7 @@ var Formats = map[string]string{
 	"json": "application/json",
 	"txt":  "text/plain; charset=utf-8",
 	"md":   "text/markdown; charset=utf-8",
+	"html": "text/html; charset=utf-8",
 	"hocr": "application/xhtml+xml",
 	"pdf":  "application/pdf",
 }
@@ -50,18 +66,19 @@ func Write(w io.Writer, format string, doc Document) error {
 		return err
 	case "hocr":
 		return HOCR(w, doc)
+	case "html":
+		return HTML(w, doc)
 	case "pdf":
 		return PDF(w, doc)
 	}
-	return errcode.New(errcode.InvalidArgument, "unknown format %q (json, txt, md, hocr, pdf)", format)
+	return errcode.New(errcode.InvalidArgument, "unknown format %q (json, txt, md, html, hocr, pdf)", format)
 }
 
 // JSON writes {"schema": Schema, "pages": [...]}. Page PDFs are left out.
 func JSON(w io.Writer, doc Document) error {
 	pages := make([]result.Page, len(doc.Pages))
 	for i, p := range doc.Pages {
-		pages[i] = *p
-		pages[i].PDF = nil
+		pages[i] = StripBinary(p)
 	}
 	enc := json.NewEncoder(w)
 	return enc.Encode(struct {
@@ -106,6 +123,21 @@ func Markdown(doc Document) string {
 			b.WriteString("\n---\n\n")
 		}
 		for _, blk := range p.Blocks {
+			switch blk.Type {
+			case result.BlockTable:
+				if blk.Table != nil {
+					b.WriteString(table.Markdown(blk.Table))
+					b.WriteString("\n")
+				}
+				continue
+			case result.BlockFigure:
+				if blk.Asset != "" {
+					fmt.Fprintf(&b, "![Figure](%s)\n\n", blk.Asset)
+				}
+				continue
+			case result.BlockHeader, result.BlockFooter, result.BlockPageNumber:
+				continue // page furniture, not document text
+			}
 			for _, para := range blk.Paragraphs {
 				t := paraText(para)
 				switch blk.Type {
@@ -114,7 +146,9 @@ func Markdown(doc Document) string {
 				case result.BlockHeading:
 					t = "## " + t
 				case result.BlockListItem:
-					t = "- " + strings.TrimLeft(t, "•·*-– ")
+					t = "- " + strings.TrimLeft(t, "•·▪◦*-– ")
+				case result.BlockCaption:
+					t = "*" + t + "*"
 				}
 				b.WriteString(t)
 				b.WriteString("\n\n")
@@ -122,6 +156,76 @@ func Markdown(doc Document) string {
 		}
 	}
 	return b.String()
+}
+
+// HTML writes the document as semantic HTML: headings, paragraphs, lists,
+// tables (with spans), figures with their captions' text, page furniture
+// left out.
+func HTML(w io.Writer, doc Document) error {
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title></title></head><body>\n")
+	for _, p := range doc.Pages {
+		fmt.Fprintf(&b, "<section class=\"page\" data-page=\"%d\">\n", p.Number)
+		inList := false
+		for _, blk := range p.Blocks {
+			if blk.Type != result.BlockListItem && inList {
+				b.WriteString("</ul>\n")
+				inList = false
+			}
+			text := ""
+			for _, para := range blk.Paragraphs {
+				text = strings.TrimSpace(text + " " + paraText(para))
+			}
+			esc := html.EscapeString(text)
+			switch blk.Type {
+			case result.BlockTitle:
+				b.WriteString("<h1>" + esc + "</h1>\n")
+			case result.BlockHeading:
+				b.WriteString("<h2>" + esc + "</h2>\n")
+			case result.BlockListItem:
+				if !inList {
+					b.WriteString("<ul>\n")
+					inList = true
+				}
+				b.WriteString("<li>" + html.EscapeString(strings.TrimLeft(text, "•·▪◦*-– ")) + "</li>\n")
+			case result.BlockTable:
+				if blk.Table != nil {
+					b.WriteString(blk.Table.HTML + "\n")
+				}
+			case result.BlockFigure:
+				if blk.Asset != "" {
+					fmt.Fprintf(&b, "<figure><img src=\"%s\" alt=\"\"></figure>\n", html.EscapeString(blk.Asset))
+				}
+			case result.BlockCaption:
+				b.WriteString("<p class=\"caption\"><em>" + esc + "</em></p>\n")
+			case result.BlockHeader, result.BlockFooter, result.BlockPageNumber:
+			default:
+				if esc != "" {
+					b.WriteString("<p>" + esc + "</p>\n")
+				}
+			}
+		}
+		if inList {
+			b.WriteString("</ul>\n")
+		}
+		b.WriteString("</section>\n")
+	}
+	b.WriteString("</body></html>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Assets returns the figure images the Markdown and HTML link, by name.
+func Assets(doc Document) map[string][]byte {
+	out := map[string][]byte{}
+	for _, p := range doc.Pages {
+		for _, blk := range p.Blocks {
+			if blk.Asset != "" && len(blk.Image) > 0 {
+				out[blk.Asset] = blk.Image
+			}
+		}
+	}
+	return out
 }
 
 func bbox(b result.Box) string { return fmt.Sprintf("bbox %d %d %d %d", b.X0, b.Y0, b.X1, b.Y1) }

@@ -76,6 +76,37 @@ type Block struct {
 	Box        Box         `json:"box"`
 	Confidence float64     `json:"confidence"`
 	Paragraphs []Paragraph `json:"paragraphs,omitempty"`
+	// Order is the block's place in reading order, from 0 (the structure
+	// pipeline sets it; blocks are also sorted by it).
+	Order int `json:"order"`
+	// Table is a table block's cells (structure pipeline).
+	Table *Table `json:"table,omitempty"`
+	// Asset names a figure block's image, as its Markdown links it;
+	// Image is the PNG itself (carried from the runner; renderers leave it
+	// out of the JSON result and store it as an asset).
+	Asset string `json:"asset,omitempty"`
+	Image []byte `json:"image,omitempty"`
+}
+
+// Table is a recognised table: a grid of Rows×Cols positions covered by
+// cells, the first HeaderRows rows being its header.
+type Table struct {
+	Rows       int    `json:"rows"`
+	Cols       int    `json:"cols"`
+	HeaderRows int    `json:"header_rows"`
+	Ruled      bool   `json:"ruled"` // found from ruling lines (else from the alignment of words)
+	Cells      []Cell `json:"cells"`
+	HTML       string `json:"html"`
+}
+
+// Cell is one table cell, at Row, Col (0-based) spanning RowSpan×ColSpan.
+type Cell struct {
+	Row     int    `json:"row"`
+	Col     int    `json:"col"`
+	RowSpan int    `json:"row_span"`
+	ColSpan int    `json:"col_span"`
+	Text    string `json:"text"`
+	Box     Box    `json:"box"`
 }
 
 // Page is one recognised page.
@@ -87,6 +118,9 @@ type Page struct {
 	Skew     float64 `json:"skew"`     // degrees of deskew applied
 	Blocks   []Block `json:"blocks"`
 	Engine   string  `json:"engine"` // the model that produced it
+	// Gray is the page as the engine read it, 8-bit, Width×Height, when it
+	// was asked for (structure analysis); never serialized.
+	Gray []byte `json:"-"`
 	// PDF is the page as a searchable PDF, when it was asked for.
 	PDF []byte `json:"pdf,omitempty"`
 }

@@ -97,6 +97,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("DELETE /v1/tasks/{id}", s.deleteTask)
 		mux.HandleFunc("GET /v1/tasks/{id}/result", s.result)
 		mux.HandleFunc("GET /v1/tasks/{id}/events", s.events)
+		mux.HandleFunc("GET /v1/tasks/{id}/assets/{name}", s.asset)
 		mux.HandleFunc("POST /v1/ocr", s.ocr)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -196,6 +196,19 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// asset serves a figure image a task's Markdown or HTML links.
+func (s *Server) asset(w http.ResponseWriter, r *http.Request) {
+	err := s.d.Service.Asset(r.Context(), subject(r), r.PathValue("id"), r.PathValue("name"), func(size int64) (service.Writer, error) {
+		w.Header().Set("Content-Type", "image/png")
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		w.WriteHeader(200)
+		return w, nil
+	})
+	if err != nil && w.Header().Get("Content-Length") == "" {
+		s.fail(w, r, err)
+	}
+}
+
 // events streams a task's changes as server-sent events: "status" (the
 // whole task) at the start and at each status change, "progress" (pages
 // done and total) after each page; the stream ends after a final status.
@@ -288,7 +301,7 @@ func (s *Server) ocr(w http.ResponseWriter, r *http.Request) {
 		format = "json"
 	}
 	if _, ok := render.Formats[format]; !ok {
-		writeError(w, errcode.New(errcode.InvalidArgument, "format %q is not one of json, txt, md, hocr, pdf", format))
+		writeError(w, errcode.New(errcode.InvalidArgument, "format %q is not one of json, txt, md, html, hocr, pdf", format))
 		return
 	}
 	f.Formats = format
@@ -301,9 +314,7 @@ func (s *Server) ocr(w http.ResponseWriter, r *http.Request) {
 	if format == "json" {
 		pages := make([]any, len(res.Pages))
 		for i, p := range res.Pages {
-			c := *p
-			c.PDF = nil
-			pages[i] = c
+			pages[i] = render.StripBinary(p)
 		}
 		writeJSON(w, 200, SyncResponse{Task: res.Task, Schema: render.Schema, Pages: pages})
 		return

@@ -57,6 +57,8 @@ func (s *Service) options(f Fields, mediaType string) (Options, error) {
 	switch {
 	case f.Model != "":
 		o.Model = strings.TrimSpace(f.Model)
+	case o.Pipeline == "structure" && f.Lang != "":
+		o.Model = "structure:" + strings.TrimSpace(f.Lang)
 	case o.Pipeline == "structure":
 		o.Model = "structure:default"
 	case f.Lang != "":
@@ -71,6 +73,9 @@ func (s *Service) options(f Fields, mediaType string) (Options, error) {
 	}
 	if strings.TrimSpace(f.Formats) == "" {
 		o.Formats = slices.Clone(DefaultFormats)
+		if o.Pipeline == "structure" {
+			o.Formats = []string{"json", "txt", "md", "html"}
+		}
 		if mediaType == "pdf" {
 			o.Formats = append(o.Formats, "pdf")
 		}
@@ -78,7 +83,7 @@ func (s *Service) options(f Fields, mediaType string) (Options, error) {
 		for _, name := range strings.Split(f.Formats, ",") {
 			name = strings.ToLower(strings.TrimSpace(name))
 			if _, ok := render.Formats[name]; !ok {
-				return o, invalid("format %q is not one of json, txt, md, hocr, pdf", name)
+				return o, invalid("format %q is not one of json, txt, md, html, hocr, pdf", name)
 			}
 			if !slices.Contains(o.Formats, name) {
 				o.Formats = append(o.Formats, name)

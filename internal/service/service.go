@@ -442,6 +442,31 @@ func (s *Service) Result(ctx context.Context, subject, id, format string, w func
 	return err
 }
 
+// Asset writes one of a task's figure images (linked from its Markdown and
+// HTML) to w.
+func (s *Service) Asset(ctx context.Context, subject, id, name string, w func(size int64) (Writer, error)) error {
+	t, err := s.cfg.Store.Get(ctx, id, subject)
+	if err != nil {
+		return err
+	}
+	if !t.ResultsDeleted.IsZero() {
+		return errcode.New(errcode.Gone, "the results of task %s were deleted", id)
+	}
+	size, ok, err := s.cfg.Store.BlobSize(ctx, id, "asset/"+name)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errcode.New(errcode.NotFound, "task %s has no asset %q", id, name)
+	}
+	out, err := w(size)
+	if err != nil {
+		return err
+	}
+	_, err = s.cfg.Store.CopyBlob(ctx, out, id, "asset/"+name)
+	return err
+}
+
 // Writer receives a result.
 type Writer interface {
 	Write(p []byte) (int, error)

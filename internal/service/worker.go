@@ -12,6 +12,7 @@ import (
 	"github.com/lector-ocr/lector/internal/admission"
 	"github.com/lector-ocr/lector/internal/document"
 	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/render"
 	"github.com/lector-ocr/lector/internal/spool"
 	"github.com/lector-ocr/lector/internal/store"
 	"github.com/lector-ocr/lector/internal/task"
@@ -101,6 +102,9 @@ func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int)
 		if outputs, err = RenderAll(res.Pages, t.Formats); err != nil {
 			s.finish(t, res, errcode.Wrap(errcode.Internal, err, "rendering the result"))
 		}
+		for name, data := range render.Assets(render.Document{Pages: res.Pages}) {
+			outputs["asset/"+name] = data
+		}
 	}
 	if ferr := s.store(bg, t, outputs); ferr != nil {
 		return ferr
@@ -141,11 +145,9 @@ func (s *Service) endCanceledIfAsked(ctx context.Context, id string) error {
 // store writes a task's end state and its outputs in one transaction.
 func (s *Service) store(ctx context.Context, t *store.Task, outputs map[string][]byte) error {
 	err := s.cfg.Store.Tx(ctx, func(tx *sql.Tx) error {
-		for _, f := range t.Formats {
-			if b, ok := outputs[f]; ok {
-				if _, err := store.PutBlobTx(ctx, tx, t.ID, f, bytes.NewReader(b)); err != nil {
-					return err
-				}
+		for name, b := range outputs {
+			if _, err := store.PutBlobTx(ctx, tx, t.ID, name, bytes.NewReader(b)); err != nil {
+				return err
 			}
 		}
 		return store.FinishTx(ctx, tx, t.ID, outcome(t))

@@ -23,6 +23,7 @@ import (
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/layout"
 	"github.com/lector-ocr/lector/internal/memory"
 	"github.com/lector-ocr/lector/internal/model"
 	"github.com/lector-ocr/lector/internal/pool"
@@ -334,6 +335,9 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 		return nil, err
 	}
 
+	if o.Pipeline == "structure" {
+		layout.Pages(pages) // headers and footers repeated across pages; figure names
+	}
 	endMem, _ := rt.o.Probe.Read(pid)
 	working := sub(endMem.Peak, startMem.RSS)
 	actual := working

@@ -47,6 +47,22 @@ static PIX *lector_deskew(PIX *pix, float *angle, float *conf) {
 }
 
 static PIX *lector_half(PIX *p) { return pixScale(p, 0.5, 0.5); }
+static PIX *lector_scale(PIX *p, float f) { return pixScale(p, f, f); }
+
+// lector_gray8 writes pix as 8-bit gray, row by row, into out (w*h bytes).
+static int lector_gray8(PIX *pix, unsigned char *out, int w, int h) {
+	PIX *g = pixConvertTo8(pix, 0);
+	if (g == NULL) return -1;
+	if (pixGetWidth(g) != w || pixGetHeight(g) != h) { pixDestroy(&g); return -1; }
+	l_uint32 *data = pixGetData(g);
+	int wpl = pixGetWpl(g);
+	for (int y = 0; y < h; y++) {
+		l_uint32 *line = data + y * wpl;
+		for (int x = 0; x < w; x++) out[y * w + x] = GET_DATA_BYTE(line, x);
+	}
+	pixDestroy(&g);
+	return 0;
+}
 static int lector_depth(PIX *p) { return pixGetDepth(p); }
 static int lector_width(PIX *p) { return pixGetWidth(p); }
 static int lector_height(PIX *p) { return pixGetHeight(p); }
@@ -154,6 +170,8 @@ const (
 	OptNoDeskew  = "no_deskew"  // skip deskew
 	OptPDF       = "pdf"        // also render a searchable PDF page
 	OptPDFDir    = "pdf_dir"    // where the runner may write it
+	OptScale     = "scale"      // enlarge the image by this factor before reading (small print); boxes stay in the enlarged frame
+	OptGray      = "gray"       // also return the page as read (upright, deskewed, scaled) in Page.Gray, 8-bit
 )
 
 // Process recognises one page.
@@ -183,6 +201,16 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	}
 	if dpi < 70 {
 		dpi = 300
+	}
+	if f, err := strconv.ParseFloat(opts[OptScale], 64); err == nil && f > 1 && f <= 4 {
+		scaled := C.lector_scale(pix, C.float(f))
+		if scaled == nil {
+			C.lector_pix_destroy(pix)
+			return nil, errcode.New(errcode.InvalidDocument, "page %d: the image could not be scaled", im.Number)
+		}
+		C.lector_pix_destroy(pix)
+		pix = scaled
+		dpi = int(float64(dpi) * f)
 	}
 
 	page := &result.Page{Number: im.Number, Engine: h.m.name}
@@ -230,6 +258,12 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	defer C.TessBaseAPIClear(h.api)
 	page.Width, page.Height = int(C.lector_width(pix)), int(C.lector_height(pix))
 	page.Blocks = h.blocks()
+	if opts[OptGray] != "" && page.Width > 0 && page.Height > 0 {
+		page.Gray = make([]byte, page.Width*page.Height)
+		if C.lector_gray8(pix, (*C.uchar)(unsafe.Pointer(&page.Gray[0])), C.int(page.Width), C.int(page.Height)) != 0 {
+			return nil, errcode.New(errcode.Internal, "page %d: converting to gray failed", im.Number)
+		}
+	}
 	if opts[OptPDF] != "" {
 		pdf, err := h.pdf(opts[OptPDFDir], im.Number, dpi)
 		if err != nil {

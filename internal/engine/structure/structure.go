@@ -1,0 +1,152 @@
+// Package structure is the structure pipeline's engine, the role
+// PP-StructureV3 played in the system Lector replaces: it reads a page with
+// Tesseract (in the same runner, no second recognition) and turns it into a
+// document page with internal/layout — typed blocks, tables with their
+// cells, cropped figures, reading order. Model names: "structure:default"
+// (English) or "structure:<tesseract languages>".
+package structure
+
+import (
+	"context"
+	"image"
+	"maps"
+	"strconv"
+
+	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/engine/tesseract"
+	"github.com/lector-ocr/lector/internal/layout"
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+// OptWholePageTable, set to "1", reads the page as one cropped table.
+const OptWholePageTable = "whole_page_table"
+
+// Engine is the structure engine.
+type Engine struct {
+	Tesseract tesseract.Engine
+}
+
+var _ engine.Engine = Engine{}
+
+func langs(config string) string {
+	if config == "" || config == "default" {
+		return "eng"
+	}
+	return config
+}
+
+// Estimate is Tesseract's, plus the page analysis: the gray page (1 byte a
+// pixel) and, for small pages, the enlarged copy Tesseract reads.
+func (e Engine) Estimate(config string) (uint64, uint64, error) {
+	load, perMP, err := e.Tesseract.Estimate(langs(config))
+	if err != nil {
+		return 0, 0, err
+	}
+	return load + 8<<20, perMP + 6<<20, nil
+}
+
+// Load loads Tesseract for the languages.
+func (e Engine) Load(ctx context.Context, spec engine.Spec) (engine.Model, error) {
+	inner := spec
+	inner.Config = langs(spec.Config)
+	m, err := e.Tesseract.Load(ctx, inner)
+	if err != nil {
+		return nil, err
+	}
+	return &model{ocr: m, name: spec.Model}, nil
+}
+
+type model struct {
+	ocr  engine.Model
+	name string
+}
+
+func (m *model) NewHandle() (engine.Handle, error) {
+	h, err := m.ocr.NewHandle()
+	if err != nil {
+		return nil, err
+	}
+	return &handle{ocr: h, name: m.name}, nil
+}
+
+func (m *model) Close() error { return m.ocr.Close() }
+
+type handle struct {
+	ocr  engine.Handle
+	name string
+}
+
+func (h *handle) Close() error { return h.ocr.Close() }
+
+// scaleFor enlarges small images (cropped tables, screenshots), whose
+// print is too small for Tesseract.
+func scaleFor(w, h int) float64 {
+	switch m := max(w, h); {
+	case m < 900:
+		return 3
+	case m < 1600:
+		return 2
+	}
+	return 1
+}
+
+// Process reads the page and analyses its layout. Boxes are in the
+// page's own pixels.
+func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Options) (*result.Page, error) {
+	o := maps.Clone(opts)
+	if o == nil {
+		o = engine.Options{}
+	}
+	o[tesseract.OptGray] = "1"
+	scale := 1.0
+	if o[tesseract.OptScale] == "" {
+		scale = scaleFor(im.Width, im.Height)
+		if scale > 1 {
+			o[tesseract.OptScale] = strconv.FormatFloat(scale, 'f', -1, 64)
+		}
+	}
+	page, err := h.ocr.Process(ctx, im, o)
+	if err != nil {
+		return nil, err
+	}
+	var g *image.Gray
+	if len(page.Gray) == page.Width*page.Height && page.Width > 0 {
+		g = &image.Gray{Pix: page.Gray, Stride: page.Width, Rect: image.Rect(0, 0, page.Width, page.Height)}
+	}
+	page.Blocks = layout.Analyze(g, page, layout.Options{WholePageTable: opts[OptWholePageTable] != ""})
+	page.Gray = nil
+	page.Engine = h.name
+	if scale > 1 {
+		shrink(page, scale)
+	}
+	return page, nil
+}
+
+// shrink maps every box from the enlarged frame back to the page's.
+func shrink(p *result.Page, f float64) {
+	s := func(b *result.Box) {
+		b.X0, b.Y0 = int(float64(b.X0)/f), int(float64(b.Y0)/f)
+		b.X1, b.Y1 = int(float64(b.X1)/f+0.999), int(float64(b.Y1)/f+0.999)
+	}
+	p.Width, p.Height = int(float64(p.Width)/f+0.5), int(float64(p.Height)/f+0.5)
+	for i := range p.Blocks {
+		b := &p.Blocks[i]
+		s(&b.Box)
+		for j := range b.Paragraphs {
+			pp := &b.Paragraphs[j]
+			s(&pp.Box)
+			for k := range pp.Lines {
+				l := &pp.Lines[k]
+				s(&l.Box)
+				for w := range l.Words {
+					s(&l.Words[w].Box)
+				}
+			}
+		}
+		if b.Table != nil {
+			for c := range b.Table.Cells {
+				s(&b.Table.Cells[c].Box)
+			}
+		}
+	}
+}

@@ -1,0 +1,487 @@
+// Package layout turns a recognised page (Tesseract's blocks, paragraphs,
+// lines and words, and the page image) into a document page: blocks typed
+// as title, heading, paragraph, list item, table, figure, caption, header,
+// footer, page number or formula, tables given their structure, figures
+// cropped, and every block given its place in reading order (recursive
+// XY-cut). Pages decides headers and footers that repeat across pages.
+package layout
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/lector-ocr/lector/internal/result"
+	"github.com/lector-ocr/lector/internal/table"
+)
+
+// Options tune the analysis.
+type Options struct {
+	// WholePageTable reads the whole page as one table (an input that is a
+	// cropped table).
+	WholePageTable bool
+}
+
+// Analyze returns page's blocks as a document's: one block per paragraph
+// of text, typed; tables recognised; figures cropped from g; sorted in
+// reading order with Order set. g is the page as recognised (may be nil:
+// then no ruling lines are found and no figure is cropped).
+func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
+	var words []result.Word
+	for _, b := range page.Blocks {
+		for _, p := range b.Paragraphs {
+			for _, l := range p.Lines {
+				words = append(words, l.Words...)
+			}
+		}
+	}
+	if o.WholePageTable {
+		region := result.Box{X0: 0, Y0: 0, X1: page.Width, Y1: page.Height}
+		t := table.Recognize(g, words, region)
+		return []result.Block{{Type: result.BlockTable, Box: region, Table: t, Confidence: meanConf(words)}}
+	}
+	bodyH := bodyLineHeight(page.Blocks)
+
+	// Table regions: Tesseract's table blocks and grids of ruling lines.
+	var regions []result.Box
+	for _, b := range page.Blocks {
+		if b.Type == result.BlockTable {
+			regions = append(regions, b.Box)
+		}
+	}
+	if g != nil {
+		regions = append(regions, ruledGrids(g, bodyH)...)
+	}
+	regions = mergeBoxes(regions)
+
+	var out []result.Block
+	for _, r := range regions {
+		t := table.Recognize(g, words, r)
+		if t.Rows == 0 {
+			continue
+		}
+		out = append(out, result.Block{Type: result.BlockTable, Box: r, Table: t, Confidence: meanConf(wordsIn(words, r))})
+	}
+	inTable := func(b result.Box) bool {
+		cx, cy := (b.X0+b.X1)/2, (b.Y0+b.Y1)/2
+		for _, r := range regions {
+			if cx >= r.X0 && cx < r.X1 && cy >= r.Y0 && cy < r.Y1 {
+				return true
+			}
+		}
+		return false
+	}
+	for _, b := range page.Blocks {
+		if inTable(b.Box) {
+			continue
+		}
+		switch b.Type {
+		case result.BlockTable, result.BlockSeparator:
+			continue
+		case result.BlockFigure:
+			fb := result.Block{Type: result.BlockFigure, Box: b.Box, Confidence: b.Confidence}
+			if g != nil {
+				fb.Image = crop(g, b.Box)
+			}
+			out = append(out, fb)
+			continue
+		case result.BlockFormula:
+			out = append(out, b)
+			continue
+		}
+		for _, p := range b.Paragraphs {
+			if inTable(p.Box) || len(p.Lines) == 0 {
+				continue
+			}
+			out = append(out, result.Block{Type: classify(p, bodyH), Box: p.Box, Confidence: b.Confidence, Paragraphs: []result.Paragraph{p}})
+		}
+	}
+	marginals(out, page, bodyH)
+	captions(out, bodyH)
+	titleOf(out, page)
+	order(out)
+	return out
+}
+
+func meanConf(ws []result.Word) float64 {
+	if len(ws) == 0 {
+		return 0
+	}
+	s := 0.0
+	for _, w := range ws {
+		s += w.Confidence
+	}
+	return s / float64(len(ws))
+}
+
+func wordsIn(ws []result.Word, r result.Box) []result.Word {
+	var out []result.Word
+	for _, w := range ws {
+		if cx, cy := (w.Box.X0+w.Box.X1)/2, (w.Box.Y0+w.Box.Y1)/2; cx >= r.X0 && cx < r.X1 && cy >= r.Y0 && cy < r.Y1 {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// bodyLineHeight is the median line height, weighted by words: the body
+// text's size.
+func bodyLineHeight(blocks []result.Block) int {
+	var hs []int
+	for _, b := range blocks {
+		for _, p := range b.Paragraphs {
+			for _, l := range p.Lines {
+				for range l.Words {
+					hs = append(hs, l.Box.Height())
+				}
+			}
+		}
+	}
+	if len(hs) == 0 {
+		return 20
+	}
+	sort.Ints(hs)
+	return max(hs[len(hs)/2], 4)
+}
+
+var (
+	bullet    = regexp.MustCompile(`^([•·▪◦‣∙\-–—*o]|\(?[0-9]{1,3}[.)]|\(?[a-zA-Z][.)]|\(?[ivxIVX]{1,4}[.)])$`)
+	captionRe = regexp.MustCompile(`^(?i)(fig(ure)?\.?|table|tab\.)\s*[0-9IVX]+`)
+	numberRe  = regexp.MustCompile(`^(?i)(page\s*)?[0-9]{1,4}(\s*(/|of)\s*[0-9]{1,4})?$|^[-–]\s*[0-9]{1,4}\s*[-–]$`)
+)
+
+// classify types a paragraph: heading (larger than body text and short),
+// list item (opens with a bullet or a number), else paragraph.
+func classify(p result.Paragraph, bodyH int) result.BlockType {
+	first := p.Lines[0].Words
+	words := 0
+	var lh []int
+	for _, l := range p.Lines {
+		words += len(l.Words)
+		lh = append(lh, l.Box.Height())
+	}
+	sort.Ints(lh)
+	h := lh[len(lh)/2]
+	if len(first) > 0 {
+		w := first[0].Text
+		if bullet.MatchString(w) && (len(first) > 1 || len(p.Lines) > 1) {
+			return result.BlockListItem
+		}
+		if r := []rune(w); len(r) > 1 && strings.ContainsRune("•·▪◦‣∙", r[0]) {
+			return result.BlockListItem
+		}
+	}
+	if len(p.Lines) <= 3 && words <= 20 && float64(h) >= 1.3*float64(bodyH) {
+		return result.BlockHeading
+	}
+	return result.BlockParagraph
+}
+
+// marginals marks short blocks in the top and bottom bands: a number there
+// is a page number; other text a header or footer when it is small.
+func marginals(bs []result.Block, page *result.Page, bodyH int) {
+	band := page.Height * 7 / 100
+	for i := range bs {
+		b := &bs[i]
+		if b.Type != result.BlockParagraph && b.Type != result.BlockHeading {
+			continue
+		}
+		text := strings.TrimSpace(blockText(*b))
+		top, bottom := b.Box.Y1 <= band, b.Box.Y0 >= page.Height-band
+		if !top && !bottom {
+			continue
+		}
+		switch {
+		case numberRe.MatchString(text):
+			b.Type = result.BlockPageNumber
+		case len(b.Paragraphs[0].Lines) <= 2 && top:
+			b.Type = result.BlockHeader
+		case len(b.Paragraphs[0].Lines) <= 2 && bottom:
+			b.Type = result.BlockFooter
+		}
+	}
+}
+
+// captions marks "Figure N…"/"Table N…" paragraphs next to a figure or
+// table.
+func captions(bs []result.Block, bodyH int) {
+	for i := range bs {
+		b := &bs[i]
+		if b.Type != result.BlockParagraph || !captionRe.MatchString(blockText(*b)) {
+			continue
+		}
+		for _, o := range bs {
+			if o.Type != result.BlockFigure && o.Type != result.BlockTable {
+				continue
+			}
+			near := 3 * bodyH
+			vgap := max(o.Box.Y0-b.Box.Y1, b.Box.Y0-o.Box.Y1)
+			overlapX := min(o.Box.X1, b.Box.X1) - max(o.Box.X0, b.Box.X0)
+			if vgap <= near && overlapX > 0 {
+				b.Type = result.BlockCaption
+				break
+			}
+		}
+	}
+}
+
+// titleOf makes the largest heading in the top third of the first page its
+// title.
+func titleOf(bs []result.Block, page *result.Page) {
+	if page.Number > 1 {
+		return
+	}
+	best, bestH := -1, 0
+	for i, b := range bs {
+		if b.Type == result.BlockHeading && b.Box.Y0 < page.Height/3 {
+			if h := b.Paragraphs[0].Lines[0].Box.Height(); h > bestH {
+				best, bestH = i, h
+			}
+		}
+	}
+	if best >= 0 {
+		bs[best].Type = result.BlockTitle
+	}
+}
+
+func blockText(b result.Block) string {
+	var parts []string
+	for _, p := range b.Paragraphs {
+		for _, l := range p.Lines {
+			for _, w := range l.Words {
+				parts = append(parts, w.Text)
+			}
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// order sorts blocks in reading order by recursive XY-cut: a vertical cut
+// (a gap between columns running the whole height) is tried first, then a
+// horizontal one; headers come first and footers and page numbers last.
+func order(bs []result.Block) {
+	idx := make([]int, len(bs))
+	for i := range idx {
+		idx[i] = i
+	}
+	var main, head, foot []int
+	for _, i := range idx {
+		switch bs[i].Type {
+		case result.BlockHeader:
+			head = append(head, i)
+		case result.BlockFooter, result.BlockPageNumber:
+			foot = append(foot, i)
+		default:
+			main = append(main, i)
+		}
+	}
+	var seq []int
+	seq = append(seq, xyCut(bs, head)...)
+	seq = append(seq, xyCut(bs, main)...)
+	seq = append(seq, xyCut(bs, foot)...)
+	sorted := make([]result.Block, len(bs))
+	for n, i := range seq {
+		sorted[n] = bs[i]
+		sorted[n].Order = n
+	}
+	copy(bs, sorted)
+}
+
+func xyCut(bs []result.Block, ids []int) []int {
+	if len(ids) <= 1 {
+		return ids
+	}
+	if a, b, ok := cut(bs, ids, false); ok {
+		return append(xyCut(bs, a), xyCut(bs, b)...)
+	}
+	if a, b, ok := cut(bs, ids, true); ok {
+		return append(xyCut(bs, a), xyCut(bs, b)...)
+	}
+	out := append([]int(nil), ids...)
+	sort.SliceStable(out, func(i, j int) bool {
+		bi, bj := bs[out[i]].Box, bs[out[j]].Box
+		if bi.Y0 != bj.Y0 {
+			return bi.Y0 < bj.Y0
+		}
+		return bi.X0 < bj.X0
+	})
+	return out
+}
+
+// cut splits ids at the widest gap along y (horizontal) or x, if any.
+func cut(bs []result.Block, ids []int, horizontal bool) ([]int, []int, bool) {
+	span := func(b result.Box) (int, int) {
+		if horizontal {
+			return b.Y0, b.Y1
+		}
+		return b.X0, b.X1
+	}
+	sorted := append([]int(nil), ids...)
+	sort.Slice(sorted, func(i, j int) bool {
+		a, _ := span(bs[sorted[i]].Box)
+		b, _ := span(bs[sorted[j]].Box)
+		return a < b
+	})
+	bestGap, bestAt := 0, -1
+	_, reach := span(bs[sorted[0]].Box)
+	for k := 1; k < len(sorted); k++ {
+		s, e := span(bs[sorted[k]].Box)
+		if gap := s - reach; gap > bestGap {
+			bestGap, bestAt = gap, k
+		}
+		reach = max(reach, e)
+	}
+	if bestAt < 0 {
+		return nil, nil, false
+	}
+	return sorted[:bestAt], sorted[bestAt:], true
+}
+
+// ruledGrids finds regions where horizontal and vertical rules cross: the
+// bounding boxes of connected groups with at least two of each.
+func ruledGrids(g *image.Gray, bodyH int) []result.Box {
+	page := result.Box{X0: g.Rect.Min.X, Y0: g.Rect.Min.Y, X1: g.Rect.Max.X, Y1: g.Rect.Max.Y}
+	rules := table.Rules(g, page, max(4*bodyH, 40), max(2*bodyH, 24), max(bodyH/3, 4))
+	n := len(rules)
+	parent := make([]int, n)
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	grow := func(b result.Box) result.Box { return result.Box{X0: b.X0 - 3, Y0: b.Y0 - 3, X1: b.X1 + 3, Y1: b.Y1 + 3} }
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			if rules[i].Horizontal != rules[j].Horizontal && intersects(grow(rules[i].Box), grow(rules[j].Box)) {
+				parent[find(i)] = find(j)
+			}
+		}
+	}
+	type group struct {
+		box  result.Box
+		h, v int
+	}
+	groups := map[int]*group{}
+	for i, r := range rules {
+		gr := groups[find(i)]
+		if gr == nil {
+			gr = &group{}
+			groups[find(i)] = gr
+		}
+		gr.box = gr.box.Union(r.Box)
+		if r.Horizontal {
+			gr.h++
+		} else {
+			gr.v++
+		}
+	}
+	var out []result.Box
+	for _, gr := range groups {
+		if gr.h >= 2 && gr.v >= 2 {
+			out = append(out, result.Box{X0: gr.box.X0, Y0: gr.box.Y0, X1: gr.box.X1 + 1, Y1: gr.box.Y1 + 1})
+		}
+	}
+	return out
+}
+
+func intersects(a, b result.Box) bool {
+	return a.X0 < b.X1 && b.X0 < a.X1 && a.Y0 < b.Y1 && b.Y0 < a.Y1
+}
+
+// mergeBoxes unites overlapping boxes.
+func mergeBoxes(bs []result.Box) []result.Box {
+	for changed := true; changed; {
+		changed = false
+		for i := 0; i < len(bs) && !changed; i++ {
+			for j := i + 1; j < len(bs); j++ {
+				if intersects(bs[i], bs[j]) {
+					bs[i] = bs[i].Union(bs[j])
+					bs = append(bs[:j], bs[j+1:]...)
+					changed = true
+					break
+				}
+			}
+		}
+	}
+	return bs
+}
+
+// crop encodes box of g as PNG.
+func crop(g *image.Gray, b result.Box) []byte {
+	r := image.Rect(b.X0, b.Y0, b.X1, b.Y1).Intersect(g.Rect)
+	if r.Empty() {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, g.SubImage(r)); err != nil {
+		return nil
+	}
+	return buf.Bytes()
+}
+
+// Pages marks blocks that repeat in the top or bottom band of most pages
+// (digits ignored, so "Page 3" matches "Page 4") as headers and footers,
+// and names figure assets page by page.
+func Pages(pages []*result.Page) {
+	if len(pages) >= 2 {
+		count := map[string]int{}
+		key := func(p *result.Page, b result.Block) (string, bool) {
+			band := p.Height * 12 / 100
+			if b.Box.Y1 > band && b.Box.Y0 < p.Height-band {
+				return "", false
+			}
+			t := strings.Map(func(r rune) rune {
+				if unicode.IsDigit(r) || unicode.IsSpace(r) {
+					return -1
+				}
+				return unicode.ToLower(r)
+			}, blockText(b))
+			pos := "top"
+			if b.Box.Y0 >= p.Height-band {
+				pos = "bottom"
+			}
+			return pos + ":" + t, t != ""
+		}
+		for _, p := range pages {
+			seen := map[string]bool{}
+			for _, b := range p.Blocks {
+				if k, ok := key(p, b); ok && !seen[k] {
+					seen[k] = true
+					count[k]++
+				}
+			}
+		}
+		for _, p := range pages {
+			for i := range p.Blocks {
+				b := &p.Blocks[i]
+				if k, ok := key(p, *b); ok && count[k] >= max(2, (len(pages)+1)/2) && b.Type != result.BlockPageNumber {
+					if strings.HasPrefix(k, "top:") {
+						b.Type = result.BlockHeader
+					} else {
+						b.Type = result.BlockFooter
+					}
+				}
+			}
+		}
+	}
+	for _, p := range pages {
+		n := 0
+		for i := range p.Blocks {
+			if p.Blocks[i].Type == result.BlockFigure && len(p.Blocks[i].Image) > 0 {
+				n++
+				p.Blocks[i].Asset = "page" + strconv.Itoa(p.Number) + "-figure" + strconv.Itoa(n) + ".png"
+			}
+		}
+	}
+}

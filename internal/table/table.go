@@ -1,0 +1,627 @@
+// Package table recognises a table's structure in a region of a page from
+// its ruling lines and the words already recognised there — no second
+// recognition. Ruled tables (a grid of lines) give cells directly, a rule
+// missing between two grid cells merging them into one spanning cell;
+// borderless tables get their rows from the words' lines and their columns
+// from the gaps that run down the whole region. HTML (with rowspan and
+// colspan) and Markdown (a pipe table when nothing spans) come out.
+package table
+
+import (
+	"html"
+	"image"
+	"sort"
+	"strings"
+
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+// Rule is a ruling line: horizontal (Y0==Y1 up to its thickness) or
+// vertical.
+type Rule struct {
+	Box        result.Box
+	Horizontal bool
+}
+
+// Rules finds ruling lines in region of g: runs of dark pixels at least
+// minLen long and at most maxThick thick.
+func Rules(g *image.Gray, region result.Box, minLenH, minLenV, maxThick int) []Rule {
+	region = clip(region, g.Rect)
+	thr := threshold(g, region)
+	dark := func(x, y int) bool { return g.Pix[(y-g.Rect.Min.Y)*g.Stride+(x-g.Rect.Min.X)] < thr }
+	var out []Rule
+	// Horizontal runs, merged across consecutive rows when they overlap.
+	type run struct{ a, b, y0, y1 int }
+	var open []run
+	flush := func(r run) {
+		if r.y1-r.y0 <= maxThick {
+			out = append(out, Rule{Box: result.Box{X0: r.a, Y0: r.y0, X1: r.b, Y1: r.y1}, Horizontal: true})
+		}
+	}
+	for y := region.Y0; y < region.Y1; y++ {
+		var cur []run
+		for x := region.X0; x < region.X1; {
+			if !dark(x, y) {
+				x++
+				continue
+			}
+			s := x
+			for x < region.X1 && dark(x, y) {
+				x++
+			}
+			if x-s >= minLenH {
+				cur = append(cur, run{s, x, y, y + 1})
+			}
+		}
+		var next []run
+		used := make([]bool, len(cur))
+		for _, o := range open {
+			merged := false
+			for i, c := range cur {
+				if !used[i] && c.a < o.b && o.a < c.b {
+					used[i] = true
+					next = append(next, run{min(o.a, c.a), max(o.b, c.b), o.y0, y + 1})
+					merged = true
+					break
+				}
+			}
+			if !merged {
+				flush(o)
+			}
+		}
+		for i, c := range cur {
+			if !used[i] {
+				next = append(next, c)
+			}
+		}
+		open = next
+	}
+	for _, o := range open {
+		flush(o)
+	}
+	// Vertical runs, the same way by columns.
+	type vrun struct{ a, b, x0, x1 int }
+	var vopen []vrun
+	vflush := func(r vrun) {
+		if r.x1-r.x0 <= maxThick {
+			out = append(out, Rule{Box: result.Box{X0: r.x0, Y0: r.a, X1: r.x1, Y1: r.b}})
+		}
+	}
+	for x := region.X0; x < region.X1; x++ {
+		var cur []vrun
+		for y := region.Y0; y < region.Y1; {
+			if !dark(x, y) {
+				y++
+				continue
+			}
+			s := y
+			for y < region.Y1 && dark(x, y) {
+				y++
+			}
+			if y-s >= minLenV {
+				cur = append(cur, vrun{s, y, x, x + 1})
+			}
+		}
+		var next []vrun
+		used := make([]bool, len(cur))
+		for _, o := range vopen {
+			merged := false
+			for i, c := range cur {
+				if !used[i] && c.a < o.b && o.a < c.b {
+					used[i] = true
+					next = append(next, vrun{min(o.a, c.a), max(o.b, c.b), o.x0, x + 1})
+					merged = true
+					break
+				}
+			}
+			if !merged {
+				vflush(o)
+			}
+		}
+		for i, c := range cur {
+			if !used[i] {
+				next = append(next, c)
+			}
+		}
+		vopen = next
+	}
+	for _, o := range vopen {
+		vflush(o)
+	}
+	return out
+}
+
+func clip(b result.Box, r image.Rectangle) result.Box {
+	return result.Box{X0: max(b.X0, r.Min.X), Y0: max(b.Y0, r.Min.Y), X1: min(b.X1, r.Max.X), Y1: min(b.Y1, r.Max.Y)}
+}
+
+// threshold is Otsu's threshold of the region's gray levels.
+func threshold(g *image.Gray, b result.Box) uint8 {
+	var hist [256]int
+	n := 0
+	for y := b.Y0; y < b.Y1; y++ {
+		row := g.Pix[(y-g.Rect.Min.Y)*g.Stride:]
+		for x := b.X0; x < b.X1; x++ {
+			hist[row[x-g.Rect.Min.X]]++
+			n++
+		}
+	}
+	if n == 0 {
+		return 128
+	}
+	var sum float64
+	for i, c := range hist {
+		sum += float64(i * c)
+	}
+	var sumB, wB float64
+	best, bestT := -1.0, 128
+	for t := range 256 {
+		wB += float64(hist[t])
+		if wB == 0 {
+			continue
+		}
+		wF := float64(n) - wB
+		if wF == 0 {
+			break
+		}
+		sumB += float64(t * hist[t])
+		mB, mF := sumB/wB, (sum-sumB)/wF
+		if v := wB * wF * (mB - mF) * (mB - mF); v > best {
+			best, bestT = v, t
+		}
+	}
+	return uint8(min(bestT+1, 255))
+}
+
+// Recognize finds the structure of the table in region: from its ruling
+// lines when they form a grid, else from the alignment of its words.
+func Recognize(g *image.Gray, words []result.Word, region result.Box) *result.Table {
+	var in []result.Word
+	for _, w := range words {
+		if cx, cy := (w.Box.X0+w.Box.X1)/2, (w.Box.Y0+w.Box.Y1)/2; cx >= region.X0 && cx < region.X1 && cy >= region.Y0 && cy < region.Y1 && strings.TrimSpace(w.Text) != "" {
+			in = append(in, w)
+		}
+	}
+	h := medianHeight(in)
+	var rules []Rule
+	if g != nil {
+		rules = Rules(g, region, max(3*h, 20), max(2*h, 16), max(h/3, 4))
+	}
+	var t *result.Table
+	if hs, vs := split(rules); len(hs) >= 2 && len(vs) >= 2 {
+		t = ruled(in, hs, vs)
+	}
+	if t == nil || len(t.Cells) == 0 {
+		t = borderless(in, rules, h)
+	}
+	t.HTML = HTML(t)
+	return t
+}
+
+func split(rules []Rule) (hs, vs []Rule) {
+	for _, r := range rules {
+		if r.Horizontal {
+			hs = append(hs, r)
+		} else {
+			vs = append(vs, r)
+		}
+	}
+	return hs, vs
+}
+
+func medianHeight(ws []result.Word) int {
+	if len(ws) == 0 {
+		return 20
+	}
+	hs := make([]int, len(ws))
+	for i, w := range ws {
+		hs[i] = w.Box.Height()
+	}
+	sort.Ints(hs)
+	return max(hs[len(hs)/2], 4)
+}
+
+// cluster groups sorted positions closer than tol and returns their means.
+func cluster(pos []int, tol int) []int {
+	sort.Ints(pos)
+	var out []int
+	for i := 0; i < len(pos); {
+		j, sum := i, 0
+		for j < len(pos) && pos[j]-pos[i] <= tol {
+			sum += pos[j]
+			j++
+		}
+		out = append(out, sum/(j-i))
+		i = j
+	}
+	return out
+}
+
+// ruled builds a grid from the rules' positions; a grid edge with no rule
+// along most of it merges the cells on either side.
+func ruled(words []result.Word, hs, vs []Rule) *result.Table {
+	var ypos, xpos []int
+	for _, r := range hs {
+		ypos = append(ypos, (r.Box.Y0+r.Box.Y1)/2)
+	}
+	for _, r := range vs {
+		xpos = append(xpos, (r.Box.X0+r.Box.X1)/2)
+	}
+	ys, xs := cluster(ypos, 6), cluster(xpos, 6)
+	if len(ys) < 2 || len(xs) < 2 {
+		return nil
+	}
+	rows, cols := len(ys)-1, len(xs)-1
+	covered := func(horizontal bool, at, a, b int) bool {
+		need := (b - a) / 2
+		got := 0
+		for _, r := range hs {
+			if horizontal && abs((r.Box.Y0+r.Box.Y1)/2-at) <= 6 {
+				got += max(0, min(b, r.Box.X1)-max(a, r.Box.X0))
+			}
+		}
+		for _, r := range vs {
+			if !horizontal && abs((r.Box.X0+r.Box.X1)/2-at) <= 6 {
+				got += max(0, min(b, r.Box.Y1)-max(a, r.Box.Y0))
+			}
+		}
+		return got >= need
+	}
+	parent := make([]int, rows*cols)
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	union := func(a, b int) { parent[find(a)] = find(b) }
+	for r := range rows {
+		for c := range cols {
+			if c+1 < cols && !covered(false, xs[c+1], ys[r], ys[r+1]) {
+				union(r*cols+c, r*cols+c+1)
+			}
+			if r+1 < rows && !covered(true, ys[r+1], xs[c], xs[c+1]) {
+				union(r*cols+c, (r+1)*cols+c)
+			}
+		}
+	}
+	type span struct{ r0, c0, r1, c1 int }
+	spans := map[int]*span{}
+	var order []int
+	for r := range rows {
+		for c := range cols {
+			root := find(r*cols + c)
+			s := spans[root]
+			if s == nil {
+				s = &span{r, c, r, c}
+				spans[root] = s
+				order = append(order, root)
+			}
+			s.r0, s.c0, s.r1, s.c1 = min(s.r0, r), min(s.c0, c), max(s.r1, r), max(s.c1, c)
+		}
+	}
+	t := &result.Table{Rows: rows, Cols: cols, HeaderRows: 1, Ruled: true}
+	for _, root := range order {
+		s := spans[root]
+		box := result.Box{X0: xs[s.c0], Y0: ys[s.r0], X1: xs[s.c1+1], Y1: ys[s.r1+1]}
+		t.Cells = append(t.Cells, result.Cell{Row: s.r0, Col: s.c0, RowSpan: s.r1 - s.r0 + 1, ColSpan: s.c1 - s.c0 + 1,
+			Text: textIn(words, box), Box: box})
+		if s.r0 == 0 {
+			t.HeaderRows = max(t.HeaderRows, s.r1-s.r0+1)
+		}
+	}
+	if t.HeaderRows >= rows {
+		t.HeaderRows = 1
+	}
+	return t
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// textIn joins the words whose centres fall in box, line by line.
+func textIn(words []result.Word, box result.Box) string {
+	var in []result.Word
+	for _, w := range words {
+		if cx, cy := (w.Box.X0+w.Box.X1)/2, (w.Box.Y0+w.Box.Y1)/2; cx >= box.X0 && cx < box.X1 && cy >= box.Y0 && cy < box.Y1 {
+			in = append(in, w)
+		}
+	}
+	var parts []string
+	for _, line := range lines(in) {
+		for _, w := range line.words {
+			parts = append(parts, w.Text)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+type textLine struct {
+	y0, y1 int
+	words  []result.Word
+}
+
+// lines groups words into lines by vertical overlap, top to bottom, each
+// line's words left to right.
+func lines(words []result.Word) []textLine {
+	ws := append([]result.Word(nil), words...)
+	sort.Slice(ws, func(i, j int) bool { return ws[i].Box.Y0+ws[i].Box.Y1 < ws[j].Box.Y0+ws[j].Box.Y1 })
+	var out []textLine
+	for _, w := range ws {
+		placed := false
+		for i := range out {
+			l := &out[i]
+			ov := min(l.y1, w.Box.Y1) - max(l.y0, w.Box.Y0)
+			if ov*2 >= min(l.y1-l.y0, w.Box.Height()) {
+				l.words = append(l.words, w)
+				l.y0, l.y1 = min(l.y0, w.Box.Y0), max(l.y1, w.Box.Y1)
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			out = append(out, textLine{w.Box.Y0, w.Box.Y1, []result.Word{w}})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].y0 < out[j].y0 })
+	for i := range out {
+		sort.Slice(out[i].words, func(a, b int) bool { return out[i].words[a].Box.X0 < out[i].words[b].Box.X0 })
+	}
+	return out
+}
+
+// borderless finds rows from lines and columns from the vertical gaps
+// that (almost) no line crosses; a phrase that crosses a column gap where
+// nothing else in its row is becomes a spanning cell. The header is the
+// rows above the first horizontal rule below the first line, else the
+// first row.
+func borderless(words []result.Word, rules []Rule, h int) *result.Table {
+	ls := lines(words)
+	t := &result.Table{HeaderRows: 1}
+	if len(ls) == 0 {
+		return t
+	}
+	x0, x1 := ls[0].words[0].Box.X0, 0
+	for _, l := range ls {
+		for _, w := range l.words {
+			x0, x1 = min(x0, w.Box.X0), max(x1, w.Box.X1)
+		}
+	}
+	// Phrases: words closer than a gap that can separate columns.
+	gap := max(h*7/10, 3)
+	type phrase struct {
+		a, b  int
+		words []result.Word
+	}
+	rowPhrases := make([][]phrase, len(ls))
+	for i, l := range ls {
+		for _, w := range l.words {
+			ps := rowPhrases[i]
+			if n := len(ps); n > 0 && w.Box.X0-ps[n-1].b < gap {
+				ps[n-1].b = max(ps[n-1].b, w.Box.X1)
+				ps[n-1].words = append(ps[n-1].words, w)
+				continue
+			}
+			rowPhrases[i] = append(ps, phrase{w.Box.X0, w.Box.X1, []result.Word{w}})
+		}
+	}
+	// Coverage of each x by phrases of rows with more than one phrase (a
+	// lone phrase is a label or a spanning cell, not evidence of columns).
+	width := x1 - x0 + 1
+	cov := make([]int, width)
+	multi := 0
+	for _, ps := range rowPhrases {
+		if len(ps) < 2 {
+			continue
+		}
+		multi++
+		for _, p := range ps {
+			for x := p.a; x < p.b; x++ {
+				cov[x-x0]++
+			}
+		}
+	}
+	if multi == 0 { // one column
+		for _, ps := range rowPhrases {
+			for _, p := range ps {
+				cov[p.a-x0]++
+			}
+		}
+	}
+	allow := multi / 10
+	var seps []int
+	for x := 0; x < width; {
+		if cov[x] > allow {
+			x++
+			continue
+		}
+		s := x
+		for x < width && cov[x] <= allow {
+			x++
+		}
+		if s > 0 && x < width && x-s >= gap {
+			seps = append(seps, x0+(s+x)/2)
+		}
+	}
+	cols := len(seps) + 1
+	colOf := func(x int) int { return sort.SearchInts(seps, x+1) }
+	for i := 0; i < len(seps); i++ {
+		_ = i
+	}
+	t.Cols = cols
+	// Header: rows above the first rule that lies below the first line.
+	var ruleYs []int
+	for _, r := range rules {
+		if r.Horizontal && r.Box.Width() >= (x1-x0)/2 {
+			ruleYs = append(ruleYs, (r.Box.Y0+r.Box.Y1)/2)
+		}
+	}
+	sort.Ints(ruleYs)
+	header := 1
+	for _, y := range ruleYs {
+		if y > ls[0].y1 {
+			n := 0
+			for _, l := range ls {
+				if l.y1 <= y {
+					n++
+				}
+			}
+			if n >= 1 && n < len(ls) && n <= max(len(ls)/2, 1) {
+				header = n
+			}
+			break
+		}
+	}
+	t.HeaderRows = header
+	for r, ps := range rowPhrases {
+		type cellAt struct {
+			c0, c1 int
+			words  []result.Word
+		}
+		var cells []cellAt
+		for _, p := range ps {
+			c0, c1 := colOf(p.a), colOf(p.b-1)
+			if c1 > c0 { // crosses a gap: a spanning cell only if nothing else is in those columns
+				clash := false
+				for _, q := range ps {
+					if q.a == p.a {
+						continue
+					}
+					if qc0, qc1 := colOf(q.a), colOf(q.b-1); qc0 <= c1 && qc1 >= c0 {
+						clash = true
+					}
+				}
+				if clash {
+					for _, w := range p.words {
+						c := colOf((w.Box.X0 + w.Box.X1) / 2)
+						cells = append(cells, cellAt{c, c, []result.Word{w}})
+					}
+					continue
+				}
+			}
+			cells = append(cells, cellAt{c0, c1, p.words})
+		}
+		// Merge cells sharing a column.
+		sort.Slice(cells, func(i, j int) bool { return cells[i].c0 < cells[j].c0 })
+		var merged []cellAt
+		for _, c := range cells {
+			if n := len(merged); n > 0 && c.c0 <= merged[n-1].c1 {
+				merged[n-1].c1 = max(merged[n-1].c1, c.c1)
+				merged[n-1].words = append(merged[n-1].words, c.words...)
+				continue
+			}
+			merged = append(merged, c)
+		}
+		next := 0
+		for _, c := range merged {
+			for ; next < c.c0; next++ {
+				t.Cells = append(t.Cells, result.Cell{Row: r, Col: next, RowSpan: 1, ColSpan: 1})
+			}
+			var parts []string
+			var box result.Box
+			for _, w := range c.words {
+				parts = append(parts, w.Text)
+				box = box.Union(w.Box)
+			}
+			t.Cells = append(t.Cells, result.Cell{Row: r, Col: c.c0, RowSpan: 1, ColSpan: c.c1 - c.c0 + 1, Text: strings.Join(parts, " "), Box: box})
+			next = c.c1 + 1
+		}
+		for ; next < cols; next++ {
+			t.Cells = append(t.Cells, result.Cell{Row: r, Col: next, RowSpan: 1, ColSpan: 1})
+		}
+	}
+	t.Rows = len(ls)
+	return t
+}
+
+// HTML renders t as an HTML table: the header rows in <thead>, the rest in
+// <tbody>, spans as rowspan and colspan.
+func HTML(t *result.Table) string {
+	var b strings.Builder
+	b.WriteString("<table>")
+	byRow := make([][]result.Cell, t.Rows)
+	for _, c := range t.Cells {
+		if c.Row < t.Rows {
+			byRow[c.Row] = append(byRow[c.Row], c)
+		}
+	}
+	for r, cells := range byRow {
+		switch {
+		case r == 0 && t.HeaderRows > 0:
+			b.WriteString("<thead>")
+		case r == t.HeaderRows:
+			b.WriteString("<tbody>")
+		}
+		b.WriteString("<tr>")
+		sort.Slice(cells, func(i, j int) bool { return cells[i].Col < cells[j].Col })
+		for _, c := range cells {
+			b.WriteString("<td")
+			if c.ColSpan > 1 {
+				b.WriteString(` colspan="` + itoa(c.ColSpan) + `"`)
+			}
+			if c.RowSpan > 1 {
+				b.WriteString(` rowspan="` + itoa(c.RowSpan) + `"`)
+			}
+			b.WriteString(">" + html.EscapeString(c.Text) + "</td>")
+		}
+		b.WriteString("</tr>")
+		if r == t.HeaderRows-1 {
+			b.WriteString("</thead>")
+		}
+	}
+	if t.Rows > t.HeaderRows {
+		b.WriteString("</tbody>")
+	}
+	b.WriteString("</table>")
+	return b.String()
+}
+
+func itoa(n int) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// Markdown renders t as a pipe table when no cell spans, else as its HTML
+// (Markdown allows HTML blocks).
+func Markdown(t *result.Table) string {
+	for _, c := range t.Cells {
+		if c.RowSpan > 1 || c.ColSpan > 1 {
+			return t.HTML
+		}
+	}
+	if t.Rows == 0 || t.Cols == 0 {
+		return ""
+	}
+	grid := make([][]string, t.Rows)
+	for i := range grid {
+		grid[i] = make([]string, t.Cols)
+	}
+	for _, c := range t.Cells {
+		if c.Row < t.Rows && c.Col < t.Cols {
+			grid[c.Row][c.Col] = strings.NewReplacer("|", `\|`, "\n", " ").Replace(c.Text)
+		}
+	}
+	var b strings.Builder
+	row := func(cells []string) { b.WriteString("| " + strings.Join(cells, " | ") + " |\n") }
+	row(grid[0])
+	sep := make([]string, t.Cols)
+	for i := range sep {
+		sep[i] = "---"
+	}
+	row(sep)
+	for _, r := range grid[1:] {
+		row(r)
+	}
+	return b.String()
+}
