@@ -8,8 +8,8 @@ import (
 
 	"github.com/lector-ocr/lector/internal/config"
 	"github.com/lector-ocr/lector/internal/engine"
-	"github.com/lector-ocr/lector/internal/engine/synthetic"
 	"github.com/lector-ocr/lector/internal/engine/structure"
+	"github.com/lector-ocr/lector/internal/engine/synthetic"
 	"github.com/lector-ocr/lector/internal/engine/tesseract"
 	"github.com/lector-ocr/lector/internal/runner"
 )

@@ -360,7 +360,9 @@ func ruledGrids(g *image.Gray, bodyH int) []result.Box {
 		}
 		return i
 	}
-	grow := func(b result.Box) result.Box { return result.Box{X0: b.X0 - 3, Y0: b.Y0 - 3, X1: b.X1 + 3, Y1: b.Y1 + 3} }
+	grow := func(b result.Box) result.Box {
+		return result.Box{X0: b.X0 - 3, Y0: b.Y0 - 3, X1: b.X1 + 3, Y1: b.Y1 + 3}
+	}
 	for i := range n {
 		for j := i + 1; j < n; j++ {
 			if rules[i].Horizontal != rules[j].Horizontal && intersects(grow(rules[i].Box), grow(rules[j].Box)) {
