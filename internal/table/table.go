@@ -188,7 +188,7 @@ func Recognize(g *image.Gray, words []result.Word, region result.Box) *result.Ta
 		rules = Rules(g, region, max(3*h, 20), max(2*h, 16), max(h/3, 4))
 	}
 	var t *result.Table
-	if hs, vs := split(rules); len(hs) >= 2 && len(vs) >= 2 {
+	if hs, vs := split(rules); frame(hs, vs, region) {
 		t = ruled(in, hs, vs)
 	}
 	if t == nil || len(t.Cells) == 0 {
@@ -196,6 +196,23 @@ func Recognize(g *image.Gray, words []result.Word, region result.Box) *result.Ta
 	}
 	t.HTML = HTML(t)
 	return t
+}
+
+// frame reports whether the rules make a grid: at least two horizontal
+// rules across most of the region's width and two vertical ones down most
+// of its height (shorter rules inside then bound merged cells). Strokes of
+// text and shading never pass this.
+func frame(hs, vs []Rule, region result.Box) bool {
+	long := func(rs []Rule, horizontal bool) int {
+		n := 0
+		for _, r := range rs {
+			if horizontal && r.Box.Width()*10 >= region.Width()*6 || !horizontal && r.Box.Height()*10 >= region.Height()*6 {
+				n++
+			}
+		}
+		return n
+	}
+	return long(hs, true) >= 2 && long(vs, false) >= 2
 }
 
 func split(rules []Rule) (hs, vs []Rule) {
@@ -396,8 +413,17 @@ func borderless(words []result.Word, rules []Rule, h int) *result.Table {
 			x0, x1 = min(x0, w.Box.X0), max(x1, w.Box.X1)
 		}
 	}
-	// Phrases: words closer than a gap that can separate columns.
-	gap := max(h*7/10, 3)
+	// Phrases: words closer than a gap that can separate columns — most of
+	// a line's height (an em, roughly), where spaces between words are a
+	// third of it. Line heights, not word heights: short words of x-height
+	// would make the measure too small.
+	var lhs []int
+	for _, l := range ls {
+		lhs = append(lhs, l.y1-l.y0)
+	}
+	sort.Ints(lhs)
+	lineH := lhs[len(lhs)/2]
+	gap := max(lineH*8/10, 3)
 	type phrase struct {
 		a, b  int
 		words []result.Word

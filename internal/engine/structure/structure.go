@@ -79,15 +79,14 @@ type handle struct {
 func (h *handle) Close() error { return h.ocr.Close() }
 
 // scaleFor enlarges small images (cropped tables, screenshots), whose
-// print is too small for Tesseract.
+// print is too small for Tesseract: to about 2000 pixels on the long side,
+// at most 4×.
 func scaleFor(w, h int) float64 {
-	switch m := max(w, h); {
-	case m < 900:
-		return 3
-	case m < 1600:
-		return 2
+	m := max(w, h)
+	if m <= 0 || m >= 1600 {
+		return 1
 	}
-	return 1
+	return min(float64(int(2000.0/float64(m)*4))/4, 4)
 }
 
 // Process reads the page and analyses its layout. Boxes are in the
@@ -98,6 +97,12 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 		o = engine.Options{}
 	}
 	o[tesseract.OptGray] = "1"
+	if o[OptWholePageTable] != "" {
+		// A cropped table is upright; on small print the orientation
+		// check's guesses do more harm than good. (Sparse-text segmentation,
+		// PSM 11, was measured worse: it drops lone numbers.)
+		o[tesseract.OptNoOSD] = "1"
+	}
 	scale := 1.0
 	if o[tesseract.OptScale] == "" {
 		scale = scaleFor(im.Width, im.Height)

@@ -199,7 +199,8 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	if dpi <= 0 {
 		dpi = int(C.lector_xres(pix))
 	}
-	if dpi < 70 {
+	dpiKnown := dpi >= 70
+	if !dpiKnown {
 		dpi = 300
 	}
 	if f, err := strconv.ParseFloat(opts[OptScale], 64); err == nil && f > 1 && f <= 4 {
@@ -210,7 +211,9 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 		}
 		C.lector_pix_destroy(pix)
 		pix = scaled
-		dpi = int(float64(dpi) * f)
+		if dpiKnown { // else 300 stands: small print enlarged reads as ordinary print
+			dpi = int(float64(dpi) * f)
+		}
 	}
 
 	page := &result.Page{Number: im.Number, Engine: h.m.name}
