@@ -47,15 +47,17 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 	}
 	bodyH := bodyLineHeight(page.Blocks)
 
-	// Table regions: Tesseract's table blocks and grids of ruling lines.
+	// Table regions: grids of ruling lines, and Tesseract's table blocks
+	// that hold up as tables (two columns and rows of short cells: Tesseract
+	// also calls two columns of running text a table).
 	var regions []result.Box
-	for _, b := range page.Blocks {
-		if b.Type == result.BlockTable {
-			regions = append(regions, b.Box)
-		}
-	}
 	if g != nil {
 		regions = append(regions, ruledGrids(g, bodyH)...)
+	}
+	for _, b := range page.Blocks {
+		if b.Type == result.BlockTable && tableLike(table.Recognize(g, words, b.Box)) {
+			regions = append(regions, b.Box)
+		}
 	}
 	regions = mergeBoxes(regions)
 
@@ -76,12 +78,14 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 		}
 		return false
 	}
+	var paras []result.Paragraph
+	var conf []float64
 	for _, b := range page.Blocks {
 		if inTable(b.Box) {
 			continue
 		}
 		switch b.Type {
-		case result.BlockTable, result.BlockSeparator:
+		case result.BlockSeparator:
 			continue
 		case result.BlockFigure:
 			fb := result.Block{Type: result.BlockFigure, Box: b.Box, Confidence: b.Confidence}
@@ -95,16 +99,136 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 			continue
 		}
 		for _, p := range b.Paragraphs {
-			if inTable(p.Box) || len(p.Lines) == 0 {
-				continue
+			if !inTable(p.Box) && len(p.Lines) > 0 {
+				paras = append(paras, p)
+				conf = append(conf, b.Confidence)
 			}
-			out = append(out, result.Block{Type: classify(p, bodyH), Box: p.Box, Confidence: b.Confidence, Paragraphs: []result.Paragraph{p}})
+		}
+	}
+	// Lines that jump a column gap mean Tesseract read across columns:
+	// rebuild the paragraphs from line fragments, column by column.
+	if crossesColumns(paras, bodyH) {
+		paras = regroup(paras, bodyH)
+		conf = nil
+	}
+	for i, p := range paras {
+		c := meanConf(paraWords(p))
+		if conf != nil {
+			c = conf[i]
+		}
+		for _, part := range splitList(p) {
+			out = append(out, result.Block{Type: classify(part, bodyH), Box: part.Box, Confidence: c, Paragraphs: []result.Paragraph{part}})
 		}
 	}
 	marginals(out, page, bodyH)
 	captions(out, bodyH)
 	titleOf(out, page)
-	order(out)
+	order(out, bodyH)
+	return out
+}
+
+// tableLike reports whether a recognised region reads as a table: at least
+// two rows and two columns, and cells of a few words (running text in
+// columns has long ones).
+func tableLike(t *result.Table) bool {
+	if t.Rows < 2 || t.Cols < 2 {
+		return false
+	}
+	words, cells := 0, 0
+	for _, c := range t.Cells {
+		if n := len(strings.Fields(c.Text)); n > 0 {
+			words += n
+			cells++
+		}
+	}
+	return cells > 0 && float64(words)/float64(cells) <= 3
+}
+
+func paraWords(p result.Paragraph) []result.Word {
+	var ws []result.Word
+	for _, l := range p.Lines {
+		ws = append(ws, l.Words...)
+	}
+	return ws
+}
+
+// columnGap is how wide a gap between words must be to separate columns.
+func columnGap(lineH int) int { return lineH * 3 / 2 }
+
+func crossesColumns(paras []result.Paragraph, bodyH int) bool {
+	for _, p := range paras {
+		for _, l := range p.Lines {
+			for i := 1; i < len(l.Words); i++ {
+				if l.Words[i].Box.X0-l.Words[i-1].Box.X1 > columnGap(max(l.Box.Height(), bodyH)) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// regroup splits lines at column gaps and stacks the fragments into
+// paragraphs: a fragment continues the paragraph whose last line is just
+// above it (less than a line's height between) and overlaps it across.
+func regroup(paras []result.Paragraph, bodyH int) []result.Paragraph {
+	var frags []result.Line
+	for _, p := range paras {
+		for _, l := range p.Lines {
+			cur := result.Line{}
+			for i, w := range l.Words {
+				if i > 0 && w.Box.X0-l.Words[i-1].Box.X1 > columnGap(max(l.Box.Height(), bodyH)) {
+					frags = append(frags, cur)
+					cur = result.Line{}
+				}
+				cur.Words = append(cur.Words, w)
+				cur.Box = cur.Box.Union(w.Box)
+				cur.Confidence = l.Confidence
+			}
+			if len(cur.Words) > 0 {
+				frags = append(frags, cur)
+			}
+		}
+	}
+	sort.SliceStable(frags, func(i, j int) bool { return frags[i].Box.Y0 < frags[j].Box.Y0 })
+	var out []result.Paragraph
+	for _, f := range frags {
+		best := -1
+		for i := range out {
+			last := out[i].Lines[len(out[i].Lines)-1]
+			gap := f.Box.Y0 - last.Box.Y1
+			ov := min(f.Box.X1, last.Box.X1) - max(f.Box.X0, last.Box.X0)
+			sameSize := f.Box.Height()*10 <= last.Box.Height()*13 && last.Box.Height()*10 <= f.Box.Height()*13
+			if gap >= -2 && gap < max(last.Box.Height(), bodyH) && ov*3 >= min(f.Box.Width(), last.Box.Width()) && sameSize {
+				best = i
+			}
+		}
+		if best < 0 {
+			out = append(out, result.Paragraph{Box: f.Box, Lines: []result.Line{f}})
+			continue
+		}
+		out[best].Lines = append(out[best].Lines, f)
+		out[best].Box = out[best].Box.Union(f.Box)
+	}
+	return out
+}
+
+// splitList splits a paragraph whose lines open with list markers into
+// one paragraph per item.
+func splitList(p result.Paragraph) []result.Paragraph {
+	starts := func(l result.Line) bool { return len(l.Words) > 1 && bullet.MatchString(l.Words[0].Text) }
+	if len(p.Lines) < 2 || !starts(p.Lines[0]) {
+		return []result.Paragraph{p}
+	}
+	var out []result.Paragraph
+	for _, l := range p.Lines {
+		if starts(l) || len(out) == 0 {
+			out = append(out, result.Paragraph{})
+		}
+		cur := &out[len(out)-1]
+		cur.Lines = append(cur.Lines, l)
+		cur.Box = cur.Box.Union(l.Box)
+	}
 	return out
 }
 
@@ -129,15 +253,16 @@ func wordsIn(ws []result.Word, r result.Box) []result.Word {
 	return out
 }
 
-// bodyLineHeight is the median line height, weighted by words: the body
-// text's size.
+// bodyLineHeight is the median text size of the page's lines, weighted by
+// words: the body text's size (see lineSize).
 func bodyLineHeight(blocks []result.Block) int {
 	var hs []int
 	for _, b := range blocks {
 		for _, p := range b.Paragraphs {
 			for _, l := range p.Lines {
+				size := lineSize(l)
 				for range l.Words {
-					hs = append(hs, l.Box.Height())
+					hs = append(hs, size)
 				}
 			}
 		}
@@ -147,6 +272,29 @@ func bodyLineHeight(blocks []result.Block) int {
 	}
 	sort.Ints(hs)
 	return max(hs[len(hs)/2], 4)
+}
+
+// lineSize measures a line's text size as the median height of its words
+// without descenders (a box's height otherwise depends on whether a word
+// has a g or a y); for a line of only such words, their height less a
+// fifth.
+func lineSize(l result.Line) int {
+	var plain, all []int
+	for _, w := range l.Words {
+		all = append(all, w.Box.Height())
+		if !strings.ContainsAny(w.Text, "gjpqyQ,;()[]{}|/$@") {
+			plain = append(plain, w.Box.Height())
+		}
+	}
+	if len(plain) > 0 {
+		sort.Ints(plain)
+		return plain[len(plain)/2]
+	}
+	if len(all) == 0 {
+		return l.Box.Height()
+	}
+	sort.Ints(all)
+	return all[len(all)/2] * 4 / 5
 }
 
 var (
@@ -163,7 +311,7 @@ func classify(p result.Paragraph, bodyH int) result.BlockType {
 	var lh []int
 	for _, l := range p.Lines {
 		words += len(l.Words)
-		lh = append(lh, l.Box.Height())
+		lh = append(lh, lineSize(l))
 	}
 	sort.Ints(lh)
 	h := lh[len(lh)/2]
@@ -239,7 +387,7 @@ func titleOf(bs []result.Block, page *result.Page) {
 	best, bestH := -1, 0
 	for i, b := range bs {
 		if b.Type == result.BlockHeading && b.Box.Y0 < page.Height/3 {
-			if h := b.Paragraphs[0].Lines[0].Box.Height(); h > bestH {
+			if h := lineSize(b.Paragraphs[0].Lines[0]); h > bestH {
 				best, bestH = i, h
 			}
 		}
@@ -261,16 +409,13 @@ func blockText(b result.Block) string {
 	return strings.Join(parts, " ")
 }
 
-// order sorts blocks in reading order by recursive XY-cut: a vertical cut
-// (a gap between columns running the whole height) is tried first, then a
-// horizontal one; headers come first and footers and page numbers last.
-func order(bs []result.Block) {
-	idx := make([]int, len(bs))
-	for i := range idx {
-		idx[i] = i
-	}
+// order sorts blocks in reading order by recursive XY-cut: a wide
+// horizontal gap (a section break, two body lines or more) is cut first,
+// then a vertical gap between columns, then any horizontal gap; headers
+// come first and footers and page numbers last.
+func order(bs []result.Block, bodyH int) {
 	var main, head, foot []int
-	for _, i := range idx {
+	for i := range bs {
 		switch bs[i].Type {
 		case result.BlockHeader:
 			head = append(head, i)
@@ -281,9 +426,9 @@ func order(bs []result.Block) {
 		}
 	}
 	var seq []int
-	seq = append(seq, xyCut(bs, head)...)
-	seq = append(seq, xyCut(bs, main)...)
-	seq = append(seq, xyCut(bs, foot)...)
+	seq = append(seq, xyCut(bs, head, bodyH)...)
+	seq = append(seq, xyCut(bs, main, bodyH)...)
+	seq = append(seq, xyCut(bs, foot, bodyH)...)
 	sorted := make([]result.Block, len(bs))
 	for n, i := range seq {
 		sorted[n] = bs[i]
@@ -292,15 +437,18 @@ func order(bs []result.Block) {
 	copy(bs, sorted)
 }
 
-func xyCut(bs []result.Block, ids []int) []int {
+func xyCut(bs []result.Block, ids []int, bodyH int) []int {
 	if len(ids) <= 1 {
 		return ids
 	}
-	if a, b, ok := cut(bs, ids, false); ok {
-		return append(xyCut(bs, a), xyCut(bs, b)...)
+	if a, b, gap, ok := cut(bs, ids, true); ok && gap >= 2*bodyH {
+		return append(xyCut(bs, a, bodyH), xyCut(bs, b, bodyH)...)
 	}
-	if a, b, ok := cut(bs, ids, true); ok {
-		return append(xyCut(bs, a), xyCut(bs, b)...)
+	if a, b, _, ok := cut(bs, ids, false); ok {
+		return append(xyCut(bs, a, bodyH), xyCut(bs, b, bodyH)...)
+	}
+	if a, b, _, ok := cut(bs, ids, true); ok {
+		return append(xyCut(bs, a, bodyH), xyCut(bs, b, bodyH)...)
 	}
 	out := append([]int(nil), ids...)
 	sort.SliceStable(out, func(i, j int) bool {
@@ -313,8 +461,9 @@ func xyCut(bs []result.Block, ids []int) []int {
 	return out
 }
 
-// cut splits ids at the widest gap along y (horizontal) or x, if any.
-func cut(bs []result.Block, ids []int, horizontal bool) ([]int, []int, bool) {
+// cut splits ids at the widest gap along y (horizontal) or x, if any, and
+// returns the gap.
+func cut(bs []result.Block, ids []int, horizontal bool) ([]int, []int, int, bool) {
 	span := func(b result.Box) (int, int) {
 		if horizontal {
 			return b.Y0, b.Y1
@@ -337,9 +486,9 @@ func cut(bs []result.Block, ids []int, horizontal bool) ([]int, []int, bool) {
 		reach = max(reach, e)
 	}
 	if bestAt < 0 {
-		return nil, nil, false
+		return nil, nil, 0, false
 	}
-	return sorted[:bestAt], sorted[bestAt:], true
+	return sorted[:bestAt], sorted[bestAt:], bestGap, true
 }
 
 // ruledGrids finds regions where horizontal and vertical rules cross: the

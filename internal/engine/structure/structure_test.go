@@ -1,0 +1,254 @@
+package structure
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/image/font/opentype"
+	"golang.org/x/image/math/fixed"
+
+	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/engine/tesseract"
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+// page draws test documents: text in Go's fonts, ruling lines, at sizes
+// Tesseract reads well.
+type page struct {
+	img *image.Gray
+	t   *testing.T
+}
+
+func newPage(t *testing.T, w, h int) *page {
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+	return &page{img: img, t: t}
+}
+
+func (p *page) face(size float64, bold bool) font.Face {
+	data := goregular.TTF
+	if bold {
+		data = gobold.TTF
+	}
+	f, err := opentype.Parse(data)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	face, err := opentype.NewFace(f, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return face
+}
+
+// text draws s with its baseline at (x, y).
+func (p *page) text(x, y int, size float64, bold bool, s string) {
+	d := font.Drawer{Dst: p.img, Src: image.Black, Face: p.face(size, bold), Dot: fixed.P(x, y)}
+	d.DrawString(s)
+}
+
+// hline and vline draw 3-pixel rules.
+func (p *page) hline(x0, x1, y int) {
+	draw.Draw(p.img, image.Rect(x0, y-1, x1, y+2), &image.Uniform{color.Black}, image.Point{}, draw.Src)
+}
+
+func (p *page) vline(x, y0, y1 int) {
+	draw.Draw(p.img, image.Rect(x-1, y0, x+2, y1), &image.Uniform{color.Black}, image.Point{}, draw.Src)
+}
+
+func (p *page) png() []byte {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, p.img); err != nil {
+		p.t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// analyse runs the structure engine (Tesseract in-process) on the page.
+func analyse(t *testing.T, p *page, opts engine.Options) *result.Page {
+	t.Helper()
+	if len(tesseract.Languages(tesseract.DataDir(""))) == 0 {
+		t.Skip("skipping: no Tesseract language data (make setup installs it)")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := Engine{Tesseract: tesseract.Engine{PageTimeout: time.Minute}}
+	m, err := e.Load(context.Background(), engine.Spec{Model: "structure:default", Config: "default", Device: "cpu", Slots: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	h, err := m.NewHandle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	b := p.img.Bounds()
+	out, err := h.Process(context.Background(), engine.Image{Number: 1, Width: b.Dx(), Height: b.Dy(), Format: "png", Data: p.png()}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func blockText(b result.Block) string {
+	var parts []string
+	for _, p := range b.Paragraphs {
+		for _, l := range p.Lines {
+			for _, w := range l.Words {
+				parts = append(parts, w.Text)
+			}
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// TestTwoColumnsHeadingsAndAList: a title, a heading, two columns of
+// paragraphs and a numbered list come out typed, in reading order: the
+// whole left column before the right one.
+func TestTwoColumnsHeadingsAndAList(t *testing.T) {
+	p := newPage(t, 1700, 2000)
+	p.text(120, 150, 64, true, "Quarterly Review")
+	p.text(120, 300, 44, true, "Introduction")
+	left := []string{"The left column opens", "with this paragraph and", "runs down the page in", "several short lines."}
+	right := []string{"The right column is read", "only after the left one", "has ended, as readers", "of newspapers expect."}
+	for i, s := range left {
+		p.text(120, 420+i*50, 32, false, s)
+	}
+	for i, s := range right {
+		p.text(900, 420+i*50, 32, false, s)
+	}
+	p.text(120, 800, 44, true, "Findings")
+	items := []string{"1. Revenue grew in every region.", "2. Costs fell for the third time.", "3. The outlook remains steady."}
+	for i, s := range items {
+		p.text(120, 900+i*70, 32, false, s)
+	}
+	out := analyse(t, p, nil)
+	var got []string
+	for _, b := range out.Blocks {
+		got = append(got, string(b.Type)+": "+blockText(b))
+	}
+	want := []string{
+		"title: Quarterly Review",
+		"heading: Introduction",
+		"paragraph: " + strings.Join(left, " "),
+		"paragraph: " + strings.Join(right, " "),
+		"heading: Findings",
+		"list_item: " + items[0],
+		"list_item: " + items[1],
+		"list_item: " + items[2],
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("blocks in reading order:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for i, b := range out.Blocks {
+		if b.Order != i {
+			t.Fatalf("block %d has order %d", i, b.Order)
+		}
+	}
+}
+
+func cellsOf(t *result.Table) []string {
+	var out []string
+	for _, c := range t.Cells {
+		s := c.Text
+		if c.ColSpan > 1 || c.RowSpan > 1 {
+			s += "[" + string(rune('0'+c.RowSpan)) + "x" + string(rune('0'+c.ColSpan)) + "]"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func onlyTable(t *testing.T, out *result.Page) *result.Table {
+	t.Helper()
+	var tables []*result.Table
+	for _, b := range out.Blocks {
+		if b.Type == result.BlockTable {
+			tables = append(tables, b.Table)
+		}
+	}
+	if len(tables) != 1 {
+		t.Fatalf("%d tables found, want 1; blocks: %+v", len(tables), out.Blocks)
+	}
+	return tables[0]
+}
+
+// TestRuledTableWithMergedHeader: a ruled grid whose header cell has no
+// rule under... beside it spans two columns; every cell's text comes from
+// the page's words.
+func TestRuledTableWithMergedHeader(t *testing.T) {
+	p := newPage(t, 1400, 900)
+	p.text(100, 120, 32, false, "Results of the spring term are below.")
+	xs := []int{100, 400, 650, 900, 1200}
+	ys := []int{200, 290, 380, 470}
+	for _, y := range ys {
+		p.hline(xs[0], xs[4], y)
+	}
+	for i, x := range xs {
+		if i == 2 { // no rule between the two score columns in the header row
+			p.vline(x, ys[1], ys[3])
+			continue
+		}
+		p.vline(x, ys[0], ys[3])
+	}
+	p.text(130, 260, 32, true, "Student")
+	p.text(560, 260, 32, true, "Scores")
+	p.text(930, 260, 32, true, "Total")
+	for r, row := range [][]string{{"Alice", "41", "38", "79"}, {"Bruno", "35", "44", "79"}} {
+		for c, s := range row {
+			p.text(xs[c]+30, ys[r+1]+60, 32, false, s)
+		}
+	}
+	tb := onlyTable(t, analyse(t, p, nil))
+	if !tb.Ruled || tb.Rows != 3 || tb.Cols != 4 || tb.HeaderRows != 1 {
+		t.Fatalf("table: ruled %v, %d×%d, header %d: %s", tb.Ruled, tb.Rows, tb.Cols, tb.HeaderRows, tb.HTML)
+	}
+	want := "Student|Scores[1x2]|Total|Alice|41|38|79|Bruno|35|44|79"
+	if got := strings.Join(cellsOf(tb), "|"); got != want {
+		t.Fatalf("cells %s\nwant  %s\n%s", got, want, tb.HTML)
+	}
+	if !strings.Contains(tb.HTML, `<td colspan="2">Scores</td>`) || !strings.HasPrefix(tb.HTML, "<table><thead><tr>") {
+		t.Fatalf("html: %s", tb.HTML)
+	}
+}
+
+// TestBorderlessTable: columns from the words' alignment, the header above
+// the rule under it, no spans: a Markdown pipe table.
+func TestBorderlessTable(t *testing.T) {
+	p := newPage(t, 1300, 700)
+	xs := []int{100, 520, 860}
+	rows := [][]string{{"City", "Population", "Area"}, {"Lisbon", "545923", "100"}, {"Porto", "231800", "41"}, {"Braga", "193333", "183"}}
+	p.hline(90, 1100, 110)
+	p.hline(90, 1100, 185)
+	for r, row := range rows {
+		y := 160 + r*80
+		if r > 0 {
+			y += 20
+		}
+		for c, s := range row {
+			p.text(xs[c], y, 34, r == 0, s)
+		}
+	}
+	p.hline(90, 1100, 500)
+	out := analyse(t, p, engine.Options{OptWholePageTable: "1"})
+	tb := onlyTable(t, out)
+	if tb.Ruled || tb.Rows != 4 || tb.Cols != 3 || tb.HeaderRows != 1 {
+		t.Fatalf("table: ruled %v, %d×%d, header %d: %s", tb.Ruled, tb.Rows, tb.Cols, tb.HeaderRows, tb.HTML)
+	}
+	want := "City|Population|Area|Lisbon|545923|100|Porto|231800|41|Braga|193333|183"
+	if got := strings.Join(cellsOf(tb), "|"); got != want {
+		t.Fatalf("cells %s\nwant  %s", got, want)
+	}
+}
