@@ -124,7 +124,7 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 	captions(out, bodyH)
 	titleOf(out, page)
 	order(out, bodyH)
-	return out
+	return continuations(out, bodyH)
 }
 
 // tableLike reports whether a recognised region reads as a table: at least
@@ -232,6 +232,35 @@ func splitList(p result.Paragraph) []result.Paragraph {
 	return out
 }
 
+// continuations joins a block that opens in lower case to the paragraph
+// or list item just before it in reading order, when it sits right below:
+// Tesseract often ends a paragraph one line early.
+func continuations(bs []result.Block, bodyH int) []result.Block {
+	var out []result.Block
+	for _, b := range bs {
+		if n := len(out); n > 0 && len(b.Paragraphs) == 1 {
+			prev := &out[n-1]
+			r := []rune(paraText(b.Paragraphs[0]))
+			textual := b.Type == result.BlockParagraph || b.Type == result.BlockHeading
+			joinable := prev.Type == result.BlockParagraph || prev.Type == result.BlockListItem
+			gap := b.Box.Y0 - prev.Box.Y1
+			overlap := min(b.Box.X1, prev.Box.X1) - max(b.Box.X0, prev.Box.X0)
+			if textual && joinable && len(r) > 0 && unicode.IsLower(r[0]) && gap >= -2 && gap <= bodyH*3/2 && overlap > 0 && len(prev.Paragraphs) > 0 {
+				last := &prev.Paragraphs[len(prev.Paragraphs)-1]
+				last.Lines = append(last.Lines, b.Paragraphs[0].Lines...)
+				last.Box = last.Box.Union(b.Box)
+				prev.Box = prev.Box.Union(b.Box)
+				continue
+			}
+		}
+		out = append(out, b)
+	}
+	for i := range out {
+		out[i].Order = i
+	}
+	return out
+}
+
 func meanConf(ws []result.Word) float64 {
 	if len(ws) == 0 {
 		return 0
@@ -277,7 +306,7 @@ func bodyLineHeight(blocks []result.Block) int {
 // lineSize measures a line's text size as the median height of its words
 // without descenders (a box's height otherwise depends on whether a word
 // has a g or a y); for a line of only such words, their height less a
-// fifth.
+// descender's worth.
 func lineSize(l result.Line) int {
 	var plain, all []int
 	for _, w := range l.Words {
@@ -294,11 +323,11 @@ func lineSize(l result.Line) int {
 		return l.Box.Height()
 	}
 	sort.Ints(all)
-	return all[len(all)/2] * 4 / 5
+	return all[len(all)/2] * 10 / 13 // descenders add about 30 %
 }
 
 var (
-	bullet    = regexp.MustCompile(`^([•·▪◦‣∙\-–—*o]|\(?[0-9]{1,3}[.)]|\(?[a-zA-Z][.)]|\(?[ivxIVX]{1,4}[.)])$`)
+	bullet    = regexp.MustCompile(`^([•·▪◦‣∙\-–—*o¢©®«»]|\(?[0-9]{1,3}[.)]|\(?[a-zA-Z][.)]|\(?[ivxIVX]{1,4}[.)])$`)
 	captionRe = regexp.MustCompile(`^(?i)(fig(ure)?\.?|table|tab\.)\s*[0-9IVX]+`)
 	numberRe  = regexp.MustCompile(`^(?i)(page\s*)?[0-9]{1,4}(\s*(/|of)\s*[0-9]{1,4})?$|^[-–]\s*[0-9]{1,4}\s*[-–]$`)
 )
@@ -326,6 +355,15 @@ func classify(p result.Paragraph, bodyH int) result.BlockType {
 	}
 	if len(p.Lines) <= 3 && words <= 20 && float64(h) >= 1.3*float64(bodyH) {
 		return result.BlockHeading
+	}
+	// A short line standing alone, capitalised, not ending a sentence: a
+	// heading set in the body's size (bold, in most documents).
+	if len(p.Lines) == 1 && words <= 6 && len(first) > 0 {
+		text := strings.TrimSpace(paraText(p))
+		r := []rune(text)
+		if len(r) > 2 && unicode.IsUpper(r[0]) && !strings.ContainsRune(".,;:!?", r[len(r)-1]) && !numberRe.MatchString(text) {
+			return result.BlockHeading
+		}
 	}
 	return result.BlockParagraph
 }
@@ -395,6 +433,16 @@ func titleOf(bs []result.Block, page *result.Page) {
 	if best >= 0 {
 		bs[best].Type = result.BlockTitle
 	}
+}
+
+func paraText(p result.Paragraph) string {
+	var parts []string
+	for _, l := range p.Lines {
+		for _, w := range l.Words {
+			parts = append(parts, w.Text)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func blockText(b result.Block) string {

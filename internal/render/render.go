@@ -146,7 +146,7 @@ func Markdown(doc Document) string {
 				case result.BlockHeading:
 					t = "## " + t
 				case result.BlockListItem:
-					t = "- " + strings.TrimLeft(t, "•·▪◦*-– ")
+					t = "- " + strings.TrimLeft(t, "•·▪◦*-–¢©®«» ")
 				case result.BlockCaption:
 					t = "*" + t + "*"
 				}
@@ -187,7 +187,7 @@ func HTML(w io.Writer, doc Document) error {
 					b.WriteString("<ul>\n")
 					inList = true
 				}
-				b.WriteString("<li>" + html.EscapeString(strings.TrimLeft(text, "•·▪◦*-– ")) + "</li>\n")
+				b.WriteString("<li>" + html.EscapeString(strings.TrimLeft(text, "•·▪◦*-–¢©®«» ")) + "</li>\n")
 			case result.BlockTable:
 				if blk.Table != nil {
 					b.WriteString(blk.Table.HTML + "\n")
