@@ -15,12 +15,13 @@ type Semaphores struct {
 	changed chan struct{}
 	limits  map[string]int64
 	inUse   map[string]int64
+	peak    map[string]int64           // most units in use at once since start
 	queue   map[string][]chan struct{} // waiters in arrival order
 }
 
 // NewSemaphores returns semaphores with the given limits per pipeline.
 func NewSemaphores(limits map[string]int64) *Semaphores {
-	s := &Semaphores{changed: make(chan struct{}), limits: map[string]int64{}, inUse: map[string]int64{}, queue: map[string][]chan struct{}{}}
+	s := &Semaphores{changed: make(chan struct{}), limits: map[string]int64{}, inUse: map[string]int64{}, peak: map[string]int64{}, queue: map[string][]chan struct{}{}}
 	for p, n := range limits {
 		if n > 0 {
 			s.limits[p] = n
@@ -42,6 +43,7 @@ func (s *Semaphores) Acquire(ctx context.Context, pipeline string) (release func
 	release = func() { once.Do(func() { s.release(pipeline) }) }
 	if s.inUse[pipeline] < limit && len(s.queue[pipeline]) == 0 {
 		s.inUse[pipeline]++
+		s.peak[pipeline] = max(s.peak[pipeline], s.inUse[pipeline])
 		s.signalLocked()
 		s.mu.Unlock()
 		return release, nil
@@ -101,6 +103,7 @@ type SemaphoreStats struct {
 	Limit    int64  `json:"limit"`
 	InUse    int64  `json:"in_use"`
 	Waiting  int64  `json:"waiting"`
+	Peak     int64  `json:"peak"` // most in use at once since the process started
 }
 
 // Snapshot returns every capped pipeline's semaphore.
@@ -109,7 +112,7 @@ func (s *Semaphores) Snapshot() []SemaphoreStats {
 	defer s.mu.Unlock()
 	var out []SemaphoreStats
 	for p, n := range s.limits {
-		out = append(out, SemaphoreStats{Pipeline: p, Limit: n, InUse: s.inUse[p], Waiting: int64(len(s.queue[p]))})
+		out = append(out, SemaphoreStats{Pipeline: p, Limit: n, InUse: s.inUse[p], Waiting: int64(len(s.queue[p])), Peak: s.peak[p]})
 	}
 	return out
 }

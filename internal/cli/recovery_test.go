@@ -38,6 +38,13 @@ func startProcess(t *testing.T, dataDir string, args ...string) *serverProcess {
 	argv := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--enable-synthetic"}, args...)
 	cmd := exec.Command(os.Args[0], argv...)
 	cmd.Env = append(os.Environ(), TestMainEnv+"=1", "OMP_THREAD_LIMIT=1")
+	return startCommand(t, cmd)
+}
+
+// startCommand starts a prepared `lector serve` command (its stdout and
+// stderr are taken over) and waits for its address.
+func startCommand(t *testing.T, cmd *exec.Cmd) *serverProcess {
+	t.Helper()
 	p := &serverProcess{cmd: cmd, logs: newLogWatch(), exited: make(chan struct{})}
 	cmd.Stderr = p.logs
 	out, err := cmd.StdoutPipe()

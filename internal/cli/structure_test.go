@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lector-ocr/lector/internal/api"
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+// TestStructureModelFromOutside: right after start the structure model is
+// not loaded; structure tasks load it; six submitted at once never run
+// more than two predictions at a time although lanes and workers would
+// allow four; after its keep-alive it is unloaded.
+func TestStructureModelFromOutside(t *testing.T) {
+	needTesseract(t)
+	ts := startServer(t, "--cpu-lanes", "4", "--workers", "8")
+	ctx := t.Context()
+	m, err := ts.client.Models(ctx)
+	if err != nil || len(m.Loaded) != 0 {
+		t.Fatalf("at start: %+v %v", m, err)
+	}
+	img, err := os.ReadFile(filepath.Join(evalDir(t), "lines", "010001.bin.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for range 6 {
+		task, err := ts.client.Submit(ctx, "line.png", bytes.NewReader(img), api.Options{Pipeline: "structure", KeepAlive: "1s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task.Model != "structure:default" {
+			t.Fatalf("model %q", task.Model)
+		}
+		ids = append(ids, task.ID)
+	}
+	for _, id := range ids {
+		fin, err := ts.client.Wait(ctx, id)
+		if err != nil || fin.Status != "succeeded" {
+			t.Fatalf("%s: %+v %v", id, fin, err)
+		}
+	}
+	var md bytes.Buffer
+	if err := ts.client.Result(ctx, ids[0], "md", &md); err != nil || !strings.Contains(md.String(), "Efficient") {
+		t.Fatalf("md: %q %v", md.String(), err)
+	}
+	var sys struct {
+		Semaphores []struct {
+			Pipeline string `json:"pipeline"`
+			Limit    int    `json:"limit"`
+			Peak     int    `json:"peak"`
+		} `json:"semaphores"`
+	}
+	if err := ts.client.System(ctx, &sys); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range sys.Semaphores {
+		if s.Pipeline == "structure" {
+			found = true
+			if s.Limit != 2 || s.Peak != 2 {
+				t.Fatalf("structure semaphore: limit %d, peak %d; want at most (and here exactly) 2 at once", s.Limit, s.Peak)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no structure semaphore in /v1/system")
+	}
+	ts.logs.waitFor(t, 0, `msg="model unloaded" model=structure:default.*reason=idle`)
+	if m, err := ts.client.Models(ctx); err != nil || len(m.Loaded) != 0 {
+		t.Fatalf("after the keep-alive: %+v %v", m, err)
+	}
+}
+
+// TestTableQualityTEDS runs `lector eval tables` on the PubTabNet examples
+// and holds the pipeline to bounds it meets with margin (the figures are in
+// docs/BENCHMARKS.md).
+func TestTableQualityTEDS(t *testing.T) {
+	needTesseract(t)
+	out, stderr, err := run(t, testEnv(), "eval", "tables", "--json", filepath.Join(evalDir(t), "tables"))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var ev TableEval
+	if err := json.Unmarshal([]byte(out), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Images) != 20 {
+		t.Fatalf("%d images scored, want 20", len(ev.Images))
+	}
+	for _, im := range ev.Images {
+		if im.Error != "" {
+			t.Errorf("%s: %s", im.File, im.Error)
+		}
+	}
+	t.Logf("mean TEDS %.3f, structure-only %.3f", ev.MeanTEDS, ev.MeanStructure)
+	if ev.MeanStructure < 0.75 || ev.MeanTEDS < 0.55 {
+		t.Fatalf("mean TEDS %.3f (bound 0.55), structure-only %.3f (bound 0.75)", ev.MeanTEDS, ev.MeanStructure)
+	}
+}
+
+// TestStructureOnEvalPages checks reading order and block types on the
+// evaluation pages: the brochure's title, its sections in order with its
+// list, and the tables and page number of the PDFs.
+func TestStructureOnEvalPages(t *testing.T) {
+	needTesseract(t)
+	dir := evalDir(t)
+	files := []string{filepath.Join(dir, "pages", "linn.png"), filepath.Join(dir, "pdfs", "ag-energy-round-up-2017-02-24.pdf"), filepath.Join(dir, "pdfs", "background-checks.pdf")}
+	out, stderr, err := run(t, testEnv(), append([]string{"ocr", "--pipeline", "structure", "--format", "json", "--jobs", "2"}, files...)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	docs := map[string]ocrOutput{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r ocrOutput
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		docs[filepath.Base(r.File)] = r
+	}
+	text := func(b result.Block) string {
+		var parts []string
+		for _, p := range b.Paragraphs {
+			for _, l := range p.Lines {
+				for _, w := range l.Words {
+					parts = append(parts, w.Text)
+				}
+			}
+		}
+		return strings.Join(parts, " ")
+	}
+	linn := docs["linn.png"].Pages[0].Blocks
+	if linn[0].Type != result.BlockTitle || !strings.Contains(text(linn[0]), "LinnSequencer") {
+		t.Fatalf("first block %s %q, want the title", linn[0].Type, text(linn[0]))
+	}
+	var headings []string
+	items := 0
+	for i, b := range linn {
+		if b.Order != i {
+			t.Fatalf("block %d has order %d", i, b.Order)
+		}
+		switch b.Type {
+		case result.BlockHeading:
+			headings = append(headings, text(b))
+		case result.BlockListItem:
+			items++
+		}
+	}
+	want := []string{"Recording a Sequence", "Editing", "Creating a Song", "Composition Without Compromise", "Additional Features"}
+	j := 0
+	for _, h := range headings {
+		if j < len(want) && h == want[j] {
+			j++
+		}
+	}
+	if j != len(want) || items < 8 {
+		t.Fatalf("headings %q (want %q in this order), %d list items (want at least 8)", headings, want, items)
+	}
+	for name, minRows := range map[string]int{"ag-energy-round-up-2017-02-24.pdf": 20, "background-checks.pdf": 8} {
+		found := false
+		for _, b := range docs[name].Pages[0].Blocks {
+			if b.Type == result.BlockTable && b.Table != nil && b.Table.Rows >= minRows && strings.HasPrefix(b.Table.HTML, "<table>") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no table of at least %d rows", name, minRows)
+		}
+	}
+	last := docs["background-checks.pdf"].Pages[0].Blocks
+	if b := last[len(last)-1]; b.Type != result.BlockPageNumber || !strings.Contains(text(b), "Page 1") {
+		t.Errorf("background-checks: last block %s %q, want the page number", b.Type, text(b))
+	}
+}
