@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The structure pipeline on the evaluation pages (linn.png and the three
+# PDFs' pages rendered at 300 DPI, each twice): pages per second and peak
+# memory of the whole process tree, beside the OCR pipeline on the same
+# pages; then the TEDS of the PubTabNet examples. Figures go to
+# docs/BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EVAL=${EVAL:-../shared/eval}
+export CGO_CFLAGS="${CGO_CFLAGS:--O2 -g -Wno-deprecated-declarations}"
+export OMP_THREAD_LIMIT=1
+go build -o bin/lector ./cmd/lector
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/pages" "$work/ocr" "$work/structure"
+i=0
+for pdf in "$EVAL"/pdfs/*.pdf; do
+  pdftoppm -r 300 -gray -png -singlefile "$pdf" "$work/src$i"; i=$((i+1))
+done
+cp "$EVAL/pages/linn.png" "$work/src$i.png"
+n=0
+for rep in 1 2; do
+  for f in "$work"/src*.png; do cp "$f" "$work/pages/p$(printf %02d $n).png"; n=$((n+1)); done
+done
+cores=$(nproc --all)
+
+measure() {
+  local name=$1; shift
+  local start end peak=0
+  start=$(date +%s.%N)
+  setsid "$@" >/dev/null 2>&1 &
+  local pid=$!
+  while kill -0 $pid 2>/dev/null; do
+    local rss
+    rss=$(ps -o rss= -s $pid 2>/dev/null | awk '{s+=$1} END {print s+0}')
+    [ "$rss" -gt "$peak" ] && peak=$rss
+    sleep 0.05
+  done
+  wait $pid || true
+  end=$(date +%s.%N)
+  python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'{sys.argv[3]:<28} pages={sys.argv[4]} seconds={s:6.2f} pages_per_second={int(sys.argv[4])/s:5.2f} peak_tree_rss_mib={int(sys.argv[5])/1024:6.0f}')" "$start" "$end" "$name" "$n" "$peak"
+}
+
+echo "# $cores cores, $n pages"
+measure "lector ocr (ocr)" bin/lector ocr --format txt --jobs "$cores" -o "$work/ocr" "$work"/pages/*.png
+measure "lector ocr (structure)" bin/lector ocr --pipeline structure --format md --jobs "$cores" -o "$work/structure" "$work"/pages/*.png
+bin/lector eval tables "$EVAL/tables"
