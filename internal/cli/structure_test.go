@@ -3,6 +3,10 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"image"
+	"image/png"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,4 +180,58 @@ func TestStructureOnEvalPages(t *testing.T) {
 	if b := last[len(last)-1]; b.Type != result.BlockPageNumber || !strings.Contains(text(b), "Page 1") {
 		t.Errorf("background-checks: last block %s %q, want the page number", b.Type, text(b))
 	}
+}
+
+// TestStructureFigureAssets: a structure task's figure is stored as an
+// asset that its Markdown and HTML link and the API serves.
+func TestStructureFigureAssets(t *testing.T) {
+	needTesseract(t)
+	ts := startServer(t)
+	ctx := t.Context()
+	img := image.NewGray(image.Rect(0, 0, 1200, 1000))
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	for y := 200; y < 800; y++ {
+		for x := 200; x < 1000; x++ {
+			img.Pix[y*img.Stride+x] = uint8(128 + 100*((x/20+y/30)%2))
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	task, err := ts.client.Submit(ctx, "chart.png", &buf, api.Options{Pipeline: "structure"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fin, err := ts.client.Wait(ctx, task.ID); err != nil || fin.Status != "succeeded" {
+		t.Fatalf("%+v %v", fin, err)
+	}
+	var md, html bytes.Buffer
+	if err := ts.client.Result(ctx, task.ID, "md", &md); err != nil || !strings.Contains(md.String(), "![Figure](page1-figure1.png)") {
+		t.Fatalf("md %q %v", md.String(), err)
+	}
+	if err := ts.client.Result(ctx, task.ID, "html", &html); err != nil || !strings.Contains(html.String(), `<img src="page1-figure1.png"`) {
+		t.Fatalf("html %q %v", html.String(), err)
+	}
+	resp, err := http.Get(ts.base + "/v1/tasks/" + task.ID + "/assets/page1-figure1.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("asset: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if _, err := png.Decode(resp.Body); err != nil {
+		t.Fatalf("asset is not a PNG: %v", err)
+	}
+	if err := ts.client.Result(ctx, task.ID, "json", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	resp2, _ := http.Get(ts.base + "/v1/tasks/" + task.ID + "/assets/nope.png")
+	if resp2.StatusCode != 404 {
+		t.Fatalf("unknown asset: %d", resp2.StatusCode)
+	}
+	resp2.Body.Close()
 }

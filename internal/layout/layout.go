@@ -105,6 +105,21 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 			}
 		}
 	}
+	// Pictures Tesseract did not call images: ink where no word is.
+	if g != nil {
+		var known []result.Box
+		for _, b := range out {
+			known = append(known, b.Box)
+		}
+		for _, b := range page.Blocks {
+			if b.Type == result.BlockFigure {
+				known = append(known, b.Box)
+			}
+		}
+		for _, r := range pictures(g, words, known, bodyH) {
+			out = append(out, result.Block{Type: result.BlockFigure, Box: r, Image: crop(g, r)})
+		}
+	}
 	// Lines that jump a column gap mean Tesseract read across columns:
 	// rebuild the paragraphs from line fragments, column by column.
 	if crossesColumns(paras, bodyH) {
@@ -537,6 +552,74 @@ func cut(bs []result.Block, ids []int, horizontal bool) ([]int, []int, int, bool
 		return nil, nil, 0, false
 	}
 	return sorted[:bestAt], sorted[bestAt:], bestGap, true
+}
+
+// pictures finds regions of ink that hold no words: on a grid of cells a
+// third of a body line wide, cells with enough dark pixels and no word,
+// joined into connected regions at least three body lines high and wide
+// and not inside a known block.
+func pictures(g *image.Gray, words []result.Word, known []result.Box, bodyH int) []result.Box {
+	cell := max(bodyH/3, 4)
+	gw, gh := g.Rect.Dx()/cell, g.Rect.Dy()/cell
+	if gw == 0 || gh == 0 {
+		return nil
+	}
+	ink := make([]bool, gw*gh)
+	for cy := range gh {
+		for cx := range gw {
+			dark := 0
+			for y := cy * cell; y < (cy+1)*cell; y++ {
+				row := g.Pix[y*g.Stride:]
+				for x := cx * cell; x < (cx+1)*cell; x++ {
+					if row[x] < 200 {
+						dark++
+					}
+				}
+			}
+			ink[cy*gw+cx] = dark*5 >= cell*cell // a fifth of the cell
+		}
+	}
+	clear := func(b result.Box, pad int) {
+		for cy := max((b.Y0-pad)/cell, 0); cy <= min((b.Y1+pad)/cell, gh-1); cy++ {
+			for cx := max((b.X0-pad)/cell, 0); cx <= min((b.X1+pad)/cell, gw-1); cx++ {
+				ink[cy*gw+cx] = false
+			}
+		}
+	}
+	for _, w := range words {
+		clear(w.Box, cell)
+	}
+	for _, k := range known {
+		clear(k, 0)
+	}
+	seen := make([]bool, len(ink))
+	var out []result.Box
+	for i := range ink {
+		if !ink[i] || seen[i] {
+			continue
+		}
+		stack := []int{i}
+		seen[i] = true
+		x0, y0, x1, y1 := gw, gh, 0, 0
+		for len(stack) > 0 {
+			j := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			cx, cy := j%gw, j/gw
+			x0, y0, x1, y1 = min(x0, cx), min(y0, cy), max(x1, cx), max(y1, cy)
+			for _, d := range [][2]int{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
+				nx, ny := cx+d[0], cy+d[1]
+				if nx >= 0 && ny >= 0 && nx < gw && ny < gh && ink[ny*gw+nx] && !seen[ny*gw+nx] {
+					seen[ny*gw+nx] = true
+					stack = append(stack, ny*gw+nx)
+				}
+			}
+		}
+		b := result.Box{X0: x0 * cell, Y0: y0 * cell, X1: (x1 + 1) * cell, Y1: (y1 + 1) * cell}
+		if b.Width() >= 3*bodyH && b.Height() >= 3*bodyH {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // ruledGrids finds regions where horizontal and vertical rules cross: the

@@ -252,3 +252,35 @@ func TestBorderlessTable(t *testing.T) {
 		t.Fatalf("cells %s\nwant  %s", got, want)
 	}
 }
+
+// TestFigureIsCropped: a picture on a page of text becomes a figure block
+// with its PNG, between the paragraphs around it in reading order.
+func TestFigureIsCropped(t *testing.T) {
+	p := newPage(t, 1400, 1600)
+	p.text(100, 150, 32, false, "The chart below shows the results.")
+	for y := 250; y < 850; y++ {
+		for x := 200; x < 1100; x++ {
+			p.img.Pix[y*p.img.Stride+x] = uint8(128 + 100*((x/20+y/30)%2))
+		}
+	}
+	p.text(100, 950, 32, false, "It is followed by this closing remark.")
+	out := analyse(t, p, nil)
+	var types []string
+	for _, b := range out.Blocks {
+		types = append(types, string(b.Type))
+	}
+	if strings.Join(types, ",") != "paragraph,figure,paragraph" {
+		t.Fatalf("blocks %v, want paragraph, figure, paragraph", types)
+	}
+	fig := out.Blocks[1]
+	im, err := png.Decode(bytes.NewReader(fig.Image))
+	if err != nil {
+		t.Fatalf("figure image: %v", err)
+	}
+	if b := fig.Box; b.X0 > 210 || b.Y0 > 260 || b.X1 < 1090 || b.Y1 < 840 || b.Width() > 1000 || b.Height() > 700 {
+		t.Fatalf("figure box %+v, want about 200,250-1100,850", b)
+	}
+	if im.Bounds().Dx() < 800 {
+		t.Fatalf("crop %v", im.Bounds())
+	}
+}
