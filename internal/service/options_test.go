@@ -22,8 +22,11 @@ func TestOptions(t *testing.T) {
 	if err != nil || o.Model != "tesseract:chi_sim+eng" || len(o.Formats) != 2 || *o.KeepAlive != 30*time.Second || o.Timeout != time.Minute {
 		t.Fatalf("%+v %v", o, err)
 	}
-	if o, _ := s.options(Fields{Pipeline: "structure", Lang: "eng"}, ""); o.Model != "structure:default" {
-		t.Fatalf("structure model %q", o.Model)
+	if o, _ := s.options(Fields{Pipeline: "structure"}, ""); o.Model != "structure:default" || len(o.Formats) != 4 || o.Formats[3] != "html" {
+		t.Fatalf("structure model %q, formats %v", o.Model, o.Formats)
+	}
+	if o, _ := s.options(Fields{Pipeline: "structure", Lang: "chi_sim+eng"}, ""); o.Model != "structure:chi_sim+eng" {
+		t.Fatalf("structure model with languages %q", o.Model)
 	}
 	for _, f := range []Fields{{Pipeline: "tables"}, {Formats: "docx"}, {Priority: "now"}, {Device: "cuda:1"}, {KeepAlive: "x"}, {Timeout: "-1s"}} {
 		if _, err := s.options(f, ""); errcode.Of(err) != errcode.InvalidArgument {
