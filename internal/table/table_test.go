@@ -1,0 +1,102 @@
+package table
+
+import (
+	"image"
+	"strings"
+	"testing"
+
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+func blank(w, h int) *image.Gray {
+	g := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range g.Pix {
+		g.Pix[i] = 255
+	}
+	return g
+}
+
+func hline(g *image.Gray, x0, x1, y int) {
+	for x := x0; x < x1; x++ {
+		for d := range 2 {
+			g.Pix[(y+d)*g.Stride+x] = 0
+		}
+	}
+}
+
+func vline(g *image.Gray, x, y0, y1 int) {
+	for y := y0; y < y1; y++ {
+		for d := range 2 {
+			g.Pix[y*g.Stride+x+d] = 0
+		}
+	}
+}
+
+func word(text string, x, y int) result.Word {
+	return result.Word{Text: text, Box: result.Box{X0: x, Y0: y, X1: x + 12*len(text), Y1: y + 20}}
+}
+
+// TestRuledGridMergesWhereARuleIsMissing: the header's two middle cells
+// have no rule between them and become one cell spanning two columns.
+func TestRuledGridMergesWhereARuleIsMissing(t *testing.T) {
+	g := blank(600, 300)
+	xs, ys := []int{10, 150, 300, 450, 590}, []int{10, 80, 150, 220}
+	for _, y := range ys {
+		hline(g, xs[0], xs[4]+2, y)
+	}
+	for i, x := range xs {
+		if i == 2 {
+			vline(g, x, ys[1], ys[3]+2)
+		} else {
+			vline(g, x, ys[0], ys[3]+2)
+		}
+	}
+	words := []result.Word{word("Name", 30, 35), word("Scores", 250, 35), word("Sum", 470, 35),
+		word("Ann", 30, 105), word("4", 170, 105), word("5", 320, 105), word("9", 470, 105),
+		word("Bo", 30, 175), word("1", 170, 175), word("2", 320, 175), word("3", 470, 175)}
+	tb := Recognize(g, words, result.Box{X0: 0, Y0: 0, X1: 600, Y1: 300})
+	want := `<table><thead><tr><td>Name</td><td colspan="2">Scores</td><td>Sum</td></tr></thead><tbody><tr><td>Ann</td><td>4</td><td>5</td><td>9</td></tr><tr><td>Bo</td><td>1</td><td>2</td><td>3</td></tr></tbody></table>`
+	if !tb.Ruled || tb.HTML != want {
+		t.Fatalf("ruled %v\n%s\nwant\n%s", tb.Ruled, tb.HTML, want)
+	}
+	if md := Markdown(tb); md != tb.HTML {
+		t.Fatalf("a table with spans is Markdown as its HTML: %q", md)
+	}
+}
+
+// TestBorderlessColumnsAndSpanningHeader: columns come from the gaps no
+// more than a fifth of the rows cross; a header phrase over two columns spans them; a pipe table
+// comes out when nothing spans.
+func TestBorderlessColumnsAndSpanningHeader(t *testing.T) {
+	words := []result.Word{
+		word("Group", 10, 10), word("Weight", 210, 10), word("(kg)", 294, 10),
+		word("Ann", 10, 50), word("61", 210, 50), word("64", 330, 50),
+		word("Bo", 10, 90), word("70", 210, 90), word("72", 330, 90),
+		word("Cy", 10, 130), word("55", 210, 130), word("57", 330, 130),
+		word("Di", 10, 170), word("80", 210, 170), word("79", 330, 170),
+	}
+	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 400, Y1: 200})
+	if tb.Ruled || tb.Rows != 5 || tb.Cols != 3 {
+		t.Fatalf("%d×%d ruled %v: %s", tb.Rows, tb.Cols, tb.Ruled, tb.HTML)
+	}
+	if !strings.Contains(tb.HTML, `<td colspan="2">Weight (kg)</td>`) {
+		t.Fatalf("spanning header: %s", tb.HTML)
+	}
+	plain := Recognize(nil, words[3:9], result.Box{X0: 0, Y0: 0, X1: 400, Y1: 200})
+	want := "| Ann | 61 | 64 |\n| --- | --- | --- |\n| Bo | 70 | 72 |\n"
+	if md := Markdown(plain); md != want {
+		t.Fatalf("markdown %q, want %q", md, want)
+	}
+}
+
+// TestProseIsNotAGrid: strokes of text never make a ruled grid.
+func TestProseIsNotAGrid(t *testing.T) {
+	g := blank(400, 200)
+	for x := 20; x < 380; x += 8 { // letter-like vertical strokes
+		vline(g, x, 50, 70)
+	}
+	tb := Recognize(g, []result.Word{word("lllllll", 20, 50)}, result.Box{X0: 0, Y0: 0, X1: 400, Y1: 200})
+	if tb.Ruled {
+		t.Fatalf("text strokes read as a grid: %s", tb.HTML)
+	}
+}
