@@ -231,24 +231,33 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	// Orientation. Tesseract's layout analysis finds sideways text itself:
 	// when most words are in blocks turned 90° or 270°, the page is turned
 	// upright and read again, so boxes are in the upright frame. Upside-down
-	// text is not found that way: a page read with low confidence is tried in
-	// its four orientations at half size and the clearest wins. (Tesseract's
+	// text is not found that way: a page read with low confidence is tried
+	// upright and upside down at half size and the clearer wins (its upright
+	// reading is kept, not redone, when it stays upright). (Tesseract's
 	// own OSD, DetectOrientationScript, corrupts the heap in 5.3.0/5.3.1 —
 	// upstream issue 4062 — so it is not used.)
+	var kept []result.Block // the upright reading, kept while trials run
 	if opts[OptNoOSD] == "" {
 		rot := 0
 		if sideways := h.sideways(); sideways || int(C.TessBaseAPIMeanTextConf(h.api)) < uprightConfidence {
+			// The trials clear the upright reading: keep its blocks, so an
+			// upright page is not read twice. (A searchable PDF needs the
+			// reading itself: that page is read again.)
+			if !sideways && opts[OptPDF] == "" {
+				kept = h.blocks()
+			}
 			var err error
 			if rot, err = h.bestRotation(ctx, pix, dpi, deadline, sideways); err != nil {
 				return nil, fmt.Errorf("page %d: %w", im.Number, err)
 			}
-			if rot == 0 { // nothing better: read upright again (the trials cleared it)
+			if rot == 0 && kept == nil { // nothing better: read upright again
 				if err := h.recognizePix(ctx, pix, dpi, deadline); err != nil {
 					return nil, fmt.Errorf("page %d: %w", im.Number, err)
 				}
 			}
 		}
 		if rot != 0 {
+			kept = nil
 			turned := C.lector_orient(pix, C.int(rot/90), 0)
 			C.lector_pix_destroy(pix)
 			pix, page.Skew = h.straighten(turned, deskew)
@@ -260,7 +269,11 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	}
 	defer C.TessBaseAPIClear(h.api)
 	page.Width, page.Height = int(C.lector_width(pix)), int(C.lector_height(pix))
-	page.Blocks = h.blocks()
+	if kept != nil {
+		page.Blocks = kept
+	} else {
+		page.Blocks = h.blocks()
+	}
 	if opts[OptGray] != "" && page.Width > 0 && page.Height > 0 {
 		page.Gray = make([]byte, page.Width*page.Height)
 		if C.lector_gray8(pix, (*C.uchar)(unsafe.Pointer(&page.Gray[0])), C.int(page.Width), C.int(page.Height)) != 0 {
@@ -366,8 +379,8 @@ func (h *handle) bestRotation(ctx context.Context, pix *C.PIX, dpi int, deadline
 	}
 	defer C.lector_pix_destroy(half)
 	best, bestConf, upright := 0, -1, 0
-	quads := []int{0, 1, 2, 3}
-	if sideways { // only 90 or 270 can be right
+	quads := []int{0, 2} // lines run across: upright or upside down
+	if sideways {        // lines run down: only 90 or 270 can be right
 		quads, upright = []int{1, 3}, -1
 	}
 	for _, q := range quads {
