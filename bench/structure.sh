@@ -24,24 +24,9 @@ for rep in 1 2; do
 done
 cores=$(nproc --all)
 
-measure() {
-  local name=$1; shift
-  local start end peak=0
-  start=$(date +%s.%N)
-  setsid "$@" >/dev/null 2>&1 &
-  local pid=$!
-  while kill -0 $pid 2>/dev/null; do
-    local rss
-    rss=$(ps -o rss= -s $pid 2>/dev/null | awk '{s+=$1} END {print s+0}')
-    [ "$rss" -gt "$peak" ] && peak=$rss
-    sleep 0.05
-  done
-  wait $pid || true
-  end=$(date +%s.%N)
-  python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'{sys.argv[3]:<28} pages={sys.argv[4]} seconds={s:6.2f} pages_per_second={int(sys.argv[4])/s:5.2f} peak_tree_rss_mib={int(sys.argv[5])/1024:6.0f}')" "$start" "$end" "$name" "$n" "$peak"
-}
+source "$(dirname "$0")/lib.sh"
 
 echo "# $cores cores, $n pages"
-measure "lector ocr (ocr)" bin/lector ocr --format txt --jobs "$cores" -o "$work/ocr" "$work"/pages/*.png
-measure "lector ocr (structure)" bin/lector ocr --pipeline structure --format md --jobs "$cores" -o "$work/structure" "$work"/pages/*.png
+measure "lector ocr (ocr)" "$n" bin/lector ocr --format txt --jobs "$cores" -o "$work/ocr" "$work"/pages/*.png
+measure "lector ocr (structure)" "$n" bin/lector ocr --pipeline structure --format md --jobs "$cores" -o "$work/structure" "$work"/pages/*.png
 bin/lector eval tables "$EVAL/tables"

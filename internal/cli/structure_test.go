@@ -127,17 +127,8 @@ func TestStructureOnEvalPages(t *testing.T) {
 		}
 		docs[filepath.Base(r.File)] = r
 	}
-	text := func(b result.Block) string {
-		var parts []string
-		for _, p := range b.Paragraphs {
-			for _, l := range p.Lines {
-				for _, w := range l.Words {
-					parts = append(parts, w.Text)
-				}
-			}
-		}
-		return strings.Join(parts, " ")
-	}
+	text := func(b result.Block) string { return b.Words() }
+
 	linn := docs["linn.png"].Pages[0].Blocks
 	if linn[0].Type != result.BlockTitle || !strings.Contains(text(linn[0]), "LinnSequencer") {
 		t.Fatalf("first block %s %q, want the title", linn[0].Type, text(linn[0]))

@@ -392,7 +392,7 @@ func marginals(bs []result.Block, page *result.Page, bodyH int) {
 		if b.Type != result.BlockParagraph && b.Type != result.BlockHeading {
 			continue
 		}
-		text := strings.TrimSpace(blockText(*b))
+		text := strings.TrimSpace(b.Words())
 		top, bottom := b.Box.Y1 <= band, b.Box.Y0 >= page.Height-band
 		if !top && !bottom {
 			continue
@@ -413,7 +413,7 @@ func marginals(bs []result.Block, page *result.Page, bodyH int) {
 func captions(bs []result.Block, bodyH int) {
 	for i := range bs {
 		b := &bs[i]
-		if b.Type != result.BlockParagraph || !captionRe.MatchString(blockText(*b)) {
+		if b.Type != result.BlockParagraph || !captionRe.MatchString(b.Words()) {
 			continue
 		}
 		for _, o := range bs {
@@ -460,17 +460,6 @@ func paraText(p result.Paragraph) string {
 	return strings.Join(parts, " ")
 }
 
-func blockText(b result.Block) string {
-	var parts []string
-	for _, p := range b.Paragraphs {
-		for _, l := range p.Lines {
-			for _, w := range l.Words {
-				parts = append(parts, w.Text)
-			}
-		}
-	}
-	return strings.Join(parts, " ")
-}
 
 // order sorts blocks in reading order by recursive XY-cut: a wide
 // horizontal gap (a section break, two body lines or more) is cut first,
@@ -728,7 +717,7 @@ func Pages(pages []*result.Page) {
 					return -1
 				}
 				return unicode.ToLower(r)
-			}, blockText(b))
+			}, b.Words())
 			pos := "top"
 			if b.Box.Y0 >= p.Height-band {
 				pos = "bottom"

@@ -35,7 +35,7 @@ func blocks(ps ...result.Paragraph) []result.Block {
 func summary(bs []result.Block) string {
 	var out []string
 	for _, b := range bs {
-		out = append(out, string(b.Type)+":"+strings.Fields(blockText(b))[0])
+		out = append(out, string(b.Type)+":"+strings.Fields(b.Words())[0])
 	}
 	return strings.Join(out, " ")
 }

@@ -125,6 +125,22 @@ type Page struct {
 	PDF []byte `json:"pdf,omitempty"`
 }
 
+// Words joins the block's words with single spaces, in order.
+func (b *Block) Words() string {
+	var out []byte
+	for _, p := range b.Paragraphs {
+		for _, l := range p.Lines {
+			for _, w := range l.Words {
+				if len(out) > 0 {
+					out = append(out, ' ')
+				}
+				out = append(out, w.Text...)
+			}
+		}
+	}
+	return string(out)
+}
+
 // Text returns the page's words in reading order: words joined by spaces,
 // lines by newlines, paragraphs by blank lines.
 func (p *Page) Text() string {

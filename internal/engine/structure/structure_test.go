@@ -102,18 +102,6 @@ func analyse(t *testing.T, p *page, opts engine.Options) *result.Page {
 	return out
 }
 
-func blockText(b result.Block) string {
-	var parts []string
-	for _, p := range b.Paragraphs {
-		for _, l := range p.Lines {
-			for _, w := range l.Words {
-				parts = append(parts, w.Text)
-			}
-		}
-	}
-	return strings.Join(parts, " ")
-}
-
 // TestTwoColumnsHeadingsAndAList: a title, a heading, two columns of
 // paragraphs and a numbered list come out typed, in reading order: the
 // whole left column before the right one.
@@ -137,7 +125,7 @@ func TestTwoColumnsHeadingsAndAList(t *testing.T) {
 	out := analyse(t, p, nil)
 	var got []string
 	for _, b := range out.Blocks {
-		got = append(got, string(b.Type)+": "+blockText(b))
+		got = append(got, string(b.Type)+": "+b.Words())
 	}
 	want := []string{
 		"title: Quarterly Review",
