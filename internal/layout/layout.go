@@ -460,7 +460,6 @@ func paraText(p result.Paragraph) string {
 	return strings.Join(parts, " ")
 }
 
-
 // order sorts blocks in reading order by recursive XY-cut: a wide
 // horizontal gap (a section break, two body lines or more) is cut first,
 // then a vertical gap between columns, then any horizontal gap; headers
