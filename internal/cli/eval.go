@@ -28,6 +28,8 @@ type TableScore struct {
 	TEDS      float64 `json:"teds"`
 	Structure float64 `json:"teds_structure"`
 	Seconds   float64 `json:"seconds"`
+	Rows      int     `json:"rows"`       // rows found
+	TruthRows int     `json:"truth_rows"` // rows annotated
 	Error     string  `json:"error,omitempty"`
 }
 
@@ -146,9 +148,11 @@ func runEval(ctx context.Context, io IO, args []string) error {
 			for _, b := range res.Pages[0].Blocks {
 				if b.Table != nil {
 					pred = TableTree(b.Table)
+					score.Rows = b.Table.Rows
 					break
 				}
 			}
+			score.TruthRows = countTag(truth, "tr")
 			score.TEDS = eval.TEDS(pred, truth, false)
 			score.Structure = eval.TEDS(pred, truth, true)
 		}()
@@ -164,12 +168,23 @@ func runEval(ctx context.Context, io IO, args []string) error {
 		return json.NewEncoder(io.Stdout).Encode(out)
 	}
 	sort.Slice(out.Images, func(i, j int) bool { return out.Images[i].File < out.Images[j].File })
-	fmt.Fprintf(io.Stdout, "%-26s %6s %6s %6s\n", "IMAGE", "TEDS", "STRUCT", "SEC")
+	fmt.Fprintf(io.Stdout, "%-26s %6s %6s %9s %6s\n", "IMAGE", "TEDS", "STRUCT", "ROWS/GT", "SEC")
 	for _, s := range out.Images {
-		fmt.Fprintf(io.Stdout, "%-26s %6.3f %6.3f %6.1f %s\n", s.File, s.TEDS, s.Structure, s.Seconds, s.Error)
+		fmt.Fprintf(io.Stdout, "%-26s %6.3f %6.3f %4d/%-4d %6.1f %s\n", s.File, s.TEDS, s.Structure, s.Rows, s.TruthRows, s.Seconds, s.Error)
 	}
 	fmt.Fprintf(io.Stdout, "%-26s %6.3f %6.3f  (%d images, %.2f images/s)\n", "MEAN", out.MeanTEDS, out.MeanStructure, len(out.Images), out.PagesPerSec)
 	return nil
+}
+
+func countTag(n *eval.Node, tag string) int {
+	c := 0
+	if n.Tag == tag {
+		c++
+	}
+	for _, ch := range n.Children {
+		c += countTag(ch, tag)
+	}
+	return c
 }
 
 // TableTree is a recognised table as a TEDS tree: the header rows in

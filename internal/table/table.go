@@ -12,6 +12,7 @@ import (
 	"image"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/lector-ocr/lector/internal/result"
 )
@@ -566,7 +567,71 @@ func borderless(words []result.Word, rules []Rule, h int) *result.Table {
 		}
 	}
 	t.Rows = len(ls)
+	joinWrapped(t)
 	return t
+}
+
+// joinWrapped merges rows that continue the cells above them — every
+// non-empty cell opens in lower case under a non-empty cell of the row
+// above — into that row: a cell's text wrapped onto more lines.
+func joinWrapped(t *result.Table) {
+	rows := make([][]result.Cell, t.Rows)
+	for _, c := range t.Cells {
+		rows[c.Row] = append(rows[c.Row], c)
+	}
+	cellAt := func(row []result.Cell, col int) *result.Cell {
+		for i := range row {
+			if col >= row[i].Col && col < row[i].Col+row[i].ColSpan {
+				return &row[i]
+			}
+		}
+		return nil
+	}
+	var out [][]result.Cell
+	header := t.HeaderRows
+	for r, row := range rows {
+		cont := len(out) > 0
+		filled := 0
+		for _, c := range row {
+			if c.Text == "" {
+				continue
+			}
+			filled++
+			if !cont {
+				break
+			}
+			above := cellAt(out[len(out)-1], c.Col)
+			if !unicode.IsLower([]rune(c.Text)[0]) || above == nil || above.Text == "" {
+				cont = false
+				break
+			}
+		}
+		if !cont || filled == 0 {
+			out = append(out, row)
+			continue
+		}
+		prev := out[len(out)-1]
+		for _, c := range row {
+			if c.Text == "" {
+				continue
+			}
+			above := cellAt(prev, c.Col)
+			above.Text += " " + c.Text
+			above.Box = above.Box.Union(c.Box)
+		}
+		if r < t.HeaderRows {
+			header--
+		}
+	}
+	t.Cells = t.Cells[:0]
+	for r, row := range out {
+		for _, c := range row {
+			c.Row = r
+			t.Cells = append(t.Cells, c)
+		}
+	}
+	t.Rows = len(out)
+	t.HeaderRows = max(min(header, t.Rows), 1)
 }
 
 // HTML renders t as an HTML table: the header rows in <thead>, the rest in

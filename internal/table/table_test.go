@@ -100,3 +100,21 @@ func TestProseIsNotAGrid(t *testing.T) {
 		t.Fatalf("text strokes read as a grid: %s", tb.HTML)
 	}
 }
+
+// TestWrappedCellsJoin: a line whose cells all open in lower case under
+// filled cells continues them; a line that opens a new row does not.
+func TestWrappedCellsJoin(t *testing.T) {
+	words := []result.Word{
+		word("Item", 10, 10), word("Score", 300, 10),
+		word("Drug", 10, 50), word("treatment", 70, 50), word("is", 190, 50), word("7.1", 300, 50),
+		word("most", 10, 80), word("effective", 70, 80),
+		word("Second", 10, 120), word("item", 92, 120), word("4.5", 300, 120),
+		word("Third", 10, 160), word("5.0", 300, 160),
+		word("Fourth", 10, 200), word("6.2", 300, 200),
+	}
+	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 400, Y1: 240})
+	want := `<table><thead><tr><td>Item</td><td>Score</td></tr></thead><tbody><tr><td>Drug treatment is most effective</td><td>7.1</td></tr><tr><td>Second item</td><td>4.5</td></tr><tr><td>Third</td><td>5.0</td></tr><tr><td>Fourth</td><td>6.2</td></tr></tbody></table>`
+	if tb.HTML != want || tb.Rows != 5 {
+		t.Fatalf("%d rows\n%s\nwant\n%s", tb.Rows, tb.HTML, want)
+	}
+}
