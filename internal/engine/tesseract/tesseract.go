@@ -170,7 +170,7 @@ const (
 	OptNoDeskew  = "no_deskew"  // skip deskew
 	OptPDF       = "pdf"        // also render a searchable PDF page
 	OptPDFDir    = "pdf_dir"    // where the runner may write it
-	OptScale     = "scale"      // enlarge the image by this factor before reading (small print); boxes stay in the enlarged frame
+	OptScale     = "scale"      // enlarge the image by this factor (1–8) before reading (small print); boxes stay in the enlarged frame
 	OptGray      = "gray"       // also return the page as read (upright, deskewed, scaled) in Page.Gray, 8-bit
 )
 
@@ -203,7 +203,7 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	if !dpiKnown {
 		dpi = 300
 	}
-	if f, err := strconv.ParseFloat(opts[OptScale], 64); err == nil && f > 1 && f <= 4 {
+	if f, err := strconv.ParseFloat(opts[OptScale], 64); err == nil && f > 1 && f <= 8 {
 		scaled := C.lector_scale(pix, C.float(f))
 		if scaled == nil {
 			C.lector_pix_destroy(pix)
