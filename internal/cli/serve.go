@@ -109,7 +109,11 @@ func runServe(ctx context.Context, io IO, args []string) error {
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}
+	stopped := false
 	defer func() { // after a failed start; a clean stop has already stopped it
+		if stopped {
+			return
+		}
 		c, cancel := stopCtx()
 		defer cancel()
 		_ = svc.Stop(c)
@@ -117,7 +121,7 @@ func runServe(ctx context.Context, io IO, args []string) error {
 	srv := server.New(server.Deps{
 		Devices: st.node.devices, Monitor: st.node.monitor, Models: st.models, Pool: st.pool, Semaphores: st.sems, Admission: st.adm,
 		Runtime: st.rt, Service: svc, Catalog: func() []api.ModelInfo { return serverCatalog(io.Env, cfg) },
-		MaxUploadBytes: cfg.Limits.MaxInputBytes, DefaultKeepAlive: cfg.Models.KeepAliveOrDefault(), Log: log,
+		DefaultKeepAlive: cfg.Models.KeepAliveOrDefault(), Log: log,
 		Auth: tokens, Metrics: mx,
 	})
 	addr, err := srv.Start(cfg.ListenAddr)
@@ -139,6 +143,7 @@ func runServe(ctx context.Context, io IO, args []string) error {
 	wg.Go(func() { httpErr = srv.Stop(c) })
 	wg.Go(func() { svcErr = svc.Stop(c) })
 	wg.Wait()
+	stopped = true
 	if svcErr != nil {
 		log.Warn("stopping the task service", "err", svcErr)
 	}

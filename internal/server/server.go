@@ -42,9 +42,6 @@ type Deps struct {
 	Service    *service.Service
 	// Catalog lists the models this node can run.
 	Catalog func() []api.ModelInfo
-	// MaxUploadBytes bounds a request body (the input limit plus room for
-	// the form's fields).
-	MaxUploadBytes int64
 	// DefaultKeepAlive applies to explicit loads that name none.
 	DefaultKeepAlive time.Duration
 	// Auth, when set, makes every /v1 call need a bearer token; the token's

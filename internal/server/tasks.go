@@ -185,7 +185,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 	if format == "" {
 		format = "json"
 	}
-	err := s.d.Service.Result(r.Context(), subject(r), r.PathValue("id"), format, func(size int64) (service.Writer, error) {
+	err := s.d.Service.Result(r.Context(), subject(r), r.PathValue("id"), format, func(size int64) (io.Writer, error) {
 		w.Header().Set("Content-Type", render.Formats[format])
 		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 		w.WriteHeader(200)
@@ -198,7 +198,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 
 // asset serves a figure image a task's Markdown or HTML links.
 func (s *Server) asset(w http.ResponseWriter, r *http.Request) {
-	err := s.d.Service.Asset(r.Context(), subject(r), r.PathValue("id"), r.PathValue("name"), func(size int64) (service.Writer, error) {
+	err := s.d.Service.Asset(r.Context(), subject(r), r.PathValue("id"), r.PathValue("name"), func(size int64) (io.Writer, error) {
 		w.Header().Set("Content-Type", "image/png")
 		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 		w.WriteHeader(200)

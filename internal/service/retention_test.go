@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"database/sql"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,7 +58,7 @@ func TestRetentionDeletesExpiredResults(t *testing.T) {
 		t.Fatalf("retained %d %v, want 1", n, err)
 	}
 	var out bytes.Buffer
-	w := func(int64) (Writer, error) { return &out, nil }
+	w := func(int64) (io.Writer, error) { return &out, nil }
 	if err := s.Result(t.Context(), "", "old", "txt", w); errcode.Of(err) != errcode.Gone {
 		t.Fatalf("old result: %v, want gone", err)
 	}

@@ -407,7 +407,7 @@ func outcome(t *store.Task) store.Outcome {
 // Result writes subject's task id's result in format to w. A task not yet
 // finished is not_finished; a failed or canceled one, or a format not made,
 // is not_found; a result deleted by retention is gone.
-func (s *Service) Result(ctx context.Context, subject, id, format string, w func(size int64) (Writer, error)) error {
+func (s *Service) Result(ctx context.Context, subject, id, format string, w func(size int64) (io.Writer, error)) error {
 	t, err := s.cfg.Store.Get(ctx, id, subject)
 	if err != nil {
 		return err
@@ -444,7 +444,7 @@ func (s *Service) Result(ctx context.Context, subject, id, format string, w func
 
 // Asset writes one of a task's figure images (linked from its Markdown and
 // HTML) to w.
-func (s *Service) Asset(ctx context.Context, subject, id, name string, w func(size int64) (Writer, error)) error {
+func (s *Service) Asset(ctx context.Context, subject, id, name string, w func(size int64) (io.Writer, error)) error {
 	t, err := s.cfg.Store.Get(ctx, id, subject)
 	if err != nil {
 		return err
@@ -465,11 +465,6 @@ func (s *Service) Asset(ctx context.Context, subject, id, name string, w func(si
 	}
 	_, err = s.cfg.Store.CopyBlob(ctx, out, id, "asset/"+name)
 	return err
-}
-
-// Writer receives a result.
-type Writer interface {
-	Write(p []byte) (int, error)
 }
 
 // SyncResult is the answer to a synchronous request.

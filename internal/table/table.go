@@ -11,6 +11,7 @@ import (
 	"html"
 	"image"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -31,37 +32,54 @@ func Rules(g *image.Gray, region result.Box, minLenH, minLenV, maxThick int) []R
 	thr := threshold(g, region)
 	dark := func(x, y int) bool { return g.Pix[(y-g.Rect.Min.Y)*g.Stride+(x-g.Rect.Min.X)] < thr }
 	var out []Rule
-	// Horizontal runs, merged across consecutive rows when they overlap.
-	type run struct{ a, b, y0, y1 int }
-	var open []run
+	// Horizontal rules: runs along x on each row y.
+	for _, r := range runs(region.Y0, region.Y1, region.X0, region.X1, minLenH, maxThick, func(y, x int) bool { return dark(x, y) }) {
+		out = append(out, Rule{Box: result.Box{X0: r.a, Y0: r.c0, X1: r.b, Y1: r.c1}, Horizontal: true})
+	}
+	// Vertical rules: runs along y on each column x.
+	for _, r := range runs(region.X0, region.X1, region.Y0, region.Y1, minLenV, maxThick, dark) {
+		out = append(out, Rule{Box: result.Box{X0: r.c0, Y0: r.a, X1: r.c1, Y1: r.b}})
+	}
+	return out
+}
+
+// run is a band of dark pixels: from a to b along its length, from c0 to
+// c1 across it.
+type run struct{ a, b, c0, c1 int }
+
+// runs scans lines c in [c0, c1) for dark runs along [a0, a1) at least
+// minLen long, merges runs that overlap on consecutive lines into bands,
+// and keeps the bands at most maxThick thick. dark(c, a) tells a pixel.
+func runs(c0, c1, a0, a1, minLen, maxThick int, dark func(c, a int) bool) []run {
+	var out, open []run
 	flush := func(r run) {
-		if r.y1-r.y0 <= maxThick {
-			out = append(out, Rule{Box: result.Box{X0: r.a, Y0: r.y0, X1: r.b, Y1: r.y1}, Horizontal: true})
+		if r.c1-r.c0 <= maxThick {
+			out = append(out, r)
 		}
 	}
-	for y := region.Y0; y < region.Y1; y++ {
+	for c := c0; c < c1; c++ {
 		var cur []run
-		for x := region.X0; x < region.X1; {
-			if !dark(x, y) {
-				x++
+		for a := a0; a < a1; {
+			if !dark(c, a) {
+				a++
 				continue
 			}
-			s := x
-			for x < region.X1 && dark(x, y) {
-				x++
+			s := a
+			for a < a1 && dark(c, a) {
+				a++
 			}
-			if x-s >= minLenH {
-				cur = append(cur, run{s, x, y, y + 1})
+			if a-s >= minLen {
+				cur = append(cur, run{s, a, c, c + 1})
 			}
 		}
 		var next []run
 		used := make([]bool, len(cur))
 		for _, o := range open {
 			merged := false
-			for i, c := range cur {
-				if !used[i] && c.a < o.b && o.a < c.b {
+			for i, r := range cur {
+				if !used[i] && r.a < o.b && o.a < r.b {
 					used[i] = true
-					next = append(next, run{min(o.a, c.a), max(o.b, c.b), o.y0, y + 1})
+					next = append(next, run{min(o.a, r.a), max(o.b, r.b), o.c0, c + 1})
 					merged = true
 					break
 				}
@@ -70,64 +88,15 @@ func Rules(g *image.Gray, region result.Box, minLenH, minLenV, maxThick int) []R
 				flush(o)
 			}
 		}
-		for i, c := range cur {
+		for i, r := range cur {
 			if !used[i] {
-				next = append(next, c)
+				next = append(next, r)
 			}
 		}
 		open = next
 	}
 	for _, o := range open {
 		flush(o)
-	}
-	// Vertical runs, the same way by columns.
-	type vrun struct{ a, b, x0, x1 int }
-	var vopen []vrun
-	vflush := func(r vrun) {
-		if r.x1-r.x0 <= maxThick {
-			out = append(out, Rule{Box: result.Box{X0: r.x0, Y0: r.a, X1: r.x1, Y1: r.b}})
-		}
-	}
-	for x := region.X0; x < region.X1; x++ {
-		var cur []vrun
-		for y := region.Y0; y < region.Y1; {
-			if !dark(x, y) {
-				y++
-				continue
-			}
-			s := y
-			for y < region.Y1 && dark(x, y) {
-				y++
-			}
-			if y-s >= minLenV {
-				cur = append(cur, vrun{s, y, x, x + 1})
-			}
-		}
-		var next []vrun
-		used := make([]bool, len(cur))
-		for _, o := range vopen {
-			merged := false
-			for i, c := range cur {
-				if !used[i] && c.a < o.b && o.a < c.b {
-					used[i] = true
-					next = append(next, vrun{min(o.a, c.a), max(o.b, c.b), o.x0, x + 1})
-					merged = true
-					break
-				}
-			}
-			if !merged {
-				vflush(o)
-			}
-		}
-		for i, c := range cur {
-			if !used[i] {
-				next = append(next, c)
-			}
-		}
-		vopen = next
-	}
-	for _, o := range vopen {
-		vflush(o)
 	}
 	return out
 }
@@ -481,9 +450,6 @@ func borderless(words []result.Word, rules []Rule, h int) *result.Table {
 	}
 	cols := len(seps) + 1
 	colOf := func(x int) int { return sort.SearchInts(seps, x+1) }
-	for i := 0; i < len(seps); i++ {
-		_ = i
-	}
 	t.Cols = cols
 	// Header: rows above the first rule that lies below the first line.
 	var ruleYs []int
@@ -657,10 +623,10 @@ func HTML(t *result.Table) string {
 		for _, c := range cells {
 			b.WriteString("<td")
 			if c.ColSpan > 1 {
-				b.WriteString(` colspan="` + itoa(c.ColSpan) + `"`)
+				b.WriteString(` colspan="` + strconv.Itoa(c.ColSpan) + `"`)
 			}
 			if c.RowSpan > 1 {
-				b.WriteString(` rowspan="` + itoa(c.RowSpan) + `"`)
+				b.WriteString(` rowspan="` + strconv.Itoa(c.RowSpan) + `"`)
 			}
 			b.WriteString(">" + html.EscapeString(c.Text) + "</td>")
 		}
@@ -674,13 +640,6 @@ func HTML(t *result.Table) string {
 	}
 	b.WriteString("</table>")
 	return b.String()
-}
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
 }
 
 // Markdown renders t as a pipe table when no cell spans, else as its HTML
