@@ -7,10 +7,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/lector-ocr/lector/internal/engine/structure"
 	"github.com/lector-ocr/lector/internal/eval"
 	"github.com/lector-ocr/lector/internal/result"
+	"github.com/lector-ocr/lector/internal/table"
 	"github.com/lector-ocr/lector/internal/task"
 )
 
@@ -51,6 +54,7 @@ func runEval(ctx context.Context, io IO, args []string) error {
 	fs := flag.NewFlagSet("eval tables", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
 	modelName := fs.String("model", "structure:default", "structure model")
+	htmlDir := fs.String("html", "", "also write each table as read to DIR/IMAGE.html, the annotation's text beside it")
 	cfg, err := parseConfig(fs, io, args[1:])
 	if err != nil {
 		return err
@@ -145,11 +149,19 @@ func runEval(ctx context.Context, io IO, args []string) error {
 				return
 			}
 			pred := &eval.Node{Tag: "table"}
+			var read *result.Table
 			for _, b := range res.Pages[0].Blocks {
 				if b.Table != nil {
+					read = b.Table
 					pred = TableTree(b.Table)
 					score.Rows = b.Table.Rows
 					break
+				}
+			}
+			if *htmlDir != "" {
+				if err := writeEvalHTML(*htmlDir, a.Filename, read, cells); err != nil {
+					score.Error = err.Error()
+					return
 				}
 			}
 			score.TruthRows = countTag(truth, "tr")
@@ -174,6 +186,27 @@ func runEval(ctx context.Context, io IO, args []string) error {
 	}
 	fmt.Fprintf(io.Stdout, "%-26s %6.3f %6.3f  (%d images, %.2f images/s)\n", "MEAN", out.MeanTEDS, out.MeanStructure, len(out.Images), out.PagesPerSec)
 	return nil
+}
+
+// writeEvalHTML writes the table as read, and the annotation's cell texts
+// in order, to dir/image.html.
+func writeEvalHTML(dir, image string, t *result.Table, truth [][]string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("<!doctype html><meta charset=utf-8><title>" + html.EscapeString(image) + "</title>\n<h1>read</h1>\n")
+	if t != nil {
+		b.WriteString(table.HTML(t))
+	} else {
+		b.WriteString("<p>no table found</p>")
+	}
+	b.WriteString("\n<h1>annotated cells</h1>\n<ol>\n")
+	for _, c := range truth {
+		b.WriteString("<li>" + html.EscapeString(strings.Join(c, "")) + "</li>\n")
+	}
+	b.WriteString("</ol>\n")
+	return os.WriteFile(filepath.Join(dir, image+".html"), []byte(b.String()), 0o644)
 }
 
 func countTag(n *eval.Node, tag string) int {

@@ -47,7 +47,19 @@ static PIX *lector_deskew(PIX *pix, float *angle, float *conf) {
 }
 
 static PIX *lector_half(PIX *p) { return pixScale(p, 0.5, 0.5); }
-static PIX *lector_scale(PIX *p, float f) { return pixScale(p, f, f); }
+
+// lector_from_gray8 makes an 8-bit PIX of w*h gray bytes.
+static PIX *lector_from_gray8(const unsigned char *in, int w, int h) {
+	PIX *p = pixCreate(w, h, 8);
+	if (p == NULL) return NULL;
+	l_uint32 *data = pixGetData(p);
+	int wpl = pixGetWpl(p);
+	for (int y = 0; y < h; y++) {
+		l_uint32 *line = data + y * wpl;
+		for (int x = 0; x < w; x++) SET_DATA_BYTE(line, x, in[y * w + x]);
+	}
+	return p;
+}
 
 // lector_gray8 writes pix as 8-bit gray, row by row, into out (w*h bytes).
 static int lector_gray8(PIX *pix, unsigned char *out, int w, int h) {
@@ -74,6 +86,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"math"
 	"os"
 	"path/filepath"
@@ -204,12 +217,11 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 		dpi = 300
 	}
 	if f, err := strconv.ParseFloat(opts[OptScale], 64); err == nil && f > 1 && f <= 8 {
-		scaled := C.lector_scale(pix, C.float(f))
+		scaled := scalePix(pix, f)
+		C.lector_pix_destroy(pix)
 		if scaled == nil {
-			C.lector_pix_destroy(pix)
 			return nil, errcode.New(errcode.InvalidDocument, "page %d: the image could not be scaled", im.Number)
 		}
-		C.lector_pix_destroy(pix)
 		pix = scaled
 		if dpiKnown { // else 300 stands: small print enlarged reads as ordinary print
 			dpi = int(float64(dpi) * f)
@@ -288,6 +300,21 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 		page.PDF = pdf
 	}
 	return page, nil
+}
+
+// scalePix returns pix as 8-bit gray, enlarged by f (see enlarge), or nil.
+func scalePix(pix *C.PIX, f float64) *C.PIX {
+	w, h := int(C.lector_width(pix)), int(C.lector_height(pix))
+	if w <= 0 || h <= 0 {
+		return nil
+	}
+	g := image.NewGray(image.Rect(0, 0, w, h))
+	if C.lector_gray8(pix, (*C.uchar)(unsafe.Pointer(&g.Pix[0])), C.int(w), C.int(h)) != 0 {
+		return nil
+	}
+	e := enlarge(g, f)
+	b := e.Bounds()
+	return C.lector_from_gray8((*C.uchar)(unsafe.Pointer(&e.Pix[0])), C.int(b.Dx()), C.int(b.Dy()))
 }
 
 // uprightConfidence is the mean word confidence under which a page's

@@ -1,0 +1,59 @@
+package tesseract
+
+import (
+	"image"
+	"testing"
+)
+
+func TestStretchSpreadsGrayLevels(t *testing.T) {
+	// Faint print: gray 100 on gray 180, one pixel in 200 at each extreme
+	// clipped as the 1% allows.
+	g := image.NewGray(image.Rect(0, 0, 100, 100))
+	for i := range g.Pix {
+		switch {
+		case i%200 == 0:
+			g.Pix[i] = 0 // outlier: darker than the print
+		case i%10 == 0:
+			g.Pix[i] = 100
+		default:
+			g.Pix[i] = 180
+		}
+	}
+	stretch(g)
+	if g.Pix[10] != 0 || g.Pix[1] != 255 {
+		t.Fatalf("print %d, background %d: want 0 and 255", g.Pix[10], g.Pix[1])
+	}
+	flat := image.NewGray(image.Rect(0, 0, 10, 10))
+	for i := range flat.Pix {
+		flat.Pix[i] = 128
+	}
+	stretch(flat)
+	if flat.Pix[0] != 128 {
+		t.Fatalf("a one-tone image changed: %d", flat.Pix[0])
+	}
+}
+
+func TestEnlargeKeepsSizeAndEdges(t *testing.T) {
+	// A black bar on white, columns 4–5 of 10.
+	g := image.NewGray(image.Rect(0, 0, 10, 4))
+	for y := 0; y < 4; y++ {
+		for x := 0; x < 10; x++ {
+			g.Pix[y*10+x] = 255
+			if x == 4 || x == 5 {
+				g.Pix[y*10+x] = 0
+			}
+		}
+	}
+	e := enlarge(g, 3)
+	if b := e.Bounds(); b.Dx() != 30 || b.Dy() != 12 {
+		t.Fatalf("size %v, want 30×12", b)
+	}
+	row := e.Pix[6*e.Stride : 6*e.Stride+30]
+	for x, v := range row {
+		inside := x >= 13 && x <= 16 // the bar's core, 12–17 enlarged
+		outside := x <= 9 || x >= 20
+		if inside && v > 40 || outside && v < 215 {
+			t.Fatalf("enlarged row %v: the bar is not at 12–17", row)
+		}
+	}
+}
