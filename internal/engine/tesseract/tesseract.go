@@ -2,6 +2,7 @@ package tesseract
 
 /*
 #cgo pkg-config: tesseract lept
+#cgo CXXFLAGS: -std=c++17
 #include <stdlib.h>
 #include <malloc.h>
 #include <tesseract/capi.h>
@@ -22,6 +23,11 @@ static ETEXT_DESC *lector_monitor(lector_cancel *c, int deadline_ms) {
 }
 
 static void lector_trim(void) { malloc_trim(0); }
+
+// ltr.cpp
+TessPageIterator *lector_ltr_iterator(TessBaseAPI *api);
+char *lector_ltr_text(TessPageIterator *it, TessPageIteratorLevel level);
+float lector_ltr_conf(TessPageIterator *it, TessPageIteratorLevel level);
 
 static PIX *lector_read(const unsigned char *data, size_t n, int tiff_page) {
 	if (tiff_page > 0) return pixReadMemTiff(data, n, tiff_page - 1);
@@ -129,12 +135,15 @@ func (e Engine) Load(ctx context.Context, spec engine.Spec) (engine.Model, error
 	if to <= 0 {
 		to = 120 * time.Second
 	}
-	return &model{dir: dir, langs: spec.Config, name: spec.Model, timeout: to}, nil
+	return &model{dir: dir, langs: spec.Config, name: spec.Model, timeout: to, rtl: rightToLeft(spec.Config)}, nil
 }
 
 type model struct {
 	dir, langs, name string
 	timeout          time.Duration
+	// rtl: a language is written right to left, so words are walked in
+	// Tesseract's bidirectional reading order (slower; see ltr.cpp).
+	rtl bool
 }
 
 func (m *model) Close() error { return nil }
@@ -151,7 +160,30 @@ func (m *model) NewHandle() (engine.Handle, error) {
 		return nil, errcode.New(errcode.ModelLoadFailed, "tesseract: initialising %s failed", m.langs)
 	}
 	C.TessBaseAPISetPageSegMode(api, C.PSM_AUTO)
+	for name, value := range tuning {
+		cn, cv := C.CString(name), C.CString(value)
+		C.TessBaseAPISetVariable(api, cn, cv) // a Tesseract without the knob reads as before, only slower
+		C.free(unsafe.Pointer(cn))
+		C.free(unsafe.Pointer(cv))
+	}
 	return &handle{m: m, api: api}, nil
+}
+
+// tuning is set on every handle, each measured on the evaluation pages
+// (docs/BENCHMARKS.md):
+//   - Tesseract's fixed-pitch test (chopping typewriter lines into
+//     character cells) belongs to the legacy engine: the LSTM recogniser
+//     reads whole lines and finds its own spaces, so no word changes (word
+//     boxes on lines it took for fixed pitch get tighter), and it costs
+//     3–7% of a dense page.
+//   - A line is read again inverted (white on black) when its confidence
+//     is under invert_threshold: 0.7 by default, which retries many an
+//     ordinary line with one doubtful character. At 0.5, inverted print
+//     still scores low enough to be retried (TestInvertedPrintIsRead) and
+//     the ordinary pages' text is unchanged but for noise on a chart.
+var tuning = map[string]string{
+	"textord_disable_pitch_test": "1",
+	"invert_threshold":           "0.5",
 }
 
 type handle struct {
@@ -248,28 +280,23 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	// reading is kept, not redone, when it stays upright). (Tesseract's
 	// own OSD, DetectOrientationScript, corrupts the heap in 5.3.0/5.3.1 —
 	// upstream issue 4062 — so it is not used.)
-	var kept []result.Block // the upright reading, kept while trials run
+	page.Blocks = h.blocks()
 	if opts[OptNoOSD] == "" {
 		rot := 0
-		if sideways := h.sideways(); sideways || int(C.TessBaseAPIMeanTextConf(h.api)) < uprightConfidence {
-			// The trials clear the upright reading: keep its blocks, so an
-			// upright page is not read twice. (A searchable PDF needs the
-			// reading itself: that page is read again.)
-			if !sideways && opts[OptPDF] == "" {
-				kept = h.blocks()
-			}
+		if sideways := isSideways(page.Blocks); sideways || int(C.TessBaseAPIMeanTextConf(h.api)) < uprightConfidence {
 			var err error
 			if rot, err = h.bestRotation(ctx, pix, dpi, deadline, sideways); err != nil {
 				return nil, fmt.Errorf("page %d: %w", im.Number, err)
 			}
-			if rot == 0 && kept == nil { // nothing better: read upright again
+			// The trials cleared the upright reading; its blocks are kept,
+			// but a searchable PDF is rendered from the reading itself.
+			if rot == 0 && opts[OptPDF] != "" {
 				if err := h.recognizePix(ctx, pix, dpi, deadline); err != nil {
 					return nil, fmt.Errorf("page %d: %w", im.Number, err)
 				}
 			}
 		}
 		if rot != 0 {
-			kept = nil
 			turned := C.lector_orient(pix, C.int(rot/90), 0)
 			C.lector_pix_destroy(pix)
 			pix, page.Skew = h.straighten(turned, deskew)
@@ -277,15 +304,11 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 			if err := h.recognizePix(ctx, pix, dpi, deadline); err != nil {
 				return nil, fmt.Errorf("page %d: %w", im.Number, err)
 			}
+			page.Blocks = h.blocks()
 		}
 	}
 	defer C.TessBaseAPIClear(h.api)
 	page.Width, page.Height = int(C.lector_width(pix)), int(C.lector_height(pix))
-	if kept != nil {
-		page.Blocks = kept
-	} else {
-		page.Blocks = h.blocks()
-	}
 	if opts[OptGray] != "" && page.Width > 0 && page.Height > 0 {
 		page.Gray = make([]byte, page.Width*page.Height)
 		if C.lector_gray8(pix, (*C.uchar)(unsafe.Pointer(&page.Gray[0])), C.int(page.Width), C.int(page.Height)) != 0 {
@@ -365,32 +388,25 @@ func (h *handle) recognizePix(ctx context.Context, pix *C.PIX, dpi int, deadline
 	return nil
 }
 
-// sideways reports whether the recognised page reads as turned 90° or
+// isSideways reports whether the recognised page reads as turned 90° or
 // 270°: Tesseract's layout analysis reads such text, but in the sideways
 // frame, so most words of three or more letters are taller than wide.
-func (h *handle) sideways() bool {
-	it := C.TessBaseAPIGetIterator(h.api)
-	if it == nil {
-		return false
-	}
-	defer C.TessResultIteratorDelete(it)
-	pi := C.TessResultIteratorGetPageIterator(it)
+func isSideways(blocks []result.Block) bool {
 	tall, wide := 0, 0
-	for {
-		if txt := C.TessResultIteratorGetUTF8Text(it, C.RIL_WORD); txt != nil {
-			n := len([]rune(strings.TrimSpace(C.GoString(txt))))
-			C.TessDeleteText(txt)
-			if n >= 3 {
-				b := box(pi, C.RIL_WORD)
-				if b.Height() > b.Width() {
-					tall++
-				} else {
-					wide++
+	for _, b := range blocks {
+		for _, p := range b.Paragraphs {
+			for _, l := range p.Lines {
+				for _, w := range l.Words {
+					if len([]rune(w.Text)) < 3 {
+						continue
+					}
+					if w.Box.Height() > w.Box.Width() {
+						tall++
+					} else {
+						wide++
+					}
 				}
 			}
-		}
-		if C.TessResultIteratorNext(it, C.RIL_WORD) == 0 {
-			break
 		}
 	}
 	return tall > wide
@@ -471,15 +487,37 @@ func box(pi *C.TessPageIterator, level C.TessPageIteratorLevel) result.Box {
 	return result.Box{X0: int(l), Y0: int(t), X1: int(r), Y1: int(b)}
 }
 
+// rightToLeft reports whether langs has a right-to-left script.
+func rightToLeft(langs string) bool {
+	for _, l := range strings.Split(langs, "+") {
+		switch strings.TrimPrefix(l, "script/") {
+		case "ara", "heb", "fas", "urd", "yid", "syr", "div", "pus", "snd", "uig", "Arabic", "Hebrew", "Syriac", "Thaana":
+			return true
+		}
+	}
+	return false
+}
+
+// iterator returns an iterator over the last recognition: left to right
+// (linear time, ltr.cpp) unless the model has a right-to-left script.
+func (h *handle) iterator() *C.TessPageIterator {
+	if h.m.rtl {
+		if it := C.TessBaseAPIGetIterator(h.api); it != nil {
+			return C.TessResultIteratorGetPageIterator(it)
+		}
+		return nil
+	}
+	return C.lector_ltr_iterator(h.api)
+}
+
 // blocks walks the recognised page: every block with its type (image and
 // rule blocks too), and the paragraphs, lines and words of text blocks.
 func (h *handle) blocks() []result.Block {
-	it := C.TessBaseAPIGetIterator(h.api)
-	if it == nil {
+	pi := h.iterator()
+	if pi == nil {
 		return []result.Block{}
 	}
-	defer C.TessResultIteratorDelete(it)
-	pi := C.TessResultIteratorGetPageIterator(it)
+	defer C.TessPageIteratorDelete(pi)
 
 	var out []result.Block
 	index := map[result.Box]int{}
@@ -510,10 +548,10 @@ func (h *handle) blocks() []result.Block {
 				i = len(out) - 1
 			}
 			cur = &out[i]
-			cur.Confidence = float64(C.TessResultIteratorConfidence(it, C.RIL_BLOCK))
+			cur.Confidence = float64(C.lector_ltr_conf(pi, C.RIL_BLOCK))
 		}
 		if cur == nil { // words before any block: not expected, but never crash on it
-			if C.TessResultIteratorNext(it, C.RIL_WORD) == 0 {
+			if C.TessPageIteratorNext(pi, C.RIL_WORD) == 0 {
 				break
 			}
 			continue
@@ -523,17 +561,17 @@ func (h *handle) blocks() []result.Block {
 		}
 		para := &cur.Paragraphs[len(cur.Paragraphs)-1]
 		if C.TessPageIteratorIsAtBeginningOf(pi, C.RIL_TEXTLINE) != 0 || len(para.Lines) == 0 {
-			para.Lines = append(para.Lines, result.Line{Box: box(pi, C.RIL_TEXTLINE), Confidence: float64(C.TessResultIteratorConfidence(it, C.RIL_TEXTLINE))})
+			para.Lines = append(para.Lines, result.Line{Box: box(pi, C.RIL_TEXTLINE), Confidence: float64(C.lector_ltr_conf(pi, C.RIL_TEXTLINE))})
 		}
 		line := &para.Lines[len(para.Lines)-1]
-		if txt := C.TessResultIteratorGetUTF8Text(it, C.RIL_WORD); txt != nil {
+		if txt := C.lector_ltr_text(pi, C.RIL_WORD); txt != nil {
 			w := strings.TrimSpace(C.GoString(txt))
 			C.TessDeleteText(txt)
 			if w != "" {
-				line.Words = append(line.Words, result.Word{Text: w, Box: box(pi, C.RIL_WORD), Confidence: float64(C.TessResultIteratorConfidence(it, C.RIL_WORD))})
+				line.Words = append(line.Words, result.Word{Text: w, Box: box(pi, C.RIL_WORD), Confidence: float64(C.lector_ltr_conf(pi, C.RIL_WORD))})
 			}
 		}
-		if C.TessResultIteratorNext(it, C.RIL_WORD) == 0 {
+		if C.TessPageIteratorNext(pi, C.RIL_WORD) == 0 {
 			break
 		}
 	}

@@ -1,9 +1,14 @@
 package tesseract
 
 import (
+	"bytes"
 	"context"
+	"image"
+	"image/color"
+	"image/png"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -73,5 +78,57 @@ func TestUnknownLanguageNamesTheInstalledOnes(t *testing.T) {
 	_, err := Engine{}.Load(context.Background(), engine.Spec{Model: "tesseract:xx", Config: "xx"})
 	if errcode.Of(err) != errcode.UnknownModel || !strings.Contains(err.Error(), "eng") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestInvertedPrintIsRead: white-on-black print is read (Tesseract retries
+// lines it reads poorly inverted; the tuning lowers when, not whether).
+func TestInvertedPrintIsRead(t *testing.T) {
+	src, err := png.Decode(bytes.NewReader(linn(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := src.Bounds()
+	band := image.Rect(b.Min.X, b.Min.Y+b.Dy()*30/100, b.Max.X, b.Min.Y+b.Dy()*45/100)
+	g := image.NewGray(band)
+	for y := band.Min.Y; y < band.Max.Y; y++ {
+		for x := band.Min.X; x < band.Max.X; x++ {
+			v := color.GrayModel.Convert(src.At(x, y)).(color.Gray).Y
+			g.SetGray(x, y, color.Gray{Y: 255 - v})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, g); err != nil {
+		t.Fatal(err)
+	}
+	h := newHandle(t, time.Minute)
+	page, err := h.Process(context.Background(), engine.Image{Number: 1, Data: buf.Bytes()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.Text(), "TIMING CORRECTION works during playback") {
+		t.Fatalf("the inverted band read as %q", page.Text())
+	}
+}
+
+// TestWalkOrdersAgree: the left-to-right walk (ltr.cpp) and Tesseract's
+// bidirectional result iterator, used for right-to-left languages, give
+// the same blocks on a left-to-right page.
+func TestWalkOrdersAgree(t *testing.T) {
+	h := newHandle(t, time.Minute)
+	page, err := h.Process(context.Background(), engine.Image{Number: 1, Data: linn(t)}, engine.Options{OptNoOSD: "1", OptNoDeskew: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.m.rtl = true
+	bidi, err := h.Process(context.Background(), engine.Image{Number: 1, Data: linn(t)}, engine.Options{OptNoOSD: "1", OptNoDeskew: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Blocks) < 5 || !reflect.DeepEqual(page.Blocks, bidi.Blocks) {
+		t.Fatalf("%d blocks left to right, %d in bidirectional order, or they differ", len(page.Blocks), len(bidi.Blocks))
+	}
+	if rightToLeft("eng+chi_sim") || !rightToLeft("eng+ara") || !rightToLeft("script/Hebrew") {
+		t.Fatal("rightToLeft misjudges a language list")
 	}
 }
