@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/png"
 	"io"
@@ -13,7 +14,9 @@ import (
 	"testing"
 
 	"github.com/lector-ocr/lector/internal/api"
+	"github.com/lector-ocr/lector/internal/memory/memtest"
 	"github.com/lector-ocr/lector/internal/result"
+	"github.com/lector-ocr/lector/internal/server"
 )
 
 // TestStructureModelFromOutside: right after start the structure model is
@@ -230,4 +233,72 @@ func TestStructureFigureAssets(t *testing.T) {
 		t.Fatalf("unknown asset: %d", resp2.StatusCode)
 	}
 	resp2.Body.Close()
+}
+
+// TestStructureModelEvictedUnderPressure: the structure model, loaded and
+// idle, is evicted like any other model when memory is short. A server in a
+// 1 GiB memory cgroup reads a structure task (the model loads and stays for
+// its keep-alive); then comes a task whose estimate (a synthetic model)
+// exceeds what is free under the critical threshold by a third of what the
+// structure runner added: admission evicts the idle structure runner to
+// make room (reason pressure), its process exits, and the task runs.
+func TestStructureModelEvictedUnderPressure(t *testing.T) {
+	needTesseract(t)
+	cg := memtest.New(t, 1<<30)
+	cmd := cg.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--enable-synthetic", "--critical-wait", "5s")
+	cmd.Env = append(cmd.Env, TestMainEnv+"=1", "OMP_THREAD_LIMIT=1")
+	p := startCommand(t, cmd)
+	ctx := t.Context()
+
+	img, err := os.ReadFile(filepath.Join(evalDir(t), "lines", "010001.bin.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := cg.Usage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := p.client.Submit(ctx, "line.png", bytes.NewReader(img), api.Options{Pipeline: "structure"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fin, err := p.client.Wait(ctx, task.ID); err != nil || fin.Status != "succeeded" {
+		t.Fatalf("structure task: %+v %v", fin, err)
+	}
+	m, err := p.client.Models(ctx)
+	if err != nil || len(m.Loaded) != 1 || m.Loaded[0].Model != "structure:default" {
+		t.Fatalf("after the structure task: %+v %v", m, err)
+	}
+	inst := m.Loaded[0]
+	var sys server.SystemView
+	if err := p.client.System(ctx, &sys); err != nil {
+		t.Fatal(err)
+	}
+	// Read the cgroup now (/v1/system shows the monitor's last poll). What
+	// the runner adds to the cgroup's working set is the growth over the
+	// task (its traineddata is file cache, not counted).
+	after, err := cg.Usage()
+	if err != nil || after.Total != 1<<30 {
+		t.Fatalf("the cgroup's usage: %+v %v", after, err)
+	}
+	grew := after.Used - before.Used
+	if after.Used < before.Used || grew < 24<<20 {
+		t.Fatalf("the structure task grew the cgroup from %d to %d bytes: too little to make room with", before.Used, after.Used)
+	}
+	limit := uint64(sys.Thresholds.Critical * float64(after.Total))
+	need := (limit - after.Used + grew/3) >> 20
+	t.Logf("used %d MiB before the structure task, %d MiB after, of %d under critical: a %d MiB task", before.Used>>20, after.Used>>20, limit>>20, need)
+
+	big, err := p.client.Submit(ctx, "page.png", bytes.NewReader(grayPNG(t, 200, 100)), api.Options{Model: fmt.Sprintf("synthetic:%dMiB", need)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.logs.waitFor(t, 0, `msg="model unloaded" model=structure:default.*reason=pressure`)
+	waitGone(t, inst.Pid)
+	if fin, err := p.client.Wait(ctx, big.ID); err != nil || fin.Status != "succeeded" {
+		t.Fatalf("the %d MiB task: %+v %v", need, fin, err)
+	}
+	if n := cg.OOMKills(); n != 0 {
+		t.Fatalf("%d processes OOM-killed in the cgroup", n)
+	}
 }

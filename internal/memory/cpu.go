@@ -55,6 +55,14 @@ func NewCPUProbe(root string) *CPUProbe {
 	return p
 }
 
+// NewCgroupProbe reads the given memory cgroup (version 1 or 2, its
+// directory) instead of this process's: what a process inside it would see.
+func NewCgroupProbe(version int, dir string) *CPUProbe {
+	p := NewCPUProbe("/")
+	p.cgroup = cgroupFiles{version: version, dir: dir}
+	return p
+}
+
 // Cgroup reports the cgroup the probe reads, if any.
 func (p *CPUProbe) Cgroup() CgroupInfo {
 	return CgroupInfo{Version: p.cgroup.version, Dir: p.cgroup.dir}

@@ -64,6 +64,11 @@ func (c *Cgroup) Command(name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// Usage is the cgroup's memory as Lector's CPU probe counts it inside it.
+func (c *Cgroup) Usage() (memory.Usage, error) {
+	return memory.NewCgroupProbe(c.Version, c.Dir).Read()
+}
+
 // Pids lists the processes in the cgroup.
 func (c *Cgroup) Pids() []int {
 	b, _ := os.ReadFile(filepath.Join(c.Dir, "cgroup.procs"))
