@@ -266,6 +266,13 @@ func (c *Controller) Admit(ctx context.Context, req Request) (*Reservation, erro
 				deferredOnce = true
 			}
 		} else {
+			// A task the device can never hold is refused before anything
+			// is evicted for it (with a fallback device it may still run
+			// there: see below).
+			if st, ok := c.o.Monitor.State(req.Device); ok && req.FallbackDevice == "" && float64(est) > c.o.Critical*float64(st.Usage.Total) {
+				c.decide(Rejected, req.Device, "never_fits")
+				return nil, errcode.New(errcode.InsufficientMemory, "the task needs about %d MiB on %s, more than it can ever hold", est>>20, req.Device)
+			}
 			ok, seen, got := c.tryReserve(ctx, req.Device, req.Estimate)
 			if ok {
 				c.decide(Admitted, req.Device, "fits")

@@ -288,10 +288,20 @@ func TestReservationsPreventOvershoot(t *testing.T) {
 	}
 }
 
+// TestNeverFitsIsRejectedAtOnce: a task larger than the device could ever
+// hold is refused at once, and no idle model is evicted for it.
 func TestNeverFitsIsRejectedAtOnce(t *testing.T) {
 	b := setup(t)
+	b.cpu.set(300)
+	b.ev.idle["cpu"] = 2
+	if err := b.mon.Poll(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := b.c.Admit(t.Context(), Request{Task: "t", Device: "cpu", Estimate: fixed(2000)}); errcode.Of(err) != errcode.InsufficientMemory {
 		t.Fatalf("err = %v", err)
+	}
+	if len(b.ev.calls) != 0 || b.ev.idle["cpu"] != 2 {
+		t.Fatalf("evicted for a task that can never fit: calls %v, %d idle left", b.ev.calls, b.ev.idle["cpu"])
 	}
 }
 
