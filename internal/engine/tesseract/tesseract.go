@@ -175,12 +175,13 @@ func (m *model) NewHandle() (engine.Handle, error) {
 //     character cells) belongs to the legacy engine: the LSTM recogniser
 //     reads whole lines and finds its own spaces, so no word changes (word
 //     boxes on lines it took for fixed pitch get tighter), and it costs
-//     3–7% of a dense page.
+//     ~3% of recognition.
 //   - A line is read again inverted (white on black) when its confidence
 //     is under invert_threshold: 0.7 by default, which retries many an
 //     ordinary line with one doubtful character. At 0.5, inverted print
-//     still scores low enough to be retried (TestInvertedPrintIsRead) and
-//     the ordinary pages' text is unchanged but for noise on a chart.
+//     still scores low enough to be retried (TestInvertedPrintIsRead; at
+//     0.4 it is not) and the ordinary pages' text is unchanged but for
+//     noise on a chart; ~2% of recognition.
 var tuning = map[string]string{
 	"textord_disable_pitch_test": "1",
 	"invert_threshold":           "0.5",
