@@ -10,29 +10,34 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 # Tesseract (and other OpenMP engines) must see this at process start.
 export OMP_THREAD_LIMIT ?= 1
 
-APT_PACKAGES := gcc g++ pkg-config ca-certificates libtesseract-dev tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-chi-tra tesseract-ocr-osd poppler-utils qpdf libtiff-tools
+APT_PACKAGES := gcc g++ cmake pkg-config ca-certificates libtesseract-dev tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-chi-tra tesseract-ocr-osd poppler-utils qpdf libtiff-tools
+
+# Go commands link Lector's own Tesseract build when it is there
+# (scripts/tesseract.sh), Debian's libtesseract otherwise.
+CGO_GO = CGO_LDFLAGS="$$(./scripts/tesseract.sh --ldflags) $$CGO_LDFLAGS" $(GO)
 
 .PHONY: setup build run test check bench clean
 
-setup: ## install system packages and Go modules (idempotent)
+setup: ## install system packages, Lector's Tesseract build and Go modules (idempotent)
 	@./scripts/setup.sh $(APT_PACKAGES)
+	@./scripts/tesseract.sh || echo "warning: building Tesseract failed; Lector links Debian's libtesseract (same results, slower)" >&2
 	@$(GO) mod download
 
 build: setup
-	$(GO) build -o $(BIN) ./cmd/lector
+	$(CGO_GO) build -o $(BIN) ./cmd/lector
 
 run: build ## set up and start the service with embedded defaults
 	./$(BIN) serve
 
 check: setup ## formatting and vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	$(GO) vet ./...
+	$(CGO_GO) vet ./...
 
 test: check ## set up and run every test with the race detector
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(CGO_GO) test -race -count=1 -timeout 15m ./...
 
 bench: setup ## Go benchmarks (figures go to docs/BENCHMARKS.md)
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(CGO_GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:
 	rm -rf bin

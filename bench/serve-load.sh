@@ -14,6 +14,8 @@ IMAGE=${IMAGE:-../shared/eval/lines/010001.bin.png}
 CLIENTS=${CLIENTS:-1,4,16}
 REQUESTS=${REQUESTS:-10}
 PORT=${PORT:-18090}
+scripts/tesseract.sh # Lector's Tesseract build; SYSTEM_TESSERACT=1 links Debian's library instead
+[ -n "${SYSTEM_TESSERACT:-}" ] || export CGO_LDFLAGS="$(scripts/tesseract.sh --ldflags) ${CGO_LDFLAGS:-}"
 go build -o bin/lector ./cmd/lector
 go build -o bin/loadgen ./bench/loadgen
 data=$(mktemp -d)
