@@ -16,7 +16,13 @@
 # libtesseract-dev: the same results, slower.
 set -euo pipefail
 VERSION=5.3.0-2
-recipe=$(sha256sum "$0" | cut -c1-12)
+# How it is built; the cache directory is named by a hash of it, so a
+# changed recipe builds anew.
+DEFINE=TESSERACT_IMAGEDATA_AS_PIX
+CMAKE_FLAGS=(-DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG"
+  -DBUILD_SHARED_LIBS=OFF -DBUILD_TRAINING_TOOLS=OFF -DBUILD_TESTS=OFF -DGRAPHICS_DISABLED=ON
+  -DDISABLE_CURL=ON -DDISABLE_ARCHIVE=ON -DOPENMP_BUILD=ON)
+recipe=$(printf '%s\n' "$VERSION" "$DEFINE" "${CMAKE_FLAGS[@]}" | sha256sum | cut -c1-12)
 cache=${LECTOR_DEPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lector}
 prefix=$cache/tesseract-$VERSION-$recipe
 if [ "${1:-}" = --ldflags ]; then
@@ -44,20 +50,23 @@ if ! apt-get source -qq --download-only "tesseract=$VERSION" >/dev/null 2>&1; th
     fi
     [ -s "$work/deb-src.sources" ] && as_root cp "$work/deb-src.sources" "$src"
   fi
-  as_root apt-get update -qq >/dev/null
+  # (An archive without source indexes makes update complain; the source
+  # download below is what decides.)
+  as_root apt-get update -qq >/dev/null 2>&1 || true
   apt-get source -qq --download-only "tesseract=$VERSION" >/dev/null
 fi
 tar xzf "tesseract_${VERSION%-*}.orig.tar.gz"
 cd "tesseract-${VERSION%-*}"
-sed -i '0,/#include/s//#define TESSERACT_IMAGEDATA_AS_PIX 1\n#include/' src/ccstruct/imagedata.h
+sed -i "0,/#include/s//#define $DEFINE 1\n#include/" src/ccstruct/imagedata.h
 echo "building Tesseract $VERSION for Lector (a few minutes, once) ..." >&2
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
-  -DBUILD_SHARED_LIBS=OFF -DBUILD_TRAINING_TOOLS=OFF -DBUILD_TESTS=OFF -DGRAPHICS_DISABLED=ON \
-  -DDISABLE_CURL=ON -DDISABLE_ARCHIVE=ON -DOPENMP_BUILD=ON -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
+cmake -S . -B build "${CMAKE_FLAGS[@]}" -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
 cmake --build build -j "$(nproc --all)" >/dev/null
 DESTDIR="$work/stage" cmake --install build >/dev/null
 mkdir -p "$cache"
 rm -rf "$prefix.tmp" && mv "$work/stage$prefix" "$prefix.tmp"
 touch "$prefix.tmp/.done"
 rm -rf "$prefix" && mv "$prefix.tmp" "$prefix"
+for old in "$cache"/tesseract-*; do # builds of earlier recipes
+  [ "$old" = "$prefix" ] || rm -rf "$old"
+done
 echo "Tesseract for Lector: $prefix" >&2
