@@ -1,6 +1,38 @@
-# Shared by the bench scripts: measure NAME PAGES COMMAND… runs COMMAND in
-# its own session and prints its wall time, pages per second and the peak
-# RSS of its whole process tree (sampled every 50 ms).
+# Shared by the bench scripts (sourced from the project root).
+
+# build_lector builds bin/lector with cgo flags for this machine, linked with
+# Lector's Tesseract build (scripts/tesseract.sh; SYSTEM_TESSERACT=1 links
+# Debian's library instead).
+build_lector() {
+  export CGO_CFLAGS="${CGO_CFLAGS:--O2 -g -Wno-deprecated-declarations}"
+  if [ -z "${SYSTEM_TESSERACT:-}" ]; then
+    scripts/tesseract.sh
+    export CGO_LDFLAGS="$(scripts/tesseract.sh --ldflags) ${CGO_LDFLAGS:-}"
+  fi
+  go build -o bin/lector ./cmd/lector
+}
+
+# eval_pages DIR REPEATS renders the evaluation PDFs at 300 DPI and adds
+# pages/linn.png, then copies the set REPEATS times into DIR as
+# p00.png, p01.png, …; it prints the page count.
+eval_pages() {
+  local dir=$1 repeats=$2 src i=0 n=0
+  src=$(mktemp -d)
+  for pdf in "${EVAL:-../shared/eval}"/pdfs/*.pdf; do
+    pdftoppm -r 300 -gray -png -singlefile "$pdf" "$src/src$i"; i=$((i+1))
+  done
+  cp "${EVAL:-../shared/eval}/pages/linn.png" "$src/src$i.png"
+  mkdir -p "$dir"
+  for _ in $(seq "$repeats"); do
+    for f in "$src"/src*.png; do cp "$f" "$dir/p$(printf %02d $n).png"; n=$((n+1)); done
+  done
+  rm -rf "$src"
+  echo "$n"
+}
+
+# measure NAME PAGES COMMAND… runs COMMAND in its own session and prints
+# its wall time, pages per second and the peak RSS of its whole process tree
+# (sampled every 50 ms).
 measure() {
   local name=$1 pages=$2; shift 2
   local start end peak=0

@@ -8,10 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200}
-export CGO_CFLAGS="${CGO_CFLAGS:--O2 -g -Wno-deprecated-declarations}"
-scripts/tesseract.sh # Lector's Tesseract build; SYSTEM_TESSERACT=1 links Debian's library instead
-[ -n "${SYSTEM_TESSERACT:-}" ] || export CGO_LDFLAGS="$(scripts/tesseract.sh --ldflags) ${CGO_LDFLAGS:-}"
-go build -o bin/lector ./cmd/lector
+source bench/lib.sh # build_lector, eval_pages, measure
+build_lector
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 - "$work" "$N" <<'PY'

@@ -9,14 +9,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_THREAD_LIMIT=1
-export CGO_CFLAGS="${CGO_CFLAGS:--O2 -g -Wno-deprecated-declarations}"
 IMAGE=${IMAGE:-../shared/eval/lines/010001.bin.png}
 CLIENTS=${CLIENTS:-1,4,16}
 REQUESTS=${REQUESTS:-10}
 PORT=${PORT:-18090}
-scripts/tesseract.sh # Lector's Tesseract build; SYSTEM_TESSERACT=1 links Debian's library instead
-[ -n "${SYSTEM_TESSERACT:-}" ] || export CGO_LDFLAGS="$(scripts/tesseract.sh --ldflags) ${CGO_LDFLAGS:-}"
-go build -o bin/lector ./cmd/lector
+source bench/lib.sh # build_lector, eval_pages, measure
+build_lector
 go build -o bin/loadgen ./bench/loadgen
 data=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT

@@ -58,8 +58,10 @@ func NewCPUProbe(root string) *CPUProbe {
 // NewCgroupProbe reads the given memory cgroup (version 1 or 2, its
 // directory) instead of this process's: what a process inside it would see.
 func NewCgroupProbe(version int, dir string) *CPUProbe {
-	p := NewCPUProbe("/")
-	p.cgroup = cgroupFiles{version: version, dir: dir}
+	p := &CPUProbe{root: "/", cgroup: cgroupFiles{version: version, dir: dir}, files: make(map[string]*heldFile)}
+	if host, err := readMeminfo("/proc/meminfo"); err == nil {
+		p.hostTotal = host.Total
+	}
 	return p
 }
 
