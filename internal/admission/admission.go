@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lector-ocr/lector/internal/clock"
+	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/memory"
 	"github.com/lector-ocr/lector/internal/model"
@@ -53,19 +54,22 @@ type Request struct {
 	// FallbackDevice, when set, is where the task may run instead when Device
 	// is critical (a GPU task whose model also runs on the CPU: "cpu").
 	FallbackDevice string
-	// Estimate returns the task's memory on a device.
-	Estimate func(device string) uint64
+	// Estimate returns the task's demand when placed on a device (on a GPU
+	// it has a host part, reserved on the CPU at the same time).
+	Estimate func(device string) Demand
 	Priority Priority
 	// Sync callers are answered at once rather than kept waiting for memory.
 	Sync bool
 }
 
-// Reservation holds a task's estimated memory on a device until Release.
+// Reservation holds a task's estimated memory until Release: Bytes on
+// Device and, for a GPU, HostBytes on the CPU.
 type Reservation struct {
-	Device   string
-	Bytes    uint64
-	Fallback bool          // placed on the fallback device
-	Waited   time.Duration // time spent deferred or waiting for memory
+	Device    string
+	Bytes     uint64
+	HostBytes uint64
+	Fallback  bool          // placed on the fallback device
+	Waited    time.Duration // time spent deferred or waiting for memory
 
 	c    *Controller
 	once sync.Once
@@ -76,10 +80,14 @@ func (r *Reservation) Release() {
 	r.once.Do(func() {
 		r.c.mu.Lock()
 		r.c.reserved[r.Device] -= r.Bytes
+		r.c.reserved[hostDevice] -= r.HostBytes
 		r.c.signalLocked()
 		r.c.mu.Unlock()
 	})
 }
+
+// hostDevice is where the host part of a GPU task's demand is reserved.
+const hostDevice = string(device.CPU)
 
 // Options configures a Controller.
 type Options struct {
@@ -178,40 +186,60 @@ func (c *Controller) decide(d Decision, device, reason string) {
 	}
 }
 
-// tryReserve reserves the task's estimate on device if used+reserved+
-// estimate stays under the critical threshold, evicting idle instances there
-// first if that makes it fit. The estimate is taken again after an eviction:
-// what is resident may have changed. It reports the level seen and the bytes
+// devices lists the devices a demand puts bytes on: its own, and the CPU
+// for a GPU's host part.
+func (d Demand) devices() []string {
+	if d.Device != hostDevice && d.Host > 0 {
+		return []string{d.Device, hostDevice}
+	}
+	return []string{d.Device}
+}
+
+// tryReserve reserves the task's demand on dev (and its host part on the
+// CPU) if, on each device, used+reserved+demand stays under the critical
+// threshold, evicting idle instances first on each device where it does
+// not fit. The demand is taken again after an eviction: what is resident
+// may have changed. It reports the level seen on dev and the demand
 // reserved.
-func (c *Controller) tryReserve(ctx context.Context, device string, estimate func(string) uint64) (bool, memory.Level, uint64) {
-	est := estimate(device)
+func (c *Controller) tryReserve(ctx context.Context, dev string, estimate func(string) Demand) (bool, memory.Level, Demand) {
+	d := estimate(dev)
 	_ = c.o.Monitor.Poll()
-	st, ok := c.o.Monitor.State(device)
+	st, ok := c.o.Monitor.State(dev)
 	if !ok {
-		return false, memory.LevelOK, 0
+		return false, memory.LevelOK, Demand{}
 	}
-	if st.Level == memory.LevelEmergency {
-		return false, st.Level, 0
-	}
-	if c.reserveIfFits(device, est) {
-		return true, st.Level, est
-	}
-	fits := func() bool {
-		_ = c.o.Monitor.Poll()
-		s, _ := c.o.Monitor.State(device)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.fitsLocked(s, est)
-	}
-	if n, _ := c.o.Evictor.EvictIdle(ctx, device, model.ReasonPressure, fits); n > 0 {
-		_ = c.o.Monitor.Poll()
-		st, _ = c.o.Monitor.State(device)
-		est = estimate(device)
-		if c.reserveIfFits(device, est) {
-			return true, st.Level, est
+	for _, on := range d.devices() {
+		if s, ok := c.o.Monitor.State(on); !ok || s.Level == memory.LevelEmergency {
+			return false, st.Level, Demand{}
 		}
 	}
-	return false, st.Level, 0
+	if c.reserveIfFits(d) {
+		return true, st.Level, d
+	}
+	evicted := 0
+	for _, on := range d.devices() {
+		fits := func() bool {
+			_ = c.o.Monitor.Poll()
+			s, _ := c.o.Monitor.State(on)
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.fitsLocked(s, d.On(on))
+		}
+		if fits() {
+			continue
+		}
+		n, _ := c.o.Evictor.EvictIdle(ctx, on, model.ReasonPressure, fits)
+		evicted += n
+	}
+	if evicted > 0 {
+		_ = c.o.Monitor.Poll()
+		st, _ = c.o.Monitor.State(dev)
+		d = estimate(dev)
+		if c.reserveIfFits(d) {
+			return true, st.Level, d
+		}
+	}
+	return false, st.Level, Demand{}
 }
 
 func (c *Controller) fitsLocked(s memory.DeviceState, est uint64) bool {
@@ -219,16 +247,53 @@ func (c *Controller) fitsLocked(s memory.DeviceState, est uint64) bool {
 	return float64(s.Usage.Used)+float64(c.reserved[s.Device])+float64(est) <= limit
 }
 
-func (c *Controller) reserveIfFits(device string, est uint64) bool {
-	st, _ := c.o.Monitor.State(device)
+// reserveIfFits reserves d on every device it uses, or nothing, under one
+// lock.
+func (c *Controller) reserveIfFits(d Demand) bool {
+	devs := d.devices()
+	states := make([]memory.DeviceState, len(devs))
+	for i, on := range devs {
+		states[i], _ = c.o.Monitor.State(on)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.fitsLocked(st, est) {
-		return false
+	for i, on := range devs {
+		if !c.fitsLocked(states[i], d.On(on)) {
+			return false
+		}
 	}
-	c.reserved[device] += est
+	for _, on := range devs {
+		c.reserved[on] += d.On(on)
+	}
 	c.signalLocked()
 	return true
+}
+
+// neverFits reports a device of d's that could never hold its part, even
+// empty.
+func (c *Controller) neverFits(d Demand) (string, uint64, bool) {
+	for _, on := range d.devices() {
+		if st, ok := c.o.Monitor.State(on); ok && float64(d.On(on)) > c.o.Critical*float64(st.Usage.Total) {
+			return on, d.On(on), true
+		}
+	}
+	return "", 0, false
+}
+
+// Headroom is how many bytes more dev can take before the critical line:
+// critical×total − used − reserved (negative when over).
+func (c *Controller) Headroom(dev string) int64 {
+	st, ok := c.o.Monitor.State(dev)
+	if !ok {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return int64(c.o.Critical*float64(st.Usage.Total)) - int64(st.Usage.Used) - int64(c.reserved[dev])
+}
+
+func (c *Controller) reservation(d Demand, fallback bool, start time.Time) *Reservation {
+	return &Reservation{Device: d.Device, Bytes: d.Bytes, HostBytes: d.Host, Fallback: fallback, Waited: c.o.Clock.Now().Sub(start), c: c}
 }
 
 // Admit returns a reservation for the task, or insufficient_memory: at once
@@ -269,24 +334,24 @@ func (c *Controller) Admit(ctx context.Context, req Request) (*Reservation, erro
 			// A task the device can never hold is refused before anything
 			// is evicted for it (with a fallback device it may still run
 			// there: see below).
-			if st, ok := c.o.Monitor.State(req.Device); ok && req.FallbackDevice == "" && float64(est) > c.o.Critical*float64(st.Usage.Total) {
+			if on, b, never := c.neverFits(est); never && req.FallbackDevice == "" {
 				c.decide(Rejected, req.Device, "never_fits")
-				return nil, errcode.New(errcode.InsufficientMemory, "the task needs about %d MiB on %s, more than it can ever hold", est>>20, req.Device)
+				return nil, errcode.New(errcode.InsufficientMemory, "the task needs about %d MiB on %s, more than it can ever hold", b>>20, on)
 			}
 			ok, seen, got := c.tryReserve(ctx, req.Device, req.Estimate)
 			if ok {
 				c.decide(Admitted, req.Device, "fits")
-				return &Reservation{Device: req.Device, Bytes: got, Waited: c.o.Clock.Now().Sub(start), c: c}, nil
+				return c.reservation(got, false, start), nil
 			}
 			if req.FallbackDevice != "" && req.FallbackDevice != req.Device && seen >= memory.LevelCritical {
 				if ok, _, fest := c.tryReserve(ctx, req.FallbackDevice, req.Estimate); ok {
 					c.decide(Fallback, req.FallbackDevice, req.Device+"_"+seen.String())
-					return &Reservation{Device: req.FallbackDevice, Bytes: fest, Fallback: true, Waited: c.o.Clock.Now().Sub(start), c: c}, nil
+					return c.reservation(fest, true, start), nil
 				}
 			}
-			if st, ok := c.o.Monitor.State(req.Device); ok && float64(est) > c.o.Critical*float64(st.Usage.Total) {
+			if on, b, never := c.neverFits(est); never {
 				c.decide(Rejected, req.Device, "never_fits")
-				return nil, errcode.New(errcode.InsufficientMemory, "the task needs about %d MiB on %s, more than it can ever hold", est>>20, req.Device)
+				return nil, errcode.New(errcode.InsufficientMemory, "the task needs about %d MiB on %s, more than it can ever hold", b>>20, on)
 			}
 			if req.Sync {
 				c.decide(Rejected, req.Device, "sync_"+seen.String())

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lector-ocr/lector/internal/clock"
+	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/memory"
 	"github.com/lector-ocr/lector/internal/model"
@@ -118,7 +119,10 @@ func setup(t *testing.T) *bundle {
 	return b
 }
 
-func fixed(n uint64) func(string) uint64 { return func(string) uint64 { return n } }
+// fixed is a demand of n bytes on whatever device, nothing on the host.
+func fixed(n uint64) func(string) Demand {
+	return func(d string) Demand { return Demand{Device: d, Bytes: n} }
+}
 
 func (b *bundle) admitAsync(t *testing.T, req Request) chan admitResult {
 	t.Helper()
@@ -307,20 +311,74 @@ func TestNeverFitsIsRejectedAtOnce(t *testing.T) {
 
 func TestEstimateUsesLearnedCoefficients(t *testing.T) {
 	learner := &EWMA{Alpha: 0.5}
-	e := Estimator{Documented: func(string) (Coefficients, error) { return Coefficients{Load: 100, PerMegapixel: 10}, nil }, Learner: learner}
-	got, _, _ := e.Estimate(Shape{Model: "m", Device: "cpu", MaxMegapixels: 2, Concurrent: 3})
-	if got != 100+10*2*3 {
-		t.Fatalf("documented estimate %d", got)
+	e := Estimator{Documented: func(string, device.Kind) (Footprint, error) {
+		return Footprint{Host: Coefficients{Load: 100, PerMegapixel: 10}}, nil
+	}, Learner: learner}
+	got, _ := e.Estimate(Shape{Model: "m", Device: "cpu", MaxMegapixels: 2, Concurrent: 3})
+	if got.Bytes != 100+10*2*3 || got.Host != 0 {
+		t.Fatalf("documented estimate %+v", got)
 	}
-	got, _, _ = e.Estimate(Shape{Model: "m", Device: "cpu", Resident: true, MaxMegapixels: 2, Concurrent: 3})
-	if got != 60 {
-		t.Fatalf("resident estimate %d, want the working set only", got)
+	got, _ = e.Estimate(Shape{Model: "m", Device: "cpu", Resident: true, MaxMegapixels: 2, Concurrent: 3})
+	if got.Bytes != 60 {
+		t.Fatalf("resident estimate %+v, want the working set only", got)
 	}
-	learner.Observe("m", "cpu", Coefficients{Load: 200, PerMegapixel: 20})
-	learner.Observe("m", "cpu", Coefficients{PerMegapixel: 40})
-	got, _, _ = e.Estimate(Shape{Model: "m", Device: "cpu", MaxMegapixels: 1, Concurrent: 1})
-	if got != 200+30 {
-		t.Fatalf("learned estimate %d, want 230", got)
+	learner.Observe("m", "cpu", Footprint{Host: Coefficients{Load: 200, PerMegapixel: 20}})
+	learner.Observe("m", "cpu", Footprint{Host: Coefficients{PerMegapixel: 40}})
+	got, _ = e.Estimate(Shape{Model: "m", Device: "cpu", MaxMegapixels: 1, Concurrent: 1})
+	if got.Bytes != 200+30 {
+		t.Fatalf("learned estimate %+v, want 230", got)
+	}
+}
+
+// On a GPU the estimate has two parts, each from its own coefficients, and
+// each learns from its own figure.
+func TestEstimateSplitsHostAndDevice(t *testing.T) {
+	learner := &EWMA{Alpha: 0.5}
+	e := Estimator{Documented: func(_ string, k device.Kind) (Footprint, error) {
+		if k == device.CUDA {
+			return Footprint{Host: Coefficients{Load: 50, PerMegapixel: 1}, Device: Coefficients{Load: 300, PerMegapixel: 20}}, nil
+		}
+		return Footprint{Host: Coefficients{Load: 100, PerMegapixel: 10}}, nil
+	}, Learner: learner}
+	got, _ := e.Estimate(Shape{Model: "m", Device: "cuda:0", MaxMegapixels: 2, Concurrent: 1})
+	if got != (Demand{Device: "cuda:0", Bytes: 300 + 40, Host: 50 + 2}) {
+		t.Fatalf("GPU demand %+v", got)
+	}
+	learner.Observe("m", "cuda:0", Footprint{Device: Coefficients{Load: 400}})
+	got, _ = e.Estimate(Shape{Model: "m", Device: "cuda:0", MaxMegapixels: 2, Concurrent: 1})
+	if got.Bytes != 400+40 || got.Host != 52 {
+		t.Fatalf("after learning the device load: %+v", got)
+	}
+	if cpu, _ := e.Estimate(Shape{Model: "m", Device: "cpu", MaxMegapixels: 1, Concurrent: 1}); cpu != (Demand{Device: "cpu", Bytes: 110}) {
+		t.Fatalf("the GPU's figures leaked into the CPU's: %+v", cpu)
+	}
+}
+
+// A GPU task is admitted only when its device part fits on the GPU and its
+// host part on the CPU; both are reserved and both released.
+func TestGPUDemandReservesBothDevices(t *testing.T) {
+	b := setup(t)
+	b.cpu.set(900) // 50 bytes left under the critical line (950)
+	_ = b.mon.Poll()
+	demand := func(host uint64) func(string) Demand {
+		return func(d string) Demand { return Demand{Device: d, Bytes: 100, Host: host} }
+	}
+	if _, err := b.c.Admit(t.Context(), Request{Task: "big-host", Device: "cuda:0", Estimate: demand(60), Sync: true}); errcode.Of(err) != errcode.InsufficientMemory {
+		t.Fatalf("host part over the CPU's line: err = %v", err)
+	}
+	if b.c.Reserved("cuda:0") != 0 || b.c.Reserved("cpu") != 0 {
+		t.Fatalf("a refused task left reservations: gpu %d, cpu %d", b.c.Reserved("cuda:0"), b.c.Reserved("cpu"))
+	}
+	r, err := b.c.Admit(t.Context(), Request{Task: "fits", Device: "cuda:0", Estimate: demand(40), Sync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Device != "cuda:0" || r.Bytes != 100 || r.HostBytes != 40 || b.c.Reserved("cuda:0") != 100 || b.c.Reserved("cpu") != 40 {
+		t.Fatalf("reservation %+v; reserved gpu %d, cpu %d", r, b.c.Reserved("cuda:0"), b.c.Reserved("cpu"))
+	}
+	r.Release()
+	if b.c.Reserved("cuda:0") != 0 || b.c.Reserved("cpu") != 0 {
+		t.Fatalf("after release: gpu %d, cpu %d", b.c.Reserved("cuda:0"), b.c.Reserved("cpu"))
 	}
 }
 

@@ -2,6 +2,9 @@ package admission
 
 import (
 	"sync"
+
+	"github.com/lector-ocr/lector/internal/device"
+	"github.com/lector-ocr/lector/internal/engine"
 )
 
 // Coefficients are what a model costs: its resident load size and the
@@ -11,11 +14,33 @@ type Coefficients struct {
 	PerMegapixel float64
 }
 
-// Learner keeps coefficients learned from actual tasks, per model and
-// device. The in-memory EWMA is the default; the store persists one later.
+// Footprint is what a model costs where it runs, split by where the bytes
+// live: Host in the CPU's memory, Device in a GPU's own (zero on the CPU).
+type Footprint struct {
+	Host   Coefficients
+	Device Coefficients
+}
+
+// FootprintOf is an engine's documented footprint as coefficients.
+func FootprintOf(f engine.Footprint) Footprint {
+	return Footprint{
+		Host:   Coefficients{Load: float64(f.Host.Load), PerMegapixel: float64(f.Host.PerMegapixel)},
+		Device: Coefficients{Load: float64(f.Device.Load), PerMegapixel: float64(f.Device.PerMegapixel)},
+	}
+}
+
+// fields are f's four figures, for code that treats each alike.
+func (f *Footprint) fields() [4]*float64 {
+	return [4]*float64{&f.Host.Load, &f.Host.PerMegapixel, &f.Device.Load, &f.Device.PerMegapixel}
+}
+
+// Learner keeps footprints learned from actual tasks, per model and the
+// device it ran on; each part learns from its own memory's figure. The
+// in-memory EWMA is the default; the store persists one later.
 type Learner interface {
-	Get(model, device string) (Coefficients, bool)
-	Observe(model, device string, c Coefficients)
+	Get(model, device string) (Footprint, bool)
+	// Observe folds in an observation; a zero field is "not observed".
+	Observe(model, device string, f Footprint)
 }
 
 // EWMA is an in-memory Learner: an exponentially weighted moving average
@@ -24,13 +49,13 @@ type EWMA struct {
 	Alpha float64
 
 	mu sync.Mutex // guards m
-	m  map[[2]string]Coefficients
+	m  map[[2]string]Footprint
 }
 
 var _ Learner = (*EWMA)(nil)
 
-// Get returns the learned coefficients.
-func (e *EWMA) Get(model, device string) (Coefficients, bool) {
+// Get returns the learned footprint.
+func (e *EWMA) Get(model, device string) (Footprint, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c, ok := e.m[[2]string{model, device}]
@@ -38,36 +63,37 @@ func (e *EWMA) Get(model, device string) (Coefficients, bool) {
 }
 
 // Observe folds an observation in. A zero field is "not observed" and keeps
-// the previous value.
-func (e *EWMA) Observe(model, device string, obs Coefficients) {
+// the previous value (a first observation of a field is taken as it is).
+func (e *EWMA) Observe(model, device string, obs Footprint) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.m == nil {
-		e.m = make(map[[2]string]Coefficients)
+		e.m = make(map[[2]string]Footprint)
 	}
 	a := e.Alpha
 	if a <= 0 || a > 1 {
 		a = 0.3
 	}
 	k := [2]string{model, device}
-	old, ok := e.m[k]
-	if !ok {
-		e.m[k] = obs
-		return
-	}
-	if obs.Load > 0 {
-		old.Load = old.Load*(1-a) + obs.Load*a
-	}
-	if obs.PerMegapixel > 0 {
-		old.PerMegapixel = old.PerMegapixel*(1-a) + obs.PerMegapixel*a
+	old := e.m[k]
+	seen := obs.fields()
+	for i, v := range old.fields() {
+		switch o := *seen[i]; {
+		case o <= 0:
+		case *v == 0:
+			*v = o
+		default:
+			*v = *v*(1-a) + o*a
+		}
 	}
 	e.m[k] = old
 }
 
 // Estimator turns a task's shape into bytes.
 type Estimator struct {
-	// Documented returns the engine's documented coefficients.
-	Documented func(model string) (Coefficients, error)
+	// Documented returns the engine's documented footprint on a device of
+	// kind.
+	Documented func(model string, kind device.Kind) (Footprint, error)
 	Learner    Learner
 }
 
@@ -84,28 +110,58 @@ type Shape struct {
 	Concurrent int
 }
 
-// Estimate returns the task's expected memory on its device: the model's
-// load if not resident, plus the working set of the pages that run at once,
-// each sized as the largest page. Learned coefficients win over documented
-// ones.
-func (e Estimator) Estimate(s Shape) (uint64, Coefficients, error) {
-	c, err := e.Documented(s.Model)
+// Demand is a task's memory on each device it uses: Bytes on Device and,
+// when Device is a GPU, Host bytes on the CPU (the runner process, a CUDA
+// context's host side, decoded pages). On the CPU everything is in Bytes.
+type Demand struct {
+	Device string
+	Bytes  uint64
+	Host   uint64
+}
+
+// On returns the bytes the demand puts on dev.
+func (d Demand) On(dev string) uint64 {
+	switch dev {
+	case d.Device:
+		return d.Bytes
+	case string(device.CPU):
+		return d.Host
+	}
+	return 0
+}
+
+// Estimate returns the task's expected memory on the device of s and, for
+// a GPU, on the CPU: each part the model's load if not resident, plus the
+// working set of the pages that run at once, each sized as the largest
+// page. Learned coefficients win over documented ones, field by field.
+func (e Estimator) Estimate(s Shape) (Demand, error) {
+	kind, _, err := device.ParseID(s.Device)
 	if err != nil {
-		return 0, c, err
+		return Demand{}, err
+	}
+	f, err := e.Documented(s.Model, kind)
+	if err != nil {
+		return Demand{}, err
 	}
 	if e.Learner != nil {
 		if l, ok := e.Learner.Get(s.Model, s.Device); ok {
-			if l.Load > 0 {
-				c.Load = l.Load
-			}
-			if l.PerMegapixel > 0 {
-				c.PerMegapixel = l.PerMegapixel
+			learned := l.fields()
+			for i, v := range f.fields() {
+				if *learned[i] > 0 {
+					*v = *learned[i]
+				}
 			}
 		}
 	}
-	total := c.PerMegapixel * s.MaxMegapixels * float64(max(s.Concurrent, 1))
-	if !s.Resident {
-		total += c.Load
+	part := func(c Coefficients) uint64 {
+		total := c.PerMegapixel * s.MaxMegapixels * float64(max(s.Concurrent, 1))
+		if !s.Resident {
+			total += c.Load
+		}
+		return uint64(total)
 	}
-	return uint64(total), c, nil
+	if kind == device.CPU {
+		return Demand{Device: s.Device, Bytes: part(f.Host) + part(f.Device)}, nil
+	}
+	return Demand{Device: s.Device, Bytes: part(f.Device), Host: part(f.Host)}, nil
 }

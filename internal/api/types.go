@@ -45,15 +45,19 @@ type Pages struct {
 // Resources is what a task cost: where it ran, memory estimated and
 // measured, and where its time went.
 type Resources struct {
-	Device         string  `json:"device"`
-	Fallback       bool    `json:"fallback"`
-	EstimatedBytes uint64  `json:"estimated_bytes"`
-	PeakBytes      uint64  `json:"peak_bytes"`
-	GPUPeakBytes   uint64  `json:"gpu_peak_bytes"`
-	EstimateError  float64 `json:"estimate_error"`
-	QueueMS        float64 `json:"queue_ms"`
-	LoadMS         float64 `json:"load_ms"`
-	RunMS          float64 `json:"run_ms"`
+	Device         string `json:"device"`
+	Fallback       bool   `json:"fallback"`
+	EstimatedBytes uint64 `json:"estimated_bytes"`
+	PeakBytes      uint64 `json:"peak_bytes"`
+	// GPU memory, for a task on a GPU: reserved, and the runner's highest
+	// NVML figure sampled while the task ran, over GPUSamples samples.
+	GPUEstimatedBytes uint64  `json:"gpu_estimated_bytes,omitempty"`
+	GPUPeakBytes      uint64  `json:"gpu_peak_bytes,omitempty"`
+	GPUSamples        int     `json:"gpu_samples,omitempty"`
+	EstimateError     float64 `json:"estimate_error"`
+	QueueMS           float64 `json:"queue_ms"`
+	LoadMS            float64 `json:"load_ms"`
+	RunMS             float64 `json:"run_ms"`
 }
 
 // Error is the body of every error answer: {"error": {...}}.
@@ -81,12 +85,20 @@ type Progress struct {
 	Total int    `json:"total"`
 }
 
-// ModelInfo is one model this node can run.
+// ModelInfo is one model this node can run: where, what it makes, and its
+// documented memory (on the CPU; on a GPU, the GPU's own memory in the
+// device_ fields).
 type ModelInfo struct {
-	Name         string `json:"name"`
-	Engine       string `json:"engine"`
-	LoadBytes    uint64 `json:"estimated_load_bytes"`
-	PerMegapixel uint64 `json:"estimated_bytes_per_megapixel"`
+	Name               string   `json:"name"`
+	Engine             string   `json:"engine"`
+	Description        string   `json:"description,omitempty"`
+	Devices            []string `json:"devices"` // device kinds, best first: cpu, cuda
+	Formats            []string `json:"formats"`
+	DiskBytes          uint64   `json:"disk_bytes,omitempty"`
+	LoadBytes          uint64   `json:"estimated_load_bytes"`
+	PerMegapixel       uint64   `json:"estimated_bytes_per_megapixel"`
+	DeviceLoadBytes    uint64   `json:"estimated_device_load_bytes,omitempty"`
+	DevicePerMegapixel uint64   `json:"estimated_device_bytes_per_megapixel,omitempty"`
 }
 
 // Instance is one loaded model instance (GET /v1/models "loaded").

@@ -143,7 +143,7 @@ func runEval(ctx context.Context, io IO, args []string) error {
 			}
 			defer doc.Close()
 			res, err := st.rt.Run(ctx, doc, task.Options{Model: *modelName, Pipeline: "structure", Device: "cpu",
-				EngineOptions: engine.Options{structure.OptWholePageTable: "1"}})
+				EngineOptions: engine.Options{Params: map[string]string{structure.OptWholePageTable: "1"}}})
 			if err != nil {
 				score.Error = err.Error()
 				return

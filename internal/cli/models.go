@@ -8,35 +8,25 @@ import (
 	"strings"
 
 	"github.com/lector-ocr/lector/internal/api"
-	"github.com/lector-ocr/lector/internal/engine/tesseract"
+	"github.com/lector-ocr/lector/internal/engine"
 )
 
 // ModelInfo is one entry of `lector models`.
 type ModelInfo = api.ModelInfo
 
-// catalog lists the models installed here: one tesseract model per
-// installed language, and the combinations users most often want.
-func catalog(env Env) []ModelInfo {
-	e := tesseract.Engine{DataDir: env["TESSDATA_PREFIX"]}
-	langs := tesseract.Languages(tesseract.DataDir(env["TESSDATA_PREFIX"]))
-	names := make([]string, 0, len(langs)+2)
-	for _, l := range langs {
-		names = append(names, l)
-	}
-	have := strings.Join(langs, " ")
-	for _, combo := range []string{"chi_sim+eng", "chi_tra+eng"} {
-		a, b, _ := strings.Cut(combo, "+")
-		if strings.Contains(have, a) && strings.Contains(have, b) {
-			names = append(names, combo)
-		}
-	}
+// catalog lists the models of every engine of reg (engine.Registry.Catalog)
+// as the API shows them.
+func catalog(reg *engine.Registry) []ModelInfo {
 	var out []ModelInfo
-	for _, n := range names {
-		l, p, err := e.Estimate(n)
-		if err != nil {
-			continue
+	for _, e := range reg.Catalog() {
+		name, _, _ := strings.Cut(e.Model, ":")
+		devs := make([]string, len(e.Devices))
+		for i, d := range e.Devices {
+			devs[i] = string(d)
 		}
-		out = append(out, ModelInfo{Name: "tesseract:" + n, Engine: "tesseract", LoadBytes: l, PerMegapixel: p})
+		out = append(out, ModelInfo{Name: e.Model, Engine: name, Description: e.Description, Devices: devs, Formats: e.Formats,
+			DiskBytes: e.DiskBytes, LoadBytes: e.Footprint.Host.Load, PerMegapixel: e.Footprint.Host.PerMegapixel,
+			DeviceLoadBytes: e.Footprint.Device.Load, DevicePerMegapixel: e.Footprint.Device.PerMegapixel})
 	}
 	return out
 }
@@ -63,7 +53,7 @@ func runModels(ctx context.Context, io IO, args []string) error {
 		}
 	}
 	if *local {
-		models = catalog(io.Env)
+		models = catalog(newRegistry(false, io.Env, 0))
 	}
 	if *asJSON {
 		return json.NewEncoder(io.Stdout).Encode(models)
@@ -72,9 +62,9 @@ func runModels(ctx context.Context, io IO, args []string) error {
 		fmt.Fprintln(io.Stdout, "no models installed (install tesseract-ocr-eng, or run make setup)")
 		return nil
 	}
-	fmt.Fprintf(io.Stdout, "%-24s %-10s %s\n", "MODEL", "ENGINE", "ESTIMATED LOAD")
+	fmt.Fprintf(io.Stdout, "%-24s %-10s %-9s %-14s %s\n", "MODEL", "ENGINE", "DEVICES", "ESTIMATED LOAD", "FORMATS")
 	for _, m := range models {
-		fmt.Fprintf(io.Stdout, "%-24s %-10s %s\n", m.Name, m.Engine, FormatBytes(m.LoadBytes))
+		fmt.Fprintf(io.Stdout, "%-24s %-10s %-9s %-14s %s\n", m.Name, m.Engine, strings.Join(m.Devices, ","), FormatBytes(m.LoadBytes), strings.Join(m.Formats, ","))
 	}
 	return nil
 }

@@ -104,10 +104,16 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		_ = st.stop(stopCtx)
 	}()
 
+	if err := st.registry.CheckFormats(*modelName, []string{*format}); err != nil {
+		return err
+	}
+	if _, _, err := st.rt.Place(*modelName, *dev); err != nil {
+		return err
+	}
 	lim := docLimits(cfg)
 	opts := task.Options{Model: *modelName, Pipeline: *pipeline, Device: *dev, Priority: admission.Priority(*priority)}
 	if *format == "pdf" {
-		opts.EngineOptions = map[string]string{"pdf": "1"}
+		opts.EngineOptions.PDF = true
 	}
 	progress := newProgress(io.Stderr)
 	results := make([]ocrOutput, len(files))

@@ -15,7 +15,6 @@ import (
 
 	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/auth"
-	"github.com/lector-ocr/lector/internal/config"
 	"github.com/lector-ocr/lector/internal/metrics"
 	"github.com/lector-ocr/lector/internal/server"
 	"github.com/lector-ocr/lector/internal/service"
@@ -95,7 +94,7 @@ func runServe(ctx context.Context, io IO, args []string) error {
 	}
 	svc, err := service.New(service.Config{
 		Store: db, Runtime: st.rt, Devices: devIDs, Limits: docLimits(cfg), WorkDir: cfg.DataDir,
-		Validate: func(m string) error { _, _, err := st.registry.Estimate(m); return err },
+		Validate: st.registry.Validate, Formats: st.registry.Formats,
 		Workers:  cfg.Tasks.Workers, MaxAttempts: cfg.Tasks.MaxAttempts, SyncTimeout: cfg.Tasks.SyncTimeout,
 		MaxQueued: cfg.Admission.MaxQueuedTasks, MaxQueuedPerSubject: cfg.Tasks.MaxQueuedPerSubject,
 		Retention: cfg.Tasks.Retention, RetentionInterval: cfg.Tasks.RetentionInterval,
@@ -120,7 +119,7 @@ func runServe(ctx context.Context, io IO, args []string) error {
 	}()
 	srv := server.New(server.Deps{
 		Devices: st.node.devices, Monitor: st.node.monitor, Models: st.models, Pool: st.pool, Semaphores: st.sems, Admission: st.adm,
-		Runtime: st.rt, Service: svc, Catalog: func() []api.ModelInfo { return serverCatalog(io.Env, cfg) },
+		Runtime: st.rt, Service: svc, Catalog: func() []api.ModelInfo { return catalog(st.registry) },
 		DefaultKeepAlive: cfg.Models.KeepAliveOrDefault(), Log: log,
 		Auth: tokens, Metrics: mx,
 	})
@@ -166,14 +165,4 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// serverCatalog is the catalog a server offers: the installed models, and
-// synthetic ones' pattern when they are enabled.
-func serverCatalog(env Env, cfg config.Config) []api.ModelInfo {
-	out := catalog(env)
-	if cfg.Models.EnableSynthetic {
-		out = append(out, api.ModelInfo{Name: "synthetic:SIZE[,ws=SIZE][,t=DURATION][,load=DURATION]", Engine: "synthetic"})
-	}
-	return out
 }

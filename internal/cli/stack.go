@@ -44,11 +44,15 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 		if dev == string(device.CPU) {
 			return cfg.Pool.CPULanes
 		}
-		return cfg.Pool.GPULanes
+		return max(cfg.Pool.GPULanes, 0) // 0: GPUs turned off
 	}
 	var services []pool.Service
 	for _, d := range n.devices {
 		services = append(services, pool.Service{Device: d.ID, Lanes: lanes(d.ID)})
+	}
+	documented := func(m string, k device.Kind) (admission.Footprint, error) {
+		f, err := reg.Estimate(m, k)
+		return admission.FootprintOf(f), err
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -63,16 +67,21 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 	probe := memory.ProcessProbe{}
 	s.models = model.NewManager(model.Options{
 		Launcher: model.ProcessLauncher{
-			Launcher: &runner.Launcher{Exe: exe, Env: childEnv(io.Env), Dir: filepath.Join(workDir, "runners"), Log: log, RunnerArgs: runnerArgs},
+			Launcher: &runner.Launcher{Exe: exe, Env: baseEnv(io.Env), EnvFor: runnerEnv(reg, n.devices),
+				Dir: filepath.Join(workDir, "runners"), Log: log, RunnerArgs: runnerArgs},
 			Slots:    lanes,
 		},
 		Log: log, KeepAlive: cfg.Models.KeepAliveOrDefault(), LoadTimeout: cfg.Models.LoadTimeout,
 		StopTimeout: cfg.Models.StopTimeout, LoadCooldown: cfg.Models.LoadCooldown,
 		MaxLoadCooldown: cfg.Models.MaxLoadCooldown, EvictWait: cfg.Models.EvictWait,
-		Validate: func(m string) error { _, _, err := reg.Estimate(m); return err },
+		Validate: reg.Validate,
 		OnLoad:   mx.OnLoadFunc(),
 		OnUnload: mx.OnUnloadFunc(),
-		Estimate: func(m string) uint64 { l, _, _ := reg.Estimate(m); return l },
+		Estimate: func(m, dev string) uint64 {
+			k, _, _ := device.ParseID(dev)
+			f, _ := reg.Estimate(m, k)
+			return f.Host.Load + f.Device.Load
+		},
 		Measure: func(pid int, dev string) (uint64, uint64) {
 			pm, _ := probe.ReadTree(pid)
 			var gpu uint64
@@ -97,11 +106,8 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 	learner := &admission.EWMA{}
 	s.rt = task.New(task.Config{
 		Models: s.models, Pool: s.pool, Admission: s.adm, Semaphores: s.sems,
-		Estimator: admission.Estimator{Documented: func(m string) (admission.Coefficients, error) {
-			l, p, err := reg.Estimate(m)
-			return admission.Coefficients{Load: float64(l), PerMegapixel: float64(p)}, err
-		}, Learner: learner},
-		Learner: learner, Devices: n.devices, GPUs: n.gpus, WorkDir: workDir, Log: log,
+		Estimator: admission.Estimator{Documented: documented, Learner: learner},
+		Learner: learner, Devices: n.devices, GPUs: n.gpus, DeviceKinds: reg.DeviceKinds, WorkDir: workDir, Log: log,
 		OnLaneWait: mx.OnLaneWaitFunc(),
 	})
 	mx.Watch(metrics.Sources{Monitor: n.monitor, Models: s.models, Pool: s.pool, Semaphores: s.sems, Admission: s.adm})
@@ -121,19 +127,39 @@ func (s *stack) stop(ctx context.Context) error {
 	return err
 }
 
-// childEnv is the runners' environment: the process's own plus
-// OMP_THREAD_LIMIT=1, which OpenMP engines read only at start-up.
-func childEnv(env Env) []string {
-	out := make([]string, 0, len(env)+1)
+// baseEnv is every runner's environment: the process's own, sorted, less
+// the variables Lector sets per runner (runnerEnv).
+func baseEnv(env Env) []string {
 	keys := make([]string, 0, len(env))
 	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if k != "OMP_THREAD_LIMIT" {
-			out = append(out, k+"="+env[k])
+		if k != "OMP_THREAD_LIMIT" && k != "CUDA_VISIBLE_DEVICES" {
+			keys = append(keys, k)
 		}
 	}
-	return append(out, "OMP_THREAD_LIMIT=1")
+	sort.Strings(keys)
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+// runnerEnv returns the variables of one runner: its engine's own
+// (OMP_THREAD_LIMIT=1 for Tesseract, read by OpenMP only at start) and the
+// GPU it may see. A GPU runner sees its GPU alone, named by UUID, so NVML's
+// index (Lector's cuda:N) and the CUDA ordinal inside the runner (0) can
+// never disagree, whatever CUDA_DEVICE_ORDER says; a CPU runner sees no GPU
+// and so never makes a CUDA context.
+func runnerEnv(reg *engine.Registry, devs []device.Device) func(runner.Spec) []string {
+	return func(spec runner.Spec) []string {
+		kind, _, _ := device.ParseID(spec.Device)
+		out := reg.RunnerEnv(spec.Model, kind)
+		visible := ""
+		for _, d := range devs {
+			if d.ID == spec.Device && d.IsGPU() {
+				visible = d.UUID
+			}
+		}
+		return append(out, "CUDA_VISIBLE_DEVICES="+visible)
+	}
 }

@@ -14,7 +14,6 @@ import (
 	_ "image/gif"  // registers GIF headers for DecodeConfig
 	_ "image/jpeg" // registers JPEG headers for DecodeConfig
 	_ "image/png"  // registers PNG headers for DecodeConfig
-	"strconv"
 	"time"
 
 	_ "golang.org/x/image/bmp"  // registers BMP headers
@@ -119,7 +118,7 @@ type Image struct {
 	Format        string
 	Width, Height int
 	Data          []byte
-	hints         engine.Options
+	orientation   engine.Orientation
 }
 
 func openImage(kind string, data []byte, lim Limits) (*Image, error) {
@@ -133,10 +132,7 @@ func openImage(kind string, data []byte, lim Limits) (*Image, error) {
 	im := &Image{Format: kind, Width: cfg.Width, Height: cfg.Height, Data: data}
 	if kind == "jpeg" {
 		if quads, flip := exifOrientation(data); quads != 0 || flip {
-			im.hints = engine.Options{"exif_quads": strconv.Itoa(quads)}
-			if flip {
-				im.hints["exif_flip"] = "1"
-			}
+			im.orientation = engine.Orientation{QuarterTurns: quads, Mirror: flip}
 			if quads%2 == 1 {
 				im.Width, im.Height = im.Height, im.Width
 			}
@@ -153,7 +149,7 @@ func (im *Image) PageSize(int) (int, int) { return im.Width, im.Height }
 
 // Page returns the encoded image.
 func (im *Image) Page(_ context.Context, i int, _ string) (engine.Image, error) {
-	return engine.Image{Number: i + 1, Width: im.Width, Height: im.Height, Format: im.Format, Data: im.Data, Hints: im.hints}, nil
+	return engine.Image{Number: i + 1, Width: im.Width, Height: im.Height, Format: im.Format, Data: im.Data, Orientation: im.orientation}, nil
 }
 
 // Close does nothing.

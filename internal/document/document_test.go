@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"github.com/lector-ocr/lector/internal/engine"
 	"hash/crc32"
 	"image"
 	"image/jpeg"
@@ -109,18 +110,18 @@ func TestJPEGExifOrientation(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		orientation uint16
-		quads       string
-		flip        string
+		want        engine.Orientation
 		w, h        int
-	}{{1, "", "", 40, 10}, {6, "1", "", 10, 40}, {3, "2", "", 40, 10}, {8, "3", "", 10, 40}, {2, "0", "1", 40, 10}} {
+	}{{1, engine.Orientation{}, 40, 10}, {6, engine.Orientation{QuarterTurns: 1}, 10, 40}, {3, engine.Orientation{QuarterTurns: 2}, 40, 10},
+		{8, engine.Orientation{QuarterTurns: 3}, 10, 40}, {2, engine.Orientation{Mirror: true}, 40, 10}} {
 		doc, err := Open(t.Context(), withExif(buf.Bytes(), tc.orientation), Limits{}, t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
 		im, _ := doc.Page(t.Context(), 0, "")
 		w, h := doc.PageSize(0)
-		if im.Hints["exif_quads"] != tc.quads || im.Hints["exif_flip"] != tc.flip || w != tc.w || h != tc.h {
-			t.Errorf("orientation %d: hints %v, size %dx%d", tc.orientation, im.Hints, w, h)
+		if im.Orientation != tc.want || w != tc.w || h != tc.h || im.Width != tc.w {
+			t.Errorf("orientation %d: %+v, size %dx%d (image %dx%d)", tc.orientation, im.Orientation, w, h, im.Width, im.Height)
 		}
 	}
 }

@@ -197,7 +197,7 @@ func (p *PDF) Page(ctx context.Context, i int, workspace string) (engine.Image, 
 	}
 	w, h := p.PageSize(i)
 	return engine.Image{Number: i + 1, Width: w, Height: h, Format: "png", Data: data,
-		Hints: engine.Options{"dpi": strconv.Itoa(p.dpi[i])}}, nil
+		DPI: p.dpi[i], PDFPage: i + 1}, nil
 }
 
 // Close removes the PDF's private directory.

@@ -3,7 +3,6 @@ package document
 import (
 	"context"
 	"encoding/binary"
-	"strconv"
 
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
@@ -86,7 +85,7 @@ func (t *TIFF) PageSize(i int) (int, int) { return t.sizes[i][0], t.sizes[i][1] 
 func (t *TIFF) Page(_ context.Context, i int, _ string) (engine.Image, error) {
 	w, h := t.PageSize(i)
 	return engine.Image{Number: i + 1, Width: w, Height: h, Format: "tiff", Data: t.data,
-		Hints: engine.Options{"tiff_page": strconv.Itoa(i + 1)}}, nil
+		TIFFPage: i + 1}, nil
 }
 
 // Close does nothing.

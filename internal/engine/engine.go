@@ -3,14 +3,23 @@
 // locked OS thread; a Handle processes one page image at a time. Engines are
 // found by name in a Registry ("tesseract", "synthetic"); a model name is
 // "<engine>:<config>", e.g. "tesseract:eng" or "synthetic:300MiB".
+//
+// Beyond Load and Estimate an engine may say more about itself through
+// optional interfaces, in the spirit of Nomad's driver capabilities: where
+// its models run (Placer), which models are installed (Cataloger), what its
+// runner's environment needs (Environ) and which outputs it makes beyond
+// the page result (Outputs). The Registry answers each question for any
+// engine, with the default for engines that are silent.
 package engine
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/result"
 )
@@ -19,40 +28,125 @@ import (
 type Spec struct {
 	Model  string // full model name, e.g. "synthetic:300MiB"
 	Config string // the part after "<engine>:"
-	Device string // "cpu" or "cuda:N"
-	Slots  int    // how many handles will be made
+	Device string // "cpu" or "cuda:N" (Lector's name for the device)
+	// CUDAOrdinal is the CUDA device ordinal to use inside this process on
+	// a cuda device. A GPU runner sees only its own GPU
+	// (CUDA_VISIBLE_DEVICES is that GPU's UUID), so it is 0 there.
+	CUDAOrdinal int
+	Slots       int // how many handles will be made
+	// ScratchDir is a directory private to this runner where the engine may
+	// write temporary files ("" means the system's temporary directory).
+	ScratchDir string
 }
 
-// Image is one page to process. Data is the encoded image (PNG, TIFF…) or,
-// for engines that only need dimensions, may be empty.
+// Orientation is how an image must be turned to be upright, as EXIF
+// (tag 0x0112) says: mirror left-right first, then QuarterTurns clockwise
+// quarter turns (0–3).
+type Orientation struct {
+	QuarterTurns int
+	Mirror       bool
+}
+
+// Image is one page to process, with the facts the document knows about
+// it, decoded once in Go so that no engine has to parse them again.
 type Image struct {
-	Number int // 1-based page number
-	Width  int
+	Number int // 1-based page number in the document
+	Width  int // pixels, upright (after Orientation)
 	Height int
-	Format string // "png", "jpeg", "tiff", … (what the bytes are)
-	Data   []byte
-	// Hints are per-page engine options the document knows (a TIFF page
-	// index, an EXIF rotation); the runtime merges them into the request's
-	// options.
-	Hints Options
+	Format string // "png", "jpeg", "tiff", … (what Data is)
+	Data   []byte // the encoded image; may be empty for engines that need only the size
+	// DPI is the resolution the page was rendered at (PDF) or declares
+	// (image metadata); 0 when unknown.
+	DPI int
+	// Orientation is the EXIF orientation still to apply (JPEG).
+	Orientation Orientation
+	// TIFFPage is the 1-based page of a multi-page TIFF that Data holds the
+	// page of (Data is the whole file); 0 for any other image.
+	TIFFPage int
+	// PDFPage is the 1-based page of the PDF this image was rendered from;
+	// 0 when the input was an image.
+	PDFPage int
 }
 
 // Megapixels is Width*Height/1e6.
 func (im Image) Megapixels() float64 { return float64(im.Width) * float64(im.Height) / 1e6 }
 
-// Options are per-request engine options (language, segmentation mode,
-// test hooks). Unknown keys are ignored.
-type Options map[string]string
+// Options are per-request settings. PDF is the one every engine
+// understands; Params are the engine's own settings, in its own vocabulary
+// (the keys are constants of the engine's package; each engine parses them
+// into a typed value of its own). The runtime passes both through.
+type Options struct {
+	// PDF asks for the page as a searchable PDF too (engines whose
+	// Outputs include "pdf").
+	PDF    bool              `json:"pdf,omitempty"`
+	Params map[string]string `json:"params,omitempty"`
+}
+
+// Param returns Params[key] ("" when unset).
+func (o Options) Param(key string) string { return o.Params[key] }
+
+// Cost is memory in bytes: a loaded model's resident size and the working
+// set of one page per megapixel.
+type Cost struct {
+	Load         uint64
+	PerMegapixel uint64
+}
+
+// Footprint is what a model costs on a device of one kind, split by where
+// the bytes live: Host is the CPU's memory (the runner process, decoded
+// pages, a CUDA context's host side), Device the accelerator's own memory
+// (zero on the CPU).
+type Footprint struct {
+	Host   Cost
+	Device Cost
+}
 
 // Engine loads models.
 type Engine interface {
 	// Load loads the model named by spec. It is called once per runner.
 	Load(ctx context.Context, spec Spec) (Model, error)
-	// Estimate returns the expected resident size of a loaded model and the
-	// working set per megapixel of one page, in bytes. Admission starts from
-	// these documented coefficients and learns from actuals.
-	Estimate(config string) (load, perMegapixel uint64, err error)
+	// Estimate returns the documented footprint of a model on a device of
+	// the given kind. Admission starts from it and learns from actuals.
+	Estimate(config string, kind device.Kind) (Footprint, error)
 }
+
+// Placer is an engine whose models run on more than the CPU.
+type Placer interface {
+	// DeviceKinds lists the kinds of device the model runs on here, best
+	// first. Engines that do not implement Placer run on the CPU only.
+	DeviceKinds(config string) []device.Kind
+}
+
+// Entry is one installed model of a catalog.
+type Entry struct {
+	Model       string        // full name, e.g. "tesseract:eng"
+	Description string        // a few words
+	DiskBytes   uint64        // size of its files on disk; 0 when it has none
+	Devices     []device.Kind // filled by Registry.Catalog
+	Formats     []string      // filled by Registry.Catalog
+	Footprint   Footprint     // on the CPU; filled by Registry.Catalog
+}
+
+// Cataloger is an engine that can list its installed models.
+type Cataloger interface {
+	Catalog() []Entry
+}
+
+// Environ is an engine whose runner needs environment variables set before
+// the process starts (OpenMP reads OMP_THREAD_LIMIT only at start).
+type Environ interface {
+	RunnerEnv(config string, kind device.Kind) []string
+}
+
+// Outputs is an engine that makes outputs beyond the page result that
+// every renderer works from.
+type Outputs interface {
+	// Formats lists the extra formats the model makes ("pdf").
+	Formats(config string) []string
+}
+
+// PageFormats are the formats every engine's pages render to.
+var PageFormats = []string{"json", "txt", "md", "html", "hocr"}
 
 // Model is a loaded model.
 type Model interface {
@@ -114,16 +208,115 @@ func (r *Registry) Resolve(model string) (Engine, string, error) {
 	return e, config, nil
 }
 
-// Estimate returns the model's documented load size and per-megapixel
-// working set.
-func (r *Registry) Estimate(model string) (load, perMegapixel uint64, err error) {
+// Validate checks that model names an installed model that runs on some
+// device here: unknown_model otherwise (naming what is installed where the
+// engine knows).
+func (r *Registry) Validate(model string) error {
+	kinds, err := r.DeviceKinds(model)
+	if err != nil {
+		return err
+	}
+	if len(kinds) == 0 {
+		return errcode.New(errcode.DeviceUnavailable, "model %s has no device to run on here", model)
+	}
+	_, err = r.Estimate(model, kinds[0])
+	return err
+}
+
+// Estimate returns the model's documented footprint on a device of kind.
+// A kind the model does not run on is device_unavailable.
+func (r *Registry) Estimate(model string, kind device.Kind) (Footprint, error) {
 	e, cfg, err := r.Resolve(model)
 	if err != nil {
-		return 0, 0, err
+		return Footprint{}, err
 	}
-	load, perMP, err := e.Estimate(cfg)
+	if !slices.Contains(deviceKinds(e, cfg), kind) {
+		return Footprint{}, errcode.New(errcode.DeviceUnavailable, "model %s does not run on %s devices here", model, kind)
+	}
+	f, err := e.Estimate(cfg, kind)
 	if err != nil {
-		return 0, 0, fmt.Errorf("estimating %s: %w", model, err)
+		return Footprint{}, fmt.Errorf("estimating %s: %w", model, err)
 	}
-	return load, perMP, nil
+	return f, nil
+}
+
+func deviceKinds(e Engine, cfg string) []device.Kind {
+	if p, ok := e.(Placer); ok {
+		return p.DeviceKinds(cfg)
+	}
+	return []device.Kind{device.CPU}
+}
+
+// DeviceKinds lists the kinds of device model runs on, best first.
+func (r *Registry) DeviceKinds(model string) ([]device.Kind, error) {
+	e, cfg, err := r.Resolve(model)
+	if err != nil {
+		return nil, err
+	}
+	return deviceKinds(e, cfg), nil
+}
+
+// RunnerEnv returns the environment variables model's runner needs on a
+// device of kind (beyond the process's own).
+func (r *Registry) RunnerEnv(model string, kind device.Kind) []string {
+	e, cfg, err := r.Resolve(model)
+	if err != nil {
+		return nil
+	}
+	if en, ok := e.(Environ); ok {
+		return en.RunnerEnv(cfg, kind)
+	}
+	return nil
+}
+
+// Formats lists every format model's results can be rendered to: the page
+// formats and the engine's own outputs.
+func (r *Registry) Formats(model string) ([]string, error) {
+	e, cfg, err := r.Resolve(model)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(PageFormats)
+	if o, ok := e.(Outputs); ok {
+		out = append(out, o.Formats(cfg)...)
+	}
+	return out, nil
+}
+
+// CheckFormats refuses, with invalid_argument, a format model cannot make.
+func (r *Registry) CheckFormats(model string, formats []string) error {
+	can, err := r.Formats(model)
+	if err != nil {
+		return err
+	}
+	for _, f := range formats {
+		if !slices.Contains(can, f) {
+			return errcode.New(errcode.InvalidArgument, "model %s cannot make %s (it makes %s)", model, f, strings.Join(can, ", "))
+		}
+	}
+	return nil
+}
+
+// Catalog lists every engine's installed models, sorted by name, with
+// their devices, formats and CPU footprint filled in.
+func (r *Registry) Catalog() []Entry {
+	var out []Entry
+	for _, name := range r.Names() {
+		c, ok := r.engines[name].(Cataloger)
+		if !ok {
+			continue
+		}
+		for _, en := range c.Catalog() {
+			en.Devices, _ = r.DeviceKinds(en.Model)
+			en.Formats, _ = r.Formats(en.Model)
+			if slices.Contains(en.Devices, device.CPU) {
+				en.Footprint, _ = r.Estimate(en.Model, device.CPU)
+			} else if len(en.Devices) > 0 {
+				en.Footprint, _ = r.Estimate(en.Model, en.Devices[0])
+			}
+			out = append(out, en)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Model < out[j].Model })
+	return out
 }

@@ -35,6 +35,9 @@ const (
 	NotFinished          Code = "not_finished" // a result asked for before its task ended
 	Gone                 Code = "gone"         // a result deleted (retention) or never stored
 	Unauthorized         Code = "unauthorized" // no or a wrong bearer token
+	// DeviceUnavailable: the device asked for is not here, is turned off,
+	// or cannot run the model (no GPU, no CUDA driver, a CPU-only model).
+	DeviceUnavailable Code = "device_unavailable"
 )
 
 // Retryable reports whether a task that failed with code may succeed if it

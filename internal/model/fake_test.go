@@ -88,7 +88,7 @@ func setup(t *testing.T, mod func(*Options)) *bundle {
 	o := Options{
 		Launcher: b.l, Clock: b.clock, KeepAlive: 5 * time.Minute,
 		LoadCooldown: 10 * time.Second, MaxLoadCooldown: 40 * time.Second,
-		Estimate: func(model string) uint64 { return uint64(len(model)) },
+		Estimate: func(model, _ string) uint64 { return uint64(len(model)) },
 		OnUnload: func(r UnloadRecord) { b.unloads <- r },
 	}
 	if mod != nil {

@@ -77,8 +77,9 @@ type Options struct {
 	EvictWait       time.Duration
 	// Validate rejects unknown model names before anything is launched.
 	Validate func(model string) error
-	// Estimate returns a model's expected resident size.
-	Estimate func(model string) uint64
+	// Estimate returns a model's expected resident size on a device (host
+	// and device memory together).
+	Estimate func(model, device string) uint64
 	// Measure returns a runner's resident CPU and GPU memory.
 	Measure func(pid int, device string) (cpu, gpu uint64)
 	// OnLoad and OnUnload observe loads and unloads (metrics). They are
@@ -284,7 +285,7 @@ func (m *Manager) startLoadLocked(k key) *instance {
 		loaded: make(chan struct{}), gone: make(chan struct{}),
 	}
 	if m.o.Estimate != nil {
-		inst.estimate = m.o.Estimate(k.model)
+		inst.estimate = m.o.Estimate(k.model, k.device)
 	}
 	m.instances[k] = inst
 	m.loads.Add(1)

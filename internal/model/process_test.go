@@ -110,7 +110,7 @@ func TestRealRunnerLifecycle(t *testing.T) {
 	if len(list) != 1 || list[0].Refs != 2 || list[0].CPUBytes < 280*mib {
 		t.Fatalf("List = %+v", list)
 	}
-	page, err := l1.Runner().Process(t.Context(), engine.Image{Number: 1, Width: 100, Height: 100}, nil)
+	page, err := l1.Runner().Process(t.Context(), engine.Image{Number: 1, Width: 100, Height: 100}, engine.Options{})
 	if err != nil || page.Text() != "synthetic page 1\n100x100" {
 		t.Fatalf("Process = %v, %v", page, err)
 	}
@@ -168,7 +168,7 @@ func TestRealRunnerKilledWhileInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := l.Pid()
-	_, err = l.Runner().Process(t.Context(), engine.Image{Number: 1, Width: 10, Height: 10}, engine.Options{"crash": "1"})
+	_, err = l.Runner().Process(t.Context(), engine.Image{Number: 1, Width: 10, Height: 10}, engine.Options{Params: map[string]string{"crash": "1"}})
 	if errcode.Of(err) != errcode.EngineCrashed {
 		t.Fatalf("in-flight page: %v, want engine_crashed", err)
 	}
@@ -185,7 +185,7 @@ func TestRealRunnerKilledWhileInUse(t *testing.T) {
 		t.Fatalf("next use after a crash in use: %v", err)
 	}
 	defer l2.Release()
-	if _, err := l2.Runner().Process(t.Context(), engine.Image{Number: 2, Width: 10, Height: 10}, nil); err != nil {
+	if _, err := l2.Runner().Process(t.Context(), engine.Image{Number: 2, Width: 10, Height: 10}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 }

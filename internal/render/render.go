@@ -97,18 +97,10 @@ func Text(doc Document) string {
 	return strings.Join(parts, "\n\f") + "\n"
 }
 
-func lineText(l result.Line) string {
-	ws := make([]string, len(l.Words))
-	for i, w := range l.Words {
-		ws[i] = w.Text
-	}
-	return strings.Join(ws, " ")
-}
-
 func paraText(p result.Paragraph) string {
 	ls := make([]string, len(p.Lines))
 	for i, l := range p.Lines {
-		ls[i] = lineText(l)
+		ls[i] = l.String()
 	}
 	return strings.Join(ls, " ")
 }

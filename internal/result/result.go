@@ -57,11 +57,39 @@ type Word struct {
 	Confidence float64 `json:"confidence"`
 }
 
-// Line is a run of words on one baseline.
+// Point is a position in page pixels.
+type Point struct {
+	X int `json:"x"`
+	Y int `json:"y"`
+}
+
+// Line is a run of words on one baseline. Engines that read whole lines
+// (learned recognisers) give the line's own Text, as read, and its
+// Polygon: the rotated quadrilateral around it, clockwise from the top
+// left of the text, when the line is not level; Box is then the polygon's
+// bounding box.
 type Line struct {
 	Box        Box     `json:"box"`
+	Polygon    []Point `json:"polygon,omitempty"`
+	Text       string  `json:"text,omitempty"`
 	Confidence float64 `json:"confidence"`
 	Words      []Word  `json:"words"`
+}
+
+// String is the line's text: Text when the engine gave it, else its words
+// joined by single spaces.
+func (l Line) String() string {
+	if l.Text != "" {
+		return l.Text
+	}
+	var out []byte
+	for i, w := range l.Words {
+		if i > 0 {
+			out = append(out, ' ')
+		}
+		out = append(out, w.Text...)
+	}
+	return string(out)
 }
 
 // Paragraph is a run of lines.
@@ -130,11 +158,11 @@ func (b *Block) Words() string {
 	var out []byte
 	for _, p := range b.Paragraphs {
 		for _, l := range p.Lines {
-			for _, w := range l.Words {
+			if s := l.String(); s != "" {
 				if len(out) > 0 {
 					out = append(out, ' ')
 				}
-				out = append(out, w.Text...)
+				out = append(out, s...)
 			}
 		}
 	}
@@ -154,12 +182,7 @@ func (p *Page) Text() string {
 				if li > 0 {
 					out = append(out, '\n')
 				}
-				for wi, w := range l.Words {
-					if wi > 0 {
-						out = append(out, ' ')
-					}
-					out = append(out, w.Text...)
-				}
+				out = append(out, l.String()...)
 			}
 		}
 	}

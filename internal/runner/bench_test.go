@@ -16,7 +16,7 @@ func BenchmarkRoundTrip1MP(b *testing.B) {
 	im := engine.Image{Number: 1, Width: 1000, Height: 1000, Format: "gray8", Data: make([]byte, 1000*1000)}
 	b.SetBytes(int64(len(im.Data)))
 	for b.Loop() {
-		if _, err := p.Process(context.Background(), im, nil); err != nil {
+		if _, err := p.Process(context.Background(), im, engine.Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

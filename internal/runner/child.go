@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +29,9 @@ type ChildOptions struct {
 	Device    string
 	Slots     int
 	SocketDir string
+	// CUDAOrdinal is the CUDA ordinal of Device inside this process (0 when
+	// the runner sees only its own GPU; see engine.Spec).
+	CUDAOrdinal int
 	// ParentPID, when set, is the pid the runner must be the child of; the
 	// runner exits if its parent changes (the parent died).
 	ParentPID int
@@ -60,12 +63,11 @@ func Serve(ctx context.Context, o ChildOptions) error {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	eng, cfg, err := o.Registry.Resolve(o.Model)
+	model, err := load(ctx, o)
 	if err != nil {
-		return err
-	}
-	model, err := eng.Load(ctx, engine.Spec{Model: o.Model, Config: cfg, Device: o.Device, Slots: o.Slots})
-	if err != nil {
+		// The parent reads the code from this line; the exit says the rest.
+		b, _ := json.Marshal(wireError{Code: string(errcode.Of(err)), Message: err.Error()})
+		fmt.Fprintf(o.Stdout, "%s %s\n", ErrorPrefix, b)
 		return fmt.Errorf("runner: loading %s: %w", o.Model, err)
 	}
 	defer model.Close()
@@ -118,9 +120,6 @@ func Serve(ctx context.Context, o ChildOptions) error {
 			writeError(w, err)
 			return
 		}
-		if opts["pdf"] != "" {
-			opts["pdf_dir"] = o.SocketDir // scratch space private to this runner
-		}
 		j := job{ctx: r.Context(), im: im, opts: opts, done: make(chan jobResult, 1)}
 		select {
 		case jobs <- j:
@@ -134,8 +133,8 @@ func Serve(ctx context.Context, o ChildOptions) error {
 			writeError(w, res.err)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(res.page)
+		w.Header().Set("Content-Type", "application/x-gob")
+		_ = gob.NewEncoder(w).Encode(res.page)
 	})
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -167,6 +166,15 @@ func Serve(ctx context.Context, o ChildOptions) error {
 	return nil
 }
 
+func load(ctx context.Context, o ChildOptions) (engine.Model, error) {
+	eng, cfg, err := o.Registry.Resolve(o.Model)
+	if err != nil {
+		return nil, err
+	}
+	return eng.Load(ctx, engine.Spec{Model: o.Model, Config: cfg, Device: o.Device, CUDAOrdinal: o.CUDAOrdinal,
+		Slots: o.Slots, ScratchDir: o.SocketDir})
+}
+
 // watchParent backs up Pdeathsig, which is tied to the thread that started
 // the runner: if the parent changes, the runner stops.
 func watchParent(ctx context.Context, cancel context.CancelFunc, parent int) {
@@ -186,14 +194,13 @@ func watchParent(ctx context.Context, cancel context.CancelFunc, parent int) {
 }
 
 func decodeRequest(r *http.Request) (engine.Image, engine.Options, error) {
-	atoi := func(h string) int { n, _ := strconv.Atoi(r.Header.Get(h)); return n }
-	im := engine.Image{Number: atoi(hdrNumber), Width: atoi(hdrWidth), Height: atoi(hdrHeight), Format: r.Header.Get(hdrFormat)}
-	var opts engine.Options
-	if s := r.Header.Get(hdrOptions); s != "" {
-		if err := json.Unmarshal([]byte(s), &opts); err != nil {
-			return im, nil, errcode.Wrap(errcode.InvalidArgument, err, "bad options")
-		}
+	var wr wireRequest
+	if err := json.Unmarshal([]byte(r.Header.Get(hdrRequest)), &wr); err != nil {
+		return engine.Image{}, engine.Options{}, errcode.Wrap(errcode.InvalidArgument, err, "bad request header")
 	}
+	im := engine.Image{Number: wr.Number, Width: wr.Width, Height: wr.Height, Format: wr.Format,
+		DPI: wr.DPI, Orientation: wr.Orientation, TIFFPage: wr.TIFFPage, PDFPage: wr.PDFPage}
+	opts := wr.Options
 	var data []byte
 	var err error
 	if n := r.ContentLength; n >= 0 {
@@ -204,7 +211,7 @@ func decodeRequest(r *http.Request) (engine.Image, engine.Options, error) {
 		data, err = io.ReadAll(r.Body)
 	}
 	if err != nil {
-		return im, nil, errcode.Wrap(errcode.InvalidArgument, err, "reading page")
+		return im, opts, errcode.Wrap(errcode.InvalidArgument, err, "reading page")
 	}
 	im.Data = data
 	return im, opts, nil

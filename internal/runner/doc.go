@@ -14,6 +14,8 @@
 // (Pdeathsig), and also exits on its own if it finds itself orphaned.
 package runner
 
+import "github.com/lector-ocr/lector/internal/engine"
+
 // ReadyPrefix starts the line a runner prints on stdout once its model is
 // loaded and its socket is listening.
 const ReadyPrefix = "LECTOR-RUNNER-READY"
@@ -21,14 +23,35 @@ const ReadyPrefix = "LECTOR-RUNNER-READY"
 // SocketName is the socket's file name inside the runner's directory.
 const SocketName = "runner.sock"
 
-// Header names of a /process request.
-const (
-	hdrNumber  = "X-Lector-Page"
-	hdrWidth   = "X-Lector-Width"
-	hdrHeight  = "X-Lector-Height"
-	hdrFormat  = "X-Lector-Format"
-	hdrOptions = "X-Lector-Options"
-)
+// ErrorPrefix starts the line a runner prints on stdout when its model
+// cannot be loaded, followed by the error's code and message as JSON
+// (wireError), so the parent reports the engine's own code
+// (device_unavailable, unknown_model) instead of a bare exit.
+const ErrorPrefix = "LECTOR-RUNNER-ERROR"
+
+// hdrRequest names the header of a /process request that carries
+// wireRequest as JSON; the body is the page's encoded image.
+const hdrRequest = "X-Lector-Request"
+
+// wireRequest is what a /process request says besides the image bytes: the
+// page's facts and the options. It is the runner protocol's own type,
+// separate from engine.Image so that the protocol changes only here.
+type wireRequest struct {
+	Number      int                `json:"number"`
+	Width       int                `json:"width"`
+	Height      int                `json:"height"`
+	Format      string             `json:"format"`
+	DPI         int                `json:"dpi,omitempty"`
+	Orientation engine.Orientation `json:"orientation"`
+	TIFFPage    int                `json:"tiff_page,omitempty"`
+	PDFPage     int                `json:"pdf_page,omitempty"`
+	Options     engine.Options     `json:"options"`
+}
+
+// A /process answer's body is the page, gob-encoded: the runner's wire is
+// not the public JSON schema (lector.ocr/v1, internal/render), carries
+// binary parts (a page's PDF, figure images) as bytes, and decodes in a
+// fraction of JSON's time.
 
 // wireError is the JSON body of a failed request.
 type wireError struct {

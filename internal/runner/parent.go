@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,9 +33,11 @@ type Launcher struct {
 	Exe        string
 	Args       []string
 	RunnerArgs []string
-	// Env is the child's whole environment (e.g. os.Environ() plus
-	// OMP_THREAD_LIMIT=1).
+	// Env is the child's base environment (os.Environ() in production).
 	Env []string
+	// EnvFor, when set, returns variables for one runner (its engine's
+	// needs, the GPU it may see); they win over Env's.
+	EnvFor func(spec Spec) []string
 	// Dir is where each runner's private socket directory is made.
 	Dir string
 	Log *slog.Logger
@@ -97,6 +100,9 @@ func (l *Launcher) Launch(ctx context.Context, spec Spec) (*Process, error) {
 	args = append(args, l.RunnerArgs...)
 	cmd := exec.Command(l.Exe, args...)
 	cmd.Env = l.Env
+	if l.EnvFor != nil {
+		cmd.Env = mergeEnv(l.Env, l.EnvFor(spec))
+	}
 	// Pdeathsig: the runner is killed when the thread that started it goes
 	// away; Setpgid keeps a terminal's ^C from reaching it before the parent
 	// has decided how to stop it.
@@ -104,6 +110,7 @@ func (l *Launcher) Launch(ctx context.Context, spec Spec) (*Process, error) {
 	cmd.WaitDelay = 2 * time.Second
 
 	ready := make(chan string, 1)
+	var loadErr atomic.Pointer[errcode.Error] // the engine's own error, from the runner's error line
 	tail := &lastLines{max: 5}
 	p := &Process{spec: spec, cmd: cmd, dir: dir, done: make(chan struct{})}
 	p.logp.Store(log.With("model", spec.Model, "device", spec.Device))
@@ -114,6 +121,12 @@ func (l *Launcher) Launch(ctx context.Context, spec Spec) (*Process, error) {
 			default:
 			}
 			return
+		}
+		if rest, ok := strings.CutPrefix(line, ErrorPrefix+" "); ok {
+			var we wireError
+			if json.Unmarshal([]byte(rest), &we) == nil && we.Code != "" {
+				loadErr.Store(&errcode.Error{Code: errcode.Code(we.Code), Msg: we.Message})
+			}
 		}
 		p.log().Info("runner output", "line", line)
 	}}
@@ -152,6 +165,12 @@ func (l *Launcher) Launch(ctx context.Context, spec Spec) (*Process, error) {
 		p.log().Info("runner ready")
 		return p, nil
 	case <-p.done:
+		// A load the engine refused for a reason of its own (no such
+		// device, no such model) keeps that reason; anything else is a
+		// failed load, worth another try.
+		if e := loadErr.Load(); e != nil && e.Code != errcode.Internal && e.Code != errcode.ModelLoadFailed {
+			return nil, e
+		}
 		return nil, errcode.Wrap(errcode.ModelLoadFailed, errors.New(tail.String()), "runner for %s exited before it was ready (%s)", spec.Model, exitStatus(p.exitErr))
 	case <-ctx.Done():
 		_ = cmd.Process.Kill()
@@ -161,6 +180,23 @@ func (l *Launcher) Launch(ctx context.Context, spec Spec) (*Process, error) {
 		}
 		return nil, ctx.Err()
 	}
+}
+
+// mergeEnv returns base with extra's variables replacing those of the same
+// name.
+func mergeEnv(base, extra []string) []string {
+	names := make(map[string]bool, len(extra))
+	for _, kv := range extra {
+		k, _, _ := strings.Cut(kv, "=")
+		names[k] = true
+	}
+	out := make([]string, 0, len(base)+len(extra))
+	for _, kv := range base {
+		if k, _, _ := strings.Cut(kv, "="); !names[k] {
+			out = append(out, kv)
+		}
+	}
+	return append(out, extra...)
 }
 
 // Pid returns the runner's process id.
@@ -186,14 +222,12 @@ func (p *Process) Process(ctx context.Context, im engine.Image, opts engine.Opti
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set(hdrNumber, strconv.Itoa(im.Number))
-	req.Header.Set(hdrWidth, strconv.Itoa(im.Width))
-	req.Header.Set(hdrHeight, strconv.Itoa(im.Height))
-	req.Header.Set(hdrFormat, im.Format)
-	if len(opts) > 0 {
-		b, _ := json.Marshal(opts)
-		req.Header.Set(hdrOptions, string(b))
+	wr, err := json.Marshal(wireRequest{Number: im.Number, Width: im.Width, Height: im.Height, Format: im.Format,
+		DPI: im.DPI, Orientation: im.Orientation, TIFFPage: im.TIFFPage, PDFPage: im.PDFPage, Options: opts})
+	if err != nil {
+		return nil, err
 	}
+	req.Header.Set(hdrRequest, string(wr))
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return nil, p.transportError(ctx, err)
@@ -211,7 +245,7 @@ func (p *Process) Process(ctx context.Context, im engine.Image, opts engine.Opti
 		return nil, &errcode.Error{Code: errcode.Code(we.Code), Msg: we.Message}
 	}
 	var page result.Page
-	if err := json.Unmarshal(body, &page); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&page); err != nil {
 		return nil, fmt.Errorf("runner: decoding result: %w", err)
 	}
 	return &page, nil

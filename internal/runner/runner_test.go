@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lector-ocr/lector/internal/cli"
+	"github.com/lector-ocr/lector/internal/cuda"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/runner"
@@ -76,7 +77,7 @@ func TestRunnerProcessesPagesAndStops(t *testing.T) {
 	if err := p.Health(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	got, err := p.Process(t.Context(), page(3), nil)
+	got, err := p.Process(t.Context(), page(3), engine.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestRunnerProcessesPagesAndStops(t *testing.T) {
 
 func TestRunnerCrashInUseIsEngineCrashed(t *testing.T) {
 	p, _ := launch(t, "synthetic:10MiB", 1)
-	_, err := p.Process(t.Context(), page(1), engine.Options{"crash": "1"})
+	_, err := p.Process(t.Context(), page(1), engine.Options{Params: map[string]string{"crash": "1"}})
 	if errcode.Of(err) != errcode.EngineCrashed {
 		t.Fatalf("err = %v (code %q), want engine_crashed", err, errcode.Of(err))
 	}
@@ -113,23 +114,46 @@ func TestRunnerCrashInUseIsEngineCrashed(t *testing.T) {
 
 func TestRunnerEngineErrorKeepsItsCode(t *testing.T) {
 	p, _ := launch(t, "synthetic:10MiB", 1)
-	_, err := p.Process(t.Context(), page(1), engine.Options{"fail": "1"})
+	_, err := p.Process(t.Context(), page(1), engine.Options{Params: map[string]string{"fail": "1"}})
 	if errcode.Of(err) != errcode.InvalidDocument {
 		t.Fatalf("err = %v, want invalid_document", err)
 	}
-	if _, err := p.Process(t.Context(), page(2), nil); err != nil {
+	if _, err := p.Process(t.Context(), page(2), engine.Options{}); err != nil {
 		t.Fatalf("runner unusable after a page error: %v", err)
 	}
 }
 
-func TestRunnerLoadFailureIsModelLoadFailed(t *testing.T) {
+// A load the engine refuses with a code of its own keeps that code across
+// the process boundary (not a retryable model_load_failed), with its cause.
+func TestRunnerLoadFailureKeepsEngineCode(t *testing.T) {
 	dir := t.TempDir()
 	_, err := launcher(dir).Launch(t.Context(), runner.Spec{Model: "synthetic:lots", Device: "cpu", Slots: 1})
-	if errcode.Of(err) != errcode.ModelLoadFailed || !strings.Contains(err.Error(), "bad size") {
-		t.Fatalf("err = %v, want model_load_failed naming the cause", err)
+	if errcode.Of(err) != errcode.UnknownModel || !strings.Contains(err.Error(), "bad size") {
+		t.Fatalf("err = %v, want unknown_model naming the cause", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("left behind: %v", entries)
+	}
+}
+
+// The GPU instrument on a machine without NVIDIA's driver: the runner
+// refuses cleanly with device_unavailable naming the library.
+func TestSyntheticGPUWithoutDriverIsDeviceUnavailable(t *testing.T) {
+	if _, err := cuda.Open(); err == nil {
+		t.Skip("this machine has a CUDA driver: the refusal cannot happen here (bench/gpu-check.sh exercises the GPU)")
+	}
+	_, err := launcher(t.TempDir()).Launch(t.Context(), runner.Spec{Model: "synthetic:1MiB,gpu=1MiB", Device: "cuda:0", Slots: 1})
+	if errcode.Of(err) != errcode.DeviceUnavailable || !strings.Contains(err.Error(), "libcuda.so.1") {
+		t.Fatalf("err = %v, want device_unavailable naming libcuda.so.1", err)
+	}
+}
+
+// A load that fails with no code of the engine's (here, memory the kernel
+// will not map) is model_load_failed, worth another try, with its cause.
+func TestRunnerLoadFailureIsModelLoadFailed(t *testing.T) {
+	_, err := launcher(t.TempDir()).Launch(t.Context(), runner.Spec{Model: "synthetic:1000000GiB", Device: "cpu", Slots: 1})
+	if errcode.Of(err) != errcode.ModelLoadFailed || !strings.Contains(err.Error(), "allocating") {
+		t.Fatalf("err = %v, want model_load_failed naming the cause", err)
 	}
 }
 
@@ -137,13 +161,13 @@ func TestRunnerCancelledRequestFreesItsSlot(t *testing.T) {
 	p, _ := launch(t, "synthetic:10MiB,t=1h", 1)
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
-	go func() { _, err := p.Process(ctx, page(1), nil); errc <- err }()
+	go func() { _, err := p.Process(ctx, page(1), engine.Options{}); errc <- err }()
 	cancel()
 	if err := <-errc; errcode.Of(err) != errcode.Canceled {
 		t.Fatalf("err = %v, want canceled", err)
 	}
 	// The single slot must be free again: a zero-size page finishes at once.
-	if _, err := p.Process(t.Context(), engine.Image{Number: 2}, nil); err != nil {
+	if _, err := p.Process(t.Context(), engine.Image{Number: 2}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -141,6 +141,7 @@ var statusOf = map[errcode.Code]int{
 	errcode.EncryptedPDF:         http.StatusBadRequest,
 	errcode.TooManyPages:         http.StatusBadRequest,
 	errcode.TooManyPixels:        http.StatusBadRequest,
+	errcode.DeviceUnavailable:    http.StatusBadRequest,
 	errcode.TooLarge:             http.StatusRequestEntityTooLarge,
 	errcode.UnsupportedMediaType: http.StatusUnsupportedMediaType,
 	errcode.NotFound:             http.StatusNotFound,
@@ -248,16 +249,6 @@ func (s *Server) models(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, 200, out)
 }
 
-// defaultDevice is the first GPU, else the CPU.
-func (s *Server) defaultDevice() string {
-	for _, d := range s.d.Devices {
-		if d.IsGPU() {
-			return d.ID
-		}
-	}
-	return string(device.CPU)
-}
-
 func (s *Server) loadModel(w http.ResponseWriter, r *http.Request) {
 	var req api.LoadRequest
 	if r.ContentLength != 0 {
@@ -267,10 +258,6 @@ func (s *Server) loadModel(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	name := r.PathValue("name")
-	dev := req.Device
-	if dev == "" || dev == "auto" {
-		dev = s.defaultDevice()
-	}
 	keep := s.d.DefaultKeepAlive
 	if req.KeepAlive != "" {
 		d, err := time.ParseDuration(req.KeepAlive)
@@ -280,7 +267,7 @@ func (s *Server) loadModel(w http.ResponseWriter, r *http.Request) {
 		}
 		keep = d
 	}
-	if err := s.d.Runtime.Preload(r.Context(), name, dev, keep); err != nil {
+	if _, err := s.d.Runtime.Preload(r.Context(), name, req.Device, keep); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -71,12 +71,19 @@ func (s *Service) options(f Fields, mediaType string) (Options, error) {
 			return o, err
 		}
 	}
+	var can []string // the formats the model makes; nil: all
+	if s.cfg.Formats != nil {
+		var err error
+		if can, err = s.cfg.Formats(o.Model); err != nil {
+			return o, err
+		}
+	}
 	if strings.TrimSpace(f.Formats) == "" {
 		o.Formats = slices.Clone(DefaultFormats)
 		if o.Pipeline == "structure" {
 			o.Formats = []string{"json", "txt", "md", "html"}
 		}
-		if mediaType == "pdf" {
+		if mediaType == "pdf" && (can == nil || slices.Contains(can, "pdf")) {
 			o.Formats = append(o.Formats, "pdf")
 		}
 	} else {
@@ -84,6 +91,9 @@ func (s *Service) options(f Fields, mediaType string) (Options, error) {
 			name = strings.ToLower(strings.TrimSpace(name))
 			if _, ok := render.Formats[name]; !ok {
 				return o, invalid("format %q is not one of json, txt, md, html, hocr, pdf", name)
+			}
+			if can != nil && !slices.Contains(can, name) {
+				return o, invalid("model %s cannot make %s (it makes %s)", o.Model, name, strings.Join(can, ", "))
 			}
 			if !slices.Contains(o.Formats, name) {
 				o.Formats = append(o.Formats, name)
@@ -104,6 +114,13 @@ func (s *Service) options(f Fields, mediaType string) (Options, error) {
 	}
 	if o.Device != "auto" && !slices.Contains(s.cfg.Devices, o.Device) {
 		return o, invalid("device %q is not auto or one of %s", f.Device, strings.Join(s.cfg.Devices, ", "))
+	}
+	if s.cfg.Runtime != nil {
+		// A device that cannot serve the model (a turned-off GPU, a
+		// CPU-only model on a GPU) is refused now, not after queueing.
+		if _, _, err := s.cfg.Runtime.Place(o.Model, o.Device); err != nil {
+			return o, err
+		}
 	}
 	if f.KeepAlive != "" {
 		d, err := parseDuration(f.KeepAlive)

@@ -37,7 +37,6 @@ import (
 	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/clock"
 	"github.com/lector-ocr/lector/internal/document"
-	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/render"
 	"github.com/lector-ocr/lector/internal/result"
@@ -52,8 +51,11 @@ type Config struct {
 	Runtime *task.Runtime
 	// Validate checks a model name (unknown_model for one not installed).
 	Validate func(model string) error
-	Devices  []string // device IDs tasks may name
-	Limits   document.Limits
+	// Formats lists the formats a model's results can be made in
+	// (engine.Registry.Formats); nil means every format.
+	Formats func(model string) ([]string, error)
+	Devices []string // device IDs tasks may name
+	Limits  document.Limits
 	// WorkDir holds uploads being received and inputs being read.
 	WorkDir string
 	// Workers is how many tasks run at once on this node (default 2).
@@ -520,9 +522,7 @@ func (s *Service) RunSync(ctx context.Context, subject string, up Upload, f Fiel
 func (s *Service) taskOptions(t *store.Task, formats []string, p admission.Priority, sync bool, progress func(int, int)) task.Options {
 	o := task.Options{TaskID: t.ID, Model: t.Model, Pipeline: t.Pipeline, Device: t.DeviceRequest, Priority: p, Sync: sync,
 		KeepAlive: t.KeepAlive, Progress: progress}
-	if slices.Contains(formats, "pdf") {
-		o.EngineOptions = engine.Options{"pdf": "1"}
-	}
+	o.EngineOptions.PDF = slices.Contains(formats, "pdf")
 	return o
 }
 
@@ -547,7 +547,8 @@ func (s *Service) finish(t *store.Task, res *task.Result, err error) {
 
 func resourcesJSON(r task.Resources) string {
 	b, _ := json.Marshal(api.Resources{
-		Device: r.Device, Fallback: r.Fallback, EstimatedBytes: r.EstimatedBytes, PeakBytes: r.PeakBytes, GPUPeakBytes: r.GPUBytes,
+		Device: r.Device, Fallback: r.Fallback, EstimatedBytes: r.EstimatedBytes, PeakBytes: r.PeakBytes,
+		GPUEstimatedBytes: r.GPUEstimatedBytes, GPUPeakBytes: r.GPUBytes, GPUSamples: r.GPUSamples,
 		EstimateError: r.EstimateError, QueueMS: ms(r.QueueWait), LoadMS: ms(r.LoadWait), RunMS: ms(r.RunTime),
 	})
 	return string(b)

@@ -59,9 +59,9 @@ func realRuntimeB(t testing.TB) (*task.Runtime, *model.Manager) {
 	rt := task.New(task.Config{
 		Models: models, Pool: pool.New([]pool.Service{{Device: "cpu", Lanes: 1}}, 10, nil), Admission: adm,
 		Semaphores: admission.NewSemaphores(nil),
-		Estimator: admission.Estimator{Documented: func(m string) (admission.Coefficients, error) {
-			l, p, err := synthetic.Engine{}.Estimate(m[len("synthetic:"):])
-			return admission.Coefficients{Load: float64(l), PerMegapixel: float64(p)}, err
+		Estimator: admission.Estimator{Documented: func(m string, k device.Kind) (admission.Footprint, error) {
+			f, err := synthetic.Engine{}.Estimate(m[len("synthetic:"):], k)
+			return admission.FootprintOf(f), err
 		}},
 		Devices: []device.Device{{ID: "cpu", Kind: device.CPU}}, WorkDir: work,
 	})

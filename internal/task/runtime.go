@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,7 +44,7 @@ type Options struct {
 	TaskID   string // default: random
 	Model    string
 	Pipeline string // "ocr" or "structure"; names the semaphore
-	// Device is "auto", "cpu" or "cuda:N". Auto prefers the first GPU.
+	// Device is "auto" (or ""), "cpu" or "cuda:N"; see Runtime.Place.
 	Device   string
 	Priority admission.Priority
 	// Sync marks a caller that waits for the answer: it is rejected rather
@@ -59,14 +59,24 @@ type Options struct {
 	Started func()
 }
 
-// Resources is what a task cost.
+// Resources is what a task cost. Memory is given per kind of memory: host
+// (the CPU's; everything, for a task on the CPU) and, for a task on a GPU,
+// the GPU's own.
 type Resources struct {
-	Device         string        `json:"device"`
-	Fallback       bool          `json:"fallback"`
-	EstimatedBytes uint64        `json:"estimated_bytes"`
-	PeakBytes      uint64        `json:"peak_bytes"`     // CPU: runner peak RSS over the task, above its start
-	GPUBytes       uint64        `json:"gpu_peak_bytes"` // GPU memory of the runner at the end (NVML has no per-process peak)
-	EstimateError  float64       `json:"estimate_error"` // (estimated-actual)/actual
+	Device         string  `json:"device"`
+	Fallback       bool    `json:"fallback"`
+	EstimatedBytes uint64  `json:"estimated_bytes"` // host memory reserved for the task
+	PeakBytes      uint64  `json:"peak_bytes"`      // host: the runner's peak RSS over the task above its start (plus its load when the task caused it)
+	EstimateError  float64 `json:"estimate_error"`  // host: (estimated-actual)/actual
+	// GPUEstimatedBytes is the GPU memory reserved for the task.
+	GPUEstimatedBytes uint64 `json:"gpu_estimated_bytes,omitempty"`
+	// GPUBytes is the runner's GPU memory at its highest while the task ran,
+	// as NVML reports it per process, sampled every Config.GPUSample (NVML
+	// keeps no per-process peak): a sampled peak, which may miss a spike
+	// shorter than the interval.
+	GPUBytes uint64 `json:"gpu_peak_bytes,omitempty"`
+	// GPUSamples is how many NVML samples GPUBytes is the highest of.
+	GPUSamples    int           `json:"gpu_samples,omitempty"`
 	QueueWait      time.Duration `json:"queue_wait_ns"`  // admission wait plus the longest lane wait
 	LoadWait       time.Duration `json:"load_wait_ns"`
 	RunTime        time.Duration `json:"run_time_ns"`
@@ -94,6 +104,13 @@ type Config struct {
 	Devices    []device.Device
 	Probe      memory.ProcessProbe
 	GPUs       memory.GPUs // may be nil
+	// DeviceKinds says which kinds of device a model runs on, best first
+	// (engine.Registry.DeviceKinds); nil means the CPU only.
+	DeviceKinds func(model string) ([]device.Kind, error)
+	// GPUSample is how often a GPU task's runner's GPU memory is read from
+	// NVML while the task runs (default 100 ms; each read is one
+	// nvmlDeviceGetComputeRunningProcesses call).
+	GPUSample time.Duration
 	// OnLaneWait, if set, observes each page's wait for a lane (metrics).
 	OnLaneWait func(device string, wait time.Duration)
 	// WorkDir holds task workspaces (WorkDir/workspaces) and runner sockets
@@ -112,6 +129,9 @@ func New(o Config) *Runtime {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.GPUSample <= 0 {
+		o.GPUSample = 100 * time.Millisecond
 	}
 	return &Runtime{o: o}
 }
@@ -153,25 +173,77 @@ func (rt *Runtime) hook(stage string) {
 	}
 }
 
-// pickDevice resolves "auto" and checks the device exists.
-func (rt *Runtime) pickDevice(want string) (string, string, error) {
+// Place chooses where a task (or a preload) of model runs, from want:
+//
+//   - "auto" or "": the best kind of device the model runs on. A model that
+//     runs on GPUs goes to the enabled GPU with the most headroom under the
+//     critical line, with the CPU as its fallback when the model runs there
+//     too; a CPU-only model goes to the CPU and never takes a GPU's lane or
+//     memory.
+//   - "cpu" or "cuda:N": that device, if it is here, enabled (a GPU with
+//     lanes) and the model runs on its kind; a GPU task keeps the CPU as its
+//     fallback when the model runs there.
+//
+// A device that cannot serve is device_unavailable, saying why. fallback is
+// "" when there is none.
+func (rt *Runtime) Place(model, want string) (dev, fallback string, err error) {
+	kinds := []device.Kind{device.CPU}
+	if rt.o.DeviceKinds != nil {
+		if kinds, err = rt.o.DeviceKinds(model); err != nil {
+			return "", "", err
+		}
+	}
+	cpuOK := slices.Contains(kinds, device.CPU)
+	gpuOK := slices.Contains(kinds, device.CUDA)
+	if cpuOK {
+		fallback = string(device.CPU)
+	}
 	if want == "" || want == "auto" {
+		best, room := "", int64(0)
 		for _, d := range rt.o.Devices {
-			if d.IsGPU() && rt.o.Pool.Lanes(d.ID) > 0 {
-				return d.ID, "cpu", nil
+			if !gpuOK || !d.IsGPU() || rt.o.Pool.Lanes(d.ID) == 0 {
+				continue
+			}
+			if r := rt.o.Admission.Headroom(d.ID); best == "" || r > room {
+				best, room = d.ID, r
 			}
 		}
-		return "cpu", "", nil
-	}
-	for _, d := range rt.o.Devices {
-		if d.ID == want {
-			if d.IsGPU() {
-				return want, "cpu", nil
-			}
-			return want, "", nil
+		switch {
+		case best != "":
+			return best, fallback, nil
+		case cpuOK:
+			return string(device.CPU), "", nil
 		}
+		return "", "", errcode.New(errcode.DeviceUnavailable, "model %s runs on %s only, and no such device is enabled here", model, kindList(kinds))
 	}
-	return "", "", errcode.New(errcode.InvalidArgument, "no device %q", want)
+	i := slices.IndexFunc(rt.o.Devices, func(d device.Device) bool { return d.ID == want })
+	switch {
+	case i < 0:
+		return "", "", errcode.New(errcode.DeviceUnavailable, "no device %q here (devices: %s)", want, rt.deviceList())
+	case !slices.Contains(kinds, rt.o.Devices[i].Kind):
+		return "", "", errcode.New(errcode.DeviceUnavailable, "model %s does not run on %s (it runs on %s)", model, want, kindList(kinds))
+	case rt.o.Devices[i].IsGPU() && rt.o.Pool.Lanes(want) == 0:
+		return "", "", errcode.New(errcode.DeviceUnavailable, "%s is turned off (--gpu-lanes 0)", want)
+	case rt.o.Devices[i].IsGPU():
+		return want, fallback, nil
+	}
+	return want, "", nil
+}
+
+func kindList(kinds []device.Kind) string {
+	s := make([]string, len(kinds))
+	for i, k := range kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+func (rt *Runtime) deviceList() string {
+	s := make([]string, len(rt.o.Devices))
+	for i, d := range rt.o.Devices {
+		s[i] = d.ID
+	}
+	return strings.Join(s, ", ")
 }
 
 // Run runs one task and returns its pages and resources. Errors carry codes
@@ -187,6 +259,9 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 	if o.Pipeline == "" {
 		o.Pipeline = "ocr"
 	}
+	if o.Priority == "" {
+		o.Priority = admission.Normal
+	}
 	n := doc.NumPages()
 	if n == 0 {
 		return nil, errcode.New(errcode.InvalidDocument, "the document has no pages")
@@ -200,7 +275,7 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 	}
 	defer os.RemoveAll(ws)
 
-	dev, fallback, err := rt.pickDevice(o.Device)
+	dev, fallback, err := rt.Place(o.Model, o.Device)
 	if err != nil {
 		return nil, err
 	}
@@ -209,21 +284,18 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 		w, h := doc.PageSize(i)
 		maxMP = max(maxMP, float64(w)*float64(h)/1e6)
 	}
-	estimate := func(d string) uint64 {
-		est, _, err := rt.o.Estimator.Estimate(admission.Shape{
+	estimate := func(d string) admission.Demand {
+		dem, err := rt.o.Estimator.Estimate(admission.Shape{
 			Model: o.Model, Device: d, Resident: rt.o.Models.Resident(o.Model, d),
 			MaxMegapixels: maxMP, Concurrent: min(n, max(rt.o.Pool.Lanes(d), 1)),
 		})
 		if err != nil {
-			return 0
+			return admission.Demand{Device: d}
 		}
-		return est
+		return dem
 	}
-	if _, _, err := rt.o.Estimator.Estimate(admission.Shape{Model: o.Model, Device: dev}); err != nil {
+	if _, err := rt.o.Estimator.Estimate(admission.Shape{Model: o.Model, Device: dev}); err != nil {
 		return nil, err
-	}
-	if o.Priority == "" {
-		o.Priority = admission.Normal
 	}
 	// A model already loaded here is leased before admission: the reference
 	// keeps it from being evicted (by this or another task's admission)
@@ -269,10 +341,66 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 	}
 	rt.hook("leased")
 
-	pid := lease.Pid()
-	startMem, _ := rt.o.Probe.Read(pid)
-	_ = rt.o.Probe.ResetPeak(pid)
+	m := rt.startMeasure(dev, lease.Pid())
+	pages, laneWait, err := rt.runPages(ctx, doc, o, dev, lease, ws)
+	gpuPeak, gpuStart, samples := m.stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	if o.Pipeline == "structure" {
+		layout.Pages(pages) // headers and footers repeated across pages; figure names
+	}
 
+	endMem, _ := rt.o.Probe.Read(m.pid)
+	working := sub(endMem.Peak, m.host.RSS)
+	actual := working
+	if !resident {
+		actual += m.host.RSS
+	}
+	hostEst, gpuEst := resv.Bytes, uint64(0)
+	if resv.HostBytes > 0 || dev != string(device.CPU) {
+		hostEst, gpuEst = resv.HostBytes, resv.Bytes
+	}
+	r := Resources{
+		Device: dev, Fallback: resv.Fallback, EstimatedBytes: hostEst, PeakBytes: actual,
+		GPUEstimatedBytes: gpuEst, GPUBytes: gpuPeak, GPUSamples: samples,
+		QueueWait: resv.Waited + laneWait, LoadWait: lease.LoadWait,
+		RunTime: rt.o.Clock.Now().Sub(start),
+	}
+	if actual > 0 {
+		r.EstimateError = (float64(hostEst) - float64(actual)) / float64(actual)
+	}
+	if rt.o.Learner != nil && maxMP > 0 {
+		// Each memory learns from its own figure: the host's from the
+		// runner's VmHWM, a GPU's from the sampled NVML peak.
+		per := maxMP * float64(min(n, max(rt.o.Pool.Lanes(dev), 1)))
+		var obs admission.Footprint
+		obs.Host.PerMegapixel = float64(working) / per
+		if !resident {
+			obs.Host.Load = float64(m.host.RSS)
+		}
+		if samples > 0 {
+			obs.Device.PerMegapixel = float64(sub(gpuPeak, gpuStart)) / per
+			if !resident {
+				obs.Device.Load = float64(gpuStart)
+			}
+		}
+		rt.o.Learner.Observe(o.Model, dev, obs)
+	}
+	rt.o.Log.Info("task resources", "task", o.TaskID, "device", dev, "model", o.Model, "estimated_bytes", r.EstimatedBytes,
+		"peak_bytes", r.PeakBytes, "gpu_estimated_bytes", r.GPUEstimatedBytes, "gpu_peak_bytes", r.GPUBytes,
+		"fallback", r.Fallback, "run_time", r.RunTime)
+	return &Result{Pages: pages, Resources: r}, nil
+}
+
+// runPages runs every page of doc on the leased runner, up to the
+// device's lanes at once, and returns the pages and the longest lane wait.
+// A panic in a page's goroutine becomes an internal error.
+func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev string, lease *model.Lease, ws string) ([]*result.Page, time.Duration, error) {
+	n := doc.NumPages()
 	pages := make([]*result.Page, n)
 	var done atomic.Int64
 	var laneWait atomic.Int64
@@ -309,13 +437,7 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 				return err
 			}
 			rt.hook("page")
-			opts := o.EngineOptions
-			if len(im.Hints) > 0 {
-				opts = make(engine.Options, len(o.EngineOptions)+len(im.Hints))
-				maps.Copy(opts, o.EngineOptions)
-				maps.Copy(opts, im.Hints)
-			}
-			page, err := lease.Runner().Process(gctx, im, opts)
+			page, err := lease.Runner().Process(gctx, im, o.EngineOptions)
 			if err != nil {
 				return fmt.Errorf("page %d: %w", i+1, err)
 			}
@@ -328,46 +450,74 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, err
-	}
+	err := g.Wait()
+	return pages, time.Duration(laneWait.Load()), err
+}
 
-	if o.Pipeline == "structure" {
-		layout.Pages(pages) // headers and footers repeated across pages; figure names
+// measure is a task's memory measurement on its runner: the host side read
+// at the start (the peak is reset then, and read at the end), and on a GPU
+// the runner's GPU memory sampled from NVML until stop.
+type measure struct {
+	pid  int
+	host memory.ProcessMemory
+
+	stopOnce sync.Once
+	quit     chan struct{}
+	done     chan struct{}
+	mu       sync.Mutex // guards the GPU figures
+	gpuStart uint64
+	gpuPeak  uint64
+	samples  int
+}
+
+func (rt *Runtime) startMeasure(dev string, pid int) *measure {
+	m := &measure{pid: pid, quit: make(chan struct{}), done: make(chan struct{})}
+	m.host, _ = rt.o.Probe.Read(pid)
+	_ = rt.o.Probe.ResetPeak(pid)
+	idx, isGPU := device.GPUIndex(dev)
+	if !isGPU || rt.o.GPUs == nil {
+		close(m.done)
+		return m
 	}
-	endMem, _ := rt.o.Probe.Read(pid)
-	working := sub(endMem.Peak, startMem.RSS)
-	actual := working
-	if !resident {
-		actual += startMem.RSS
-	}
-	r := Resources{
-		Device: dev, Fallback: resv.Fallback, EstimatedBytes: resv.Bytes, PeakBytes: actual,
-		QueueWait: resv.Waited + time.Duration(laneWait.Load()), LoadWait: lease.LoadWait,
-		RunTime: rt.o.Clock.Now().Sub(start),
-	}
-	if actual > 0 {
-		r.EstimateError = (float64(resv.Bytes) - float64(actual)) / float64(actual)
-	}
-	if d, ok := device.GPUIndex(dev); ok && rt.o.GPUs != nil {
-		if used, err := rt.o.GPUs.ProcessUsed(d); err == nil {
-			r.GPUBytes = used[pid]
+	sample := func() {
+		used, err := rt.o.GPUs.ProcessUsed(idx)
+		if err != nil {
+			return
 		}
-	}
-	if rt.o.Learner != nil && maxMP > 0 {
-		conc := float64(min(n, max(rt.o.Pool.Lanes(dev), 1)))
-		obs := admission.Coefficients{PerMegapixel: float64(working) / (maxMP * conc)}
-		if !resident {
-			obs.Load = float64(startMem.RSS)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.samples == 0 {
+			m.gpuStart = used[pid]
 		}
-		rt.o.Learner.Observe(o.Model, dev, obs)
+		m.gpuPeak = max(m.gpuPeak, used[pid])
+		m.samples++
 	}
-	rt.o.Log.Info("task resources", "task", o.TaskID, "device", dev, "model", o.Model, "estimated_bytes", r.EstimatedBytes,
-		"peak_bytes", r.PeakBytes, "fallback", r.Fallback, "run_time", r.RunTime)
-	return &Result{Pages: pages, Resources: r}, nil
+	sample()
+	tick := rt.o.Clock.NewTicker(rt.o.GPUSample)
+	go func() {
+		defer close(m.done)
+		defer tick.Stop()
+		for {
+			select {
+			case <-m.quit:
+				sample() // the end counts too
+				return
+			case <-tick.C():
+				sample()
+			}
+		}
+	}()
+	return m
+}
+
+// stop ends the sampling and returns the GPU peak, the GPU memory at the
+// start and the number of samples (zeros on the CPU).
+func (m *measure) stop() (peak, start uint64, samples int) {
+	m.stopOnce.Do(func() { close(m.quit) })
+	<-m.done
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.gpuPeak, m.gpuStart, m.samples
 }
 
 func sub(a, b uint64) uint64 {
@@ -409,12 +559,17 @@ func (rt *Runtime) Quiescent() error {
 	return errors.New(strings.Join(held, "; "))
 }
 
-// Preload loads model on device ahead of use with keepAlive. Preloading is
-// not critical work: at warning and above it is refused with
+// Preload loads model ahead of use with keepAlive, on the device Place
+// chooses for want ("auto", "cpu", "cuda:N"), and returns that device.
+// Preloading is not critical work: at warning and above it is refused with
 // insufficient_memory.
-func (rt *Runtime) Preload(ctx context.Context, model, device string, keepAlive time.Duration) error {
-	if err := rt.o.Admission.AllowPreload(device); err != nil {
-		return err
+func (rt *Runtime) Preload(ctx context.Context, model, want string, keepAlive time.Duration) (string, error) {
+	dev, _, err := rt.Place(model, want)
+	if err != nil {
+		return "", err
 	}
-	return rt.o.Models.Load(ctx, model, device, keepAlive)
+	if err := rt.o.Admission.AllowPreload(dev); err != nil {
+		return "", err
+	}
+	return dev, rt.o.Models.Load(ctx, model, dev, keepAlive)
 }

@@ -2,6 +2,7 @@ package task
 
 import (
 	"context"
+	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -43,7 +44,12 @@ type gatedRunner struct {
 func (r *gatedRunner) Pid() int              { return r.pid }
 func (r *gatedRunner) Done() <-chan struct{} { return r.done }
 func (r *gatedRunner) Stop(context.Context) error {
-	r.once.Do(func() { close(r.done) })
+	r.once.Do(func() {
+		if r.env.onStop != nil {
+			r.env.onStop(r.pid)
+		}
+		close(r.done)
+	})
 	return nil
 }
 
@@ -58,7 +64,7 @@ func (r *gatedRunner) Process(ctx context.Context, im engine.Image, opts engine.
 		}
 	}
 	if e.started != nil {
-		e.started <- opts["id"]
+		e.started <- opts.Param("id")
 	}
 	if e.gate != nil {
 		select {
@@ -67,7 +73,7 @@ func (r *gatedRunner) Process(ctx context.Context, im engine.Image, opts engine.
 			return nil, ctx.Err()
 		}
 	}
-	if opts["fail"] != "" {
+	if opts.Param("fail") != "" {
 		return nil, errcode.New(errcode.InvalidDocument, "bad page")
 	}
 	return &result.Page{Number: im.Number, Width: im.Width, Height: im.Height}, nil
@@ -78,6 +84,7 @@ type fakeEnv struct {
 	started               chan string
 	gate                  chan struct{}
 	nextPid               atomic.Int64
+	onStop                func(pid int) // called as a runner stops (its memory is returned)
 }
 
 func (e *fakeEnv) Launch(ctx context.Context, m, d string) (model.Runner, error) {
@@ -104,14 +111,67 @@ type bundle struct {
 	mon     *memory.Monitor
 	models  *model.Manager
 	unloads chan model.UnloadRecord
+	nvml    *fakeNVML
+	clock   *clock.Fake
+}
+
+// deviceKinds: "gpu:" models run on GPUs and the CPU, the others (like
+// Tesseract) on the CPU only.
+func deviceKinds(m string) ([]device.Kind, error) {
+	if strings.HasPrefix(m, "gpu:") {
+		return []device.Kind{device.CUDA, device.CPU}, nil
+	}
+	return []device.Kind{device.CPU}, nil
+}
+
+// documented: on the CPU 100 MiB + 10 MiB/MP; on a GPU 200 MiB + 20 MiB/MP
+// of GPU memory and 50 MiB + 5 MiB/MP of host memory.
+func documented(_ string, k device.Kind) (admission.Footprint, error) {
+	if k == device.CUDA {
+		return admission.Footprint{
+			Host:   admission.Coefficients{Load: 50 << 20, PerMegapixel: 5 << 20},
+			Device: admission.Coefficients{Load: 200 << 20, PerMegapixel: 20 << 20},
+		}, nil
+	}
+	return admission.Footprint{Host: admission.Coefficients{Load: 100 << 20, PerMegapixel: 10 << 20}}, nil
+}
+
+// fakeNVML is the GPU probe's per-process side: each pid's GPU memory, as
+// a test sets it; sampled says when a sample was taken.
+type fakeNVML struct {
+	mu      sync.Mutex
+	used    map[int]uint64
+	sampled chan struct{}
+}
+
+func (f *fakeNVML) Devices() []memory.GPUInfo        { return []memory.GPUInfo{{Index: 0, UUID: "GPU-0"}} }
+func (f *fakeNVML) Read(int) (memory.Usage, error) { return memory.Usage{}, nil }
+func (f *fakeNVML) ProcessUsed(int) (map[int]uint64, error) {
+	f.mu.Lock()
+	out := maps.Clone(f.used)
+	ch := f.sampled
+	f.mu.Unlock()
+	if ch != nil {
+		ch <- struct{}{}
+	}
+	return out, nil
+}
+func (f *fakeNVML) set(pid int, b uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.used == nil {
+		f.used = map[int]uint64{}
+	}
+	f.used[pid] = b
 }
 
 // setup builds a runtime on fake runners and scripted memory: a 1 GiB CPU
 // with 6 lanes and a 1 GiB GPU with 1 lane.
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	b := &bundle{env: &fakeEnv{}, cpu: &level{}, gpu: &level{}, unloads: make(chan model.UnloadRecord, 16)}
+	b := &bundle{env: &fakeEnv{}, cpu: &level{}, gpu: &level{}, unloads: make(chan model.UnloadRecord, 16), nvml: &fakeNVML{}}
 	fc := clock.NewFake(time.Unix(0, 0))
+	b.clock = fc
 	b.mon = memory.NewMonitor(memory.MonitorOptions{
 		Probes:     []memory.DeviceProbe{{Device: "cpu", Probe: b.cpu}, {Device: "cuda:0", Probe: b.gpu}},
 		Thresholds: memory.Thresholds{Warning: 0.8, Critical: 0.95, Emergency: 0.98, Hysteresis: 0.05},
@@ -131,10 +191,10 @@ func setup(t *testing.T) *bundle {
 		Pool:       pool.New([]pool.Service{{Device: "cpu", Lanes: 6}, {Device: "cuda:0", Lanes: 1}}, 100, fc),
 		Admission:  adm,
 		Semaphores: admission.NewSemaphores(map[string]int64{"structure": 2}),
-		Estimator: admission.Estimator{Documented: func(string) (admission.Coefficients, error) {
-			return admission.Coefficients{Load: 100 << 20, PerMegapixel: 10 << 20}, nil
-		}},
-		Devices: []device.Device{{ID: "cpu", Kind: device.CPU}, {ID: "cuda:0", Kind: device.CUDA}},
+		Estimator: admission.Estimator{Documented: documented},
+		Devices:     []device.Device{{ID: "cpu", Kind: device.CPU}, {ID: "cuda:0", Kind: device.CUDA}},
+		DeviceKinds: deviceKinds,
+		GPUs:        b.nvml,
 		WorkDir: t.TempDir(),
 		Clock:   fc,
 	})
@@ -172,7 +232,7 @@ func TestCleanupOnSuccess(t *testing.T) {
 
 func TestCleanupOnFailure(t *testing.T) {
 	b := setup(t)
-	_, err := b.rt.Run(t.Context(), pagesDoc{{10, 10}, {10, 10}}, Options{Model: "m:a", Device: "cpu", EngineOptions: engine.Options{"fail": "1"}})
+	_, err := b.rt.Run(t.Context(), pagesDoc{{10, 10}, {10, 10}}, Options{Model: "m:a", Device: "cpu", EngineOptions: engine.Options{Params: map[string]string{"fail": "1"}}})
 	if errcode.Of(err) != errcode.InvalidDocument {
 		t.Fatalf("err = %v, want invalid_document", err)
 	}
@@ -253,7 +313,7 @@ func TestStructureLimitedToTwo(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := b.rt.Run(t.Context(), onePage(), Options{TaskID: id, Model: "m:s", Pipeline: "structure", Device: "cpu", EngineOptions: engine.Options{"id": id}})
+			_, err := b.rt.Run(t.Context(), onePage(), Options{TaskID: id, Model: "m:s", Pipeline: "structure", Device: "cpu", EngineOptions: engine.Options{Params: map[string]string{"id": id}}})
 			errs <- err
 		}()
 	}
@@ -309,16 +369,167 @@ func waitSemaphoreWaiters(t *testing.T, s *admission.Semaphores, n int64) {
 	}
 }
 
-func TestCriticalGPUTaskFallsBackToCPU(t *testing.T) {
+// TestGPUTaskFallsBackToCPUAtCritical: with the GPU at critical a task
+// meant for it runs on the CPU for real (a CPU runner, CPU lanes, a CPU
+// reservation), recorded as a fallback.
+func TestGPUTaskFallsBackToCPUAtCritical(t *testing.T) {
 	b := setup(t)
 	b.gpu.set(96 * (1 << 30) / 100)
 	_ = b.mon.Poll()
-	res, err := b.rt.Run(t.Context(), onePage(), Options{Model: "m:a", Device: "cuda:0", Sync: true})
+	var reserved map[string]uint64
+	b.rt.o.testHook = func(stage string) {
+		if stage == "admitted" {
+			reserved = map[string]uint64{"cpu": b.rt.o.Admission.Reserved("cpu"), "cuda:0": b.rt.o.Admission.Reserved("cuda:0")}
+		}
+	}
+	res, err := b.rt.Run(t.Context(), onePage(), Options{Model: "gpu:a", Sync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Resources.Device != "cpu" || !res.Resources.Fallback {
-		t.Fatalf("resources %+v, want fallback to cpu", res.Resources)
+	if r := res.Resources; r.Device != "cpu" || !r.Fallback || r.GPUEstimatedBytes != 0 || r.EstimatedBytes != 110<<20 {
+		t.Fatalf("resources %+v, want a fallback to the CPU with the CPU's estimate (110 MiB)", r)
+	}
+	if reserved["cuda:0"] != 0 || reserved["cpu"] != 110<<20 {
+		t.Fatalf("reserved %v, want the CPU's estimate on the CPU only", reserved)
+	}
+	if !b.models.Resident("gpu:a", "cpu") || b.models.Resident("gpu:a", "cuda:0") {
+		t.Fatalf("the model was not loaded on the CPU (and only there): %+v", b.models.List())
+	}
+	b.quiescent(t)
+}
+
+// TestAutoKeepsCPUOnlyModelOnCPU: with a GPU present and idle, a model that
+// runs on the CPU only (Tesseract) gets the CPU: its lanes, its memory.
+func TestAutoKeepsCPUOnlyModelOnCPU(t *testing.T) {
+	b := setup(t)
+	var reserved map[string]uint64
+	b.rt.o.testHook = func(stage string) {
+		if stage == "admitted" {
+			reserved = map[string]uint64{"cpu": b.rt.o.Admission.Reserved("cpu"), "cuda:0": b.rt.o.Admission.Reserved("cuda:0")}
+		}
+	}
+	res, err := b.rt.Run(t.Context(), onePage(), Options{Model: "m:a", Device: "auto"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res.Resources; r.Device != "cpu" || r.Fallback {
+		t.Fatalf("resources %+v, want cpu without fallback", r)
+	}
+	if reserved["cuda:0"] != 0 || reserved["cpu"] != 110<<20 {
+		t.Fatalf("reserved %v, want CPU memory only", reserved)
+	}
+	if dev, fb, err := b.rt.Place("m:a", ""); dev != "cpu" || fb != "" || err != nil {
+		t.Fatalf("Place = %q, %q, %v", dev, fb, err)
+	}
+	if _, _, err := b.rt.Place("m:a", "cuda:0"); errcode.Of(err) != errcode.DeviceUnavailable {
+		t.Fatalf("a CPU-only model asked on cuda:0: %v, want device_unavailable", err)
+	}
+	// The same device choice serves preloads.
+	if dev, err := b.rt.Preload(t.Context(), "m:b", "auto", time.Minute); err != nil || dev != "cpu" {
+		t.Fatalf("Preload = %q, %v", dev, err)
+	}
+	if dev, err := b.rt.Preload(t.Context(), "gpu:b", "auto", time.Minute); err != nil || dev != "cuda:0" {
+		t.Fatalf("Preload of a GPU model = %q, %v", dev, err)
+	}
+	for _, s := range b.rt.o.Pool.Snapshot() {
+		if s.Device == "cuda:0" && s.Busy != 0 {
+			t.Fatalf("a CPU task took a GPU lane: %+v", s)
+		}
+	}
+	b.quiescent(t)
+}
+
+// TestGPULanesZeroDisablesGPUs: a GPU service with no lanes is off: auto
+// sends even a GPU model to the CPU (not as a fallback: the GPU was never
+// a choice) and asking for the GPU is device_unavailable.
+func TestGPULanesZeroDisablesGPUs(t *testing.T) {
+	b := setup(t)
+	b.rt.o.Pool = pool.New([]pool.Service{{Device: "cpu", Lanes: 6}, {Device: "cuda:0", Lanes: 0}}, 100, b.clock)
+	res, err := b.rt.Run(t.Context(), onePage(), Options{Model: "gpu:a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res.Resources; r.Device != "cpu" || r.Fallback {
+		t.Fatalf("resources %+v, want cpu, no fallback", r)
+	}
+	if _, err := b.rt.Run(t.Context(), onePage(), Options{Model: "gpu:a", Device: "cuda:0"}); errcode.Of(err) != errcode.DeviceUnavailable || !strings.Contains(errcode.Message(err), "gpu-lanes") {
+		t.Fatalf("a task on a turned-off GPU: %v, want device_unavailable naming --gpu-lanes", err)
+	}
+	b.quiescent(t)
+}
+
+// TestGPUTaskReservesHostAndDevice: a GPU task holds its GPU bytes on the
+// GPU and its host bytes on the CPU while it runs, records both estimates
+// and the GPU peak sampled from NVML, and gives both back at the end.
+func TestGPUTaskReservesHostAndDevice(t *testing.T) {
+	b := setup(t)
+	b.env.gate = make(chan struct{})
+	b.env.started = make(chan string, 1)
+	b.nvml.sampled = make(chan struct{}, 100)
+	done := make(chan error, 1)
+	var res *Result
+	go func() {
+		var err error
+		res, err = b.rt.Run(t.Context(), onePage(), Options{Model: "gpu:a"})
+		done <- err
+	}()
+	<-b.env.started // the page is in the runner
+	// Not resident: on the GPU 200 MiB + 1 MP × 20 MiB; on the host 50 MiB + 5 MiB.
+	if g, c := b.rt.o.Admission.Reserved("cuda:0"), b.rt.o.Admission.Reserved("cpu"); g != 220<<20 || c != 55<<20 {
+		t.Fatalf("reserved gpu %d MiB, cpu %d MiB; want 220 and 55", g>>20, c>>20)
+	}
+	pid := b.models.List()[0].Pid
+	<-b.nvml.sampled // the first sample, at the start
+	b.nvml.set(pid, 300<<20)
+	b.clock.Advance(100 * time.Millisecond) // a sample while the page runs sees the peak
+	<-b.nvml.sampled
+	b.nvml.set(pid, 210<<20)
+	close(b.env.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r := res.Resources
+	if r.Device != "cuda:0" || r.Fallback || r.GPUEstimatedBytes != 220<<20 || r.EstimatedBytes != 55<<20 {
+		t.Fatalf("resources %+v", r)
+	}
+	if r.GPUBytes != 300<<20 || r.GPUSamples < 3 {
+		t.Fatalf("GPU peak %d MiB over %d samples, want 300 MiB over at least 3 (start, tick, end)", r.GPUBytes>>20, r.GPUSamples)
+	}
+	b.quiescent(t)
+}
+
+// TestEvictsIdleGPUInstanceForRoom: an idle instance on the GPU is evicted
+// to make room for a GPU task that would not fit beside it; the task runs
+// on the GPU.
+func TestEvictsIdleGPUInstanceForRoom(t *testing.T) {
+	b := setup(t)
+	if _, err := b.rt.Preload(t.Context(), "gpu:idle", "cuda:0", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	pid := b.models.List()[0].Pid
+	// The GPU holds the idle instance: 800 MiB of 1 GiB used; the task needs
+	// 220 MiB, over the critical line (973 MiB) unless the instance goes.
+	b.gpu.set(800 << 20)
+	_ = b.mon.Poll()
+	b.env.onStop = func(p int) {
+		if p == pid {
+			b.gpu.set(0)
+		}
+	}
+	res, err := b.rt.Run(t.Context(), onePage(), Options{Model: "gpu:a", Device: "cuda:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Resources.Device != "cuda:0" || res.Resources.Fallback {
+		t.Fatalf("resources %+v, want the GPU", res.Resources)
+	}
+	select {
+	case u := <-b.unloads:
+		if u.Model != "gpu:idle" || u.Device != "cuda:0" || u.Reason != model.ReasonPressure {
+			t.Fatalf("unload %+v, want gpu:idle on cuda:0 for pressure", u)
+		}
+	default:
+		t.Fatal("the idle GPU instance was not evicted")
 	}
 	b.quiescent(t)
 }
@@ -339,12 +550,12 @@ func TestSweepRemovesLeftovers(t *testing.T) {
 
 func TestPreloadRefusedAtWarning(t *testing.T) {
 	b := setup(t)
-	if err := b.rt.Preload(t.Context(), "m:a", "cpu", time.Minute); err != nil {
+	if _, err := b.rt.Preload(t.Context(), "m:a", "cpu", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	b.cpu.set(85 * (1 << 30) / 100)
 	_ = b.mon.Poll()
-	if err := b.rt.Preload(t.Context(), "m:b", "cpu", time.Minute); errcode.Of(err) != errcode.InsufficientMemory {
+	if _, err := b.rt.Preload(t.Context(), "m:b", "cpu", time.Minute); errcode.Of(err) != errcode.InsufficientMemory {
 		t.Fatalf("preload at warning: %v", err)
 	}
 	if b.models.Resident("m:b", "cpu") {

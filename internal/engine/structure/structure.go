@@ -11,7 +11,9 @@ import (
 	"image"
 	"maps"
 	"strconv"
+	"strings"
 
+	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/engine/tesseract"
 	"github.com/lector-ocr/lector/internal/layout"
@@ -26,7 +28,12 @@ type Engine struct {
 	Tesseract tesseract.Engine
 }
 
-var _ engine.Engine = Engine{}
+var (
+	_ engine.Engine    = Engine{}
+	_ engine.Environ   = Engine{}
+	_ engine.Outputs   = Engine{}
+	_ engine.Cataloger = Engine{}
+)
 
 func langs(config string) string {
 	if config == "" || config == "default" {
@@ -39,12 +46,38 @@ func langs(config string) string {
 // pixel), and a fixed 120 MiB for a small page enlarged to up to 3000 px
 // square (~9 MP read by Tesseract whatever the input's size, which the
 // per-megapixel term of a tiny input would not cover).
-func (e Engine) Estimate(config string) (uint64, uint64, error) {
-	load, perMP, err := e.Tesseract.Estimate(langs(config))
+func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, error) {
+	f, err := e.Tesseract.Estimate(langs(config), kind)
 	if err != nil {
-		return 0, 0, err
+		return f, err
 	}
-	return load + 120<<20, perMP + 2<<20, nil
+	f.Host.Load += 120 << 20
+	f.Host.PerMegapixel += 2 << 20
+	return f, nil
+}
+
+// RunnerEnv is Tesseract's.
+func (e Engine) RunnerEnv(config string, kind device.Kind) []string {
+	return e.Tesseract.RunnerEnv(langs(config), kind)
+}
+
+// Formats is Tesseract's: it makes the searchable PDF of the page.
+func (e Engine) Formats(config string) []string { return e.Tesseract.Formats(langs(config)) }
+
+// Catalog lists structure:default (English) and a structure model per
+// installed Chinese language.
+func (e Engine) Catalog() []engine.Entry {
+	var out []engine.Entry
+	for _, t := range e.Tesseract.Catalog() {
+		l := strings.TrimPrefix(t.Model, "tesseract:")
+		switch l {
+		case "eng":
+			out = append(out, engine.Entry{Model: "structure:default", Description: "layout, tables, reading order over Tesseract eng", DiskBytes: t.DiskBytes})
+		case "chi_sim+eng", "chi_tra+eng":
+			out = append(out, engine.Entry{Model: "structure:" + l, Description: "layout, tables, reading order over Tesseract " + l, DiskBytes: t.DiskBytes})
+		}
+	}
+	return out
 }
 
 // Load loads Tesseract for the languages.
@@ -96,28 +129,29 @@ func scaleFor(w, h int) float64 {
 // Process reads the page and analyses its layout. Boxes are in the
 // page's own pixels.
 func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Options) (*result.Page, error) {
-	o := maps.Clone(opts)
-	if o == nil {
-		o = engine.Options{}
+	o := opts
+	o.Params = maps.Clone(opts.Params)
+	if o.Params == nil {
+		o.Params = map[string]string{}
 	}
-	o[tesseract.OptGray] = "1"
-	if o[OptWholePageTable] != "" {
+	o.Params[tesseract.OptGray] = "1"
+	if o.Params[OptWholePageTable] != "" {
 		// A cropped table is upright; on small print the orientation
 		// check's guesses do more harm than good. It is read as one
 		// column of lines (PSM 4): automatic segmentation drops the lone
 		// digits of number columns as noise. Measured on the PubTabNet
 		// examples: TEDS 0.703 automatic, 0.716 one uniform block (PSM 6),
 		// 0.734 one column; sparse text (PSM 11) drops lone numbers too.
-		o[tesseract.OptNoOSD] = "1"
-		if o[tesseract.OptPSM] == "" {
-			o[tesseract.OptPSM] = "4"
+		o.Params[tesseract.OptNoOSD] = "1"
+		if o.Params[tesseract.OptPSM] == "" {
+			o.Params[tesseract.OptPSM] = "4"
 		}
 	}
 	scale := 1.0
-	if o[tesseract.OptScale] == "" {
+	if o.Params[tesseract.OptScale] == "" {
 		scale = scaleFor(im.Width, im.Height)
 		if scale > 1 {
-			o[tesseract.OptScale] = strconv.FormatFloat(scale, 'f', -1, 64)
+			o.Params[tesseract.OptScale] = strconv.FormatFloat(scale, 'f', -1, 64)
 		}
 	}
 	page, err := h.ocr.Process(ctx, im, o)
@@ -128,7 +162,7 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	if len(page.Gray) == page.Width*page.Height && page.Width > 0 {
 		g = &image.Gray{Pix: page.Gray, Stride: page.Width, Rect: image.Rect(0, 0, page.Width, page.Height)}
 	}
-	page.Blocks = layout.Analyze(g, page, layout.Options{WholePageTable: opts[OptWholePageTable] != ""})
+	page.Blocks = layout.Analyze(g, page, layout.Options{WholePageTable: opts.Param(OptWholePageTable) != ""})
 	page.Gray = nil
 	page.Engine = h.name
 	if scale > 1 {

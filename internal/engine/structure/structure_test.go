@@ -122,7 +122,7 @@ func TestTwoColumnsHeadingsAndAList(t *testing.T) {
 	for i, s := range items {
 		p.text(120, 900+i*70, 32, false, s)
 	}
-	out := analyse(t, p, nil)
+	out := analyse(t, p, engine.Options{})
 	var got []string
 	for _, b := range out.Blocks {
 		got = append(got, string(b.Type)+": "+b.Words())
@@ -199,7 +199,7 @@ func TestRuledTableWithMergedHeader(t *testing.T) {
 			p.text(xs[c]+30, ys[r+1]+60, 32, false, s)
 		}
 	}
-	tb := onlyTable(t, analyse(t, p, nil))
+	tb := onlyTable(t, analyse(t, p, engine.Options{}))
 	if !tb.Ruled || tb.Rows != 3 || tb.Cols != 4 || tb.HeaderRows != 1 {
 		t.Fatalf("table: ruled %v, %d×%d, header %d: %s", tb.Ruled, tb.Rows, tb.Cols, tb.HeaderRows, tb.HTML)
 	}
@@ -230,7 +230,7 @@ func TestBorderlessTable(t *testing.T) {
 		}
 	}
 	p.hline(90, 1100, 500)
-	out := analyse(t, p, engine.Options{OptWholePageTable: "1"})
+	out := analyse(t, p, engine.Options{Params: map[string]string{OptWholePageTable: "1"}})
 	tb := onlyTable(t, out)
 	if tb.Ruled || tb.Rows != 4 || tb.Cols != 3 || tb.HeaderRows != 1 {
 		t.Fatalf("table: ruled %v, %d×%d, header %d: %s", tb.Ruled, tb.Rows, tb.Cols, tb.HeaderRows, tb.HTML)
@@ -252,7 +252,7 @@ func TestFigureIsCropped(t *testing.T) {
 		}
 	}
 	p.text(100, 950, 32, false, "It is followed by this closing remark.")
-	out := analyse(t, p, nil)
+	out := analyse(t, p, engine.Options{})
 	var types []string
 	for _, b := range out.Blocks {
 		types = append(types, string(b.Type))

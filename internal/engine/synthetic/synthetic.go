@@ -1,19 +1,28 @@
 // Package synthetic is a test and benchmark engine with a real memory
 // footprint. It is registered only when explicitly enabled, never by default.
 //
-// Model names: "synthetic:SIZE[,ws=SIZE][,t=DURATION][,load=DURATION][,crash=1][,fail=1]". SIZE
-// is what loading allocates and touches (real RSS), e.g. 300MiB; ws is the
-// working set per megapixel that processing a page allocates and touches for
-// the page's processing time; t is the processing time per megapixel; load
-// is how long loading takes; crash=1 and fail=1 act as the options below on
-// every page. Processing returns deterministic words derived
-// from the page number and size. The request option "crash" makes the
-// process die from SIGKILL mid-page, so crash handling is tested with a real
-// process.
+// Model names: "synthetic:SIZE[,ws=SIZE][,gpu=SIZE][,gws=SIZE][,t=DURATION][,load=DURATION][,crash=1][,fail=1]".
+// SIZE is what loading allocates and touches in host memory (real RSS),
+// e.g. 300MiB; ws is the host working set per megapixel that processing a
+// page allocates and touches for the page's processing time; t is the
+// processing time per megapixel; load is how long loading takes; crash=1
+// and fail=1 act as the options below on every page. Processing returns
+// deterministic words derived from the page number and size. The request
+// param "crash" makes the process die from SIGKILL mid-page, so crash
+// handling is tested with a real process.
+//
+// On the GPU (a model with gpu= runs on cuda devices too) it is Lector's
+// GPU instrument: loading also allocates and writes gpu bytes of device
+// memory through the CUDA driver API (internal/cuda; libcuda.so.1 loaded
+// at run time), and each page gws bytes per megapixel, so that admission,
+// eviction, fallback and memory returned after unload can be proven on a
+// real GPU with exact sizes. Without the driver, loading on a GPU is
+// device_unavailable.
 package synthetic
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -21,20 +30,55 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lector-ocr/lector/internal/cuda"
+	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/result"
 )
 
 // Engine is the synthetic engine.
-type Engine struct{}
+type Engine struct {
+	// OpenGPU opens the GPU allocator for a CUDA ordinal; nil means the CUDA
+	// driver (tests give a fake).
+	OpenGPU func(ordinal int) (GPU, error)
+}
 
-var _ engine.Engine = Engine{}
+var (
+	_ engine.Engine    = Engine{}
+	_ engine.Placer    = Engine{}
+	_ engine.Cataloger = Engine{}
+)
+
+// Catalog is the pattern of synthetic model names.
+func (Engine) Catalog() []engine.Entry {
+	return []engine.Entry{{Model: "synthetic:SIZE[,ws=SIZE][,gpu=SIZE][,gws=SIZE][,t=DURATION][,load=DURATION]",
+		Description: "test and benchmark instrument: allocates the memory its name gives"}}
+}
+
+// GPU allocates device memory that is resident and counted (written).
+type GPU interface {
+	// Alloc allocates and writes n bytes; free returns them.
+	Alloc(n uint64) (free func() error, err error)
+	// Close releases the allocator (the device's context).
+	Close() error
+}
+
+// CUDA context costs, the starting point of the estimate of a model on a
+// GPU before admission learns the real figures: NVIDIA documents none (they
+// vary by driver, GPU and loaded modules), so these are deliberately
+// generous values for a context with no modules loaded.
+const (
+	contextDeviceBytes = 512 << 20
+	contextHostBytes   = 256 << 20
+)
 
 // Config is a parsed synthetic model configuration.
 type Config struct {
-	Size       uint64        // bytes allocated by Load
-	WorkingSet uint64        // bytes per megapixel allocated by Process
+	Size       uint64        // host bytes allocated by Load
+	WorkingSet uint64        // host bytes per megapixel allocated by Process
+	GPU        uint64        // device bytes allocated by Load on a GPU
+	GPUWorking uint64        // device bytes per megapixel allocated by Process on a GPU
 	PerMP      time.Duration // processing time per megapixel
 	LoadTime   time.Duration // time Load takes
 	Crash      bool          // every page kills the process (as the option "crash")
@@ -54,6 +98,10 @@ func ParseConfig(s string) (Config, error) {
 		switch k {
 		case "ws":
 			c.WorkingSet, err = ParseSize(v)
+		case "gpu":
+			c.GPU, err = ParseSize(v)
+		case "gws":
+			c.GPUWorking, err = ParseSize(v)
 		case "t":
 			c.PerMP, err = time.ParseDuration(v)
 		case "load":
@@ -94,18 +142,54 @@ func ParseSize(s string) (uint64, error) {
 	return v, nil
 }
 
-// Estimate returns the configured sizes: they are exact by construction.
-func (Engine) Estimate(config string) (uint64, uint64, error) {
-	c, err := ParseConfig(config)
-	return c.Size, c.WorkingSet, err
+// DeviceKinds: a model with GPU sizes runs on GPUs (first) and the CPU.
+func (Engine) DeviceKinds(config string) []device.Kind {
+	if c, err := ParseConfig(config); err == nil && (c.GPU > 0 || c.GPUWorking > 0) {
+		return []device.Kind{device.CUDA, device.CPU}
+	}
+	return []device.Kind{device.CPU}
 }
 
-// Load allocates and touches the model's size.
-func (Engine) Load(ctx context.Context, spec engine.Spec) (engine.Model, error) {
+// Estimate returns the configured sizes, exact by construction, plus on a
+// GPU the CUDA context's (contextDeviceBytes, contextHostBytes).
+func (Engine) Estimate(config string, kind device.Kind) (engine.Footprint, error) {
+	c, err := ParseConfig(config)
+	if err != nil {
+		return engine.Footprint{}, err
+	}
+	f := engine.Footprint{Host: engine.Cost{Load: c.Size, PerMegapixel: c.WorkingSet}}
+	if kind == device.CUDA {
+		f.Host.Load += contextHostBytes
+		f.Device = engine.Cost{Load: c.GPU + contextDeviceBytes, PerMegapixel: c.GPUWorking}
+	}
+	return f, nil
+}
+
+// Load allocates and touches the model's size, on a GPU its device size
+// too.
+func (e Engine) Load(ctx context.Context, spec engine.Spec) (engine.Model, error) {
 	c, err := ParseConfig(spec.Config)
 	if err != nil {
 		return nil, err
 	}
+	var gpu GPU
+	if kind, _, err := device.ParseID(spec.Device); err == nil && kind == device.CUDA {
+		open := e.OpenGPU
+		if open == nil {
+			open = openCUDA
+		}
+		if gpu, err = open(spec.CUDAOrdinal); err != nil {
+			return nil, err
+		}
+	}
+	m, err := load(ctx, c, spec.Model, gpu)
+	if err != nil && gpu != nil {
+		_ = gpu.Close()
+	}
+	return m, err
+}
+
+func load(ctx context.Context, c Config, name string, gpu GPU) (engine.Model, error) {
 	if c.LoadTime > 0 {
 		select {
 		case <-time.After(c.LoadTime):
@@ -117,8 +201,41 @@ func (Engine) Load(ctx context.Context, spec engine.Spec) (engine.Model, error) 
 	if err != nil {
 		return nil, fmt.Errorf("synthetic: allocating %d bytes: %w", c.Size, err)
 	}
-	return &model{cfg: c, name: spec.Model, mem: mem}, nil
+	m := &model{cfg: c, name: name, mem: mem, gpu: gpu}
+	if gpu != nil {
+		if m.gpuFree, err = gpu.Alloc(c.GPU); err != nil {
+			release(mem)
+			return nil, fmt.Errorf("synthetic: allocating %d device bytes: %w", c.GPU, err)
+		}
+	}
+	return m, nil
 }
+
+// openCUDA is the real GPU: the device's primary context through the
+// CUDA driver API.
+func openCUDA(ordinal int) (GPU, error) {
+	d, err := cuda.Open()
+	if err != nil {
+		return nil, err
+	}
+	ctx, err := d.Retain(ordinal)
+	if err != nil {
+		return nil, err
+	}
+	return cudaGPU{ctx}, nil
+}
+
+type cudaGPU struct{ ctx *cuda.Context }
+
+func (g cudaGPU) Alloc(n uint64) (func() error, error) {
+	p, err := g.ctx.Alloc(n)
+	if err != nil {
+		return nil, err
+	}
+	return func() error { return g.ctx.Free(p) }, nil
+}
+
+func (g cudaGPU) Close() error { return g.ctx.Release() }
 
 // touch maps n bytes and writes one byte per page so they are resident.
 func touch(n uint64) ([]byte, error) {
@@ -142,9 +259,11 @@ func release(b []byte) {
 }
 
 type model struct {
-	cfg  Config
-	name string
-	mem  []byte
+	cfg     Config
+	name    string
+	mem     []byte
+	gpu     GPU          // nil on the CPU
+	gpuFree func() error // frees the model's device bytes
 }
 
 func (m *model) NewHandle() (engine.Handle, error) { return &handle{m: m}, nil }
@@ -152,7 +271,14 @@ func (m *model) NewHandle() (engine.Handle, error) { return &handle{m: m}, nil }
 func (m *model) Close() error {
 	release(m.mem)
 	m.mem = nil
-	return nil
+	if m.gpu == nil {
+		return nil
+	}
+	var err error
+	if m.gpuFree != nil {
+		err = m.gpuFree()
+	}
+	return errors.Join(err, m.gpu.Close())
 }
 
 type handle struct{ m *model }
@@ -162,11 +288,11 @@ func (h *handle) Close() error { return nil }
 // Process allocates the page's working set, holds it for the page's time and
 // returns words that depend only on the page.
 func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Options) (*result.Page, error) {
-	if opts["crash"] != "" || h.m.cfg.Crash {
+	if opts.Param("crash") != "" || h.m.cfg.Crash {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // the signal is delivered before this matters
 	}
-	if opts["fail"] != "" || h.m.cfg.Fail {
+	if opts.Param("fail") != "" || h.m.cfg.Fail {
 		return nil, errcode.New(errcode.InvalidDocument, "synthetic: page %d rejected as asked", im.Number)
 	}
 	mp := im.Megapixels()
@@ -175,6 +301,13 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 		return nil, fmt.Errorf("synthetic: working set: %w", err)
 	}
 	defer release(ws)
+	if h.m.gpu != nil && h.m.cfg.GPUWorking > 0 {
+		free, err := h.m.gpu.Alloc(uint64(mp * float64(h.m.cfg.GPUWorking)))
+		if err != nil {
+			return nil, fmt.Errorf("synthetic: device working set: %w", err)
+		}
+		defer func() { _ = free() }()
+	}
 	if d := time.Duration(mp * float64(h.m.cfg.PerMP)); d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()

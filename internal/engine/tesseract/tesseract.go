@@ -96,11 +96,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unsafe"
 
+	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/result"
@@ -116,13 +118,53 @@ type Engine struct {
 
 var _ engine.Engine = Engine{}
 
-// Estimate returns the documented coefficients for langs.
-func (e Engine) Estimate(langs string) (uint64, uint64, error) {
+var (
+	_ engine.Environ   = Engine{}
+	_ engine.Outputs   = Engine{}
+	_ engine.Cataloger = Engine{}
+)
+
+// Estimate returns the documented footprint for langs; Tesseract runs on
+// the CPU only (Lector's engine has no Placer), so it is all host memory.
+func (e Engine) Estimate(langs string, _ device.Kind) (engine.Footprint, error) {
 	if err := checkLangs(DataDir(e.DataDir), langs); err != nil {
-		return 0, 0, err
+		return engine.Footprint{}, err
 	}
 	l, p := estimate(langs)
-	return l, p, nil
+	return engine.Footprint{Host: engine.Cost{Load: l, PerMegapixel: p}}, nil
+}
+
+// RunnerEnv is OMP_THREAD_LIMIT=1: Tesseract's OpenMP reads it only at
+// process start, and one Tesseract per core (scaled by lanes) is ~2.5×
+// faster here than OpenMP threads (docs/BENCHMARKS.md).
+func (Engine) RunnerEnv(string, device.Kind) []string { return []string{"OMP_THREAD_LIMIT=1"} }
+
+// Formats: Tesseract's own PDF renderer makes the searchable PDF.
+func (Engine) Formats(string) []string { return []string{"pdf"} }
+
+// Catalog lists one model per installed language and the combinations
+// users most often want (Chinese with English).
+func (e Engine) Catalog() []engine.Entry {
+	dir := DataDir(e.DataDir)
+	langs := Languages(dir)
+	names := slices.Clone(langs)
+	for _, combo := range []string{"chi_sim+eng", "chi_tra+eng"} {
+		a, b, _ := strings.Cut(combo, "+")
+		if slices.Contains(langs, a) && slices.Contains(langs, b) {
+			names = append(names, combo)
+		}
+	}
+	out := make([]engine.Entry, 0, len(names))
+	for _, n := range names {
+		var size uint64
+		for _, l := range strings.Split(n, "+") {
+			if fi, err := os.Stat(filepath.Join(dir, l+".traineddata")); err == nil {
+				size += uint64(fi.Size())
+			}
+		}
+		out = append(out, engine.Entry{Model: "tesseract:" + n, Description: "Tesseract LSTM, " + n, DiskBytes: size})
+	}
+	return out
 }
 
 // Load checks the languages; handles load them, one per slot.
@@ -135,11 +177,12 @@ func (e Engine) Load(ctx context.Context, spec engine.Spec) (engine.Model, error
 	if to <= 0 {
 		to = 120 * time.Second
 	}
-	return &model{dir: dir, langs: spec.Config, name: spec.Model, timeout: to, rtl: rightToLeft(spec.Config)}, nil
+	return &model{dir: dir, langs: spec.Config, name: spec.Model, timeout: to, rtl: rightToLeft(spec.Config), scratch: spec.ScratchDir}, nil
 }
 
 type model struct {
 	dir, langs, name string
+	scratch          string // private scratch directory (Spec.ScratchDir)
 	timeout          time.Duration
 	// rtl: a language is written right to left, so words are walked in
 	// Tesseract's bidirectional reading order (slower; see ltr.cpp).
@@ -205,43 +248,60 @@ func (h *handle) Close() error {
 	return nil
 }
 
-// Options understood by Process.
+// Params understood by Process (engine.Options.Params), read into Options.
 const (
-	OptPSM       = "psm"        // page segmentation mode number; default 3 (auto)
-	OptDPI       = "dpi"        // resolution of the image; default from the image, else 300
-	OptTIFFPage  = "tiff_page"  // 1-based page of a multi-page TIFF
-	OptExifQuads = "exif_quads" // clockwise quarter turns from EXIF
-	OptExifFlip  = "exif_flip"  // mirror first (EXIF)
-	OptNoOSD     = "no_osd"     // skip orientation detection (no_osd: the page is known upright)
-	OptNoDeskew  = "no_deskew"  // skip deskew
-	OptPDF       = "pdf"        // also render a searchable PDF page
-	OptPDFDir    = "pdf_dir"    // where the runner may write it
-	OptScale     = "scale"      // enlarge the image by this factor (1–8) before reading (small print); boxes stay in the enlarged frame
-	OptGray      = "gray"       // also return the page as read (upright, deskewed, scaled) in Page.Gray, 8-bit
+	OptPSM      = "psm"       // page segmentation mode number; default 3 (auto)
+	OptNoOSD    = "no_osd"    // skip orientation detection (no_osd: the page is known upright)
+	OptNoDeskew = "no_deskew" // skip deskew
+	OptScale    = "scale"     // enlarge the image by this factor (1–8) before reading (small print); boxes stay in the enlarged frame
+	OptGray     = "gray"      // also return the page as read (upright, deskewed, scaled) in Page.Gray, 8-bit
 )
 
+// Options are the Tesseract engine's settings for one page.
+type Options struct {
+	PSM      int     // page segmentation mode; -1 keeps PSM_AUTO
+	NoOSD    bool    // the page is known upright
+	NoDeskew bool    // do not deskew
+	Scale    float64 // enlarge by this factor first (1 < Scale ≤ 8), else 1
+	Gray     bool    // return the page as read in Page.Gray
+	PDF      bool    // render the page as a searchable PDF too
+}
+
+// ParseOptions reads o's Params (the Opt* keys; unknown keys are ignored,
+// unreadable values are the defaults).
+func ParseOptions(o engine.Options) Options {
+	out := Options{PSM: -1, Scale: 1, PDF: o.PDF,
+		NoOSD: o.Param(OptNoOSD) != "", NoDeskew: o.Param(OptNoDeskew) != "", Gray: o.Param(OptGray) != ""}
+	if psm, err := strconv.Atoi(o.Param(OptPSM)); err == nil && psm >= 0 {
+		out.PSM = psm
+	}
+	if f, err := strconv.ParseFloat(o.Param(OptScale), 64); err == nil && f > 1 && f <= 8 {
+		out.Scale = f
+	}
+	return out
+}
+
 // Process recognises one page.
-func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Options) (*result.Page, error) {
+func (h *handle) Process(ctx context.Context, im engine.Image, eo engine.Options) (*result.Page, error) {
 	if len(im.Data) == 0 {
 		return nil, errcode.New(errcode.InvalidDocument, "page %d has no image data", im.Number)
 	}
-	tiffPage, _ := strconv.Atoi(opts[OptTIFFPage])
-	pix := C.lector_read((*C.uchar)(unsafe.Pointer(&im.Data[0])), C.size_t(len(im.Data)), C.int(tiffPage))
+	opts := ParseOptions(eo)
+	pix := C.lector_read((*C.uchar)(unsafe.Pointer(&im.Data[0])), C.size_t(len(im.Data)), C.int(im.TIFFPage))
 	if pix == nil {
 		return nil, errcode.New(errcode.InvalidDocument, "page %d: the image could not be decoded", im.Number)
 	}
 
-	quads, _ := strconv.Atoi(opts[OptExifQuads])
-	flip := 0
-	if opts[OptExifFlip] != "" {
-		flip = 1
-	}
-	if quads != 0 || flip != 0 {
-		p := C.lector_orient(pix, C.int(quads), C.int(flip))
+	if o := im.Orientation; o.QuarterTurns%4 != 0 || o.Mirror {
+		flip := 0
+		if o.Mirror {
+			flip = 1
+		}
+		p := C.lector_orient(pix, C.int(o.QuarterTurns), C.int(flip))
 		C.lector_pix_destroy(pix)
 		pix = p
 	}
-	dpi, _ := strconv.Atoi(opts[OptDPI])
+	dpi := im.DPI
 	if dpi <= 0 {
 		dpi = int(C.lector_xres(pix))
 	}
@@ -249,7 +309,7 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	if !dpiKnown {
 		dpi = 300
 	}
-	if f, err := strconv.ParseFloat(opts[OptScale], 64); err == nil && f > 1 && f <= 8 {
+	if f := opts.Scale; f > 1 {
 		scaled := scalePix(pix, f)
 		C.lector_pix_destroy(pix)
 		if scaled == nil {
@@ -262,12 +322,12 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	}
 
 	page := &result.Page{Number: im.Number, Engine: h.m.name}
-	if psm, err := strconv.Atoi(opts[OptPSM]); err == nil {
-		C.TessBaseAPISetPageSegMode(h.api, C.TessPageSegMode(psm))
+	if opts.PSM >= 0 {
+		C.TessBaseAPISetPageSegMode(h.api, C.TessPageSegMode(opts.PSM))
 		defer C.TessBaseAPISetPageSegMode(h.api, C.PSM_AUTO)
 	}
 	deadline := time.Now().Add(h.m.timeout)
-	deskew := opts[OptNoDeskew] == ""
+	deskew := !opts.NoDeskew
 	pix, page.Skew = h.straighten(pix, deskew)
 	defer func() { C.lector_pix_destroy(pix) }()
 	if err := h.recognizePix(ctx, pix, dpi, deadline); err != nil {
@@ -282,7 +342,7 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	// own OSD, DetectOrientationScript, corrupts the heap in 5.3.0/5.3.1 —
 	// upstream issue 4062 — so it is not used.)
 	page.Blocks = h.blocks()
-	if opts[OptNoOSD] == "" {
+	if !opts.NoOSD {
 		rot := 0
 		if sideways := isSideways(page.Blocks); sideways || int(C.TessBaseAPIMeanTextConf(h.api)) < uprightConfidence {
 			var err error
@@ -291,7 +351,7 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 			}
 			// The trials cleared the upright reading; its blocks are kept,
 			// but a searchable PDF is rendered from the reading itself.
-			if rot == 0 && opts[OptPDF] != "" {
+			if rot == 0 && opts.PDF {
 				if err := h.recognizePix(ctx, pix, dpi, deadline); err != nil {
 					return nil, fmt.Errorf("page %d: %w", im.Number, err)
 				}
@@ -310,14 +370,14 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	}
 	defer C.TessBaseAPIClear(h.api)
 	page.Width, page.Height = int(C.lector_width(pix)), int(C.lector_height(pix))
-	if opts[OptGray] != "" && page.Width > 0 && page.Height > 0 {
+	if opts.Gray && page.Width > 0 && page.Height > 0 {
 		page.Gray = make([]byte, page.Width*page.Height)
 		if C.lector_gray8(pix, (*C.uchar)(unsafe.Pointer(&page.Gray[0])), C.int(page.Width), C.int(page.Height)) != 0 {
 			return nil, errcode.New(errcode.Internal, "page %d: converting to gray failed", im.Number)
 		}
 	}
-	if opts[OptPDF] != "" {
-		pdf, err := h.pdf(opts[OptPDFDir], im.Number, dpi)
+	if opts.PDF {
+		pdf, err := h.pdf(h.m.scratch, im.Number, dpi)
 		if err != nil {
 			return nil, err
 		}

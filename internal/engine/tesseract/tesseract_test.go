@@ -53,11 +53,11 @@ func TestCancelStopsRecognition(t *testing.T) {
 	h := newHandle(t, time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := h.Process(ctx, engine.Image{Number: 1, Data: data}, engine.Options{OptNoOSD: "1", OptNoDeskew: "1"})
+	_, err := h.Process(ctx, engine.Image{Number: 1, Data: data}, engine.Options{Params: map[string]string{OptNoOSD: "1", OptNoDeskew: "1"}})
 	if errcode.Of(err) != errcode.Canceled || h.progress >= 100 {
 		t.Fatalf("err = %v, progress %d; want canceled before the end", err, h.progress)
 	}
-	page, err := h.Process(context.Background(), engine.Image{Number: 2, Data: data}, nil)
+	page, err := h.Process(context.Background(), engine.Image{Number: 2, Data: data}, engine.Options{})
 	if err != nil || !strings.Contains(page.Text(), "LinnSequencer") || h.progress != 100 {
 		t.Fatalf("next page: %v, progress %d", err, h.progress)
 	}
@@ -68,7 +68,7 @@ func TestCancelStopsRecognition(t *testing.T) {
 func TestPageTimeout(t *testing.T) {
 	data := linn(t)
 	h := newHandle(t, 20*time.Millisecond)
-	_, err := h.Process(context.Background(), engine.Image{Number: 1, Data: data}, nil)
+	_, err := h.Process(context.Background(), engine.Image{Number: 1, Data: data}, engine.Options{})
 	if errcode.Of(err) != errcode.Timeout || h.progress >= 100 {
 		t.Fatalf("err = %v, progress %d; want timeout before the end", err, h.progress)
 	}
@@ -102,7 +102,7 @@ func TestInvertedPrintIsRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHandle(t, time.Minute)
-	page, err := h.Process(context.Background(), engine.Image{Number: 1, Data: buf.Bytes()}, nil)
+	page, err := h.Process(context.Background(), engine.Image{Number: 1, Data: buf.Bytes()}, engine.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,12 +116,12 @@ func TestInvertedPrintIsRead(t *testing.T) {
 // the same blocks on a left-to-right page.
 func TestWalkOrdersAgree(t *testing.T) {
 	h := newHandle(t, time.Minute)
-	page, err := h.Process(context.Background(), engine.Image{Number: 1, Data: linn(t)}, engine.Options{OptNoOSD: "1", OptNoDeskew: "1"})
+	page, err := h.Process(context.Background(), engine.Image{Number: 1, Data: linn(t)}, engine.Options{Params: map[string]string{OptNoOSD: "1", OptNoDeskew: "1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.m.rtl = true
-	bidi, err := h.Process(context.Background(), engine.Image{Number: 1, Data: linn(t)}, engine.Options{OptNoOSD: "1", OptNoDeskew: "1"})
+	bidi, err := h.Process(context.Background(), engine.Image{Number: 1, Data: linn(t)}, engine.Options{Params: map[string]string{OptNoOSD: "1", OptNoDeskew: "1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
