@@ -95,7 +95,7 @@ func runServe(ctx context.Context, io IO, args []string) error {
 	svc, err := service.New(service.Config{
 		Store: db, Runtime: st.rt, Devices: devIDs, Limits: docLimits(cfg), WorkDir: cfg.DataDir,
 		Validate: st.registry.Validate, Formats: st.registry.Formats,
-		Workers:  cfg.Tasks.Workers, MaxAttempts: cfg.Tasks.MaxAttempts, SyncTimeout: cfg.Tasks.SyncTimeout,
+		Workers: cfg.Tasks.Workers, MaxAttempts: cfg.Tasks.MaxAttempts, SyncTimeout: cfg.Tasks.SyncTimeout,
 		MaxQueued: cfg.Admission.MaxQueuedTasks, MaxQueuedPerSubject: cfg.Tasks.MaxQueuedPerSubject,
 		Retention: cfg.Tasks.Retention, RetentionInterval: cfg.Tasks.RetentionInterval,
 		OnTaskEnd: mx.OnTaskEndFunc(), Log: log,

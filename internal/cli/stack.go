@@ -69,7 +69,7 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 		Launcher: model.ProcessLauncher{
 			Launcher: &runner.Launcher{Exe: exe, Env: baseEnv(io.Env), EnvFor: runnerEnv(reg, n.devices),
 				Dir: filepath.Join(workDir, "runners"), Log: log, RunnerArgs: runnerArgs},
-			Slots:    lanes,
+			Slots: lanes,
 		},
 		Log: log, KeepAlive: cfg.Models.KeepAliveOrDefault(), LoadTimeout: cfg.Models.LoadTimeout,
 		StopTimeout: cfg.Models.StopTimeout, LoadCooldown: cfg.Models.LoadCooldown,
@@ -107,7 +107,7 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 	s.rt = task.New(task.Config{
 		Models: s.models, Pool: s.pool, Admission: s.adm, Semaphores: s.sems,
 		Estimator: admission.Estimator{Documented: documented, Learner: learner},
-		Learner: learner, Devices: n.devices, GPUs: n.gpus, DeviceKinds: reg.DeviceKinds, WorkDir: workDir, Log: log,
+		Learner:   learner, Devices: n.devices, GPUs: n.gpus, DeviceKinds: reg.DeviceKinds, WorkDir: workDir, Log: log,
 		OnLaneWait: mx.OnLaneWaitFunc(),
 	})
 	mx.Watch(metrics.Sources{Monitor: n.monitor, Models: s.models, Pool: s.pool, Semaphores: s.sems, Admission: s.adm})

@@ -76,10 +76,10 @@ type Resources struct {
 	// shorter than the interval.
 	GPUBytes uint64 `json:"gpu_peak_bytes,omitempty"`
 	// GPUSamples is how many NVML samples GPUBytes is the highest of.
-	GPUSamples    int           `json:"gpu_samples,omitempty"`
-	QueueWait      time.Duration `json:"queue_wait_ns"`  // admission wait plus the longest lane wait
-	LoadWait       time.Duration `json:"load_wait_ns"`
-	RunTime        time.Duration `json:"run_time_ns"`
+	GPUSamples int           `json:"gpu_samples,omitempty"`
+	QueueWait  time.Duration `json:"queue_wait_ns"` // admission wait plus the longest lane wait
+	LoadWait   time.Duration `json:"load_wait_ns"`
+	RunTime    time.Duration `json:"run_time_ns"`
 }
 
 // Result is a finished task.

@@ -144,7 +144,7 @@ type fakeNVML struct {
 	sampled chan struct{}
 }
 
-func (f *fakeNVML) Devices() []memory.GPUInfo        { return []memory.GPUInfo{{Index: 0, UUID: "GPU-0"}} }
+func (f *fakeNVML) Devices() []memory.GPUInfo      { return []memory.GPUInfo{{Index: 0, UUID: "GPU-0"}} }
 func (f *fakeNVML) Read(int) (memory.Usage, error) { return memory.Usage{}, nil }
 func (f *fakeNVML) ProcessUsed(int) (map[int]uint64, error) {
 	f.mu.Lock()
@@ -187,16 +187,16 @@ func setup(t *testing.T) *bundle {
 		}})
 	adm := admission.New(admission.Options{Monitor: b.mon, Evictor: b.models, Clock: fc, Critical: 0.95, Wait: time.Minute})
 	b.rt = New(Config{
-		Models:     b.models,
-		Pool:       pool.New([]pool.Service{{Device: "cpu", Lanes: 6}, {Device: "cuda:0", Lanes: 1}}, 100, fc),
-		Admission:  adm,
-		Semaphores: admission.NewSemaphores(map[string]int64{"structure": 2}),
-		Estimator: admission.Estimator{Documented: documented},
+		Models:      b.models,
+		Pool:        pool.New([]pool.Service{{Device: "cpu", Lanes: 6}, {Device: "cuda:0", Lanes: 1}}, 100, fc),
+		Admission:   adm,
+		Semaphores:  admission.NewSemaphores(map[string]int64{"structure": 2}),
+		Estimator:   admission.Estimator{Documented: documented},
 		Devices:     []device.Device{{ID: "cpu", Kind: device.CPU}, {ID: "cuda:0", Kind: device.CUDA}},
 		DeviceKinds: deviceKinds,
 		GPUs:        b.nvml,
-		WorkDir: t.TempDir(),
-		Clock:   fc,
+		WorkDir:     t.TempDir(),
+		Clock:       fc,
 	})
 	t.Cleanup(func() {
 		adm.Stop()
