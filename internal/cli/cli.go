@@ -160,7 +160,7 @@ func configFlags(fs *flag.FlagSet, env Env) func() (config.Config, error) {
 	fs.DurationVar(&c.Models.StopTimeout, "stop-timeout", config.DefaultStopTimeout, "grace period of a runner asked to stop before it is killed")
 	fs.BoolVar(&c.Models.EnableSynthetic, "enable-synthetic", false, "allow synthetic: models (tests and benchmarks only)")
 	fs.IntVar(&c.Pool.CPULanes, "cpu-lanes", runtime.NumCPU(), "pages the CPU works on at once")
-	fs.IntVar(&c.Pool.GPULanes, "gpu-lanes", config.DefaultGPULanes, "pages each GPU works on at once")
+	fs.IntVar(&c.Pool.GPULanes, "gpu-lanes", config.DefaultGPULanes, "pages each GPU works on at once (0 turns GPUs off)")
 	fs.IntVar(&c.Pool.QueueLength, "queue-length", config.DefaultQueueLength, "most waiters for lanes before queue_full")
 	fs.IntVar(&c.Admission.StructureConcurrency, "structure-concurrency", config.DefaultStructureConcurrency, "most structure predictions at once")
 	fs.DurationVar(&c.Admission.CriticalWait, "critical-wait", config.DefaultCriticalWait, "how long a queued task waits for memory")

@@ -147,7 +147,9 @@ type Pool struct {
 	// CPULanes is how many pages the CPU service works on at once. Default:
 	// the number of cores.
 	CPULanes int
-	// GPULanes is the number of lanes of each GPU service. Default 1.
+	// GPULanes is the number of lanes of each GPU service; 0 turns GPUs off
+	// (WithDefaults leaves it as it is: --gpu-lanes defaults to
+	// DefaultGPULanes).
 	GPULanes int
 	// QueueLength bounds the waiters for lanes; a full queue answers
 	// queue_full at once. Default 256.
@@ -210,7 +212,6 @@ func (c Config) WithDefaults(cpus int) Config {
 	md.MaxLoadCooldown = cmp.Or(md.MaxLoadCooldown, DefaultMaxLoadCooldown)
 	md.EvictWait = cmp.Or(md.EvictWait, DefaultEvictWait)
 	c.Pool.CPULanes = cmp.Or(c.Pool.CPULanes, max(cpus, 1))
-	c.Pool.GPULanes = cmp.Or(c.Pool.GPULanes, DefaultGPULanes)
 	c.Pool.QueueLength = cmp.Or(c.Pool.QueueLength, DefaultQueueLength)
 	a := &c.Admission
 	a.StructureConcurrency = cmp.Or(a.StructureConcurrency, DefaultStructureConcurrency)
@@ -305,7 +306,6 @@ func (c Config) Validate() error {
 		v    int64
 	}{
 		{"Pool.CPULanes", int64(c.Pool.CPULanes)},
-		{"Pool.GPULanes", int64(c.Pool.GPULanes)},
 		{"Pool.QueueLength", int64(c.Pool.QueueLength)},
 		{"Admission.StructureConcurrency", int64(c.Admission.StructureConcurrency)},
 		{"Admission.MaxQueuedTasks", int64(c.Admission.MaxQueuedTasks)},
@@ -322,6 +322,9 @@ func (c Config) Validate() error {
 		if n.v <= 0 {
 			return &FieldError{n.name, fmt.Sprintf("%d must be positive", n.v)}
 		}
+	}
+	if c.Pool.GPULanes < 0 {
+		return &FieldError{"Pool.GPULanes", "must not be negative (0 turns GPUs off)"}
 	}
 	if c.Admission.OCRConcurrency < 0 {
 		return &FieldError{"Admission.OCRConcurrency", "must not be negative"}

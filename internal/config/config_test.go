@@ -14,7 +14,7 @@ func TestWithDefaultsFillsEveryField(t *testing.T) {
 		c.Memory.EmergencyThreshold != 0.98 || c.Memory.Hysteresis != 0.05 || c.Memory.PollInterval != time.Second {
 		t.Errorf("memory/listen defaults wrong: %+v %q", c.Memory, c.ListenAddr)
 	}
-	if *c.Models.KeepAlive != 5*time.Minute || c.Pool.CPULanes != 4 || c.Pool.GPULanes != 1 || c.Admission.StructureConcurrency != 2 {
+	if *c.Models.KeepAlive != 5*time.Minute || c.Pool.CPULanes != 4 || c.Pool.GPULanes != 0 || c.Admission.StructureConcurrency != 2 {
 		t.Errorf("runtime defaults wrong: keepalive %v lanes %d/%d structure %d", *c.Models.KeepAlive, c.Pool.CPULanes, c.Pool.GPULanes, c.Admission.StructureConcurrency)
 	}
 	if c.Limits.MaxInputBytes != 100<<20 || c.Limits.MaxPages != 1000 || c.Limits.MaxPixelsPerPage != 100_000_000 {
