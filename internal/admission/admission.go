@@ -51,8 +51,9 @@ type Request struct {
 	Task string
 	// Device is where the task is bound.
 	Device string
-	// FallbackDevice, when set, is where the task may run instead when Device
-	// is critical (a GPU task whose model also runs on the CPU: "cpu").
+	// FallbackDevice, when set, is where the task may run instead when
+	// Device does not admit it — its use would cross the critical line
+	// there (a GPU task whose model also runs on the CPU: "cpu").
 	FallbackDevice string
 	// Estimate returns the task's demand when placed on a device (on a GPU
 	// it has a host part, reserved on the CPU at the same time).
@@ -343,7 +344,10 @@ func (c *Controller) Admit(ctx context.Context, req Request) (*Reservation, erro
 				c.decide(Admitted, req.Device, "fits")
 				return c.reservation(got, false, start), nil
 			}
-			if req.FallbackDevice != "" && req.FallbackDevice != req.Device && seen >= memory.LevelCritical {
+			// The device does not admit it (its use would cross the
+			// critical line, idle instances evicted or not): the fallback
+			// device, when it does, runs it now.
+			if req.FallbackDevice != "" && req.FallbackDevice != req.Device {
 				if ok, _, fest := c.tryReserve(ctx, req.FallbackDevice, req.Estimate); ok {
 					c.decide(Fallback, req.FallbackDevice, req.Device+"_"+seen.String())
 					return c.reservation(fest, true, start), nil

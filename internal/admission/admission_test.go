@@ -192,6 +192,31 @@ func TestCriticalFallsBackToCPU(t *testing.T) {
 	}
 }
 
+// A GPU whose level is fine but which cannot take the task beside what it
+// holds (used + reserved + estimate over the critical line) does not admit
+// it: the task falls back to the CPU at once instead of waiting.
+func TestFullGPUFallsBackToCPU(t *testing.T) {
+	b := setup(t)
+	b.gpu.set(600) // 60 %: level ok
+	_ = b.mon.Poll()
+	r, err := b.c.Admit(t.Context(), Request{Task: "t", Device: "cuda:0", FallbackDevice: "cpu", Estimate: fixed(400)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	if r.Device != "cpu" || !r.Fallback {
+		t.Fatalf("reservation %+v, want a fallback to the CPU", r)
+	}
+	r2, err := b.c.Admit(t.Context(), Request{Task: "small", Device: "cuda:0", FallbackDevice: "cpu", Estimate: fixed(300)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Release()
+	if r2.Device != "cuda:0" || r2.Fallback {
+		t.Fatalf("a task that fits went to %+v", r2)
+	}
+}
+
 func TestCriticalRejectsWithoutFallback(t *testing.T) {
 	b := setup(t)
 	b.gpu.set(960)

@@ -25,7 +25,7 @@ import (
 func TestRunnerEnvPerEngine(t *testing.T) {
 	needTesseract(t)
 	env := testEnv()
-	env["OMP_THREAD_LIMIT"] = "8"        // the user's, not the runner's
+	env["OMP_THREAD_LIMIT"] = "8"       // the user's, not the runner's
 	env["CUDA_VISIBLE_DEVICES"] = "0,1" // likewise
 	env["LECTOR_ENABLE_SYNTHETIC"] = "1"
 	reg := newRegistry(true, env, time.Minute)

@@ -104,11 +104,13 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		_ = st.stop(stopCtx)
 	}()
 
+	// What the model cannot do is refused before any file is read, with
+	// its code, as the per-file errors are.
 	if err := st.registry.CheckFormats(*modelName, []string{*format}); err != nil {
-		return err
+		return fmt.Errorf("%s: %w", errcode.Of(err), err)
 	}
 	if _, _, err := st.rt.Place(*modelName, *dev); err != nil {
-		return err
+		return fmt.Errorf("%s: %w", errcode.Of(err), err)
 	}
 	lim := docLimits(cfg)
 	opts := task.Options{Model: *modelName, Pipeline: *pipeline, Device: *dev, Priority: admission.Priority(*priority)}

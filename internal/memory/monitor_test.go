@@ -150,3 +150,19 @@ func BenchmarkMonitorPoll(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNVMLProcessUsed is one per-process read of GPU 0, what a GPU
+// task's peak sampling costs per sample (bench/gpu-check.sh runs it).
+func BenchmarkNVMLProcessUsed(b *testing.B) {
+	n := OpenNVML("", slog.New(slog.DiscardHandler))
+	defer n.Close()
+	if len(n.Devices()) == 0 {
+		b.Skip("no NVIDIA GPU here: nothing to measure")
+	}
+	idx := n.Devices()[0].Index
+	for b.Loop() {
+		if _, err := n.ProcessUsed(idx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

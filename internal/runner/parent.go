@@ -248,6 +248,9 @@ func (p *Process) Process(ctx context.Context, im engine.Image, opts engine.Opti
 	if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&page); err != nil {
 		return nil, fmt.Errorf("runner: decoding result: %w", err)
 	}
+	if page.Blocks == nil { // gob sends an empty slice as none; a page with no text has no blocks, not null ones
+		page.Blocks = []result.Block{}
+	}
 	return &page, nil
 }
 
