@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lector-ocr/lector/internal/api"
+	"github.com/lector-ocr/lector/internal/cuda/cudatest"
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/runner"
 )
@@ -146,5 +148,127 @@ func TestCatalogListsEveryEngine(t *testing.T) {
 	}
 	if !slices.ContainsFunc(got.Catalog, func(m api.ModelInfo) bool { return m.Name == "structure:default" }) {
 		t.Fatalf("GET /v1/models catalog lacks structure:default: %+v", got.Catalog)
+	}
+}
+
+// TestGPURuntimeOnStandInDriver is bench/gpu-check.sh's scenario through a
+// real `lector serve` and real runner processes, on a stand-in NVIDIA
+// driver (cudatest: a 4 GiB GPU whose memory is the runners' own, as its
+// NVML reports it), so that CI, which has no GPU, runs the GPU half of the
+// runtime end to end: discovery by NVML, the runner's view of its GPU by
+// UUID, memory returned after unload, a task that does not fit beside
+// another falling back to the CPU, an idle GPU instance evicted for room,
+// the GPU peak sampled, and Tesseract kept on the CPU.
+func TestGPURuntimeOnStandInDriver(t *testing.T) {
+	needTesseract(t)
+	fake := cudatest.Build(t, 4<<30)
+	cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--enable-synthetic",
+		"--nvml-library", fake.NVML, "--memory-poll", "100ms")
+	cmd.Env = append(os.Environ(), TestMainEnv+"=1")
+	for k, v := range fake.Env() {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p := startCommand(t, cmd)
+	c, ctx := p.client, t.Context()
+
+	var sys struct {
+		Devices []struct {
+			ID   string `json:"id"`
+			UUID string `json:"uuid"`
+		} `json:"devices"`
+	}
+	if err := c.System(ctx, &sys); err != nil {
+		t.Fatal(err)
+	}
+	if len(sys.Devices) != 2 || sys.Devices[1].ID != "cuda:0" || sys.Devices[1].UUID != cudatest.UUID {
+		t.Fatalf("devices %+v, want cpu and the stand-in cuda:0", sys.Devices)
+	}
+
+	// Loaded on cuda:0, the runner holds its device bytes; unloaded, they
+	// are gone with its process.
+	held := "synthetic:8MiB,gpu=512MiB"
+	m, err := c.Load(ctx, held, api.LoadRequest{Device: "cuda:0", KeepAlive: "10m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := m.Loaded[0].Pid
+	if got := fake.Used()[pid]; got != 512<<20+cudatest.ContextBytes {
+		t.Fatalf("runner %d holds %d MiB of GPU memory, want 512 + the context's 64", pid, got>>20)
+	}
+	if _, err := c.Unload(ctx, held, "cuda:0"); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, pid)
+	if used := fake.Used(); len(used) != 0 {
+		t.Fatalf("GPU memory still held after unload: %v", used)
+	}
+
+	// A holds 2 GiB of the GPU and runs until cancelled; B, as large, does
+	// not fit beside it and falls back to the CPU at once.
+	page := grayPNG(t, 1000, 1000)
+	a, err := c.Submit(ctx, "a.png", bytes.NewReader(page), api.Options{Model: "synthetic:8MiB,gpu=2GiB,t=1h", Formats: "json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.logs.waitFor(t, 0, `task working.*task=`+a.ID+`|task=`+a.ID+`.*task working`)
+	b, err := c.Submit(ctx, "b.png", bytes.NewReader(page), api.Options{Model: "synthetic:8MiB,gpu=2000MiB", Formats: "json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt, err := c.Wait(ctx, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bt.Status != "succeeded" || bt.Resources == nil || bt.Resources.Device != "cpu" || !bt.Resources.Fallback {
+		t.Fatalf("second task: %s %+v %+v, want succeeded on the CPU as a fallback", bt.Status, bt.Resources, bt.Error)
+	}
+	if _, err := c.Cancel(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if at, err := c.Wait(ctx, a.ID); err != nil || at.Status != "canceled" {
+		t.Fatalf("first task: %+v %v", at, err)
+	}
+
+	// A's instance is idle on the GPU with its 2 GiB; C needs the room and
+	// gets it: A's instance is evicted, C runs on cuda:0, its peak sampled.
+	m, err = c.Models(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idlePid int
+	for _, in := range m.Loaded {
+		if in.Device == "cuda:0" {
+			idlePid = in.Pid
+		}
+	}
+	if idlePid == 0 {
+		t.Fatalf("no idle instance on cuda:0: %+v", m.Loaded)
+	}
+	p.logs.mu.Lock()
+	from := len(p.logs.lines)
+	p.logs.mu.Unlock()
+	ct, err := c.Submit(ctx, "c.png", bytes.NewReader(page), api.Options{Model: "synthetic:8MiB,gpu=2100MiB,gws=100MiB", Device: "cuda:0", Formats: "json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct, err = c.Wait(ctx, ct.ID); err != nil {
+		t.Fatal(err)
+	}
+	r := ct.Resources
+	if ct.Status != "succeeded" || r == nil || r.Device != "cuda:0" || r.Fallback {
+		t.Fatalf("third task: %s %+v %+v, want succeeded on cuda:0", ct.Status, r, ct.Error)
+	}
+	p.logs.waitFor(t, from, `model unloaded.*pid=`+strconv.Itoa(idlePid)+`.*reason=pressure`)
+	if r.GPUEstimatedBytes == 0 || r.GPUPeakBytes < 2100<<20+100<<20 || r.GPUSamples < 2 || r.EstimatedBytes == 0 {
+		t.Fatalf("third task's memory: %+v, want a GPU estimate and a sampled GPU peak of at least 2.2 GiB", r)
+	}
+
+	// Tesseract, with a GPU right there, runs on the CPU.
+	tt, err := c.Submit(ctx, "t.png", bytes.NewReader(textPNG(t, "Lector")), api.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tt, err = c.Wait(ctx, tt.ID); err != nil || tt.Resources == nil || tt.Resources.Device != "cpu" || tt.Resources.Fallback {
+		t.Fatalf("tesseract task: %+v %v", tt, err)
 	}
 }
