@@ -195,12 +195,6 @@ func readLimited(file string, limit int64) ([]byte, error) {
 
 func renderOutput(r ocrOutput, format string) ([]byte, error) {
 	if format == "json" {
-		pages := make([]*result.Page, len(r.Pages))
-		for i, p := range r.Pages {
-			c := render.StripBinary(p)
-			pages[i] = &c
-		}
-		r.Pages = pages
 		b, err := json.Marshal(r)
 		return append(b, '\n'), err
 	}

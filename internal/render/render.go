@@ -20,20 +20,6 @@ import (
 	"github.com/lector-ocr/lector/internal/table"
 )
 
-// StripBinary returns a copy of p without its PDF and figure images (they
-// are results of their own, not JSON).
-func StripBinary(p *result.Page) result.Page {
-	c := *p
-	c.PDF = nil
-	if len(c.Blocks) > 0 {
-		c.Blocks = append([]result.Block(nil), c.Blocks...)
-		for i := range c.Blocks {
-			c.Blocks[i].Image = nil
-		}
-	}
-	return c
-}
-
 // Schema names the JSON format; it changes only with incompatible changes.
 const Schema = "lector.ocr/v1"
 
@@ -74,17 +60,13 @@ func Write(w io.Writer, format string, doc Document) error {
 	return errcode.New(errcode.InvalidArgument, "unknown format %q (json, txt, md, html, hocr, pdf)", format)
 }
 
-// JSON writes {"schema": Schema, "pages": [...]}. Page PDFs are left out.
+// JSON writes {"schema": Schema, "pages": [...]}: result.Page's JSON form
+// (page PDFs and figure images are results of their own, not in it).
 func JSON(w io.Writer, doc Document) error {
-	pages := make([]result.Page, len(doc.Pages))
-	for i, p := range doc.Pages {
-		pages[i] = StripBinary(p)
-	}
-	enc := json.NewEncoder(w)
-	return enc.Encode(struct {
-		Schema string        `json:"schema"`
-		Pages  []result.Page `json:"pages"`
-	}{Schema, pages})
+	return json.NewEncoder(w).Encode(struct {
+		Schema string         `json:"schema"`
+		Pages  []*result.Page `json:"pages"`
+	}{Schema, doc.Pages})
 }
 
 // Text is the words in reading order: lines by newline, paragraphs by a

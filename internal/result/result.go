@@ -110,10 +110,10 @@ type Block struct {
 	// Table is a table block's cells (structure pipeline).
 	Table *Table `json:"table,omitempty"`
 	// Asset names a figure block's image, as its Markdown links it;
-	// Image is the PNG itself (carried from the runner; renderers leave it
-	// out of the JSON result and store it as an asset).
+	// Image is the PNG itself (carried from the runner; stored as an asset,
+	// never part of the JSON result).
 	Asset string `json:"asset,omitempty"`
-	Image []byte `json:"image,omitempty"`
+	Image []byte `json:"-"`
 }
 
 // Table is a recognised table: a grid of Rows×Cols positions covered by
@@ -149,8 +149,9 @@ type Page struct {
 	// Gray is the page as the engine read it, 8-bit, Width×Height, when it
 	// was asked for (structure analysis); never serialized.
 	Gray []byte `json:"-"`
-	// PDF is the page as a searchable PDF, when it was asked for.
-	PDF []byte `json:"pdf,omitempty"`
+	// PDF is the page as a searchable PDF, when it was asked for (a result
+	// of its own, never part of the JSON result).
+	PDF []byte `json:"-"`
 }
 
 // Words joins the block's words with single spaces, in order.

@@ -312,11 +312,7 @@ func (s *Server) ocr(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Lector-Task-Id", res.Task.ID)
 	if format == "json" {
-		pages := make([]any, len(res.Pages))
-		for i, p := range res.Pages {
-			pages[i] = render.StripBinary(p)
-		}
-		writeJSON(w, 200, SyncResponse{Task: res.Task, Schema: render.Schema, Pages: pages})
+		writeJSON(w, 200, SyncResponse{Task: res.Task, Schema: render.Schema, Pages: res.Pages})
 		return
 	}
 	out, err := service.RenderAll(res.Pages, []string{format})
