@@ -106,11 +106,14 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 
 	// What the model cannot do is refused before any file is read, with
 	// its code, as the per-file errors are.
-	if err := st.registry.CheckFormats(*modelName, []string{*format}); err != nil {
-		return fmt.Errorf("%s: %w", errcode.Of(err), err)
-	}
-	if _, _, err := st.rt.Place(*modelName, *dev); err != nil {
-		return fmt.Errorf("%s: %w", errcode.Of(err), err)
+	for _, check := range []func() error{
+		func() error { return st.registry.CheckFormats(*modelName, []string{*format}) },
+		func() error { _, _, err := st.rt.Place(*modelName, *dev); return err },
+	} {
+		if err := check(); err != nil {
+			fmt.Fprintf(io.Stderr, "%s: %s\n", errcode.Of(err), errcode.Message(err))
+			return err
+		}
 	}
 	lim := docLimits(cfg)
 	opts := task.Options{Model: *modelName, Pipeline: *pipeline, Device: *dev, Priority: admission.Priority(*priority)}
