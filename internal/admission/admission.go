@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/clock"
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/errcode"
@@ -25,14 +26,14 @@ type Evictor interface {
 	EvictIdle(ctx context.Context, device string, reason model.Reason, enough func() bool) (int, error)
 }
 
-// Priority orders work under pressure.
-type Priority string
+// Priority orders work under pressure (the domain's).
+type Priority = lector.Priority
 
 // Priorities.
 const (
-	Interactive Priority = "interactive"
-	Normal      Priority = "normal"
-	Batch       Priority = "batch"
+	Interactive = lector.Interactive
+	Normal      = lector.Normal
+	Batch       = lector.Batch
 )
 
 // Decision names an admission outcome, for metrics.

@@ -85,30 +85,13 @@ func (c *Client) getJSON(ctx context.Context, method, path string, body io.Reade
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
-// Options are a submission's form fields (see the server's POST /v1/tasks);
-// empty ones are left out.
-type Options struct {
-	Pipeline, Model, Lang, Formats, Format, Priority, Device, KeepAlive, Timeout string
-}
-
-func (o Options) fields() [][2]string {
-	var out [][2]string
-	for _, f := range [][2]string{{"pipeline", o.Pipeline}, {"model", o.Model}, {"lang", o.Lang}, {"formats", o.Formats},
-		{"format", o.Format}, {"priority", o.Priority}, {"device", o.Device}, {"keep_alive", o.KeepAlive}, {"timeout", o.Timeout}} {
-		if f[1] != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // multipartBody streams a form with the fields and the file, without
 // holding the file in memory.
 func multipartBody(name string, r io.Reader, o Options) (io.Reader, string) {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
-		for _, f := range o.fields() {
+		for _, f := range o.Pairs() {
 			if err := mw.WriteField(f[0], f[1]); err != nil {
 				pw.CloseWithError(err)
 				return

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/lector-ocr/lector"
 	"io"
 	"log/slog"
 	"os"
@@ -29,12 +30,7 @@ type ocrOutput struct {
 	Schema    string          `json:"schema,omitempty"`
 	Pages     []*result.Page  `json:"pages,omitempty"`
 	Resources *task.Resources `json:"resources,omitempty"`
-	Error     *ocrError       `json:"error,omitempty"`
-}
-
-type ocrError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Error     *lector.Error   `json:"error,omitempty"`
 }
 
 // runOCR runs the runtime in-process on files: no server, no database.
@@ -72,13 +68,14 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 			return &UsageError{"ocr: a PDF is not written to a terminal; use -o FILE"}
 		}
 	}
+	pipe, err := lector.ParsePipeline(*pipeline)
+	if err != nil {
+		return &UsageError{"ocr: " + errcode.Message(err)}
+	}
 	modelSet := false
 	fs.Visit(func(f *flag.Flag) { modelSet = modelSet || f.Name == "model" })
-	if *pipeline == "structure" && !modelSet {
+	if pipe == lector.PipelineStructure && !modelSet {
 		*modelName = "structure:default"
-	}
-	if *pipeline != "ocr" && *pipeline != "structure" {
-		return &UsageError{fmt.Sprintf("ocr: pipeline %q is not ocr or structure", *pipeline)}
 	}
 	if *jobs < 1 {
 		return &UsageError{"ocr: --jobs must be at least 1"}
@@ -116,7 +113,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		}
 	}
 	lim := docLimits(cfg)
-	opts := task.Options{Model: *modelName, Pipeline: *pipeline, Device: *dev, Priority: admission.Priority(*priority)}
+	opts := task.Options{Model: *modelName, Pipeline: pipe, Device: *dev, Priority: admission.Priority(*priority)}
 	if *format == "pdf" {
 		opts.EngineOptions.PDF = true
 	}
@@ -162,7 +159,7 @@ func docLimits(cfg config.Config) document.Limits {
 
 func ocrFile(ctx context.Context, rt *task.Runtime, file, dir string, lim document.Limits, opts task.Options) ocrOutput {
 	fail := func(err error) ocrOutput {
-		return ocrOutput{File: file, Error: &ocrError{Code: string(errcode.Of(err)), Message: errcode.Message(err)}}
+		return ocrOutput{File: file, Error: &lector.Error{Code: string(errcode.Of(err)), Message: errcode.Message(err)}}
 	}
 	data, err := readLimited(file, lim.MaxBytes)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/lector-ocr/lector"
 	"log/slog"
 	"net"
 	"os"
@@ -104,7 +105,7 @@ func runServe(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	mx.Watch(metrics.Sources{Monitor: st.node.monitor, Models: st.models, Pool: st.pool, Semaphores: st.sems, Admission: st.adm,
-		Queued: func() (int, error) { return db.Count(context.Background(), store.Queued) }})
+		Queued: func() (int, error) { return db.Count(context.Background(), lector.Queued) }})
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}

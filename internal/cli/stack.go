@@ -3,6 +3,9 @@ package cli
 import (
 	"context"
 	"errors"
+	"github.com/lector-ocr/lector"
+	"github.com/lector-ocr/lector/internal/layout"
+	"github.com/lector-ocr/lector/internal/result"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -98,9 +101,9 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 		Critical: cfg.Memory.CriticalThreshold, Wait: cfg.Admission.CriticalWait, Recheck: cfg.Memory.PollInterval,
 		OnDecision: mx.OnDecisionFunc(),
 	})
-	limits := map[string]int64{"structure": int64(cfg.Admission.StructureConcurrency)}
+	limits := map[string]int64{string(lector.PipelineStructure): int64(cfg.Admission.StructureConcurrency)}
 	if cfg.Admission.OCRConcurrency > 0 {
-		limits["ocr"] = int64(cfg.Admission.OCRConcurrency)
+		limits[string(lector.PipelineOCR)] = int64(cfg.Admission.OCRConcurrency)
 	}
 	s.sems = admission.NewSemaphores(limits)
 	learner := &admission.EWMA{}
@@ -108,6 +111,8 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 		Models: s.models, Pool: s.pool, Admission: s.adm, Semaphores: s.sems,
 		Estimator: admission.Estimator{Documented: documented, Learner: learner},
 		Learner:   learner, Devices: n.devices, GPUs: n.gpus, DeviceKinds: reg.DeviceKinds, WorkDir: workDir, Log: log,
+		// Headers and footers repeated across pages; figure names.
+		AfterPages: map[lector.Pipeline]func([]*result.Page){lector.PipelineStructure: layout.Pages},
 		OnLaneWait: mx.OnLaneWaitFunc(),
 	})
 	mx.Watch(metrics.Sources{Monitor: n.monitor, Models: s.models, Pool: s.pool, Semaphores: s.sems, Admission: s.adm})

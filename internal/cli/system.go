@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/lector-ocr/lector/internal/server"
 	"log/slog"
 	"runtime"
 	"runtime/debug"
@@ -49,24 +50,9 @@ func thresholds(cfg config.Config) memory.Thresholds {
 	}
 }
 
-// SystemReport is the JSON shape of `lector system --json`.
-type SystemReport struct {
-	Devices    []SystemDevice `json:"devices"`
-	Thresholds struct {
-		Warning    float64 `json:"warning"`
-		Critical   float64 `json:"critical"`
-		Emergency  float64 `json:"emergency"`
-		Hysteresis float64 `json:"hysteresis"`
-	} `json:"thresholds"`
-}
-
-// SystemDevice is one device with its memory and level.
-type SystemDevice struct {
-	device.Device
-	Memory memory.Usage `json:"memory"`
-	Level  memory.Level `json:"level"`
-	Cgroup string       `json:"cgroup,omitempty"`
-}
+// SystemReport is the JSON shape of `lector system --json`: GET
+// /v1/system's, without what only a server has.
+type SystemReport = server.SystemView
 
 func runSystem(ctx context.Context, io IO, args []string) error {
 	fs := flag.NewFlagSet("system", flag.ContinueOnError)
@@ -84,11 +70,9 @@ func runSystem(ctx context.Context, io IO, args []string) error {
 	if err := n.monitor.Poll(); err != nil {
 		return err
 	}
-	var rep SystemReport
-	th := n.monitor.Thresholds()
-	rep.Thresholds.Warning, rep.Thresholds.Critical, rep.Thresholds.Emergency, rep.Thresholds.Hysteresis = th.Warning, th.Critical, th.Emergency, th.Hysteresis
+	rep := SystemReport{Thresholds: n.monitor.Thresholds()}
 	for i, s := range n.monitor.Snapshot() {
-		d := SystemDevice{Device: n.devices[i], Memory: s.Usage, Level: s.Level}
+		d := server.SystemDevice{Device: n.devices[i], Memory: s.Usage, Level: s.Level}
 		if d.Kind == device.CPU {
 			d.Cgroup = n.cpu.Cgroup().Dir
 		}
@@ -108,7 +92,7 @@ func runSystem(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	_, err = fmt.Fprintf(io.Stdout, "thresholds: warning %.0f%%, critical %.0f%%, emergency %.0f%%, hysteresis %.0f%%\n",
-		100*th.Warning, 100*th.Critical, 100*th.Emergency, 100*th.Hysteresis)
+		100*rep.Thresholds.Warning, 100*rep.Thresholds.Critical, 100*rep.Thresholds.Emergency, 100*rep.Thresholds.Hysteresis)
 	return err
 }
 

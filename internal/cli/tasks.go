@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/lector-ocr/lector"
 	"io"
 	"os"
 	"strings"
@@ -91,7 +92,7 @@ func tasksSubmit(ctx context.Context, io IO, args []string) error {
 			return err
 		}
 		fmt.Fprintln(io.Stdout, t.ID)
-		if t.Status != "succeeded" {
+		if t.Status != lector.Succeeded {
 			failed++
 			if t.Error != nil {
 				fmt.Fprintf(io.Stderr, "%s: %s: %s\n", f, t.Error.Code, t.Error.Message)

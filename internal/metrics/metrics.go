@@ -122,9 +122,9 @@ func (m *Metrics) OnLaneWait(device string, wait time.Duration) {
 
 // OnTaskEnd counts a finished task (service.Config.OnTaskEnd).
 func (m *Metrics) OnTaskEnd(t *api.Task) {
-	m.tasks.WithLabelValues(t.Pipeline, t.Status).Inc()
+	m.tasks.WithLabelValues(string(t.Pipeline), string(t.Status)).Inc()
 	if r := t.Resources; r != nil {
-		m.taskSeconds.WithLabelValues(t.Pipeline, t.Status).Observe(r.RunMS / 1000)
+		m.taskSeconds.WithLabelValues(string(t.Pipeline), string(t.Status)).Observe(time.Duration(r.RunTime).Seconds())
 		if r.EstimatedBytes > 0 && r.PeakBytes > 0 {
 			m.memoryRatio.WithLabelValues(r.Device).Observe(float64(r.PeakBytes) / float64(r.EstimatedBytes))
 		}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/clock"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
@@ -30,15 +31,15 @@ type Launcher interface {
 	Launch(ctx context.Context, model, device string) (Runner, error)
 }
 
-// State is an instance's state.
-type State string
+// State is an instance's state (the domain's).
+type State = lector.InstanceState
 
 // Instance states.
 const (
-	StateLoading  State = "loading"
-	StateReady    State = "ready"
-	StateDraining State = "draining"
-	StateStopping State = "stopping"
+	StateLoading  = lector.InstanceLoading
+	StateReady    = lector.InstanceReady
+	StateDraining = lector.InstanceDraining
+	StateStopping = lector.InstanceStopping
 )
 
 // Reason says why an instance was unloaded.
@@ -570,21 +571,8 @@ func (m *Manager) waitEnough(ctx context.Context, enough func() bool) {
 	}
 }
 
-// InstanceInfo describes one instance.
-type InstanceInfo struct {
-	Model     string    `json:"model"`
-	Device    string    `json:"device"`
-	State     State     `json:"state"`
-	Refs      int       `json:"refs"`
-	Pinned    bool      `json:"pinned"`
-	Pid       int       `json:"pid,omitempty"`
-	LoadedAt  time.Time `json:"loaded_at,omitzero"`
-	LastUsed  time.Time `json:"last_used,omitzero"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	Estimated uint64    `json:"estimated_bytes"`
-	CPUBytes  uint64    `json:"measured_cpu_bytes"`
-	GPUBytes  uint64    `json:"measured_gpu_bytes"`
-}
+// InstanceInfo describes an instance (the domain's shape).
+type InstanceInfo = lector.Instance
 
 // List describes every instance, sorted by model then device.
 func (m *Manager) List() []InstanceInfo {

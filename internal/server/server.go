@@ -201,19 +201,23 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, err)
 }
 
-// SystemView is the body of GET /v1/system.
+// SystemView is the body of GET /v1/system and, without a server's
+// service, reservations and semaphores, of `lector system --json`.
 type SystemView struct {
 	Devices    []SystemDevice             `json:"devices"`
 	Thresholds memory.Thresholds          `json:"thresholds"`
-	Semaphores []admission.SemaphoreStats `json:"semaphores"`
+	Semaphores []admission.SemaphoreStats `json:"semaphores,omitempty"`
 }
 
-// SystemDevice is one device with its memory, level and service.
+// SystemDevice is one device with its memory and level, and on a server its
+// service (lanes, queue) and reservations.
 type SystemDevice struct {
 	device.Device
-	Memory  memory.Usage      `json:"memory"`
-	Level   memory.Level      `json:"level"`
-	Service pool.ServiceStats `json:"service"`
+	Memory memory.Usage `json:"memory"`
+	Level  memory.Level `json:"level"`
+	Cgroup string       `json:"cgroup,omitempty"` // the CPU's memory cgroup, when there is one
+	// Service is the device's lanes and queue (a server's).
+	Service *pool.ServiceStats `json:"service,omitempty"`
 	// ReservedBytes is memory admitted tasks have reserved and not yet given back.
 	ReservedBytes uint64 `json:"reserved_bytes"`
 }
@@ -229,7 +233,8 @@ func (s *Server) system(w http.ResponseWriter, _ *http.Request) {
 		if s.d.Admission != nil {
 			reserved = s.d.Admission.Reserved(st.Device)
 		}
-		out.Devices = append(out.Devices, SystemDevice{Device: s.d.Devices[i], Memory: st.Usage, Level: st.Level, Service: services[st.Device], ReservedBytes: reserved})
+		svc := services[st.Device]
+		out.Devices = append(out.Devices, SystemDevice{Device: s.d.Devices[i], Memory: st.Usage, Level: st.Level, Service: &svc, ReservedBytes: reserved})
 	}
 	writeJSON(w, 200, out)
 }
@@ -239,13 +244,7 @@ func (s *Server) models(w http.ResponseWriter, _ *http.Request) {
 	if out.Catalog == nil {
 		out.Catalog = []api.ModelInfo{}
 	}
-	for _, in := range s.d.Models.List() {
-		out.Loaded = append(out.Loaded, api.Instance{
-			Model: in.Model, Device: in.Device, State: string(in.State), Refs: in.Refs, Pinned: in.Pinned, Pid: in.Pid,
-			LoadedAt: in.LoadedAt, LastUsed: in.LastUsed, ExpiresAt: in.ExpiresAt, Estimated: in.Estimated,
-			CPUBytes: in.CPUBytes, GPUBytes: in.GPUBytes,
-		})
-	}
+	out.Loaded = append(out.Loaded, s.d.Models.List()...)
 	writeJSON(w, 200, out)
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/render"
@@ -30,37 +32,11 @@ type subjectKey struct{}
 // upload reads a request's input and fields: multipart/form-data with a
 // `file` part and option fields (streamed to disk, the size limit enforced
 // while reading), or a raw body with the options in the query string.
-func (s *Server) upload(w http.ResponseWriter, r *http.Request) (*spool.File, string, service.Fields, string, error) {
-	var f service.Fields
-	format := ""
-	set := func(name, v string) error {
-		switch name {
-		case "pipeline":
-			f.Pipeline = v
-		case "model":
-			f.Model = v
-		case "lang":
-			f.Lang = v
-		case "formats":
-			f.Formats = v
-		case "priority":
-			f.Priority = v
-		case "device":
-			f.Device = v
-		case "keep_alive":
-			f.KeepAlive = v
-		case "timeout":
-			f.Timeout = v
-		case "format":
-			format = v
-		default:
-			return errcode.New(errcode.InvalidArgument, "unknown field %q (pipeline, model, lang, formats, format, priority, device, keep_alive, timeout)", name)
-		}
-		return nil
-	}
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) (*spool.File, string, lector.Fields, error) {
+	var f lector.Fields
 	for k, vs := range r.URL.Query() {
-		if err := set(k, vs[len(vs)-1]); err != nil {
-			return nil, "", f, "", err
+		if err := f.Set(k, vs[len(vs)-1]); err != nil {
+			return nil, "", f, err
 		}
 	}
 	limit := s.d.Service.MaxInputBytes()
@@ -69,19 +45,19 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) (*spool.File, st
 	if mt != "multipart/form-data" {
 		name := r.Header.Get("Lector-Filename")
 		sp, err := s.d.Service.Spool(body)
-		return sp, name, f, format, tooLarge(err, limit)
+		return sp, name, f, tooLarge(err, limit)
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, "", f, "", errcode.Wrap(errcode.InvalidArgument, err, "reading the multipart form")
+		return nil, "", f, errcode.Wrap(errcode.InvalidArgument, err, "reading the multipart form")
 	}
 	var sp *spool.File
 	name := ""
-	fail := func(err error) (*spool.File, string, service.Fields, string, error) {
+	fail := func(err error) (*spool.File, string, lector.Fields, error) {
 		if sp != nil {
 			sp.Close()
 		}
-		return nil, "", f, "", err
+		return nil, "", f, err
 	}
 	for {
 		part, err := mr.NextPart()
@@ -105,14 +81,14 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) (*spool.File, st
 		if err != nil {
 			return fail(errcode.Wrap(errcode.InvalidArgument, err, "reading field %q", part.FormName()))
 		}
-		if err := set(part.FormName(), string(v)); err != nil {
+		if err := f.Set(part.FormName(), string(v)); err != nil {
 			return fail(err)
 		}
 	}
 	if sp == nil {
 		return fail(errcode.New(errcode.InvalidArgument, "no file: send the document as the multipart field \"file\""))
 	}
-	return sp, name, f, format, nil
+	return sp, name, f, nil
 }
 
 // tooLarge turns the body limit's error into too_large.
@@ -125,7 +101,7 @@ func tooLarge(err error, limit int64) error {
 }
 
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
-	sp, name, f, _, err := s.upload(w, r)
+	sp, name, f, err := s.upload(w, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -291,15 +267,13 @@ type SyncResponse struct {
 // default json) or an error; 504 after its timeout, 503 with Retry-After
 // when it cannot be admitted.
 func (s *Server) ocr(w http.ResponseWriter, r *http.Request) {
-	sp, name, f, format, err := s.upload(w, r)
+	sp, name, f, err := s.upload(w, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	defer sp.Close()
-	if format == "" {
-		format = "json"
-	}
+	format := cmp.Or(f.Format, "json")
 	if _, ok := render.Formats[format]; !ok {
 		writeError(w, errcode.New(errcode.InvalidArgument, "format %q is not one of json, txt, md, html, hocr, pdf", format))
 		return

@@ -2,34 +2,24 @@ package service
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/lector-ocr/lector/internal/admission"
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/render"
 )
 
 // Fields are a submission's options as the client sent them (form fields or
 // flags); Options checks and completes them.
-type Fields struct {
-	Pipeline  string // ocr (default) or structure
-	Model     string // a model name; wins over Lang
-	Lang      string // Tesseract languages, e.g. eng or chi_sim+eng (default eng)
-	Formats   string // comma-separated; default json,txt,md,hocr (+pdf for a PDF input)
-	Priority  string // interactive, normal (default), batch
-	Device    string // auto (default), cpu, cuda:N
-	KeepAlive string // a duration ("5m", "0", "-1s") or seconds; default the server's
-	Timeout   string // synchronous calls: a duration, capped by the server's limit
-}
+type Fields = lector.Fields
 
 // Options are checked, complete task options.
 type Options struct {
-	Pipeline  string
+	Pipeline  lector.Pipeline
 	Model     string
 	Formats   []string
-	Priority  admission.Priority
+	Priority  lector.Priority
 	Device    string
 	KeepAlive *time.Duration
 	Timeout   time.Duration
@@ -47,19 +37,16 @@ func invalid(format string, args ...any) error {
 // input is known: the PDF default then does not apply).
 func (s *Service) options(f Fields, mediaType string) (Options, error) {
 	var o Options
-	switch o.Pipeline = strings.TrimSpace(f.Pipeline); o.Pipeline {
-	case "":
-		o.Pipeline = "ocr"
-	case "ocr", "structure":
-	default:
-		return o, invalid("pipeline %q is not ocr or structure", f.Pipeline)
+	var err error
+	if o.Pipeline, err = lector.ParsePipeline(f.Pipeline); err != nil {
+		return o, err
 	}
 	switch {
 	case f.Model != "":
 		o.Model = strings.TrimSpace(f.Model)
-	case o.Pipeline == "structure" && f.Lang != "":
+	case o.Pipeline == lector.PipelineStructure && f.Lang != "":
 		o.Model = "structure:" + strings.TrimSpace(f.Lang)
-	case o.Pipeline == "structure":
+	case o.Pipeline == lector.PipelineStructure:
 		o.Model = "structure:default"
 	case f.Lang != "":
 		o.Model = "tesseract:" + strings.TrimSpace(f.Lang)
@@ -80,7 +67,7 @@ func (s *Service) options(f Fields, mediaType string) (Options, error) {
 	}
 	if strings.TrimSpace(f.Formats) == "" {
 		o.Formats = slices.Clone(DefaultFormats)
-		if o.Pipeline == "structure" {
+		if o.Pipeline == lector.PipelineStructure {
 			o.Formats = []string{"json", "txt", "md", "html"}
 		}
 		if mediaType == "pdf" && (can == nil || slices.Contains(can, "pdf")) {
@@ -100,19 +87,14 @@ func (s *Service) options(f Fields, mediaType string) (Options, error) {
 			}
 		}
 	}
-	switch p := admission.Priority(strings.TrimSpace(f.Priority)); p {
-	case "":
-		o.Priority = admission.Normal
-	case admission.Interactive, admission.Normal, admission.Batch:
-		o.Priority = p
-	default:
-		return o, invalid("priority %q is not interactive, normal or batch", f.Priority)
+	if o.Priority, err = lector.ParsePriority(f.Priority); err != nil {
+		return o, err
 	}
 	o.Device = strings.TrimSpace(f.Device)
 	if o.Device == "" {
-		o.Device = "auto"
+		o.Device = lector.DeviceAuto
 	}
-	if o.Device != "auto" && !slices.Contains(s.cfg.Devices, o.Device) {
+	if o.Device != lector.DeviceAuto && !slices.Contains(s.cfg.Devices, o.Device) {
 		return o, invalid("device %q is not auto or one of %s", f.Device, strings.Join(s.cfg.Devices, ", "))
 	}
 	if s.cfg.Runtime != nil {
@@ -123,7 +105,7 @@ func (s *Service) options(f Fields, mediaType string) (Options, error) {
 		}
 	}
 	if f.KeepAlive != "" {
-		d, err := parseDuration(f.KeepAlive)
+		d, err := lector.ParseDuration(f.KeepAlive)
 		if err != nil {
 			return o, invalid("keep_alive %q is not a duration (5m, 0, -1) or a number of seconds", f.KeepAlive)
 		}
@@ -131,20 +113,11 @@ func (s *Service) options(f Fields, mediaType string) (Options, error) {
 	}
 	o.Timeout = s.cfg.SyncTimeout
 	if f.Timeout != "" {
-		d, err := parseDuration(f.Timeout)
+		d, err := lector.ParseDuration(f.Timeout)
 		if err != nil || d <= 0 {
 			return o, invalid("timeout %q is not a positive duration or number of seconds", f.Timeout)
 		}
 		o.Timeout = min(d, s.cfg.SyncTimeout)
 	}
 	return o, nil
-}
-
-// parseDuration reads a Go duration or a number of seconds.
-func parseDuration(v string) (time.Duration, error) {
-	v = strings.TrimSpace(v)
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		return time.Duration(secs * float64(time.Second)), nil
-	}
-	return time.ParseDuration(v)
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"database/sql"
+	"github.com/lector-ocr/lector"
 	"io"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,7 @@ func TestRetentionDeletesExpiredResults(t *testing.T) {
 	}
 	finished := func(id string, at time.Time) {
 		err := db.Tx(t.Context(), func(tx *sql.Tx) error {
-			tk := &store.Task{ID: id, Status: store.Succeeded, Pipeline: "ocr", Model: "m", Formats: []string{"txt"}, Priority: "normal",
+			tk := &store.Task{ID: id, Status: lector.Succeeded, Pipeline: "ocr", Model: "m", Formats: []string{"txt"}, Priority: "normal",
 				DeviceRequest: "auto", CreatedAt: at, FinishedAt: at}
 			if err := store.InsertTx(t.Context(), tx, tk); err != nil {
 				return err

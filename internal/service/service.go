@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lector-ocr/lector"
 	"io"
 	"log/slog"
 	"os"
@@ -226,8 +227,8 @@ func (s *Service) Submit(ctx context.Context, subject string, up Upload, f Field
 		return nil, err
 	}
 	t := &store.Task{
-		ID: newID(), Subject: subject, Status: store.Queued, Pipeline: o.Pipeline, Model: o.Model, Formats: o.Formats,
-		Priority: string(o.Priority), DeviceRequest: o.Device, KeepAlive: o.KeepAlive, Filename: filepath.Base(up.Filename),
+		ID: newID(), Subject: subject, Status: lector.Queued, Pipeline: o.Pipeline, Model: o.Model, Formats: o.Formats,
+		Priority: o.Priority, DeviceRequest: o.Device, KeepAlive: o.KeepAlive, Filename: filepath.Base(up.Filename),
 		MediaType: kind, InputBytes: up.File.Size(), PagesTotal: pages, CreatedAt: s.cfg.Clock.Now(),
 	}
 	err = s.cfg.Store.Tx(ctx, func(tx *sql.Tx) error {
@@ -359,11 +360,11 @@ func (s *Service) Cancel(ctx context.Context, subject, id string) (t *api.Task, 
 			return err
 		}
 		switch {
-		case store.Final(row.Status):
+		case row.Status.Final():
 			deleted = true
 			return store.DeleteTx(ctx, tx, id)
-		case row.Status == store.Queued:
-			row.Status, row.ErrorCode, row.ErrorMessage, row.FinishedAt = store.Canceled, string(errcode.Canceled), "canceled by request", s.cfg.Clock.Now()
+		case row.Status == lector.Queued:
+			row.Status, row.ErrorCode, row.ErrorMessage, row.FinishedAt = lector.Canceled, string(errcode.Canceled), "canceled by request", s.cfg.Clock.Now()
 			if err := store.FinishTx(ctx, tx, id, outcome(row)); err != nil {
 				return err
 			}
@@ -390,7 +391,7 @@ func (s *Service) Cancel(ctx context.Context, subject, id string) (t *api.Task, 
 		cancel()
 	}
 	s.hub.publish(id)
-	if !deleted && row != nil && row.Status == store.Canceled {
+	if !deleted && row != nil && row.Status == lector.Canceled {
 		s.ended(row)
 	}
 	if deleted {
@@ -418,9 +419,9 @@ func (s *Service) Result(ctx context.Context, subject, id, format string, w func
 		return invalid("format %q is not one of json, txt, md, hocr, pdf", format)
 	}
 	switch {
-	case !store.Final(t.Status):
+	case !t.Status.Final():
 		return errcode.New(errcode.NotFinished, "task %s is %s; its result is ready when it has succeeded", id, t.Status)
-	case t.Status != store.Succeeded:
+	case t.Status != lector.Succeeded:
 		return errcode.New(errcode.NotFound, "task %s %s; it has no result", id, t.Status)
 	case !t.ResultsDeleted.IsZero():
 		return errcode.New(errcode.Gone, "the results of task %s were deleted at %s", id, t.ResultsDeleted.Format(time.RFC3339))
@@ -490,8 +491,8 @@ func (s *Service) RunSync(ctx context.Context, subject string, up Upload, f Fiel
 		return nil, err
 	}
 	t := &store.Task{
-		ID: newID(), Subject: subject, Status: store.Running, Pipeline: o.Pipeline, Model: o.Model, Formats: o.Formats,
-		Priority: string(admission.Interactive), DeviceRequest: o.Device, KeepAlive: o.KeepAlive, Filename: filepath.Base(up.Filename),
+		ID: newID(), Subject: subject, Status: lector.Running, Pipeline: o.Pipeline, Model: o.Model, Formats: o.Formats,
+		Priority: lector.Interactive, DeviceRequest: o.Device, KeepAlive: o.KeepAlive, Filename: filepath.Base(up.Filename),
 		MediaType: kind, InputBytes: up.File.Size(), PagesTotal: doc.NumPages(), CreatedAt: s.cfg.Clock.Now(), Sync: true, Attempts: 1,
 	}
 	t.StartedAt = t.CreatedAt
@@ -534,27 +535,21 @@ func (s *Service) finish(t *store.Task, res *task.Result, err error) {
 		t.PagesDone = len(res.Pages)
 	}
 	if err == nil {
-		t.Status = store.Succeeded
+		t.Status = lector.Succeeded
 		return
 	}
 	t.ErrorCode, t.ErrorMessage = string(errcode.Of(err)), errcode.Message(err)
 	if errcode.Of(err) == errcode.Canceled {
-		t.Status = store.Canceled
+		t.Status = lector.Canceled
 	} else {
-		t.Status = store.Failed
+		t.Status = lector.Failed
 	}
 }
 
 func resourcesJSON(r task.Resources) string {
-	b, _ := json.Marshal(api.Resources{
-		Device: r.Device, Fallback: r.Fallback, EstimatedBytes: r.EstimatedBytes, PeakBytes: r.PeakBytes,
-		GPUEstimatedBytes: r.GPUEstimatedBytes, GPUPeakBytes: r.GPUBytes, GPUSamples: r.GPUSamples,
-		EstimateError: r.EstimateError, QueueMS: ms(r.QueueWait), LoadMS: ms(r.LoadWait), RunMS: ms(r.RunTime),
-	})
+	b, _ := json.Marshal(r)
 	return string(b)
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func toAPI(t *store.Task) *api.Task {
 	out := &api.Task{

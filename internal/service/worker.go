@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"github.com/lector-ocr/lector"
 	"os"
 	"time"
 
@@ -109,7 +110,7 @@ func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int)
 	if ferr := s.store(bg, t, outputs); ferr != nil {
 		return ferr
 	}
-	if t.Status == store.Succeeded {
+	if t.Status == lector.Succeeded {
 		log.Info("task succeeded", "device", deviceOf(t), "pages", t.PagesDone)
 	} else {
 		log.Info("task failed", "device", deviceOf(t), "code", t.ErrorCode, "err", err)
@@ -133,7 +134,7 @@ func (s *Service) endCanceledIfAsked(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if t.CancelRequested && !store.Final(t.Status) {
+	if t.CancelRequested && !t.Status.Final() {
 		s.finish(t, nil, errcode.New(errcode.Canceled, "canceled by request"))
 		if err := s.store(ctx, t, nil); err != nil {
 			return err

@@ -22,35 +22,22 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	_ "modernc.org/sqlite" // the SQLite driver River's SQLite driver is tested with
 
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/errcode"
 )
 
 // ChunkSize is the size of one stored blob chunk.
 const ChunkSize = 1 << 20
 
-// Task statuses.
-const (
-	Queued    = "queued"
-	Running   = "running"
-	Succeeded = "succeeded"
-	Failed    = "failed"
-	Canceled  = "canceled"
-)
-
-// Final reports whether status is an end state.
-func Final(status string) bool {
-	return status == Succeeded || status == Failed || status == Canceled
-}
-
 // Task is one row of lector_tasks.
 type Task struct {
 	ID              string
 	Subject         string
-	Status          string
-	Pipeline        string
+	Status          lector.Status
+	Pipeline        lector.Pipeline
 	Model           string
 	Formats         []string
-	Priority        string
+	Priority        lector.Priority
 	DeviceRequest   string
 	KeepAlive       *time.Duration
 	Filename        string
@@ -325,7 +312,7 @@ func (s *Store) List(ctx context.Context, subject string, after *Cursor, limit i
 }
 
 // Count returns how many tasks have one of statuses.
-func (s *Store) Count(ctx context.Context, statuses ...string) (int, error) {
+func (s *Store) Count(ctx context.Context, statuses ...lector.Status) (int, error) {
 	q := `SELECT COUNT(*) FROM lector_tasks WHERE status IN (?` + strings.Repeat(",?", len(statuses)-1) + `)`
 	args := make([]any, len(statuses))
 	for i, st := range statuses {
@@ -367,7 +354,7 @@ func (s *Store) Requeue(ctx context.Context, id string) error {
 
 // Final is how a task ended.
 type Outcome struct {
-	Status       string
+	Status       lector.Status
 	ErrorCode    string
 	ErrorMessage string
 	Resources    string

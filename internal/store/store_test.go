@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"github.com/lector-ocr/lector"
 	"path/filepath"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func openTest(t *testing.T) (*Store, string) {
 func insert(t *testing.T, s *Store, id, subject string, at time.Time) {
 	t.Helper()
 	err := s.Tx(t.Context(), func(tx *sql.Tx) error {
-		return InsertTx(t.Context(), tx, &Task{ID: id, Subject: subject, Status: Queued, Pipeline: "ocr", Model: "m",
+		return InsertTx(t.Context(), tx, &Task{ID: id, Subject: subject, Status: lector.Queued, Pipeline: "ocr", Model: "m",
 			Formats: []string{"json", "txt"}, Priority: "normal", DeviceRequest: "auto", CreatedAt: at})
 	})
 	if err != nil {

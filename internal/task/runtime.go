@@ -18,12 +18,12 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/admission"
 	"github.com/lector-ocr/lector/internal/clock"
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
-	"github.com/lector-ocr/lector/internal/layout"
 	"github.com/lector-ocr/lector/internal/memory"
 	"github.com/lector-ocr/lector/internal/model"
 	"github.com/lector-ocr/lector/internal/pool"
@@ -43,7 +43,7 @@ type Document interface {
 type Options struct {
 	TaskID   string // default: random
 	Model    string
-	Pipeline string // "ocr" or "structure"; names the semaphore
+	Pipeline lector.Pipeline // names the semaphore and the post-step (Config.AfterPages); default ocr
 	// Device is "auto" (or ""), "cpu" or "cuda:N"; see Runtime.Place.
 	Device   string
 	Priority admission.Priority
@@ -59,28 +59,8 @@ type Options struct {
 	Started func()
 }
 
-// Resources is what a task cost. Memory is given per kind of memory: host
-// (the CPU's; everything, for a task on the CPU) and, for a task on a GPU,
-// the GPU's own.
-type Resources struct {
-	Device         string  `json:"device"`
-	Fallback       bool    `json:"fallback"`
-	EstimatedBytes uint64  `json:"estimated_bytes"` // host memory reserved for the task
-	PeakBytes      uint64  `json:"peak_bytes"`      // host: the runner's peak RSS over the task above its start (plus its load when the task caused it)
-	EstimateError  float64 `json:"estimate_error"`  // host: (estimated-actual)/actual
-	// GPUEstimatedBytes is the GPU memory reserved for the task.
-	GPUEstimatedBytes uint64 `json:"gpu_estimated_bytes,omitempty"`
-	// GPUBytes is the runner's GPU memory at its highest while the task ran,
-	// as NVML reports it per process, sampled every Config.GPUSample (NVML
-	// keeps no per-process peak): a sampled peak, which may miss a spike
-	// shorter than the interval.
-	GPUBytes uint64 `json:"gpu_peak_bytes,omitempty"`
-	// GPUSamples is how many NVML samples GPUBytes is the highest of.
-	GPUSamples int           `json:"gpu_samples,omitempty"`
-	QueueWait  time.Duration `json:"queue_wait_ns"` // admission wait plus the longest lane wait
-	LoadWait   time.Duration `json:"load_wait_ns"`
-	RunTime    time.Duration `json:"run_time_ns"`
-}
+// Resources is what a task cost (the domain's shape).
+type Resources = lector.Resources
 
 // Result is a finished task.
 type Result struct {
@@ -113,6 +93,10 @@ type Config struct {
 	GPUSample time.Duration
 	// OnLaneWait, if set, observes each page's wait for a lane (metrics).
 	OnLaneWait func(device string, wait time.Duration)
+	// AfterPages is each pipeline's step over the whole document once its
+	// pages are read (the structure pipeline's headers, footers and figure
+	// names across pages: layout.Pages).
+	AfterPages map[lector.Pipeline]func([]*result.Page)
 	// WorkDir holds task workspaces (WorkDir/workspaces) and runner sockets
 	// (WorkDir/runners); Sweep clears both.
 	WorkDir string
@@ -257,7 +241,7 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 		o.TaskID = hex.EncodeToString(b[:])
 	}
 	if o.Pipeline == "" {
-		o.Pipeline = "ocr"
+		o.Pipeline = lector.PipelineOCR
 	}
 	if o.Priority == "" {
 		o.Priority = admission.Normal
@@ -327,7 +311,7 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 	dev = resv.Device
 	rt.hook("admitted")
 
-	releaseSem, err := rt.o.Semaphores.Acquire(ctx, o.Pipeline)
+	releaseSem, err := rt.o.Semaphores.Acquire(ctx, string(o.Pipeline))
 	if err != nil {
 		return nil, err
 	}
@@ -350,8 +334,8 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 		}
 		return nil, err
 	}
-	if o.Pipeline == "structure" {
-		layout.Pages(pages) // headers and footers repeated across pages; figure names
+	if after := rt.o.AfterPages[o.Pipeline]; after != nil {
+		after(pages)
 	}
 
 	endMem, _ := rt.o.Probe.Read(m.pid)
@@ -366,9 +350,9 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 	}
 	r := Resources{
 		Device: dev, Fallback: resv.Fallback, EstimatedBytes: hostEst, PeakBytes: actual,
-		GPUEstimatedBytes: gpuEst, GPUBytes: gpuPeak, GPUSamples: samples,
-		QueueWait: resv.Waited + laneWait, LoadWait: lease.LoadWait,
-		RunTime: rt.o.Clock.Now().Sub(start),
+		GPUEstimatedBytes: gpuEst, GPUPeakBytes: gpuPeak, GPUSamples: samples,
+		QueueWait: lector.Millis(resv.Waited + laneWait), LoadWait: lector.Millis(lease.LoadWait),
+		RunTime: lector.Millis(rt.o.Clock.Now().Sub(start)),
 	}
 	if actual > 0 {
 		r.EstimateError = (float64(hostEst) - float64(actual)) / float64(actual)
@@ -391,8 +375,8 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 		rt.o.Learner.Observe(o.Model, dev, obs)
 	}
 	rt.o.Log.Info("task resources", "task", o.TaskID, "device", dev, "model", o.Model, "estimated_bytes", r.EstimatedBytes,
-		"peak_bytes", r.PeakBytes, "gpu_estimated_bytes", r.GPUEstimatedBytes, "gpu_peak_bytes", r.GPUBytes,
-		"fallback", r.Fallback, "run_time", r.RunTime)
+		"peak_bytes", r.PeakBytes, "gpu_estimated_bytes", r.GPUEstimatedBytes, "gpu_peak_bytes", r.GPUPeakBytes,
+		"fallback", r.Fallback, "run_time", time.Duration(r.RunTime))
 	return &Result{Pages: pages, Resources: r}, nil
 }
 

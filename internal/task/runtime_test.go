@@ -492,8 +492,8 @@ func TestGPUTaskReservesHostAndDevice(t *testing.T) {
 	if r.Device != "cuda:0" || r.Fallback || r.GPUEstimatedBytes != 220<<20 || r.EstimatedBytes != 55<<20 {
 		t.Fatalf("resources %+v", r)
 	}
-	if r.GPUBytes != 300<<20 || r.GPUSamples < 3 {
-		t.Fatalf("GPU peak %d MiB over %d samples, want 300 MiB over at least 3 (start, tick, end)", r.GPUBytes>>20, r.GPUSamples)
+	if r.GPUPeakBytes != 300<<20 || r.GPUSamples < 3 {
+		t.Fatalf("GPU peak %d MiB over %d samples, want 300 MiB over at least 3 (start, tick, end)", r.GPUPeakBytes>>20, r.GPUSamples)
 	}
 	b.quiescent(t)
 }
