@@ -12,6 +12,7 @@ import (
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/memory"
 	"github.com/lector-ocr/lector/internal/model"
+	"github.com/lector-ocr/lector/internal/obs"
 )
 
 // Monitor is what admission needs of the memory monitor.
@@ -91,6 +92,16 @@ func (r *Reservation) Release() {
 // hostDevice is where the host part of a GPU task's demand is reserved.
 const hostDevice = string(device.CPU)
 
+// Defaults.
+const (
+	// DefaultCriticalWait bounds a queued task's wait for memory.
+	DefaultCriticalWait = time.Minute
+	// DefaultRecheck is how often waiting tasks look again unprompted.
+	DefaultRecheck = time.Second
+	// DefaultStructureConcurrency caps structure predictions at once.
+	DefaultStructureConcurrency = 2
+)
+
 // Options configures a Controller.
 type Options struct {
 	Monitor  Monitor
@@ -110,9 +121,10 @@ type Options struct {
 
 // Controller admits tasks.
 type Controller struct {
-	o     Options
-	unsub func()
-	bg    sync.WaitGroup // emergency evictions
+	o        Options
+	unsub    func()
+	stopOnce sync.Once
+	bg       sync.WaitGroup // emergency evictions
 
 	mu       sync.Mutex // guards reserved and changed
 	reserved map[string]uint64
@@ -122,24 +134,30 @@ type Controller struct {
 // New returns a controller subscribed to the monitor's level changes. Call
 // Stop to unsubscribe and wait for background evictions.
 func New(o Options) *Controller {
-	if o.Clock == nil {
-		o.Clock = clock.Real{}
-	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
+	o.Clock, o.Log = obs.Clock(o.Clock), obs.Log(o.Log)
 	if o.Recheck <= 0 {
-		o.Recheck = time.Second
+		o.Recheck = DefaultRecheck
 	}
 	c := &Controller{o: o, reserved: map[string]uint64{}, changed: make(chan struct{})}
 	c.unsub = o.Monitor.Subscribe(c.onLevel)
 	return c
 }
 
-// Stop unsubscribes and waits for background evictions.
-func (c *Controller) Stop() {
-	c.unsub()
-	c.bg.Wait()
+// Stop unsubscribes and waits for background evictions, or until ctx
+// ends. It is idempotent.
+func (c *Controller) Stop(ctx context.Context) error {
+	c.stopOnce.Do(c.unsub)
+	done := make(chan struct{})
+	go func() {
+		c.bg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (c *Controller) signalLocked() {

@@ -107,12 +107,12 @@ func setup(t *testing.T) *bundle {
 	b.mon = memory.NewMonitor(memory.MonitorOptions{
 		Probes:     []memory.DeviceProbe{{Device: "cpu", Probe: b.cpu}, {Device: "cuda:0", Probe: b.gpu}},
 		Thresholds: memory.Thresholds{Warning: 0.80, Critical: 0.95, Emergency: 0.98, Hysteresis: 0.05},
-		Clock:      b.clock, Logger: log,
+		Clock:      b.clock, Log: log,
 	})
 	b.ev = &fakeEvictor{idle: map[string]int{}, probes: map[string]*fraction{"cpu": b.cpu, "cuda:0": b.gpu}, frees: 100}
 	b.c = New(Options{Monitor: b.mon, Evictor: b.ev, Clock: b.clock, Log: log, Critical: 0.95, Wait: time.Minute,
 		OnDecision: func(d Decision, _, _ string) { b.decided <- d }})
-	t.Cleanup(b.c.Stop)
+	t.Cleanup(func() { _ = b.c.Stop(context.Background()) })
 	if err := b.mon.Poll(); err != nil {
 		t.Fatal(err)
 	}
@@ -436,7 +436,7 @@ func BenchmarkAdmitDecision(b *testing.B) {
 	})
 	_ = mon.Poll()
 	c := New(Options{Monitor: mon, Evictor: &fakeEvictor{}, Critical: 0.95, Wait: time.Minute})
-	defer c.Stop()
+	defer c.Stop(context.Background())
 	req := Request{Task: "t", Device: "cpu", Estimate: fixed(1 << 20), Sync: true}
 	for b.Loop() {
 		r, err := c.Admit(context.Background(), req)

@@ -103,11 +103,7 @@ func runEval(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		_ = st.stop(c)
-	}()
+	defer st.close(ctx)
 	out := TableEval{Images: make([]TableScore, len(anns))}
 	lim := docLimits(cfg)
 	sem := make(chan struct{}, cfg.Pool.CPULanes)

@@ -6,15 +6,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/lector-ocr/lector"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/admission"
 	"github.com/lector-ocr/lector/internal/config"
 	"github.com/lector-ocr/lector/internal/document"
@@ -95,11 +94,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		_ = st.stop(stopCtx)
-	}()
+	defer st.close(ctx)
 
 	// What the model cannot do is refused before any file is read, with
 	// its code, as the per-file errors are.

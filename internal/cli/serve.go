@@ -1,11 +1,11 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/lector-ocr/lector"
 	"log/slog"
 	"net"
 	"os"
@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/auth"
 	"github.com/lector-ocr/lector/internal/metrics"
@@ -41,10 +42,15 @@ func lockDataDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// runServe starts the node — monitor, runtime, HTTP server — and on ctx's
-// end stops them in reverse order: HTTP first (no new work), then the
-// runtime (every runner stopped).
-func runServe(ctx context.Context, io IO, args []string) error {
+// runServe is `lector serve`: it starts the node's parts in order — data
+// directory lock, runtime (monitor, runners, admission), database, task
+// service, HTTP — each registered with its stop, and on ctx's end stops
+// them in reverse (lifecycle): HTTP and the task service first and
+// together, within --shutdown-timeout (no new work; running tasks finish or
+// return to the queue), then the database, the runtime (every runner
+// stopped) and the lock. Every long-lived part runs under its own Stop, not
+// under ctx: the signal starts the shutdown, the order is lifecycle's.
+func runServe(ctx context.Context, io IO, args []string) (err error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	nvmlPath := fs.String("nvml-library", "", "path of libnvidia-ml.so.1 (default: the loader's search path)")
 	cfg, err := parseConfig(fs, io, args)
@@ -64,31 +70,25 @@ func runServe(ctx context.Context, io IO, args []string) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
 	}
+	lc := &lifecycle{log: log}
+	defer func() { err = errors.Join(err, lc.stop(ctx)) }()
+
 	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
+	lc.add("data directory lock", 0, func(context.Context) error { return lock.Close() })
 	mx := metrics.New()
 	st, err := buildStack(ctx, cfg, io, *nvmlPath, cfg.DataDir, log, mx)
 	if err != nil {
 		return err
 	}
-	stopCtx := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	}
-	defer func() {
-		c, cancel := stopCtx()
-		defer cancel()
-		if err := st.stop(c); err != nil {
-			log.Warn("stopping the runtime", "err", err)
-		}
-	}()
+	lc.add("runtime", stopTimeout, st.stop)
 	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "lector.db"))
 	if err != nil {
 		return fmt.Errorf("opening the database: %w", err)
 	}
-	defer db.Close()
+	lc.add("database", 0, func(context.Context) error { return db.Close() })
 	var devIDs []string
 	for _, d := range st.node.devices {
 		devIDs = append(devIDs, d.ID)
@@ -109,15 +109,6 @@ func runServe(ctx context.Context, io IO, args []string) error {
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}
-	stopped := false
-	defer func() { // after a failed start; a clean stop has already stopped it
-		if stopped {
-			return
-		}
-		c, cancel := stopCtx()
-		defer cancel()
-		_ = svc.Stop(c)
-	}()
 	srv := server.New(server.Deps{
 		Devices: st.node.devices, Monitor: st.node.monitor, Models: st.models, Pool: st.pool, Semaphores: st.sems, Admission: st.adm,
 		Runtime: st.rt, Service: svc, Catalog: func() []api.ModelInfo { return catalog(st.registry) },
@@ -126,32 +117,73 @@ func runServe(ctx context.Context, io IO, args []string) error {
 	})
 	addr, err := srv.Start(cfg.ListenAddr)
 	if err != nil {
+		lc.add("task service", cfg.Tasks.ShutdownTimeout, svc.Stop)
 		return err
 	}
+	// Requests and running tasks finish together until the shutdown
+	// timeout; then requests are closed and tasks go back to the queue.
+	lc.add("HTTP and task service", cfg.Tasks.ShutdownTimeout, func(c context.Context) error {
+		var wg sync.WaitGroup
+		var httpErr, svcErr error
+		wg.Go(func() { httpErr = srv.Stop(c) })
+		wg.Go(func() { svcErr = svc.Stop(c) })
+		wg.Wait()
+		if errors.Is(httpErr, context.DeadlineExceeded) {
+			httpErr = nil // requests still open at the deadline are closed: that is the shutdown timeout's meaning
+		}
+		if svcErr != nil {
+			log.Warn("stopping the task service", "err", svcErr)
+		}
+		return httpErr
+	})
 	log.Info("lector serving", "addr", addr.String(), "data_dir", cfg.DataDir, "devices", len(st.node.devices), "workers", cfg.Tasks.Workers, "auth", tokens != nil)
 	fmt.Fprintf(io.Stdout, "listening on http://%s\n", addr)
 	<-ctx.Done()
-	// Stop accepting, and let requests and running tasks finish together
-	// until the shutdown timeout; then requests are closed and tasks go back
-	// to the queue. The deferred stops then close the database and stop
-	// every runner.
 	log.Info("shutting down", "timeout", cfg.Tasks.ShutdownTimeout)
-	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Tasks.ShutdownTimeout)
-	defer cancel()
-	var wg sync.WaitGroup
-	var httpErr, svcErr error
-	wg.Go(func() { httpErr = srv.Stop(c) })
-	wg.Go(func() { svcErr = svc.Stop(c) })
-	wg.Wait()
-	stopped = true
-	if svcErr != nil {
-		log.Warn("stopping the task service", "err", svcErr)
-	}
-	if httpErr != nil && !errors.Is(httpErr, context.DeadlineExceeded) {
-		return httpErr
-	}
-	log.Info("stopped")
 	return nil
+}
+
+// lifecycle stops a node's parts in the reverse of their start, once.
+type lifecycle struct {
+	log   *slog.Logger
+	parts []part
+}
+
+// part is one started part: its name (for the log), how long its stop may
+// take (0: as long as it takes) and its stop.
+type part struct {
+	name    string
+	timeout time.Duration
+	stop    func(context.Context) error
+}
+
+func (l *lifecycle) add(name string, timeout time.Duration, stop func(context.Context) error) {
+	l.parts = append(l.parts, part{name, timeout, stop})
+}
+
+// stop stops every part, last started first, each under its own timeout
+// whatever ctx says (ctx's end is what starts a shutdown). Every error is
+// logged; the first is returned.
+func (l *lifecycle) stop(ctx context.Context) error {
+	var first error
+	for i := len(l.parts) - 1; i >= 0; i-- {
+		p := l.parts[i]
+		c, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+		if p.timeout > 0 {
+			c, cancel = context.WithTimeout(c, p.timeout)
+		}
+		err := p.stop(c)
+		cancel()
+		if err != nil {
+			l.log.Warn("stopping", "part", p.name, "err", err)
+			first = cmp.Or(first, err)
+		}
+	}
+	l.parts = nil
+	if first == nil {
+		l.log.Info("stopped")
+	}
+	return first
 }
 
 // loopback reports whether a listen address binds only loopback

@@ -3,22 +3,23 @@ package cli
 import (
 	"context"
 	"errors"
-	"github.com/lector-ocr/lector"
-	"github.com/lector-ocr/lector/internal/layout"
-	"github.com/lector-ocr/lector/internal/result"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/admission"
 	"github.com/lector-ocr/lector/internal/config"
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/layout"
 	"github.com/lector-ocr/lector/internal/memory"
 	"github.com/lector-ocr/lector/internal/metrics"
 	"github.com/lector-ocr/lector/internal/model"
 	"github.com/lector-ocr/lector/internal/pool"
+	"github.com/lector-ocr/lector/internal/result"
 	"github.com/lector-ocr/lector/internal/runner"
 	"github.com/lector-ocr/lector/internal/task"
 )
@@ -119,15 +120,28 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 	if _, err := s.rt.Sweep(); err != nil {
 		log.Warn("sweeping leftovers", "err", err)
 	}
-	n.monitor.Start(ctx)
+	if err := n.monitor.Start(ctx); err != nil {
+		n.close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// stopTimeout bounds stopping the runtime: every runner asked to exit
+// (each killed after model.DefaultStopTimeout) and the monitor stopped.
+const stopTimeout = 30 * time.Second
+
+// close stops the runtime within stopTimeout, whether or not ctx has ended.
+func (s *stack) close(ctx context.Context) error {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	return s.stop(c)
 }
 
 // stop shuts the runtime down: no new admissions, every runner stopped.
 func (s *stack) stop(ctx context.Context) error {
 	err := s.models.Stop(ctx)
-	s.adm.Stop()
-	err = errors.Join(err, s.node.monitor.Stop(ctx))
+	err = errors.Join(err, s.adm.Stop(ctx), s.node.monitor.Stop(ctx))
 	s.node.close()
 	return err
 }

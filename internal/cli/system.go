@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/lector-ocr/lector/internal/server"
 	"log/slog"
 	"runtime"
 	"runtime/debug"
@@ -14,6 +13,7 @@ import (
 	"github.com/lector-ocr/lector/internal/config"
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/memory"
+	"github.com/lector-ocr/lector/internal/server"
 )
 
 // node is the hardware view of this process: its devices and their monitor.
@@ -36,7 +36,7 @@ func openNode(cfg config.Config, nvmlPath string, log *slog.Logger) (*node, erro
 		Probes:     device.Probes(devs, cpu, gpus),
 		Thresholds: thresholds(cfg),
 		Interval:   cfg.Memory.PollInterval,
-		Logger:     log,
+		Log:        log,
 	})
 	return &node{devices: devs, cpu: cpu, gpus: gpus, monitor: m}, nil
 }

@@ -1,5 +1,7 @@
 // Package config holds Lector's runtime settings: one Config with every field
-// documented beside its default. Defaults are exported constants; WithDefaults
+// documented beside its default. Defaults are the owning packages' constants
+// (model.DefaultLoadTimeout, service.DefaultRetention…), named here once
+// more for the flags; WithDefaults
 // fills unset fields and Validate names the first bad one. Nothing here reads
 // flags or the environment: that happens in internal/cli only.
 package config
@@ -9,46 +11,58 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/lector-ocr/lector/internal/admission"
+	"github.com/lector-ocr/lector/internal/document"
+	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/memory"
+	"github.com/lector-ocr/lector/internal/model"
+	"github.com/lector-ocr/lector/internal/pool"
+	"github.com/lector-ocr/lector/internal/service"
 )
 
 // Defaults for every setting. A zero field in Config means "use the default".
 const (
 	DefaultListenAddr = "127.0.0.1:8080"
 
-	DefaultWarningThreshold   = 0.80
-	DefaultCriticalThreshold  = 0.95
-	DefaultEmergencyThreshold = 0.98
-	DefaultHysteresis         = 0.05
-	DefaultPollInterval       = time.Second
+	DefaultPollInterval = memory.DefaultPollInterval
 
-	DefaultKeepAlive       = 5 * time.Minute
-	DefaultLoadTimeout     = 2 * time.Minute
-	DefaultStopTimeout     = 10 * time.Second
-	DefaultLoadCooldown    = 5 * time.Second
-	DefaultMaxLoadCooldown = 5 * time.Minute
-	DefaultEvictWait       = 10 * time.Second
+	DefaultKeepAlive       = model.DefaultKeepAlive
+	DefaultLoadTimeout     = model.DefaultLoadTimeout
+	DefaultStopTimeout     = model.DefaultStopTimeout
+	DefaultLoadCooldown    = model.DefaultLoadCooldown
+	DefaultMaxLoadCooldown = model.DefaultMaxLoadCooldown
+	DefaultEvictWait       = model.DefaultEvictWait
 
-	DefaultGPULanes    = 1
-	DefaultQueueLength = 256
+	DefaultGPULanes    = pool.DefaultGPULanes
+	DefaultQueueLength = pool.DefaultQueueLength
 
-	DefaultStructureConcurrency = 2
-	DefaultCriticalWait         = time.Minute
-	DefaultMaxQueuedTasks       = 1000
+	DefaultStructureConcurrency = admission.DefaultStructureConcurrency
+	DefaultCriticalWait         = admission.DefaultCriticalWait
+	DefaultMaxQueuedTasks       = service.DefaultMaxQueued
 
-	DefaultMaxInputBytes    = 100 << 20
-	DefaultMaxPages         = 1000
-	DefaultMaxPixelsPerPage = 100_000_000
-	DefaultPDFDPI           = 300
-	DefaultPageTimeout      = 120 * time.Second
-	DefaultRenderTimeout    = time.Minute
-	DefaultRenderMemory     = 2 << 30
+	DefaultMaxInputBytes    = document.DefaultMaxBytes
+	DefaultMaxPages         = document.DefaultMaxPages
+	DefaultMaxPixelsPerPage = document.DefaultMaxPixelsPerPage
+	DefaultPDFDPI           = document.DefaultDPI
+	DefaultPageTimeout      = engine.DefaultPageTimeout
+	DefaultRenderTimeout    = document.DefaultRenderTimeout
+	DefaultRenderMemory     = document.DefaultRenderMemory
 
-	DefaultMaxAttempts         = 3
-	DefaultSyncTimeout         = time.Minute
-	DefaultShutdownTimeout     = 30 * time.Second
-	DefaultMaxQueuedPerSubject = 100
-	DefaultRetention           = 7 * 24 * time.Hour
-	DefaultRetentionInterval   = time.Hour
+	DefaultMaxAttempts         = service.DefaultMaxAttempts
+	DefaultSyncTimeout         = service.DefaultSyncTimeout
+	DefaultShutdownTimeout     = 30 * time.Second // lector serve's: running work's time to finish at SIGTERM
+	DefaultMaxQueuedPerSubject = service.DefaultMaxQueuedPerSubject
+	DefaultRetention           = service.DefaultRetention
+	DefaultRetentionInterval   = service.DefaultRetentionInterval
+)
+
+// The memory thresholds' defaults (memory.DefaultThresholds).
+var (
+	DefaultWarningThreshold   = memory.DefaultThresholds.Warning
+	DefaultCriticalThreshold  = memory.DefaultThresholds.Critical
+	DefaultEmergencyThreshold = memory.DefaultThresholds.Emergency
+	DefaultHysteresis         = memory.DefaultThresholds.Hysteresis
 )
 
 // Config is every runtime setting of a Lector process.

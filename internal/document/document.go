@@ -23,8 +23,20 @@ import (
 	"github.com/lector-ocr/lector/internal/errcode"
 )
 
-// Limits bound what an input may cost. Zero fields take the defaults of
-// internal/config.
+// Defaults of Limits: the three size limits are `lector serve`'s (a zero
+// size limit is no limit here); the rendering settings are what a zero field
+// means.
+const (
+	DefaultMaxBytes         = 100 << 20
+	DefaultMaxPages         = 1000
+	DefaultMaxPixelsPerPage = 100_000_000
+	DefaultDPI              = 300
+	DefaultRenderTimeout    = time.Minute
+	DefaultRenderMemory     = 2 << 30
+)
+
+// Limits bound what an input may cost. A zero size limit is no limit; zero
+// rendering settings take their defaults.
 type Limits struct {
 	MaxBytes         int64
 	MaxPages         int
@@ -39,13 +51,13 @@ type Limits struct {
 
 func (l Limits) withDefaults() Limits {
 	if l.DPI <= 0 {
-		l.DPI = 300
+		l.DPI = DefaultDPI
 	}
 	if l.RenderTimeout <= 0 {
-		l.RenderTimeout = 60 * time.Second
+		l.RenderTimeout = DefaultRenderTimeout
 	}
 	if l.RenderMemory <= 0 {
-		l.RenderMemory = 2 << 30
+		l.RenderMemory = DefaultRenderMemory
 	}
 	return l
 }

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"github.com/lector-ocr/lector/internal/engine"
 	"hash/crc32"
 	"image"
 	"image/jpeg"
 	"image/png"
 	"testing"
 
+	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
 )
 

@@ -18,11 +18,15 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/result"
 )
+
+// DefaultPageTimeout bounds one page's recognition unless configured.
+const DefaultPageTimeout = 2 * time.Minute
 
 // Spec says what to load where.
 type Spec struct {

@@ -1,6 +1,9 @@
 package memory
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Level is a device's memory state.
 type Level int
@@ -24,6 +27,14 @@ func (l Level) String() string {
 
 // MarshalText writes the level's name.
 func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// DefaultThresholds are the levels' thresholds of `lector serve` unless
+// configured: warning at 80 %, critical at 95 %, emergency at 98 %, and a
+// level is left 5 points below where it was entered.
+var DefaultThresholds = Thresholds{Warning: 0.80, Critical: 0.95, Emergency: 0.98, Hysteresis: 0.05}
+
+// DefaultPollInterval is how often the monitor reads every device.
+const DefaultPollInterval = time.Second
 
 // Thresholds are the used fractions at which levels start, and how far under
 // a threshold usage must fall for its level to be left.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lector-ocr/lector/internal/clock"
+	"github.com/lector-ocr/lector/internal/obs"
 )
 
 // DeviceProbe names the probe of one device ("cpu", "cuda:0").
@@ -62,22 +63,17 @@ type MonitorOptions struct {
 	Thresholds Thresholds
 	Interval   time.Duration
 	Clock      clock.Clock  // default clock.Real
-	Logger     *slog.Logger // default discards
+	Log        *slog.Logger // default discards
 }
 
 // NewMonitor returns a monitor that has not polled yet.
 func NewMonitor(o MonitorOptions) *Monitor {
-	if o.Clock == nil {
-		o.Clock = clock.Real{}
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.Clock, o.Log = obs.Clock(o.Clock), obs.Log(o.Log)
 	if o.Interval <= 0 {
-		o.Interval = time.Second
+		o.Interval = DefaultPollInterval
 	}
 	return &Monitor{
-		clock: o.Clock, interval: o.Interval, th: o.Thresholds, log: o.Logger,
+		clock: o.Clock, interval: o.Interval, th: o.Thresholds, log: o.Log,
 		probes: o.Probes, states: make(map[string]DeviceState), subs: make(map[int]func(LevelChange)),
 	}
 }
@@ -184,14 +180,17 @@ func (m *Monitor) State(device string) (DeviceState, bool) {
 	return s, ok
 }
 
-// Start polls once, then every interval until Stop. It is idempotent.
-func (m *Monitor) Start(ctx context.Context) {
+// Start polls once, then every interval until Stop — not until ctx ends:
+// ctx's values are kept, its cancellation is not, so that a signal that
+// starts a shutdown does not stop the memory readings that running tasks
+// still need. It is idempotent.
+func (m *Monitor) Start(ctx context.Context) error {
 	m.mu.Lock()
 	if m.done != nil {
 		m.mu.Unlock()
-		return
+		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
 	m.done = make(chan struct{})
 	done := m.done
@@ -215,6 +214,7 @@ func (m *Monitor) Start(ctx context.Context) {
 			}
 		}
 	}()
+	return nil
 }
 
 // Stop ends the polling loop and returns when it has ended, or when ctx ends.

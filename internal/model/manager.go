@@ -1,6 +1,7 @@
 package model
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/lector-ocr/lector/internal/clock"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/obs"
 	"github.com/lector-ocr/lector/internal/result"
 )
 
@@ -145,28 +147,26 @@ type Manager struct {
 
 const historySize = 256
 
+// Defaults of Options.
+const (
+	DefaultKeepAlive       = 5 * time.Minute // what `lector serve` gives an idle instance
+	DefaultLoadTimeout     = 2 * time.Minute
+	DefaultStopTimeout     = 10 * time.Second
+	DefaultLoadCooldown    = 5 * time.Second // after a failed load, doubling
+	DefaultMaxLoadCooldown = 5 * time.Minute
+	DefaultEvictWait       = 10 * time.Second
+)
+
 // NewManager returns a manager with nothing loaded.
 func NewManager(o Options) *Manager {
-	if o.Clock == nil {
-		o.Clock = clock.Real{}
-	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
-	o.LoadTimeout = cmpOr(o.LoadTimeout, 2*time.Minute)
-	o.StopTimeout = cmpOr(o.StopTimeout, 10*time.Second)
-	o.LoadCooldown = cmpOr(o.LoadCooldown, 5*time.Second)
-	o.MaxLoadCooldown = cmpOr(o.MaxLoadCooldown, 5*time.Minute)
-	o.EvictWait = cmpOr(o.EvictWait, 10*time.Second)
+	o.Clock, o.Log = obs.Clock(o.Clock), obs.Log(o.Log)
+	o.LoadTimeout = cmp.Or(o.LoadTimeout, DefaultLoadTimeout)
+	o.StopTimeout = cmp.Or(o.StopTimeout, DefaultStopTimeout)
+	o.LoadCooldown = cmp.Or(o.LoadCooldown, DefaultLoadCooldown)
+	o.MaxLoadCooldown = cmp.Or(o.MaxLoadCooldown, DefaultMaxLoadCooldown)
+	o.EvictWait = cmp.Or(o.EvictWait, DefaultEvictWait)
 	base, kill := context.WithCancel(context.Background())
 	return &Manager{o: o, base: base, kill: kill, instances: make(map[key]*instance), failures: make(map[key]*failure)}
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
 }
 
 // Lease is a counted reference to a ready instance.

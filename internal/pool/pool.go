@@ -11,6 +11,7 @@ import (
 
 	"github.com/lector-ocr/lector/internal/clock"
 	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/obs"
 )
 
 // Service configures one device's service.
@@ -71,12 +72,15 @@ type Pool struct {
 	onEnqueue func() // test signal: a waiter joined the queue (called with mu held)
 }
 
+// Defaults of `lector serve`'s pool.
+const (
+	DefaultQueueLength = 256 // pages waiting for a lane, all devices together
+	DefaultGPULanes    = 1   // pages each GPU works on at once
+)
+
 // New returns a pool of services with a queue bounded at queueLength.
 func New(services []Service, queueLength int, c clock.Clock) *Pool {
-	if c == nil {
-		c = clock.Real{}
-	}
-	p := &Pool{clock: c, maxWait: queueLength, lanes: map[string]int{}, free: map[string][]int{}}
+	p := &Pool{clock: obs.Clock(c), maxWait: queueLength, lanes: map[string]int{}, free: map[string][]int{}}
 	for _, s := range services {
 		p.order = append(p.order, s.Device)
 		p.lanes[s.Device] = s.Lanes

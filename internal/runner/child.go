@@ -19,6 +19,7 @@ import (
 
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/obs"
 	"github.com/lector-ocr/lector/internal/result"
 )
 
@@ -60,9 +61,7 @@ func Serve(ctx context.Context, o ChildOptions) error {
 	if o.Slots < 1 {
 		o.Slots = 1
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
+	o.Log = obs.Log(o.Log)
 	model, err := load(ctx, o)
 	if err != nil {
 		// The parent reads the code from this line; the exit says the rest.
@@ -160,7 +159,7 @@ func Serve(ctx context.Context, o ChildOptions) error {
 	case err := <-served:
 		return err
 	}
-	shutCtx, shutCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer shutCancel()
 	_ = srv.Shutdown(shutCtx)
 	return nil
@@ -174,6 +173,10 @@ func load(ctx context.Context, o ChildOptions) (engine.Model, error) {
 	return eng.Load(ctx, engine.Spec{Model: o.Model, Config: cfg, Device: o.Device, CUDAOrdinal: o.CUDAOrdinal,
 		Slots: o.Slots, ScratchDir: o.SocketDir})
 }
+
+// shutdownTimeout bounds a runner's wait for its requests in flight when it
+// is asked to stop (the parent kills it after its own stop timeout anyway).
+const shutdownTimeout = 30 * time.Second
 
 // watchParent backs up Pdeathsig, which is tied to the thread that started
 // the runner: if the parent changes, the runner stops.

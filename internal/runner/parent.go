@@ -23,6 +23,7 @@ import (
 
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/obs"
 	"github.com/lector-ocr/lector/internal/result"
 )
 
@@ -90,10 +91,7 @@ func (l *Launcher) Launch(ctx context.Context, spec Spec) (*Process, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	log := l.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := obs.Log(l.Log)
 	args := append(append([]string(nil), l.Args...), "runner",
 		"--model", spec.Model, "--device", spec.Device, "--slots", strconv.Itoa(max(spec.Slots, 1)),
 		"--socket-dir", dir, "--parent-pid", strconv.Itoa(os.Getpid()))

@@ -25,6 +25,7 @@ import (
 	"github.com/lector-ocr/lector/internal/memory"
 	"github.com/lector-ocr/lector/internal/metrics"
 	"github.com/lector-ocr/lector/internal/model"
+	"github.com/lector-ocr/lector/internal/obs"
 	"github.com/lector-ocr/lector/internal/pool"
 	"github.com/lector-ocr/lector/internal/service"
 	"github.com/lector-ocr/lector/internal/task"
@@ -69,9 +70,7 @@ func (s *Server) closing() <-chan struct{} { return s.shutdown }
 
 // New returns a server.
 func New(d Deps) *Server {
-	if d.Log == nil {
-		d.Log = slog.New(slog.DiscardHandler)
-	}
+	d.Log = obs.Log(d.Log)
 	if d.Catalog == nil {
 		d.Catalog = func() []api.ModelInfo { return nil }
 	}
@@ -273,6 +272,10 @@ func (s *Server) loadModel(w http.ResponseWriter, r *http.Request) {
 	s.models(w, r)
 }
 
+// unloadTimeout bounds an explicit unload: it drains, so it waits for the
+// instance's running pages.
+const unloadTimeout = 2 * time.Minute
+
 func (s *Server) unloadModel(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	devs := []string{r.URL.Query().Get("device")}
@@ -282,7 +285,7 @@ func (s *Server) unloadModel(w http.ResponseWriter, r *http.Request) {
 			devs = append(devs, d.ID)
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(r.Context(), unloadTimeout)
 	defer cancel()
 	var errs []error
 	for _, d := range devs {

@@ -3,13 +3,13 @@ package service
 import (
 	"bytes"
 	"database/sql"
-	"github.com/lector-ocr/lector"
 	"io"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/clock"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/store"

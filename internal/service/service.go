@@ -12,6 +12,7 @@ package service
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -20,7 +21,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/lector-ocr/lector"
 	"io"
 	"log/slog"
 	"os"
@@ -34,11 +34,13 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/admission"
 	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/clock"
 	"github.com/lector-ocr/lector/internal/document"
 	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/obs"
 	"github.com/lector-ocr/lector/internal/render"
 	"github.com/lector-ocr/lector/internal/result"
 	"github.com/lector-ocr/lector/internal/spool"
@@ -59,7 +61,7 @@ type Config struct {
 	Limits  document.Limits
 	// WorkDir holds uploads being received and inputs being read.
 	WorkDir string
-	// Workers is how many tasks run at once on this node (default 2).
+	// Workers is how many tasks run at once on this node (DefaultWorkers).
 	Workers int
 	// MaxAttempts bounds how often a task runs (default 3).
 	MaxAttempts int
@@ -99,35 +101,30 @@ type jobArgs struct {
 
 func (jobArgs) Kind() string { return "lector_task" }
 
+// Defaults of Config.
+const (
+	// DefaultWorkers is a Config's without one; `lector serve` gives twice
+	// its lanes (config.Tasks.Workers), so lanes stay busy while other
+	// tasks render or store.
+	DefaultWorkers             = 2
+	DefaultMaxAttempts         = 3
+	DefaultSyncTimeout         = time.Minute
+	DefaultMaxQueued           = 1000
+	DefaultMaxQueuedPerSubject = 100
+	DefaultRetention           = 7 * 24 * time.Hour
+	DefaultRetentionInterval   = time.Hour
+)
+
 // New returns a service; Start starts its workers.
 func New(cfg Config) (*Service, error) {
-	if cfg.Clock == nil {
-		cfg.Clock = clock.Real{}
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 2
-	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 3
-	}
-	if cfg.SyncTimeout <= 0 {
-		cfg.SyncTimeout = time.Minute
-	}
-	if cfg.MaxQueued <= 0 {
-		cfg.MaxQueued = 1000
-	}
-	if cfg.MaxQueuedPerSubject <= 0 {
-		cfg.MaxQueuedPerSubject = 100
-	}
-	if cfg.Retention <= 0 {
-		cfg.Retention = 7 * 24 * time.Hour
-	}
-	if cfg.RetentionInterval <= 0 {
-		cfg.RetentionInterval = time.Hour
-	}
+	cfg.Clock, cfg.Log = obs.Clock(cfg.Clock), obs.Log(cfg.Log)
+	cfg.Workers = cmp.Or(max(cfg.Workers, 0), DefaultWorkers)
+	cfg.MaxAttempts = cmp.Or(max(cfg.MaxAttempts, 0), DefaultMaxAttempts)
+	cfg.SyncTimeout = cmp.Or(max(cfg.SyncTimeout, 0), DefaultSyncTimeout)
+	cfg.MaxQueued = cmp.Or(max(cfg.MaxQueued, 0), DefaultMaxQueued)
+	cfg.MaxQueuedPerSubject = cmp.Or(max(cfg.MaxQueuedPerSubject, 0), DefaultMaxQueuedPerSubject)
+	cfg.Retention = cmp.Or(max(cfg.Retention, 0), DefaultRetention)
+	cfg.RetentionInterval = cmp.Or(max(cfg.RetentionInterval, 0), DefaultRetentionInterval)
 	s := &Service{cfg: cfg, hub: newHub(), running: map[string]context.CancelFunc{}}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
@@ -176,12 +173,16 @@ func (s *Service) Start(ctx context.Context) error {
 	return s.river.Start(context.WithoutCancel(ctx))
 }
 
+// cancelTimeout bounds the wait for cancelled tasks to return what they
+// hold once Stop's own time is up.
+const cancelTimeout = 30 * time.Second
+
 // Stop stops taking jobs and waits for running tasks until ctx ends; then
 // it cancels them, and they return to the queue for the next start.
 func (s *Service) Stop(ctx context.Context) error {
 	err := s.river.Stop(ctx)
 	if err != nil && ctx.Err() != nil {
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelTimeout)
 		defer cancel()
 		err = s.river.StopAndCancel(c)
 	}

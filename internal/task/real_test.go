@@ -53,7 +53,7 @@ func realRuntimeB(t testing.TB) (*task.Runtime, *model.Manager) {
 	})
 	adm := admission.New(admission.Options{Monitor: mon, Evictor: models, Critical: 0.95, Wait: time.Minute})
 	t.Cleanup(func() {
-		adm.Stop()
+		adm.Stop(context.Background())
 		_ = models.Stop(context.Background())
 	})
 	rt := task.New(task.Config{

@@ -26,6 +26,7 @@ import (
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/memory"
 	"github.com/lector-ocr/lector/internal/model"
+	"github.com/lector-ocr/lector/internal/obs"
 	"github.com/lector-ocr/lector/internal/pool"
 	"github.com/lector-ocr/lector/internal/result"
 )
@@ -108,12 +109,7 @@ type Config struct {
 
 // New returns a runtime.
 func New(o Config) *Runtime {
-	if o.Clock == nil {
-		o.Clock = clock.Real{}
-	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
+	o.Clock, o.Log = obs.Clock(o.Clock), obs.Log(o.Log)
 	if o.GPUSample <= 0 {
 		o.GPUSample = 100 * time.Millisecond
 	}

@@ -199,7 +199,7 @@ func setup(t *testing.T) *bundle {
 		Clock:       fc,
 	})
 	t.Cleanup(func() {
-		adm.Stop()
+		adm.Stop(context.Background())
 		_ = b.models.Stop(context.Background())
 	})
 	return b

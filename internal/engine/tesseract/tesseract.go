@@ -112,7 +112,7 @@ import (
 type Engine struct {
 	// DataDir is the tessdata directory ("" finds the installed one).
 	DataDir string
-	// PageTimeout bounds one page's recognition (default 120s).
+	// PageTimeout bounds one page's recognition (engine.DefaultPageTimeout).
 	PageTimeout time.Duration
 }
 
@@ -175,7 +175,7 @@ func (e Engine) Load(ctx context.Context, spec engine.Spec) (engine.Model, error
 	}
 	to := e.PageTimeout
 	if to <= 0 {
-		to = 120 * time.Second
+		to = engine.DefaultPageTimeout
 	}
 	return &model{dir: dir, langs: spec.Config, name: spec.Model, timeout: to, rtl: rightToLeft(spec.Config), scratch: spec.ScratchDir}, nil
 }
