@@ -1,0 +1,191 @@
+package ppocr
+
+import (
+	"math"
+	"sort"
+	"unicode"
+
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+// Layout: PP-OCR gives text lines and no structure. They are put in reading
+// order and grouped here:
+//   - rows: lines whose vertical extents overlap by at least half the
+//     smaller height, and that are no further apart than rowGap heights,
+//     are one result line, left to right (the detector often splits a line
+//     at a wide space; a gap wider than that is another column);
+//   - paragraphs: consecutive rows whose horizontal extents overlap, the
+//     gap between them under paraGap of their height, and whose heights are
+//     alike (within paraHeight×);
+//   - one text block per paragraph, in order: top to bottom, and rows of
+//     a paragraph top to bottom.
+const (
+	rowOverlap = 0.5
+	rowGap     = 2.5
+	paraGap    = 0.8
+	paraHeight = 1.6
+)
+
+// words splits a recognised line into words at spaces, each with the box
+// of its characters' span within the line's quadrilateral. A run of
+// characters without spaces is one word, in Chinese too (the recogniser
+// gives no word breaks there; hOCR and PDF get the run as one word).
+func (l line) words() []result.Word {
+	var out []result.Word
+	start := -1
+	flush := func(end int) { // chars[start:end]
+		if start < 0 {
+			return
+		}
+		rs := make([]rune, 0, end-start)
+		conf := 0.0
+		for _, c := range l.Chars[start:end] {
+			rs = append(rs, c.R)
+			conf += float64(c.Prob)
+		}
+		f0, f1 := l.Spans[start][0], l.Spans[end-1][1]
+		out = append(out, result.Word{Text: string(rs), Box: l.span(f0, f1), Confidence: round1(100 * conf / float64(end-start))})
+		start = -1
+	}
+	for i, c := range l.Chars {
+		if unicode.IsSpace(c.R) {
+			flush(i)
+			continue
+		}
+		if start < 0 {
+			start = i
+		}
+	}
+	flush(len(l.Chars))
+	return out
+}
+
+// span is the box of the part of the line between fractions f0 and f1 of
+// its reading direction.
+func (l line) span(f0, f1 float64) result.Box {
+	if l.Flipped {
+		f0, f1 = 1-f1, 1-f0
+	}
+	q := l.Box
+	var c [4]pt
+	if l.Vertical { // reading runs down the box: along 0→3 and 1→2
+		c = [4]pt{lerp(q[0], q[3], f0), lerp(q[1], q[2], f0), lerp(q[1], q[2], f1), lerp(q[0], q[3], f1)}
+	} else {
+		c = [4]pt{lerp(q[0], q[1], f0), lerp(q[0], q[1], f1), lerp(q[3], q[2], f1), lerp(q[3], q[2], f0)}
+	}
+	return boxOf(c[:])
+}
+
+func boxOf(ps []pt) result.Box {
+	x0, y0, x1, y1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, p := range ps {
+		x0, y0, x1, y1 = min(x0, p.X), min(y0, p.Y), max(x1, p.X), max(y1, p.Y)
+	}
+	return result.Box{X0: int(math.Floor(x0)), Y0: int(math.Floor(y0)), X1: int(math.Ceil(x1)) + 1, Y1: int(math.Ceil(y1)) + 1}
+}
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+// row is lines read as one, left to right.
+type row struct {
+	lines []line
+	box   result.Box
+}
+
+func (r row) height() int { return r.box.Height() }
+
+// layout groups lines into blocks of paragraphs of rows.
+func layout(lines []line) []result.Block {
+	if len(lines) == 0 {
+		return nil
+	}
+	rows := groupRows(lines)
+	var paras [][]row
+	for _, r := range rows {
+		if n := len(paras); n > 0 && sameParagraph(paras[n-1][len(paras[n-1])-1], r) {
+			paras[n-1] = append(paras[n-1], r)
+			continue
+		}
+		paras = append(paras, []row{r})
+	}
+	blocks := make([]result.Block, 0, len(paras))
+	for i, p := range paras {
+		var para result.Paragraph
+		confSum, n := 0.0, 0
+		for _, r := range p {
+			var rl result.Line
+			lc := 0.0
+			for _, l := range r.lines {
+				rl.Words = append(rl.Words, l.words()...)
+				lc += l.Conf
+			}
+			if len(rl.Words) == 0 {
+				continue
+			}
+			rl.Box = r.box
+			rl.Confidence = round1(100 * lc / float64(len(r.lines)))
+			confSum += rl.Confidence
+			n++
+			para.Lines = append(para.Lines, rl)
+			para.Box = para.Box.Union(rl.Box)
+		}
+		if n == 0 {
+			continue
+		}
+		blocks = append(blocks, result.Block{Type: result.BlockText, Box: para.Box, Confidence: round1(confSum / float64(n)),
+			Paragraphs: []result.Paragraph{para}, Order: i})
+	}
+	for i := range blocks {
+		blocks[i].Order = i
+	}
+	return blocks
+}
+
+// groupRows joins lines on one row (see the constants above), rows in order
+// of their tops.
+func groupRows(lines []line) []row {
+	ls := append([]line(nil), lines...)
+	sort.SliceStable(ls, func(i, j int) bool { return ls[i].Box.minX() < ls[j].Box.minX() })
+	var rows []row
+	for _, l := range ls {
+		b := boxOf(l.Box[:])
+		best, bestOv := -1, 0.0
+		for i, r := range rows {
+			last := boxOf(r.lines[len(r.lines)-1].Box[:])
+			ov := float64(min(b.Y1, last.Y1) - max(b.Y0, last.Y0))
+			hmin := float64(min(b.Height(), last.Height()))
+			gap := float64(b.X0 - last.X1)
+			if ov >= rowOverlap*hmin && gap <= rowGap*float64(max(b.Height(), last.Height())) && ov > bestOv {
+				best, bestOv = i, ov
+			}
+		}
+		if best >= 0 {
+			rows[best].lines = append(rows[best].lines, l)
+			rows[best].box = rows[best].box.Union(b)
+		} else {
+			rows = append(rows, row{lines: []line{l}, box: b})
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i].box, rows[j].box
+		// Rows overlapping vertically (side by side) read left to right.
+		if min(a.Y1, b.Y1)-max(a.Y0, b.Y0) > min(a.Height(), b.Height())/2 {
+			return a.X0 < b.X0
+		}
+		return a.Y0 < b.Y0
+	})
+	return rows
+}
+
+// sameParagraph: b continues a's paragraph.
+func sameParagraph(a, b row) bool {
+	ha, hb := float64(a.height()), float64(b.height())
+	if ha <= 0 || hb <= 0 || max(ha, hb) > paraHeight*min(ha, hb) {
+		return false
+	}
+	if min(a.box.X1, b.box.X1) <= max(a.box.X0, b.box.X0) {
+		return false
+	}
+	gap := float64(b.box.Y0 - a.box.Y1)
+	return gap < paraGap*min(ha, hb)
+}
