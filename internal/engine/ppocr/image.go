@@ -229,3 +229,51 @@ func (im *bgr) sample(x, y float64, px []byte) {
 
 // String is for test failures.
 func (im *bgr) String() string { return fmt.Sprintf("%dx%d", im.W, im.H) }
+
+// border is the margin added around a page before detection: text that
+// touches the image's edge (a tight line or word crop) is not found by the
+// detector, which was trained on text with surroundings. Half the shorter
+// side, 16 to 64 pixels.
+func border(im *bgr) int { return max(16, min(64, min(im.W, im.H)/2)) }
+
+// pad returns im inside a margin of b pixels of its background colour (the
+// median of its edge pixels, per channel).
+func (im *bgr) pad(b int) *bgr {
+	var hist [3][256]int
+	n := 0
+	count := func(x, y int) {
+		p := im.Pix[3*(y*im.W+x):]
+		for c := 0; c < 3; c++ {
+			hist[c][p[c]]++
+		}
+		n++
+	}
+	for x := 0; x < im.W; x++ {
+		count(x, 0)
+		count(x, im.H-1)
+	}
+	for y := 0; y < im.H; y++ {
+		count(0, y)
+		count(im.W-1, y)
+	}
+	var bg [3]byte
+	for c := 0; c < 3; c++ {
+		acc := 0
+		for v := 0; v < 256; v++ {
+			acc += hist[c][v]
+			if 2*acc >= n {
+				bg[c] = byte(v)
+				break
+			}
+		}
+	}
+	out := newBGR(im.W+2*b, im.H+2*b)
+	for i := 0; i < len(out.Pix); i += 3 {
+		out.Pix[i], out.Pix[i+1], out.Pix[i+2] = bg[0], bg[1], bg[2]
+	}
+	for y := 0; y < im.H; y++ {
+		d := 3 * ((y+b)*out.W + b)
+		copy(out.Pix[d:d+3*im.W], im.Pix[3*y*im.W:3*(y+1)*im.W])
+	}
+	return out
+}

@@ -10,18 +10,21 @@ import (
 
 // Layout: PP-OCR gives text lines and no structure. They are put in reading
 // order and grouped here:
-//   - rows: lines whose vertical extents overlap by at least half the
-//     smaller height, and that are no further apart than rowGap heights,
-//     are one result line, left to right (the detector often splits a line
-//     at a wide space; a gap wider than that is another column);
+//   - regions by recursive XY-cut: a region is split into columns at a
+//     vertical strip that no line crosses, at least colGap line heights wide,
+//     with lines on both sides that stack (two or more each); otherwise into
+//     bands at horizontal gaps no line crosses; columns read left to right,
+//     bands top to bottom;
+//   - rows, within a region: lines whose vertical extents overlap by at
+//     least half the smaller height are one result line, left to right (the
+//     detector often splits a line at a wide space);
 //   - paragraphs: consecutive rows whose horizontal extents overlap, the
 //     gap between them under paraGap of their height, and whose heights are
 //     alike (within paraHeight×);
-//   - one text block per paragraph, in order: top to bottom, and rows of
-//     a paragraph top to bottom.
+//   - one text block per paragraph, in reading order.
 const (
+	colGap     = 0.8
 	rowOverlap = 0.5
-	rowGap     = 2.5
 	paraGap    = 0.8
 	paraHeight = 1.6
 )
@@ -99,14 +102,15 @@ func layout(lines []line) []result.Block {
 	if len(lines) == 0 {
 		return nil
 	}
-	rows := groupRows(lines)
 	var paras [][]row
-	for _, r := range rows {
-		if n := len(paras); n > 0 && sameParagraph(paras[n-1][len(paras[n-1])-1], r) {
-			paras[n-1] = append(paras[n-1], r)
-			continue
+	for _, region := range xyCut(lines, medianHeight(lines)) {
+		for _, r := range groupRows(region) {
+			if n := len(paras); n > 0 && sameParagraph(paras[n-1][len(paras[n-1])-1], r) {
+				paras[n-1] = append(paras[n-1], r)
+				continue
+			}
+			paras = append(paras, []row{r})
 		}
-		paras = append(paras, []row{r})
 	}
 	blocks := make([]result.Block, 0, len(paras))
 	for i, p := range paras {
@@ -154,8 +158,7 @@ func groupRows(lines []line) []row {
 			last := boxOf(r.lines[len(r.lines)-1].Box[:])
 			ov := float64(min(b.Y1, last.Y1) - max(b.Y0, last.Y0))
 			hmin := float64(min(b.Height(), last.Height()))
-			gap := float64(b.X0 - last.X1)
-			if ov >= rowOverlap*hmin && gap <= rowGap*float64(max(b.Height(), last.Height())) && ov > bestOv {
+			if ov >= rowOverlap*hmin && ov > bestOv {
 				best, bestOv = i, ov
 			}
 		}
@@ -166,14 +169,7 @@ func groupRows(lines []line) []row {
 			rows = append(rows, row{lines: []line{l}, box: b})
 		}
 	}
-	sort.SliceStable(rows, func(i, j int) bool {
-		a, b := rows[i].box, rows[j].box
-		// Rows overlapping vertically (side by side) read left to right.
-		if min(a.Y1, b.Y1)-max(a.Y0, b.Y0) > min(a.Height(), b.Height())/2 {
-			return a.X0 < b.X0
-		}
-		return a.Y0 < b.Y0
-	})
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].box.Y0 < rows[j].box.Y0 })
 	return rows
 }
 
@@ -188,4 +184,129 @@ func sameParagraph(a, b row) bool {
 	}
 	gap := float64(b.box.Y0 - a.box.Y1)
 	return gap < paraGap*min(ha, hb)
+}
+
+func medianHeight(lines []line) float64 {
+	hs := make([]float64, len(lines))
+	for i, l := range lines {
+		hs[i] = lineHeight(l)
+	}
+	sort.Float64s(hs)
+	return hs[len(hs)/2]
+}
+
+// lineHeight is the height of the text, across the reading direction.
+func lineHeight(l line) float64 {
+	if l.Vertical {
+		return l.Box.width()
+	}
+	return l.Box.height()
+}
+
+// interval is a line's extent on one axis.
+type interval struct {
+	lo, hi float64
+	i      int
+}
+
+// xyCut splits lines into regions in reading order (see Layout above); h
+// is the typical line height.
+func xyCut(lines []line, h float64) [][]line {
+	if len(lines) < 2 {
+		return [][]line{lines}
+	}
+	// Bands: horizontal gaps no line crosses (a fifth of each line's height
+	// may overlap its neighbours: boxes of tilted lines do).
+	ys := make([]interval, len(lines))
+	for i, l := range lines {
+		m := 0.2 * (l.Box.maxY() - l.Box.minY())
+		ys[i] = interval{l.Box.minY() + m, l.Box.maxY() - m, i}
+	}
+	bands := split(lines, ys, 0)
+	var out [][]line
+	for i := 0; i < len(bands); {
+		j, lo, hi := columns(bands, i, colGap*h)
+		if j < 0 {
+			out = append(out, bands[i])
+			i++
+			continue
+		}
+		var left, right []line
+		for _, b := range bands[i:j] {
+			for _, l := range b {
+				if l.Box.centerX() < (lo+hi)/2 {
+					left = append(left, l)
+				} else {
+					right = append(right, l)
+				}
+			}
+		}
+		out = append(out, xyCut(left, h)...)
+		out = append(out, xyCut(right, h)...)
+		i = j
+	}
+	return out
+}
+
+// columns looks for a column gap starting at bands[i]: a vertical strip at
+// least minGap wide between two of its lines that no line of the following
+// bands crosses (a line reaching into it narrows it). It returns the end
+// of the run of bands it divides and the strip, or j < 0 when there is no
+// such strip dividing at least two bands with lines on both sides.
+func columns(bands [][]line, i int, minGap float64) (int, float64, float64) {
+	bestJ, bestLo, bestHi := -1, 0.0, 0.0
+	xs := make([]interval, len(bands[i]))
+	for k, l := range bands[i] {
+		xs[k] = interval{l.Box.minX(), l.Box.maxX(), k}
+	}
+	sort.Slice(xs, func(a, b int) bool { return xs[a].lo < xs[b].lo })
+	reach := math.Inf(-1)
+	for k, v := range xs {
+		if k > 0 && v.lo-reach >= minGap {
+			lo, hi := reach, v.lo
+			both := 0
+			j := i
+			for ; j < len(bands); j++ {
+				nlo, nhi, l, r := lo, hi, false, false
+				for _, ln := range bands[j] {
+					x0, x1 := ln.Box.minX(), ln.Box.maxX()
+					if (x0+x1)/2 < (lo+hi)/2 {
+						nlo, l = max(nlo, x1), true
+					} else {
+						nhi, r = min(nhi, x0), true
+					}
+				}
+				// A band may narrow the strip to half (a long line reaching
+				// into the gutter), not close it.
+				if nhi-nlo < minGap/2 {
+					break
+				}
+				if l && r {
+					both++
+				}
+			}
+			if both >= 2 && j-i > 1 && j > bestJ {
+				bestJ, bestLo, bestHi = j, lo, hi
+			}
+		}
+		reach = max(reach, v.hi)
+	}
+	return bestJ, bestLo, bestHi
+}
+
+// split groups lines by their intervals on one axis: a gap wider than
+// minGap between the union of the intervals so far and the next one starts
+// a new group. Groups are in increasing order.
+func split(lines []line, iv []interval, minGap float64) [][]line {
+	sort.Slice(iv, func(a, b int) bool { return iv[a].lo < iv[b].lo })
+	var out [][]line
+	reach := math.Inf(-1)
+	for _, v := range iv {
+		if len(out) == 0 || v.lo-reach > minGap {
+			out = append(out, nil)
+		}
+		out[len(out)-1] = append(out[len(out)-1], lines[v.i])
+		reach = max(reach, v.hi)
+	}
+	return out
 }

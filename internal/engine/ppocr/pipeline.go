@@ -73,6 +73,9 @@ type stats struct {
 // recognise, and drop lines read with a confidence under dropScore.
 func (h *handle) read(ctx context.Context, img *bgr) ([]line, stats, error) {
 	var st stats
+	b := border(img)
+	orig := img
+	img = img.pad(b)
 	boxes, err := h.detect(ctx, img)
 	if err != nil || len(boxes) == 0 {
 		return nil, st, err
@@ -114,6 +117,10 @@ func (h *handle) read(ctx context.Context, img *bgr) ([]line, stats, error) {
 	kept := lines[:0]
 	for _, l := range lines {
 		if l.Conf >= dropScore && l.Text != "" {
+			for i := range l.Box { // into the unpadded image
+				l.Box[i].X = clamp(l.Box[i].X-float64(b), 0, float64(orig.W-1))
+				l.Box[i].Y = clamp(l.Box[i].Y-float64(b), 0, float64(orig.H-1))
+			}
 			kept = append(kept, l)
 		}
 	}
