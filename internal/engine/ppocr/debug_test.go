@@ -19,6 +19,18 @@ func TestDebugBoxes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pimg := img.pad(border(img))
+	boxes, err := h.detect(context.Background(), pimg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range boxes {
+		c, v := pimg.warp(b)
+		ls := []line{{Box: b, Vertical: v}}
+		h.recognize(context.Background(), []*bgr{c}, ls)
+		fl, sure, _ := h.classify(context.Background(), []*bgr{c})
+		t.Logf("box %v crop %v flip %v sure %v: %.2f %q", b, c, fl, sure, ls[0].Conf, ls[0].Text)
+	}
 	lines, st, err := h.read(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)

@@ -8,11 +8,13 @@ import (
 // Detection settings: PaddleOCR's defaults for PP-OCRv4
 // (tools/infer/utility.py, DetResizeForTest and DBPostProcess).
 const (
-	detLimitSide     = 960 // det_limit_side_len, det_limit_type "max"
-	detThresh        = 0.3 // det_db_thresh: a pixel is text when its probability is above this
-	detBoxThresh     = 0.6 // det_db_box_thresh: a box's mean probability must reach this
-	detUnclipRatio   = 1.5 // det_db_unclip_ratio
-	detMinSize       = 3   // boxes with a shorter side under this are dropped
+	detLimitSide     = 960  // det_limit_side_len, det_limit_type "max"
+	detMinSide       = 64   // PaddleX's limit_type "min" (its PP-OCR pipelines' default): the shorter side at least this
+	detMaxSide       = 4000 // PaddleX's max_side_limit
+	detThresh        = 0.3  // det_db_thresh: a pixel is text when its probability is above this
+	detBoxThresh     = 0.6  // det_db_box_thresh: a box's mean probability must reach this
+	detUnclipRatio   = 1.5  // det_db_unclip_ratio
+	detMinSize       = 3    // boxes with a shorter side under this are dropped
 	detMaxCandidates = 1000
 )
 
@@ -21,12 +23,22 @@ var (
 	detStd  = [3]float32{0.229, 0.224, 0.225}
 )
 
-// detSize is DetResizeForTest (type "max"): the longer side limited to
-// limit, both sides rounded to multiples of 32, at least 32.
+// detSize is DetResizeForTest: the longer side limited to limit (type
+// "max", PaddleOCR's default for PP-OCRv4), both sides rounded to multiples
+// of 32, at least 32. An elongated image (a text line, a strip) would lose
+// its text that way — a 1,500×40 line comes out 960×32, its letters
+// squashed — so the shorter side is also kept at detMinSide or more
+// (PaddleX's type "min" for its PP-OCR pipelines), within detMaxSide.
 func detSize(w, h, limit int) (int, int) {
 	ratio := 1.0
 	if m := max(w, h); m > limit {
 		ratio = float64(limit) / float64(m)
+	}
+	if s := float64(min(w, h)); s*ratio < detMinSide {
+		ratio = detMinSide / s
+	}
+	if m := float64(max(w, h)); m*ratio > detMaxSide {
+		ratio = detMaxSide / m
 	}
 	rw := int(float64(w) * ratio)
 	rh := int(float64(h) * ratio)

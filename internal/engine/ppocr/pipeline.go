@@ -95,6 +95,11 @@ func (h *handle) read(ctx context.Context, img *bgr) ([]line, stats, error) {
 		crops = append(crops, c)
 		lines = append(lines, line{Box: b, Vertical: vertical})
 	}
+	// The classifier sees a line squeezed into 192×48, and long lines
+	// come out "upside down" when they are not (white on dark above all):
+	// a line it turns is read both ways and keeps the clearer reading.
+	var turned []int
+	var unturned []*bgr
 	if h.m.cls != nil {
 		flips, sure, err := h.classify(ctx, crops)
 		if err != nil {
@@ -105,7 +110,8 @@ func (h *handle) read(ctx context.Context, img *bgr) ([]line, stats, error) {
 				st.classified++
 			}
 			if flips[i] {
-				st.flipped++
+				turned = append(turned, i)
+				unturned = append(unturned, crops[i])
 				crops[i] = crops[i].rotate(2)
 				lines[i].Flipped = true
 			}
@@ -113,6 +119,22 @@ func (h *handle) read(ctx context.Context, img *bgr) ([]line, stats, error) {
 	}
 	if err := h.recognize(ctx, crops, lines); err != nil {
 		return nil, st, err
+	}
+	if len(turned) > 0 {
+		again := make([]line, len(turned))
+		for k, i := range turned {
+			again[k] = line{Box: lines[i].Box, Vertical: lines[i].Vertical}
+		}
+		if err := h.recognize(ctx, unturned, again); err != nil {
+			return nil, st, err
+		}
+		for k, i := range turned {
+			if again[k].Conf > lines[i].Conf {
+				lines[i] = again[k]
+			} else {
+				st.flipped++
+			}
+		}
 	}
 	kept := lines[:0]
 	for _, l := range lines {

@@ -156,7 +156,11 @@ func measure(t *testing.T, read func(set, lang string) reader) *figures {
 		}
 		for _, img := range imgs {
 			want := string(readFile(t, strings.TrimSuffix(img, ".bin.png")+".gt.txt"))
-			f.lines.add(read("lines", "en")(t, readFile(t, img), nil), want)
+			got := read("lines", "en")(t, readFile(t, img), nil)
+			f.lines.add(got, want)
+			if c := eval.CER(got, want); testing.Verbose() && c > 0.02 {
+				t.Logf("line %s: CER %.3f got %q want %q", filepath.Base(img), c, got, strings.TrimSpace(want))
+			}
 		}
 	})
 	timed("linn", func() {
