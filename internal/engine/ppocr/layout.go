@@ -3,6 +3,7 @@ package ppocr
 import (
 	"math"
 	"sort"
+	"strings"
 	"unicode"
 
 	"github.com/lector-ocr/lector/internal/result"
@@ -119,12 +120,20 @@ func layout(lines []line) []result.Block {
 		for _, r := range p {
 			var rl result.Line
 			lc := 0.0
+			var texts []string
 			for _, l := range r.lines {
 				rl.Words = append(rl.Words, l.words()...)
 				lc += l.Conf
+				if t := strings.TrimSpace(l.Text); t != "" {
+					texts = append(texts, t)
+				}
 			}
 			if len(rl.Words) == 0 {
 				continue
+			}
+			rl.Text = strings.Join(texts, " ")
+			if len(r.lines) == 1 {
+				rl.Polygon = r.lines[0].polygon()
 			}
 			rl.Box = r.box
 			rl.Confidence = round1(100 * lc / float64(len(r.lines)))
@@ -309,4 +318,26 @@ func split(lines []line, iv []interval, minGap float64) [][]line {
 		reach = max(reach, v.hi)
 	}
 	return out
+}
+
+// polygon is the line's quadrilateral clockwise from the top left of its
+// text, when it is not level (nil for an upright axis-aligned box).
+func (l line) polygon() []result.Point {
+	start := 0
+	if l.Vertical {
+		start = 1 // the crop was turned counter-clockwise: the text's top is the box's right
+	}
+	if l.Flipped {
+		start += 2
+	}
+	ps := make([]result.Point, 4)
+	level := start == 0
+	for i := range ps {
+		p := l.Box[(start+i)%4]
+		ps[i] = result.Point{X: int(math.Round(p.X)), Y: int(math.Round(p.Y))}
+	}
+	if level && ps[0].Y == ps[1].Y && ps[2].Y == ps[3].Y && ps[0].X == ps[3].X && ps[1].X == ps[2].X {
+		return nil
+	}
+	return ps
 }

@@ -72,10 +72,8 @@ func cudaOptions(c sessionConfig) map[string]string {
 }
 
 // deviceUnavailable is the error of a device this installation cannot use.
-// (errcode has no device_unavailable code yet; model_load_failed is what a
-// load that cannot happen reports.)
 func deviceUnavailable(format string, args ...any) error {
-	return errcode.New(errcode.ModelLoadFailed, format, args...)
+	return errcode.New(errcode.DeviceUnavailable, format, args...)
 }
 
 // checkCUDA reports whether the CUDA provider is installed beside the

@@ -21,7 +21,6 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -143,17 +142,61 @@ func (e Engine) installedList() string {
 // (docs/ppocr-notes.md says how): the runner's resident size with the three
 // sessions loaded, and the growth of its peak per megapixel of page.
 const (
-	loadBytes    = 160 << 20
-	perMPBytes   = 120 << 20
-	gpuLoadBytes = 1 << 30 // CUDA context, cuDNN and the arena's first chunks
+	loadBytes  = 160 << 20
+	perMPBytes = 120 << 20
+	// On a CUDA device (not measured here: no GPU on the machine these
+	// figures were taken on; from ONNX Runtime's CUDA provider's usual
+	// footprint, to be replaced by measurements and learned per device).
+	gpuLoadBytes      = 1 << 30   // weights, cuDNN and cuBLAS workspaces, the arena's first chunks
+	gpuPerMPBytes     = 256 << 20 // activations of the detector and a line batch
+	gpuHostLoadBytes  = 600 << 20 // the CUDA context's host side, ONNX Runtime, the providers' code
+	gpuHostPerMPBytes = 40 << 20  // the decoded page and its tensors before upload
 )
 
-// Estimate returns the documented coefficients (CPU figures).
-func (e Engine) Estimate(config string) (uint64, uint64, error) {
+var (
+	_ engine.Placer    = Engine{}
+	_ engine.Cataloger = Engine{}
+)
+
+// Estimate returns the documented footprint: on the CPU all host memory;
+// on a CUDA device the weights, activations and cuDNN workspace live on the
+// device, and the host keeps the CUDA context, ONNX Runtime and the decoded
+// page.
+func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, error) {
 	if _, err := e.check(config); err != nil {
-		return 0, 0, err
+		return engine.Footprint{}, err
 	}
-	return loadBytes, perMPBytes, nil
+	if kind == device.CUDA {
+		return engine.Footprint{
+			Host:   engine.Cost{Load: gpuHostLoadBytes, PerMegapixel: gpuHostPerMPBytes},
+			Device: engine.Cost{Load: gpuLoadBytes, PerMegapixel: gpuPerMPBytes},
+		}, nil
+	}
+	return engine.Footprint{Host: engine.Cost{Load: loadBytes, PerMegapixel: perMPBytes}}, nil
+}
+
+// DeviceKinds: CUDA first where ONNX Runtime's CUDA provider is installed
+// (scripts/onnxruntime.sh --gpu), and the CPU everywhere.
+func (e Engine) DeviceKinds(config string) []device.Kind {
+	if checkCUDA(e.libDir()) == nil {
+		return []device.Kind{device.CUDA, device.CPU}
+	}
+	return []device.Kind{device.CPU}
+}
+
+// Catalog lists the installed versions.
+func (e Engine) Catalog() []engine.Entry {
+	var out []engine.Entry
+	for _, v := range e.Installed() {
+		var size uint64
+		for _, f := range []string{detFile, recFile, clsFile, keysFile} {
+			if fi, err := os.Stat(filepath.Join(e.Dir, v, f)); err == nil {
+				size += uint64(fi.Size())
+			}
+		}
+		out = append(out, engine.Entry{Model: "ppocr:" + v, Description: "PaddleOCR PP-OCR" + v + " (detection, direction, recognition; Chinese and English) on ONNX Runtime", DiskBytes: size})
+	}
+	return out
 }
 
 // Load opens the three sessions on spec's device; handles share them.
@@ -225,14 +268,16 @@ func (e Engine) sessionConfig(spec engine.Spec) (sessionConfig, error) {
 	}
 	c := sessionConfig{Threads: max(1, cores/max(spec.Slots, 1)), GPU: -1, LibDir: e.libDir()}
 	if spec.Device != "" && spec.Device != string(device.CPU) {
-		idx, ok := device.GPUIndex(spec.Device)
-		if !ok {
-			return c, errcode.New(errcode.InvalidArgument, "ppocr: unknown device %q", spec.Device)
+		if _, ok := device.GPUIndex(spec.Device); !ok {
+			return c, errcode.New(errcode.DeviceUnavailable, "ppocr: unknown device %q", spec.Device)
 		}
-		c.GPU = idx
+		// The runner sees only its own GPU: the ordinal is the one inside
+		// this process.
+		c.GPU = spec.CUDAOrdinal
+		c.Threads = 1 // the CPU only feeds the device
 		c.GPUMem = e.GPUMemLimit
 		if c.GPUMem == 0 {
-			c.GPUMem = gpuLoadBytes + uint64(max(spec.Slots, 1))*4*perMPBytes
+			c.GPUMem = gpuLoadBytes + uint64(max(spec.Slots, 1))*4*gpuPerMPBytes
 		}
 	}
 	return c, nil
@@ -278,14 +323,11 @@ type handle struct{ m *model }
 
 func (h *handle) Close() error { return nil }
 
-// Options understood by Process (the names the Tesseract engine uses for
+// Params understood by Process (the names the Tesseract engine uses for
 // the same things).
 const (
-	OptPSM       = "psm"        // "7" or "13": the image is one text line (recognition only)
-	OptTIFFPage  = "tiff_page"  // 1-based page of a multi-page TIFF
-	OptExifQuads = "exif_quads" // clockwise quarter turns from EXIF
-	OptExifFlip  = "exif_flip"  // mirror first (EXIF)
-	OptNoOSD     = "no_osd"     // the page is known upright: no rotation search
+	OptPSM   = "psm"    // "7" or "13": the image is one text line (recognition only)
+	OptNoOSD = "no_osd" // the page is known upright: no rotation search
 )
 
 // Process reads one page.
@@ -293,7 +335,7 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	if len(im.Data) == 0 {
 		return nil, errcode.New(errcode.InvalidDocument, "page %d has no image data", im.Number)
 	}
-	if p, _ := strconv.Atoi(opts[OptTIFFPage]); p > 1 {
+	if im.TIFFPage > 1 {
 		return nil, errcode.New(errcode.InvalidDocument, "page %d: ppocr reads only the first page of a TIFF", im.Number)
 	}
 	img, err := decode(im.Data)
@@ -303,22 +345,20 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	if img.W == 0 || img.H == 0 {
 		return nil, errcode.New(errcode.InvalidDocument, "page %d: the image is empty", im.Number)
 	}
-	if opts[OptExifFlip] != "" {
+	if im.Orientation.Mirror {
 		img = img.flipX()
 	}
-	if q, _ := strconv.Atoi(opts[OptExifQuads]); q != 0 {
-		img = img.rotate(q)
-	}
+	img = img.rotate(im.Orientation.QuarterTurns)
 	ctx, cancel := context.WithTimeout(ctx, h.m.timeout)
 	defer cancel()
 	page := &result.Page{Number: im.Number, Engine: h.m.name}
 	var lines []line
-	switch opts[OptPSM] {
+	switch opts.Param(OptPSM) {
 	case "7", "13":
 		lines, err = h.readLine(ctx, img)
 	default:
 		var rot int
-		lines, rot, err = h.readPage(ctx, img, opts[OptNoOSD] == "")
+		lines, rot, err = h.readPage(ctx, img, opts.Param(OptNoOSD) == "")
 		img = img.rotate(rot / 90)
 		page.Rotation = rot
 	}

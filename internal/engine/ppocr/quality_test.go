@@ -121,7 +121,7 @@ func measure(t *testing.T, read func(set, lang string) reader) *figures {
 		}
 		for _, r := range readTSV(t, filepath.Join(crops, "labels.tsv")) {
 			l := lang[r[0]]
-			got := read("crops", l)(t, readFile(t, filepath.Join(crops, r[0])), engine.Options{"psm": "7"})
+			got := read("crops", l)(t, readFile(t, filepath.Join(crops, r[0])), engine.Options{Params: map[string]string{OptPSM: "7"}})
 			if l == "zh" {
 				f.cropsZH.add(sceneNorm(got, false), sceneNorm(r[1], false))
 			} else {
@@ -137,7 +137,7 @@ func measure(t *testing.T, read func(set, lang string) reader) *figures {
 		for _, r := range readTSV(t, filepath.Join(images, "meta.tsv"))[1:] {
 			name, file, lang, spaces := r[0], r[1], r[2], r[6] == "keep"
 			want := strings.TrimSpace(string(readFile(t, filepath.Join(images, name+".txt"))))
-			got := read("images", lang)(t, readFile(t, filepath.Join(images, file)), nil)
+			got := read("images", lang)(t, readFile(t, filepath.Join(images, file)), engine.Options{})
 			p := &f.imagesEN
 			if lang == "zh" {
 				p = &f.imagesZH
@@ -156,7 +156,7 @@ func measure(t *testing.T, read func(set, lang string) reader) *figures {
 		}
 		for _, img := range imgs {
 			want := string(readFile(t, strings.TrimSuffix(img, ".bin.png")+".gt.txt"))
-			got := read("lines", "en")(t, readFile(t, img), nil)
+			got := read("lines", "en")(t, readFile(t, img), engine.Options{})
 			f.lines.add(got, want)
 			if c := eval.CER(got, want); testing.Verbose() && c > 0.02 {
 				t.Logf("line %s: CER %.3f got %q want %q", filepath.Base(img), c, got, strings.TrimSpace(want))
@@ -165,7 +165,7 @@ func measure(t *testing.T, read func(set, lang string) reader) *figures {
 	})
 	timed("linn", func() {
 		want := string(readFile(t, filepath.Join(dir, "pages", "linn.txt")))
-		f.linn.add(read("linn", "en")(t, readFile(t, filepath.Join(dir, "pages", "linn.png")), nil), want)
+		f.linn.add(read("linn", "en")(t, readFile(t, filepath.Join(dir, "pages", "linn.png")), engine.Options{}), want)
 	})
 	for _, s := range []struct {
 		name string
@@ -238,7 +238,7 @@ func TestQualityTesseract(t *testing.T) {
 		h := get(langs)
 		return func(t testing.TB, data []byte, opts engine.Options) string {
 			if set != "crops" {
-				opts = nil
+				opts = engine.Options{}
 			}
 			return process(t, h, data, opts).Text()
 		}
