@@ -234,7 +234,7 @@ func xyCut(lines []line, h float64) [][]line {
 	bands := split(lines, ys, 0)
 	var out [][]line
 	for i := 0; i < len(bands); {
-		j, lo, hi := columns(bands, i, colGap*h)
+		j, lo, hi := columns(bands, i, colGap*h, h)
 		if j < 0 {
 			out = append(out, bands[i])
 			i++
@@ -257,12 +257,28 @@ func xyCut(lines []line, h float64) [][]line {
 	return out
 }
 
+func bandTop(b []line) float64 {
+	y := math.Inf(1)
+	for _, l := range b {
+		y = min(y, l.Box.minY())
+	}
+	return y
+}
+
+func bandBottom(b []line) float64 {
+	y := math.Inf(-1)
+	for _, l := range b {
+		y = max(y, l.Box.maxY())
+	}
+	return y
+}
+
 // columns looks for a column gap starting at bands[i]: a vertical strip at
 // least minGap wide between two of its lines that no line of the following
 // bands crosses (a line reaching into it narrows it). It returns the end
 // of the run of bands it divides and the strip, or j < 0 when there is no
 // such strip dividing at least two bands with lines on both sides.
-func columns(bands [][]line, i int, minGap float64) (int, float64, float64) {
+func columns(bands [][]line, i int, minGap, h float64) (int, float64, float64) {
 	bestJ, bestLo, bestHi := -1, 0.0, 0.0
 	xs := make([]interval, len(bands[i]))
 	for k, l := range bands[i] {
@@ -273,7 +289,7 @@ func columns(bands [][]line, i int, minGap float64) (int, float64, float64) {
 	for k, v := range xs {
 		if k > 0 && v.lo-reach >= minGap {
 			lo, hi := reach, v.lo
-			both := 0
+			both, lastBoth := 0, i
 			j := i
 			for ; j < len(bands); j++ {
 				nlo, nhi, l, r := lo, hi, false, false
@@ -292,8 +308,18 @@ func columns(bands [][]line, i int, minGap float64) (int, float64, float64) {
 				}
 				if l && r {
 					both++
+					lastBoth = j
 				}
 			}
+			// Bands after the last one with lines on both sides belong to
+			// the columns only while they follow on closely (a column
+			// running longer than its neighbour), not after a gap (text
+			// below the columns).
+			end := lastBoth + 1
+			for end < j && bandTop(bands[end])-bandBottom(bands[end-1]) < 1.5*h {
+				end++
+			}
+			j = end
 			if both >= 2 && j-i > 1 && j > bestJ {
 				bestJ, bestLo, bestHi = j, lo, hi
 			}
