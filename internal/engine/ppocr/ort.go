@@ -97,6 +97,9 @@ func newSessionOptions(c sessionConfig) (*ort.SessionOptions, error) {
 	if err := o.SetInterOpNumThreads(1); err != nil {
 		return fail(err)
 	}
+	if err := o.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll); err != nil {
+		return fail(err)
+	}
 	// Threads that spin between operators burn the cores other slots'
 	// runs need.
 	if err := o.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {

@@ -222,8 +222,10 @@ func (h *handle) classify(ctx context.Context, crops []*bgr) (flips, sure []bool
 func (h *handle) recognize(ctx context.Context, crops []*bgr, lines []line) error {
 	height := h.m.recHeight
 	order := byAspect(crops)
-	for beg := 0; beg < len(order); beg += recBatch {
-		idx := order[beg:min(beg+recBatch, len(order))]
+	for beg := 0; beg < len(order); {
+		end := recBatchEnd(crops, order, beg, height)
+		idx := order[beg:end]
+		beg = end
 		width := recBatchWidth(crops, idx, height)
 		data, widths := lineInput(crops, idx, height, width)
 		out, shape, err := h.m.rec.run(ctx, data, int64(len(idx)), 3, int64(height), int64(width))
