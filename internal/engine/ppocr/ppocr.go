@@ -138,12 +138,19 @@ func (e Engine) installedList() string {
 	return strings.Join(names, ", ")
 }
 
-// Documented memory, measured on the CPU with ONNX Runtime 1.29.0 and v4
-// (docs/ppocr-notes.md says how): the runner's resident size with the three
-// sessions loaded, and the growth of its peak per megapixel of page.
+// Documented memory on the CPU (ONNX Runtime 1.29.0, v4, 2 slots of one
+// thread), measured on the 2-core machine of docs/ppocr-notes.md: the peak
+// of a cold runner reading one page, as `lector ocr --format json` reports
+// it (resources.peak_bytes), was 338 MiB for a 0.35 MP screenshot, 314 MiB
+// for a 1.9 MP photo and 522 MiB for the 8.4 MP linn.png. ONNX Runtime's
+// arena grows to the detector's 960-pixel input and a line batch on the
+// first page whatever its size, so most of it is the load: 63 MiB for the
+// sessions themselves (TestMeasureMemory) and the arena after a page; the
+// page adds its decoded copies (BGR, the margin) and longer line batches,
+// ~32 MiB/MP, rounded up here.
 const (
-	loadBytes  = 160 << 20
-	perMPBytes = 120 << 20
+	loadBytes  = 320 << 20
+	perMPBytes = 40 << 20
 	// On a CUDA device (not measured here: no GPU on the machine these
 	// figures were taken on; from ONNX Runtime's CUDA provider's usual
 	// footprint, to be replaced by measurements and learned per device).

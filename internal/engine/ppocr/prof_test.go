@@ -2,10 +2,15 @@ package ppocr
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/lector-ocr/lector/internal/engine"
 )
 
 func TestProfStages(t *testing.T) {
@@ -48,5 +53,42 @@ func TestProfRec(t *testing.T) {
 			h.m.rec.run(ctx, data, int64(n), 3, 48, int64(w))
 			t.Logf("rec batch %d x width %d: %v (%v per line)", n, w, time.Since(t0), time.Since(t0)/time.Duration(n))
 		}
+	}
+}
+
+// TestMeasureMemory measures what Estimate documents (PPOCR_MEASURE=1, in
+// a process of its own: go test -run TestMeasureMemory): the resident size
+// a load adds, and the peak growth per megapixel of reading pages of
+// several sizes (VmHWM reset through clear_refs before each page).
+func TestMeasureMemory(t *testing.T) {
+	if os.Getenv("PPOCR_MEASURE") == "" {
+		t.Skip()
+	}
+	status := func(key string) float64 {
+		b, _ := os.ReadFile("/proc/self/status")
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, key+":") {
+				var kb float64
+				fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, key+":")), "%f", &kb)
+				return kb * 1024
+			}
+		}
+		return 0
+	}
+	before := status("VmRSS")
+	h := testHandle(t)
+	loaded := status("VmRSS")
+	t.Logf("load: %.0f MiB (RSS %.0f → %.0f MiB)", (loaded-before)/(1<<20), before/(1<<20), loaded/(1<<20))
+	dir := evalDir(t)
+	for _, f := range []string{"scene/images/cnocr-multi-line_en_black.png", "scene/images/ic15-img_1.jpg", "scene/images/wildreceipt-1.jpeg", "pages/linn.png"} {
+		data := readFile(t, filepath.Join(dir, f))
+		img, _ := decode(data)
+		runtime.GC()
+		os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+		base := status("VmRSS")
+		process(t, h, data, engine.Options{})
+		peak := status("VmHWM")
+		mp := float64(img.W*img.H) / 1e6
+		t.Logf("%s: %.2f MP, peak +%.0f MiB = %.0f MiB/MP", f, mp, (peak-base)/(1<<20), (peak-base)/(1<<20)/mp)
 	}
 }
