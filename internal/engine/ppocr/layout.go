@@ -101,7 +101,7 @@ func (r row) height() int { return r.box.Height() }
 // layout groups lines into blocks of paragraphs of rows.
 func layout(lines []line) []result.Block {
 	if len(lines) == 0 {
-		return nil
+		return []result.Block{} // read, and nothing found
 	}
 	var paras [][]row
 	for _, region := range xyCut(lines, medianHeight(lines)) {
