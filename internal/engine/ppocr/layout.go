@@ -13,7 +13,8 @@ import (
 // order and grouped here:
 //   - regions by recursive XY-cut: a region is split into columns at a
 //     vertical strip that no line crosses, at least colGap line heights wide,
-//     with lines on both sides that stack (two or more each); otherwise into
+//     with lines of text (colLine times as wide as high) on both sides in
+//     two or more of the bands it divides; otherwise into
 //     bands at horizontal gaps no line crosses; columns read left to right,
 //     bands top to bottom;
 //   - rows, within a region: lines whose vertical extents overlap by at
@@ -25,6 +26,7 @@ import (
 //   - one text block per paragraph, in reading order.
 const (
 	colGap     = 0.8
+	colLine    = 4.0 // a column's lines are at least this many times as wide as high
 	rowOverlap = 0.5
 	paraGap    = 0.8
 	paraHeight = 1.6
@@ -295,10 +297,13 @@ func columns(bands [][]line, i int, minGap, h float64) (int, float64, float64) {
 				nlo, nhi, l, r := lo, hi, false, false
 				for _, ln := range bands[j] {
 					x0, x1 := ln.Box.minX(), ln.Box.maxX()
+					// Only lines of text count as a column's (a sign's
+					// words stacked apart are read row by row).
+					long := x1-x0 >= colLine*(ln.Box.maxY()-ln.Box.minY())
 					if (x0+x1)/2 < (lo+hi)/2 {
-						nlo, l = max(nlo, x1), true
+						nlo, l = max(nlo, x1), l || long
 					} else {
-						nhi, r = min(nhi, x0), true
+						nhi, r = min(nhi, x0), r || long
 					}
 				}
 				// A band may narrow the strip to half (a long line reaching
