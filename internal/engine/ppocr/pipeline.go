@@ -50,6 +50,12 @@ func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, i
 				best, bestRot, bestScore = l, q*90, s
 			}
 		}
+		// Vertical writing (Chinese, Japanese) also gives tall boxes, and
+		// reads well as it stands and badly turned: a turn must read
+		// about as well as the page as it is.
+		if bestScore < 0.8*score(lines) {
+			return lines, 0, nil
+		}
 		return best, bestRot, nil
 	}
 	// Upside down: the classifier turned most lines.

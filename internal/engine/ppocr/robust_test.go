@@ -120,3 +120,34 @@ func TestRotatedPages(t *testing.T) {
 		t.Errorf("no_osd: rotation %d", p.Rotation)
 	}
 }
+
+// TestConcurrentHandles: the runner's slots share the model's sessions;
+// pages read at once on four handles read as they do one at a time.
+func TestConcurrentHandles(t *testing.T) {
+	a := testHandle(t)
+	dir := filepath.Join(evalDir(t), "scene", "images")
+	data := [][]byte{readFile(t, filepath.Join(dir, "cnocr-multi-line_cn1.png")), readFile(t, filepath.Join(dir, "cnocr-multi-line_en_black.png"))}
+	want := []string{process(t, a, data[0], engine.Options{}).Text(), process(t, a, data[1], engine.Options{}).Text()}
+	got := make([]string, 4)
+	done := make(chan struct{})
+	for i := range got {
+		h := testHandle(t) // one handle a slot, as the runner has
+		go func() {
+			defer func() { done <- struct{}{} }()
+			p, err := h.Process(context.Background(), engine.Image{Number: 1, Data: data[i/2]}, engine.Options{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got[i] = p.Text()
+		}()
+	}
+	for range got {
+		<-done
+	}
+	for i, g := range got {
+		if g != want[i/2] {
+			t.Errorf("concurrent read %d: %q, alone %q", i, g, want[i/2])
+		}
+	}
+}
