@@ -16,12 +16,16 @@ APT_PACKAGES := gcc g++ cmake pkg-config ca-certificates libtesseract-dev tesser
 # (scripts/tesseract.sh), Debian's libtesseract otherwise.
 CGO_GO = CGO_LDFLAGS="$$(./scripts/tesseract.sh --ldflags) $$CGO_LDFLAGS" $(GO)
 
-.PHONY: setup build run test check bench clean
+.PHONY: setup setup-gpu build run test check bench clean
 
-setup: ## install system packages, Lector's Tesseract build and Go modules (idempotent)
+setup: ## install system packages, Lector's Tesseract build, ONNX Runtime with the PP-OCR models, and Go modules (idempotent)
 	@./scripts/setup.sh $(APT_PACKAGES)
 	@./scripts/tesseract.sh || echo "warning: building Tesseract failed; Lector links Debian's libtesseract (same results, slower)" >&2
+	@./scripts/onnxruntime.sh
 	@$(GO) mod download
+
+setup-gpu: setup ## also install ONNX Runtime's CUDA provider for ppocr on NVIDIA GPUs (230 MB)
+	@./scripts/onnxruntime.sh --gpu
 
 build: setup
 	$(CGO_GO) build -o $(BIN) ./cmd/lector

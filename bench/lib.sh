@@ -41,7 +41,7 @@ measure() {
   local pid=$!
   while kill -0 $pid 2>/dev/null; do
     local rss
-    rss=$(ps -o rss= -s $pid 2>/dev/null | awk '{s+=$1} END {print s+0}')
+    rss=$(ps -o rss= -s $pid 2>/dev/null | awk '{s+=$1} END {print s+0}') || rss=0 # ps fails once the session is gone
     [ "$rss" -gt "$peak" ] && peak=$rss
     sleep 0.05
   done

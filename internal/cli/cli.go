@@ -105,7 +105,7 @@ func usage(w io.Writer) {
 // line from its LECTOR_* variable.
 func parse(fs *flag.FlagSet, io IO, args []string) error {
 	fs.SetOutput(io.Stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseInterspersed(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
@@ -128,6 +128,34 @@ func parse(fs *flag.FlagSet, io IO, args []string) error {
 	return errors.Join(errs...)
 }
 
+// parseInterspersed parses flags wherever they stand among the arguments
+// (`lector ocr img.png --format txt`), up to a "--"; fs.Args() is then the
+// other arguments in order.
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		left := fs.Args()
+		if n := len(rest) - len(left); n > 0 && rest[n-1] == "--" {
+			pos = append(pos, left...)
+			break
+		}
+		i := 0
+		for i < len(left) && (len(left[i]) < 2 || left[i][0] != '-') {
+			i++
+		}
+		pos = append(pos, left[:i]...)
+		if i == len(left) {
+			break
+		}
+		rest = left[i:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
+}
+
 // EnvName is the environment variable of a flag: LECTOR_ + upper snake case.
 func EnvName(flagName string) string {
 	return "LECTOR_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
@@ -148,6 +176,7 @@ func parseConfig(fs *flag.FlagSet, io IO, args []string) (config.Config, error) 
 func configFlags(fs *flag.FlagSet, env Env) func() (config.Config, error) {
 	var c config.Config
 	var keepAlive time.Duration = config.DefaultKeepAlive
+	ppocrDir := fs.String("ppocr-dir", "", "ONNX Runtime and the PP-OCR models for ppocr: models (default: where make setup installs them, ~/.cache/lector/ppocr)")
 	fs.StringVar(&c.DataDir, "data-dir", "", "data directory (default $XDG_DATA_HOME/lector or ~/.local/share/lector)")
 	fs.StringVar(&c.ListenAddr, "listen", config.DefaultListenAddr, "HTTP listen address")
 	fs.Float64Var(&c.Memory.WarningThreshold, "memory-warning", config.DefaultWarningThreshold, "used fraction at which a device is at warning")
@@ -182,6 +211,9 @@ func configFlags(fs *flag.FlagSet, env Env) func() (config.Config, error) {
 	fs.DurationVar(&c.Tasks.Retention, "retention", config.DefaultRetention, "how long inputs and results are kept after a task ends")
 	fs.DurationVar(&c.Tasks.RetentionInterval, "retention-interval", config.DefaultRetentionInterval, "how often expired inputs and results are deleted")
 	return func() (config.Config, error) {
+		if *ppocrDir != "" { // the registry and the runners read it from the environment
+			env[ppocrDirEnv] = *ppocrDir
+		}
 		c.Models.KeepAlive = &keepAlive
 		if c.DataDir == "" {
 			c.DataDir = defaultDataDir(env)

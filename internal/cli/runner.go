@@ -8,6 +8,7 @@ import (
 
 	"github.com/lector-ocr/lector/internal/config"
 	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/engine/ppocr"
 	"github.com/lector-ocr/lector/internal/engine/structure"
 	"github.com/lector-ocr/lector/internal/engine/synthetic"
 	"github.com/lector-ocr/lector/internal/engine/tesseract"
@@ -21,6 +22,7 @@ func newRegistry(enableSynthetic bool, env Env, pageTimeout time.Duration) *engi
 	tess := tesseract.Engine{DataDir: env["TESSDATA_PREFIX"], PageTimeout: pageTimeout}
 	r.Register("tesseract", tess)
 	r.Register("structure", structure.Engine{Tesseract: tess})
+	r.Register("ppocr", ppocr.Engine{Dir: ppocrDir(env), PageTimeout: pageTimeout})
 	if enableSynthetic {
 		r.Register("synthetic", synthetic.Engine{})
 	}
@@ -48,4 +50,17 @@ func runRunner(ctx context.Context, io IO, args []string) error {
 		Registry: newRegistry(*enableSynthetic, io.Env, *pageTimeout), Model: *model, Device: *dev, Slots: *slots,
 		SocketDir: *dir, ParentPID: *parent, Stdout: io.Stdout, Log: log,
 	})
+}
+
+// ppocrDirEnv names the ppocr directory (the --ppocr-dir flag sets it, so
+// runners see it too).
+const ppocrDirEnv = "LECTOR_PPOCR_DIR"
+
+// ppocrDir is where the ppocr engine finds ONNX Runtime and its models:
+// LECTOR_PPOCR_DIR, else where scripts/onnxruntime.sh installs.
+func ppocrDir(env Env) string {
+	if d := env[ppocrDirEnv]; d != "" {
+		return d
+	}
+	return ppocr.DefaultDir(func(k string) string { return env[k] })
 }

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lector-ocr/lector/internal/engine/ppocr"
+)
+
+// ppocrEnv is testEnv with the ppocr directory make setup installed
+// (LECTOR_PPOCR_DIR when set).
+func ppocrEnv() map[string]string {
+	env := testEnv()
+	d := os.Getenv("LECTOR_PPOCR_DIR")
+	if d == "" {
+		d = ppocr.DefaultDir(os.Getenv)
+	}
+	env["LECTOR_PPOCR_DIR"] = d
+	return env
+}
+
+// TestPPOCREndToEnd: `lector ocr --model ppocr:v4 IMG --format txt` reads
+// through a ppocr runner (flags after the file, as users type them); a
+// version that is not installed is unknown_model naming what is; `lector
+// models --local` lists it.
+func TestPPOCREndToEnd(t *testing.T) {
+	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "eval", "scene", "images"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "cnocr-multi-line_en_black.png")
+	if _, err := os.Stat(img); err != nil {
+		t.Fatalf("the evaluation data is not at %s (it lives beside the project root): %v", dir, err)
+	}
+	out, stderr, err := run(t, ppocrEnv(), "ocr", "--model", "ppocr:v4", img, "--format", "txt")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(out, "the network learns new and increasingly complex features") || strings.Count(out, "\n") < 4 {
+		t.Fatalf("txt output %q", out)
+	}
+
+	_, stderr, err = run(t, ppocrEnv(), "ocr", "--model", "ppocr:v9", img)
+	if err == nil || !strings.Contains(stderr, "unknown_model") || !strings.Contains(stderr, "installed: ppocr:v4") {
+		t.Fatalf("ppocr:v9: %v\n%s", err, stderr)
+	}
+	empty := ppocrEnv()
+	empty["LECTOR_PPOCR_DIR"] = t.TempDir()
+	_, stderr, err = run(t, empty, "ocr", "--model", "ppocr:v4", img)
+	if err == nil || !strings.Contains(stderr, "unknown_model") || !strings.Contains(stderr, "make setup") {
+		t.Fatalf("nothing installed: %v\n%s", err, stderr)
+	}
+
+	out, stderr, err = run(t, ppocrEnv(), "models", "--local")
+	if err != nil || !strings.Contains(out, "ppocr:v4") {
+		t.Fatalf("models: %v\n%s%s", err, out, stderr)
+	}
+}

@@ -1,0 +1,227 @@
+package ppocr
+
+import (
+	"math"
+	"sort"
+)
+
+// Detection settings: PaddleOCR's defaults for PP-OCRv4
+// (tools/infer/utility.py, DetResizeForTest and DBPostProcess).
+const (
+	detLimitSide     = 960  // det_limit_side_len, det_limit_type "max"
+	detMinSide       = 64   // PaddleX's limit_type "min" (its PP-OCR pipelines' default): the shorter side at least this
+	detMaxSide       = 4000 // PaddleX's max_side_limit
+	detThresh        = 0.3  // det_db_thresh: a pixel is text when its probability is above this
+	detBoxThresh     = 0.6  // det_db_box_thresh: a box's mean probability must reach this
+	detUnclipRatio   = 1.5  // det_db_unclip_ratio
+	detMinSize       = 3    // boxes with a shorter side under this are dropped
+	detMaxCandidates = 1000
+)
+
+var (
+	detMean = [3]float32{0.485, 0.456, 0.406} // ImageNet, applied to B, G, R as PaddleOCR does
+	detStd  = [3]float32{0.229, 0.224, 0.225}
+)
+
+// detSize is DetResizeForTest: the longer side limited to limit (type
+// "max", PaddleOCR's default for PP-OCRv4), both sides rounded to multiples
+// of 32, at least 32. An elongated image (a text line, a strip) would lose
+// its text that way — a 1,500×40 line comes out 960×32, its letters
+// squashed — so the shorter side is also kept at detMinSide or more
+// (PaddleX's type "min" for its PP-OCR pipelines), within detMaxSide.
+func detSize(w, h, limit int) (int, int) {
+	ratio := 1.0
+	if m := max(w, h); m > limit {
+		ratio = float64(limit) / float64(m)
+	}
+	if s := float64(min(w, h)); s*ratio < detMinSide {
+		ratio = detMinSide / s
+	}
+	if m := float64(max(w, h)); m*ratio > detMaxSide {
+		ratio = detMaxSide / m
+	}
+	rw := int(float64(w) * ratio)
+	rh := int(float64(h) * ratio)
+	rw = max(int(math.Round(float64(rw)/32))*32, 32)
+	rh = max(int(math.Round(float64(rh)/32))*32, 32)
+	return rw, rh
+}
+
+// padSmall is DetResizeForTest's image_padding: an image whose sides add up
+// to under 64 pixels is placed on a black canvas at least 32×32.
+func padSmall(im *bgr) *bgr {
+	if im.W+im.H >= 64 {
+		return im
+	}
+	out := newBGR(max(im.W, 32), max(im.H, 32))
+	for y := 0; y < im.H; y++ {
+		copy(out.Pix[3*y*out.W:3*y*out.W+3*im.W], im.Pix[3*y*im.W:3*(y+1)*im.W])
+	}
+	return out
+}
+
+// detInput is the detector's input tensor for im: NCHW, 1×3×h×w.
+func detInput(im *bgr, limit int) (data []float32, w, h int) {
+	w, h = detSize(im.W, im.H, limit)
+	data = make([]float32, 3*w*h)
+	im.resizeInto(data, w, h, w, detMean, detStd)
+	return data, w, h
+}
+
+// dbBoxes is DBPostProcess.boxes_from_bitmap (score mode "fast", quad
+// boxes): the connected regions of prob > thresh, each one's minimum-area
+// rectangle scored by the mean probability inside it, grown by unclip and
+// boxed again, then scaled from the w×h map to a dstW×dstH image; then
+// filter_tag_det_res (corners ordered clockwise, clipped to the image, boxes
+// of 3 pixels or less across dropped).
+func dbBoxes(prob []float32, w, h, dstW, dstH int) []quad {
+	regions := components(prob, w, h, detThresh, detMaxCandidates)
+	var out []quad
+	for _, pts := range regions {
+		box, sside := miniBox(pts)
+		if sside < detMinSize {
+			continue
+		}
+		if boxScore(prob, w, h, box) < detBoxThresh {
+			continue
+		}
+		grown := unclip(box[:], detUnclipRatio)
+		if len(grown) == 0 {
+			continue
+		}
+		box, sside = miniBox(grown)
+		if sside < detMinSize+2 {
+			continue
+		}
+		for i := range box {
+			box[i].X = clamp(math.Round(box[i].X/float64(w)*float64(dstW)), 0, float64(dstW))
+			box[i].Y = clamp(math.Round(box[i].Y/float64(h)*float64(dstH)), 0, float64(dstH))
+		}
+		box = orderClockwise(box)
+		for i := range box {
+			box[i].X = clamp(box[i].X, 0, float64(dstW-1))
+			box[i].Y = clamp(box[i].Y, 0, float64(dstH-1))
+		}
+		if int(box[0].dist(box[1])) <= 3 || int(box[0].dist(box[3])) <= 3 {
+			continue
+		}
+		out = append(out, box)
+	}
+	return out
+}
+
+func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(v, hi)) }
+
+// components labels the 8-connected regions of prob > thresh and returns,
+// for each (at most limit, in raster order of their first pixel), the
+// leftmost and rightmost pixel of each of its rows: the points whose convex
+// hull is the region's (what cv2.findContours gives minAreaRect).
+func components(prob []float32, w, h int, thresh float32, limit int) [][]pt {
+	label := make([]int32, w*h)
+	rowMin, rowMax := make([]int, h), make([]int, h)
+	for i := range rowMin {
+		rowMin[i] = -1
+	}
+	var regions [][]pt
+	var rows []int
+	stack := make([]int32, 0, 256)
+	for start := range prob {
+		if prob[start] <= thresh || label[start] != 0 {
+			continue
+		}
+		if len(regions) == limit {
+			break
+		}
+		id := int32(len(regions) + 1)
+		label[start] = id
+		stack = append(stack[:0], int32(start))
+		rows = rows[:0]
+		for len(stack) > 0 {
+			p := int(stack[len(stack)-1])
+			stack = stack[:len(stack)-1]
+			x, y := p%w, p/w
+			if rowMin[y] < 0 {
+				rowMin[y], rowMax[y] = x, x
+				rows = append(rows, y)
+			} else {
+				rowMin[y], rowMax[y] = min(rowMin[y], x), max(rowMax[y], x)
+			}
+			for dy := -1; dy <= 1; dy++ {
+				ny := y + dy
+				if ny < 0 || ny >= h {
+					continue
+				}
+				for dx := -1; dx <= 1; dx++ {
+					nx := x + dx
+					if nx < 0 || nx >= w || (dx == 0 && dy == 0) {
+						continue
+					}
+					q := ny*w + nx
+					if label[q] == 0 && prob[q] > thresh {
+						label[q] = id
+						stack = append(stack, int32(q))
+					}
+				}
+			}
+		}
+		sort.Ints(rows)
+		pts := make([]pt, 0, 2*len(rows))
+		for _, y := range rows {
+			pts = append(pts, pt{float64(rowMin[y]), float64(y)})
+			if rowMax[y] != rowMin[y] {
+				pts = append(pts, pt{float64(rowMax[y]), float64(y)})
+			}
+			rowMin[y] = -1
+		}
+		regions = append(regions, pts)
+	}
+	return regions
+}
+
+// boxScore is box_score_fast: the mean probability over the pixels of the
+// box's bounding rectangle that lie inside the box (corners truncated to
+// integers, as cv2.fillPoly is given them).
+func boxScore(prob []float32, w, h int, box quad) float64 {
+	xmin := int(clamp(math.Floor(box.minX()), 0, float64(w-1)))
+	xmax := int(clamp(math.Ceil(box.maxX()), 0, float64(w-1)))
+	ymin := int(clamp(math.Floor(box.minY()), 0, float64(h-1)))
+	ymax := int(clamp(math.Ceil(box.maxY()), 0, float64(h-1)))
+	var poly [4]pt
+	for i, p := range box {
+		poly[i] = pt{math.Trunc(p.X), math.Trunc(p.Y)}
+	}
+	sum, n := 0.0, 0
+	for y := ymin; y <= ymax; y++ {
+		for x := xmin; x <= xmax; x++ {
+			if insideConvex(poly[:], pt{float64(x), float64(y)}) {
+				sum += float64(prob[y*w+x])
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+// sortBoxes is PaddleOCR's sorted_boxes: by the top-left corner, top to
+// bottom then left to right, and boxes whose tops are within 10 pixels
+// ordered left to right.
+func sortBoxes(boxes []quad) {
+	sort.SliceStable(boxes, func(i, j int) bool {
+		if boxes[i][0].Y != boxes[j][0].Y {
+			return boxes[i][0].Y < boxes[j][0].Y
+		}
+		return boxes[i][0].X < boxes[j][0].X
+	})
+	for i := 0; i < len(boxes)-1; i++ {
+		for j := i; j >= 0; j-- {
+			if math.Abs(boxes[j+1][0].Y-boxes[j][0].Y) < 10 && boxes[j+1][0].X < boxes[j][0].X {
+				boxes[j], boxes[j+1] = boxes[j+1], boxes[j]
+			} else {
+				break
+			}
+		}
+	}
+}

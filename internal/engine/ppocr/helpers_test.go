@@ -1,0 +1,84 @@
+package ppocr
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+// testDir is the ppocr directory the tests use: LECTOR_PPOCR_DIR, else the
+// default (where make setup installs).
+func testDir() string {
+	if d := os.Getenv("LECTOR_PPOCR_DIR"); d != "" {
+		return d
+	}
+	return DefaultDir(os.Getenv)
+}
+
+var (
+	sharedOnce  sync.Once
+	sharedModel engine.Model
+	sharedErr   error
+)
+
+// testModel loads ppocr:v4 once for the package's tests (ONNX Runtime is
+// one environment per process). A missing installation fails the test:
+// make setup installs it.
+func testModel(t testing.TB) engine.Model {
+	t.Helper()
+	sharedOnce.Do(func() {
+		e := Engine{Dir: testDir()}
+		sharedModel, sharedErr = e.Load(context.Background(), engine.Spec{Model: "ppocr:v4", Config: "v4", Device: "cpu", Slots: 2})
+	})
+	if sharedErr != nil {
+		t.Fatalf("loading ppocr:v4 from %s (run make setup): %v", testDir(), sharedErr)
+	}
+	return sharedModel
+}
+
+func testHandle(t testing.TB) engine.Handle {
+	t.Helper()
+	h, err := testModel(t).NewHandle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// evalDir is ../shared/eval beside the module root; its absence fails the
+// test.
+func evalDir(t testing.TB) string {
+	t.Helper()
+	d, err := filepath.Abs(filepath.Join("..", "..", "..", "..", "shared", "eval"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d); err != nil {
+		t.Fatalf("the evaluation data is not at %s (it lives beside the project root): %v", d, err)
+	}
+	return d
+}
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func process(t testing.TB, h engine.Handle, data []byte, opts engine.Options) *result.Page {
+	t.Helper()
+	p, err := h.Process(context.Background(), engine.Image{Number: 1, Data: data}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

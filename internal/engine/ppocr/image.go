@@ -1,0 +1,279 @@
+package ppocr
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/gif" // decoders registered for image.Decode
+	_ "image/jpeg"
+	_ "image/png"
+	"math"
+
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/tiff"
+	_ "golang.org/x/image/webp"
+)
+
+// bgr is an 8-bit image in OpenCV's channel order (blue, green, red), as
+// PaddleOCR's models were trained on it (cv2.imread).
+type bgr struct {
+	W, H int
+	Pix  []byte // 3 bytes a pixel, rows top to bottom
+}
+
+func newBGR(w, h int) *bgr { return &bgr{W: w, H: h, Pix: make([]byte, 3*w*h)} }
+
+// decode reads an encoded image into BGR; transparency is flattened on
+// white.
+func decode(data []byte) (*bgr, error) {
+	src, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return toBGR(src), nil
+}
+
+func toBGR(src image.Image) *bgr {
+	b := src.Bounds()
+	out := newBGR(b.Dx(), b.Dy())
+	i := 0
+	switch s := src.(type) {
+	case *image.Gray:
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			row := s.Pix[(y-b.Min.Y)*s.Stride:]
+			for x := 0; x < out.W; x++ {
+				v := row[x]
+				out.Pix[i], out.Pix[i+1], out.Pix[i+2] = v, v, v
+				i += 3
+			}
+		}
+	case *image.RGBA: // premultiplied: over white adds 255-a
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			row := s.Pix[(y-b.Min.Y)*s.Stride:]
+			for x := 0; x < out.W; x++ {
+				p := row[4*x : 4*x+4]
+				w := 255 - p[3]
+				out.Pix[i], out.Pix[i+1], out.Pix[i+2] = p[2]+w, p[1]+w, p[0]+w
+				i += 3
+			}
+		}
+	case *image.NRGBA:
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			row := s.Pix[(y-b.Min.Y)*s.Stride:]
+			for x := 0; x < out.W; x++ {
+				p := row[4*x : 4*x+4]
+				a := uint32(p[3])
+				f := func(c byte) byte { return byte((uint32(c)*a + 255*(255-a) + 127) / 255) }
+				out.Pix[i], out.Pix[i+1], out.Pix[i+2] = f(p[2]), f(p[1]), f(p[0])
+				i += 3
+			}
+		}
+	default:
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				r, g, bl, a := src.At(x, y).RGBA() // premultiplied, 16-bit
+				w := 0xffff - a
+				out.Pix[i] = byte((bl + w) >> 8)
+				out.Pix[i+1] = byte((g + w) >> 8)
+				out.Pix[i+2] = byte((r + w) >> 8)
+				i += 3
+			}
+		}
+	}
+	return out
+}
+
+// gray is for tests and debugging.
+func (im *bgr) At(x, y int) color.Gray {
+	p := im.Pix[3*(y*im.W+x):]
+	return color.Gray{Y: byte((int(p[0]) + int(p[1]) + int(p[2])) / 3)}
+}
+
+// rotate turns the image clockwise by quads quarter turns.
+func (im *bgr) rotate(quads int) *bgr {
+	quads = ((quads % 4) + 4) % 4
+	if quads == 0 {
+		return im
+	}
+	w, h := im.W, im.H
+	var out *bgr
+	if quads%2 == 1 {
+		out = newBGR(h, w)
+	} else {
+		out = newBGR(w, h)
+	}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var dx, dy int
+			switch quads {
+			case 1:
+				dx, dy = h-1-y, x
+			case 2:
+				dx, dy = w-1-x, h-1-y
+			case 3:
+				dx, dy = y, w-1-x
+			}
+			copy(out.Pix[3*(dy*out.W+dx):3*(dy*out.W+dx)+3], im.Pix[3*(y*w+x):3*(y*w+x)+3])
+		}
+	}
+	return out
+}
+
+// flipX mirrors the image left to right.
+func (im *bgr) flipX() *bgr {
+	out := newBGR(im.W, im.H)
+	for y := 0; y < im.H; y++ {
+		for x := 0; x < im.W; x++ {
+			s, d := 3*(y*im.W+x), 3*(y*im.W+im.W-1-x)
+			copy(out.Pix[d:d+3], im.Pix[s:s+3])
+		}
+	}
+	return out
+}
+
+// resizeInto writes im resized to w×h (bilinear, OpenCV's INTER_LINEAR
+// pixel-centre convention) as planar float32 channels into dst (3×h×stride,
+// channel-major, starting at column 0 of each row), each value mapped by
+// (v/255 − mean[c]) / std[c]. Columns w..stride−1 are left as they are.
+func (im *bgr) resizeInto(dst []float32, w, h, stride int, mean, std [3]float32) {
+	sx, sy := float64(im.W)/float64(w), float64(im.H)/float64(h)
+	x0s, x1s, fxs := make([]int, w), make([]int, w), make([]float32, w)
+	for x := 0; x < w; x++ {
+		fx := (float64(x)+0.5)*sx - 0.5
+		if fx < 0 {
+			fx = 0
+		}
+		i := int(fx)
+		if i >= im.W-1 {
+			i, fx = im.W-1, float64(im.W-1)
+		}
+		x0s[x], x1s[x], fxs[x] = i, min(i+1, im.W-1), float32(fx-float64(i))
+	}
+	var scale, shift [3]float32
+	for c := 0; c < 3; c++ {
+		scale[c] = 1 / (255 * std[c])
+		shift[c] = -mean[c] / std[c]
+	}
+	plane := h * stride
+	for y := 0; y < h; y++ {
+		fy := (float64(y)+0.5)*sy - 0.5
+		if fy < 0 {
+			fy = 0
+		}
+		j := int(fy)
+		if j >= im.H-1 {
+			j, fy = im.H-1, float64(im.H-1)
+		}
+		j1 := min(j+1, im.H-1)
+		wy := float32(fy - float64(j))
+		r0, r1 := im.Pix[3*j*im.W:], im.Pix[3*j1*im.W:]
+		for x := 0; x < w; x++ {
+			a, b, wx := 3*x0s[x], 3*x1s[x], fxs[x]
+			for c := 0; c < 3; c++ {
+				top := float32(r0[a+c]) + (float32(r0[b+c])-float32(r0[a+c]))*wx
+				bot := float32(r1[a+c]) + (float32(r1[b+c])-float32(r1[a+c]))*wx
+				v := top + (bot-top)*wy
+				dst[c*plane+y*stride+x] = v*scale[c] + shift[c]
+			}
+		}
+	}
+}
+
+// warp is PaddleOCR's get_rotate_crop_image: the quadrilateral q of im
+// warped to an upright rectangle as wide as its longer horizontal edge and
+// as tall as its longer vertical edge (perspective transform, bilinear,
+// edges replicated); a crop at least 1.5 times as tall as wide is turned a
+// quarter counter-clockwise (vertical text reads left to right). It
+// returns nil for a degenerate quadrilateral.
+func (im *bgr) warp(q quad) (*bgr, bool) {
+	w, h := int(q.width()), int(q.height())
+	if w < 1 || h < 1 {
+		return nil, false
+	}
+	// The transform from the crop to the image, so each crop pixel samples
+	// the source.
+	m, ok := homography([4]pt{{0, 0}, {float64(w), 0}, {float64(w), float64(h)}, {0, float64(h)}}, [4]pt(q))
+	if !ok {
+		return nil, false
+	}
+	out := newBGR(w, h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			sx, sy := applyH(m, float64(x), float64(y))
+			im.sample(sx, sy, out.Pix[3*(y*w+x):3*(y*w+x)+3])
+		}
+	}
+	if float64(h)/float64(w) >= 1.5 {
+		return out.rotate(3), true
+	}
+	return out, false
+}
+
+// sample writes the bilinear interpolation of im at (x, y) into px,
+// replicating the border.
+func (im *bgr) sample(x, y float64, px []byte) {
+	x = math.Max(0, math.Min(x, float64(im.W-1)))
+	y = math.Max(0, math.Min(y, float64(im.H-1)))
+	x0, y0 := int(x), int(y)
+	x1, y1 := min(x0+1, im.W-1), min(y0+1, im.H-1)
+	fx, fy := x-float64(x0), y-float64(y0)
+	p00, p01 := im.Pix[3*(y0*im.W+x0):], im.Pix[3*(y0*im.W+x1):]
+	p10, p11 := im.Pix[3*(y1*im.W+x0):], im.Pix[3*(y1*im.W+x1):]
+	for c := 0; c < 3; c++ {
+		top := float64(p00[c]) + (float64(p01[c])-float64(p00[c]))*fx
+		bot := float64(p10[c]) + (float64(p11[c])-float64(p10[c]))*fx
+		px[c] = byte(math.Round(top + (bot-top)*fy))
+	}
+}
+
+// String is for test failures.
+func (im *bgr) String() string { return fmt.Sprintf("%dx%d", im.W, im.H) }
+
+// border is the margin added around a page before detection: text that
+// touches the image's edge (a tight line or word crop) is not found by the
+// detector, which was trained on text with surroundings. Half the shorter
+// side, 16 to 64 pixels.
+func border(im *bgr) int { return max(16, min(64, min(im.W, im.H)/2)) }
+
+// pad returns im inside a margin of b pixels of its background colour (the
+// median of its edge pixels, per channel).
+func (im *bgr) pad(b int) *bgr {
+	var hist [3][256]int
+	n := 0
+	count := func(x, y int) {
+		p := im.Pix[3*(y*im.W+x):]
+		for c := 0; c < 3; c++ {
+			hist[c][p[c]]++
+		}
+		n++
+	}
+	for x := 0; x < im.W; x++ {
+		count(x, 0)
+		count(x, im.H-1)
+	}
+	for y := 0; y < im.H; y++ {
+		count(0, y)
+		count(im.W-1, y)
+	}
+	var bg [3]byte
+	for c := 0; c < 3; c++ {
+		acc := 0
+		for v := 0; v < 256; v++ {
+			acc += hist[c][v]
+			if 2*acc >= n {
+				bg[c] = byte(v)
+				break
+			}
+		}
+	}
+	out := newBGR(im.W+2*b, im.H+2*b)
+	for i := 0; i < len(out.Pix); i += 3 {
+		out.Pix[i], out.Pix[i+1], out.Pix[i+2] = bg[0], bg[1], bg[2]
+	}
+	for y := 0; y < im.H; y++ {
+		d := 3 * ((y+b)*out.W + b)
+		copy(out.Pix[d:d+3*im.W], im.Pix[3*y*im.W:3*(y+1)*im.W])
+	}
+	return out
+}

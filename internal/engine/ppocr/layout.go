@@ -1,0 +1,374 @@
+package ppocr
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+// Layout: PP-OCR gives text lines and no structure. They are put in reading
+// order and grouped here:
+//   - regions by recursive XY-cut: a region is split into columns at a
+//     vertical strip that no line crosses, at least colGap line heights wide,
+//     with lines of text (colLine times as wide as high) on both sides in
+//     two or more of the bands it divides; otherwise into
+//     bands at horizontal gaps no line crosses; columns read left to right,
+//     bands top to bottom;
+//   - rows, within a region: lines whose vertical extents overlap by at
+//     least half the smaller height are one result line, left to right (the
+//     detector often splits a line at a wide space);
+//   - paragraphs: consecutive rows whose horizontal extents overlap, the
+//     gap between them under paraGap of their height, and whose heights are
+//     alike (within paraHeight×);
+//   - one text block per paragraph, in reading order.
+const (
+	colGap     = 0.8
+	colLine    = 4.0 // a column's lines are at least this many times as wide as high
+	rowOverlap = 0.5
+	paraGap    = 0.8
+	paraHeight = 1.6
+)
+
+// words splits a recognised line into words at spaces, each with the box
+// of its characters' span within the line's quadrilateral. A run of
+// characters without spaces is one word, in Chinese too (the recogniser
+// gives no word breaks there; hOCR and PDF get the run as one word).
+func (l line) words() []result.Word {
+	var out []result.Word
+	start := -1
+	flush := func(end int) { // chars[start:end]
+		if start < 0 {
+			return
+		}
+		rs := make([]rune, 0, end-start)
+		conf := 0.0
+		for _, c := range l.Chars[start:end] {
+			rs = append(rs, c.R)
+			conf += float64(c.Prob)
+		}
+		f0, f1 := l.Spans[start][0], l.Spans[end-1][1]
+		out = append(out, result.Word{Text: string(rs), Box: l.span(f0, f1), Confidence: round1(100 * conf / float64(end-start))})
+		start = -1
+	}
+	for i, c := range l.Chars {
+		if unicode.IsSpace(c.R) {
+			flush(i)
+			continue
+		}
+		if start < 0 {
+			start = i
+		}
+	}
+	flush(len(l.Chars))
+	return out
+}
+
+// span is the box of the part of the line between fractions f0 and f1 of
+// its reading direction.
+func (l line) span(f0, f1 float64) result.Box {
+	if l.Flipped {
+		f0, f1 = 1-f1, 1-f0
+	}
+	q := l.Box
+	var c [4]pt
+	if l.Vertical { // reading runs down the box: along 0→3 and 1→2
+		c = [4]pt{lerp(q[0], q[3], f0), lerp(q[1], q[2], f0), lerp(q[1], q[2], f1), lerp(q[0], q[3], f1)}
+	} else {
+		c = [4]pt{lerp(q[0], q[1], f0), lerp(q[0], q[1], f1), lerp(q[3], q[2], f1), lerp(q[3], q[2], f0)}
+	}
+	return boxOf(c[:])
+}
+
+func boxOf(ps []pt) result.Box {
+	x0, y0, x1, y1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, p := range ps {
+		x0, y0, x1, y1 = min(x0, p.X), min(y0, p.Y), max(x1, p.X), max(y1, p.Y)
+	}
+	return result.Box{X0: int(math.Floor(x0)), Y0: int(math.Floor(y0)), X1: int(math.Ceil(x1)) + 1, Y1: int(math.Ceil(y1)) + 1}
+}
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+// row is lines read as one, left to right.
+type row struct {
+	lines []line
+	box   result.Box
+}
+
+func (r row) height() int { return r.box.Height() }
+
+// layout groups lines into blocks of paragraphs of rows.
+func layout(lines []line) []result.Block {
+	if len(lines) == 0 {
+		return []result.Block{} // read, and nothing found
+	}
+	var paras [][]row
+	for _, region := range xyCut(lines, medianHeight(lines)) {
+		for _, r := range groupRows(region) {
+			if n := len(paras); n > 0 && sameParagraph(paras[n-1][len(paras[n-1])-1], r) {
+				paras[n-1] = append(paras[n-1], r)
+				continue
+			}
+			paras = append(paras, []row{r})
+		}
+	}
+	blocks := make([]result.Block, 0, len(paras))
+	for i, p := range paras {
+		var para result.Paragraph
+		confSum, n := 0.0, 0
+		for _, r := range p {
+			var rl result.Line
+			lc := 0.0
+			var texts []string
+			for _, l := range r.lines {
+				rl.Words = append(rl.Words, l.words()...)
+				lc += l.Conf
+				if t := strings.TrimSpace(l.Text); t != "" {
+					texts = append(texts, t)
+				}
+			}
+			if len(rl.Words) == 0 {
+				continue
+			}
+			rl.Text = strings.Join(texts, " ")
+			if len(r.lines) == 1 {
+				rl.Polygon = r.lines[0].polygon()
+			}
+			rl.Box = r.box
+			rl.Confidence = round1(100 * lc / float64(len(r.lines)))
+			confSum += rl.Confidence
+			n++
+			para.Lines = append(para.Lines, rl)
+			para.Box = para.Box.Union(rl.Box)
+		}
+		if n == 0 {
+			continue
+		}
+		blocks = append(blocks, result.Block{Type: result.BlockText, Box: para.Box, Confidence: round1(confSum / float64(n)),
+			Paragraphs: []result.Paragraph{para}, Order: i})
+	}
+	for i := range blocks {
+		blocks[i].Order = i
+	}
+	return blocks
+}
+
+// groupRows joins lines on one row (see the constants above), rows in order
+// of their tops.
+func groupRows(lines []line) []row {
+	ls := append([]line(nil), lines...)
+	sort.SliceStable(ls, func(i, j int) bool { return ls[i].Box.minX() < ls[j].Box.minX() })
+	var rows []row
+	for _, l := range ls {
+		b := boxOf(l.Box[:])
+		best, bestOv := -1, 0.0
+		for i, r := range rows {
+			last := boxOf(r.lines[len(r.lines)-1].Box[:])
+			ov := float64(min(b.Y1, last.Y1) - max(b.Y0, last.Y0))
+			hmin := float64(min(b.Height(), last.Height()))
+			if ov >= rowOverlap*hmin && ov > bestOv {
+				best, bestOv = i, ov
+			}
+		}
+		if best >= 0 {
+			rows[best].lines = append(rows[best].lines, l)
+			rows[best].box = rows[best].box.Union(b)
+		} else {
+			rows = append(rows, row{lines: []line{l}, box: b})
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].box.Y0 < rows[j].box.Y0 })
+	return rows
+}
+
+// sameParagraph: b continues a's paragraph.
+func sameParagraph(a, b row) bool {
+	ha, hb := float64(a.height()), float64(b.height())
+	if ha <= 0 || hb <= 0 || max(ha, hb) > paraHeight*min(ha, hb) {
+		return false
+	}
+	if min(a.box.X1, b.box.X1) <= max(a.box.X0, b.box.X0) {
+		return false
+	}
+	gap := float64(b.box.Y0 - a.box.Y1)
+	return gap < paraGap*min(ha, hb)
+}
+
+func medianHeight(lines []line) float64 {
+	hs := make([]float64, len(lines))
+	for i, l := range lines {
+		hs[i] = lineHeight(l)
+	}
+	sort.Float64s(hs)
+	return hs[len(hs)/2]
+}
+
+// lineHeight is the height of the text, across the reading direction.
+func lineHeight(l line) float64 {
+	if l.Vertical {
+		return l.Box.width()
+	}
+	return l.Box.height()
+}
+
+// interval is a line's extent on one axis.
+type interval struct {
+	lo, hi float64
+	i      int
+}
+
+// xyCut splits lines into regions in reading order (see Layout above); h
+// is the typical line height.
+func xyCut(lines []line, h float64) [][]line {
+	if len(lines) < 2 {
+		return [][]line{lines}
+	}
+	// Bands: horizontal gaps no line crosses (a fifth of each line's height
+	// may overlap its neighbours: boxes of tilted lines do).
+	ys := make([]interval, len(lines))
+	for i, l := range lines {
+		m := 0.2 * (l.Box.maxY() - l.Box.minY())
+		ys[i] = interval{l.Box.minY() + m, l.Box.maxY() - m, i}
+	}
+	bands := split(lines, ys, 0)
+	var out [][]line
+	for i := 0; i < len(bands); {
+		j, lo, hi := columns(bands, i, colGap*h, h)
+		if j < 0 {
+			out = append(out, bands[i])
+			i++
+			continue
+		}
+		var left, right []line
+		for _, b := range bands[i:j] {
+			for _, l := range b {
+				if l.Box.centerX() < (lo+hi)/2 {
+					left = append(left, l)
+				} else {
+					right = append(right, l)
+				}
+			}
+		}
+		out = append(out, xyCut(left, h)...)
+		out = append(out, xyCut(right, h)...)
+		i = j
+	}
+	return out
+}
+
+func bandTop(b []line) float64 {
+	y := math.Inf(1)
+	for _, l := range b {
+		y = min(y, l.Box.minY())
+	}
+	return y
+}
+
+func bandBottom(b []line) float64 {
+	y := math.Inf(-1)
+	for _, l := range b {
+		y = max(y, l.Box.maxY())
+	}
+	return y
+}
+
+// columns looks for a column gap starting at bands[i]: a vertical strip at
+// least minGap wide between two of its lines that no line of the following
+// bands crosses (a line reaching into it narrows it). It returns the end
+// of the run of bands it divides and the strip, or j < 0 when there is no
+// such strip dividing at least two bands with lines on both sides.
+func columns(bands [][]line, i int, minGap, h float64) (int, float64, float64) {
+	bestJ, bestLo, bestHi := -1, 0.0, 0.0
+	xs := make([]interval, len(bands[i]))
+	for k, l := range bands[i] {
+		xs[k] = interval{l.Box.minX(), l.Box.maxX(), k}
+	}
+	sort.Slice(xs, func(a, b int) bool { return xs[a].lo < xs[b].lo })
+	reach := math.Inf(-1)
+	for k, v := range xs {
+		if k > 0 && v.lo-reach >= minGap {
+			lo, hi := reach, v.lo
+			both, lastBoth := 0, i
+			j := i
+			for ; j < len(bands); j++ {
+				nlo, nhi, l, r := lo, hi, false, false
+				for _, ln := range bands[j] {
+					x0, x1 := ln.Box.minX(), ln.Box.maxX()
+					// Only lines of text count as a column's (a sign's
+					// words stacked apart are read row by row).
+					long := x1-x0 >= colLine*(ln.Box.maxY()-ln.Box.minY())
+					if (x0+x1)/2 < (lo+hi)/2 {
+						nlo, l = max(nlo, x1), l || long
+					} else {
+						nhi, r = min(nhi, x0), r || long
+					}
+				}
+				// A band may narrow the strip to half (a long line reaching
+				// into the gutter), not close it.
+				if nhi-nlo < minGap/2 {
+					break
+				}
+				if l && r {
+					both++
+					lastBoth = j
+				}
+			}
+			// Bands after the last one with lines on both sides belong to
+			// the columns only while they follow on closely (a column
+			// running longer than its neighbour), not after a gap (text
+			// below the columns).
+			end := lastBoth + 1
+			for end < j && bandTop(bands[end])-bandBottom(bands[end-1]) < 1.5*h {
+				end++
+			}
+			j = end
+			if both >= 2 && j-i > 1 && j > bestJ {
+				bestJ, bestLo, bestHi = j, lo, hi
+			}
+		}
+		reach = max(reach, v.hi)
+	}
+	return bestJ, bestLo, bestHi
+}
+
+// split groups lines by their intervals on one axis: a gap wider than
+// minGap between the union of the intervals so far and the next one starts
+// a new group. Groups are in increasing order.
+func split(lines []line, iv []interval, minGap float64) [][]line {
+	sort.Slice(iv, func(a, b int) bool { return iv[a].lo < iv[b].lo })
+	var out [][]line
+	reach := math.Inf(-1)
+	for _, v := range iv {
+		if len(out) == 0 || v.lo-reach > minGap {
+			out = append(out, nil)
+		}
+		out[len(out)-1] = append(out[len(out)-1], lines[v.i])
+		reach = max(reach, v.hi)
+	}
+	return out
+}
+
+// polygon is the line's quadrilateral clockwise from the top left of its
+// text, when it is not level (nil for an upright axis-aligned box).
+func (l line) polygon() []result.Point {
+	start := 0
+	if l.Vertical {
+		start = 1 // the crop was turned counter-clockwise: the text's top is the box's right
+	}
+	if l.Flipped {
+		start += 2
+	}
+	ps := make([]result.Point, 4)
+	level := start == 0
+	for i := range ps {
+		p := l.Box[(start+i)%4]
+		ps[i] = result.Point{X: int(math.Round(p.X)), Y: int(math.Round(p.Y))}
+	}
+	if level && ps[0].Y == ps[1].Y && ps[2].Y == ps[3].Y && ps[0].X == ps[3].X && ps[1].X == ps[2].X {
+		return nil
+	}
+	return ps
+}

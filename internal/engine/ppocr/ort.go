@@ -1,0 +1,190 @@
+package ppocr
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/lector-ocr/lector/internal/errcode"
+)
+
+// ONNX Runtime is one environment per process, bound to one library: a
+// runner hosts one model, so the first Load decides which library.
+var (
+	ortMu  sync.Mutex
+	ortLib string
+)
+
+// Library files in a ppocr directory's onnxruntime/ (scripts/onnxruntime.sh).
+const (
+	libName     = "libonnxruntime.so"
+	libCUDAName = "libonnxruntime_providers_cuda.so"
+)
+
+func initORT(lib string) error {
+	ortMu.Lock()
+	defer ortMu.Unlock()
+	if ort.IsInitialized() {
+		if lib != ortLib {
+			return fmt.Errorf("ONNX Runtime already loaded from %s, not %s", ortLib, lib)
+		}
+		return nil
+	}
+	if _, err := os.Stat(lib); err != nil {
+		return err
+	}
+	ort.SetSharedLibraryPath(lib)
+	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+		return fmt.Errorf("loading ONNX Runtime from %s: %w", lib, err)
+	}
+	ortLib = lib
+	return nil
+}
+
+// sessionConfig is how sessions are made for one model instance.
+type sessionConfig struct {
+	Threads int    // intra-op threads of each run
+	GPU     int    // CUDA device index, -1 for the CPU
+	GPUMem  uint64 // the CUDA arena's limit in bytes (0: ONNX Runtime's default, the whole device)
+	LibDir  string // where the provider libraries are
+}
+
+// cudaOptions are the CUDA execution provider's options: the device, an
+// arena bounded by the admission's figure that grows only by what a run
+// asks for (kSameAsRequested, not doubling), and cuDNN's heuristic
+// algorithm search (no workspace-hungry benchmarking per new shape: line
+// batches change width all the time).
+func cudaOptions(c sessionConfig) map[string]string {
+	o := map[string]string{
+		"device_id":              strconv.Itoa(c.GPU),
+		"arena_extend_strategy":  "kSameAsRequested",
+		"cudnn_conv_algo_search": "HEURISTIC",
+	}
+	if c.GPUMem > 0 {
+		o["gpu_mem_limit"] = strconv.FormatUint(c.GPUMem, 10)
+	}
+	return o
+}
+
+// deviceUnavailable is the error of a device this installation cannot use.
+func deviceUnavailable(format string, args ...any) error {
+	return errcode.New(errcode.DeviceUnavailable, format, args...)
+}
+
+// checkCUDA reports whether the CUDA provider is installed beside the
+// library.
+func checkCUDA(libDir string) error {
+	if _, err := os.Stat(filepath.Join(libDir, libCUDAName)); err != nil {
+		return deviceUnavailable("ppocr: no CUDA execution provider (%s) in %s; run `make setup-gpu` (scripts/onnxruntime.sh --gpu) on a machine with an NVIDIA driver", libCUDAName, libDir)
+	}
+	return nil
+}
+
+func newSessionOptions(c sessionConfig) (*ort.SessionOptions, error) {
+	o, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*ort.SessionOptions, error) { o.Destroy(); return nil, err }
+	if err := o.SetIntraOpNumThreads(max(c.Threads, 1)); err != nil {
+		return fail(err)
+	}
+	if err := o.SetInterOpNumThreads(1); err != nil {
+		return fail(err)
+	}
+	if err := o.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll); err != nil {
+		return fail(err)
+	}
+	// Threads that spin between operators burn the cores other slots'
+	// runs need.
+	if err := o.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+		return fail(err)
+	}
+	if c.GPU >= 0 {
+		if err := checkCUDA(c.LibDir); err != nil {
+			return fail(err)
+		}
+		co, err := ort.NewCUDAProviderOptions()
+		if err != nil {
+			return fail(deviceUnavailable("ppocr: CUDA provider options: %v", err))
+		}
+		defer co.Destroy()
+		if err := co.Update(cudaOptions(c)); err != nil {
+			return fail(deviceUnavailable("ppocr: CUDA provider options: %v", err))
+		}
+		if err := o.AppendExecutionProviderCUDA(co); err != nil {
+			return fail(deviceUnavailable("ppocr: the CUDA execution provider cannot be used on cuda:%d (%v); CUDA 13 and cuDNN 9 libraries must be where the loader finds them", c.GPU, err))
+		}
+	}
+	return o, nil
+}
+
+// session is one model's ONNX Runtime session. Run is safe from several
+// goroutines at once (ONNX Runtime's sessions are), so one session serves
+// every handle of a runner.
+type session struct {
+	s       *ort.DynamicAdvancedSession
+	in, out string
+	inShape ort.Shape // as the model declares it (-1: dynamic)
+}
+
+func newSession(path string, opts *ort.SessionOptions) (*session, error) {
+	ins, outs, err := ort.GetInputOutputInfo(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(ins) != 1 || len(outs) < 1 {
+		return nil, fmt.Errorf("%s: expected one input and an output, found %d and %d", path, len(ins), len(outs))
+	}
+	s, err := ort.NewDynamicAdvancedSession(path, []string{ins[0].Name}, []string{outs[0].Name}, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &session{s: s, in: ins[0].Name, out: outs[0].Name, inShape: ins[0].Dimensions}, nil
+}
+
+func (s *session) close() {
+	if s != nil && s.s != nil {
+		s.s.Destroy()
+		s.s = nil
+	}
+}
+
+// run runs the model on one float tensor of shape and returns the output's
+// data and shape. A cancelled ctx terminates the run.
+func (s *session) run(ctx context.Context, data []float32, shape ...int64) ([]float32, []int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	in, err := ort.NewTensor(ort.NewShape(shape...), data)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer in.Destroy()
+	ro, err := ort.NewRunOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ro.Destroy()
+	stop := context.AfterFunc(ctx, func() { _ = ro.Terminate() })
+	outs := []ort.Value{nil}
+	err = s.s.RunWithOptions([]ort.Value{in}, outs, ro)
+	stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, err
+	}
+	defer outs[0].Destroy()
+	t, ok := outs[0].(*ort.Tensor[float32])
+	if !ok {
+		return nil, nil, fmt.Errorf("model output is %T, not float32", outs[0])
+	}
+	return append([]float32(nil), t.GetData()...), []int64(t.GetShape()), nil
+}

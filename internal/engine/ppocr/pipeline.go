@@ -1,0 +1,267 @@
+package ppocr
+
+import (
+	"context"
+	"fmt"
+	"unicode/utf8"
+)
+
+// line is one recognised text line.
+type line struct {
+	Box   quad // in the page, corners clockwise from the top-left as read
+	Text  string
+	Conf  float64 // 0–1
+	Chars []decodedChar
+	// Where the characters lie: each character's span as fractions of the
+	// crop's width (start, end), in reading order.
+	Spans [][2]float64
+	// Vertical: the crop was turned a quarter (tall box), so reading runs
+	// down the box. Flipped: the classifier turned it 180°.
+	Vertical, Flipped bool
+}
+
+// score is how much a reading is worth: confident characters.
+func score(lines []line) float64 {
+	s := 0.0
+	for _, l := range lines {
+		s += l.Conf * float64(utf8.RuneCountInString(l.Text))
+	}
+	return s
+}
+
+// readPage reads img; with orient, a page that reads as turned is turned
+// upright and read again. It returns the lines (in the upright frame) and
+// the clockwise turn applied.
+func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, int, error) {
+	lines, st, err := h.read(ctx, img)
+	if err != nil || !orient {
+		return lines, 0, err
+	}
+	// Sideways: most boxes tall. The better of a quarter turn either way.
+	if st.tall > st.wide && st.tall >= 2 {
+		var best []line
+		bestRot, bestScore := 0, -1.0
+		for _, q := range []int{1, 3} {
+			l, _, err := h.read(ctx, img.rotate(q))
+			if err != nil {
+				return nil, 0, err
+			}
+			if s := score(l); s > bestScore {
+				best, bestRot, bestScore = l, q*90, s
+			}
+		}
+		// Vertical writing (Chinese, Japanese) also gives tall boxes, and
+		// reads well as it stands and badly turned: a turn must read
+		// about as well as the page as it is.
+		if bestScore < 0.8*score(lines) {
+			return lines, 0, nil
+		}
+		return best, bestRot, nil
+	}
+	// Upside down: the classifier turned most lines.
+	if st.classified >= 2 && st.flipped*2 > st.classified {
+		l, _, err := h.read(ctx, img.rotate(2))
+		if err != nil {
+			return nil, 0, err
+		}
+		return l, 180, nil
+	}
+	return lines, 0, nil
+}
+
+// stats are what a reading says of the page's orientation.
+type stats struct {
+	tall, wide          int // boxes at least 1.5 times as tall as wide, and the others
+	classified, flipped int // lines the classifier was sure of, and of those the ones it turned
+}
+
+// read is PaddleOCR's TextSystem on one image: detect, crop, classify,
+// recognise, and drop lines read with a confidence under dropScore.
+func (h *handle) read(ctx context.Context, img *bgr) ([]line, stats, error) {
+	var st stats
+	b := border(img)
+	orig := img
+	img = img.pad(b)
+	boxes, err := h.detect(ctx, img)
+	if err != nil || len(boxes) == 0 {
+		return nil, st, err
+	}
+	crops := make([]*bgr, 0, len(boxes))
+	lines := make([]line, 0, len(boxes))
+	for _, b := range boxes {
+		c, vertical := img.warp(b)
+		if c == nil {
+			continue
+		}
+		if vertical {
+			st.tall++
+		} else {
+			st.wide++
+		}
+		crops = append(crops, c)
+		lines = append(lines, line{Box: b, Vertical: vertical})
+	}
+	// The classifier sees a line squeezed into 192×48, and long lines
+	// come out "upside down" when they are not (white on dark above all):
+	// a line it turns is read both ways and keeps the clearer reading.
+	var turned []int
+	var unturned []*bgr
+	if h.m.cls != nil {
+		flips, sure, err := h.classify(ctx, crops)
+		if err != nil {
+			return nil, st, err
+		}
+		for i := range crops {
+			if sure[i] {
+				st.classified++
+			}
+			if flips[i] {
+				turned = append(turned, i)
+				unturned = append(unturned, crops[i])
+				crops[i] = crops[i].rotate(2)
+				lines[i].Flipped = true
+			}
+		}
+	}
+	if err := h.recognize(ctx, crops, lines); err != nil {
+		return nil, st, err
+	}
+	if len(turned) > 0 {
+		again := make([]line, len(turned))
+		for k, i := range turned {
+			again[k] = line{Box: lines[i].Box, Vertical: lines[i].Vertical}
+		}
+		if err := h.recognize(ctx, unturned, again); err != nil {
+			return nil, st, err
+		}
+		for k, i := range turned {
+			if again[k].Conf > lines[i].Conf {
+				lines[i] = again[k]
+			} else {
+				st.flipped++
+			}
+		}
+	}
+	kept := lines[:0]
+	for _, l := range lines {
+		if l.Conf >= dropScore && l.Text != "" {
+			for i := range l.Box { // into the unpadded image
+				l.Box[i].X = clamp(l.Box[i].X-float64(b), 0, float64(orig.W-1))
+				l.Box[i].Y = clamp(l.Box[i].Y-float64(b), 0, float64(orig.H-1))
+			}
+			kept = append(kept, l)
+		}
+	}
+	return kept, st, nil
+}
+
+// readLine reads the whole image as one line (no detection).
+func (h *handle) readLine(ctx context.Context, img *bgr) ([]line, error) {
+	w, hh := float64(img.W), float64(img.H)
+	lines := []line{{Box: quad{{0, 0}, {w, 0}, {w, hh}, {0, hh}}}}
+	if err := h.recognize(ctx, []*bgr{img}, lines); err != nil {
+		return nil, err
+	}
+	if lines[0].Text == "" {
+		return nil, nil
+	}
+	return lines, nil
+}
+
+// detect runs the detector and DB post-processing: boxes in img's frame,
+// in PaddleOCR's reading order.
+func (h *handle) detect(ctx context.Context, img *bgr) ([]quad, error) {
+	src := padSmall(img)
+	data, w, hh := detInput(src, detLimitSide)
+	out, shape, err := h.m.det.run(ctx, data, 1, 3, int64(hh), int64(w))
+	if err != nil {
+		return nil, err
+	}
+	if len(shape) != 4 || int(shape[2]) != hh || int(shape[3]) != w {
+		return nil, errShape("detector", shape)
+	}
+	boxes := dbBoxes(out[:w*hh], w, hh, src.W, src.H)
+	if src != img { // padded: drop what lies on the padding
+		kept := boxes[:0]
+		for _, b := range boxes {
+			for i := range b {
+				b[i].X, b[i].Y = clamp(b[i].X, 0, float64(img.W-1)), clamp(b[i].Y, 0, float64(img.H-1))
+			}
+			if b.width() > 3 && b.height() > 3 {
+				kept = append(kept, b)
+			}
+		}
+		boxes = kept
+	}
+	sortBoxes(boxes)
+	return boxes, nil
+}
+
+// classify runs the direction classifier over the crops in batches:
+// flips[i] when crop i reads upside down with a score above clsThresh;
+// sure[i] when either label scores above it.
+func (h *handle) classify(ctx context.Context, crops []*bgr) (flips, sure []bool, err error) {
+	flips, sure = make([]bool, len(crops)), make([]bool, len(crops))
+	order := byAspect(crops)
+	for beg := 0; beg < len(order); beg += clsBatch {
+		idx := order[beg:min(beg+clsBatch, len(order))]
+		data, _ := lineInput(crops, idx, clsHeight, clsWidth)
+		out, shape, err := h.m.cls.run(ctx, data, int64(len(idx)), 3, clsHeight, clsWidth)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(shape) != 2 || int(shape[0]) != len(idx) || shape[1] < 2 {
+			return nil, nil, errShape("classifier", shape)
+		}
+		n := int(shape[1])
+		for b, i := range idx {
+			p0, p180 := out[b*n], out[b*n+1]
+			flips[i] = p180 > p0 && p180 > clsThresh
+			sure[i] = max(p0, p180) > clsThresh
+		}
+	}
+	return flips, sure, nil
+}
+
+// recognize reads each crop into lines[i] (text, confidence, character
+// positions), in batches of similar aspect.
+func (h *handle) recognize(ctx context.Context, crops []*bgr, lines []line) error {
+	height := h.m.recHeight
+	order := byAspect(crops)
+	for beg := 0; beg < len(order); {
+		end := recBatchEnd(crops, order, beg, height)
+		idx := order[beg:end]
+		beg = end
+		width := recBatchWidth(crops, idx, height)
+		data, widths := lineInput(crops, idx, height, width)
+		out, shape, err := h.m.rec.run(ctx, data, int64(len(idx)), 3, int64(height), int64(width))
+		if err != nil {
+			return err
+		}
+		if len(shape) != 3 || int(shape[0]) != len(idx) {
+			return errShape("recogniser", shape)
+		}
+		T, C := int(shape[1]), int(shape[2])
+		col := float64(width) / float64(T) // input pixels per time step
+		for b, i := range idx {
+			chars, conf := ctcDecode(out[b*T*C:(b+1)*T*C], T, C, h.m.dict)
+			l := &lines[i]
+			l.Chars, l.Conf = chars, conf
+			rs := make([]rune, len(chars))
+			l.Spans = make([][2]float64, len(chars))
+			for k, c := range chars {
+				rs[k] = c.R
+				l.Spans[k] = [2]float64{
+					clamp(float64(c.First)*col/float64(widths[b]), 0, 1),
+					clamp(float64(c.End+1)*col/float64(widths[b]), 0, 1),
+				}
+			}
+			l.Text = string(rs)
+		}
+	}
+	return nil
+}
+
+func errShape(what string, shape []int64) error {
+	return fmt.Errorf("ppocr: the %s's output has shape %v", what, shape)
+}

@@ -1,0 +1,381 @@
+// Package ppocr is PaddleOCR's PP-OCR pipeline — text detection (DB),
+// direction classification and recognition (CTC) — run by ONNX Runtime in
+// Lector's runners, on the CPU or a CUDA device.
+//
+// Model names are "ppocr:<version>" for a version installed under the ppocr
+// directory (scripts/onnxruntime.sh installs v4 into DIR/v4; a v5 would go
+// to DIR/v5), or "ppocr:/abs/dir" for a user's own directory of the same
+// layout: det.onnx, rec.onnx, keys.txt and optionally cls.onnx. ONNX
+// Runtime itself is DIR/onnxruntime/libonnxruntime.so.
+//
+// Pre- and post-processing follow PaddleOCR's own (tools/infer/predict_*.py
+// and ppocr/postprocess): see det.go, rec.go and layout.go.
+package ppocr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/lector-ocr/lector/internal/device"
+	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+// Engine is the ppocr engine.
+type Engine struct {
+	// Dir is the ppocr directory: onnxruntime/ and one directory per
+	// model version (see DefaultDir).
+	Dir string
+	// PageTimeout bounds one page (default 120s).
+	PageTimeout time.Duration
+	// Cores is how many cores the runner's slots share (default: the CPUs
+	// this process may run on). Each slot's runs get Cores/Slots intra-op
+	// threads, at least one.
+	Cores int
+	// GPUMemLimit bounds the CUDA arena of each session (0: a default
+	// from the estimate).
+	GPUMemLimit uint64
+}
+
+var _ engine.Engine = Engine{}
+
+// DefaultDir is where scripts/onnxruntime.sh installs: $LECTOR_DEPS_CACHE/ppocr,
+// else $XDG_CACHE_HOME/lector/ppocr, else ~/.cache/lector/ppocr. getenv
+// reads the environment ("" when unset).
+func DefaultDir(getenv func(string) string) string {
+	if d := getenv("LECTOR_DEPS_CACHE"); d != "" {
+		return filepath.Join(d, "ppocr")
+	}
+	if d := getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "lector", "ppocr")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".cache", "lector", "ppocr")
+	}
+	return ""
+}
+
+// Files of a model directory.
+const (
+	detFile  = "det.onnx"
+	recFile  = "rec.onnx"
+	clsFile  = "cls.onnx"
+	keysFile = "keys.txt"
+)
+
+var versionName = regexp.MustCompile(`^v[0-9]+$`)
+
+// modelDir resolves a model config to its directory.
+func (e Engine) modelDir(config string) (string, error) {
+	switch {
+	case versionName.MatchString(config):
+		return filepath.Join(e.Dir, config), nil
+	case filepath.IsAbs(config):
+		return filepath.Clean(config), nil
+	}
+	return "", errcode.New(errcode.UnknownModel, "ppocr model %q: not a version (v4) or an absolute directory; installed: %s", config, e.installedList())
+}
+
+func (e Engine) libDir() string { return filepath.Join(e.Dir, "onnxruntime") }
+
+// check says why config cannot be loaded, as unknown_model naming what is
+// installed.
+func (e Engine) check(config string) (string, error) {
+	dir, err := e.modelDir(config)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(filepath.Join(e.libDir(), libName)); err != nil {
+		return "", errcode.New(errcode.UnknownModel, "ppocr:%s: ONNX Runtime is not installed in %s (run make setup, or set --ppocr-dir)", config, e.libDir())
+	}
+	for _, f := range []string{detFile, recFile, keysFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return "", errcode.New(errcode.UnknownModel, "ppocr:%s is not installed (no %s in %s); installed: %s", config, f, dir, e.installedList())
+		}
+	}
+	return dir, nil
+}
+
+// Installed lists the versions installed under the ppocr directory ("v4"),
+// none when ONNX Runtime is missing.
+func (e Engine) Installed() []string {
+	if e.Dir == "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(e.libDir(), libName)); err != nil {
+		return nil
+	}
+	ents, _ := os.ReadDir(e.Dir)
+	var out []string
+	for _, d := range ents {
+		if d.IsDir() && versionName.MatchString(d.Name()) {
+			if _, err := e.check(d.Name()); err == nil {
+				out = append(out, d.Name())
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (e Engine) installedList() string {
+	var names []string
+	for _, v := range e.Installed() {
+		names = append(names, "ppocr:"+v)
+	}
+	if len(names) == 0 {
+		return "none (run make setup)"
+	}
+	return strings.Join(names, ", ")
+}
+
+// Documented memory on the CPU (ONNX Runtime 1.29.0, v4, 2 slots of one
+// thread), measured on the 2-core machine of docs/ppocr-notes.md: the peak
+// of a cold runner reading one page, as `lector ocr --format json` reports
+// it (resources.peak_bytes), was 338 MiB for a 0.35 MP screenshot, 314 MiB
+// for a 1.9 MP photo and 522 MiB for the 8.4 MP linn.png. ONNX Runtime's
+// arena grows to the detector's 960-pixel input and a line batch on the
+// first page whatever its size, so most of it is the load: 63 MiB for the
+// sessions themselves (TestMeasureMemory) and the arena after a page; the
+// page adds its decoded copies (BGR, the margin) and longer line batches,
+// ~32 MiB/MP, rounded up here.
+const (
+	loadBytes  = 320 << 20
+	perMPBytes = 40 << 20
+	// On a CUDA device (not measured here: no GPU on the machine these
+	// figures were taken on; from ONNX Runtime's CUDA provider's usual
+	// footprint, to be replaced by measurements and learned per device).
+	gpuLoadBytes      = 1 << 30   // weights, cuDNN and cuBLAS workspaces, the arena's first chunks
+	gpuPerMPBytes     = 256 << 20 // activations of the detector and a line batch
+	gpuHostLoadBytes  = 600 << 20 // the CUDA context's host side, ONNX Runtime, the providers' code
+	gpuHostPerMPBytes = 40 << 20  // the decoded page and its tensors before upload
+)
+
+var (
+	_ engine.Placer    = Engine{}
+	_ engine.Cataloger = Engine{}
+)
+
+// Estimate returns the documented footprint: on the CPU all host memory;
+// on a CUDA device the weights, activations and cuDNN workspace live on the
+// device, and the host keeps the CUDA context, ONNX Runtime and the decoded
+// page.
+func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, error) {
+	if _, err := e.check(config); err != nil {
+		return engine.Footprint{}, err
+	}
+	if kind == device.CUDA {
+		return engine.Footprint{
+			Host:   engine.Cost{Load: gpuHostLoadBytes, PerMegapixel: gpuHostPerMPBytes},
+			Device: engine.Cost{Load: gpuLoadBytes, PerMegapixel: gpuPerMPBytes},
+		}, nil
+	}
+	return engine.Footprint{Host: engine.Cost{Load: loadBytes, PerMegapixel: perMPBytes}}, nil
+}
+
+// DeviceKinds: CUDA first where ONNX Runtime's CUDA provider is installed
+// (scripts/onnxruntime.sh --gpu), and the CPU everywhere.
+func (e Engine) DeviceKinds(config string) []device.Kind {
+	if checkCUDA(e.libDir()) == nil {
+		return []device.Kind{device.CUDA, device.CPU}
+	}
+	return []device.Kind{device.CPU}
+}
+
+// Catalog lists the installed versions.
+func (e Engine) Catalog() []engine.Entry {
+	var out []engine.Entry
+	for _, v := range e.Installed() {
+		var size uint64
+		for _, f := range []string{detFile, recFile, clsFile, keysFile} {
+			if fi, err := os.Stat(filepath.Join(e.Dir, v, f)); err == nil {
+				size += uint64(fi.Size())
+			}
+		}
+		out = append(out, engine.Entry{Model: "ppocr:" + v, Description: "PaddleOCR PP-OCR" + v + " (detection, direction, recognition; Chinese and English) on ONNX Runtime", DiskBytes: size})
+	}
+	return out
+}
+
+// Load opens the three sessions on spec's device; handles share them.
+func (e Engine) Load(ctx context.Context, spec engine.Spec) (engine.Model, error) {
+	dir, err := e.check(spec.Config)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := e.sessionConfig(spec)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.GPU >= 0 {
+		if err := checkCUDA(cfg.LibDir); err != nil {
+			return nil, err
+		}
+	}
+	if err := initORT(filepath.Join(e.libDir(), libName)); err != nil {
+		return nil, errcode.Wrap(errcode.ModelLoadFailed, err, "ppocr")
+	}
+	dict, err := readDict(filepath.Join(dir, keysFile))
+	if err != nil {
+		return nil, errcode.Wrap(errcode.ModelLoadFailed, err, "ppocr: reading the dictionary")
+	}
+	opts, err := newSessionOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer opts.Destroy()
+	m := &model{name: spec.Model, dict: dict, timeout: e.PageTimeout}
+	if m.timeout <= 0 {
+		m.timeout = 120 * time.Second
+	}
+	open := func(file string) (*session, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s, err := newSession(filepath.Join(dir, file), opts)
+		if err != nil {
+			return nil, errcode.Wrap(errcode.ModelLoadFailed, err, "ppocr: loading %s", file)
+		}
+		return s, nil
+	}
+	if m.det, err = open(detFile); err != nil {
+		return nil, err
+	}
+	if m.rec, err = open(recFile); err != nil {
+		m.Close()
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, clsFile)); err == nil {
+		if m.cls, err = open(clsFile); err != nil {
+			m.Close()
+			return nil, err
+		}
+	}
+	m.recHeight = 48
+	if s := m.rec.inShape; len(s) == 4 && s[2] > 0 {
+		m.recHeight = int(s[2])
+	}
+	return m, nil
+}
+
+// sessionConfig derives threads and device from spec.
+func (e Engine) sessionConfig(spec engine.Spec) (sessionConfig, error) {
+	cores := e.Cores
+	if cores <= 0 {
+		cores = runtime.NumCPU()
+	}
+	c := sessionConfig{Threads: max(1, cores/max(spec.Slots, 1)), GPU: -1, LibDir: e.libDir()}
+	if spec.Device != "" && spec.Device != string(device.CPU) {
+		if _, ok := device.GPUIndex(spec.Device); !ok {
+			return c, errcode.New(errcode.DeviceUnavailable, "ppocr: unknown device %q", spec.Device)
+		}
+		// The runner sees only its own GPU: the ordinal is the one inside
+		// this process.
+		c.GPU = spec.CUDAOrdinal
+		c.Threads = 1 // the CPU only feeds the device
+		c.GPUMem = e.GPUMemLimit
+		if c.GPUMem == 0 {
+			c.GPUMem = gpuLoadBytes + uint64(max(spec.Slots, 1))*4*gpuPerMPBytes
+		}
+	}
+	return c, nil
+}
+
+// readDict reads the recogniser's characters, one a line, and appends the
+// space (use_space_char).
+func readDict(path string) ([]rune, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var dict []rune
+	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		r := []rune(line)
+		if len(r) != 1 {
+			return nil, fmt.Errorf("%s: line %q is not one character", path, line)
+		}
+		dict = append(dict, r[0])
+	}
+	return append(dict, ' '), nil
+}
+
+type model struct {
+	name          string
+	det, rec, cls *session
+	dict          []rune
+	recHeight     int
+	timeout       time.Duration
+}
+
+func (m *model) NewHandle() (engine.Handle, error) { return &handle{m: m}, nil }
+
+func (m *model) Close() error {
+	m.det.close()
+	m.rec.close()
+	m.cls.close()
+	return nil
+}
+
+type handle struct{ m *model }
+
+func (h *handle) Close() error { return nil }
+
+// Params understood by Process (the names the Tesseract engine uses for
+// the same things).
+const (
+	OptPSM   = "psm"    // "7" or "13": the image is one text line (recognition only)
+	OptNoOSD = "no_osd" // the page is known upright: no rotation search
+)
+
+// Process reads one page.
+func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Options) (*result.Page, error) {
+	if len(im.Data) == 0 {
+		return nil, errcode.New(errcode.InvalidDocument, "page %d has no image data", im.Number)
+	}
+	if im.TIFFPage > 1 {
+		return nil, errcode.New(errcode.InvalidDocument, "page %d: ppocr reads only the first page of a TIFF", im.Number)
+	}
+	img, err := decode(im.Data)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.InvalidDocument, err, "page %d: the image could not be decoded", im.Number)
+	}
+	if img.W == 0 || img.H == 0 {
+		return nil, errcode.New(errcode.InvalidDocument, "page %d: the image is empty", im.Number)
+	}
+	if im.Orientation.Mirror {
+		img = img.flipX()
+	}
+	img = img.rotate(im.Orientation.QuarterTurns)
+	ctx, cancel := context.WithTimeout(ctx, h.m.timeout)
+	defer cancel()
+	page := &result.Page{Number: im.Number, Engine: h.m.name}
+	var lines []line
+	switch opts.Param(OptPSM) {
+	case "7", "13":
+		lines, err = h.readLine(ctx, img)
+	default:
+		var rot int
+		lines, rot, err = h.readPage(ctx, img, opts.Param(OptNoOSD) == "")
+		img = img.rotate(rot / 90)
+		page.Rotation = rot
+	}
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return nil, errcode.New(errcode.Timeout, "page %d: reading took longer than %s", im.Number, h.m.timeout)
+		}
+		return nil, fmt.Errorf("page %d: %w", im.Number, err)
+	}
+	page.Width, page.Height = img.W, img.H
+	page.Blocks = layout(lines)
+	return page, nil
+}

@@ -1,0 +1,246 @@
+package ppocr
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/engine/tesseract"
+	"github.com/lector-ocr/lector/internal/eval"
+)
+
+// The evaluation sets (../shared/eval; scene/README.md defines the
+// measures), read by ppocr:v4 and, with PPOCR_COMPARE=1, by Tesseract the
+// way scene/README.md's reference figures were made (crops --psm 7 with
+// eng or chi_sim, whole images eng+chi_sim; lines/ and linn.png as
+// Lector reads them, tesseract:eng).
+
+// sceneNorm is scene/README.md's normalisation: NFKC, whitespace runs to
+// one space, trimmed; every space removed where spaces do not count.
+func sceneNorm(s string, spaces bool) string {
+	s = eval.Normalize(norm.NFKC.String(s))
+	if !spaces {
+		s = strings.Map(func(r rune) rune {
+			if unicode.IsSpace(r) {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	return s
+}
+
+// pooled accumulates edit distances over reference lengths.
+type pooled struct {
+	edits, length, folded int
+	items                 int
+	sumItem               float64 // of per-item CER capped at 1
+}
+
+func (p *pooled) add(got, want string) {
+	e, l := eval.Errors(got, want)
+	fe, _ := eval.Errors(strings.ToLower(got), strings.ToLower(want))
+	p.edits += e
+	p.length += l
+	p.folded += fe
+	p.items++
+	if l > 0 {
+		p.sumItem += min(1, float64(e)/float64(l))
+	}
+}
+
+func (p *pooled) cer() float64 {
+	if p.length == 0 {
+		return 0
+	}
+	return float64(p.edits) / float64(p.length)
+}
+
+func (p *pooled) String() string {
+	return fmt.Sprintf("CER %.4f (folded %.4f), mean item %.3f, %d items", p.cer(), float64(p.folded)/float64(max(p.length, 1)), p.sumItem/float64(max(p.items, 1)), p.items)
+}
+
+func readTSV(t testing.TB, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows [][]string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if sc.Text() != "" {
+			rows = append(rows, strings.Split(sc.Text(), "\t"))
+		}
+	}
+	return rows
+}
+
+// reader reads one image with options.
+type reader func(t testing.TB, data []byte, opts engine.Options) string
+
+func ppocrReader(h engine.Handle) reader {
+	return func(t testing.TB, data []byte, opts engine.Options) string {
+		return process(t, h, data, opts).Text()
+	}
+}
+
+// figures are the quality figures of one engine.
+type figures struct {
+	cropsEN, cropsZH, imagesEN, imagesZH, lines, linn pooled
+	seconds                                           map[string]float64
+}
+
+// measure reads every set with read (the crops with psm, lang chooses a
+// crop's reader) and returns the figures.
+func measure(t *testing.T, read func(set, lang string) reader) *figures {
+	dir := evalDir(t)
+	f := &figures{seconds: map[string]float64{}}
+	timed := func(name string, fn func()) {
+		start := time.Now()
+		fn()
+		f.seconds[name] = time.Since(start).Seconds()
+	}
+	timed("crops", func() {
+		crops := filepath.Join(dir, "scene", "crops")
+		lang := map[string]string{}
+		for _, r := range readTSV(t, filepath.Join(crops, "meta.tsv"))[1:] {
+			lang[r[0]] = r[1]
+		}
+		for _, r := range readTSV(t, filepath.Join(crops, "labels.tsv")) {
+			l := lang[r[0]]
+			got := read("crops", l)(t, readFile(t, filepath.Join(crops, r[0])), engine.Options{Params: map[string]string{OptPSM: "7"}})
+			if l == "zh" {
+				f.cropsZH.add(sceneNorm(got, false), sceneNorm(r[1], false))
+			} else {
+				f.cropsEN.add(sceneNorm(got, true), sceneNorm(r[1], true))
+			}
+			if testing.Verbose() {
+				t.Logf("crop %s: got %q want %q", r[0], got, r[1])
+			}
+		}
+	})
+	timed("images", func() {
+		images := filepath.Join(dir, "scene", "images")
+		for _, r := range readTSV(t, filepath.Join(images, "meta.tsv"))[1:] {
+			name, file, lang, spaces := r[0], r[1], r[2], r[6] == "keep"
+			want := strings.TrimSpace(string(readFile(t, filepath.Join(images, name+".txt"))))
+			got := read("images", lang)(t, readFile(t, filepath.Join(images, file)), engine.Options{})
+			p := &f.imagesEN
+			if lang == "zh" {
+				p = &f.imagesZH
+			}
+			p.add(sceneNorm(got, spaces), sceneNorm(want, spaces))
+			if testing.Verbose() {
+				t.Logf("image %s: CER %.3f\n%s", name, eval.CER(sceneNorm(got, spaces), sceneNorm(want, spaces)), got)
+			}
+		}
+	})
+	timed("lines", func() {
+		imgs, _ := filepath.Glob(filepath.Join(dir, "lines", "*.bin.png"))
+		sort.Strings(imgs)
+		if len(imgs) == 0 {
+			t.Fatal("no line images in lines/")
+		}
+		for _, img := range imgs {
+			want := string(readFile(t, strings.TrimSuffix(img, ".bin.png")+".gt.txt"))
+			got := read("lines", "en")(t, readFile(t, img), engine.Options{})
+			f.lines.add(got, want)
+			if c := eval.CER(got, want); testing.Verbose() && c > 0.02 {
+				t.Logf("line %s: CER %.3f got %q want %q", filepath.Base(img), c, got, strings.TrimSpace(want))
+			}
+		}
+	})
+	timed("linn", func() {
+		want := string(readFile(t, filepath.Join(dir, "pages", "linn.txt")))
+		f.linn.add(read("linn", "en")(t, readFile(t, filepath.Join(dir, "pages", "linn.png")), engine.Options{}), want)
+	})
+	for _, s := range []struct {
+		name string
+		p    *pooled
+	}{{"crops en", &f.cropsEN}, {"crops zh", &f.cropsZH}, {"images en", &f.imagesEN}, {"images zh", &f.imagesZH}, {"lines", &f.lines}, {"linn", &f.linn}} {
+		t.Logf("%-10s %s", s.name, s.p)
+	}
+	t.Logf("seconds: %v", f.seconds)
+	return f
+}
+
+// TestQuality reads the evaluation sets with ppocr:v4 and holds the CERs
+// to bounds with margin over what was measured (docs/ppocr-notes.md).
+func TestQuality(t *testing.T) {
+	h := testHandle(t)
+	f := measure(t, func(string, string) reader { return ppocrReader(h) })
+	bounds := []struct {
+		name  string
+		got   float64
+		bound float64
+	}{
+		{"crops en", f.cropsEN.cer(), 0.18},   // measured 0.143; Tesseract 0.248
+		{"crops zh", f.cropsZH.cer(), 0.19},   // measured 0.144; Tesseract 0.442
+		{"images en", f.imagesEN.cer(), 0.40}, // measured 0.310; Tesseract 0.549
+		{"images zh", f.imagesZH.cer(), 0.06}, // measured 0.018; Tesseract 0.216
+		{"lines", f.lines.cer(), 0.02},        // measured 0.0115; Tesseract 0.0115
+		{"linn", f.linn.cer(), 0.02},          // measured 0.0130; Tesseract 0.0103
+	}
+	for _, b := range bounds {
+		if b.got > b.bound {
+			t.Errorf("%s: CER %.4f, bound %.3f", b.name, b.got, b.bound)
+		}
+	}
+}
+
+// TestQualityTesseract measures Tesseract the same way, for the side-by-side
+// figures (PPOCR_COMPARE=1; it is the tesseract package's tests that hold
+// Tesseract to its bounds).
+func TestQualityTesseract(t *testing.T) {
+	if os.Getenv("PPOCR_COMPARE") == "" {
+		t.Skip("set PPOCR_COMPARE=1 to measure Tesseract beside ppocr")
+	}
+	var mu sync.Mutex
+	handles := map[string]engine.Handle{}
+	get := func(langs string) engine.Handle {
+		mu.Lock()
+		defer mu.Unlock()
+		if h, ok := handles[langs]; ok {
+			return h
+		}
+		m, err := tesseract.Engine{}.Load(context.Background(), engine.Spec{Model: "tesseract:" + langs, Config: langs, Device: "cpu", Slots: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := m.NewHandle()
+		if err != nil {
+			t.Fatal(err)
+		}
+		handles[langs] = h
+		return h
+	}
+	measure(t, func(set, lang string) reader {
+		langs := "eng"
+		switch {
+		case set == "crops" && lang == "zh":
+			langs = "chi_sim"
+		case set == "images":
+			langs = "eng+chi_sim"
+		}
+		h := get(langs)
+		return func(t testing.TB, data []byte, opts engine.Options) string {
+			if set != "crops" {
+				opts = engine.Options{}
+			}
+			return process(t, h, data, opts).Text()
+		}
+	})
+}

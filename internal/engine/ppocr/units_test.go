@@ -1,0 +1,422 @@
+package ppocr
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/lector-ocr/lector/internal/device"
+	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/errcode"
+)
+
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+
+func TestDetSize(t *testing.T) {
+	cases := []struct{ w, h, ww, wh int }{
+		{1000, 500, 960, 480},  // longer side limited to 960
+		{3300, 2550, 960, 736}, // 742 rounds to 736
+		{640, 480, 640, 480},   // small enough: kept, multiples of 32
+		{100, 20, 320, 64},     // the shorter side raised to 64
+		{1541, 38, 2592, 64},   // a text line keeps its height
+		{30000, 50, 4000, 32},  // a strip: the longer side capped at 4000
+		{1, 1, 64, 64},         // tiny
+		{31, 33, 64, 64},       // tiny
+		{2000, 2000, 960, 960}, // square
+		{960, 10000, 96, 960},  // tall strip: 92 → 96
+	}
+	for _, c := range cases {
+		if w, h := detSize(c.w, c.h, detLimitSide); w != c.ww || h != c.wh {
+			t.Errorf("detSize(%d, %d) = %d×%d, want %d×%d", c.w, c.h, w, h, c.ww, c.wh)
+		}
+	}
+}
+
+func TestResizeNormalizes(t *testing.T) {
+	im := newBGR(7, 5)
+	for i := 0; i < len(im.Pix); i += 3 {
+		im.Pix[i], im.Pix[i+1], im.Pix[i+2] = 10, 128, 250 // B, G, R
+	}
+	dst := make([]float32, 3*4*6)
+	im.resizeInto(dst, 6, 4, 6, detMean, detStd)
+	for c, v := range []float64{10, 128, 250} {
+		want := (v/255 - float64(detMean[c])) / float64(detStd[c])
+		for i := 0; i < 24; i++ {
+			if !near(float64(dst[c*24+i]), want, 1e-4) {
+				t.Fatalf("channel %d value %d = %f, want %f", c, i, dst[c*24+i], want)
+			}
+		}
+	}
+	// Same size: every pixel kept (OpenCV's pixel-centre convention).
+	g := newBGR(5, 3)
+	for i := range g.Pix {
+		g.Pix[i] = byte(i * 7)
+	}
+	out := make([]float32, 3*5*3)
+	g.resizeInto(out, 5, 3, 5, [3]float32{}, [3]float32{1, 1, 1})
+	for y := 0; y < 3; y++ {
+		for x := 0; x < 5; x++ {
+			for c := 0; c < 3; c++ {
+				if want := float32(g.Pix[3*(y*5+x)+c]) / 255; !near(float64(out[c*15+y*5+x]), float64(want), 1e-6) {
+					t.Fatalf("identity resize changed (%d,%d,%d): %f vs %f", x, y, c, out[c*15+y*5+x], want)
+				}
+			}
+		}
+	}
+	// Padding columns are left alone.
+	pad := make([]float32, 3*2*8)
+	for i := range pad {
+		pad[i] = -7
+	}
+	g.resizeInto(pad, 3, 2, 8, halfMean, halfStd)
+	if pad[5] != -7 || pad[8+7] != -7 {
+		t.Fatal("resizeInto wrote past the resized width")
+	}
+}
+
+// probMap is a w×h probability map with rectangles filled with values.
+func probMap(w, h int, rects ...[5]float64) []float32 {
+	p := make([]float32, w*h)
+	for _, r := range rects {
+		for y := int(r[1]); y < int(r[3]); y++ {
+			for x := int(r[0]); x < int(r[2]); x++ {
+				p[y*w+x] = float32(r[4])
+			}
+		}
+	}
+	return p
+}
+
+func TestDBPostprocess(t *testing.T) {
+	const w, h = 200, 100
+	prob := probMap(w, h,
+		[5]float64{40, 30, 120, 50, 0.9}, // a text line
+		[5]float64{10, 70, 60, 80, 0.5},  // above thresh, under box_thresh: dropped
+		[5]float64{150, 80, 152, 82, 1},  // too small: dropped
+	)
+	boxes := dbBoxes(prob, w, h, 2*w, 2*h) // the image is twice the map
+	if len(boxes) != 1 {
+		t.Fatalf("%d boxes, want 1: %v", len(boxes), boxes)
+	}
+	b := boxes[0]
+	// The kernel's rectangle is 79×19 between pixel centres; unclip grows
+	// it by 79·19·1.5/(2·(79+19)) ≈ 11.5 on every side; then ×2.
+	d := 79.0 * 19 * 1.5 / (2 * (79 + 19))
+	want := quad{{2 * (40 - d), 2 * (30 - d)}, {2 * (119 + d), 2 * (30 - d)}, {2 * (119 + d), 2 * (49 + d)}, {2 * (40 - d), 2 * (49 + d)}}
+	for i := range b {
+		if !near(b[i].X, want[i].X, 3) || !near(b[i].Y, want[i].Y, 3) {
+			t.Fatalf("box %v, want about %v", b, want)
+		}
+	}
+	if len(dbBoxes(make([]float32, w*h), w, h, w, h)) != 0 {
+		t.Fatal("boxes on an empty map")
+	}
+}
+
+func TestDBPostprocessRotatedLine(t *testing.T) {
+	const w, h = 300, 300
+	prob := make([]float32, w*h)
+	s, c := math.Sincos(20 * math.Pi / 180)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			// a 160×20 band through the centre, turned 20°
+			dx, dy := float64(x)-150, float64(y)-150
+			u, v := dx*c+dy*s, -dx*s+dy*c
+			if math.Abs(u) < 80 && math.Abs(v) < 10 {
+				prob[y*w+x] = 0.95
+			}
+		}
+	}
+	boxes := dbBoxes(prob, w, h, w, h)
+	if len(boxes) != 1 {
+		t.Fatalf("%d boxes", len(boxes))
+	}
+	b := boxes[0]
+	angle := math.Atan2(b[1].Y-b[0].Y, b[1].X-b[0].X) * 180 / math.Pi
+	if !near(angle, 20, 2) {
+		t.Fatalf("box %v at %.1f°, want 20°", b, angle)
+	}
+	if b.width() < 170 || b.height() < 30 {
+		t.Fatalf("box %v (%.0f×%.0f) not grown by unclip", b, b.width(), b.height())
+	}
+}
+
+func TestUnclip(t *testing.T) {
+	sq := []pt{{0, 0}, {10, 0}, {10, 10}, {0, 10}}
+	out := unclip(sq, 1.5)
+	d := 100 * 1.5 / 40.0 // 3.75
+	x0, y0, x1, y1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, p := range out {
+		x0, y0, x1, y1 = min(x0, p.X), min(y0, p.Y), max(x1, p.X), max(y1, p.Y)
+	}
+	if !near(x0, -d, 0.1) || !near(y0, -d, 0.1) || !near(x1, 10+d, 0.1) || !near(y1, 10+d, 0.1) {
+		t.Fatalf("unclipped bounds %.2f,%.2f–%.2f,%.2f, want ±%.2f", x0, y0, x1, y1, d)
+	}
+	// Round joins: the area is the square grown by d on each side with
+	// quarter circles at the corners.
+	want := 100 + 4*10*d + math.Pi*d*d
+	if a := polyArea(out); !near(a, want, 0.02*want) {
+		t.Fatalf("area %.1f, want %.1f", a, want)
+	}
+	if unclip([]pt{{1, 1}, {1, 1}, {1, 1}, {1, 1}}, 1.5) != nil {
+		t.Fatal("a degenerate box unclipped")
+	}
+}
+
+func TestMinAreaRect(t *testing.T) {
+	s, c := math.Sincos(30 * math.Pi / 180)
+	var pts []pt
+	for _, p := range []pt{{-20, -5}, {20, -5}, {20, 5}, {-20, 5}, {0, 0}, {10, 2}, {-15, -4}} {
+		pts = append(pts, pt{100 + p.X*c - p.Y*s, 50 + p.X*s + p.Y*c})
+	}
+	r := minAreaRect(pts)
+	if !near(r.W*r.H, 400, 1e-6) || !near(max(r.W, r.H), 40, 1e-6) || !near(r.shortSide(), 10, 1e-6) {
+		t.Fatalf("rect %+v, want 40×10", r)
+	}
+	q, side := miniBox([]pt{{5, 5}, {30, 5}, {30, 12}, {5, 12}, {17, 8}})
+	if side != 7 || q != (quad{{5, 5}, {30, 5}, {30, 12}, {5, 12}}) {
+		t.Fatalf("miniBox = %v (%v), want the rectangle from its top-left, clockwise", q, side)
+	}
+	if r := minAreaRect([]pt{{1, 1}, {4, 5}}); r.shortSide() != 0 {
+		t.Fatalf("two points give %+v", r)
+	}
+	if o := orderClockwise(quad{{30, 12}, {5, 5}, {5, 12}, {30, 5}}); o != (quad{{5, 5}, {30, 5}, {30, 12}, {5, 12}}) {
+		t.Fatalf("orderClockwise = %v", o)
+	}
+}
+
+func TestWarpCrop(t *testing.T) {
+	im := newBGR(40, 30)
+	for y := 0; y < 30; y++ {
+		for x := 0; x < 40; x++ {
+			p := im.Pix[3*(y*40+x):]
+			p[0], p[1], p[2] = byte(x), byte(y), byte(x+y)
+		}
+	}
+	// An axis-aligned box: the crop is the sub-image.
+	c, vertical := im.warp(quad{{10, 5}, {30, 5}, {30, 15}, {10, 15}})
+	if vertical || c.W != 20 || c.H != 10 {
+		t.Fatalf("crop %v vertical %v", c, vertical)
+	}
+	for y := 0; y < c.H; y++ {
+		for x := 0; x < c.W; x++ {
+			p := c.Pix[3*(y*c.W+x):]
+			if int(p[0]) != 10+x || int(p[1]) != 5+y {
+				t.Fatalf("crop pixel (%d,%d) = %v, want source (%d,%d)", x, y, p[:3], 10+x, 5+y)
+			}
+		}
+	}
+	// A tall box is turned a quarter counter-clockwise: the crop's first
+	// column is the box's top row, read left to right as it goes down.
+	c, vertical = im.warp(quad{{10, 2}, {16, 2}, {16, 26}, {10, 26}})
+	if !vertical || c.W != 24 || c.H != 6 {
+		t.Fatalf("tall crop %v vertical %v", c, vertical)
+	}
+	if p := c.Pix[0:3]; p[0] != 15 || p[1] != 2 { // top-left of the turned crop: the box's top-right
+		t.Fatalf("turned crop starts at %v", p)
+	}
+	// A box turned by 90° (corners given clockwise from the right side's top).
+	c, _ = im.warp(quad{{30, 5}, {30, 25}, {20, 25}, {20, 5}})
+	if c.W != 20 || c.H != 10 || c.Pix[0] != 30 || c.Pix[1] != 5 {
+		t.Fatalf("rotated crop %v starts at %v", c, c.Pix[:3])
+	}
+	if _, ok := homography([4]pt{{0, 0}, {0, 0}, {0, 0}, {0, 0}}, [4]pt{{0, 0}, {1, 0}, {1, 1}, {0, 1}}); ok {
+		t.Fatal("degenerate homography solved")
+	}
+}
+
+// ctcProbs builds T×C probabilities whose argmax per step is classes[t],
+// with probability p.
+func ctcProbs(C int, p float32, classes ...int) []float32 {
+	out := make([]float32, len(classes)*C)
+	for t, c := range classes {
+		for k := 0; k < C; k++ {
+			out[t*C+k] = (1 - p) / float32(C-1)
+		}
+		out[t*C+c] = p
+	}
+	return out
+}
+
+func TestCTCDecode(t *testing.T) {
+	dict := []rune{'a', 'b', ' '} // classes 1, 2, 3; 0 is blank
+	probs := ctcProbs(4, 0.8, 1, 1, 0, 1, 2, 2, 3, 0, 2)
+	chars, conf := ctcDecode(probs, 9, 4, dict)
+	var got strings.Builder
+	for _, c := range chars {
+		got.WriteRune(c.R)
+	}
+	if got.String() != "aab b" || !near(conf, 0.8, 1e-6) {
+		t.Fatalf("decoded %q conf %f, want \"aab b\" 0.8", got.String(), conf)
+	}
+	wantSteps := [][2]int{{0, 1}, {3, 3}, {4, 5}, {6, 6}, {8, 8}}
+	for i, c := range chars {
+		if c.First != wantSteps[i][0] || c.End != wantSteps[i][1] {
+			t.Fatalf("char %d at steps %d–%d, want %v", i, c.First, c.End, wantSteps[i])
+		}
+	}
+	if chars, conf := ctcDecode(ctcProbs(4, 0.9, 0, 0, 0), 3, 4, dict); chars != nil || conf != 0 {
+		t.Fatal("all blank decoded to something")
+	}
+}
+
+func TestWordBoxes(t *testing.T) {
+	chars := []decodedChar{{R: 'a', Prob: 0.9}, {R: 'b', Prob: 0.7}, {R: ' ', Prob: 1}, {R: '中', Prob: 0.8}, {R: '文', Prob: 0.8}}
+	spans := [][2]float64{{0, 0.1}, {0.1, 0.2}, {0.3, 0.4}, {0.5, 0.7}, {0.7, 0.9}}
+	l := line{Box: quad{{100, 10}, {200, 10}, {200, 30}, {100, 30}}, Chars: chars, Spans: spans}
+	ws := l.words()
+	if len(ws) != 2 || ws[0].Text != "ab" || ws[1].Text != "中文" {
+		t.Fatalf("words %+v", ws)
+	}
+	if b := ws[0].Box; b.X0 != 100 || b.X1 != 121 || b.Y0 != 10 || b.Y1 != 31 {
+		t.Fatalf("first word box %+v", b)
+	}
+	if b := ws[1].Box; b.X0 != 150 || b.X1 != 191 {
+		t.Fatalf("second word box %+v", b)
+	}
+	if !near(ws[0].Confidence, 80, 0.01) {
+		t.Fatalf("word confidence %v", ws[0].Confidence)
+	}
+	// Turned by the classifier: the first word is at the right.
+	l.Flipped = true
+	if b := l.words()[0].Box; b.X0 != 180 || b.X1 != 201 {
+		t.Fatalf("flipped first word box %+v", b)
+	}
+	// Vertical: reading runs down the box.
+	l = line{Box: quad{{10, 100}, {30, 100}, {30, 200}, {10, 200}}, Chars: chars, Spans: spans, Vertical: true}
+	if b := l.words()[1].Box; b.Y0 != 150 || b.Y1 != 191 || b.X0 != 10 || b.X1 != 31 {
+		t.Fatalf("vertical word box %+v", b)
+	}
+	if p := l.polygon(); len(p) != 4 || p[0].X != 30 || p[0].Y != 100 {
+		t.Fatalf("vertical line polygon %v, want it to start at the box's top right", p)
+	}
+}
+
+// textLine is a recognised line of one word per space-separated token at
+// an axis-aligned box.
+func textLine(text string, x0, y0, x1, y1 float64) line {
+	var chars []decodedChar
+	var spans [][2]float64
+	rs := []rune(text)
+	for i, r := range rs {
+		chars = append(chars, decodedChar{R: r, Prob: 1})
+		spans = append(spans, [2]float64{float64(i) / float64(len(rs)), float64(i+1) / float64(len(rs))})
+	}
+	return line{Box: quad{{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}}, Text: text, Conf: 1, Chars: chars, Spans: spans}
+}
+
+func TestLayoutReadingOrder(t *testing.T) {
+	lines := []line{
+		textLine("Title", 100, 10, 500, 40),
+		// two columns, line height 20, gutter 60
+		textLine("L1", 10, 60, 290, 80), textLine("R1", 350, 61, 640, 81),
+		textLine("L2", 10, 84, 290, 104), textLine("R2", 350, 85, 640, 105),
+		textLine("L3", 10, 108, 200, 128), textLine("R3", 350, 109, 640, 129),
+		// a full-width line after a gap, split by the detector at a wide space
+		textLine("Foot", 10, 200, 100, 220), textLine("note", 140, 201, 300, 221),
+	}
+	blocks := layout(lines)
+	var paras []string
+	for _, b := range blocks {
+		for _, p := range b.Paragraphs {
+			var ls []string
+			for _, l := range p.Lines {
+				ls = append(ls, l.Text)
+			}
+			paras = append(paras, strings.Join(ls, "/"))
+		}
+	}
+	want := []string{"Title", "L1/L2/L3", "R1/R2/R3", "Foot note"}
+	if !slices.Equal(paras, want) {
+		t.Fatalf("paragraphs %q, want %q", paras, want)
+	}
+	for i, b := range blocks {
+		if b.Order != i {
+			t.Fatalf("block %d has order %d", i, b.Order)
+		}
+	}
+	if b := layout(nil); b == nil || len(b) != 0 {
+		t.Fatal("a page without lines is not an empty list of blocks")
+	}
+}
+
+func TestCUDAOptionPlumbing(t *testing.T) {
+	dir := t.TempDir()
+	e := Engine{Dir: dir, Cores: 8}
+	c, err := e.sessionConfig(engine.Spec{Device: "cuda:3", CUDAOrdinal: 0, Slots: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GPU != 0 || c.GPUMem == 0 || c.Threads != 1 {
+		t.Fatalf("config %+v", c)
+	}
+	o := cudaOptions(c)
+	if o["device_id"] != "0" || o["arena_extend_strategy"] != "kSameAsRequested" || o["gpu_mem_limit"] == "" {
+		t.Fatalf("CUDA options %v", o)
+	}
+	e.GPUMemLimit = 3 << 30
+	c, _ = e.sessionConfig(engine.Spec{Device: "cuda:0", Slots: 1})
+	if cudaOptions(c)["gpu_mem_limit"] != "3221225472" {
+		t.Fatalf("gpu_mem_limit %v", cudaOptions(c))
+	}
+	c, _ = e.sessionConfig(engine.Spec{Device: "cpu", Slots: 3})
+	if c.GPU != -1 || c.Threads != 2 {
+		t.Fatalf("cpu config %+v: 8 cores over 3 slots is 2 threads each", c)
+	}
+	if _, err := e.sessionConfig(engine.Spec{Device: "tpu:0"}); errcode.Of(err) != errcode.DeviceUnavailable {
+		t.Fatalf("unknown device: %v", err)
+	}
+
+	// A fake installation: the library file and a model directory.
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(dir, "onnxruntime"), 0o755))
+	must(os.MkdirAll(filepath.Join(dir, "v4"), 0o755))
+	for _, f := range []string{"onnxruntime/" + libName, "v4/" + detFile, "v4/" + recFile, "v4/" + keysFile} {
+		must(os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644))
+	}
+	if k := e.DeviceKinds("v4"); !slices.Equal(k, []device.Kind{device.CPU}) {
+		t.Fatalf("without the provider: %v", k)
+	}
+	_, err = e.Load(context.Background(), engine.Spec{Model: "ppocr:v4", Config: "v4", Device: "cuda:0", Slots: 1})
+	if errcode.Of(err) != errcode.DeviceUnavailable || !strings.Contains(err.Error(), "setup-gpu") {
+		t.Fatalf("cuda without the provider: %v", err)
+	}
+	must(os.WriteFile(filepath.Join(dir, "onnxruntime", libCUDAName), []byte("x"), 0o644))
+	if k := e.DeviceKinds("v4"); !slices.Equal(k, []device.Kind{device.CUDA, device.CPU}) {
+		t.Fatalf("with the provider: %v", k)
+	}
+	f, err := e.Estimate("v4", device.CUDA)
+	if err != nil || f.Device.Load == 0 || f.Host.Load == 0 {
+		t.Fatalf("CUDA footprint %+v, %v", f, err)
+	}
+	if cat := e.Catalog(); len(cat) != 1 || cat[0].Model != "ppocr:v4" {
+		t.Fatalf("catalog %+v", cat)
+	}
+}
+
+func TestUnknownModels(t *testing.T) {
+	e := Engine{Dir: testDir()}
+	for _, cfg := range []string{"v99", "large", "", "../v4"} {
+		_, err := e.Estimate(cfg, device.CPU)
+		if errcode.Of(err) != errcode.UnknownModel || !strings.Contains(err.Error(), "installed: ppocr:v4") {
+			t.Errorf("ppocr:%s: %v", cfg, err)
+		}
+	}
+	_, err := Engine{Dir: t.TempDir()}.Estimate("v4", device.CPU)
+	if errcode.Of(err) != errcode.UnknownModel || !strings.Contains(err.Error(), "make setup") {
+		t.Errorf("nothing installed: %v", err)
+	}
+	var ce *errcode.Error
+	if !errors.As(err, &ce) {
+		t.Errorf("not an errcode error: %T", err)
+	}
+}
