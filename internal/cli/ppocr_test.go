@@ -2,11 +2,11 @@ package cli
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/lector-ocr/lector/internal/engine/ppocr"
+	"github.com/lector-ocr/lector/internal/evaldata"
 )
 
 // ppocrEnv is testEnv with the ppocr directory make setup installed
@@ -26,14 +26,7 @@ func ppocrEnv() map[string]string {
 // version that is not installed is unknown_model naming what is; `lector
 // models --local` lists it.
 func TestPPOCREndToEnd(t *testing.T) {
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "eval", "scene", "images"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := filepath.Join(dir, "cnocr-multi-line_en_black.png")
-	if _, err := os.Stat(img); err != nil {
-		t.Fatalf("the evaluation data is not at %s (it lives beside the project root): %v", dir, err)
-	}
+	img := evaldata.Path(t, "scene", "images", "cnocr-multi-line_en_black.png")
 	out, stderr, err := run(t, ppocrEnv(), "ocr", "--model", "ppocr:v4", img, "--format", "txt")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)

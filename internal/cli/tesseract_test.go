@@ -20,29 +20,14 @@ import (
 	"github.com/lector-ocr/lector/internal/config"
 	"github.com/lector-ocr/lector/internal/document"
 	"github.com/lector-ocr/lector/internal/eval"
+	"github.com/lector-ocr/lector/internal/evaldata"
 	"github.com/lector-ocr/lector/internal/render"
 	"github.com/lector-ocr/lector/internal/result"
 	"github.com/lector-ocr/lector/internal/task"
 )
 
-// evalDir finds ../shared/eval from the module root. A test that needs it
-// fails without it: a quality test that skips would leave `make test` green
-// with nothing measured.
-func evalDir(t *testing.T) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for d := dir; d != "/"; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			e := filepath.Join(filepath.Dir(d), "shared", "eval")
-			if _, err := os.Stat(e); err != nil {
-				t.Fatalf("the evaluation data is not at %s (it lives beside the project root): %v", e, err)
-			}
-			return e
-		}
-	}
-	t.Fatal("no module root found")
-	return ""
-}
+// evalDir is the evaluation data (evaldata.Dir: required in CI).
+func evalDir(t *testing.T) string { return evaldata.Dir(t) }
 
 // tesseractStack is a full runtime with real Tesseract runners (this test
 // binary standing in for lector).

@@ -16,14 +16,19 @@ import (
 // fakeRunner is a runner without a process: Stop and crash close done.
 type fakeRunner struct {
 	pid      int
+	model    string
 	done     chan struct{}
 	doneOnce sync.Once
+	l        *fakeLauncher
 }
 
 func (r *fakeRunner) Pid() int              { return r.pid }
 func (r *fakeRunner) Done() <-chan struct{} { return r.done }
 func (r *fakeRunner) exit()                 { r.doneOnce.Do(func() { close(r.done) }) }
 func (r *fakeRunner) Stop(context.Context) error {
+	r.l.mu.Lock()
+	r.l.stopped = append(r.l.stopped, r.model)
+	r.l.mu.Unlock()
 	r.exit()
 	return nil
 }
@@ -39,6 +44,7 @@ type fakeLauncher struct {
 	started  chan struct{} // receives once per launch start, if set
 	fail     error
 	runners  []*fakeRunner
+	stopped  []string // models, in the order their runners were asked to stop
 	nextPid  atomic.Int64
 	sawAbort atomic.Bool // a launch saw its context end
 }
@@ -62,7 +68,7 @@ func (f *fakeLauncher) Launch(ctx context.Context, model, device string) (Runner
 	if fail != nil {
 		return nil, fail
 	}
-	r := &fakeRunner{pid: int(f.nextPid.Add(1)), done: make(chan struct{})}
+	r := &fakeRunner{pid: int(f.nextPid.Add(1)), model: model, done: make(chan struct{}), l: f}
 	f.mu.Lock()
 	f.runners = append(f.runners, r)
 	f.mu.Unlock()

@@ -3,11 +3,11 @@ package ppocr
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/evaldata"
 	"github.com/lector-ocr/lector/internal/result"
 )
 
@@ -51,19 +51,8 @@ func testHandle(t testing.TB) engine.Handle {
 	return h
 }
 
-// evalDir is ../shared/eval beside the module root; its absence fails the
-// test.
-func evalDir(t testing.TB) string {
-	t.Helper()
-	d, err := filepath.Abs(filepath.Join("..", "..", "..", "..", "shared", "eval"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Fatalf("the evaluation data is not at %s (it lives beside the project root): %v", d, err)
-	}
-	return d
-}
+// evalDir is the evaluation data (evaldata.Dir: required in CI).
+func evalDir(t testing.TB) string { return evaldata.Dir(t) }
 
 func readFile(t testing.TB, path string) []byte {
 	t.Helper()

@@ -7,7 +7,6 @@ import (
 	"image/color"
 	"image/png"
 	"os"
-	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
@@ -16,13 +15,14 @@ import (
 
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/evaldata"
 )
 
 func linn(t *testing.T) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "shared", "eval", "pages", "linn.png"))
+	b, err := os.ReadFile(evaldata.Path(t, "pages", "linn.png"))
 	if err != nil {
-		t.Fatalf("the evaluation data is not beside the project root: %v", err)
+		t.Fatal(err)
 	}
 	return b
 }
