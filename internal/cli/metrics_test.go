@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/lector-ocr/lector/internal/api"
+	modelpkg "github.com/lector-ocr/lector/internal/model"
 )
 
 // scrape returns every sample of /metrics as "name{k="v",…}" → value, the
@@ -117,7 +118,7 @@ func TestMetricsAfterATask(t *testing.T) {
 	if _, err := ts.client.Unload(ctx, model, ""); err != nil {
 		t.Fatal(err)
 	}
-	ts.logs.waitFor(t, 0, `msg="model unloaded"`)
+	ts.sig.unloaded.Wait(t, func(r modelpkg.UnloadRecord) bool { return r.Reason == modelpkg.ReasonExplicit })
 	check(scrape(t, ts.base), map[string]func(float64) bool{
 		series("lector_model_unloads_total", append(inst, "reason", "explicit")...): one,
 	})
@@ -140,7 +141,7 @@ func TestRetentionJobDeletesResults(t *testing.T) {
 	if task, err = ts.client.Wait(ctx, task.ID); err != nil || task.Status != "succeeded" {
 		t.Fatalf("%+v %v", task, err)
 	}
-	ts.logs.waitFor(t, 0, `msg="retention: deleted inputs and results"`)
+	ts.sig.retained.Wait(t, nil)
 	var se *api.StatusError
 	if err := ts.client.Result(ctx, task.ID, "txt", io.Discard); !asStatus(err, &se) || se.Status != 410 || se.Code != "gone" {
 		t.Fatalf("result after retention: %v, want 410 gone", err)

@@ -67,14 +67,7 @@ func TestOverloadAnswers503WithRetryAfterAndLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	from := 0
-	for {
-		var line string
-		line, from = ts.logs.waitFor(t, from, `msg="task working"`) // it holds the lane
-		if strings.Contains(line, slow.ID) {
-			break
-		}
-	}
+	ts.sig.working.Wait(t, func(id string) bool { return id == slow.ID }) // it holds the lane
 	_, _, err = ts.client.OCR(ctx, "q.png", bytes.NewReader(grayPNG(t, 50, 50)), api.Options{Model: "synthetic:4MiB", Timeout: "200ms"})
 	var se *api.StatusError
 	if !errors.As(err, &se) || se.Status != 503 || se.Code != "unavailable" || se.RetryAfter == "" {
@@ -154,12 +147,7 @@ func TestAccessControl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for from := 0; ; {
-		var line string
-		if line, from = ts.logs.waitFor(t, from, `msg="task working"`); strings.Contains(line, busy.ID) {
-			break // it holds the only lane
-		}
-	}
+	ts.sig.working.Wait(t, func(id string) bool { return id == busy.ID }) // it holds the only lane
 	queued, err := alice.Submit(ctx, "b.png", bytes.NewReader(grayPNG(t, 10, 10)), api.Options{Model: "synthetic:4MiB"})
 	if err != nil {
 		t.Fatal(err)

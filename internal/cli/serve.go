@@ -99,7 +99,7 @@ func runServe(ctx context.Context, io IO, args []string) (err error) {
 		Workers: cfg.Tasks.Workers, MaxAttempts: cfg.Tasks.MaxAttempts, SyncTimeout: cfg.Tasks.SyncTimeout,
 		MaxQueued: cfg.Admission.MaxQueuedTasks, MaxQueuedPerSubject: cfg.Tasks.MaxQueuedPerSubject,
 		Retention: cfg.Tasks.Retention, RetentionInterval: cfg.Tasks.RetentionInterval,
-		OnTaskEnd: mx.OnTaskEndFunc(), Log: log,
+		OnTaskEnd: mx.OnTaskEndFunc(), OnWorking: signalsOf(ctx).working.Send, OnRetention: signalsOf(ctx).retained.Send, Log: log,
 	})
 	if err != nil {
 		return err

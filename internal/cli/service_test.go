@@ -22,6 +22,7 @@ import (
 	pdfapi "github.com/pdfcpu/pdfcpu/pkg/api"
 
 	"github.com/lector-ocr/lector/internal/api"
+	modelpkg "github.com/lector-ocr/lector/internal/model"
 )
 
 // logWatch collects a server's log lines and lets a test wait for one: the
@@ -89,13 +90,17 @@ type testServer struct {
 	client  *api.Client
 	dataDir string
 	logs    *logWatch
+	sig     *nodeSignals // what the test waits for (not the log)
 	stop    func() error
 }
 
 func startServer(t *testing.T, args ...string) *testServer {
 	t.Helper()
-	ts := &testServer{dataDir: t.TempDir(), logs: newLogWatch()}
-	ctx, cancel := context.WithCancel(context.Background())
+	ts := &testServer{dataDir: t.TempDir(), logs: newLogWatch(), sig: &nodeSignals{}}
+	ts.sig.unloaded.Init()
+	ts.sig.working.Init()
+	ts.sig.retained.Init()
+	ctx, cancel := context.WithCancel(withSignals(context.Background(), ts.sig))
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -395,9 +400,9 @@ func TestServeCancelRunningTask(t *testing.T) {
 			return true
 		}
 		if ev.Task.Status == "running" && !canceled {
-			// Running means admitted and working; wait for the page to be
-			// in the runner (the task's resources are all held then).
-			ts.logs.waitFor(t, 0, `msg="model loaded".*synthetic:8MiB`)
+			// Running is not yet working: wait for its page to have a lane
+			// (the task's resources are all held then).
+			ts.sig.working.Wait(t, func(id string) bool { return id == task.ID })
 			got, err := ts.client.Cancel(ctx, task.ID)
 			if err != nil || got == nil || !got.CancelRequested {
 				t.Errorf("cancel: %+v %v", got, err)
@@ -515,7 +520,6 @@ func TestServeModelsLoadLazilyAndExpire(t *testing.T) {
 	}
 	// A second task asks for a one-second keep-alive; when it passes the
 	// server unloads the instance (reason idle) and lists nothing.
-	_, from := ts.logs.waitFor(t, 0, `msg="model loaded"`)
 	task, err = ts.client.Submit(ctx, "p.png", bytes.NewReader(grayPNG(t, 200, 200)), api.Options{Model: model, KeepAlive: "1s"})
 	if err != nil {
 		t.Fatal(err)
@@ -523,7 +527,7 @@ func TestServeModelsLoadLazilyAndExpire(t *testing.T) {
 	if task, err = ts.client.Wait(ctx, task.ID); err != nil || task.Status != "succeeded" {
 		t.Fatalf("%+v %v", task, err)
 	}
-	ts.logs.waitFor(t, from, `msg="model unloaded".*reason=idle`)
+	ts.sig.unloaded.Wait(t, func(r modelpkg.UnloadRecord) bool { return r.Model == model && r.Reason == modelpkg.ReasonIdle })
 	m, err = ts.client.Models(ctx)
 	if err != nil || len(m.Loaded) != 0 {
 		t.Fatalf("after the keep-alive: %+v %v", m.Loaded, err)
@@ -694,7 +698,7 @@ func TestServeExplicitLoadAndUnload(t *testing.T) {
 	if err != nil || len(m.Loaded) != 0 {
 		t.Fatalf("after unload: %+v %v", m, err)
 	}
-	ts.logs.waitFor(t, 0, `msg="model unloaded".*synthetic:8MiB.*reason=explicit`)
+	ts.sig.unloaded.Wait(t, func(r modelpkg.UnloadRecord) bool { return r.Model == model && r.Reason == modelpkg.ReasonExplicit })
 	var se *api.StatusError
 	if _, err := ts.client.Load(ctx, "tesseract:klingon", api.LoadRequest{}); !errors.As(err, &se) || se.Status != 400 || se.Code != "unknown_model" {
 		t.Fatalf("unknown model: %v", err)

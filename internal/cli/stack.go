@@ -80,7 +80,7 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 		MaxLoadCooldown: cfg.Models.MaxLoadCooldown, EvictWait: cfg.Models.EvictWait,
 		Validate: reg.Validate,
 		OnLoad:   mx.OnLoadFunc(),
-		OnUnload: mx.OnUnloadFunc(),
+		OnUnload: signalsOf(ctx).onUnload(mx.OnUnloadFunc()),
 		Estimate: func(m, dev string) uint64 {
 			k, _, _ := device.ParseID(dev)
 			f, _ := reg.Estimate(m, k)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/memory/memtest"
+	"github.com/lector-ocr/lector/internal/model"
 	"github.com/lector-ocr/lector/internal/result"
 	"github.com/lector-ocr/lector/internal/server"
 )
@@ -78,7 +79,9 @@ func TestStructureModelFromOutside(t *testing.T) {
 	if !found {
 		t.Fatal("no structure semaphore in /v1/system")
 	}
-	ts.logs.waitFor(t, 0, `msg="model unloaded" model=structure:default.*reason=idle`)
+	ts.sig.unloaded.Wait(t, func(r model.UnloadRecord) bool {
+		return r.Model == "structure:default" && r.Reason == model.ReasonIdle
+	})
 	if m, err := ts.client.Models(ctx); err != nil || len(m.Loaded) != 0 {
 		t.Fatalf("after the keep-alive: %+v %v", m, err)
 	}

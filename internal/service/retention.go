@@ -34,6 +34,9 @@ func (s *Service) Retain(ctx context.Context) (int, error) {
 		if err != nil || len(ids) == 0 {
 			if n > 0 {
 				s.cfg.Log.Info("retention: deleted inputs and results", "tasks", n, "ended_before", cutoff.Format(time.RFC3339))
+				if s.cfg.OnRetention != nil {
+					s.cfg.OnRetention(n)
+				}
 			}
 			return n, err
 		}

@@ -79,8 +79,13 @@ type Config struct {
 	// OnTaskEnd, if set, observes every task that reaches a final state
 	// (metrics).
 	OnTaskEnd func(t *api.Task)
-	Clock     clock.Clock
-	Log       *slog.Logger
+	// OnWorking, if set, observes a task's first page given a lane (the task
+	// passed admission and holds its memory); OnRetention each retention
+	// pass that deleted something, with how many tasks' results it deleted.
+	OnWorking   func(id string)
+	OnRetention func(tasks int)
+	Clock       clock.Clock
+	Log         *slog.Logger
 }
 
 // Service is the task service of one node.

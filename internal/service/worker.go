@@ -67,7 +67,12 @@ func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int)
 	log := s.cfg.Log.With("task", id, "model", t.Model, "attempt", attempt)
 	log.Info("task running", "device", t.DeviceRequest, "pages", t.PagesTotal)
 
-	res, err := s.runTask(ctx, t, func() { log.Info("task working", "device", t.DeviceRequest) })
+	res, err := s.runTask(ctx, t, func() {
+		log.Info("task working", "device", t.DeviceRequest)
+		if s.cfg.OnWorking != nil {
+			s.cfg.OnWorking(id)
+		}
+	})
 	if err != nil && ctx.Err() != nil {
 		fresh, gerr := s.cfg.Store.Lookup(bg, id)
 		switch {
