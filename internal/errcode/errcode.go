@@ -40,6 +40,12 @@ const (
 	DeviceUnavailable Code = "device_unavailable"
 )
 
+// All lists every code, in the order above (for tables that must cover
+// them all, such as the HTTP server's statuses).
+var All = []Code{Internal, InvalidArgument, UnknownModel, QueueFull, InsufficientMemory, UnsupportedMediaType,
+	InvalidDocument, TooLarge, TooManyPages, TooManyPixels, EncryptedPDF, ModelLoadFailed, EngineCrashed, Timeout,
+	Canceled, Unavailable, NotFound, NotFinished, Gone, Unauthorized, DeviceUnavailable}
+
 // Retryable reports whether a task that failed with code may succeed if it
 // runs again unchanged: a crashed engine or a node going away, never a bad
 // input or option.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 const allocHelperEnv = "LECTOR_MEMORY_TEST_ALLOC_MIB"
@@ -35,7 +37,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m) // and no test leaves a goroutine running
 }
 
 func TestProcessProbeSeesChildRSSAndResetsPeak(t *testing.T) {
