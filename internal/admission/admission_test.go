@@ -140,6 +140,7 @@ type admitResult struct {
 }
 
 func TestWarningLogsAndDefersBatch(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.cpu.set(850)
 	_ = b.mon.Poll()
@@ -176,6 +177,7 @@ func TestWarningLogsAndDefersBatch(t *testing.T) {
 }
 
 func TestCriticalFallsBackToCPU(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.gpu.set(960) // 96 %
 	_ = b.mon.Poll()
@@ -196,6 +198,7 @@ func TestCriticalFallsBackToCPU(t *testing.T) {
 // holds (used + reserved + estimate over the critical line) does not admit
 // it: the task falls back to the CPU at once instead of waiting.
 func TestFullGPUFallsBackToCPU(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.gpu.set(600) // 60 %: level ok
 	_ = b.mon.Poll()
@@ -218,6 +221,7 @@ func TestFullGPUFallsBackToCPU(t *testing.T) {
 }
 
 func TestCriticalRejectsWithoutFallback(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.gpu.set(960)
 	_ = b.mon.Poll()
@@ -244,6 +248,7 @@ func TestCriticalRejectsWithoutFallback(t *testing.T) {
 }
 
 func TestEmergencyEvictsIdle(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.ev.done = make(chan string, 1)
 	b.ev.idle["cpu"] = 3
@@ -265,6 +270,7 @@ func TestEmergencyEvictsIdle(t *testing.T) {
 }
 
 func TestEvictsIdleToMakeRoom(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.ev.idle["cpu"] = 2
 	b.cpu.set(900)
@@ -283,6 +289,7 @@ func TestEvictsIdleToMakeRoom(t *testing.T) {
 // device of 1000 at a 0.95 critical threshold: at most nine may hold a
 // reservation at once, though each fits alone.
 func TestReservationsPreventOvershoot(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	var mu sync.Mutex
 	held, peak, rejected := 0, 0, 0
@@ -320,6 +327,7 @@ func TestReservationsPreventOvershoot(t *testing.T) {
 // TestNeverFitsIsRejectedAtOnce: a task larger than the device could ever
 // hold is refused at once, and no idle model is evicted for it.
 func TestNeverFitsIsRejectedAtOnce(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.cpu.set(300)
 	b.ev.idle["cpu"] = 2
@@ -335,6 +343,7 @@ func TestNeverFitsIsRejectedAtOnce(t *testing.T) {
 }
 
 func TestEstimateUsesLearnedCoefficients(t *testing.T) {
+	t.Parallel()
 	learner := &EWMA{Alpha: 0.5}
 	e := Estimator{Documented: func(string, device.Kind) (Footprint, error) {
 		return Footprint{Host: Coefficients{Load: 100, PerMegapixel: 10}}, nil
@@ -358,6 +367,7 @@ func TestEstimateUsesLearnedCoefficients(t *testing.T) {
 // On a GPU the estimate has two parts, each from its own coefficients, and
 // each learns from its own figure.
 func TestEstimateSplitsHostAndDevice(t *testing.T) {
+	t.Parallel()
 	learner := &EWMA{Alpha: 0.5}
 	e := Estimator{Documented: func(_ string, k device.Kind) (Footprint, error) {
 		if k == device.CUDA {
@@ -382,6 +392,7 @@ func TestEstimateSplitsHostAndDevice(t *testing.T) {
 // A GPU task is admitted only when its device part fits on the GPU and its
 // host part on the CPU; both are reserved and both released.
 func TestGPUDemandReservesBothDevices(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.cpu.set(900) // 50 bytes left under the critical line (950)
 	_ = b.mon.Poll()
@@ -408,6 +419,7 @@ func TestGPUDemandReservesBothDevices(t *testing.T) {
 }
 
 func TestSemaphoreCapsAndOrders(t *testing.T) {
+	t.Parallel()
 	s := NewSemaphores(map[string]int64{"structure": 2})
 	r1, _ := s.Acquire(t.Context(), "structure")
 	r2, _ := s.Acquire(t.Context(), "structure")

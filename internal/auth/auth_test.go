@@ -6,6 +6,7 @@ import (
 )
 
 func TestPlainAndHashedTokens(t *testing.T) {
+	t.Parallel()
 	tok, line, err := NewToken("bob")
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +31,7 @@ func TestPlainAndHashedTokens(t *testing.T) {
 }
 
 func TestParseRejectsBadFiles(t *testing.T) {
+	t.Parallel()
 	for _, f := range []string{"", "# only a comment\n", "alice\n", ":tok\n", "a:sha256:xyz\n", "a:same\nb:same\n"} {
 		if _, err := Parse(strings.NewReader(f)); err == nil {
 			t.Errorf("%q accepted", f)

@@ -85,6 +85,7 @@ func textPNG(t *testing.T, text string) []byte {
 // TestBadInputsGetTheirCodes: each bad input ends with its code, no runner
 // crashes, and the runtime is quiescent afterwards.
 func TestBadInputsGetTheirCodes(t *testing.T) {
+	t.Parallel()
 	ts := newTesseractStack(t)
 	dir := t.TempDir()
 	good := textPNG(t, "")
@@ -134,6 +135,7 @@ func TestBadInputsGetTheirCodes(t *testing.T) {
 
 // TestMultiPageTIFFWorks: a two-page TIFF reads as two pages.
 func TestMultiPageTIFFWorks(t *testing.T) {
+	t.Parallel()
 	ts := newTesseractStack(t)
 	dir := t.TempDir()
 	g := decodeGray(t, textPNG(t, ""))
@@ -166,6 +168,7 @@ func TestMultiPageTIFFWorks(t *testing.T) {
 // TestSearchablePDF: `lector ocr --format pdf` of a two-page PDF; pdftotext
 // of the output finds the recognised words on every page, in order.
 func TestSearchablePDF(t *testing.T) {
+	t.Parallel()
 	needTesseract(t)
 	dir := filepath.Join(evalDir(t), "pdfs")
 	work := t.TempDir()
@@ -207,6 +210,7 @@ func TestSearchablePDF(t *testing.T) {
 // timeout through the whole runtime; the runner survives and the runtime is
 // quiescent. (Cancellation inside Tesseract is tested on the engine.)
 func TestTesseractPageTimeout(t *testing.T) {
+	t.Parallel()
 	needTesseract(t)
 	page := readFile(t, filepath.Join(evalDir(t), "pages", "linn.png"))
 	work := t.TempDir()
@@ -234,6 +238,7 @@ func TestTesseractPageTimeout(t *testing.T) {
 // orientation 6 is read upright from its EXIF, not by the engine's own
 // orientation search (which would report a rotation).
 func TestJPEGExifOrientationIsApplied(t *testing.T) {
+	t.Parallel()
 	ts := newTesseractStack(t)
 	g := decodeGray(t, textPNG(t, ""))
 	var buf bytes.Buffer

@@ -25,6 +25,7 @@ import (
 // cuda:1 sees GPU 1 alone, by its UUID, and an engine that does not use
 // OpenMP gets no OMP_THREAD_LIMIT.
 func TestRunnerEnvPerEngine(t *testing.T) {
+	t.Parallel()
 	needTesseract(t)
 	env := testEnv()
 	env["OMP_THREAD_LIMIT"] = "8"       // the user's, not the runner's
@@ -80,6 +81,7 @@ func grep(vars []string, prefix string) []string {
 // the task is submitted, synchronously or not, and by `lector ocr` before
 // anything runs; a PDF input's default formats then leave the PDF out.
 func TestUnsupportedFormatRefusedAtSubmission(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "--enable-synthetic")
 	ctx := t.Context()
 	png := grayPNG(t, 20, 20)
@@ -116,6 +118,7 @@ func TestUnsupportedFormatRefusedAtSubmission(t *testing.T) {
 // TestCatalogListsEveryEngine: the catalog comes from the engines, so the
 // structure model is in it, with where it runs and what it makes.
 func TestCatalogListsEveryEngine(t *testing.T) {
+	t.Parallel()
 	needTesseract(t)
 	out, _, err := run(t, testEnv(), "models", "--local", "--json")
 	if err != nil {
@@ -153,15 +156,16 @@ func TestCatalogListsEveryEngine(t *testing.T) {
 
 // TestGPURuntimeOnStandInDriver is bench/gpu-check.sh's scenario through a
 // real `lector serve` and real runner processes, on a stand-in NVIDIA
-// driver (cudatest: a 4 GiB GPU whose memory is the runners' own, as its
+// driver (cudatest: a 2 GiB GPU whose memory is the runners' own, as its
 // NVML reports it), so that CI, which has no GPU, runs the GPU half of the
 // runtime end to end: discovery by NVML, the runner's view of its GPU by
 // UUID, memory returned after unload, a task that does not fit beside
 // another falling back to the CPU, an idle GPU instance evicted for room,
 // the GPU peak sampled, and Tesseract kept on the CPU.
 func TestGPURuntimeOnStandInDriver(t *testing.T) {
+	t.Parallel()
 	needTesseract(t)
-	fake := cudatest.Build(t, 4<<30)
+	fake := cudatest.Build(t, 2<<30)
 	cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--enable-synthetic",
 		"--nvml-library", fake.NVML, "--memory-poll", "100ms")
 	cmd.Env = append(os.Environ(), TestMainEnv+"=1")
@@ -186,14 +190,14 @@ func TestGPURuntimeOnStandInDriver(t *testing.T) {
 
 	// Loaded on cuda:0, the runner holds its device bytes; unloaded, they
 	// are gone with its process.
-	held := "synthetic:8MiB,gpu=512MiB"
+	held := "synthetic:8MiB,gpu=128MiB"
 	m, err := c.Load(ctx, held, api.LoadRequest{Device: "cuda:0", KeepAlive: "10m"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pid := m.Loaded[0].Pid
-	if got := fake.Used()[pid]; got != 512<<20+cudatest.ContextBytes {
-		t.Fatalf("runner %d holds %d MiB of GPU memory, want 512 + the context's 64", pid, got>>20)
+	if got := fake.Used()[pid]; got != 128<<20+cudatest.ContextBytes {
+		t.Fatalf("runner %d holds %d MiB of GPU memory, want 128 + the context's 64", pid, got>>20)
 	}
 	if _, err := c.Unload(ctx, held, "cuda:0"); err != nil {
 		t.Fatal(err)
@@ -203,15 +207,17 @@ func TestGPURuntimeOnStandInDriver(t *testing.T) {
 		t.Fatalf("GPU memory still held after unload: %v", used)
 	}
 
-	// A holds 2 GiB of the GPU and runs until cancelled; B, as large, does
-	// not fit beside it and falls back to the CPU at once.
+	// A holds 600 MiB of the GPU (its reservation: 600 MiB and the
+	// context's documented 512) and runs until cancelled; B, as large, does
+	// not fit beside it (critical line: 1945 MiB) and falls back to the CPU
+	// at once.
 	page := grayPNG(t, 1000, 1000)
-	a, err := c.Submit(ctx, "a.png", bytes.NewReader(page), api.Options{Model: "synthetic:8MiB,gpu=2GiB,t=1h", Formats: "json"})
+	a, err := c.Submit(ctx, "a.png", bytes.NewReader(page), api.Options{Model: "synthetic:8MiB,gpu=600MiB,t=1h", Formats: "json"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.logs.waitFor(t, 0, `task working.*task=`+a.ID+`|task=`+a.ID+`.*task working`)
-	b, err := c.Submit(ctx, "b.png", bytes.NewReader(page), api.Options{Model: "synthetic:8MiB,gpu=2000MiB", Formats: "json"})
+	b, err := c.Submit(ctx, "b.png", bytes.NewReader(page), api.Options{Model: "synthetic:8MiB,gpu=610MiB", Formats: "json"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,8 +235,9 @@ func TestGPURuntimeOnStandInDriver(t *testing.T) {
 		t.Fatalf("first task: %+v %v", at, err)
 	}
 
-	// A's instance is idle on the GPU with its 2 GiB; C needs the room and
-	// gets it: A's instance is evicted, C runs on cuda:0, its peak sampled.
+	// A's instance is idle on the GPU with its 664 MiB; C (1000 MiB and the
+	// context's 512 reserved) needs the room and gets it: A's instance is
+	// evicted, C runs on cuda:0, its peak sampled.
 	m, err = c.Models(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +254,7 @@ func TestGPURuntimeOnStandInDriver(t *testing.T) {
 	p.logs.mu.Lock()
 	from := len(p.logs.lines)
 	p.logs.mu.Unlock()
-	ct, err := c.Submit(ctx, "c.png", bytes.NewReader(page), api.Options{Model: "synthetic:8MiB,gpu=2100MiB,gws=100MiB,t=1s", Device: "cuda:0", Formats: "json"})
+	ct, err := c.Submit(ctx, "c.png", bytes.NewReader(page), api.Options{Model: "synthetic:8MiB,gpu=1000MiB,gws=100MiB,t=1s", Device: "cuda:0", Formats: "json"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +268,7 @@ func TestGPURuntimeOnStandInDriver(t *testing.T) {
 	p.logs.waitFor(t, from, `model unloaded.*pid=`+strconv.Itoa(idlePid)+`.*reason=pressure`)
 	// The page holds its 100 MiB for a second: samples every 100 ms see
 	// the load, the context and the page together.
-	if want := uint64(2100<<20 + 100<<20 + cudatest.ContextBytes); r.GPUEstimatedBytes == 0 || r.GPUPeakBytes < want || r.GPUSamples < 3 || r.EstimatedBytes == 0 {
+	if want := uint64(1000<<20 + 100<<20 + cudatest.ContextBytes); r.GPUEstimatedBytes == 0 || r.GPUPeakBytes < want || r.GPUSamples < 3 || r.EstimatedBytes == 0 {
 		t.Fatalf("third task's memory: %+v, want a GPU estimate and a sampled GPU peak of at least %d MiB", r, want>>20)
 	}
 

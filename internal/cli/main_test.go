@@ -2,9 +2,10 @@ package cli
 
 import (
 	"bytes"
-	"os"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 
 	"github.com/lector-ocr/lector/internal/memory/memtest"
 )
@@ -16,7 +17,10 @@ const cliMainEnv = TestMainEnv
 func TestMain(m *testing.M) {
 	memtest.MaybeRunHolder()
 	MaybeRunAsMain()
-	os.Exit(m.Run())
+	// No test leaves a goroutine behind. Idle keep-alive connections of
+	// the API clients' transports are the clients', not a leak of Lector's.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"))
 }
 
 // run calls Run as the binary would, with env as the whole environment.

@@ -61,6 +61,7 @@ func series(name string, labels ...string) string {
 // unload and finds each series the operators' dashboards need, with values
 // that follow from what happened.
 func TestMetricsAfterATask(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "--enable-synthetic", "--cpu-lanes", "2")
 	ctx := t.Context()
 	const model = "synthetic:8MiB,ws=4MiB"
@@ -132,6 +133,7 @@ func one(v float64) bool  { return v == 1 }
 // server deletes a finished task's results once they have expired; the
 // result then answers 410.
 func TestRetentionJobDeletesResults(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "--enable-synthetic", "--retention", "1ns", "--retention-interval", "200ms")
 	ctx := t.Context()
 	task, err := ts.client.Submit(ctx, "p.png", bytes.NewReader(grayPNG(t, 100, 100)), api.Options{Model: "synthetic:1MiB"})

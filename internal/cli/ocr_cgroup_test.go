@@ -20,6 +20,7 @@ import (
 // OOM-kill a runner. Admission must keep it inside: nothing is OOM-killed,
 // and every task either succeeds or ends with insufficient_memory.
 func TestRuntimeInsideMemoryCgroup(t *testing.T) {
+	t.Parallel()
 	cg := memtest.New(t, 1<<30)
 	dir := t.TempDir()
 	args := []string{"ocr", "--enable-synthetic", "--model", "synthetic:300MiB,ws=200MiB,t=50ms", "--cpu-lanes", "2",

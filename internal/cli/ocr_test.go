@@ -31,6 +31,7 @@ func writePNG(t *testing.T, dir, name string, w, h int) string {
 }
 
 func TestOCRSyntheticEndToEnd(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a := writePNG(t, dir, "a.png", 1000, 1000)
 	b := writePNG(t, dir, "b.png", 500, 400)
@@ -60,6 +61,7 @@ func TestOCRSyntheticEndToEnd(t *testing.T) {
 }
 
 func TestOCRBadInputsHaveCodes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	text := filepath.Join(dir, "text.png")
 	_ = os.WriteFile(text, []byte("not an image"), 0o644)
@@ -80,6 +82,7 @@ func TestOCRBadInputsHaveCodes(t *testing.T) {
 }
 
 func TestModelsListsInstalledLanguages(t *testing.T) {
+	t.Parallel()
 	needTesseract(t)
 	out, _, err := run(t, nil, "models", "--local")
 	if err != nil || !strings.Contains(out, "tesseract:eng") {

@@ -21,6 +21,7 @@ import (
 // Retry-After; every accepted task succeeds. A synchronous request that
 // cannot get a lane in time is 503 too, not 504.
 func TestOverloadAnswers503WithRetryAfterAndLosesNothing(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "--enable-synthetic", "--max-queued-tasks", "3", "--workers", "1", "--cpu-lanes", "1")
 	ctx := t.Context()
 	img := grayPNG(t, 1000, 1000)
@@ -95,6 +96,7 @@ func writeTokens(t *testing.T, lines ...string) string {
 // health and metrics are open; another subject's task is 404 (and not in
 // its list); a subject's queued-task limit is its own.
 func TestAccessControl(t *testing.T) {
+	t.Parallel()
 	out, _, err := run(t, nil, "token", "bob")
 	if err != nil {
 		t.Fatal(err)
@@ -198,6 +200,7 @@ func TestAccessControl(t *testing.T) {
 // TestServeRefusesAnOpenNonLoopbackListener: without tokens a server does
 // not listen beyond loopback unless told that this is intended.
 func TestServeRefusesAnOpenNonLoopbackListener(t *testing.T) {
+	t.Parallel()
 	_, _, err := run(t, testEnv(), "serve", "--listen", "0.0.0.0:0", "--data-dir", t.TempDir())
 	var ue *UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--auth-tokens") {

@@ -26,6 +26,7 @@ func ppocrEnv() map[string]string {
 // version that is not installed is unknown_model naming what is; `lector
 // models --local` lists it.
 func TestPPOCREndToEnd(t *testing.T) {
+	t.Parallel()
 	img := evaldata.Path(t, "scene", "images", "cnocr-multi-line_en_black.png")
 	out, stderr, err := run(t, ppocrEnv(), "ocr", "--model", "ppocr:v4", img, "--format", "txt")
 	if err != nil {

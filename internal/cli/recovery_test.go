@@ -118,6 +118,7 @@ func waitGone(t *testing.T, pid int) {
 // server is killed with SIGKILL mid-task; a third finishes every task, each
 // exactly once; no runner outlives any server, and leftovers are swept.
 func TestServerSurvivesSIGTERMAndSIGKILL(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	ctx := t.Context()
 	a := startProcess(t, dataDir, "--shutdown-timeout", "500ms")

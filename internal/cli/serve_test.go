@@ -13,6 +13,7 @@ import (
 // TestServeAnswersHealthAndSystem starts the real command on :0 and stops it
 // by cancelling its context, as SIGTERM does in main.
 func TestServeAnswersHealthAndSystem(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -66,6 +67,7 @@ func TestServeAnswersHealthAndSystem(t *testing.T) {
 }
 
 func TestServeRefusesABusyDataDirectory(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	lock, err := lockDataDir(dir)
 	if err != nil {

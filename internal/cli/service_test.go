@@ -231,6 +231,7 @@ func wordsFound(got, want string) (int, int) {
 // server, follows the PDF's events from start to finish, and fetches both
 // results in every format.
 func TestServeTasksEndToEnd(t *testing.T) {
+	t.Parallel()
 	needTesseract(t)
 	ts := startServer(t)
 	ctx := t.Context()
@@ -387,6 +388,7 @@ func grayPNG(t *testing.T, w, h int) []byte {
 // TestServeCancelRunningTask cancels a task mid-page: it ends canceled, and
 // everything it held is free.
 func TestServeCancelRunningTask(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "--enable-synthetic")
 	ctx := t.Context()
 	task, err := ts.client.Submit(ctx, "page.png", bytes.NewReader(grayPNG(t, 1000, 1000)), api.Options{Model: "synthetic:8MiB,t=1h"})
@@ -430,6 +432,7 @@ func TestServeCancelRunningTask(t *testing.T) {
 // TestServeCancelQueuedTask cancels a task that waits behind another: it
 // never runs.
 func TestServeCancelQueuedTask(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "--enable-synthetic", "--workers", "1")
 	ctx := t.Context()
 	slow, err := ts.client.Submit(ctx, "a.png", bytes.NewReader(grayPNG(t, 1000, 1000)), api.Options{Model: "synthetic:8MiB,t=1h"})
@@ -459,6 +462,7 @@ func TestServeCancelQueuedTask(t *testing.T) {
 // TestServeSync runs the synchronous endpoint on a small image, then lets
 // a slow one run past its timeout: 504, and everything freed.
 func TestServeSync(t *testing.T) {
+	t.Parallel()
 	needTesseract(t)
 	ts := startServer(t, "--enable-synthetic")
 	ctx := t.Context()
@@ -496,6 +500,7 @@ func TestServeSync(t *testing.T) {
 // loads its model, which stays idle (0 references, an expiry) and is
 // unloaded when its keep-alive ends.
 func TestServeModelsLoadLazilyAndExpire(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "--enable-synthetic")
 	ctx := t.Context()
 	const model = "synthetic:16MiB"
@@ -536,6 +541,7 @@ func TestServeModelsLoadLazilyAndExpire(t *testing.T) {
 
 // TestServeRejectsBadRequests: every bad request gets its status and code.
 func TestServeRejectsBadRequests(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "--enable-synthetic", "--max-input-bytes", "100000")
 	ctx := t.Context()
 	small := grayPNG(t, 10, 10)
@@ -615,6 +621,7 @@ func TestServeRejectsBadRequests(t *testing.T) {
 // TestClientCommands drives a server with the CLI: tasks submit --wait,
 // list, get, result, ps and models.
 func TestClientCommands(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "--enable-synthetic")
 	dir := t.TempDir()
 	img := writePNG(t, dir, "page.png", 300, 200)
@@ -662,6 +669,7 @@ func TestClientCommands(t *testing.T) {
 // every page is run again, up to --max-attempts, then fails with
 // engine_crashed; a task its engine rejects fails at once.
 func TestServeRetriesOnlyRetryableFailures(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "--enable-synthetic", "--max-attempts", "2")
 	ctx := t.Context()
 	crash, err := ts.client.Submit(ctx, "c.png", bytes.NewReader(grayPNG(t, 100, 100)), api.Options{Model: "synthetic:1MiB,crash=1"})
@@ -687,6 +695,7 @@ func TestServeRetriesOnlyRetryableFailures(t *testing.T) {
 // with its keep-alive; an unload drains it and it is gone; an unknown model
 // is refused.
 func TestServeExplicitLoadAndUnload(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "--enable-synthetic")
 	ctx := t.Context()
 	const model = "synthetic:8MiB"

@@ -25,6 +25,7 @@ import (
 // more than two predictions at a time although lanes and workers would
 // allow four; after its keep-alive it is unloaded.
 func TestStructureModelFromOutside(t *testing.T) {
+	t.Parallel()
 	needTesseract(t)
 	ts := startServer(t, "--cpu-lanes", "4", "--workers", "8")
 	ctx := t.Context()
@@ -91,6 +92,7 @@ func TestStructureModelFromOutside(t *testing.T) {
 // and holds the pipeline to bounds it meets with margin (the figures are in
 // docs/BENCHMARKS.md).
 func TestTableQualityTEDS(t *testing.T) {
+	t.Parallel()
 	needTesseract(t)
 	htmlDir := t.TempDir()
 	out, stderr, err := run(t, testEnv(), "eval", "tables", "--json", "--html", htmlDir, filepath.Join(evalDir(t), "tables"))
@@ -123,6 +125,7 @@ func TestTableQualityTEDS(t *testing.T) {
 // evaluation pages: the brochure's title, its sections in order with its
 // list, and the tables and page number of the PDFs.
 func TestStructureOnEvalPages(t *testing.T) {
+	t.Parallel()
 	needTesseract(t)
 	dir := evalDir(t)
 	files := []string{filepath.Join(dir, "pages", "linn.png"), filepath.Join(dir, "pdfs", "ag-energy-round-up-2017-02-24.pdf"), filepath.Join(dir, "pdfs", "background-checks.pdf")}
@@ -187,6 +190,7 @@ func TestStructureOnEvalPages(t *testing.T) {
 // TestStructureFigureAssets: a structure task's figure is stored as an
 // asset that its Markdown and HTML link and the API serves.
 func TestStructureFigureAssets(t *testing.T) {
+	t.Parallel()
 	needTesseract(t)
 	ts := startServer(t)
 	ctx := t.Context()
@@ -246,6 +250,7 @@ func TestStructureFigureAssets(t *testing.T) {
 // structure runner added: admission evicts the idle structure runner to
 // make room (reason pressure), its process exits, and the task runs.
 func TestStructureModelEvictedUnderPressure(t *testing.T) {
+	t.Parallel()
 	needTesseract(t)
 	cg := memtest.New(t, 1<<30)
 	cmd := cg.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--enable-synthetic", "--critical-wait", "5s")

@@ -12,6 +12,7 @@ import (
 )
 
 func TestSystemJSONOnThisMachine(t *testing.T) {
+	t.Parallel()
 	out, _, err := run(t, nil, "system", "--json")
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +31,7 @@ func TestSystemJSONOnThisMachine(t *testing.T) {
 }
 
 func TestSystemTextShowsThresholdsInForce(t *testing.T) {
+	t.Parallel()
 	out, _, err := run(t, map[string]string{"LECTOR_MEMORY_WARNING": "0.7"}, "system", "--memory-critical", "0.9")
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +42,7 @@ func TestSystemTextShowsThresholdsInForce(t *testing.T) {
 }
 
 func TestFlagsWinOverEnvironment(t *testing.T) {
+	t.Parallel()
 	out, _, err := run(t, map[string]string{"LECTOR_MEMORY_WARNING": "0.7"}, "system", "--json", "--memory-warning", "0.6")
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +54,7 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 }
 
 func TestBadConfigIsAUsageErrorNamingTheField(t *testing.T) {
+	t.Parallel()
 	_, _, err := run(t, map[string]string{"LECTOR_MEMORY_CRITICAL": "0.5"}, "system")
 	if err == nil || ExitCode(err) != 2 || !strings.Contains(err.Error(), "Memory.CriticalThreshold") {
 		t.Fatalf("err = %v (exit %d), want a usage error naming Memory.CriticalThreshold", err, ExitCode(err))
@@ -61,6 +65,7 @@ func TestBadConfigIsAUsageErrorNamingTheField(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	out, _, err := run(t, nil, "version")
 	if err != nil || !strings.HasPrefix(out, "lector ") {
 		t.Fatalf("version = %q, %v", out, err)
@@ -74,6 +79,7 @@ func TestVersion(t *testing.T) {
 // total is the limit, and the level follows (warning from 0.80, critical
 // from 0.95, emergency from 0.98).
 func TestSystemInsideMemoryCgroup(t *testing.T) {
+	t.Parallel()
 	system := func(t *testing.T, cg *memtest.Cgroup) SystemReport {
 		t.Helper()
 		sys := cg.Command(os.Args[0], "system", "--json")

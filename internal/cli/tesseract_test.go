@@ -93,6 +93,7 @@ func readFile(t *testing.T, p string) []byte {
 
 // TestTesseractQualityLines: CER and WER pooled over the 50 line images.
 func TestTesseractQualityLines(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(evalDir(t), "lines")
 	ts := newTesseractStack(t)
 	imgs, _ := filepath.Glob(filepath.Join(dir, "*.bin.png"))
@@ -205,6 +206,7 @@ func skew(g *image.Gray, deg float64) *image.Gray {
 // and turned 90°, 180° and 270° reads as well as upright (within 2 points of
 // CER), with the rotation reported.
 func TestTesseractQualityPageAndOrientations(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(evalDir(t), "pages")
 	ts := newTesseractStack(t)
 	data := readFile(t, filepath.Join(dir, "linn.png"))
@@ -260,6 +262,7 @@ var pdfBounds = map[string]float64{
 // TestTesseractQualityPDFs: OCR of each rendered PDF page against the PDF's
 // own text layer.
 func TestTesseractQualityPDFs(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(evalDir(t), "pdfs")
 	ts := newTesseractStack(t)
 	pdfs, _ := filepath.Glob(filepath.Join(dir, "*.pdf"))

@@ -6,6 +6,7 @@ import (
 )
 
 func TestFakeFiresTimersInOrder(t *testing.T) {
+	t.Parallel()
 	c := NewFake(time.Unix(0, 0))
 	var got []int
 	c.AfterFunc(2*time.Second, func() { got = append(got, 2) })
@@ -28,6 +29,7 @@ func TestFakeFiresTimersInOrder(t *testing.T) {
 }
 
 func TestFakeTickerTicks(t *testing.T) {
+	t.Parallel()
 	c := NewFake(time.Unix(0, 0))
 	tk := c.NewTicker(time.Second)
 	defer tk.Stop()
@@ -45,6 +47,7 @@ func TestFakeTickerTicks(t *testing.T) {
 }
 
 func TestFakeTimerArmedDuringAdvanceFires(t *testing.T) {
+	t.Parallel()
 	c := NewFake(time.Unix(0, 0))
 	fired := false
 	c.AfterFunc(time.Second, func() {

@@ -6,6 +6,7 @@ import (
 )
 
 func TestWithDefaultsFillsEveryField(t *testing.T) {
+	t.Parallel()
 	c := Config{}.WithDefaults(4)
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults do not validate: %v", err)
@@ -23,6 +24,7 @@ func TestWithDefaultsFillsEveryField(t *testing.T) {
 }
 
 func TestWithDefaultsKeepsSetValues(t *testing.T) {
+	t.Parallel()
 	zero := time.Duration(0)
 	c := Config{ListenAddr: ":9", Models: Models{KeepAlive: &zero}, Pool: Pool{CPULanes: 7}}.WithDefaults(2)
 	if c.ListenAddr != ":9" || *c.Models.KeepAlive != 0 || c.Pool.CPULanes != 7 {
@@ -31,6 +33,7 @@ func TestWithDefaultsKeepsSetValues(t *testing.T) {
 }
 
 func TestValidateNamesTheField(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		mod   func(*Config)

@@ -12,6 +12,7 @@ import (
 
 // A library that is not there is device_unavailable naming it, not a crash.
 func TestOpenWithoutDriverIsDeviceUnavailable(t *testing.T) {
+	t.Parallel()
 	_, err := open("libcuda-not-installed.so.1")
 	if errcode.Of(err) != errcode.DeviceUnavailable {
 		t.Fatalf("err = %v (%s), want device_unavailable", err, errcode.Of(err))
@@ -43,6 +44,7 @@ int cuGetErrorString(int r, const char **s) { *s = r == 2 ? "out of memory" : "i
 `
 
 func TestDriverCallsThroughDlopen(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	src, lib := filepath.Join(dir, "fake.c"), filepath.Join(dir, "libcuda.so.1")
 	if err := os.WriteFile(src, []byte(fakeDriver), 0o600); err != nil {

@@ -15,6 +15,7 @@ func (f fakeGPUs) Read(i int) (memory.Usage, error) {
 func (f fakeGPUs) ProcessUsed(int) (map[int]uint64, error) { return nil, nil }
 
 func TestDiscoverCPUAndGPUs(t *testing.T) {
+	t.Parallel()
 	cpu := memory.ProbeFunc(func() (memory.Usage, error) { return memory.Usage{Total: 8 << 30, Used: 1 << 30}, nil })
 	gpus := fakeGPUs{[]memory.GPUInfo{{Index: 0, Name: "H100", UUID: "GPU-a", Total: 80 << 30}, {Index: 1, Name: "H100", UUID: "GPU-b", Total: 80 << 30}}}
 	devs, err := Discover(cpu, gpus, 4)
@@ -33,6 +34,7 @@ func TestDiscoverCPUAndGPUs(t *testing.T) {
 }
 
 func TestDiscoverWithoutNVML(t *testing.T) {
+	t.Parallel()
 	devs, err := Discover(memory.NewCPUProbe(""), nil, 2)
 	if err != nil || len(devs) != 1 || devs[0].Kind != CPU || devs[0].Total == 0 {
 		t.Fatalf("Discover = %+v, %v", devs, err)
@@ -40,6 +42,7 @@ func TestDiscoverWithoutNVML(t *testing.T) {
 }
 
 func TestParseID(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		id    string
 		kind  Kind

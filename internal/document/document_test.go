@@ -39,6 +39,7 @@ func pngHeaderClaiming(w, h uint32) []byte {
 }
 
 func TestOpen(t *testing.T) {
+	t.Parallel()
 	lim := Limits{MaxBytes: 1 << 20, MaxPixelsPerPage: 100_000_000}
 	good := pngBytes(t, 300, 200)
 	im, err := Open(t.Context(), good, lim, t.TempDir())
@@ -104,6 +105,7 @@ func withExif(jpg []byte, orientation uint16) []byte {
 }
 
 func TestJPEGExifOrientation(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 40, 10)), nil); err != nil {
 		t.Fatal(err)

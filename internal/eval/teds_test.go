@@ -20,6 +20,7 @@ func table(head, body []*Node) *Node {
 }
 
 func TestTEDS(t *testing.T) {
+	t.Parallel()
 	a := table([]*Node{tr(td("Name"), td("Age"))}, []*Node{tr(td("Ann"), td("31")), tr(td("Bo"), td("7"))})
 	if got := TEDS(a, a, false); got != 1 {
 		t.Fatalf("identical: %v", got)
@@ -46,6 +47,7 @@ func TestTEDS(t *testing.T) {
 }
 
 func TestPubTabNetTree(t *testing.T) {
+	t.Parallel()
 	structure := []string{"<thead>", "<tr>", "<td", ` colspan="2"`, ">", "</td>", "</tr>", "</thead>", "<tbody>", "<tr>", "<td>", "</td>", "<td>", "</td>", "</tr>", "</tbody>"}
 	n, err := PubTabNetTree(structure, [][]string{{"<b>", "H", "</b>"}, {"a"}, {"b"}})
 	if err != nil {

@@ -3,6 +3,7 @@ package eval
 import "testing"
 
 func TestRates(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		got, want string
 		cer, wer  float64

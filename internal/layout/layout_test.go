@@ -43,6 +43,7 @@ func summary(bs []result.Block) string {
 // TestReadingOrderColumnsThenSection: two columns read left then right,
 // and the section below them after both.
 func TestReadingOrderColumnsThenSection(t *testing.T) {
+	t.Parallel()
 	page := &result.Page{Number: 2, Width: 1400, Height: 2000, Blocks: blocks(
 		para(800, 300, 400, "Right one here", "and more of it"),
 		para(100, 300, 400, "Left one here", "and more of it"),
@@ -60,6 +61,7 @@ func TestReadingOrderColumnsThenSection(t *testing.T) {
 // TestListItemsSplitAndMarginals: a paragraph of numbered lines becomes
 // one item per number; a lone number at the bottom is the page number.
 func TestListItemsSplitAndMarginals(t *testing.T) {
+	t.Parallel()
 	page := &result.Page{Number: 3, Width: 1400, Height: 2000, Blocks: blocks(
 		para(100, 300, 800, "1. Open the lid", "2. Insert the tray", "3. Close it again."),
 		para(680, 1900, 40, "17"),
@@ -74,6 +76,7 @@ func TestListItemsSplitAndMarginals(t *testing.T) {
 // TestRepeatedHeadersAcrossPages: the same running head on every page is a
 // header, whatever its page number.
 func TestRepeatedHeadersAcrossPages(t *testing.T) {
+	t.Parallel()
 	var pages []*result.Page
 	for n := 1; n <= 3; n++ {
 		pages = append(pages, &result.Page{Number: n, Width: 1400, Height: 2000, Blocks: []result.Block{

@@ -57,6 +57,7 @@ func writeTree(t *testing.T, files map[string]string) string {
 const gib = 1 << 30
 
 func TestCPUProbe(t *testing.T) {
+	t.Parallel()
 	host := Usage{Total: 16384000 * 1024, Used: (16384000 - 12288000) * 1024}
 	tests := []struct {
 		name    string
@@ -191,6 +192,7 @@ func TestCPUProbe(t *testing.T) {
 }
 
 func TestParseMeminfo(t *testing.T) {
+	t.Parallel()
 	u, err := ParseMeminfo([]byte(meminfo16G))
 	if err != nil {
 		t.Fatal(err)
@@ -204,6 +206,7 @@ func TestParseMeminfo(t *testing.T) {
 }
 
 func TestCPUProbeOnThisMachine(t *testing.T) {
+	t.Parallel()
 	u, err := NewCPUProbe("").Read()
 	if err != nil {
 		t.Fatal(err)

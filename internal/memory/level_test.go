@@ -3,6 +3,7 @@ package memory
 import "testing"
 
 func TestThresholdsNext(t *testing.T) {
+	t.Parallel()
 	th := Thresholds{Warning: 0.80, Critical: 0.95, Emergency: 0.98, Hysteresis: 0.05}
 	tests := []struct {
 		from Level
@@ -38,6 +39,7 @@ func TestThresholdsNext(t *testing.T) {
 }
 
 func TestThresholdsNoHysteresis(t *testing.T) {
+	t.Parallel()
 	th := Thresholds{Warning: 0.8, Critical: 0.9, Emergency: 0.99}
 	if got := th.Next(LevelWarning, 0.7999); got != LevelOK {
 		t.Fatalf("without hysteresis warning should leave below 0.8, got %v", got)

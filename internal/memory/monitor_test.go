@@ -34,6 +34,7 @@ func (s *scripted) Read() (Usage, error) {
 var testThresholds = Thresholds{Warning: 0.80, Critical: 0.95, Emergency: 0.98, Hysteresis: 0.05}
 
 func TestMonitorNotifiesEachChangeOnceWithoutFlapping(t *testing.T) {
+	t.Parallel()
 	p := &scripted{}
 	m := NewMonitor(MonitorOptions{Probes: []DeviceProbe{{"cpu", p}}, Thresholds: testThresholds, Clock: clock.NewFake(time.Unix(0, 0))})
 	var got []LevelChange
@@ -65,6 +66,7 @@ func TestMonitorNotifiesEachChangeOnceWithoutFlapping(t *testing.T) {
 }
 
 func TestMonitorPollsOnTheClocksTicks(t *testing.T) {
+	t.Parallel()
 	fc := clock.NewFake(time.Unix(0, 0))
 	p := &scripted{}
 	p.set(0.10)
@@ -102,6 +104,7 @@ func TestMonitorPollsOnTheClocksTicks(t *testing.T) {
 }
 
 func TestMonitorKeepsLastStateOnProbeError(t *testing.T) {
+	t.Parallel()
 	p := &scripted{}
 	p.set(0.9)
 	m := NewMonitor(MonitorOptions{Probes: []DeviceProbe{{"cuda:0", p}}, Thresholds: testThresholds})
@@ -121,6 +124,7 @@ func TestMonitorKeepsLastStateOnProbeError(t *testing.T) {
 }
 
 func TestNVMLAbsentMeansNoGPUs(t *testing.T) {
+	t.Parallel()
 	n := OpenNVML("/nonexistent/libnvidia-ml.so.1", slog.New(slog.DiscardHandler))
 	defer n.Close()
 	if d := n.Devices(); len(d) != 0 {

@@ -41,6 +41,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestProcessProbeSeesChildRSSAndResetsPeak(t *testing.T) {
+	t.Parallel()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), allocHelperEnv+"=200")
 	stdin, err := cmd.StdinPipe()
@@ -110,6 +111,7 @@ func TestProcessProbeSeesChildRSSAndResetsPeak(t *testing.T) {
 }
 
 func TestParseStatusAndStat(t *testing.T) {
+	t.Parallel()
 	m, err := ParseStatus([]byte("Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n"))
 	if err != nil || m.RSS != 1024*1024 || m.Peak != 2048*1024 {
 		t.Fatalf("ParseStatus = %+v, %v", m, err)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestLoadsOnFirstUse(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	if n := len(b.m.List()); n != 0 || b.l.count() != 0 {
 		t.Fatalf("before first use: %d instances, %d launches", n, b.l.count())
@@ -24,6 +25,7 @@ func TestLoadsOnFirstUse(t *testing.T) {
 }
 
 func TestReusesLoadedInstance(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	l1 := b.acquire(t, "m:a")
 	l2 := b.acquire(t, "m:a")
@@ -42,6 +44,7 @@ func TestReusesLoadedInstance(t *testing.T) {
 }
 
 func TestConcurrentAcquiresLoadOnce(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	b.l.gate = make(chan struct{})
 	b.l.started = make(chan struct{}, 1)
@@ -78,6 +81,7 @@ func TestConcurrentAcquiresLoadOnce(t *testing.T) {
 }
 
 func TestUnloadsAfterKeepAlive(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	b.acquire(t, "m:a").Release()
 	info, _ := b.info(t, "m:a")
@@ -96,6 +100,7 @@ func TestUnloadsAfterKeepAlive(t *testing.T) {
 }
 
 func TestKeepAliveRestartsOnUse(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	b.acquire(t, "m:a").Release()
 	b.clock.Advance(4 * time.Minute)
@@ -118,6 +123,7 @@ func TestKeepAliveRestartsOnUse(t *testing.T) {
 }
 
 func TestKeepAliveZeroUnloadsAtOnce(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	l, err := b.m.Acquire(t.Context(), "m:a", "cpu", AcquireOptions{KeepAlive: dur(0)})
 	if err != nil {
@@ -131,6 +137,7 @@ func TestKeepAliveZeroUnloadsAtOnce(t *testing.T) {
 }
 
 func TestPinnedNeverExpires(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	if err := b.m.Load(t.Context(), "m:a", "cpu", -1); err != nil {
 		t.Fatal(err)
@@ -148,6 +155,7 @@ func TestPinnedNeverExpires(t *testing.T) {
 }
 
 func TestNeverEvictsInUse(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	busy := b.acquire(t, "m:busy")
 	defer busy.Release()
@@ -162,6 +170,7 @@ func TestNeverEvictsInUse(t *testing.T) {
 }
 
 func TestEvictsIdleLeastRecentlyUsedFirst(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	b.acquire(t, "m:old").Release()
 	b.clock.Advance(time.Second)
@@ -202,6 +211,7 @@ func TestEvictsIdleLeastRecentlyUsedFirst(t *testing.T) {
 }
 
 func TestEvictIdleStopsWhenEnough(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	b.acquire(t, "m:a").Release()
 	b.acquire(t, "m:b").Release()
@@ -213,6 +223,7 @@ func TestEvictIdleStopsWhenEnough(t *testing.T) {
 }
 
 func TestCancelledCallerDoesNotAbortSharedLoad(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	b.l.gate = make(chan struct{})
 	b.l.started = make(chan struct{}, 1)
@@ -250,6 +261,7 @@ func TestCancelledCallerDoesNotAbortSharedLoad(t *testing.T) {
 }
 
 func TestLoadFailureCoolsDown(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	b.l.fail = errBoom
 	for i, wait := range []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, 40 * time.Second} {
@@ -273,6 +285,7 @@ func TestLoadFailureCoolsDown(t *testing.T) {
 }
 
 func TestDrainingTakesNoNewLeases(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	held := b.acquire(t, "m:a")
 	firstPid := held.Pid()
@@ -316,6 +329,7 @@ func TestDrainingTakesNoNewLeases(t *testing.T) {
 }
 
 func TestCrashedIdleInstanceIsRemovedAndReloaded(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	l := b.acquire(t, "m:a")
 	pid := l.Pid()
@@ -332,6 +346,7 @@ func TestCrashedIdleInstanceIsRemovedAndReloaded(t *testing.T) {
 }
 
 func TestCrashInUseReleasesCleanly(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	l := b.acquire(t, "m:a")
 	b.l.runners[0].exit()
@@ -345,6 +360,7 @@ func TestCrashInUseReleasesCleanly(t *testing.T) {
 }
 
 func TestStopUnloadsEverythingAndRefusesNewWork(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	b.acquire(t, "m:a").Release()
 	if err := b.m.Load(t.Context(), "m:b", "cpu", -1); err != nil {
@@ -364,6 +380,7 @@ func TestStopUnloadsEverythingAndRefusesNewWork(t *testing.T) {
 }
 
 func TestValidateRejectsUnknownModelWithoutLaunching(t *testing.T) {
+	t.Parallel()
 	b := setup(t, func(o *Options) {
 		o.Validate = func(string) error { return errcode.New(errcode.UnknownModel, "no such model") }
 	})

@@ -89,6 +89,7 @@ func noSocketDirs(t *testing.T, dir string) {
 const mib = 1 << 20
 
 func TestRealRunnerLifecycle(t *testing.T) {
+	t.Parallel()
 	b := setupReal(t)
 	before := treeRSS(t)
 
@@ -134,6 +135,7 @@ func TestRealRunnerLifecycle(t *testing.T) {
 }
 
 func TestRealRunnerKilledWhileIdle(t *testing.T) {
+	t.Parallel()
 	b := setupReal(t)
 	l, err := b.m.Acquire(t.Context(), "synthetic:20MiB", "cpu", model.AcquireOptions{})
 	if err != nil {
@@ -162,6 +164,7 @@ func TestRealRunnerKilledWhileIdle(t *testing.T) {
 }
 
 func TestRealRunnerKilledWhileInUse(t *testing.T) {
+	t.Parallel()
 	b := setupReal(t)
 	l, err := b.m.Acquire(t.Context(), "synthetic:20MiB", "cpu", model.AcquireOptions{})
 	if err != nil {

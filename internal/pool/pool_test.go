@@ -50,6 +50,7 @@ func (b *bundle) quiescent(t *testing.T) {
 }
 
 func TestAcquireReturnsAvailableService(t *testing.T) {
+	t.Parallel()
 	b := setup(t, []Service{{"cuda:0", 1}, {"cpu", 2}}, 10)
 	l, err := b.p.Acquire(t.Context(), Request{Task: "a", Devices: []string{"cuda:0", "cpu"}})
 	if err != nil || l.Device != "cuda:0" {
@@ -69,6 +70,7 @@ func TestAcquireReturnsAvailableService(t *testing.T) {
 }
 
 func TestAcquireQueuesWhenAllBusy(t *testing.T) {
+	t.Parallel()
 	b := setup(t, []Service{{"cpu", 1}}, 10)
 	held, _ := b.p.Acquire(t.Context(), cpu("a"))
 	ch := b.acquireAsync(t, t.Context(), cpu("b"))
@@ -90,6 +92,7 @@ func TestAcquireQueuesWhenAllBusy(t *testing.T) {
 }
 
 func TestReleaseMakesServiceAvailableInFIFOOrder(t *testing.T) {
+	t.Parallel()
 	b := setup(t, []Service{{"cpu", 1}}, 10)
 	held, _ := b.p.Acquire(t.Context(), cpu("t"))
 	var chans []chan result
@@ -116,6 +119,7 @@ func TestReleaseMakesServiceAvailableInFIFOOrder(t *testing.T) {
 }
 
 func TestQueueFullRejectsAtOnce(t *testing.T) {
+	t.Parallel()
 	b := setup(t, []Service{{"cpu", 1}}, 2)
 	held, _ := b.p.Acquire(t.Context(), cpu("a"))
 	c1 := b.acquireAsync(t, t.Context(), cpu("a"))
@@ -130,6 +134,7 @@ func TestQueueFullRejectsAtOnce(t *testing.T) {
 }
 
 func TestCancelledWaiterLeavesQueue(t *testing.T) {
+	t.Parallel()
 	b := setup(t, []Service{{"cpu", 1}}, 10)
 	held, _ := b.p.Acquire(t.Context(), cpu("a"))
 	ctx, cancel := context.WithCancel(t.Context())
@@ -154,6 +159,7 @@ func TestCancelledWaiterLeavesQueue(t *testing.T) {
 // TestTasksTakeTurns: a 6-page task queued first and a 1-page task queued
 // after it: the short task gets the second freed lane, not the seventh.
 func TestTasksTakeTurns(t *testing.T) {
+	t.Parallel()
 	b := setup(t, []Service{{"cpu", 1}}, 100)
 	held, _ := b.p.Acquire(t.Context(), cpu("other"))
 	var order []string

@@ -31,18 +31,21 @@ func doc() Document {
 }
 
 func TestText(t *testing.T) {
+	t.Parallel()
 	if got, want := Text(doc()), "Title\n\na <b>\nc\n\fend\n"; got != want {
 		t.Fatalf("Text = %q, want %q", got, want)
 	}
 }
 
 func TestMarkdown(t *testing.T) {
+	t.Parallel()
 	if got, want := Markdown(doc()), "## Title\n\na <b> c\n\n\n---\n\nend\n\n"; got != want {
 		t.Fatalf("Markdown = %q, want %q", got, want)
 	}
 }
 
 func TestJSONIsVersionedAndLeavesPDFsOut(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	if err := JSON(&buf, doc()); err != nil {
 		t.Fatal(err)
@@ -60,6 +63,7 @@ func TestJSONIsVersionedAndLeavesPDFsOut(t *testing.T) {
 }
 
 func TestHOCRIsWellFormedWithEveryWord(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	if err := HOCR(&buf, doc()); err != nil {
 		t.Fatal(err)
@@ -97,6 +101,7 @@ func TestHOCRIsWellFormedWithEveryWord(t *testing.T) {
 }
 
 func TestPDFNeedsPagePDFs(t *testing.T) {
+	t.Parallel()
 	if err := PDF(&bytes.Buffer{}, doc()); errcode.Of(err) != errcode.InvalidArgument {
 		t.Fatalf("err = %v", err)
 	}

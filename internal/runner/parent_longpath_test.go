@@ -12,6 +12,7 @@ import (
 // TestLaunchUnderADeepDirectory: a socket directory whose socket path would
 // pass the 107-byte limit of Unix sockets still gives a working runner.
 func TestLaunchUnderADeepDirectory(t *testing.T) {
+	t.Parallel()
 	deep := filepath.Join(t.TempDir(), strings.Repeat("d", 60), strings.Repeat("e", 40))
 	p, err := launcher(deep).Launch(t.Context(), runner.Spec{Model: "synthetic:1MiB", Device: "cpu", Slots: 1})
 	if err != nil {

@@ -70,6 +70,7 @@ func page(n int) engine.Image {
 }
 
 func TestRunnerProcessesPagesAndStops(t *testing.T) {
+	t.Parallel()
 	p, _ := launch(t, "synthetic:20MiB", 2)
 	if fi, err := os.Stat(p.Dir()); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("socket directory %s: %v %v, want mode 0700", p.Dir(), fi.Mode(), err)
@@ -98,6 +99,7 @@ func TestRunnerProcessesPagesAndStops(t *testing.T) {
 }
 
 func TestRunnerCrashInUseIsEngineCrashed(t *testing.T) {
+	t.Parallel()
 	p, _ := launch(t, "synthetic:10MiB", 1)
 	_, err := p.Process(t.Context(), page(1), engine.Options{Params: map[string]string{"crash": "1"}})
 	if errcode.Of(err) != errcode.EngineCrashed {
@@ -113,6 +115,7 @@ func TestRunnerCrashInUseIsEngineCrashed(t *testing.T) {
 }
 
 func TestRunnerEngineErrorKeepsItsCode(t *testing.T) {
+	t.Parallel()
 	p, _ := launch(t, "synthetic:10MiB", 1)
 	_, err := p.Process(t.Context(), page(1), engine.Options{Params: map[string]string{"fail": "1"}})
 	if errcode.Of(err) != errcode.InvalidDocument {
@@ -126,6 +129,7 @@ func TestRunnerEngineErrorKeepsItsCode(t *testing.T) {
 // A load the engine refuses with a code of its own keeps that code across
 // the process boundary (not a retryable model_load_failed), with its cause.
 func TestRunnerLoadFailureKeepsEngineCode(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, err := launcher(dir).Launch(t.Context(), runner.Spec{Model: "synthetic:lots", Device: "cpu", Slots: 1})
 	if errcode.Of(err) != errcode.UnknownModel || !strings.Contains(err.Error(), "bad size") {
@@ -139,6 +143,7 @@ func TestRunnerLoadFailureKeepsEngineCode(t *testing.T) {
 // The GPU instrument on a machine without NVIDIA's driver: the runner
 // refuses cleanly with device_unavailable naming the library.
 func TestSyntheticGPUWithoutDriverIsDeviceUnavailable(t *testing.T) {
+	t.Parallel()
 	if _, err := cuda.Open(); err == nil {
 		t.Skip("this machine has a CUDA driver: the refusal cannot happen here (bench/gpu-check.sh exercises the GPU)")
 	}
@@ -151,6 +156,7 @@ func TestSyntheticGPUWithoutDriverIsDeviceUnavailable(t *testing.T) {
 // A load that fails with no code of the engine's (here, memory the kernel
 // will not map) is model_load_failed, worth another try, with its cause.
 func TestRunnerLoadFailureIsModelLoadFailed(t *testing.T) {
+	t.Parallel()
 	_, err := launcher(t.TempDir()).Launch(t.Context(), runner.Spec{Model: "synthetic:1000000GiB", Device: "cpu", Slots: 1})
 	if errcode.Of(err) != errcode.ModelLoadFailed || !strings.Contains(err.Error(), "allocating") {
 		t.Fatalf("err = %v, want model_load_failed naming the cause", err)
@@ -158,6 +164,7 @@ func TestRunnerLoadFailureIsModelLoadFailed(t *testing.T) {
 }
 
 func TestRunnerCancelledRequestFreesItsSlot(t *testing.T) {
+	t.Parallel()
 	p, _ := launch(t, "synthetic:10MiB,t=1h", 1)
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
@@ -175,6 +182,7 @@ func TestRunnerCancelledRequestFreesItsSlot(t *testing.T) {
 // TestRunnerDiesWithItsParent kills a parent process with SIGKILL and
 // watches its runner exit through a pidfd.
 func TestRunnerDiesWithItsParent(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cmd := launcher(dir)
 	parent := cmdWithEnv(cmd.Exe, asParentEnv+"="+dir)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestRetryAfterFollowsTheDrainRate(t *testing.T) {
+	t.Parallel()
 	var d drain
 	now := time.Unix(1000, 0)
 	if got := d.retryAfter(now, 5); got != 30*time.Second {

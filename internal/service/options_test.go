@@ -9,6 +9,7 @@ import (
 )
 
 func TestOptions(t *testing.T) {
+	t.Parallel()
 	s := &Service{cfg: Config{Devices: []string{"cpu", "cuda:0"}, SyncTimeout: time.Minute}}
 	o, err := s.options(Fields{}, "pdf")
 	if err != nil || o.Model != "tesseract:eng" || o.Pipeline != "ocr" || o.Priority != "normal" || o.Device != "auto" ||
@@ -36,6 +37,7 @@ func TestOptions(t *testing.T) {
 }
 
 func TestCursorRoundTrip(t *testing.T) {
+	t.Parallel()
 	c := &store.Cursor{CreatedAt: time.Unix(0, 1234567890123), ID: "abc/def"}
 	got, err := decodeCursor(encodeCursor(c))
 	if err != nil || !got.CreatedAt.Equal(c.CreatedAt) || got.ID != c.ID {

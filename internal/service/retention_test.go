@@ -20,6 +20,7 @@ import (
 // answers gone, its row stays); a newer one keeps them; a second pass
 // deletes nothing more.
 func TestRetentionDeletesExpiredResults(t *testing.T) {
+	t.Parallel()
 	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "lector.db"))
 	if err != nil {
 		t.Fatal(err)

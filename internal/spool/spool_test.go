@@ -19,6 +19,7 @@ func (e *endless) Read(p []byte) (int, error) {
 }
 
 func TestCopyStopsAtTheLimitWhileReading(t *testing.T) {
+	t.Parallel()
 	r := &endless{}
 	_, err := Copy(r, t.TempDir(), 1<<20)
 	if errcode.Of(err) != errcode.TooLarge {
@@ -30,6 +31,7 @@ func TestCopyStopsAtTheLimitWhileReading(t *testing.T) {
 }
 
 func TestCopyMapAndClose(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	f, err := Copy(strings.NewReader("hello"), dir, 10)
 	if err != nil {

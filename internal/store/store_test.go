@@ -37,6 +37,7 @@ func insert(t *testing.T, s *Store, id, subject string, at time.Time) {
 // TestMigrationsApplyOnceAndRefuseNewer: reopening applies nothing again;
 // a database from a newer lector is refused, not damaged.
 func TestMigrationsApplyOnceAndRefuseNewer(t *testing.T) {
+	t.Parallel()
 	s, path := openTest(t)
 	v, err := s.Version(t.Context())
 	if err != nil || v != len(migrations)-1 {
@@ -63,6 +64,7 @@ func TestMigrationsApplyOnceAndRefuseNewer(t *testing.T) {
 // TestBlobsRoundTripInChunks: a blob over several chunks comes back whole,
 // with its size; deleting blobs marks the results deleted.
 func TestBlobsRoundTripInChunks(t *testing.T) {
+	t.Parallel()
 	s, _ := openTest(t)
 	insert(t, s, "a", "", time.Unix(1, 0))
 	data := make([]byte, 2*ChunkSize+123)
@@ -101,6 +103,7 @@ func TestBlobsRoundTripInChunks(t *testing.T) {
 // TestListIsNewestFirstPerSubjectAndPaginates, including tasks created at
 // the same instant.
 func TestListIsNewestFirstPerSubjectAndPaginates(t *testing.T) {
+	t.Parallel()
 	s, _ := openTest(t)
 	at := time.Unix(1000, 0)
 	for _, id := range []string{"t1", "t2", "t3"} {

@@ -39,6 +39,7 @@ func word(text string, x, y int) result.Word {
 // TestRuledGridMergesWhereARuleIsMissing: the header's two middle cells
 // have no rule between them and become one cell spanning two columns.
 func TestRuledGridMergesWhereARuleIsMissing(t *testing.T) {
+	t.Parallel()
 	g := blank(600, 300)
 	xs, ys := []int{10, 150, 300, 450, 590}, []int{10, 80, 150, 220}
 	for _, y := range ys {
@@ -68,6 +69,7 @@ func TestRuledGridMergesWhereARuleIsMissing(t *testing.T) {
 // more than a fifth of the rows cross; a header phrase over two columns spans them; a pipe table
 // comes out when nothing spans.
 func TestBorderlessColumnsAndSpanningHeader(t *testing.T) {
+	t.Parallel()
 	words := []result.Word{
 		word("Group", 10, 10), word("Weight", 210, 10), word("(kg)", 294, 10),
 		word("Ann", 10, 50), word("61", 210, 50), word("64", 330, 50),
@@ -91,6 +93,7 @@ func TestBorderlessColumnsAndSpanningHeader(t *testing.T) {
 
 // TestProseIsNotAGrid: strokes of text never make a ruled grid.
 func TestProseIsNotAGrid(t *testing.T) {
+	t.Parallel()
 	g := blank(400, 200)
 	for x := 20; x < 380; x += 8 { // letter-like vertical strokes
 		vline(g, x, 50, 70)
@@ -104,6 +107,7 @@ func TestProseIsNotAGrid(t *testing.T) {
 // TestWrappedCellsJoin: a line whose cells all open in lower case under
 // filled cells continues them; a line that opens a new row does not.
 func TestWrappedCellsJoin(t *testing.T) {
+	t.Parallel()
 	words := []result.Word{
 		word("Item", 10, 10), word("Score", 300, 10),
 		word("Drug", 10, 50), word("treatment", 70, 50), word("is", 190, 50), word("7.1", 300, 50),

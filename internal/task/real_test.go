@@ -72,6 +72,7 @@ func realRuntimeB(t testing.TB) (*task.Runtime, *model.Manager) {
 // resident model is recorded with an actual peak within 15 % of 200 MiB,
 // beside its estimate and the estimate's error.
 func TestTracksActualPeakOfAPage(t *testing.T) {
+	t.Parallel()
 	rt, models := realRuntime(t)
 	const m = "synthetic:10MiB,ws=200MiB"
 	if err := models.Load(t.Context(), m, "cpu", time.Minute); err != nil {

@@ -214,6 +214,7 @@ func (b *bundle) quiescent(t *testing.T) {
 }
 
 func TestCleanupOnSuccess(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	res, err := b.rt.Run(t.Context(), pagesDoc{{1000, 1000}, {2000, 1000}, {1000, 1000}}, Options{Model: "m:a", Device: "cpu"})
 	if err != nil {
@@ -231,6 +232,7 @@ func TestCleanupOnSuccess(t *testing.T) {
 }
 
 func TestCleanupOnFailure(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	_, err := b.rt.Run(t.Context(), pagesDoc{{10, 10}, {10, 10}}, Options{Model: "m:a", Device: "cpu", EngineOptions: engine.Options{Params: map[string]string{"fail": "1"}}})
 	if errcode.Of(err) != errcode.InvalidDocument {
@@ -240,6 +242,7 @@ func TestCleanupOnFailure(t *testing.T) {
 }
 
 func TestCleanupOnCancel(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.env.gate = make(chan struct{})
 	b.env.started = make(chan string, 10)
@@ -258,6 +261,7 @@ func TestCleanupOnCancel(t *testing.T) {
 }
 
 func TestCleanupOnTimeout(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.env.gate = make(chan struct{})
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
@@ -270,6 +274,7 @@ func TestCleanupOnTimeout(t *testing.T) {
 }
 
 func TestCleanupOnPanic(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.rt.o.testHook = func(stage string) {
 		if stage == "leased" {
@@ -301,6 +306,7 @@ func TestCleanupOnPanic(t *testing.T) {
 // never more than two predictions at once, and the rest start in the order
 // they arrived.
 func TestStructureLimitedToTwo(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.env.gate = make(chan struct{})
 	b.env.started = make(chan string, 10)
@@ -373,6 +379,7 @@ func waitSemaphoreWaiters(t *testing.T, s *admission.Semaphores, n int64) {
 // meant for it runs on the CPU for real (a CPU runner, CPU lanes, a CPU
 // reservation), recorded as a fallback.
 func TestGPUTaskFallsBackToCPUAtCritical(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.gpu.set(96 * (1 << 30) / 100)
 	_ = b.mon.Poll()
@@ -401,6 +408,7 @@ func TestGPUTaskFallsBackToCPUAtCritical(t *testing.T) {
 // TestAutoKeepsCPUOnlyModelOnCPU: with a GPU present and idle, a model that
 // runs on the CPU only (Tesseract) gets the CPU: its lanes, its memory.
 func TestAutoKeepsCPUOnlyModelOnCPU(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	var reserved map[string]uint64
 	b.rt.o.testHook = func(stage string) {
@@ -443,6 +451,7 @@ func TestAutoKeepsCPUOnlyModelOnCPU(t *testing.T) {
 // sends even a GPU model to the CPU (not as a fallback: the GPU was never
 // a choice) and asking for the GPU is device_unavailable.
 func TestGPULanesZeroDisablesGPUs(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.rt.o.Pool = pool.New([]pool.Service{{Device: "cpu", Lanes: 6}, {Device: "cuda:0", Lanes: 0}}, 100, b.clock)
 	res, err := b.rt.Run(t.Context(), onePage(), Options{Model: "gpu:a"})
@@ -462,6 +471,7 @@ func TestGPULanesZeroDisablesGPUs(t *testing.T) {
 // GPU and its host bytes on the CPU while it runs, records both estimates
 // and the GPU peak sampled from NVML, and gives both back at the end.
 func TestGPUTaskReservesHostAndDevice(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.env.gate = make(chan struct{})
 	b.env.started = make(chan string, 1)
@@ -502,6 +512,7 @@ func TestGPUTaskReservesHostAndDevice(t *testing.T) {
 // to make room for a GPU task that would not fit beside it; the task runs
 // on the GPU.
 func TestEvictsIdleGPUInstanceForRoom(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	if _, err := b.rt.Preload(t.Context(), "gpu:idle", "cuda:0", time.Hour); err != nil {
 		t.Fatal(err)
@@ -535,6 +546,7 @@ func TestEvictsIdleGPUInstanceForRoom(t *testing.T) {
 }
 
 func TestSweepRemovesLeftovers(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	for _, d := range []string{b.rt.WorkspaceDir() + "/old-task", b.rt.RunnerDir() + "/runner-123"} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -549,6 +561,7 @@ func TestSweepRemovesLeftovers(t *testing.T) {
 }
 
 func TestPreloadRefusedAtWarning(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	if _, err := b.rt.Preload(t.Context(), "m:a", "cpu", time.Minute); err != nil {
 		t.Fatal(err)
@@ -569,6 +582,7 @@ func TestPreloadRefusedAtWarning(t *testing.T) {
 // (which would load it again outside the reservation — an OOM seen in the
 // cgroup test before this was fixed).
 func TestAdmittedTaskKeepsItsModel(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	if err := b.models.Load(t.Context(), "m:a", "cpu", time.Minute); err != nil {
 		t.Fatal(err)

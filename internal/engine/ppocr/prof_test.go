@@ -14,6 +14,7 @@ import (
 )
 
 func TestProfStages(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("PPOCR_PROF") == "" {
 		t.Skip()
 	}
@@ -40,6 +41,7 @@ func TestProfStages(t *testing.T) {
 }
 
 func TestProfRec(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("PPOCR_PROF") == "" {
 		t.Skip()
 	}
@@ -61,6 +63,7 @@ func TestProfRec(t *testing.T) {
 // a load adds, and the peak growth per megapixel of reading pages of
 // several sizes (VmHWM reset through clear_refs before each page).
 func TestMeasureMemory(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("PPOCR_MEASURE") == "" {
 		t.Skip()
 	}

@@ -180,6 +180,7 @@ func measure(t *testing.T, read func(set, lang string) reader) *figures {
 // TestQuality reads the evaluation sets with ppocr:v4 and holds the CERs
 // to bounds with margin over what was measured (docs/ppocr-notes.md).
 func TestQuality(t *testing.T) {
+	t.Parallel()
 	h := testHandle(t)
 	f := measure(t, func(string, string) reader { return ppocrReader(h) })
 	bounds := []struct {
@@ -205,6 +206,7 @@ func TestQuality(t *testing.T) {
 // figures (PPOCR_COMPARE=1; it is the tesseract package's tests that hold
 // Tesseract to its bounds).
 func TestQualityTesseract(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("PPOCR_COMPARE") == "" {
 		t.Skip("set PPOCR_COMPARE=1 to measure Tesseract beside ppocr")
 	}

@@ -37,6 +37,7 @@ func gray(w, h int, fill func(x, y int) uint8) *image.Gray {
 // TestBadInput: images with nothing to read, or of extreme shapes, give a
 // clean (empty or partial) result or a clear error; none crashes.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	h := testHandle(t)
 	rng := rand.New(rand.NewSource(1))
 	cases := []struct {
@@ -85,6 +86,7 @@ func TestBadInput(t *testing.T) {
 // TestRotatedPages: a page turned 90°, 180° and 270° reads like the
 // upright one, with the turn reported (degrees clockwise applied).
 func TestRotatedPages(t *testing.T) {
+	t.Parallel()
 	h := testHandle(t)
 	dir := filepath.Join(evalDir(t), "scene", "images")
 	src, err := decode(readFile(t, filepath.Join(dir, "cnocr-multi-line_en_black.png")))
@@ -124,6 +126,7 @@ func TestRotatedPages(t *testing.T) {
 // TestConcurrentHandles: the runner's slots share the model's sessions;
 // pages read at once on four handles read as they do one at a time.
 func TestConcurrentHandles(t *testing.T) {
+	t.Parallel()
 	a := testHandle(t)
 	dir := filepath.Join(evalDir(t), "scene", "images")
 	data := [][]byte{readFile(t, filepath.Join(dir, "cnocr-multi-line_cn1.png")), readFile(t, filepath.Join(dir, "cnocr-multi-line_en_black.png"))}

@@ -18,6 +18,7 @@ import (
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
 
 func TestDetSize(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ w, h, ww, wh int }{
 		{1000, 500, 960, 480},  // longer side limited to 960
 		{3300, 2550, 960, 736}, // 742 rounds to 736
@@ -38,6 +39,7 @@ func TestDetSize(t *testing.T) {
 }
 
 func TestResizeNormalizes(t *testing.T) {
+	t.Parallel()
 	im := newBGR(7, 5)
 	for i := 0; i < len(im.Pix); i += 3 {
 		im.Pix[i], im.Pix[i+1], im.Pix[i+2] = 10, 128, 250 // B, G, R
@@ -93,6 +95,7 @@ func probMap(w, h int, rects ...[5]float64) []float32 {
 }
 
 func TestDBPostprocess(t *testing.T) {
+	t.Parallel()
 	const w, h = 200, 100
 	prob := probMap(w, h,
 		[5]float64{40, 30, 120, 50, 0.9}, // a text line
@@ -119,6 +122,7 @@ func TestDBPostprocess(t *testing.T) {
 }
 
 func TestDBPostprocessRotatedLine(t *testing.T) {
+	t.Parallel()
 	const w, h = 300, 300
 	prob := make([]float32, w*h)
 	s, c := math.Sincos(20 * math.Pi / 180)
@@ -147,6 +151,7 @@ func TestDBPostprocessRotatedLine(t *testing.T) {
 }
 
 func TestUnclip(t *testing.T) {
+	t.Parallel()
 	sq := []pt{{0, 0}, {10, 0}, {10, 10}, {0, 10}}
 	out := unclip(sq, 1.5)
 	d := 100 * 1.5 / 40.0 // 3.75
@@ -169,6 +174,7 @@ func TestUnclip(t *testing.T) {
 }
 
 func TestMinAreaRect(t *testing.T) {
+	t.Parallel()
 	s, c := math.Sincos(30 * math.Pi / 180)
 	var pts []pt
 	for _, p := range []pt{{-20, -5}, {20, -5}, {20, 5}, {-20, 5}, {0, 0}, {10, 2}, {-15, -4}} {
@@ -191,6 +197,7 @@ func TestMinAreaRect(t *testing.T) {
 }
 
 func TestWarpCrop(t *testing.T) {
+	t.Parallel()
 	im := newBGR(40, 30)
 	for y := 0; y < 30; y++ {
 		for x := 0; x < 40; x++ {
@@ -244,6 +251,7 @@ func ctcProbs(C int, p float32, classes ...int) []float32 {
 }
 
 func TestCTCDecode(t *testing.T) {
+	t.Parallel()
 	dict := []rune{'a', 'b', ' '} // classes 1, 2, 3; 0 is blank
 	probs := ctcProbs(4, 0.8, 1, 1, 0, 1, 2, 2, 3, 0, 2)
 	chars, conf := ctcDecode(probs, 9, 4, dict)
@@ -266,6 +274,7 @@ func TestCTCDecode(t *testing.T) {
 }
 
 func TestWordBoxes(t *testing.T) {
+	t.Parallel()
 	chars := []decodedChar{{R: 'a', Prob: 0.9}, {R: 'b', Prob: 0.7}, {R: ' ', Prob: 1}, {R: '中', Prob: 0.8}, {R: '文', Prob: 0.8}}
 	spans := [][2]float64{{0, 0.1}, {0.1, 0.2}, {0.3, 0.4}, {0.5, 0.7}, {0.7, 0.9}}
 	l := line{Box: quad{{100, 10}, {200, 10}, {200, 30}, {100, 30}}, Chars: chars, Spans: spans}
@@ -311,6 +320,7 @@ func textLine(text string, x0, y0, x1, y1 float64) line {
 }
 
 func TestLayoutReadingOrder(t *testing.T) {
+	t.Parallel()
 	lines := []line{
 		textLine("Title", 100, 10, 500, 40),
 		// two columns, line height 20, gutter 60
@@ -346,6 +356,7 @@ func TestLayoutReadingOrder(t *testing.T) {
 }
 
 func TestCUDAOptionPlumbing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	e := Engine{Dir: dir, Cores: 8}
 	c, err := e.sessionConfig(engine.Spec{Device: "cuda:3", CUDAOrdinal: 0, Slots: 1})
@@ -404,6 +415,7 @@ func TestCUDAOptionPlumbing(t *testing.T) {
 }
 
 func TestUnknownModels(t *testing.T) {
+	t.Parallel()
 	e := Engine{Dir: testDir()}
 	for _, cfg := range []string{"v99", "large", "", "../v4"} {
 		_, err := e.Estimate(cfg, device.CPU)

@@ -106,6 +106,7 @@ func analyse(t *testing.T, p *page, opts engine.Options) *result.Page {
 // paragraphs and a numbered list come out typed, in reading order: the
 // whole left column before the right one.
 func TestTwoColumnsHeadingsAndAList(t *testing.T) {
+	t.Parallel()
 	p := newPage(t, 1700, 2000)
 	p.text(120, 150, 64, true, "Quarterly Review")
 	p.text(120, 300, 44, true, "Introduction")
@@ -177,6 +178,7 @@ func onlyTable(t *testing.T, out *result.Page) *result.Table {
 // rule under... beside it spans two columns; every cell's text comes from
 // the page's words.
 func TestRuledTableWithMergedHeader(t *testing.T) {
+	t.Parallel()
 	p := newPage(t, 1400, 900)
 	p.text(100, 120, 32, false, "Results of the spring term are below.")
 	xs := []int{100, 400, 650, 900, 1200}
@@ -215,6 +217,7 @@ func TestRuledTableWithMergedHeader(t *testing.T) {
 // TestBorderlessTable: columns from the words' alignment, the header above
 // the rule under it, no spans: a Markdown pipe table.
 func TestBorderlessTable(t *testing.T) {
+	t.Parallel()
 	p := newPage(t, 1300, 700)
 	xs := []int{100, 520, 860}
 	rows := [][]string{{"City", "Population", "Area"}, {"Lisbon", "545923", "100"}, {"Porto", "231800", "41"}, {"Braga", "193333", "183"}}
@@ -244,6 +247,7 @@ func TestBorderlessTable(t *testing.T) {
 // TestFigureIsCropped: a picture on a page of text becomes a figure block
 // with its PNG, between the paragraphs around it in reading order.
 func TestFigureIsCropped(t *testing.T) {
+	t.Parallel()
 	p := newPage(t, 1400, 1600)
 	p.text(100, 150, 32, false, "The chart below shows the results.")
 	for y := 250; y < 850; y++ {

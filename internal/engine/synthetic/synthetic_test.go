@@ -36,6 +36,7 @@ func (g *fakeGPU) Close() error { g.closed = true; return nil }
 // loaded, adds the page's working set per megapixel while a page runs, and
 // gives everything back (and its context) when closed.
 func TestGPUInstrumentHoldsExactDeviceBytes(t *testing.T) {
+	t.Parallel()
 	g := &fakeGPU{}
 	e := Engine{OpenGPU: func(ordinal int) (GPU, error) { g.ordinalAsked = ordinal; return g, nil }}
 	m, err := e.Load(context.Background(), engine.Spec{Model: "synthetic:1MiB,gpu=64MiB,gws=8MiB", Config: "1MiB,gpu=64MiB,gws=8MiB", Device: "cuda:3", CUDAOrdinal: 0})

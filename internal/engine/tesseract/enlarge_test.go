@@ -6,6 +6,7 @@ import (
 )
 
 func TestStretchSpreadsGrayLevels(t *testing.T) {
+	t.Parallel()
 	// Faint print: gray 100 on gray 180, one pixel in 200 at each extreme
 	// clipped as the 1% allows.
 	g := image.NewGray(image.Rect(0, 0, 100, 100))
@@ -34,6 +35,7 @@ func TestStretchSpreadsGrayLevels(t *testing.T) {
 }
 
 func TestEnlargeKeepsSizeAndEdges(t *testing.T) {
+	t.Parallel()
 	// A black bar on white, columns 4–5 of 10.
 	g := image.NewGray(image.Rect(0, 0, 10, 4))
 	for y := 0; y < 4; y++ {

@@ -49,6 +49,7 @@ func newHandle(t *testing.T, timeout time.Duration) *handle {
 // the page (the monitor's progress stays under 100), and the handle reads
 // the next page fully.
 func TestCancelStopsRecognition(t *testing.T) {
+	t.Parallel()
 	data := linn(t)
 	h := newHandle(t, time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -66,6 +67,7 @@ func TestCancelStopsRecognition(t *testing.T) {
 // TestPageTimeout: a page past its timeout ends with timeout, stopped by the
 // monitor's deadline.
 func TestPageTimeout(t *testing.T) {
+	t.Parallel()
 	data := linn(t)
 	h := newHandle(t, 20*time.Millisecond)
 	_, err := h.Process(context.Background(), engine.Image{Number: 1, Data: data}, engine.Options{})
@@ -75,6 +77,7 @@ func TestPageTimeout(t *testing.T) {
 }
 
 func TestUnknownLanguageNamesTheInstalledOnes(t *testing.T) {
+	t.Parallel()
 	_, err := Engine{}.Load(context.Background(), engine.Spec{Model: "tesseract:xx", Config: "xx"})
 	if errcode.Of(err) != errcode.UnknownModel || !strings.Contains(err.Error(), "eng") {
 		t.Fatalf("err = %v", err)
@@ -84,6 +87,7 @@ func TestUnknownLanguageNamesTheInstalledOnes(t *testing.T) {
 // TestInvertedPrintIsRead: white-on-black print is read (Tesseract retries
 // lines it reads poorly inverted; the tuning lowers when, not whether).
 func TestInvertedPrintIsRead(t *testing.T) {
+	t.Parallel()
 	src, err := png.Decode(bytes.NewReader(linn(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +119,7 @@ func TestInvertedPrintIsRead(t *testing.T) {
 // bidirectional result iterator, used for right-to-left languages, give
 // the same blocks on a left-to-right page.
 func TestWalkOrdersAgree(t *testing.T) {
+	t.Parallel()
 	h := newHandle(t, time.Minute)
 	page, err := h.Process(context.Background(), engine.Image{Number: 1, Data: linn(t)}, engine.Options{Params: map[string]string{OptNoOSD: "1", OptNoDeskew: "1"}})
 	if err != nil {
