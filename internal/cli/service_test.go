@@ -489,6 +489,12 @@ func TestServeSync(t *testing.T) {
 		t.Fatalf("result of a synchronous task: %v, want 410 (returned once, not stored)", err)
 	}
 
+	// A request that starts and runs out of time is 504 (one that gets no
+	// lane in time is 503: the model is loaded first, so the 300 ms are
+	// the page's, not the load's).
+	if _, err := ts.client.Load(ctx, "synthetic:8MiB,t=1h", api.LoadRequest{Device: "cpu", KeepAlive: "1m"}); err != nil {
+		t.Fatal(err)
+	}
 	_, _, err = ts.client.OCR(ctx, "slow.png", bytes.NewReader(grayPNG(t, 1000, 1000)), api.Options{Model: "synthetic:8MiB,t=1h", Timeout: "300ms"})
 	if !errors.As(err, &se) || se.Status != http.StatusGatewayTimeout || se.Code != "timeout" {
 		t.Fatalf("slow sync: %v, want 504 timeout", err)

@@ -40,8 +40,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m) // and no test leaves a goroutine running
 }
 
+// Not parallel: it measures this process's whole tree.
 func TestProcessProbeSeesChildRSSAndResetsPeak(t *testing.T) {
-	t.Parallel()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), allocHelperEnv+"=200")
 	stdin, err := cmd.StdinPipe()

@@ -88,8 +88,9 @@ func noSocketDirs(t *testing.T, dir string) {
 
 const mib = 1 << 20
 
+// Not parallel: it measures this process's whole tree, which other tests'
+// runners would be part of.
 func TestRealRunnerLifecycle(t *testing.T) {
-	t.Parallel()
 	b := setupReal(t)
 	before := treeRSS(t)
 

@@ -74,12 +74,42 @@ type Runtime struct {
 	o Config
 }
 
+// Models is what the runtime needs of the model manager (model.Manager).
+type Models interface {
+	Acquire(ctx context.Context, model, device string, opts model.AcquireOptions) (*model.Lease, error)
+	Resident(model, device string) bool
+	Load(ctx context.Context, model, device string, keepAlive time.Duration) error
+	List() []model.InstanceInfo
+}
+
+// Lanes is what the runtime needs of the service pool (pool.Pool).
+type Lanes interface {
+	Acquire(ctx context.Context, req pool.Request) (*pool.Lane, error)
+	Lanes(device string) int
+	Snapshot() []pool.ServiceStats
+}
+
+// Admitter is what the runtime needs of admission (admission.Controller).
+type Admitter interface {
+	Admit(ctx context.Context, req admission.Request) (*admission.Reservation, error)
+	AllowPreload(device string) error
+	Headroom(device string) int64
+	Reserved(device string) uint64
+}
+
+// Limiter is what the runtime needs of the pipelines' semaphores
+// (admission.Semaphores).
+type Limiter interface {
+	Acquire(ctx context.Context, pipeline string) (release func(), err error)
+	Snapshot() []admission.SemaphoreStats
+}
+
 // Config wires a Runtime.
 type Config struct {
-	Models     *model.Manager
-	Pool       *pool.Pool
-	Admission  *admission.Controller
-	Semaphores *admission.Semaphores
+	Models     Models
+	Pool       Lanes
+	Admission  Admitter
+	Semaphores Limiter
 	Estimator  admission.Estimator
 	Learner    admission.Learner
 	Devices    []device.Device
@@ -228,22 +258,13 @@ func (rt *Runtime) deviceList() string {
 
 // Run runs one task and returns its pages and resources. Errors carry codes
 // (errcode); everything the task took is released before Run returns,
-// whatever happens.
-func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Result, err error) {
+// whatever happens. Its phases: admit (place, estimate, reserve, take the
+// pipeline's semaphore and the model's lease), runPages, the pipeline's
+// AfterPages step, account.
+func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (*Result, error) {
 	start := rt.o.Clock.Now()
-	if o.TaskID == "" {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		o.TaskID = hex.EncodeToString(b[:])
-	}
-	if o.Pipeline == "" {
-		o.Pipeline = lector.PipelineOCR
-	}
-	if o.Priority == "" {
-		o.Priority = admission.Normal
-	}
-	n := doc.NumPages()
-	if n == 0 {
+	o = o.withDefaults()
+	if doc.NumPages() == 0 {
 		return nil, errcode.New(errcode.InvalidDocument, "the document has no pages")
 	}
 	if err := os.MkdirAll(rt.WorkspaceDir(), 0o700); err != nil {
@@ -255,75 +276,15 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 	}
 	defer os.RemoveAll(ws)
 
-	dev, fallback, err := rt.Place(o.Model, o.Device)
+	a, err := rt.admit(ctx, doc, o)
 	if err != nil {
 		return nil, err
 	}
-	maxMP := 0.0
-	for i := range n {
-		w, h := doc.PageSize(i)
-		maxMP = max(maxMP, float64(w)*float64(h)/1e6)
-	}
-	estimate := func(d string) admission.Demand {
-		dem, err := rt.o.Estimator.Estimate(admission.Shape{
-			Model: o.Model, Device: d, Resident: rt.o.Models.Resident(o.Model, d),
-			MaxMegapixels: maxMP, Concurrent: min(n, max(rt.o.Pool.Lanes(d), 1)),
-		})
-		if err != nil {
-			return admission.Demand{Device: d}
-		}
-		return dem
-	}
-	if _, err := rt.o.Estimator.Estimate(admission.Shape{Model: o.Model, Device: dev}); err != nil {
-		return nil, err
-	}
-	// A model already loaded here is leased before admission: the reference
-	// keeps it from being evicted (by this or another task's admission)
-	// between the estimate that counted it as resident and its use. Without
-	// it, a task admitted for its working set alone could find the instance
-	// evicted and load it again outside its reservation.
-	var lease *model.Lease
-	defer func() {
-		if lease != nil {
-			lease.Release()
-		}
-	}()
-	if rt.o.Models.Resident(o.Model, dev) {
-		if lease, err = rt.o.Models.Acquire(ctx, o.Model, dev, model.AcquireOptions{KeepAlive: o.KeepAlive}); err != nil {
-			return nil, err
-		}
-	}
-	resv, err := rt.o.Admission.Admit(ctx, admission.Request{
-		Task: o.TaskID, Device: dev, FallbackDevice: fallback, Estimate: estimate, Priority: o.Priority, Sync: o.Sync,
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer resv.Release()
-	if resv.Device != dev && lease != nil { // fell back: the early lease is on the other device
-		lease.Release()
-		lease = nil
-	}
-	dev = resv.Device
-	rt.hook("admitted")
+	defer a.release()
 
-	releaseSem, err := rt.o.Semaphores.Acquire(ctx, string(o.Pipeline))
-	if err != nil {
-		return nil, err
-	}
-	defer releaseSem()
-
-	resident := lease != nil
-	if lease == nil {
-		if lease, err = rt.o.Models.Acquire(ctx, o.Model, dev, model.AcquireOptions{KeepAlive: o.KeepAlive}); err != nil {
-			return nil, err
-		}
-	}
-	rt.hook("leased")
-
-	m := rt.startMeasure(dev, lease.Pid())
-	pages, laneWait, err := rt.runPages(ctx, doc, o, dev, lease, ws)
-	gpuPeak, gpuStart, samples := m.stop()
+	m := rt.startMeasure(a.dev, a.lease.Pid())
+	pages, laneWait, err := rt.runPages(ctx, doc, o, a.dev, a.lease, ws)
+	m.stop()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -333,47 +294,165 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (res *Resul
 	if after := rt.o.AfterPages[o.Pipeline]; after != nil {
 		after(pages)
 	}
+	r := rt.account(o, a, m, laneWait, start)
+	return &Result{Pages: pages, Resources: r}, nil
+}
 
+func (o Options) withDefaults() Options {
+	if o.TaskID == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		o.TaskID = hex.EncodeToString(b[:])
+	}
+	if o.Pipeline == "" {
+		o.Pipeline = lector.PipelineOCR
+	}
+	if o.Priority == "" {
+		o.Priority = lector.Normal
+	}
+	return o
+}
+
+// admitted is what a task holds once admitted: its device, its memory
+// reservation, a slot of its pipeline's semaphore and a lease on its model.
+type admitted struct {
+	dev        string
+	resv       *admission.Reservation
+	lease      *model.Lease
+	resident   bool    // the model was loaded before the task: its load is not the task's
+	maxMP      float64 // the largest page
+	concurrent int     // pages at once: min(pages, the device's lanes)
+	release    func()  // gives everything back, once
+}
+
+// admit places the task, estimates it, reserves its memory, and takes its
+// semaphore slot and model lease. On error or panic nothing is held.
+func (rt *Runtime) admit(ctx context.Context, doc Document, o Options) (*admitted, error) {
+	dev, fallback, err := rt.Place(o.Model, o.Device)
+	if err != nil {
+		return nil, err
+	}
+	n := doc.NumPages()
+	a := &admitted{}
+	for i := range n {
+		w, h := doc.PageSize(i)
+		a.maxMP = max(a.maxMP, float64(w)*float64(h)/1e6)
+	}
+	estimate := func(d string) admission.Demand {
+		dem, err := rt.o.Estimator.Estimate(admission.Shape{
+			Model: o.Model, Device: d, Resident: rt.o.Models.Resident(o.Model, d),
+			MaxMegapixels: a.maxMP, Concurrent: min(n, max(rt.o.Pool.Lanes(d), 1)),
+		})
+		if err != nil {
+			return admission.Demand{Device: d}
+		}
+		return dem
+	}
+	if _, err := rt.o.Estimator.Estimate(admission.Shape{Model: o.Model, Device: dev}); err != nil {
+		return nil, err
+	}
+	var releases []func() // in the order taken; given back in reverse
+	a.release = func() {
+		for i := len(releases) - 1; i >= 0; i-- {
+			releases[i]()
+		}
+		releases = nil
+	}
+	ok := false
+	defer func() {
+		if !ok { // an error or a panic: give back what was taken
+			a.release()
+		}
+	}()
+	leaseRelease := func() {
+		if a.lease != nil {
+			a.lease.Release()
+		}
+	}
+	releases = append(releases, leaseRelease)
+	// A model already loaded here is leased before admission: the reference
+	// keeps it from being evicted (by this or another task's admission)
+	// between the estimate that counted it as resident and its use. Without
+	// it, a task admitted for its working set alone could find the instance
+	// evicted and load it again outside its reservation.
+	if rt.o.Models.Resident(o.Model, dev) {
+		if a.lease, err = rt.o.Models.Acquire(ctx, o.Model, dev, model.AcquireOptions{KeepAlive: o.KeepAlive}); err != nil {
+			return nil, err
+		}
+	}
+	if a.resv, err = rt.o.Admission.Admit(ctx, admission.Request{
+		Task: o.TaskID, Device: dev, FallbackDevice: fallback, Estimate: estimate, Priority: o.Priority, Sync: o.Sync,
+	}); err != nil {
+		return nil, err
+	}
+	releases = append(releases, a.resv.Release)
+	if a.resv.Device != dev && a.lease != nil { // fell back: the early lease is on the other device
+		a.lease.Release()
+		a.lease = nil
+	}
+	a.dev = a.resv.Device
+	a.concurrent = min(n, max(rt.o.Pool.Lanes(a.dev), 1))
+	rt.hook("admitted")
+
+	releaseSem, err := rt.o.Semaphores.Acquire(ctx, string(o.Pipeline))
+	if err != nil {
+		return nil, err
+	}
+	releases = append(releases, releaseSem)
+	a.resident = a.lease != nil
+	if a.lease == nil {
+		if a.lease, err = rt.o.Models.Acquire(ctx, o.Model, a.dev, model.AcquireOptions{KeepAlive: o.KeepAlive}); err != nil {
+			return nil, err
+		}
+	}
+	rt.hook("leased")
+	ok = true
+	return a, nil
+}
+
+// account turns a finished task's measurements into its resources, feeds
+// the learner (each memory learns from its own figure: the host's from the
+// runner's VmHWM, a GPU's from the sampled NVML peak) and logs them.
+func (rt *Runtime) account(o Options, a *admitted, m *measure, laneWait time.Duration, start time.Time) Resources {
+	gpuPeak, gpuStart, samples := m.stop()
 	endMem, _ := rt.o.Probe.Read(m.pid)
 	working := sub(endMem.Peak, m.host.RSS)
 	actual := working
-	if !resident {
+	if !a.resident {
 		actual += m.host.RSS
 	}
-	hostEst, gpuEst := resv.Bytes, uint64(0)
-	if resv.HostBytes > 0 || dev != string(device.CPU) {
-		hostEst, gpuEst = resv.HostBytes, resv.Bytes
+	hostEst, gpuEst := a.resv.Bytes, uint64(0)
+	if a.dev != string(device.CPU) {
+		hostEst, gpuEst = a.resv.HostBytes, a.resv.Bytes
 	}
 	r := Resources{
-		Device: dev, Fallback: resv.Fallback, EstimatedBytes: hostEst, PeakBytes: actual,
+		Device: a.dev, Fallback: a.resv.Fallback, EstimatedBytes: hostEst, PeakBytes: actual,
 		GPUEstimatedBytes: gpuEst, GPUPeakBytes: gpuPeak, GPUSamples: samples,
-		QueueWait: lector.Millis(resv.Waited + laneWait), LoadWait: lector.Millis(lease.LoadWait),
+		QueueWait: lector.Millis(a.resv.Waited + laneWait), LoadWait: lector.Millis(a.lease.LoadWait),
 		RunTime: lector.Millis(rt.o.Clock.Now().Sub(start)),
 	}
 	if actual > 0 {
 		r.EstimateError = (float64(hostEst) - float64(actual)) / float64(actual)
 	}
-	if rt.o.Learner != nil && maxMP > 0 {
-		// Each memory learns from its own figure: the host's from the
-		// runner's VmHWM, a GPU's from the sampled NVML peak.
-		per := maxMP * float64(min(n, max(rt.o.Pool.Lanes(dev), 1)))
+	if rt.o.Learner != nil && a.maxMP > 0 {
+		per := a.maxMP * float64(a.concurrent)
 		var obs admission.Footprint
 		obs.Host.PerMegapixel = float64(working) / per
-		if !resident {
+		if !a.resident {
 			obs.Host.Load = float64(m.host.RSS)
 		}
 		if samples > 0 {
 			obs.Device.PerMegapixel = float64(sub(gpuPeak, gpuStart)) / per
-			if !resident {
+			if !a.resident {
 				obs.Device.Load = float64(gpuStart)
 			}
 		}
-		rt.o.Learner.Observe(o.Model, dev, obs)
+		rt.o.Learner.Observe(o.Model, a.dev, obs)
 	}
-	rt.o.Log.Info("task resources", "task", o.TaskID, "device", dev, "model", o.Model, "estimated_bytes", r.EstimatedBytes,
+	rt.o.Log.Info("task resources", "task", o.TaskID, "device", a.dev, "model", o.Model, "estimated_bytes", r.EstimatedBytes,
 		"peak_bytes", r.PeakBytes, "gpu_estimated_bytes", r.GPUEstimatedBytes, "gpu_peak_bytes", r.GPUPeakBytes,
 		"fallback", r.Fallback, "run_time", time.Duration(r.RunTime))
-	return &Result{Pages: pages, Resources: r}, nil
+	return r
 }
 
 // runPages runs every page of doc on the leased runner, up to the

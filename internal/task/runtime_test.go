@@ -331,7 +331,7 @@ func TestStructureLimitedToTwo(t *testing.T) {
 	}
 	for i, id := range []string{"3", "4", "5", "6"} {
 		run(id)
-		waitSemaphoreWaiters(t, b.rt.o.Semaphores, int64(i+1))
+		waitSemaphoreWaiters(t, b.rt.o.Semaphores.(*admission.Semaphores), int64(i+1))
 	}
 	var order []string
 	for range 4 {
@@ -636,4 +636,39 @@ func TestAdmittedTaskKeepsItsModel(t *testing.T) {
 		t.Fatalf("%d launches, want 1 (no reload)", n)
 	}
 	b.quiescent(t)
+}
+
+// TestAdmitHoldsNothingAfterAnError: the admit phase alone — a task whose
+// pipeline's semaphore never frees gives back its reservation and its lease
+// when its context ends.
+func TestAdmitHoldsNothingAfterAnError(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	sems := b.rt.o.Semaphores.(*admission.Semaphores)
+	for range 2 {
+		release, err := sems.Acquire(t.Context(), "structure")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+	}
+	if err := b.models.Load(t.Context(), "m:s", "cpu", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	b.rt.o.testHook = func(stage string) {
+		if stage == "admitted" {
+			cancel() // the semaphore is full: the wait ends with ctx
+		}
+	}
+	a, err := b.rt.admit(ctx, onePage(), Options{Model: "m:s", Pipeline: "structure", Device: "cpu"}.withDefaults())
+	if err == nil || a != nil {
+		t.Fatalf("admit = %v, %v; want ctx's error", a, err)
+	}
+	if r := b.rt.o.Admission.Reserved("cpu"); r != 0 {
+		t.Fatalf("%d bytes still reserved", r)
+	}
+	if in := b.models.List(); len(in) != 1 || in[0].Refs != 0 {
+		t.Fatalf("instances after a failed admit: %+v", in)
+	}
 }
