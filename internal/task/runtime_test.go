@@ -115,6 +115,20 @@ type bundle struct {
 	clock   *clock.Fake
 }
 
+// reservedWhenAdmitted records each device's reservations at the moment a
+// task is admitted (read it after Run returns).
+func (b *bundle) reservedWhenAdmitted() map[string]uint64 {
+	got := map[string]uint64{}
+	b.rt.o.testHook = func(stage string) {
+		if stage == "admitted" {
+			for _, d := range []string{"cpu", "cuda:0"} {
+				got[d] = b.rt.o.Admission.Reserved(d)
+			}
+		}
+	}
+	return got
+}
+
 // deviceKinds: "gpu:" models run on GPUs and the CPU, the others (like
 // Tesseract) on the CPU only.
 func deviceKinds(m string) ([]device.Kind, error) {
@@ -383,12 +397,7 @@ func TestGPUTaskFallsBackToCPUAtCritical(t *testing.T) {
 	b := setup(t)
 	b.gpu.set(96 * (1 << 30) / 100)
 	_ = b.mon.Poll()
-	var reserved map[string]uint64
-	b.rt.o.testHook = func(stage string) {
-		if stage == "admitted" {
-			reserved = map[string]uint64{"cpu": b.rt.o.Admission.Reserved("cpu"), "cuda:0": b.rt.o.Admission.Reserved("cuda:0")}
-		}
-	}
+	reserved := b.reservedWhenAdmitted()
 	res, err := b.rt.Run(t.Context(), onePage(), Options{Model: "gpu:a", Sync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -410,12 +419,7 @@ func TestGPUTaskFallsBackToCPUAtCritical(t *testing.T) {
 func TestAutoKeepsCPUOnlyModelOnCPU(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	var reserved map[string]uint64
-	b.rt.o.testHook = func(stage string) {
-		if stage == "admitted" {
-			reserved = map[string]uint64{"cpu": b.rt.o.Admission.Reserved("cpu"), "cuda:0": b.rt.o.Admission.Reserved("cuda:0")}
-		}
-	}
+	reserved := b.reservedWhenAdmitted()
 	res, err := b.rt.Run(t.Context(), onePage(), Options{Model: "m:a", Device: "auto"})
 	if err != nil {
 		t.Fatal(err)
