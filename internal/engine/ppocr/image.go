@@ -69,6 +69,30 @@ func toBGR(src image.Image) *bgr {
 				i += 3
 			}
 		}
+	case *image.YCbCr: // JPEG: the same conversion as At's, without an interface value per pixel
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				yi, ci := s.YOffset(x, y), s.COffset(x, y)
+				r, g, bl, _ := color.YCbCr{Y: s.Y[yi], Cb: s.Cb[ci], Cr: s.Cr[ci]}.RGBA()
+				out.Pix[i], out.Pix[i+1], out.Pix[i+2] = byte(bl>>8), byte(g>>8), byte(r>>8)
+				i += 3
+			}
+		}
+	case *image.Paletted: // GIF, palette PNG: each colour converted once
+		var lut [256][3]byte
+		for k, c := range s.Palette {
+			r, g, bl, a := c.RGBA()
+			w := 0xffff - a
+			lut[k] = [3]byte{byte((bl + w) >> 8), byte((g + w) >> 8), byte((r + w) >> 8)}
+		}
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			row := s.Pix[(y-b.Min.Y)*s.Stride:]
+			for x := 0; x < out.W; x++ {
+				p := lut[row[x]]
+				out.Pix[i], out.Pix[i+1], out.Pix[i+2] = p[0], p[1], p[2]
+				i += 3
+			}
+		}
 	default:
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			for x := b.Min.X; x < b.Max.X; x++ {
