@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/lector-ocr/lector/internal/device"
+	"github.com/lector-ocr/lector/internal/document"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/result"
@@ -342,10 +343,15 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	if len(im.Data) == 0 {
 		return nil, errcode.New(errcode.InvalidDocument, "page %d has no image data", im.Number)
 	}
-	if im.TIFFPage > 1 {
-		return nil, errcode.New(errcode.InvalidDocument, "page %d: ppocr reads only the first page of a TIFF", im.Number)
+	data := im.Data
+	if im.TIFFPage > 1 { // Go's TIFF decoder reads the first page: make this page the first
+		d, err := document.TIFFPageAsFirst(data, im.TIFFPage)
+		if err != nil {
+			return nil, fmt.Errorf("page %d: %w", im.Number, err)
+		}
+		data = d
 	}
-	img, err := decode(im.Data)
+	img, err := decode(data)
 	if err != nil {
 		return nil, errcode.Wrap(errcode.InvalidDocument, err, "page %d: the image could not be decoded", im.Number)
 	}

@@ -1,0 +1,45 @@
+package document
+
+import (
+	"bytes"
+	"image"
+	"testing"
+
+	"golang.org/x/image/tiff"
+
+	"github.com/lector-ocr/lector/internal/errcode"
+)
+
+// TIFFPageAsFirst on bad input: each a clear invalid_document, never a
+// panic; page 1 of a one-page TIFF decodes as it was. (Pages after the
+// first: ppocr's TestMultiPageTIFF, on a file joined by tiffcp.)
+func TestTIFFPageAsFirst(t *testing.T) {
+	var buf bytes.Buffer
+	if err := tiff.Encode(&buf, image.NewGray(image.Rect(0, 0, 7, 5)), nil); err != nil {
+		t.Fatal(err)
+	}
+	one := buf.Bytes()
+	got, err := TIFFPageAsFirst(one, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := tiff.DecodeConfig(bytes.NewReader(got)); err != nil || c.Width != 7 || c.Height != 5 {
+		t.Fatalf("page 1: %+v %v", c, err)
+	}
+	cut := func(n int) []byte { return append([]byte(nil), one[:n]...) }
+	for name, c := range map[string]struct {
+		data []byte
+		page int
+	}{
+		"page 2 of 1":     {one, 2},
+		"not a TIFF":      {[]byte("\x89PNG\r\n\x1a\n...."), 1},
+		"short":           {cut(6), 1},
+		"header only":     {cut(8), 1},
+		"directory cut":   {cut(12), 1},
+		"page 9 of a cut": {cut(len(one) - 2), 9},
+	} {
+		if _, err := TIFFPageAsFirst(c.data, c.page); errcode.Of(err) != errcode.InvalidDocument {
+			t.Errorf("%s: %v, want invalid_document", name, err)
+		}
+	}
+}
