@@ -51,6 +51,7 @@ var allowed = map[string][]string{
 	"internal/server":           {".", "internal/admission", "internal/api", "internal/auth", "internal/device", "internal/errcode", "internal/memory", "internal/metrics", "internal/model", "internal/obs", "internal/pool", "internal/render", "internal/service", "internal/spool", "internal/task"},
 	"internal/config":           {"internal/admission", "internal/document", "internal/engine", "internal/memory", "internal/model", "internal/pool", "internal/service"},
 	"bench/loadgen":             {"internal/api"},
+	"bench/textdiff":            {"internal/eval"},
 	"cmd/lector":                {"internal/cli"},
 }
 

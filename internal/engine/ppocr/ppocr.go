@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/lector-ocr/lector/internal/device"
-	"github.com/lector-ocr/lector/internal/document"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/result"
@@ -345,7 +344,7 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	}
 	data := im.Data
 	if im.TIFFPage > 1 { // Go's TIFF decoder reads the first page: make this page the first
-		d, err := document.TIFFPageAsFirst(data, im.TIFFPage)
+		d, err := engine.TIFFPageAsFirst(data, im.TIFFPage)
 		if err != nil {
 			return nil, fmt.Errorf("page %d: %w", im.Number, err)
 		}
