@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/lector-ocr/lector/internal/api"
+	"github.com/lector-ocr/lector/internal/evaldata"
 	"github.com/lector-ocr/lector/internal/memory"
 	"github.com/lector-ocr/lector/internal/memory/memtest"
 	"github.com/lector-ocr/lector/internal/server"
@@ -33,7 +34,7 @@ func TestPPOCRMemory(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "v4", "rec.onnx")); err != nil {
 		t.Fatalf("ppocr:v4 is not installed in %s (make setup): %v", dir, err)
 	}
-	img, err := os.ReadFile(filepath.Join(evalDir(t), "scene", "images", "cnocr-multi-line_en_black.png"))
+	img, err := os.ReadFile(evaldata.Path(t, "scene", "images", "cnocr-multi-line_en_black.png"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,3 +52,21 @@ func TestPPOCREndToEnd(t *testing.T) {
 		t.Fatalf("models: %v\n%s%s", err, out, stderr)
 	}
 }
+
+// TestStructureOverPPOCR: the experimental structure:ppocr model (the
+// layout analysis over ppocr's reading, not a default) reads a page
+// with a table into a table through a runner; it makes no PDF.
+func TestStructureOverPPOCR(t *testing.T) {
+	img := evaldata.Path(t, "tables-icdar13", "eu-001_01.png")
+	out, stderr, err := run(t, ppocrEnv(), "ocr", "--pipeline", "structure", "--model", "structure:ppocr", img, "--format", "md")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(out, "<table>") {
+		t.Fatalf("no table in %q", out)
+	}
+	_, stderr, err = run(t, ppocrEnv(), "ocr", "--pipeline", "structure", "--model", "structure:ppocr", img, "--format", "pdf")
+	if err == nil || !strings.Contains(stderr, "invalid_argument") {
+		t.Fatalf("pdf from structure:ppocr: %v\n%s", err, stderr)
+	}
+}
