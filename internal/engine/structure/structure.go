@@ -68,8 +68,11 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 			return engine.Footprint{}, errcode.New(errcode.UnknownModel, "structure:ppocr: the ppocr engine is not available")
 		}
 		f, err := e.PPOCR.Estimate(ppocrModel, kind)
+		if err != nil {
+			return f, err
+		}
 		f.Host.PerMegapixel += 2 << 20 // the gray page
-		return f, err
+		return f, nil
 	}
 	f, err := e.Tesseract.Estimate(langs(config), kind)
 	if err != nil {
@@ -232,7 +235,7 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 // turn the page.
 func (h *handle) processPPOCR(ctx context.Context, im engine.Image, o engine.Options) (*result.Page, error) {
 	if o.Params[OptWholePageTable] != "" {
-		o.Params["no_osd"] = "1"
+		o.Params[tesseract.OptNoOSD] = "1" // ppocr's name for it too
 	}
 	page, err := h.ocr.Process(ctx, im, o)
 	if err != nil {
