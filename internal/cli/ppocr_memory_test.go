@@ -30,6 +30,7 @@ import (
 // Nothing waits on a clock: tasks are followed on their event streams, the
 // unload on the log line, the runner's exit on a pidfd.
 func TestPPOCRMemory(t *testing.T) {
+	t.Parallel()
 	dir := ppocrEnv()["LECTOR_PPOCR_DIR"]
 	if _, err := os.Stat(filepath.Join(dir, "v4", "rec.onnx")); err != nil {
 		t.Fatalf("ppocr:v4 is not installed in %s (make setup): %v", dir, err)

@@ -57,6 +57,7 @@ func TestPPOCREndToEnd(t *testing.T) {
 // layout analysis over ppocr's reading, not a default) reads a page
 // with a table into a table through a runner; it makes no PDF.
 func TestStructureOverPPOCR(t *testing.T) {
+	t.Parallel()
 	img := evaldata.Path(t, "tables-icdar13", "eu-001_01.png")
 	out, stderr, err := run(t, ppocrEnv(), "ocr", "--pipeline", "structure", "--model", "structure:ppocr", img, "--format", "md")
 	if err != nil {
