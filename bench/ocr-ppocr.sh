@@ -8,7 +8,8 @@
 #   node     @gutenye/ocr-node (PaddleOCR's PP-OCR on onnxruntime-node), one
 #            process reading one image after another with Lector's model
 #            files (det.onnx, rec.onnx, keys.txt; it has no classifier) and
-#            as many intra-op threads as cores (bench/ppocr-node-peer.mjs)
+#            as many intra-op threads as cores (bench/ppocr-node-peer.mjs);
+#            and as one process per core with one thread each
 #   tess     the tesseract command, one process per core in parallel,
 #            OMP_THREAD_LIMIT=1 (eng for pages, eng+chi_sim for scene)
 #
@@ -71,6 +72,17 @@ for set in pages scene; do
   measure "$set: lector ppocr:v4" "$n" bin/lector ocr --model ppocr:v4 --format txt --jobs "$cores" ${LECTOR_ARGS:-} -o "$work/$set-lector" "${files[@]}"
   [ "${ONLY:-}" = lector ] && continue
   measure "$set: node peer, $cores threads" "$n" node bench/ppocr-node-peer.mjs "$peer" "$models" "$cores" "$work/$set-node" "${files[@]}"
+  # The peer as a user would scale it to the cores: one process per core,
+  # one thread each, the images dealt out in turn.
+  mkdir -p "$work/$set-nodep"
+  measure "$set: node peer, $cores procs x 1 thread" "$n" bash -c '
+    peer=$1 models=$2 out=$3 cores=$4; shift 4
+    for ((k = 0; k < cores; k++)); do
+      part=(); i=0
+      for f in "$@"; do [ $((i % cores)) = $k ] && part+=("$f"); i=$((i+1)); done
+      [ ${#part[@]} -gt 0 ] && node bench/ppocr-node-peer.mjs "$peer" "$models" 1 "$out" "${part[@]}" &
+    done
+    wait' _ "$peer" "$models" "$work/$set-nodep" "$cores" "${files[@]}"
   measure "$set: tesseract $langs x$cores" "$n" bash -c "printf '%s\n' \"\$@\" | OMP_THREAD_LIMIT=1 xargs -P $cores -I{} sh -c 'f={}; b=\${f##*/}; $tess \$f $work/$set-tess/\${b%.*} -l $langs >/dev/null 2>&1'" _ "${files[@]}"
   for r in lector node tess; do
     echo "$set: $r against the truth (CER, truth's words missed in any order)"
