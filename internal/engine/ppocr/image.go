@@ -10,9 +10,11 @@ import (
 	_ "image/png"
 	"math"
 
+	"github.com/hhrutter/tiff"
 	_ "golang.org/x/image/bmp"
-	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
+
+	"github.com/lector-ocr/lector/internal/engine"
 )
 
 // bgr is an 8-bit image in OpenCV's channel order (blue, green, red), as
@@ -26,12 +28,35 @@ func newBGR(w, h int) *bgr { return &bgr{W: w, H: h, Pix: make([]byte, 3*w*h)} }
 
 // decode reads an encoded image into BGR; transparency is flattened on
 // white.
-func decode(data []byte) (*bgr, error) {
+func decode(data []byte) (*bgr, error) { return decodePage(data, 1) }
+
+// decodePage is decode of a TIFF's page (1-based; other formats have one).
+// TIFFs are read by github.com/hhrutter/tiff (pdfcpu's maintained
+// extension of golang.org/x/image/tiff, already in the module graph): it
+// decodes the page at its directory (DecodeAt) and reads CCITT G3/G4 (fax
+// and scanner bilevel pages), old-style JPEG and CMYK as x/image/tiff does
+// not.
+func decodePage(data []byte, page int) (*bgr, error) {
+	if isTIFF(data) {
+		off, err := engine.TIFFPageOffset(data, page)
+		if err != nil {
+			return nil, err
+		}
+		src, err := tiff.DecodeAt(bytes.NewReader(data), off)
+		if err != nil {
+			return nil, err
+		}
+		return toBGR(src), nil
+	}
 	src, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
 	return toBGR(src), nil
+}
+
+func isTIFF(data []byte) bool {
+	return len(data) >= 4 && (string(data[:4]) == "II*\x00" || string(data[:4]) == "MM\x00*")
 }
 
 func toBGR(src image.Image) *bgr {

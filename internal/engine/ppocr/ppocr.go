@@ -342,15 +342,10 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	if len(im.Data) == 0 {
 		return nil, errcode.New(errcode.InvalidDocument, "page %d has no image data", im.Number)
 	}
-	data := im.Data
-	if im.TIFFPage > 1 { // Go's TIFF decoder reads the first page: make this page the first
-		d, err := engine.TIFFPageAsFirst(data, im.TIFFPage)
-		if err != nil {
-			return nil, fmt.Errorf("page %d: %w", im.Number, err)
-		}
-		data = d
+	img, err := decodePage(im.Data, max(im.TIFFPage, 1))
+	if errcode.Of(err) == errcode.InvalidDocument {
+		return nil, fmt.Errorf("page %d: %w", im.Number, err)
 	}
-	img, err := decode(data)
 	if err != nil {
 		return nil, errcode.Wrap(errcode.InvalidDocument, err, "page %d: the image could not be decoded", im.Number)
 	}
