@@ -37,7 +37,7 @@ var allowed = map[string][]string{
 	"internal/engine/tesseract": {"internal/device", "internal/engine", "internal/errcode", "internal/result"},
 	"internal/engine/ppocr":     {"internal/device", "internal/engine", "internal/errcode", "internal/result"},
 	"internal/engine/synthetic": {"internal/cuda", "internal/device", "internal/engine", "internal/errcode", "internal/result"},
-	"internal/engine/structure": {"internal/device", "internal/engine", "internal/engine/tesseract", "internal/layout", "internal/result"},
+	"internal/engine/structure": {"internal/device", "internal/engine", "internal/engine/tesseract", "internal/errcode", "internal/layout", "internal/result"},
 	"internal/document":         {"internal/engine", "internal/errcode"},
 	"internal/runner":           {"internal/engine", "internal/errcode", "internal/obs", "internal/result"},
 	"internal/model":            {".", "internal/clock", "internal/engine", "internal/errcode", "internal/obs", "internal/result", "internal/runner"},
@@ -51,6 +51,7 @@ var allowed = map[string][]string{
 	"internal/server":           {".", "internal/admission", "internal/api", "internal/auth", "internal/device", "internal/errcode", "internal/memory", "internal/metrics", "internal/model", "internal/obs", "internal/pool", "internal/render", "internal/service", "internal/spool", "internal/task"},
 	"internal/config":           {"internal/admission", "internal/document", "internal/engine", "internal/memory", "internal/model", "internal/pool", "internal/service"},
 	"bench/loadgen":             {"internal/api"},
+	"bench/textdiff":            {"internal/eval"},
 	"cmd/lector":                {"internal/cli"},
 }
 

@@ -1,9 +1,17 @@
 package cli
 
 import (
+	"bytes"
+	"fmt"
+	"image"
+	_ "image/png"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/image/tiff"
 
 	"github.com/lector-ocr/lector/internal/engine/ppocr"
 	"github.com/lector-ocr/lector/internal/evaldata"
@@ -50,5 +58,69 @@ func TestPPOCREndToEnd(t *testing.T) {
 	out, stderr, err = run(t, ppocrEnv(), "models", "--local")
 	if err != nil || !strings.Contains(out, "ppocr:v4") {
 		t.Fatalf("models: %v\n%s%s", err, out, stderr)
+	}
+}
+
+// TestStructureOverPPOCR: the experimental structure:ppocr model (the
+// layout analysis over ppocr's reading, not a default) reads a page
+// with a table into a table through a runner; it makes no PDF.
+func TestStructureOverPPOCR(t *testing.T) {
+	t.Parallel()
+	img := evaldata.Path(t, "tables-icdar13", "eu-001_01.png")
+	out, stderr, err := run(t, ppocrEnv(), "ocr", "--pipeline", "structure", "--model", "structure:ppocr", img, "--format", "md")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(out, "<table>") {
+		t.Fatalf("no table in %q", out)
+	}
+	_, stderr, err = run(t, ppocrEnv(), "ocr", "--pipeline", "structure", "--model", "structure:ppocr", img, "--format", "pdf")
+	if err == nil || !strings.Contains(stderr, "invalid_argument") {
+		t.Fatalf("pdf from structure:ppocr: %v\n%s", err, stderr)
+	}
+}
+
+// TestPPOCRMultiPageTIFF: `lector ocr --model ppocr:v4` reads every page
+// of a two-page TIFF (joined by libtiff's tiffcp) through a runner, in
+// order.
+func TestPPOCRMultiPageTIFF(t *testing.T) {
+	t.Parallel()
+	tiffcp, err := exec.LookPath("tiffcp")
+	if err != nil {
+		t.Fatalf("tiffcp (libtiff-tools, installed by make setup): %v", err)
+	}
+	dir := t.TempDir()
+	var parts []string
+	for i, src := range []string{evaldata.Path(t, "scene", "images", "cnocr-multi-line_en_black.png"), evaldata.Path(t, "lines", "010001.bin.png")} {
+		f, err := os.Open(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, _, err := image.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := tiff.Encode(&buf, img, &tiff.Options{Compression: tiff.Deflate}); err != nil {
+			t.Fatal(err)
+		}
+		part := filepath.Join(dir, fmt.Sprintf("p%d.tif", i))
+		if err := os.WriteFile(part, buf.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, part)
+	}
+	both := filepath.Join(dir, "both.tif")
+	if out, err := exec.Command(tiffcp, append(parts, both)...).CombinedOutput(); err != nil {
+		t.Fatalf("tiffcp: %v\n%s", err, out)
+	}
+	out, stderr, err := run(t, ppocrEnv(), "ocr", "--model", "ppocr:v4", both, "--format", "txt")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	pages := strings.Split(out, "\f")
+	if len(pages) != 2 || !strings.Contains(pages[0], "increasingly complex features") || !strings.Contains(pages[1], "Maximum Matching") {
+		t.Fatalf("two pages expected, got %q", out)
 	}
 }

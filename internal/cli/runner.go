@@ -21,8 +21,9 @@ func newRegistry(enableSynthetic bool, env Env, pageTimeout time.Duration) *engi
 	r := engine.NewRegistry()
 	tess := tesseract.Engine{DataDir: env["TESSDATA_PREFIX"], PageTimeout: pageTimeout}
 	r.Register("tesseract", tess)
-	r.Register("structure", structure.Engine{Tesseract: tess})
-	r.Register("ppocr", ppocr.Engine{Dir: ppocrDir(env), PageTimeout: pageTimeout})
+	pp := ppocr.Engine{Dir: ppocrDir(env), PageTimeout: pageTimeout}
+	r.Register("structure", structure.Engine{Tesseract: tess, PPOCR: pp})
+	r.Register("ppocr", pp)
 	if enableSynthetic {
 		r.Register("synthetic", synthetic.Engine{})
 	}

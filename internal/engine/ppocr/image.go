@@ -10,9 +10,11 @@ import (
 	_ "image/png"
 	"math"
 
+	"github.com/hhrutter/tiff"
 	_ "golang.org/x/image/bmp"
-	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
+
+	"github.com/lector-ocr/lector/internal/engine"
 )
 
 // bgr is an 8-bit image in OpenCV's channel order (blue, green, red), as
@@ -26,12 +28,35 @@ func newBGR(w, h int) *bgr { return &bgr{W: w, H: h, Pix: make([]byte, 3*w*h)} }
 
 // decode reads an encoded image into BGR; transparency is flattened on
 // white.
-func decode(data []byte) (*bgr, error) {
+func decode(data []byte) (*bgr, error) { return decodePage(data, 1) }
+
+// decodePage is decode of a TIFF's page (1-based; other formats have one).
+// TIFFs are read by github.com/hhrutter/tiff (pdfcpu's maintained
+// extension of golang.org/x/image/tiff, already in the module graph): it
+// decodes the page at its directory (DecodeAt) and reads CCITT G3/G4 (fax
+// and scanner bilevel pages), old-style JPEG and CMYK as x/image/tiff does
+// not.
+func decodePage(data []byte, page int) (*bgr, error) {
+	if isTIFF(data) {
+		off, err := engine.TIFFPageOffset(data, page)
+		if err != nil {
+			return nil, err
+		}
+		src, err := tiff.DecodeAt(bytes.NewReader(data), off)
+		if err != nil {
+			return nil, err
+		}
+		return toBGR(src), nil
+	}
 	src, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
 	return toBGR(src), nil
+}
+
+func isTIFF(data []byte) bool {
+	return len(data) >= 4 && (string(data[:4]) == "II*\x00" || string(data[:4]) == "MM\x00*")
 }
 
 func toBGR(src image.Image) *bgr {
@@ -66,6 +91,30 @@ func toBGR(src image.Image) *bgr {
 				a := uint32(p[3])
 				f := func(c byte) byte { return byte((uint32(c)*a + 255*(255-a) + 127) / 255) }
 				out.Pix[i], out.Pix[i+1], out.Pix[i+2] = f(p[2]), f(p[1]), f(p[0])
+				i += 3
+			}
+		}
+	case *image.YCbCr: // JPEG: the same conversion as At's, without an interface value per pixel
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				yi, ci := s.YOffset(x, y), s.COffset(x, y)
+				r, g, bl, _ := color.YCbCr{Y: s.Y[yi], Cb: s.Cb[ci], Cr: s.Cr[ci]}.RGBA()
+				out.Pix[i], out.Pix[i+1], out.Pix[i+2] = byte(bl>>8), byte(g>>8), byte(r>>8)
+				i += 3
+			}
+		}
+	case *image.Paletted: // GIF, palette PNG: each colour converted once
+		var lut [256][3]byte
+		for k, c := range s.Palette {
+			r, g, bl, a := c.RGBA()
+			w := 0xffff - a
+			lut[k] = [3]byte{byte((bl + w) >> 8), byte((g + w) >> 8), byte((r + w) >> 8)}
+		}
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			row := s.Pix[(y-b.Min.Y)*s.Stride:]
+			for x := 0; x < out.W; x++ {
+				p := lut[row[x]]
+				out.Pix[i], out.Pix[i+1], out.Pix[i+2] = p[0], p[1], p[2]
 				i += 3
 			}
 		}

@@ -139,7 +139,7 @@ func (e Engine) installedList() string {
 }
 
 // Documented memory on the CPU (ONNX Runtime 1.29.0, v4, 2 slots of one
-// thread), measured on the 2-core machine of docs/ppocr-notes.md: the peak
+// thread), measured on the 2-core machine of docs/BENCHMARKS.md: the peak
 // of a cold runner reading one page, as `lector ocr --format json` reports
 // it (resources.peak_bytes), was 338 MiB for a 0.35 MP screenshot, 314 MiB
 // for a 1.9 MP photo and 522 MiB for the 8.4 MP linn.png. ONNX Runtime's
@@ -342,10 +342,10 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	if len(im.Data) == 0 {
 		return nil, errcode.New(errcode.InvalidDocument, "page %d has no image data", im.Number)
 	}
-	if im.TIFFPage > 1 {
-		return nil, errcode.New(errcode.InvalidDocument, "page %d: ppocr reads only the first page of a TIFF", im.Number)
+	img, err := decodePage(im.Data, max(im.TIFFPage, 1))
+	if errcode.Of(err) == errcode.InvalidDocument {
+		return nil, fmt.Errorf("page %d: %w", im.Number, err)
 	}
-	img, err := decode(im.Data)
 	if err != nil {
 		return nil, errcode.Wrap(errcode.InvalidDocument, err, "page %d: the image could not be decoded", im.Number)
 	}

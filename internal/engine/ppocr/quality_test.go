@@ -178,7 +178,7 @@ func measure(t *testing.T, read func(set, lang string) reader) *figures {
 }
 
 // TestQuality reads the evaluation sets with ppocr:v4 and holds the CERs
-// to bounds with margin over what was measured (docs/ppocr-notes.md).
+// to bounds with margin over what was measured (docs/BENCHMARKS.md, "PP-OCR").
 func TestQuality(t *testing.T) {
 	t.Parallel()
 	h := testHandle(t)

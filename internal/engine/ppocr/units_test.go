@@ -3,6 +3,8 @@ package ppocr
 import (
 	"context"
 	"errors"
+	"image"
+	"image/color"
 	"math"
 	"os"
 	"path/filepath"
@@ -430,5 +432,35 @@ func TestUnknownModels(t *testing.T) {
 	var ce *errcode.Error
 	if !errors.As(err, &ce) {
 		t.Errorf("not an errcode error: %T", err)
+	}
+}
+
+// The decoders' own pixel types are converted as image.At would give them
+// (premultiplied, flattened on white), without an interface call a pixel.
+func TestToBGRMatchesAt(t *testing.T) {
+	r := image.Rect(0, 0, 37, 23)
+	ycc := image.NewYCbCr(r, image.YCbCrSubsampleRatio420)
+	for i := range ycc.Y {
+		ycc.Y[i] = byte(i * 7)
+	}
+	for i := range ycc.Cb {
+		ycc.Cb[i], ycc.Cr[i] = byte(i*13), byte(255-i*5)
+	}
+	pal := image.NewPaletted(r, color.Palette{color.RGBA{10, 20, 30, 255}, color.NRGBA{200, 100, 50, 128}, color.Transparent})
+	for i := range pal.Pix {
+		pal.Pix[i] = byte(i % 3)
+	}
+	for _, src := range []image.Image{ycc, pal} {
+		got := toBGR(src)
+		for y := 0; y < r.Dy(); y++ {
+			for x := 0; x < r.Dx(); x++ {
+				cr, cg, cb, a := src.At(x, y).RGBA()
+				w := 0xffff - a
+				want := [3]byte{byte((cb + w) >> 8), byte((cg + w) >> 8), byte((cr + w) >> 8)}
+				if p := got.Pix[3*(y*r.Dx()+x):][:3]; [3]byte(p) != want {
+					t.Fatalf("%T at %d,%d: %v, want %v", src, x, y, p, want)
+				}
+			}
+		}
 	}
 }

@@ -7,8 +7,12 @@
 package structure
 
 import (
+	"bytes"
 	"context"
 	"image"
+	"image/draw"
+	_ "image/jpeg" // decoders for the gray page of structure:ppocr
+	_ "image/png"
 	"maps"
 	"strconv"
 	"strings"
@@ -16,6 +20,7 @@ import (
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/engine/tesseract"
+	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/layout"
 	"github.com/lector-ocr/lector/internal/result"
 )
@@ -26,7 +31,18 @@ const OptWholePageTable = "whole_page_table"
 // Engine is the structure engine.
 type Engine struct {
 	Tesseract tesseract.Engine
+	// PPOCR, when set, reads the page for "structure:ppocr" (PP-OCRv4):
+	// the layout analysis over ppocr's lines and words instead of
+	// Tesseract's. Not a default: see docs/BENCHMARKS.md.
+	PPOCR engine.Engine
 }
+
+// ppocrConfig is the model name's config that reads with PPOCR, and the
+// ppocr model it loads.
+const (
+	ppocrConfig = "ppocr"
+	ppocrModel  = "v4"
+)
 
 var (
 	_ engine.Engine    = Engine{}
@@ -47,6 +63,17 @@ func langs(config string) string {
 // square (~9 MP read by Tesseract whatever the input's size, which the
 // per-megapixel term of a tiny input would not cover).
 func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, error) {
+	if config == ppocrConfig {
+		if e.PPOCR == nil {
+			return engine.Footprint{}, errcode.New(errcode.UnknownModel, "structure:ppocr: the ppocr engine is not available")
+		}
+		f, err := e.PPOCR.Estimate(ppocrModel, kind)
+		if err != nil {
+			return f, err
+		}
+		f.Host.PerMegapixel += 2 << 20 // the gray page
+		return f, nil
+	}
 	f, err := e.Tesseract.Estimate(langs(config), kind)
 	if err != nil {
 		return f, err
@@ -58,11 +85,19 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 
 // RunnerEnv is Tesseract's.
 func (e Engine) RunnerEnv(config string, kind device.Kind) []string {
+	if config == ppocrConfig {
+		return nil
+	}
 	return e.Tesseract.RunnerEnv(langs(config), kind)
 }
 
 // Formats is Tesseract's: it makes the searchable PDF of the page.
-func (e Engine) Formats(config string) []string { return e.Tesseract.Formats(langs(config)) }
+func (e Engine) Formats(config string) []string {
+	if config == ppocrConfig {
+		return nil
+	}
+	return e.Tesseract.Formats(langs(config))
+}
 
 // Catalog lists structure:default (English) and a structure model per
 // installed Chinese language.
@@ -77,12 +112,30 @@ func (e Engine) Catalog() []engine.Entry {
 			out = append(out, engine.Entry{Model: "structure:" + l, Description: "layout, tables, reading order over Tesseract " + l, DiskBytes: t.DiskBytes})
 		}
 	}
+	if c, ok := e.PPOCR.(engine.Cataloger); ok {
+		for _, p := range c.Catalog() {
+			if p.Model == "ppocr:"+ppocrModel {
+				out = append(out, engine.Entry{Model: "structure:" + ppocrConfig, Description: "layout, tables, reading order over PP-OCRv4 (experimental)", DiskBytes: p.DiskBytes})
+			}
+		}
+	}
 	return out
 }
 
-// Load loads Tesseract for the languages.
+// Load loads Tesseract for the languages, or ppocr:v4 for structure:ppocr.
 func (e Engine) Load(ctx context.Context, spec engine.Spec) (engine.Model, error) {
 	inner := spec
+	if spec.Config == ppocrConfig {
+		if e.PPOCR == nil {
+			return nil, errcode.New(errcode.UnknownModel, "structure:ppocr: the ppocr engine is not available")
+		}
+		inner.Model, inner.Config = "ppocr:"+ppocrModel, ppocrModel
+		m, err := e.PPOCR.Load(ctx, inner)
+		if err != nil {
+			return nil, err
+		}
+		return &model{ocr: m, name: spec.Model, ppocr: true}, nil
+	}
 	inner.Config = langs(spec.Config)
 	m, err := e.Tesseract.Load(ctx, inner)
 	if err != nil {
@@ -92,8 +145,9 @@ func (e Engine) Load(ctx context.Context, spec engine.Spec) (engine.Model, error
 }
 
 type model struct {
-	ocr  engine.Model
-	name string
+	ocr   engine.Model
+	name  string
+	ppocr bool
 }
 
 func (m *model) NewHandle() (engine.Handle, error) {
@@ -101,14 +155,15 @@ func (m *model) NewHandle() (engine.Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &handle{ocr: h, name: m.name}, nil
+	return &handle{ocr: h, name: m.name, ppocr: m.ppocr}, nil
 }
 
 func (m *model) Close() error { return m.ocr.Close() }
 
 type handle struct {
-	ocr  engine.Handle
-	name string
+	ocr   engine.Handle
+	name  string
+	ppocr bool
 }
 
 func (h *handle) Close() error { return h.ocr.Close() }
@@ -133,6 +188,9 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	o.Params = maps.Clone(opts.Params)
 	if o.Params == nil {
 		o.Params = map[string]string{}
+	}
+	if h.ppocr {
+		return h.processPPOCR(ctx, im, o)
 	}
 	o.Params[tesseract.OptGray] = "1"
 	if o.Params[OptWholePageTable] != "" {
@@ -168,6 +226,30 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	if scale > 1 {
 		shrink(page, scale)
 	}
+	return page, nil
+}
+
+// processPPOCR reads the page with ppocr (a cropped table: no rotation
+// search) and analyses its layout; the ruling lines are found on the
+// page's gray decoded here (ppocr keeps no gray copy), when ppocr did not
+// turn the page.
+func (h *handle) processPPOCR(ctx context.Context, im engine.Image, o engine.Options) (*result.Page, error) {
+	if o.Params[OptWholePageTable] != "" {
+		o.Params[tesseract.OptNoOSD] = "1" // ppocr's name for it too
+	}
+	page, err := h.ocr.Process(ctx, im, o)
+	if err != nil {
+		return nil, err
+	}
+	var g *image.Gray
+	if page.Rotation == 0 && im.TIFFPage <= 1 && im.Orientation == (engine.Orientation{}) {
+		if src, _, err := image.Decode(bytes.NewReader(im.Data)); err == nil && src.Bounds().Dx() == page.Width && src.Bounds().Dy() == page.Height {
+			g = image.NewGray(image.Rect(0, 0, page.Width, page.Height))
+			draw.Draw(g, g.Rect, src, src.Bounds().Min, draw.Src)
+		}
+	}
+	page.Blocks = layout.Analyze(g, page, layout.Options{WholePageTable: o.Params[OptWholePageTable] != ""})
+	page.Engine = h.name
 	return page, nil
 }
 
