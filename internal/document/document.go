@@ -131,6 +131,7 @@ type Image struct {
 	Width, Height int
 	Data          []byte
 	orientation   engine.Orientation
+	dpi           int // from the header (imageDPI); 0 unknown
 }
 
 func openImage(kind string, data []byte, lim Limits) (*Image, error) {
@@ -141,7 +142,7 @@ func openImage(kind string, data []byte, lim Limits) (*Image, error) {
 	if err := checkPixels(cfg.Width, cfg.Height, lim, 1); err != nil {
 		return nil, err
 	}
-	im := &Image{Format: kind, Width: cfg.Width, Height: cfg.Height, Data: data}
+	im := &Image{Format: kind, Width: cfg.Width, Height: cfg.Height, Data: data, dpi: imageDPI(kind, data)}
 	if kind == "jpeg" {
 		if quads, flip := exifOrientation(data); quads != 0 || flip {
 			im.orientation = engine.Orientation{QuarterTurns: quads, Mirror: flip}
@@ -161,7 +162,7 @@ func (im *Image) PageSize(int) (int, int) { return im.Width, im.Height }
 
 // Page returns the encoded image.
 func (im *Image) Page(_ context.Context, i int, _ string) (engine.Image, error) {
-	return engine.Image{Number: i + 1, Width: im.Width, Height: im.Height, Format: im.Format, Data: im.Data, Orientation: im.orientation}, nil
+	return engine.Image{Number: i + 1, Width: im.Width, Height: im.Height, Format: im.Format, Data: im.Data, Orientation: im.orientation, DPI: im.dpi}, nil
 }
 
 // Close does nothing.

@@ -1,0 +1,63 @@
+package document
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+)
+
+// imageDPI reads the resolution an image declares in its header, in dots
+// per inch, or 0 when it declares none: a PNG's pHYs chunk (pixels per
+// metre, PNG specification §11.3.5.3) or a JPEG's JFIF APP0 density (units
+// 1 = per inch, 2 = per centimetre; JFIF 1.02). Only the horizontal figure
+// is kept (OCR engines take one).
+func imageDPI(kind string, data []byte) int {
+	switch kind {
+	case "png":
+		return pngDPI(data)
+	case "jpeg":
+		return jfifDPI(data)
+	}
+	return 0
+}
+
+func pngDPI(data []byte) int {
+	const sig = 8
+	for off := sig; off+8 <= len(data); {
+		n := int(binary.BigEndian.Uint32(data[off:]))
+		typ := string(data[off+4 : off+8])
+		body := off + 8
+		if n < 0 || body+n > len(data) || typ == "IDAT" {
+			return 0
+		}
+		if typ == "pHYs" && n >= 9 && data[body+8] == 1 { // unit: the metre
+			return perInch(float64(binary.BigEndian.Uint32(data[body:])) * 0.0254)
+		}
+		off = body + n + 4 // and the CRC
+	}
+	return 0
+}
+
+func jfifDPI(data []byte) int {
+	// SOI, then APP0 ("JFIF\0", version, units, Xdensity, Ydensity).
+	if len(data) < 18 || data[0] != 0xFF || data[1] != 0xD8 || data[2] != 0xFF || data[3] != 0xE0 || !bytes.Equal(data[6:11], []byte("JFIF\x00")) {
+		return 0
+	}
+	x := float64(binary.BigEndian.Uint16(data[14:16]))
+	switch data[13] {
+	case 1:
+		return perInch(x)
+	case 2:
+		return perInch(x * 2.54)
+	}
+	return 0
+}
+
+// perInch rounds a resolution; an implausible one (under 10 or over 10,000
+// dpi) is unknown.
+func perInch(v float64) int {
+	if v < 10 || v > 10000 {
+		return 0
+	}
+	return int(math.Round(v))
+}
