@@ -39,6 +39,17 @@ func ParsePipeline(s string) (Pipeline, error) {
 	return "", errcode.New(errcode.InvalidArgument, "pipeline %q is not ocr or structure", s)
 }
 
+// CheckModel refuses a model the pipeline cannot run: the structure
+// pipeline's layout analysis is part of its models ("structure:<config>":
+// structure:default, structure:ppocr, …), so an OCR model under it would
+// quietly give plain text blocks. invalid_argument.
+func (p Pipeline) CheckModel(model string) error {
+	if p == PipelineStructure && !strings.HasPrefix(model, "structure:") {
+		return errcode.New(errcode.InvalidArgument, "pipeline structure runs structure models (structure:default, structure:ppocr, …), not %s", model)
+	}
+	return nil
+}
+
 // Priority orders work under memory pressure.
 type Priority string
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/admission"
@@ -63,7 +66,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		return &UsageError{fmt.Sprintf("ocr: format %q is not json, txt, md, html, hocr or pdf", *format)}
 	}
 	if *format == "pdf" && *out == "" && len(fs.Args()) > 0 {
-		if fi, err := os.Stdout.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		if isTerminal(os.Stdout) {
 			return &UsageError{"ocr: a PDF is not written to a terminal; use -o FILE"}
 		}
 	}
@@ -75,6 +78,9 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	fs.Visit(func(f *flag.Flag) { modelSet = modelSet || f.Name == "model" })
 	if pipe == lector.PipelineStructure && !modelSet {
 		*modelName = "structure:default"
+	}
+	if err := pipe.CheckModel(*modelName); err != nil {
+		return &UsageError{"ocr: " + errcode.Message(err)}
 	}
 	if *jobs < 1 {
 		return &UsageError{"ocr: --jobs must be at least 1"}
@@ -104,7 +110,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	} {
 		if err := check(); err != nil {
 			fmt.Fprintf(io.Stderr, "%s: %s\n", errcode.Of(err), errcode.Message(err))
-			return err
+			return errors.New("no file was read")
 		}
 	}
 	lim := docLimits(cfg)
@@ -277,9 +283,7 @@ type progress struct {
 func newProgress(w io.Writer) *progress {
 	p := &progress{w: w}
 	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			p.active = true
-		}
+		p.active = isTerminal(f)
 	}
 	return p
 }
@@ -319,4 +323,11 @@ func formatFromExt(name string) string {
 		return "json"
 	}
 	return ""
+}
+
+// isTerminal reports whether f is a terminal (not merely a character device
+// such as /dev/null).
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -566,7 +566,9 @@ func TestServeRejectsBadRequests(t *testing.T) {
 		{"unknown model", small, api.Options{Model: "tesseract:klingon"}, 400, "unknown_model"},
 		{"bad format", small, api.Options{Formats: "docx"}, 400, "invalid_argument"},
 		{"bad priority", small, api.Options{Priority: "urgent"}, 400, "invalid_argument"},
-		{"bad device", small, api.Options{Device: "cuda:7"}, 400, "invalid_argument"},
+		{"bad device", small, api.Options{Device: "gpu"}, 400, "invalid_argument"},
+		{"absent device", small, api.Options{Device: "cuda:7"}, 400, "device_unavailable"},
+		{"structure with an OCR model", small, api.Options{Pipeline: "structure", Model: "tesseract:eng"}, 400, "invalid_argument"},
 		{"bad keep_alive", small, api.Options{KeepAlive: "forever"}, 400, "invalid_argument"},
 	}
 	for _, c := range cases {

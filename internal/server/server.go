@@ -301,7 +301,9 @@ func (s *Server) unloadModel(w http.ResponseWriter, r *http.Request) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // messages quote model names like <engine>:<config>
+	_ = enc.Encode(v)
 }
 
 // Start listens on addr and serves in the background. It returns the bound

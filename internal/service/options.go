@@ -53,6 +53,9 @@ func (s *Service) options(f Fields, mediaType string) (Options, error) {
 	default:
 		o.Model = "tesseract:eng"
 	}
+	if err := o.Pipeline.CheckModel(o.Model); err != nil {
+		return o, err
+	}
 	if s.cfg.Validate != nil {
 		if err := s.cfg.Validate(o.Model); err != nil {
 			return o, err
@@ -94,8 +97,8 @@ func (s *Service) options(f Fields, mediaType string) (Options, error) {
 	if o.Device == "" {
 		o.Device = lector.DeviceAuto
 	}
-	if o.Device != lector.DeviceAuto && !slices.Contains(s.cfg.Devices, o.Device) {
-		return o, invalid("device %q is not auto or one of %s", f.Device, strings.Join(s.cfg.Devices, ", "))
+	if s.cfg.Runtime == nil && o.Device != lector.DeviceAuto && !slices.Contains(s.cfg.Devices, o.Device) {
+		return o, errcode.New(errcode.DeviceUnavailable, "no device %q here (devices: %s)", f.Device, strings.Join(s.cfg.Devices, ", "))
 	}
 	if s.cfg.Runtime != nil {
 		// A device that cannot serve the model (a turned-off GPU, a

@@ -226,6 +226,9 @@ func (rt *Runtime) Place(model, want string) (dev, fallback string, err error) {
 		}
 		return "", "", errcode.New(errcode.DeviceUnavailable, "model %s runs on %s only, and no such device is enabled here", model, kindList(kinds))
 	}
+	if _, _, err := device.ParseID(want); err != nil {
+		return "", "", errcode.New(errcode.InvalidArgument, "device %q is not auto, cpu or cuda:N", want)
+	}
 	i := slices.IndexFunc(rt.o.Devices, func(d device.Device) bool { return d.ID == want })
 	switch {
 	case i < 0:
