@@ -29,10 +29,14 @@ func TestOptions(t *testing.T) {
 	if o, _ := s.options(Fields{Pipeline: "structure", Lang: "chi_sim+eng"}, ""); o.Model != "structure:chi_sim+eng" {
 		t.Fatalf("structure model with languages %q", o.Model)
 	}
-	for _, f := range []Fields{{Pipeline: "tables"}, {Formats: "docx"}, {Priority: "now"}, {Device: "cuda:1"}, {KeepAlive: "x"}, {Timeout: "-1s"}} {
+	for _, f := range []Fields{{Pipeline: "tables"}, {Formats: "docx"}, {Priority: "now"}, {KeepAlive: "x"}, {Timeout: "-1s"},
+		{Pipeline: "structure", Model: "tesseract:eng"}} {
 		if _, err := s.options(f, ""); errcode.Of(err) != errcode.InvalidArgument {
 			t.Errorf("%+v: %v, want invalid_argument", f, err)
 		}
+	}
+	if _, err := s.options(Fields{Device: "cuda:1"}, ""); errcode.Of(err) != errcode.DeviceUnavailable {
+		t.Errorf("a device that is not here: %v, want device_unavailable", err)
 	}
 }
 
