@@ -3,11 +3,19 @@
 # prepared run that prints figures (docs/BENCHMARKS.md keeps them).
 #
 #   bench/gpu-check.sh --pack   here, where Go and the registries are: builds
-#                               bin/lector and a benchmark binary, and copies
-#                               into bench/gpu/ what the GPU machine may lack
-#                               (the shared libraries bin/lector links beyond
-#                               glibc, English traineddata). Carry bin and
-#                               bench/gpu to the GPU machine.
+#                               lector, a benchmark binary and textdiff into
+#                               bench/gpu/ with what the GPU machine may lack
+#                               (the shared libraries lector links beyond
+#                               glibc, English traineddata, ONNX Runtime with
+#                               its CUDA provider and the PP-OCR models, a few
+#                               evaluation pages), then cuts it into gzip'd
+#                               parts of at most 56 MiB in bench/gpu-parts/
+#                               (one machine call carries 64 MiB at most).
+#   bench/gpu-check.sh --receive
+#                               there, once per part, the part carried in
+#                               that call: keeps it in /tmp/lector-gpu-parts
+#                               (files stay while the machine is warm).
+#   bench/gpu-check.sh --unpack there, after the last part: bench/gpu/ again.
 #   bench/gpu-check.sh          there: the checks below, in under 8 minutes;
 #                               exit 1 when one fails.
 #
@@ -21,17 +29,27 @@
 #      nothing is killed;
 #   4. an idle GPU instance is evicted for a task that needs its room;
 #   5. device=auto sends Tesseract to the CPU;
-#   6. what one NVML per-process read costs (the GPU peak's sampling).
+#   6. what one NVML per-process read costs (the GPU peak's sampling);
+#   7. ppocr:v4 on cuda:0 against the CPU on the same pages: pages/s, the
+#      task's GPU memory from NVML, the GPU's memory back after the runner
+#      exits, and the text's difference (CER ≤ 0.002 expected). The CUDA
+#      provider needs CUDA 13 and cuDNN 9 user libraries: a Python
+#      environment's nvidia-* packages are put on the loader's path.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PACK=bench/gpu
 
-if [ "${1:-}" = "--pack" ]; then
+PARTS=bench/gpu-parts
+case "${1:-}" in
+--pack)
   set -e
   . bench/lib.sh
   build_lector
+  rm -rf "$PACK" "$PARTS"
+  mkdir -p "$PACK/lib" "$PACK/tessdata" "$PACK/pages" "$PARTS"
+  cp bin/lector "$PACK/lector"
   go test -c -o "$PACK/memory.test" ./internal/memory
-  mkdir -p "$PACK/lib" "$PACK/tessdata"
+  go build -o "$PACK/textdiff" ./bench/textdiff
   ldd bin/lector | awk '/=> \// {print $3}' | while read -r lib; do
     case "$(basename "$lib")" in
       libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*) ;;
@@ -39,11 +57,23 @@ if [ "${1:-}" = "--pack" ]; then
     esac
   done
   cp /usr/share/tesseract-ocr/5/tessdata/eng.traineddata "$PACK/tessdata/"
-  du -sh bin/lector "$PACK"
-  exit 0
-fi
+  scripts/onnxruntime.sh --gpu
+  cp -rL "$(scripts/onnxruntime.sh --dir)" "$PACK/ppocr"
+  cp "${EVAL:-../shared/eval}"/pages/linn.png "${EVAL:-../shared/eval}"/scene/images/*.{png,jpg} "$PACK/pages/" 2>/dev/null || true
+  tar -C "$PACK" -cf - . | gzip -6 | split -b 56M - "$PARTS/part-"
+  du -sh "$PACK" "$PARTS"/*
+  echo "carry one part per call: bench/gpu-check.sh --receive (carry $PARTS/part-XX); then --unpack and the run"
+  exit 0 ;;
+--receive)
+  mkdir -p /tmp/lector-gpu-parts && cp "$PARTS"/part-* /tmp/lector-gpu-parts/ && ls -la /tmp/lector-gpu-parts
+  exit $? ;;
+--unpack)
+  mkdir -p "$PACK" && cat /tmp/lector-gpu-parts/part-* | gunzip | tar -C "$PACK" -xf - && du -sh "$PACK"
+  exit $? ;;
+esac
 
 LECTOR=${LECTOR:-bin/lector}
+[ -x "$PACK/lector" ] && LECTOR=$PACK/lector
 [ -d "$PACK/lib" ] && export LD_LIBRARY_PATH="$PWD/$PACK/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 [ -d "$PACK/tessdata" ] && export TESSDATA_PREFIX="$PWD/$PACK/tessdata"
 if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
@@ -157,6 +187,46 @@ if [ -x "$PACK/memory.test" ]; then
   "$PACK/memory.test" -test.run '^$' -test.bench NVMLProcessUsed -test.benchtime 2s
 else
   echo "($PACK/memory.test missing: run --pack)"
+fi
+
+echo "== 7. ppocr:v4 on cuda:0 against the CPU, same pages"
+provider=$PACK/ppocr/onnxruntime/libonnxruntime_providers_cuda.so
+if [ ! -f "$provider" ] || ! ls "$PACK"/pages/* >/dev/null 2>&1; then
+  echo "(no CUDA provider or pages in $PACK: run --pack with the provider installed)"
+else
+  kill $server 2>/dev/null; wait $server 2>/dev/null # its idle runners hold nothing now, but the GPU is the check's alone
+  export LECTOR_PPOCR_DIR=$PWD/$PACK/ppocr
+  nv=$(python3 -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))' 2>/dev/null)/nvidia
+  for d in "$nv"/*/lib; do [ -d "$d" ] && LD_LIBRARY_PATH="$d:$LD_LIBRARY_PATH"; done
+  export LD_LIBRARY_PATH
+  pages=("$PACK"/pages/*)
+  before=$(gpu_used)
+  for dev in cpu cuda:0; do
+    out="$work/ppocr-${dev/:/}"; mkdir -p "$out"
+    start=$(date +%s.%N)
+    "$LECTOR" ocr --model ppocr:v4 --device "$dev" --jobs 2 --format json -o "$out" "${pages[@]}" >/dev/null 2>"$work/ppocr-$dev.err" || { echo "FAIL ppocr on $dev:"; tail -3 "$work/ppocr-$dev.err"; fail=1; continue; }
+    end=$(date +%s.%N)
+    python3 - "$out" "$dev" "$start" "$end" <<'PY'
+import glob, json, os, sys
+out, dev, start, end = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+res = []
+for f in glob.glob(out + "/*.json"):
+    d = json.load(open(f))
+    res.append(d.get("resources") or {})
+    text = "\f".join("\n".join(l.get("text") or " ".join(w["text"] for w in l["words"])
+                               for b in p["blocks"] for pa in b.get("paragraphs") or [] for l in pa["lines"])
+                     for p in d.get("pages") or [])
+    open(f[:-5] + ".txt", "w").write(text)
+print(dev, "pages/s", round(len(res) / (end - start), 2),
+      "gpu peak MiB (max)", max((r.get("gpu_peak_bytes", 0) for r in res), default=0) >> 20,
+      "host peak MiB (max)", max((r.get("peak_bytes", 0) for r in res), default=0) >> 20,
+      "devices", sorted({r.get("device") for r in res}))
+PY
+  done
+  echo "GPU used after the runs: $(gpu_used) MiB (before $before)"
+  d=$(( $(gpu_used) - before )); [ ${d#-} -le 10 ]
+  check "GPU memory back within 10 MiB after ppocr's runner exits" $?
+  "$PACK/textdiff" "$work/ppocr-cpu" "$work/ppocr-cuda0" | tail -3
 fi
 
 echo "== GPU used at the end: $(gpu_used) MiB (baseline $base_used)"
