@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/lector-ocr/lector/internal/config"
+	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/engine/ppocr"
 	"github.com/lector-ocr/lector/internal/engine/structure"
 	"github.com/lector-ocr/lector/internal/engine/synthetic"
 	"github.com/lector-ocr/lector/internal/engine/tesseract"
+	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/runner"
 )
 
@@ -26,8 +28,26 @@ func newRegistry(enableSynthetic bool, env Env, pageTimeout time.Duration) *engi
 	r.Register("ppocr", pp)
 	if enableSynthetic {
 		r.Register("synthetic", synthetic.Engine{})
+	} else {
+		r.Register("synthetic", syntheticOff{})
 	}
 	return r
+}
+
+// syntheticOff stands for the synthetic engine when it is not enabled, so
+// that asking for it says how to enable it rather than that it is missing.
+type syntheticOff struct{}
+
+func (syntheticOff) refuse() error {
+	return errcode.New(errcode.UnknownModel, "the synthetic engine is a test and benchmark instrument, off unless lector runs with --enable-synthetic")
+}
+
+func (s syntheticOff) Load(context.Context, engine.Spec) (engine.Model, error) {
+	return nil, s.refuse()
+}
+
+func (s syntheticOff) Estimate(string, device.Kind) (engine.Footprint, error) {
+	return engine.Footprint{}, s.refuse()
 }
 
 // runRunner is the child side of a runner process; Lector starts it.
