@@ -189,15 +189,7 @@ func (im *bgr) resizeInto(dst []float32, w, h, stride int, mean, std [3]float32)
 	sx, sy := float64(im.W)/float64(w), float64(im.H)/float64(h)
 	x0s, x1s, fxs := make([]int, w), make([]int, w), make([]float32, w)
 	for x := 0; x < w; x++ {
-		fx := (float64(x)+0.5)*sx - 0.5
-		if fx < 0 {
-			fx = 0
-		}
-		i := int(fx)
-		if i >= im.W-1 {
-			i, fx = im.W-1, float64(im.W-1)
-		}
-		x0s[x], x1s[x], fxs[x] = i, min(i+1, im.W-1), float32(fx-float64(i))
+		x0s[x], x1s[x], fxs[x] = sourceOf(x, sx, im.W)
 	}
 	var scale, shift [3]float32
 	for c := 0; c < 3; c++ {
@@ -206,16 +198,7 @@ func (im *bgr) resizeInto(dst []float32, w, h, stride int, mean, std [3]float32)
 	}
 	plane := h * stride
 	for y := 0; y < h; y++ {
-		fy := (float64(y)+0.5)*sy - 0.5
-		if fy < 0 {
-			fy = 0
-		}
-		j := int(fy)
-		if j >= im.H-1 {
-			j, fy = im.H-1, float64(im.H-1)
-		}
-		j1 := min(j+1, im.H-1)
-		wy := float32(fy - float64(j))
+		j, j1, wy := sourceOf(y, sy, im.H)
 		r0, r1 := im.Pix[3*j*im.W:], im.Pix[3*j1*im.W:]
 		for x := 0; x < w; x++ {
 			a, b, wx := 3*x0s[x], 3*x1s[x], fxs[x]
@@ -227,6 +210,19 @@ func (im *bgr) resizeInto(dst []float32, w, h, stride int, mean, std [3]float32)
 			}
 		}
 	}
+}
+
+// sourceOf maps destination index i of a resize by scale (source/
+// destination) to the two source indices it interpolates between and the
+// weight of the second, with pixel centres aligned (cv2's INTER_LINEAR) and
+// indices clamped to [0, n).
+func sourceOf(i int, scale float64, n int) (i0, i1 int, f float32) {
+	v := max((float64(i)+0.5)*scale-0.5, 0)
+	i0 = int(v)
+	if i0 >= n-1 {
+		i0, v = n-1, float64(n-1)
+	}
+	return i0, min(i0+1, n-1), float32(v - float64(i0))
 }
 
 // warp is PaddleOCR's get_rotate_crop_image: the quadrilateral q of im
