@@ -1,4 +1,4 @@
-package service
+package store
 
 import "sync"
 
@@ -37,9 +37,25 @@ func (h *hub) publish(id string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for ch := range h.subs[id] {
-		select {
-		case ch <- struct{}{}:
-		default: // a signal is already pending
+		signal(ch)
+	}
+}
+
+// publishAll signals every watcher (after a lost connection, when changes
+// may have been missed).
+func (h *hub) publishAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, chans := range h.subs {
+		for ch := range chans {
+			signal(ch)
 		}
+	}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default: // a signal is already pending
 	}
 }
