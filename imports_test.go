@@ -45,6 +45,7 @@ var allowed = map[string][]string{
 	"internal/admission":        {".", "internal/clock", "internal/device", "internal/engine", "internal/errcode", "internal/memory", "internal/model", "internal/obs"},
 	"internal/task":             {".", "internal/admission", "internal/clock", "internal/device", "internal/engine", "internal/errcode", "internal/memory", "internal/model", "internal/obs", "internal/pool", "internal/result"},
 	"internal/store":            {".", "internal/errcode"},
+	"internal/pgtest":           {},
 	"internal/api":              {"."},
 	"internal/service":          {".", "internal/admission", "internal/api", "internal/clock", "internal/document", "internal/errcode", "internal/obs", "internal/render", "internal/result", "internal/spool", "internal/store", "internal/task"},
 	"internal/metrics":          {"internal/admission", "internal/api", "internal/memory", "internal/model", "internal/pool"},

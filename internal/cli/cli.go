@@ -178,6 +178,7 @@ func configFlags(fs *flag.FlagSet, env Env) func() (config.Config, error) {
 	var keepAlive time.Duration = config.DefaultKeepAlive
 	ppocrDir := fs.String("ppocr-dir", "", "ONNX Runtime and the PP-OCR models for ppocr: models (default: where make setup installs them, ~/.cache/lector/ppocr)")
 	fs.StringVar(&c.DataDir, "data-dir", "", "data directory (default $XDG_DATA_HOME/lector or ~/.local/share/lector)")
+	fs.StringVar(&c.Database, "database", "", "task database: empty for SQLite in the data directory, or postgres://user:password@host/db to share one PostgreSQL between several nodes")
 	fs.StringVar(&c.ListenAddr, "listen", config.DefaultListenAddr, "HTTP listen address")
 	fs.Float64Var(&c.Memory.WarningThreshold, "memory-warning", config.DefaultWarningThreshold, "used fraction at which a device is at warning")
 	fs.Float64Var(&c.Memory.CriticalThreshold, "memory-critical", config.DefaultCriticalThreshold, "used fraction at which a device is critical")

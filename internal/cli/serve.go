@@ -84,11 +84,12 @@ func runServe(ctx context.Context, io IO, args []string) (err error) {
 		return err
 	}
 	lc.add("runtime", stopTimeout, st.stop)
-	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "lector.db"))
+	db, err := store.Open(ctx, cfg.Database, cfg.DataDir)
 	if err != nil {
 		return fmt.Errorf("opening the database: %w", err)
 	}
 	lc.add("database", 0, func(context.Context) error { return db.Close() })
+	var srv *server.Server
 	var devIDs []string
 	for _, d := range st.node.devices {
 		devIDs = append(devIDs, d.ID)
@@ -100,21 +101,22 @@ func runServe(ctx context.Context, io IO, args []string) (err error) {
 		MaxQueued: cfg.Admission.MaxQueuedTasks, MaxQueuedPerSubject: cfg.Tasks.MaxQueuedPerSubject,
 		Retention: cfg.Tasks.Retention, RetentionInterval: cfg.Tasks.RetentionInterval,
 		OnTaskEnd: mx.OnTaskEndFunc(), OnWorking: signalsOf(ctx).working.Send, OnRetention: signalsOf(ctx).retained.Send, Log: log,
+		NodeInfo: func() []byte { return srv.NodeInfo() },
 	})
 	if err != nil {
 		return err
 	}
 	mx.Watch(metrics.Sources{Monitor: st.node.monitor, Models: st.models, Pool: st.pool, Semaphores: st.sems, Admission: st.adm,
 		Queued: func() (int, error) { return db.Count(context.Background(), lector.Queued) }})
-	if err := svc.Start(ctx); err != nil {
-		return err
-	}
-	srv := server.New(server.Deps{
+	srv = server.New(server.Deps{
 		Devices: st.node.devices, Monitor: st.node.monitor, Models: st.models, Pool: st.pool, Semaphores: st.sems, Admission: st.adm,
 		Runtime: st.rt, Service: svc, Catalog: func() []api.ModelInfo { return catalog(st.registry) },
 		DefaultKeepAlive: cfg.Models.KeepAliveOrDefault(), Log: log,
 		Auth: tokens, Metrics: mx,
 	})
+	if err := svc.Start(ctx); err != nil {
+		return err
+	}
 	addr, err := srv.Start(cfg.ListenAddr)
 	if err != nil {
 		lc.add("task service", cfg.Tasks.ShutdownTimeout, svc.Stop)
@@ -136,7 +138,8 @@ func runServe(ctx context.Context, io IO, args []string) (err error) {
 		}
 		return httpErr
 	})
-	log.Info("lector serving", "addr", addr.String(), "data_dir", cfg.DataDir, "devices", len(st.node.devices), "workers", cfg.Tasks.Workers, "auth", tokens != nil)
+	svc.SetAddr(addr.String())
+	log.Info("lector serving", "addr", addr.String(), "node", svc.NodeID(), "database", db.Describe(), "data_dir", cfg.DataDir, "devices", len(st.node.devices), "workers", cfg.Tasks.Workers, "auth", tokens != nil)
 	fmt.Fprintf(io.Stdout, "listening on http://%s\n", addr)
 	<-ctx.Done()
 	log.Info("shutting down", "timeout", cfg.Tasks.ShutdownTimeout)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/auth"
+	"github.com/lector-ocr/lector/internal/server"
 )
 
 // defaultServer is where client commands look for a server.
@@ -241,14 +243,44 @@ func runPs(ctx context.Context, io IO, args []string) error {
 	if err := parse(fs, io, args); err != nil {
 		return err
 	}
-	m, err := client().Models(ctx)
+	c := client()
+	m, err := c.Models(ctx)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return printJSON(io.Stdout, m.Loaded)
 	}
+	var sys server.SystemView
+	if err := c.System(ctx, &sys); err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(io.Stdout, 0, 4, 2, ' ', 0)
+	if len(sys.Nodes) > 0 {
+		// The cluster: every node of the database, as of its heartbeat.
+		fmt.Fprintln(tw, "NODE\tADDR\tSTATE\tHEARTBEAT\tDEVICES\tLOADED\tQUEUED")
+		for _, n := range sys.Nodes {
+			name := n.ID
+			if n.ID == sys.Node {
+				name += " (answered)"
+			}
+			devs, loaded, queued := "-", "-", "-"
+			if n.System != nil {
+				var ds []string
+				q := 0
+				for _, d := range n.System.Devices {
+					ds = append(ds, fmt.Sprintf("%s:%s", d.ID, d.Level))
+					if d.Service != nil {
+						q += d.Service.Queued
+					}
+				}
+				devs, loaded, queued = strings.Join(ds, ","), strconv.Itoa(len(n.System.Loaded)), strconv.Itoa(q)
+			}
+			ago := time.Since(n.HeartbeatAt).Round(time.Second).String() + " ago"
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, n.Addr, n.State, ago, devs, loaded, queued)
+		}
+		fmt.Fprintln(tw)
+	}
 	fmt.Fprintln(tw, "MODEL\tDEVICE\tSTATE\tREFS\tMEMORY\tPID\tEXPIRES")
 	for _, in := range m.Loaded {
 		mem := in.CPUBytes + in.GPUBytes

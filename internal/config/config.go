@@ -70,6 +70,10 @@ type Config struct {
 	// DataDir holds the database, workspaces and runner sockets. Default: set
 	// by the command layer ($XDG_DATA_HOME/lector or ~/.local/share/lector).
 	DataDir string
+	// Database is the task database: empty for SQLite at
+	// DataDir/lector.db (one node), or a postgres:// URL of a PostgreSQL
+	// server that several nodes share. Default: empty.
+	Database string
 	// ListenAddr is the HTTP address of `lector serve`. Default 127.0.0.1:8080.
 	ListenAddr string
 	// AuthTokens is a token file ("subject:token" or

@@ -206,6 +206,26 @@ type SystemView struct {
 	Devices    []SystemDevice             `json:"devices"`
 	Thresholds memory.Thresholds          `json:"thresholds"`
 	Semaphores []admission.SemaphoreStats `json:"semaphores,omitempty"`
+	// Loaded is the node's loaded model instances (a server's).
+	Loaded []api.Instance `json:"loaded,omitempty"`
+	// Node is the ID of the node that answered (a server's).
+	Node string `json:"node,omitempty"`
+	// Nodes is every node of the database's cluster (one, on SQLite), live
+	// first, each with its own view as of its last heartbeat (a server's).
+	Nodes []ClusterNode `json:"nodes,omitempty"`
+}
+
+// ClusterNode is one node as the database knows it.
+type ClusterNode struct {
+	ID          string    `json:"id"`
+	Host        string    `json:"host"`
+	Addr        string    `json:"addr"`
+	State       string    `json:"state"` // "live", or "gone" (stopped, or no heartbeat for the node timeout)
+	StartedAt   time.Time `json:"started_at"`
+	HeartbeatAt time.Time `json:"heartbeat_at"`
+	// System is the node's devices, memory levels, lanes, queues and loaded
+	// instances at its last heartbeat.
+	System *SystemView `json:"system,omitempty"`
 }
 
 // SystemDevice is one device with its memory and level, and on a server its
@@ -221,8 +241,42 @@ type SystemDevice struct {
 	ReservedBytes uint64 `json:"reserved_bytes"`
 }
 
-func (s *Server) system(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) system(w http.ResponseWriter, r *http.Request) {
+	out := s.nodeView()
+	if s.d.Service != nil {
+		out.Node = s.d.Service.NodeID()
+		nodes, err := s.d.Service.Nodes(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for _, n := range nodes {
+			cn := ClusterNode{ID: n.ID, Host: n.Host, Addr: n.Addr, State: "live", StartedAt: n.StartedAt, HeartbeatAt: n.HeartbeatAt}
+			if n.Gone {
+				cn.State = "gone"
+			}
+			var v SystemView
+			if len(n.Info) > 0 && json.Unmarshal(n.Info, &v) == nil {
+				cn.System = &v
+			}
+			out.Nodes = append(out.Nodes, cn)
+		}
+	}
+	writeJSON(w, 200, out)
+}
+
+// NodeInfo is this node's own system view as JSON (what its heartbeat
+// records for the cluster view).
+func (s *Server) NodeInfo() []byte {
+	b, _ := json.Marshal(s.nodeView())
+	return b
+}
+
+func (s *Server) nodeView() SystemView {
 	out := SystemView{Thresholds: s.d.Monitor.Thresholds(), Semaphores: s.d.Semaphores.Snapshot()}
+	if s.d.Models != nil {
+		out.Loaded = s.d.Models.List()
+	}
 	services := map[string]pool.ServiceStats{}
 	for _, st := range s.d.Pool.Snapshot() {
 		services[st.Device] = st
@@ -235,7 +289,7 @@ func (s *Server) system(w http.ResponseWriter, _ *http.Request) {
 		svc := services[st.Device]
 		out.Devices = append(out.Devices, SystemDevice{Device: s.d.Devices[i], Memory: st.Usage, Level: st.Level, Service: &svc, ReservedBytes: reserved})
 	}
-	writeJSON(w, 200, out)
+	return out
 }
 
 func (s *Server) models(w http.ResponseWriter, _ *http.Request) {

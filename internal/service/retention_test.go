@@ -2,7 +2,6 @@ package service
 
 import (
 	"bytes"
-	"database/sql"
 	"io"
 	"path/filepath"
 	"strings"
@@ -21,7 +20,7 @@ import (
 // deletes nothing more.
 func TestRetentionDeletesExpiredResults(t *testing.T) {
 	t.Parallel()
-	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "lector.db"))
+	db, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "lector.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,19 +32,13 @@ func TestRetentionDeletesExpiredResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	finished := func(id string, at time.Time) {
-		err := db.Tx(t.Context(), func(tx *sql.Tx) error {
-			tk := &store.Task{ID: id, Status: lector.Succeeded, Pipeline: "ocr", Model: "m", Formats: []string{"txt"}, Priority: "normal",
-				DeviceRequest: "auto", CreatedAt: at, FinishedAt: at}
-			if err := store.InsertTx(t.Context(), tx, tk); err != nil {
-				return err
-			}
-			for _, name := range []string{"input", "txt"} {
-				if _, err := store.PutBlobTx(t.Context(), tx, id, name, strings.NewReader("data of "+id)); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		tk := &store.Task{ID: id, Status: lector.Running, Pipeline: "ocr", Model: "m", Formats: []string{"txt"}, Priority: "normal",
+			DeviceRequest: "auto", CreatedAt: at}
+		err := db.Insert(t.Context(), tk, strings.NewReader("data of "+id))
+		if err == nil {
+			_, err = db.Finish(t.Context(), id, 0, store.Outcome{Status: lector.Succeeded, FinishedAt: at},
+				map[string][]byte{"txt": []byte("data of " + id)})
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

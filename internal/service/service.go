@@ -15,7 +15,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -32,7 +31,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/admission"
@@ -50,8 +48,19 @@ import (
 
 // Config wires a Service.
 type Config struct {
-	Store   *store.Store
-	Runtime *task.Runtime
+	Store store.Store
+	// NodeID names this process in the database's nodes table and as its
+	// River client (default: the host name and a random suffix).
+	NodeID string
+	// NodeInfo, if set, is this node's system view (JSON), recorded with
+	// each heartbeat for the cluster view.
+	NodeInfo func() []byte
+	// HeartbeatInterval is how often the node records that it is alive
+	// (default 2s); a node silent for NodeTimeout (default 15s) is gone,
+	// and on a shared database its running tasks go back to the queue.
+	HeartbeatInterval time.Duration
+	NodeTimeout       time.Duration
+	Runtime           *task.Runtime
 	// Validate checks a model name (unknown_model for one not installed).
 	Validate func(model string) error
 	// Formats lists the formats a model's results can be made in
@@ -67,8 +76,10 @@ type Config struct {
 	MaxAttempts int
 	// SyncTimeout bounds a synchronous request (default 60s).
 	SyncTimeout time.Duration
-	// MaxQueued bounds the tasks queued on this node; more is queue_full
-	// (default 1000). MaxQueuedPerSubject bounds one subject's (default 100).
+	// MaxQueued bounds the queued tasks (of the whole cluster on a shared
+	// database: this node refuses a submission when that many are queued);
+	// more is queue_full (default 1000). MaxQueuedPerSubject bounds one
+	// subject's (default 100).
 	MaxQueued           int
 	MaxQueuedPerSubject int
 	// Retention is how long inputs and results are kept after a task ends
@@ -91,12 +102,15 @@ type Config struct {
 // Service is the task service of one node.
 type Service struct {
 	cfg   Config
-	river *river.Client[*sql.Tx]
-	hub   *hub
+	queue store.Queue
+	node  store.Node
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc // tasks running here
 	drain   drain
+
+	stopBeat context.CancelFunc // ends the heartbeat loop
+	beatDone chan struct{}
 }
 
 // jobArgs is the River job of a task.
@@ -118,6 +132,8 @@ const (
 	DefaultMaxQueuedPerSubject = 100
 	DefaultRetention           = 7 * 24 * time.Hour
 	DefaultRetentionInterval   = time.Hour
+	DefaultHeartbeatInterval   = 2 * time.Second
+	DefaultNodeTimeout         = 15 * time.Second
 )
 
 // New returns a service; Start starts its workers.
@@ -130,7 +146,14 @@ func New(cfg Config) (*Service, error) {
 	cfg.MaxQueuedPerSubject = cmp.Or(max(cfg.MaxQueuedPerSubject, 0), DefaultMaxQueuedPerSubject)
 	cfg.Retention = cmp.Or(max(cfg.Retention, 0), DefaultRetention)
 	cfg.RetentionInterval = cmp.Or(max(cfg.RetentionInterval, 0), DefaultRetentionInterval)
-	s := &Service{cfg: cfg, hub: newHub(), running: map[string]context.CancelFunc{}}
+	cfg.HeartbeatInterval = cmp.Or(max(cfg.HeartbeatInterval, 0), DefaultHeartbeatInterval)
+	cfg.NodeTimeout = cmp.Or(max(cfg.NodeTimeout, 0), DefaultNodeTimeout)
+	if cfg.NodeID == "" {
+		cfg.NodeID = NewNodeID()
+	}
+	host, _ := os.Hostname()
+	s := &Service{cfg: cfg, running: map[string]context.CancelFunc{},
+		node: store.Node{ID: cfg.NodeID, Host: host, StartedAt: cfg.Clock.Now()}}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
 		return nil, err
@@ -138,7 +161,7 @@ func New(cfg Config) (*Service, error) {
 	if err := river.AddWorkerSafely(workers, &retentionWorker{s: s}); err != nil {
 		return nil, err
 	}
-	rc, err := river.NewClient(riversqlite.New(cfg.Store.DB()), &river.Config{
+	q, err := cfg.Store.NewQueue(&river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		Workers:           workers,
 		JobTimeout:        -1, // pages have their own time limits
@@ -148,24 +171,48 @@ func New(cfg Config) (*Service, error) {
 		Logger:            slog.New(atLeast{cfg.Log.Handler(), slog.LevelWarn}).With("component", "river"),
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.RetentionInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return retentionArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
-	})
+	}, cfg.NodeID)
 	if err != nil {
 		return nil, err
 	}
-	s.river = rc
+	s.queue = q
 	return s, nil
+}
+
+// NewNodeID returns a node ID: the host name (cut to 40 bytes) and 8
+// random hex digits.
+func NewNodeID() string {
+	host, _ := os.Hostname()
+	if len(host) > 40 {
+		host = host[:40]
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return cmp.Or(host, "node") + "-" + hex.EncodeToString(b[:])
+}
+
+// NodeID is this node's ID.
+func (s *Service) NodeID() string { return s.cfg.NodeID }
+
+// SetAddr records the HTTP address this node serves, for the cluster view.
+func (s *Service) SetAddr(addr string) {
+	s.mu.Lock()
+	s.node.Addr = addr
+	s.mu.Unlock()
 }
 
 func (s *Service) uploadDir() string { return filepath.Join(s.cfg.WorkDir, "uploads") }
 
 // Start removes uploads left by an earlier process, returns the tasks it
-// left running to the queue (this node holds the data directory's lock, so
-// no other process works on its database), and starts the workers.
+// left running to the queue (on SQLite only: this node holds the data
+// directory's lock, so no other process works on its database; on a shared
+// database a dead node's tasks come back through the heartbeat loop's
+// rescue), registers the node, and starts the workers and the heartbeat.
 func (s *Service) Start(ctx context.Context) error {
 	if err := os.RemoveAll(s.uploadDir()); err != nil {
 		return err
 	}
-	n, err := s.cfg.Store.RecoverRunning(ctx)
+	n, err := s.cfg.Store.Recover(ctx)
 	if err != nil {
 		return fmt.Errorf("service: recovering tasks: %w", err)
 	}
@@ -175,7 +222,16 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := os.MkdirAll(s.uploadDir(), 0o700); err != nil {
 		return err
 	}
-	return s.river.Start(context.WithoutCancel(ctx))
+	if err := s.heartbeat(ctx); err != nil {
+		return fmt.Errorf("service: registering the node: %w", err)
+	}
+	if err := s.queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopBeat, s.beatDone = stop, make(chan struct{})
+	go s.heartbeats(bctx)
+	return nil
 }
 
 // cancelTimeout bounds the wait for cancelled tasks to return what they
@@ -184,12 +240,22 @@ const cancelTimeout = 30 * time.Second
 
 // Stop stops taking jobs and waits for running tasks until ctx ends; then
 // it cancels them, and they return to the queue for the next start.
+// The node then leaves the cluster's view.
 func (s *Service) Stop(ctx context.Context) error {
-	err := s.river.Stop(ctx)
+	err := s.queue.Stop(ctx)
 	if err != nil && ctx.Err() != nil {
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelTimeout)
 		defer cancel()
-		err = s.river.StopAndCancel(c)
+		err = s.queue.StopAndCancel(c)
+	}
+	if s.stopBeat != nil {
+		s.stopBeat()
+		<-s.beatDone
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if lerr := s.cfg.Store.Leave(c, s.cfg.NodeID); lerr != nil {
+			s.cfg.Log.Warn("leaving the cluster", "err", lerr)
+		}
 	}
 	return err
 }
@@ -237,33 +303,19 @@ func (s *Service) Submit(ctx context.Context, subject string, up Upload, f Field
 		Priority: o.Priority, DeviceRequest: o.Device, KeepAlive: o.KeepAlive, Filename: filepath.Base(up.Filename),
 		MediaType: kind, InputBytes: up.File.Size(), PagesTotal: pages, CreatedAt: s.cfg.Clock.Now(),
 	}
-	err = s.cfg.Store.Tx(ctx, func(tx *sql.Tx) error {
-		// Counted inside the transaction: the one connection serializes
-		// submissions, so the bounds are exact.
-		queued, mine, err := store.CountQueuedTx(ctx, tx, subject)
-		if err != nil {
-			return err
+	t.Node = s.cfg.NodeID
+	err = s.cfg.Store.Enqueue(ctx, t, up.File.Reader(), store.Bounds{Queued: s.cfg.MaxQueued, PerSubject: s.cfg.MaxQueuedPerSubject},
+		jobArgs{TaskID: t.ID}, &river.InsertOpts{Priority: riverPriority(o.Priority)})
+	var qf *store.QueueFullError
+	if errors.As(err, &qf) {
+		if qf.Subject {
+			return nil, s.queueFull(qf.Count-qf.Limit+1, "you have %d tasks queued, your limit", qf.Count)
 		}
-		if queued >= s.cfg.MaxQueued {
-			return s.queueFull(queued-s.cfg.MaxQueued+1, "%d tasks are queued on this node, its limit", queued)
-		}
-		if mine >= s.cfg.MaxQueuedPerSubject {
-			return s.queueFull(mine-s.cfg.MaxQueuedPerSubject+1, "you have %d tasks queued, your limit", mine)
-		}
-		if err := store.InsertTx(ctx, tx, t); err != nil {
-			return err
-		}
-		if _, err := store.PutBlobTx(ctx, tx, t.ID, "input", up.File.Reader()); err != nil {
-			return err
-		}
-		res, err := s.river.InsertTx(ctx, tx, jobArgs{TaskID: t.ID}, &river.InsertOpts{Priority: riverPriority(o.Priority)})
-		if err != nil {
-			return err
-		}
-		t.JobID = res.Job.ID
-		_, err = tx.ExecContext(ctx, `UPDATE lector_tasks SET job_id = ? WHERE id = ?`, t.JobID, t.ID)
-		return err
-	})
+		return nil, s.queueFull(qf.Count-qf.Limit+1, "%d tasks are queued, the limit", qf.Count)
+	}
+	if errcode.Of(err) == errcode.Unavailable {
+		return nil, err
+	}
 	if errcode.Of(err) == errcode.QueueFull {
 		return nil, err
 	}
@@ -349,7 +401,8 @@ func decodeCursor(s string) (*store.Cursor, error) {
 // Watch returns a channel signalled after each change of task id (status or
 // progress) and a function that ends the watch. Read the task after
 // subscribing, then after each signal.
-func (s *Service) Watch(id string) (<-chan struct{}, func()) { return s.hub.watch(id) }
+// Changes made on any node are heard (the store carries them).
+func (s *Service) Watch(id string) (<-chan struct{}, func()) { return s.cfg.Store.Watch(id) }
 
 // Cancel cancels a queued or running task; a finished one is deleted with
 // its input and results (deleted reports which). A running task stays
@@ -359,45 +412,20 @@ func (s *Service) Cancel(ctx context.Context, subject, id string) (t *api.Task, 
 	if _, err := s.cfg.Store.Get(ctx, id, subject); err != nil {
 		return nil, false, err
 	}
-	var row *store.Task
-	err = s.cfg.Store.Tx(ctx, func(tx *sql.Tx) error {
-		var err error
-		if row, err = store.GetTx(ctx, tx, id); err != nil {
-			return err
-		}
-		switch {
-		case row.Status.Final():
-			deleted = true
-			return store.DeleteTx(ctx, tx, id)
-		case row.Status == lector.Queued:
-			row.Status, row.ErrorCode, row.ErrorMessage, row.FinishedAt = lector.Canceled, string(errcode.Canceled), "canceled by request", s.cfg.Clock.Now()
-			if err := store.FinishTx(ctx, tx, id, outcome(row)); err != nil {
-				return err
-			}
-		default:
-			row.CancelRequested = true
-			if err := store.RequestCancelTx(ctx, tx, id); err != nil {
-				return err
-			}
-		}
-		if row.JobID != 0 {
-			if _, err := s.river.JobCancelTx(ctx, tx, row.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
-				return err
-			}
-		}
-		return nil
-	})
+	row, what, err := s.cfg.Store.Cancel(ctx, id, s.cfg.Clock.Now())
 	if err != nil {
 		return nil, false, err
 	}
+	deleted = what == store.Deleted
+	// A task running here stops now; one running on another node stops
+	// when River's cancellation reaches that node.
 	s.mu.Lock()
 	cancel := s.running[id]
 	s.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
-	s.hub.publish(id)
-	if !deleted && row != nil && row.Status == lector.Canceled {
+	if what == store.CanceledQueued {
 		s.ended(row)
 	}
 	if deleted {
@@ -408,6 +436,7 @@ func (s *Service) Cancel(ctx context.Context, subject, id string) (t *api.Task, 
 	return toAPI(row), false, nil
 }
 
+// outcome is t's end state.
 func outcome(t *store.Task) store.Outcome {
 	return store.Outcome{Status: t.Status, ErrorCode: t.ErrorCode, ErrorMessage: t.ErrorMessage, Resources: t.Resources,
 		PagesDone: t.PagesDone, PagesTotal: t.PagesTotal, FinishedAt: t.FinishedAt}
@@ -516,7 +545,8 @@ func (s *Service) RunSync(ctx context.Context, subject string, up Upload, f Fiel
 	}
 	s.finish(t, res, err)
 	bg := context.WithoutCancel(ctx)
-	if rerr := s.cfg.Store.Tx(bg, func(tx *sql.Tx) error { return store.InsertTx(bg, tx, t) }); rerr != nil {
+	t.Node = s.cfg.NodeID
+	if rerr := s.cfg.Store.Insert(bg, t, nil); rerr != nil {
 		s.cfg.Log.Warn("recording a synchronous task", "task", t.ID, "err", rerr)
 	}
 	s.ended(t)

@@ -1,9 +1,7 @@
 package service
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
 	"os"
 	"time"
 
@@ -52,19 +50,18 @@ func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int)
 	}()
 
 	bg := context.WithoutCancel(ctx)
-	ok, err := s.cfg.Store.MarkRunning(bg, id, attempt, s.cfg.Clock.Now())
+	ok, err := s.cfg.Store.MarkRunning(bg, id, s.cfg.NodeID, attempt, s.cfg.Clock.Now())
 	if err != nil {
 		return err
 	}
-	if !ok { // canceled while queued, or deleted
+	if !ok { // canceled while queued, ended, or deleted
 		return s.endCanceledIfAsked(bg, id)
 	}
-	s.hub.publish(id)
 	t, err := s.cfg.Store.Lookup(bg, id)
 	if err != nil {
 		return err
 	}
-	log := s.cfg.Log.With("task", id, "model", t.Model, "attempt", attempt)
+	log := s.cfg.Log.With("task", id, "model", t.Model, "attempt", attempt, "node", s.cfg.NodeID)
 	log.Info("task running", "device", t.DeviceRequest, "pages", t.PagesTotal)
 
 	res, err := s.runTask(ctx, t, func() {
@@ -80,7 +77,7 @@ func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int)
 			return gerr
 		case fresh.CancelRequested:
 			s.finish(t, res, errcode.New(errcode.Canceled, "canceled by request"))
-			if ferr := s.store(bg, t, nil); ferr != nil {
+			if ferr := s.store(bg, t, attempt, nil); ferr != nil {
 				return ferr
 			}
 			log.Info("task canceled", "device", deviceOf(t))
@@ -89,7 +86,6 @@ func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int)
 			if rerr := s.cfg.Store.Requeue(bg, id); rerr != nil {
 				return rerr
 			}
-			s.hub.publish(id)
 			log.Info("task returned to the queue", "device", t.DeviceRequest, "reason", "node stopping")
 			return river.JobSnooze(0) // not an attempt: runs at the next start
 		}
@@ -98,7 +94,6 @@ func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int)
 		if rerr := s.cfg.Store.Requeue(bg, id); rerr != nil {
 			return rerr
 		}
-		s.hub.publish(id)
 		log.Warn("task will be retried", "device", t.DeviceRequest, "code", errcode.Of(err), "err", err)
 		return err
 	}
@@ -112,7 +107,7 @@ func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int)
 			outputs["asset/"+name] = data
 		}
 	}
-	if ferr := s.store(bg, t, outputs); ferr != nil {
+	if ferr := s.store(bg, t, attempt, outputs); ferr != nil {
 		return ferr
 	}
 	if t.Status == lector.Succeeded {
@@ -141,28 +136,48 @@ func (s *Service) endCanceledIfAsked(ctx context.Context, id string) error {
 	}
 	if t.CancelRequested && !t.Status.Final() {
 		s.finish(t, nil, errcode.New(errcode.Canceled, "canceled by request"))
-		if err := s.store(ctx, t, nil); err != nil {
+		if err := s.store(ctx, t, 0, nil); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// store writes a task's end state and its outputs in one transaction.
-func (s *Service) store(ctx context.Context, t *store.Task, outputs map[string][]byte) error {
-	err := s.cfg.Store.Tx(ctx, func(tx *sql.Tx) error {
-		for name, b := range outputs {
-			if _, err := store.PutBlobTx(ctx, tx, t.ID, name, bytes.NewReader(b)); err != nil {
-				return err
+// storeWait bounds how long a finished task waits for an unreachable
+// database to come back before its attempt fails (and River runs it
+// again).
+const storeWait = 2 * time.Minute
+
+// store writes a task's end state and its outputs in one transaction, for
+// attempt (0: whatever the attempt). While the database is unreachable it
+// tries again, with backoff, for up to storeWait: the work is done and is
+// not lost to a database restart. A finish for an attempt that is no
+// longer the task's (this node was declared dead and the task given to
+// another) writes nothing and is logged.
+func (s *Service) store(ctx context.Context, t *store.Task, attempt int, outputs map[string][]byte) error {
+	deadline := time.Now().Add(storeWait)
+	backoff := 100 * time.Millisecond
+	for {
+		wrote, err := s.cfg.Store.Finish(ctx, t.ID, attempt, outcome(t), outputs)
+		if err == nil {
+			if !wrote {
+				s.cfg.Log.Warn("task result dropped: the task was given to another node", "task", t.ID, "attempt", attempt)
+				return nil
 			}
+			s.ended(t)
+			return nil
 		}
-		return store.FinishTx(ctx, tx, t.ID, outcome(t))
-	})
-	if err == nil {
-		s.hub.publish(t.ID)
-		s.ended(t)
+		if errcode.Of(err) != errcode.Unavailable || time.Now().After(deadline) {
+			return err
+		}
+		s.cfg.Log.Warn("recording a task's end: the database is unreachable; trying again", "task", t.ID, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
 	}
-	return err
 }
 
 // runTask reads the task's input into its own file, opens it and runs it.
@@ -197,7 +212,6 @@ func (s *Service) runTask(ctx context.Context, t *store.Task, started func()) (*
 		if err := s.cfg.Store.Progress(context.WithoutCancel(ctx), t.ID, done, total); err != nil {
 			s.cfg.Log.Warn("recording progress", "task", t.ID, "err", err)
 		}
-		s.hub.publish(t.ID)
 	}
 	o := s.taskOptions(t, t.Formats, admission.Priority(t.Priority), false, progress)
 	o.Started = started
