@@ -212,14 +212,17 @@ type Task struct {
 	Priority Priority `json:"priority"`
 	// Device is the device asked for (auto, cpu, cuda:N); Resources.Device
 	// is where it ran.
-	Device          string     `json:"device"`
-	Filename        string     `json:"filename,omitempty"`
-	MediaType       string     `json:"media_type,omitempty"`
-	InputBytes      int64      `json:"input_bytes"`
-	Pages           Pages      `json:"pages"`
-	Error           *Error     `json:"error,omitempty"`
-	Resources       *Resources `json:"resources,omitempty"`
-	Attempts        int        `json:"attempts"`
+	Device     string     `json:"device"`
+	Filename   string     `json:"filename,omitempty"`
+	MediaType  string     `json:"media_type,omitempty"`
+	InputBytes int64      `json:"input_bytes"`
+	Pages      Pages      `json:"pages"`
+	Error      *Error     `json:"error,omitempty"`
+	Resources  *Resources `json:"resources,omitempty"`
+	Attempts   int        `json:"attempts"`
+	// Node is the node that accepted the task until it runs, then the one
+	// running (or that ran) it: on a cluster, where it is.
+	Node            string     `json:"node,omitempty"`
 	Sync            bool       `json:"sync,omitempty"`
 	CancelRequested bool       `json:"cancel_requested,omitempty"`
 	CreatedAt       time.Time  `json:"created_at"`

@@ -211,6 +211,8 @@ func configFlags(fs *flag.FlagSet, env Env) func() (config.Config, error) {
 	fs.IntVar(&c.Tasks.MaxQueuedPerSubject, "max-queued-per-subject", config.DefaultMaxQueuedPerSubject, "most tasks one subject may have queued")
 	fs.DurationVar(&c.Tasks.Retention, "retention", config.DefaultRetention, "how long inputs and results are kept after a task ends")
 	fs.DurationVar(&c.Tasks.RetentionInterval, "retention-interval", config.DefaultRetentionInterval, "how often expired inputs and results are deleted")
+	fs.DurationVar(&c.Tasks.HeartbeatInterval, "heartbeat-interval", config.DefaultHeartbeatInterval, "how often a node records that it is alive in the database")
+	fs.DurationVar(&c.Tasks.NodeTimeout, "node-timeout", config.DefaultNodeTimeout, "how long a silent node counts as alive; then, on PostgreSQL, its running tasks go back to the queue")
 	return func() (config.Config, error) {
 		if *ppocrDir != "" { // the registry and the runners read it from the environment
 			env[ppocrDirEnv] = *ppocrDir

@@ -100,6 +100,7 @@ func runServe(ctx context.Context, io IO, args []string) (err error) {
 		Workers: cfg.Tasks.Workers, MaxAttempts: cfg.Tasks.MaxAttempts, SyncTimeout: cfg.Tasks.SyncTimeout,
 		MaxQueued: cfg.Admission.MaxQueuedTasks, MaxQueuedPerSubject: cfg.Tasks.MaxQueuedPerSubject,
 		Retention: cfg.Tasks.Retention, RetentionInterval: cfg.Tasks.RetentionInterval,
+		HeartbeatInterval: cfg.Tasks.HeartbeatInterval, NodeTimeout: cfg.Tasks.NodeTimeout,
 		OnTaskEnd: mx.OnTaskEndFunc(), OnWorking: signalsOf(ctx).working.Send, OnRetention: signalsOf(ctx).retained.Send, Log: log,
 		NodeInfo: func() []byte { return srv.NodeInfo() },
 	})

@@ -55,6 +55,8 @@ const (
 	DefaultMaxQueuedPerSubject = service.DefaultMaxQueuedPerSubject
 	DefaultRetention           = service.DefaultRetention
 	DefaultRetentionInterval   = service.DefaultRetentionInterval
+	DefaultHeartbeatInterval   = service.DefaultHeartbeatInterval
+	DefaultNodeTimeout         = service.DefaultNodeTimeout
 )
 
 // The memory thresholds' defaults (memory.DefaultThresholds).
@@ -116,6 +118,13 @@ type Tasks struct {
 	// RetentionInterval is how often expired inputs and results are
 	// deleted. Default 1h.
 	RetentionInterval time.Duration
+	// HeartbeatInterval is how often a node records that it is alive.
+	// Default 2s.
+	HeartbeatInterval time.Duration
+	// NodeTimeout is how long a node may be silent before it is gone and,
+	// on a shared (PostgreSQL) database, its running tasks go back to the
+	// queue. Default 15s.
+	NodeTimeout time.Duration
 }
 
 // Memory configures the monitor and its levels.
@@ -251,6 +260,8 @@ func (c Config) WithDefaults(cpus int) Config {
 	t.MaxQueuedPerSubject = cmp.Or(t.MaxQueuedPerSubject, DefaultMaxQueuedPerSubject)
 	t.Retention = cmp.Or(t.Retention, DefaultRetention)
 	t.RetentionInterval = cmp.Or(t.RetentionInterval, DefaultRetentionInterval)
+	t.HeartbeatInterval = cmp.Or(t.HeartbeatInterval, DefaultHeartbeatInterval)
+	t.NodeTimeout = cmp.Or(t.NodeTimeout, DefaultNodeTimeout)
 	return c
 }
 
@@ -313,6 +324,8 @@ func (c Config) Validate() error {
 		{"Tasks.ShutdownTimeout", c.Tasks.ShutdownTimeout},
 		{"Tasks.Retention", c.Tasks.Retention},
 		{"Tasks.RetentionInterval", c.Tasks.RetentionInterval},
+		{"Tasks.HeartbeatInterval", c.Tasks.HeartbeatInterval},
+		{"Tasks.NodeTimeout", c.Tasks.NodeTimeout},
 	}
 	for _, d := range durations {
 		if d.v <= 0 {

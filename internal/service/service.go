@@ -591,7 +591,7 @@ func toAPI(t *store.Task) *api.Task {
 	out := &api.Task{
 		ID: t.ID, Status: t.Status, Pipeline: t.Pipeline, Model: t.Model, Formats: t.Formats, Priority: t.Priority,
 		Device: t.DeviceRequest, Filename: t.Filename, MediaType: t.MediaType, InputBytes: t.InputBytes,
-		Pages: api.Pages{Done: t.PagesDone, Total: t.PagesTotal}, Attempts: t.Attempts, Sync: t.Sync,
+		Pages: api.Pages{Done: t.PagesDone, Total: t.PagesTotal}, Attempts: t.Attempts, Node: t.Node, Sync: t.Sync,
 		CancelRequested: t.CancelRequested, CreatedAt: t.CreatedAt,
 	}
 	if out.Formats == nil {
