@@ -298,3 +298,50 @@ func TestServeRefusesAnUnreachableDatabase(t *testing.T) {
 		t.Fatalf("the error does not name the database:\n%s", out)
 	}
 }
+
+// TestClusterQueueBoundsAcrossNodes: with every worker of three nodes busy,
+// 30 submissions at once, spread over the three, against a bound of 10
+// queued tasks: exactly 10 are accepted, the rest answer 503 queue_full
+// with Retry-After.
+func TestClusterQueueBoundsAcrossNodes(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t).NewDatabase(t)
+	ctx := t.Context()
+	var nodes []*serverProcess
+	for range 3 {
+		nodes = append(nodes, startProcess(t, t.TempDir(), "--database", db, "--workers", "1", "--max-queued-tasks", "10"))
+	}
+	img := grayPNG(t, 1000, 1000)
+	for i := range 3 { // one long task per worker
+		tk, err := nodes[i].client.Submit(ctx, "p.png", bytes.NewReader(img), api.Options{Model: "synthetic:8MiB,t=60s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nodes[i].client.Events(ctx, tk.ID, func(ev api.Event) bool { return ev.Task == nil || ev.Task.Status != "running" }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	accepted, full := 0, 0
+	for i := range 30 {
+		wg.Go(func() {
+			_, err := nodes[i%3].client.Submit(ctx, "p.png", bytes.NewReader(img), api.Options{Model: "synthetic:8MiB,t=10ms"})
+			var se *api.StatusError
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				accepted++
+			case errors.As(err, &se) && se.Status == http.StatusServiceUnavailable && se.Code == "queue_full" && se.RetryAfter != "":
+				full++
+			default:
+				t.Errorf("submission %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if accepted != 10 || full != 20 {
+		t.Fatalf("%d accepted and %d refused queue_full, want 10 and 20", accepted, full)
+	}
+}
