@@ -24,7 +24,7 @@ import (
 )
 
 func main() {
-	server := flag.String("server", "http://127.0.0.1:8080", "server address")
+	server := flag.String("server", "http://127.0.0.1:8080", "server address; several, comma-separated, are nodes of one cluster taken in turn by the clients")
 	file := flag.String("file", "", "document to send")
 	model := flag.String("model", "tesseract:eng", "model for the latency runs")
 	submitModel := flag.String("submit-model", "", "model for the submission run (default: --model)")
@@ -38,13 +38,20 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
 	}
-	c := api.NewClient(*server)
-	c.HTTP = nil
+	var cs []*api.Client
+	for _, addr := range strings.Split(*server, ",") {
+		c := api.NewClient(strings.TrimSpace(addr))
+		c.HTTP = nil
+		cs = append(cs, c)
+	}
+	c := cs[0]
 	ctx := context.Background()
-	// Warm-up: the first use loads the model.
-	if _, _, err := c.OCR(ctx, *file, bytes.NewReader(data), api.Options{Model: *model, Format: "txt", KeepAlive: "1h"}); err != nil {
-		fmt.Fprintln(os.Stderr, "loadgen: warm-up:", err)
-		os.Exit(1)
+	// Warm-up: the first use loads the model (on every node).
+	for _, c := range cs {
+		if _, _, err := c.OCR(ctx, *file, bytes.NewReader(data), api.Options{Model: *model, Format: "txt", KeepAlive: "1h"}); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: warm-up:", err)
+			os.Exit(1)
+		}
 	}
 	var counts []int
 	for _, s := range strings.Split(*clients, ",") {
@@ -64,26 +71,28 @@ func main() {
 				m = *model
 			}
 			for _, n := range counts {
-				ok, bad, secs := submitRun(ctx, c, *file, data, m, n, *submitFor)
+				ok, bad, secs := submitRun(ctx, cs, *file, data, m, n, *submitFor)
 				fmt.Printf("%-8s %7d %9d %9d %9.1f %9s %8s\n", "submit", n, ok, bad, float64(ok)/secs, "-", "-")
 			}
 			// Let the queue drain before timing latency.
 			drain(ctx, c)
 		case "sync", "async":
 			for _, n := range counts {
-				lat, bad, secs := latencyRun(ctx, c, mode, *file, data, *model, n, *perClient)
+				lat, bad, secs := latencyRun(ctx, cs, mode, *file, data, *model, n, *perClient)
 				fmt.Printf("%-8s %7d %9d %9d %9.2f %9.1f %8.1f\n", mode, n, len(lat), bad, float64(len(lat))/secs, pct(lat, 50), pct(lat, 99))
 			}
 		}
 	}
 }
 
-func submitRun(ctx context.Context, c *api.Client, name string, data []byte, model string, n int, d time.Duration) (ok, bad int64, secs float64) {
+// submitRun submits from n clients for d, client i to node i mod the nodes.
+func submitRun(ctx context.Context, cs []*api.Client, name string, data []byte, model string, n int, d time.Duration) (ok, bad int64, secs float64) {
 	var okN, badN atomic.Int64
 	stop := time.Now().Add(d)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range n {
+	for i := range n {
+		c := cs[i%len(cs)]
 		wg.Go(func() {
 			for time.Now().Before(stop) {
 				_, err := c.Submit(ctx, name, bytes.NewReader(data), api.Options{Model: model, Formats: "txt", Priority: "batch"})
@@ -126,13 +135,17 @@ func drain(ctx context.Context, c *api.Client) {
 	}
 }
 
-func latencyRun(ctx context.Context, c *api.Client, mode, name string, data []byte, model string, n, each int) ([]float64, int, float64) {
+// latencyRun times each client's requests, client i on node i mod the
+// nodes (an asynchronous task is followed on the node it was submitted to,
+// wherever it runs).
+func latencyRun(ctx context.Context, cs []*api.Client, mode, name string, data []byte, model string, n, each int) ([]float64, int, float64) {
 	var mu sync.Mutex
 	var lat []float64
 	bad := 0
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range n {
+	for i := range n {
+		c := cs[i%len(cs)]
 		wg.Go(func() {
 			for range each {
 				t0 := time.Now()
