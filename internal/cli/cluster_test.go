@@ -168,6 +168,17 @@ func TestClusterOnPostgres(t *testing.T) {
 	if sys.Node != ids[0] || states[ids[0]] != "live" || states[ids[2]] != "live" || states[ids[1]] != "gone" {
 		t.Errorf("cluster view answered by %s: %v", sys.Node, states)
 	}
+	line, _ := nodes[2].logs.waitFor(t, 0, `msg="lector serving"`)
+	addr := regexp.MustCompile(` addr=(\S+)`).FindStringSubmatch(line)[1]
+	out, stderr, err := run(t, testEnv(), "ps", "--server", "http://"+addr)
+	if err != nil {
+		t.Fatalf("ps: %v %s", err, stderr)
+	}
+	for _, want := range []string{ids[2] + " (answered)", ids[0], ids[1], "gone", "live"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lector ps does not show %q:\n%s", want, out)
+		}
+	}
 
 	// Cancel across nodes: a long task, found running on one survivor, is
 	// cancelled through the other.
@@ -222,7 +233,8 @@ func TestClusterOnPostgres(t *testing.T) {
 func TestClusterSurvivesPostgresRestart(t *testing.T) {
 	t.Parallel()
 	pg := pgtest.New(t)
-	db := pg.NewDatabase(t)
+	const password = "pw-never-printed" // the server trusts the socket; the URL carries one all the same
+	db := strings.Replace(pg.NewDatabase(t), pgtest.User+"@", pgtest.User+":"+password+"@", 1)
 	ctx := t.Context()
 	nodes := []*serverProcess{startNode(t, db), startNode(t, db)}
 	img := grayPNG(t, 1000, 1000) // one megapixel: synthetic t= is per megapixel
@@ -274,6 +286,12 @@ func TestClusterSurvivesPostgresRestart(t *testing.T) {
 		if n := len(regexp.MustCompile(`msg="task succeeded" task=` + id).FindAllString(all, -1)); n != 1 {
 			t.Errorf("task %s succeeded %d times", id, n)
 		}
+	}
+	if !strings.Contains(all, "heartbeat failed") || !strings.Contains(all, `database="postgres://lector@/`) {
+		t.Errorf("the logs do not show the outage and the database (the test would not see a password printed there):\n%s", all)
+	}
+	if strings.Contains(all, password) {
+		t.Errorf("a node printed the database password:\n%s", all)
 	}
 }
 
