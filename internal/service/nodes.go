@@ -37,30 +37,39 @@ func (s *Service) heartbeats(ctx context.Context) {
 			return
 		case <-tick.C():
 		}
-		if err := s.heartbeat(ctx); err != nil {
-			if !failing {
-				s.cfg.Log.Warn("node heartbeat failed", "err", err)
-			}
-			failing = true
-			continue
-		}
-		now := s.cfg.Clock.Now()
-		if failing {
-			s.cfg.Log.Info("node heartbeat recorded again")
-			failing, healthySince = false, now
-		}
-		if !s.cfg.Store.Shared() || now.Sub(healthySince) < s.cfg.NodeTimeout {
-			continue
-		}
-		dead, n, err := s.cfg.Store.RescueDeadNodes(ctx, now, s.cfg.NodeTimeout)
-		if err != nil {
-			s.cfg.Log.Warn("rescuing dead nodes' tasks", "err", err)
-			continue
-		}
-		if len(dead) > 0 {
-			s.cfg.Log.Warn("nodes stopped heartbeating; their running tasks returned to the queue", "nodes", dead, "tasks", n)
+		err := s.beatOnce(ctx, &healthySince, &failing)
+		if s.cfg.OnHeartbeat != nil {
+			s.cfg.OnHeartbeat(err)
 		}
 	}
+}
+
+// beatOnce is one turn of the heartbeat loop.
+func (s *Service) beatOnce(ctx context.Context, healthySince *time.Time, failing *bool) error {
+	if err := s.heartbeat(ctx); err != nil {
+		if !*failing {
+			s.cfg.Log.Warn("node heartbeat failed", "err", err)
+		}
+		*failing = true
+		return err
+	}
+	now := s.cfg.Clock.Now()
+	if *failing {
+		s.cfg.Log.Info("node heartbeat recorded again")
+		*failing, *healthySince = false, now
+	}
+	if !s.cfg.Store.Shared() || now.Sub(*healthySince) < s.cfg.NodeTimeout {
+		return nil
+	}
+	dead, n, err := s.cfg.Store.RescueDeadNodes(ctx, now, s.cfg.NodeTimeout)
+	if err != nil {
+		s.cfg.Log.Warn("rescuing dead nodes' tasks", "err", err)
+		return err
+	}
+	if len(dead) > 0 {
+		s.cfg.Log.Warn("nodes stopped heartbeating; their running tasks returned to the queue", "nodes", dead, "tasks", n)
+	}
+	return nil
 }
 
 // Nodes lists the database's nodes (every node of the cluster), live

@@ -95,6 +95,9 @@ type Config struct {
 	// pass that deleted something, with how many tasks' results it deleted.
 	OnWorking   func(id string)
 	OnRetention func(tasks int)
+	// OnHeartbeat, if set, observes each turn of the heartbeat loop after
+	// its heartbeat (and rescue) with the turn's error.
+	OnHeartbeat func(err error)
 	Clock       clock.Clock
 	Log         *slog.Logger
 }
