@@ -143,7 +143,7 @@ func TestClusterOnPostgres(t *testing.T) {
 	}
 	all := nodes[0].logs.String() + "\n" + nodes[1].logs.String() + "\n" + nodes[2].logs.String()
 	for _, id := range tasks {
-		if n := len(regexp.MustCompile(`msg="task succeeded" task=` + id).FindAllString(all, -1)); n != 1 {
+		if n := len(regexp.MustCompile(`msg="task succeeded" task=`+id).FindAllString(all, -1)); n != 1 {
 			t.Errorf("task %s succeeded %d times", id, n)
 		}
 	}
@@ -283,7 +283,7 @@ func TestClusterSurvivesPostgresRestart(t *testing.T) {
 	}
 	all := nodes[0].logs.String() + "\n" + nodes[1].logs.String()
 	for _, id := range tasks {
-		if n := len(regexp.MustCompile(`msg="task succeeded" task=` + id).FindAllString(all, -1)); n != 1 {
+		if n := len(regexp.MustCompile(`msg="task succeeded" task=`+id).FindAllString(all, -1)); n != 1 {
 			t.Errorf("task %s succeeded %d times", id, n)
 		}
 	}
