@@ -113,6 +113,9 @@ CREATE TABLE lector_nodes (
 // connectTimeout bounds the first connection at Open.
 const connectTimeout = 10 * time.Second
 
+// defaultMaxConns is a node's pool size unless the URL sets pool_max_conns.
+const defaultMaxConns = 16
+
 // OpenPostgres connects to the server named by dsn (a postgres:// URL),
 // applies Lector's and River's migrations (under an advisory lock, so nodes
 // starting together migrate once) and starts listening for task events.
@@ -125,6 +128,11 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 		return nil, fmt.Errorf("store: the database URL %s is not valid: %s", desc, scrub(err.Error(), cfg))
 	}
 	cfg.ConnConfig.ConnectTimeout = connectTimeout
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// pgx's default (the CPU count, at least 4) is too few for River's
+		// listener, producer and completer beside the workers and requests.
+		cfg.MaxConns = defaultMaxConns
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %s", desc, scrub(err.Error(), cfg))
@@ -643,6 +651,9 @@ func (s *Postgres) RescueDeadNodes(ctx context.Context, now time.Time, timeout t
 	var dead []string
 	var requeued int
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM lector_nodes WHERE gone = 1 AND heartbeat_at < $1`, ns(now.Add(-goneKept))); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT id FROM lector_nodes WHERE gone = 0 AND heartbeat_at < $1 FOR UPDATE SKIP LOCKED`, ns(now.Add(-timeout)))
 		if err != nil {
 			return err

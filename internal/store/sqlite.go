@@ -542,6 +542,9 @@ func (s *SQLite) Recover(ctx context.Context) (int, error) {
 		if _, err := tx.ExecContext(ctx, `UPDATE lector_nodes SET gone = 1`); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM lector_nodes WHERE heartbeat_at < ?`, ns(time.Now().Add(-goneKept))); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
 		return err
 	})

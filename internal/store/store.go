@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ import (
 
 // ChunkSize is the size of one stored blob chunk.
 const ChunkSize = 1 << 20
+
+// goneKept is how long a gone node stays listed.
+const goneKept = 24 * time.Hour
 
 // Task is one row of lector_tasks.
 type Task struct {
@@ -251,7 +255,7 @@ func Open(ctx context.Context, database, dataDir string) (Store, error) {
 	}
 	path := database
 	if path == "" {
-		path = dataDir + "/lector.db"
+		path = filepath.Join(dataDir, "lector.db")
 	}
 	return OpenSQLite(ctx, path)
 }
