@@ -88,7 +88,7 @@ start_pg
 db=1
 for n in $NODES; do
   as_pg "$PGBIN/createdb" -h "$work/pg" -U lector "b$db"
-  url="postgres://lector@/b$db?host=$work/pg"
+  url="postgres://lector@/b$db?host=$work/pg${PGURL_EXTRA:-}"
   servers=""
   for i in $(seq "$n"); do
     start_node "pg$db-$i" --database "$url"
