@@ -213,6 +213,8 @@ type SystemView struct {
 	// Nodes is every node of the database's cluster (one, on SQLite), live
 	// first, each with its own view as of its last heartbeat (a server's).
 	Nodes []ClusterNode `json:"nodes,omitempty"`
+	// ClusterError says why Nodes is missing (the database is unreachable).
+	ClusterError string `json:"cluster_error,omitempty"`
 }
 
 // ClusterNode is one node as the database knows it.
@@ -246,9 +248,8 @@ func (s *Server) system(w http.ResponseWriter, r *http.Request) {
 	if s.d.Service != nil {
 		out.Node = s.d.Service.NodeID()
 		nodes, err := s.d.Service.Nodes(r.Context())
-		if err != nil {
-			s.fail(w, r, err)
-			return
+		if err != nil { // the database is unreachable: this node's own view still answers
+			out.ClusterError = errcode.Message(err)
 		}
 		for _, n := range nodes {
 			cn := ClusterNode{ID: n.ID, Host: n.Host, Addr: n.Addr, State: "live", StartedAt: n.StartedAt, HeartbeatAt: n.HeartbeatAt}
