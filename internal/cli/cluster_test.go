@@ -257,6 +257,9 @@ func TestClusterSurvivesPostgresRestart(t *testing.T) {
 			t.Errorf("node %d: a submission while the database is down: %v, want 503 unavailable", i, err)
 		}
 	}
+	for _, n := range nodes { // the outage spans a heartbeat of each node
+		n.logs.waitFor(t, 0, `msg="node heartbeat failed"`)
+	}
 	if err := pg.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -498,3 +498,19 @@ func joinIDs(ids []string) string {
 	}
 	return b.String()
 }
+
+// TestRedactHidesThePassword, for URLs that parse and ones that do not.
+func TestRedactHidesThePassword(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"postgres://lector:s3cret@db:5432/lector?sslmode=disable": "postgres://lector@db:5432/lector?sslmode=disable",
+		"postgres://lector:s3cret@db:notaport/lector":             "postgres://lector@db:notaport/lector",
+		"postgres://lector@/lector?host=/tmp&password=s3cret":     "postgres://lector@/lector?host=%2Ftmp",
+		"host=db user=lector password=s3cret":                     "host=db user=lector password=********",
+		"/var/lib/lector/lector.db":                               "/var/lib/lector/lector.db",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -125,7 +126,13 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	desc := Redact(dsn)
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("store: the database URL %s is not valid: %s", desc, scrub(err.Error(), cfg))
+		msg := err.Error()
+		if u, perr := url.Parse(dsn); perr == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok && pw != "" {
+				msg = strings.ReplaceAll(msg, pw, "********")
+			}
+		}
+		return nil, fmt.Errorf("store: the database URL %s is not valid: %s", desc, msg)
 	}
 	cfg.ConnConfig.ConnectTimeout = connectTimeout
 	if !strings.Contains(dsn, "pool_max_conns") {

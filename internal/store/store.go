@@ -25,6 +25,7 @@ import (
 	"io"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -266,15 +267,12 @@ func IsPostgres(database string) bool {
 }
 
 // Redact returns a database URL without its password (for logs and
-// errors); a string that is no URL is returned as is when it holds no
-// "password" and as "(database)" otherwise.
+// errors), whether or not it parses: the user-info's password and any
+// password= parameter are removed.
 func Redact(database string) string {
 	u, err := url.Parse(database)
 	if err != nil || u.Scheme == "" {
-		if strings.Contains(strings.ToLower(database), "password") {
-			return "(database)"
-		}
-		return database
+		return redactText(database)
 	}
 	if u.User != nil {
 		u.User = url.User(u.User.Username())
@@ -287,6 +285,18 @@ func Redact(database string) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+var (
+	userinfoPassword = regexp.MustCompile(`(://[^:/@?#]*):[^@]*@`)
+	passwordParam    = regexp.MustCompile(`(?i)password\s*=\s*\S*`)
+)
+
+// redactText removes passwords from a database string that is not a URL
+// (or not a valid one).
+func redactText(s string) string {
+	s = userinfoPassword.ReplaceAllString(s, "$1@")
+	return passwordParam.ReplaceAllString(s, "password=********")
 }
 
 // newerSchema is the error for a database from a newer Lector.
