@@ -11,6 +11,7 @@
 #
 #   bench/cluster-load.sh                    # defaults below
 #   NODES="1 3" SUBMIT_FOR=3s bench/cluster-load.sh
+#   PGURL_EXTRA='&pool_max_conns=4' NODES=1 bench/cluster-load.sh   # appended to the database URL
 #
 # Needs Debian's postgresql package (make setup installs it); run as root it
 # runs the server as the postgres user.
