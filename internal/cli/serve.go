@@ -19,6 +19,7 @@ import (
 	"github.com/lector-ocr/lector/internal/auth"
 	"github.com/lector-ocr/lector/internal/metrics"
 	"github.com/lector-ocr/lector/internal/server"
+	"github.com/lector-ocr/lector/internal/web"
 	"github.com/lector-ocr/lector/internal/service"
 	"github.com/lector-ocr/lector/internal/store"
 )
@@ -113,7 +114,7 @@ func runServe(ctx context.Context, io IO, args []string) (err error) {
 		Devices: st.node.devices, Monitor: st.node.monitor, Models: st.models, Pool: st.pool, Semaphores: st.sems, Admission: st.adm,
 		Runtime: st.rt, Service: svc, Catalog: func() []api.ModelInfo { return catalog(st.registry) },
 		DefaultKeepAlive: cfg.Models.KeepAliveOrDefault(), Log: log,
-		Auth: tokens, Metrics: mx,
+		Auth: tokens, Metrics: mx, Web: web.New(web.Options{Auth: tokens, Log: log}),
 	})
 	if err := svc.Start(ctx); err != nil {
 		return err

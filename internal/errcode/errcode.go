@@ -35,6 +35,10 @@ const (
 	NotFinished          Code = "not_finished" // a result asked for before its task ended
 	Gone                 Code = "gone"         // a result deleted (retention) or never stored
 	Unauthorized         Code = "unauthorized" // no or a wrong bearer token
+	// Forbidden: a browser's request that changes something came from
+	// another site, or without the page's own header (cross-site request
+	// forgery).
+	Forbidden Code = "forbidden"
 	// DeviceUnavailable: the device asked for is not here, is turned off,
 	// or cannot run the model (no GPU, no CUDA driver, a CPU-only model).
 	DeviceUnavailable Code = "device_unavailable"
@@ -44,7 +48,7 @@ const (
 // them all, such as the HTTP server's statuses).
 var All = []Code{Internal, InvalidArgument, UnknownModel, QueueFull, InsufficientMemory, UnsupportedMediaType,
 	InvalidDocument, TooLarge, TooManyPages, TooManyPixels, EncryptedPDF, ModelLoadFailed, EngineCrashed, Timeout,
-	Canceled, Unavailable, NotFound, NotFinished, Gone, Unauthorized, DeviceUnavailable}
+	Canceled, Unavailable, NotFound, NotFinished, Gone, Unauthorized, Forbidden, DeviceUnavailable}
 
 // Retryable reports whether a task that failed with code may succeed if it
 // runs again unchanged: a crashed engine or a node going away, never a bad

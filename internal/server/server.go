@@ -29,6 +29,7 @@ import (
 	"github.com/lector-ocr/lector/internal/pool"
 	"github.com/lector-ocr/lector/internal/service"
 	"github.com/lector-ocr/lector/internal/task"
+	"github.com/lector-ocr/lector/internal/web"
 )
 
 // Deps are the parts of the node the API uses.
@@ -48,6 +49,9 @@ type Deps struct {
 	// Auth, when set, makes every /v1 call need a bearer token; the token's
 	// subject owns the tasks it makes.
 	Auth *auth.Tokens
+	// Web, when set, serves the page at / and its sessions: a session
+	// cookie authenticates /v1 like a bearer token.
+	Web *web.UI
 	// Metrics, when set, is served at /metrics.
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
@@ -94,6 +98,11 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /v1/tasks/{id}/result", s.result)
 		mux.HandleFunc("GET /v1/tasks/{id}/events", s.events)
 		mux.HandleFunc("GET /v1/tasks/{id}/assets/{name}", s.asset)
+		// An HTML or Markdown result links its figures by bare name:
+		// relative to /v1/tasks/{id}/result they are here.
+		mux.HandleFunc("GET /v1/tasks/{id}/{name}", s.asset)
+		mux.HandleFunc("GET /v1/tasks/{id}/pages/{page}", s.pageImage)
+		mux.HandleFunc("GET /v1/events", s.allEvents)
 		mux.HandleFunc("POST /v1/ocr", s.ocr)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -102,12 +111,18 @@ func (s *Server) Handler() http.Handler {
 	if s.d.Metrics != nil {
 		mux.Handle("GET /metrics", s.d.Metrics.Handler())
 	}
-	return s.authenticate(mux)
+	if s.d.Web == nil {
+		return s.authenticate(mux)
+	}
+	s.d.Web.Register(mux)
+	return s.d.Web.Protect(s.authenticate(mux))
 }
 
 // authenticate requires a bearer token on /v1 when tokens are configured
-// and puts its subject in the request's context. Health, readiness and
-// metrics are open.
+// and puts its subject in the request's context. Without an Authorization
+// header, the page's session cookie stands for the token (and a request
+// that changes something must then carry the page's header). Health,
+// readiness, metrics and the page's own files are open.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	if s.d.Auth == nil {
 		return next
@@ -117,11 +132,21 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if r.Header.Get("Authorization") == "" && s.d.Web != nil {
+			if subject, ok := s.d.Web.Subject(r); ok {
+				if err := web.CheckPageHeader(r); err != nil {
+					writeError(w, err)
+					return
+				}
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), subjectKey{}, subject)))
+				return
+			}
+		}
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		subject, valid := s.d.Auth.Subject(strings.TrimSpace(token))
 		if !ok || !valid {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="lector"`)
-			msg := "this server needs Authorization: Bearer <token>"
+			msg := "this server needs Authorization: Bearer <token> (or the page's session: log in at /)"
 			if ok {
 				msg = "the bearer token is not valid"
 			}
@@ -145,6 +170,7 @@ var statusOf = map[errcode.Code]int{
 	errcode.UnsupportedMediaType: http.StatusUnsupportedMediaType,
 	errcode.NotFound:             http.StatusNotFound,
 	errcode.Unauthorized:         http.StatusUnauthorized,
+	errcode.Forbidden:            http.StatusForbidden,
 	errcode.NotFinished:          http.StatusConflict,
 	errcode.Gone:                 http.StatusGone,
 	errcode.QueueFull:            http.StatusServiceUnavailable,

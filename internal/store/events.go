@@ -8,9 +8,44 @@ import "sync"
 type hub struct {
 	mu   sync.Mutex
 	subs map[string]map[chan struct{}]struct{}
+	all  map[*allWatch]struct{}
 }
 
-func newHub() *hub { return &hub{subs: map[string]map[chan struct{}]struct{}{}} }
+// allWatch is a watcher of every task: the ids changed since it last took
+// them, and its signal.
+type allWatch struct {
+	ch  chan struct{}
+	ids map[string]struct{}
+}
+
+func newHub() *hub {
+	return &hub{subs: map[string]map[chan struct{}]struct{}{}, all: map[*allWatch]struct{}{}}
+}
+
+// watchAll returns a channel signalled after a change of any task, a
+// function that returns (and forgets) the ids changed since its last call,
+// and a function that stops the watch.
+func (h *hub) watchAll() (<-chan struct{}, func() []string, func()) {
+	aw := &allWatch{ch: make(chan struct{}, 1), ids: map[string]struct{}{}}
+	h.mu.Lock()
+	h.all[aw] = struct{}{}
+	h.mu.Unlock()
+	take := func() []string {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		ids := make([]string, 0, len(aw.ids))
+		for id := range aw.ids {
+			ids = append(ids, id)
+		}
+		clear(aw.ids)
+		return ids
+	}
+	return aw.ch, take, func() {
+		h.mu.Lock()
+		delete(h.all, aw)
+		h.mu.Unlock()
+	}
+}
 
 // watch returns a channel signalled after each change of task id, and a
 // function that stops the watch.
@@ -49,6 +84,13 @@ func (h *hub) publishAll() {
 	for _, chans := range h.subs {
 		for ch := range chans {
 			signal(ch)
+		}
+	}
+	for aw := range h.all {
+		aw.ids[id] = struct{}{}
+		select {
+		case aw.ch <- struct{}{}:
+		default:
 		}
 	}
 }

@@ -1,0 +1,111 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/lector-ocr/lector/internal/errcode"
+)
+
+// pageImage serves page {page} of a task as an image a browser shows, in
+// the frame of the task's result (what the page's viewer draws the words'
+// boxes over). It is private to the caller and never changes.
+func (s *Server) pageImage(w http.ResponseWriter, r *http.Request) {
+	page, err := strconv.Atoi(r.PathValue("page"))
+	if err != nil {
+		writeError(w, errcode.New(errcode.InvalidArgument, "page %q is not a number", r.PathValue("page")))
+		return
+	}
+	data, media, err := s.d.Service.PageImage(r.Context(), subject(r), r.PathValue("id"), page)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/"+media)
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Header().Set("Cache-Control", "private, max-age=86400")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(data)
+}
+
+// DeletedEvent is the data of a "deleted" event of GET /v1/events.
+type DeletedEvent struct {
+	ID string `json:"id"`
+}
+
+// allEvents streams the changes of every task of the caller as server-sent
+// events: "ready" once subscribed (read the list after it, and miss
+// nothing), then "task" (the whole task) after each change of one of the
+// caller's tasks — submitted, status, pages done — and "deleted" ({"id"})
+// when a task this stream told of is gone. Another subject's tasks are
+// never named. The stream lasts until the client or the server ends it.
+func (s *Server) allEvents(w http.ResponseWriter, r *http.Request) {
+	changed, take, stop := s.d.Service.WatchAll()
+	defer stop()
+	flusher, _ := w.(http.Flusher)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(event string, v any) bool {
+		b, _ := json.Marshal(v)
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
+			return false
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return true
+	}
+	if !send("ready", struct{}{}) {
+		return
+	}
+	told := map[string]bool{} // tasks of this subject this stream named
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.closing():
+			return
+		case <-ping.C:
+			if _, err := io.WriteString(w, ": ping\n\n"); err != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		case <-changed:
+			for _, id := range take() {
+				t, err := s.d.Service.Get(r.Context(), subject(r), id)
+				switch {
+				case errcode.Of(err) == errcode.NotFound:
+					// Another subject's, or deleted: only a task this
+					// stream named can be said to be gone.
+					if told[id] {
+						delete(told, id)
+						if !send("deleted", DeletedEvent{ID: id}) {
+							return
+						}
+					}
+				case err != nil:
+					if r.Context().Err() != nil {
+						return
+					}
+					s.d.Log.Warn("events: reading a task", "task", id, "err", err)
+				default:
+					told[id] = true
+					if !send("task", t) {
+						return
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,195 @@
+// A task's viewer: its facts, downloads of every format made, each page's
+// image with the recognised words' boxes drawn over it (hover or focus a
+// word for its text and confidence) beside the page's text, and for the
+// structure pipeline the rendered HTML (or Markdown) with its tables and
+// figures.
+
+import { get, explain, formatBytes } from './api.js';
+import { el, ms } from './tasks.js';
+
+const $ = (id) => document.getElementById(id);
+const svgNS = 'http://www.w3.org/2000/svg';
+let stream = null;
+let shown = null; // the task id on screen
+
+function svg(tag, attrs = {}) {
+  const e = document.createElementNS(svgNS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  return e;
+}
+
+function meta(t) {
+  const parts = [`${t.status}`, `${t.pipeline} · ${t.model}`, `${t.pages.done}/${t.pages.total} pages`, formatBytes(t.input_bytes)];
+  const r = t.resources;
+  if (r) {
+    parts.push(`on ${r.device}${r.fallback ? ' (fallback)' : ''}`);
+    if (r.run_ms != null) parts.push(`ran ${ms(r.run_ms)}`);
+    if (r.estimated_bytes) parts.push(`memory estimated ${formatBytes(r.estimated_bytes)}, peak ${formatBytes(r.peak_bytes)}`);
+  }
+  if (t.error && t.status !== 'succeeded') parts.push(t.error.message);
+  return parts.join(' · ');
+}
+
+function downloads(t) {
+  const base = (t.filename || t.id).replace(/\.[^.]+$/, '');
+  const links = t.status === 'succeeded' && !t.results_deleted_at
+    ? t.formats.map((f) => el('a', { class: 'button', href: `/v1/tasks/${encodeURIComponent(t.id)}/result?format=${f}`, download: `${base}.${f === 'hocr' ? 'hocr.html' : f}`, 'data-format': f, text: f }))
+    : [];
+  $('downloads').replaceChildren(...(links.length ? [el('span', { text: 'Download: ' }), ...links] : []));
+}
+
+function words(page) {
+  const out = [];
+  for (const b of page.blocks || []) for (const p of b.paragraphs || []) for (const l of p.lines || []) {
+    const line = [];
+    for (const w of l.words || []) line.push(w);
+    out.push(line);
+  }
+  return out;
+}
+
+// pageView draws one page: the page image in the result's frame (rotated
+// as the engine turned it upright), a box per word, and the text beside.
+function pageView(t, page) {
+  const W = page.width, H = page.height;
+  const fig = el('figure', { class: 'page', 'data-page': String(page.number) });
+  const box = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `Page ${page.number} with ${page.blocks ? 'its words outlined' : 'no words'}` });
+  const rot = ((page.rotation || 0) % 360 + 360) % 360;
+  const iw = rot === 90 || rot === 270 ? H : W, ih = rot === 90 || rot === 270 ? W : H;
+  const transforms = { 0: '', 90: `translate(${W},0) rotate(90)`, 180: `translate(${W},${H}) rotate(180)`, 270: `translate(0,${H}) rotate(270)` };
+  const img = svg('image', { href: `/v1/tasks/${encodeURIComponent(t.id)}/pages/${page.number}`, x: 0, y: 0, width: iw, height: ih, preserveAspectRatio: 'none' });
+  if (transforms[rot]) img.setAttribute('transform', transforms[rot]);
+  box.append(img);
+  const info = el('p', { class: 'word-info', 'aria-live': 'polite', text: 'Hover over a word to see its text and confidence.' });
+  const text = el('div', { class: 'page-text', lang: '' });
+  const pairs = [];
+  const say = (w, on) => {
+    info.textContent = on ? `“${w.text}” — confidence ${Math.round(w.confidence)}%` : 'Hover over a word to see its text and confidence.';
+  };
+  for (const line of words(page)) {
+    const lineEl = el('div', { class: 'line' });
+    for (const w of line) {
+      const b = w.box;
+      const r = svg('rect', { x: b.x0, y: b.y0, width: Math.max(1, b.x1 - b.x0), height: Math.max(1, b.y1 - b.y0), class: 'word', 'data-text': w.text, 'data-confidence': String(w.confidence) });
+      const title = svg('title');
+      title.textContent = `${w.text} (${Math.round(w.confidence)}%)`;
+      r.append(title);
+      box.append(r);
+      const span = el('span', { class: 'w', tabindex: '0', text: w.text, 'data-text': w.text });
+      lineEl.append(span, ' ');
+      pairs.push([r, span, w]);
+    }
+    text.append(lineEl);
+  }
+  for (const [r, span, w] of pairs) {
+    const on = () => { r.classList.add('hot'); span.classList.add('hot'); say(w, true); };
+    const off = () => { r.classList.remove('hot'); span.classList.remove('hot'); say(w, false); };
+    r.addEventListener('mouseenter', on); r.addEventListener('mouseleave', off);
+    span.addEventListener('mouseenter', on); span.addEventListener('mouseleave', off);
+    span.addEventListener('focus', on); span.addEventListener('blur', off);
+  }
+  fig.append(el('div', { class: 'page-image' }, box), el('div', { class: 'page-side' }, el('h2', { text: `Page ${page.number}` }), info, text));
+  return fig;
+}
+
+async function showResult(t) {
+  const pagesEl = $('pages');
+  const rendered = $('rendered');
+  const tabs = $('tabs');
+  pagesEl.replaceChildren();
+  rendered.replaceChildren();
+  tabs.replaceChildren();
+  rendered.hidden = true;
+  if (t.status !== 'succeeded' || t.results_deleted_at || !t.formats.includes('json')) return;
+  const doc = await get(`/v1/tasks/${encodeURIComponent(t.id)}/result?format=json`);
+  if (shown !== t.id) return;
+  pagesEl.replaceChildren(...doc.pages.map((p) => pageView(t, p)));
+  const doc2 = t.formats.includes('html') ? 'html' : t.formats.includes('md') ? 'md' : '';
+  if (t.pipeline !== 'structure' || !doc2) return;
+  // The structure pipeline's document: tables and figures as rendered.
+  const pick = (which) => {
+    for (const b of tabs.children) b.setAttribute('aria-selected', String(b.dataset.view === which));
+    pagesEl.hidden = which !== 'pages';
+    rendered.hidden = which !== 'document';
+  };
+  tabs.append(
+    el('button', { type: 'button', role: 'tab', 'data-view': 'pages', 'aria-selected': 'true', text: 'Pages and words', onclick: () => pick('pages') }),
+    el('button', { type: 'button', role: 'tab', 'data-view': 'document', 'aria-selected': 'false', text: `Document (${doc2})`, onclick: () => pick('document') }));
+  if (doc2 === 'html') {
+    // Served by the API under the task, so its figures' bare names resolve
+    // to the task's assets; sandboxed: no script of it runs.
+    rendered.append(el('iframe', { src: `/v1/tasks/${encodeURIComponent(t.id)}/result?format=html`, sandbox: 'allow-same-origin', title: 'The document as HTML' }));
+  } else {
+    const md = await get(`/v1/tasks/${encodeURIComponent(t.id)}/result?format=md`);
+    rendered.append(el('pre', { class: 'markdown', text: md }));
+  }
+}
+
+async function load(id) {
+  const err = $('viewer-error');
+  err.hidden = true;
+  let t;
+  try {
+    t = await get(`/v1/tasks/${encodeURIComponent(id)}`);
+  } catch (ex) {
+    if (shown !== id) return;
+    $('viewer-title').textContent = 'Task';
+    $('viewer-meta').textContent = '';
+    $('downloads').replaceChildren();
+    $('pages').replaceChildren();
+    $('tabs').replaceChildren();
+    err.textContent = explain(ex);
+    err.hidden = false;
+    return;
+  }
+  if (shown !== id) return;
+  update(t);
+  if (!['succeeded', 'failed', 'canceled'].includes(t.status)) follow(id);
+  else {
+    try { await showResult(t); } catch (ex) { err.textContent = explain(ex); err.hidden = false; }
+  }
+}
+
+function update(t) {
+  $('viewer-title').textContent = t.filename || t.id;
+  $('viewer-meta').textContent = meta(t);
+  $('viewer-page').dataset.status = t.status;
+  downloads(t);
+}
+
+function follow(id) {
+  stream = new EventSource(`/v1/tasks/${encodeURIComponent(id)}/events`);
+  stream.addEventListener('status', (e) => {
+    const t = JSON.parse(e.data);
+    update(t);
+    if (['succeeded', 'failed', 'canceled'].includes(t.status)) {
+      stream.close();
+      stream = null;
+      showResult(t).catch((ex) => { $('viewer-error').textContent = explain(ex); $('viewer-error').hidden = false; });
+    }
+  });
+  stream.addEventListener('progress', (e) => {
+    const p = JSON.parse(e.data);
+    const m = $('viewer-meta').textContent.replace(/\d+\/\d+ pages/, `${p.done}/${p.total} pages`);
+    $('viewer-meta').textContent = m;
+  });
+}
+
+export function show(id) {
+  shown = id;
+  $('viewer-title').textContent = 'Task';
+  $('viewer-meta').textContent = '';
+  $('downloads').replaceChildren();
+  $('pages').replaceChildren();
+  $('pages').hidden = false;
+  $('tabs').replaceChildren();
+  $('rendered').hidden = true;
+  delete $('viewer-page').dataset.status;
+  load(id);
+}
+
+export function hide() {
+  shown = null;
+  if (stream) stream.close();
+  stream = null;
+}
