@@ -19,9 +19,9 @@ import (
 	"github.com/lector-ocr/lector/internal/auth"
 	"github.com/lector-ocr/lector/internal/metrics"
 	"github.com/lector-ocr/lector/internal/server"
-	"github.com/lector-ocr/lector/internal/web"
 	"github.com/lector-ocr/lector/internal/service"
 	"github.com/lector-ocr/lector/internal/store"
+	"github.com/lector-ocr/lector/internal/web"
 )
 
 func newLogger(io IO) *slog.Logger {
