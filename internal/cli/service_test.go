@@ -177,7 +177,11 @@ func (ts *testServer) assertQuiescent(t *testing.T) {
 	for _, dir := range []string{"workspaces", "uploads"} {
 		entries, _ := os.ReadDir(filepath.Join(ts.dataDir, dir))
 		if len(entries) > 0 {
-			t.Errorf("%d entries left in %s", len(entries), dir)
+			names := []string{}
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			t.Errorf("%d entries left in %s: %v", len(entries), dir, names)
 		}
 	}
 }

@@ -91,8 +91,20 @@ function render() {
   $('older').disabled = !next;
 }
 
+const isFinal = (t) => ['succeeded', 'failed', 'canceled'].includes(t.status);
+
+// fresher picks between two readings of a task that may arrive out of
+// order (a list fetched while events flow): an ended task never goes back
+// to running, and pages done never go down.
+function fresher(old, t) {
+  if (!old) return t;
+  if (isFinal(old) && !isFinal(t)) return old;
+  if (!isFinal(t) && old.status === t.status && old.pages.done > t.pages.done) return old;
+  return t;
+}
+
 function upsert(t) {
-  if (rows.has(t.id)) rows.set(t.id, t);
+  if (rows.has(t.id)) rows.set(t.id, fresher(rows.get(t.id), t));
   else if (cursors.length === 1) {
     // New (or not yet listed) on the first page: newest first, so it
     // belongs at the top; the page keeps its size.
@@ -113,7 +125,13 @@ async function loadPage() {
   const cursor = cursors[cursors.length - 1];
   try {
     const list = await get(`/v1/tasks?limit=${pageSize}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    rows = new Map(list.tasks.map((t) => [t.id, t]));
+    const prev = rows;
+    rows = new Map(list.tasks.map((t) => [t.id, fresher(prev.get(t.id), t)]));
+    if (cursors.length === 1) {
+      // Tasks an event announced after the list was read stay on top.
+      const newest = list.tasks.length ? list.tasks[0].created_at : '';
+      for (const t of prev.values()) if (!rows.has(t.id) && t.created_at > newest) rows.set(t.id, t);
+    }
     next = list.next || '';
     render();
   } catch (ex) {
@@ -230,5 +248,11 @@ export async function show() {
 export function hide() {
   if (stream) stream.close();
   stream = null;
+  // Nothing of this session stays on the page (the next may be another
+  // subject's).
+  rows = new Map();
+  cursors = [''];
+  next = '';
+  render();
   $('live').classList.remove('on');
 }

@@ -59,6 +59,8 @@ function pageView(t, page) {
   const transforms = { 0: '', 90: `translate(${W},0) rotate(90)`, 180: `translate(${W},${H}) rotate(180)`, 270: `translate(0,${H}) rotate(270)` };
   const img = svg('image', { href: `/v1/tasks/${encodeURIComponent(t.id)}/pages/${page.number}`, x: 0, y: 0, width: iw, height: ih, preserveAspectRatio: 'none' });
   if (transforms[rot]) img.setAttribute('transform', transforms[rot]);
+  img.addEventListener('load', () => { fig.dataset.loaded = 'true'; });
+  img.addEventListener('error', () => { fig.dataset.loaded = 'error'; });
   box.append(img);
   const info = el('p', { class: 'word-info', 'aria-live': 'polite', text: 'Hover over a word to see its text and confidence.' });
   const text = el('div', { class: 'page-text', lang: '' });

@@ -1,0 +1,416 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/draw"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	pdfapi "github.com/pdfcpu/pdfcpu/pkg/api"
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/image/font/opentype"
+	"golang.org/x/image/math/fixed"
+
+	"github.com/lector-ocr/lector/internal/api"
+)
+
+// screenshotsEnv, set to 1, makes the browser tests write the pages'
+// screenshots into docs/screenshots (the README shows them); normal runs
+// leave the files alone.
+const screenshotsEnv = "LECTOR_SCREENSHOTS"
+
+// newBrowser starts a headless Chromium (Debian's `chromium`, installed by
+// make setup) and returns a context driving one tab. No Chromium is a
+// failure, not a skip: CI must run these tests.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	var path string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		t.Fatal("no Chromium to drive: run `make setup` (it installs Debian's chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 900), chromedp.Flag("lang", "en-US"))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+	})
+	// Bounded like the test: a page that never shows what the test waits
+	// for fails at the test's deadline with the context's error.
+	if dl, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		bctx, cancel = context.WithDeadline(bctx, dl.Add(-10*time.Second))
+		t.Cleanup(cancel)
+	}
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	return bctx
+}
+
+// browse runs browser actions and fails the test with what it was doing.
+func browse(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// jsEval evaluates a JavaScript expression in the page (awaiting a promise).
+func jsEval[T any](t *testing.T, ctx context.Context, what, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// waitJS waits until the JavaScript expression is truthy: the page's own
+// state is the signal, polled every 50 ms (bounded at 3 minutes).
+func waitJS(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(3*time.Minute))); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+func screenshot(t *testing.T, ctx context.Context, name, sel string) {
+	t.Helper()
+	if os.Getenv(screenshotsEnv) != "1" {
+		return
+	}
+	var buf []byte
+	var err error
+	if sel == "" {
+		buf, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	} else {
+		buf, err = chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel)))
+	}
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	dir := filepath.Join("..", "..", "docs", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// textPage draws two lines of text in the Go font and returns the PNG and
+// the ink box (x0, y0, x1, y1 in pixels) of the word "brown".
+func textPage(t *testing.T) ([]byte, [4]int) {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, 1100, 320))
+	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+	f, err := opentype.Parse(goregular.TTF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	face, err := opentype.NewFace(f, &opentype.FaceOptions{Size: 56, DPI: 72, Hinting: font.HintingFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := font.Drawer{Dst: img, Src: image.Black, Face: face, Dot: fixed.P(60, 120)}
+	before := d.MeasureString("The quick ").Ceil()
+	word := d.MeasureString("brown").Ceil()
+	d.DrawString("The quick brown fox")
+	d.Dot = fixed.P(60, 230)
+	d.DrawString("jumps over the lazy dog")
+	// The ink of "brown": its columns, and the rows with dark pixels there.
+	box := [4]int{math.MaxInt, math.MaxInt, -1, -1}
+	for y := 0; y < 170; y++ {
+		for x := 60 + before - 2; x < 60+before+word+2; x++ {
+			if img.GrayAt(x, y).Y < 128 {
+				box = [4]int{min(box[0], x), min(box[1], y), max(box[2], x+1), max(box[3], y+1)}
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), box
+}
+
+func iou(a, b [4]float64) float64 {
+	ix := max(0, min(a[2], b[2])-max(a[0], b[0]))
+	iy := max(0, min(a[3], b[3])-max(a[1], b[1]))
+	inter := ix * iy
+	union := (a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter
+	return inter / union
+}
+
+// TestWebPageInABrowser drives the page in a real Chromium against a real
+// `lector serve` with Tesseract: upload a PDF and an image, follow them to
+// succeeded live, see the system page's keep-alive countdown run out and
+// the instance go, find a known word's box over the right place on the
+// page in the viewer, download the searchable PDF, cancel a running task.
+func TestWebPageInABrowser(t *testing.T) {
+	t.Parallel()
+	needTesseract(t)
+	ts := startServer(t, "--enable-synthetic", "--keep-alive", "6s", "--cpu-lanes", "2")
+	ctx := newBrowser(t)
+	dir := t.TempDir()
+
+	pagePNG, want := textPage(t)
+	imgPath := filepath.Join(dir, "fox.png")
+	if err := os.WriteFile(imgPath, pagePNG, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	imp, err := pdfapi.Import("form:A5L, pos:c, sc:0.9 rel", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pdf bytes.Buffer
+	if err := pdfapi.ImportImages(nil, &pdf, []io.Reader{bytes.NewReader(pagePNG)}, imp, nil); err != nil {
+		t.Fatal(err)
+	}
+	pdfPath := filepath.Join(dir, "fox.pdf")
+	if err := os.WriteFile(pdfPath, pdf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// Submit both from the page.
+	browse(t, ctx, "opening the page",
+		chromedp.Navigate(ts.base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#submit-form")),
+		chromedp.WaitVisible(chromedp.CSS("#live.on")), // the event stream is open
+		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{pdfPath, imgPath}))
+	waitJS(t, ctx, "the chosen files", `document.querySelectorAll('#chosen li').length === 2`)
+	screenshot(t, ctx, "submit", "#submit")
+	browse(t, ctx, "submitting", chromedp.Click(chromedp.CSS("#submit-button")))
+	// Progress to succeeded arrives through the event stream: the page is
+	// never reloaded.
+	waitJS(t, ctx, "both tasks to succeed", `document.querySelectorAll('#task-rows tr[data-status="succeeded"]').length === 2`)
+	ids := jsEval[map[string]string](t, ctx, "reading the rows", `Object.fromEntries([...document.querySelectorAll('#task-rows tr')].map(r => [r.querySelector('a').textContent, r.dataset.id]))`)
+	if ids["fox.png"] == "" || ids["fox.pdf"] == "" {
+		t.Fatalf("rows: %v", ids)
+	}
+	pages := jsEval[string](t, ctx, "reading the pages done", fmt.Sprintf(`document.querySelector('tr[data-id=%q] .pages').textContent`, ids["fox.pdf"]))
+	if strings.TrimSpace(pages) != "1/1" {
+		t.Errorf("the PDF's pages: %q, want 1/1", pages)
+	}
+	screenshot(t, ctx, "tasks", "#list")
+
+	// The system page: the loaded model's keep-alive counts down to zero,
+	// then the instance is gone (the server unloaded it), without a reload.
+	browse(t, ctx, "opening the system page", chromedp.Navigate(ts.base+"/#/system"))
+	row := `#instance-rows tr[data-model="tesseract:eng"]`
+	waitJS(t, ctx, "the loaded model", `document.querySelector('`+row+` td.countdown')?.textContent.endsWith(' s')`)
+	waitJS(t, ctx, "the device's memory", `document.querySelector('.device .membar') !== null`)
+	screenshot(t, ctx, "system", "")
+	jsEval[bool](t, ctx, "recording the countdown", `window.seen = []; setInterval(() => {
+		const c = document.querySelector('`+row+` td.countdown'); if (c) window.seen.push(parseFloat(c.textContent)); }, 50); true`)
+	waitJS(t, ctx, "the instance to go", `window.seen.length > 0 && document.querySelector('`+row+`') === null`)
+	seen := jsEval[[]float64](t, ctx, "reading the countdown", `window.seen`)
+	if len(seen) < 2 || seen[len(seen)-1] > 0.5 || seen[0] <= seen[len(seen)-1] {
+		t.Errorf("the countdown showed %v: want it falling to zero", seen)
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] > seen[i-1] {
+			t.Errorf("the countdown went up: %v", seen)
+			break
+		}
+	}
+	m, err := ts.client.Models(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range m.Loaded {
+		if in.Model == "tesseract:eng" {
+			t.Errorf("the server still has %+v", in)
+		}
+	}
+
+	// The viewer: the word "brown" has a box over where it was drawn.
+	browse(t, ctx, "opening the image's viewer",
+		chromedp.Navigate(ts.base+"/#/tasks/"+ids["fox.png"]),
+		chromedp.WaitVisible(chromedp.CSS(`rect.word[data-text="brown"]`)))
+	waitJS(t, ctx, "the page image", `document.querySelector('.page')?.dataset.loaded === 'true'`)
+	geo := jsEval[struct {
+		Box   [4]float64 `json:"box"`   // the rect, in page pixels
+		Shown [4]float64 `json:"shown"` // where it is on screen, in page pixels from the image's corner
+		Size  [2]float64 `json:"size"`
+	}](t, ctx, "measuring the word's box", `(() => {
+		const r = document.querySelector('rect.word[data-text="brown"]');
+		const svg = r.ownerSVGElement, img = svg.querySelector('image');
+		r.scrollIntoView({block: 'center'});
+		const vb = svg.viewBox.baseVal, ib = img.getBoundingClientRect(), rb = r.getBoundingClientRect();
+		const sx = vb.width / ib.width, sy = vb.height / ib.height;
+		return {box: [r.x.baseVal.value, r.y.baseVal.value, r.x.baseVal.value + r.width.baseVal.value, r.y.baseVal.value + r.height.baseVal.value],
+			shown: [(rb.left - ib.left) * sx, (rb.top - ib.top) * sy, (rb.right - ib.left) * sx, (rb.bottom - ib.top) * sy],
+			size: [vb.width, vb.height]};
+	})()`)
+	wantF := [4]float64{float64(want[0]), float64(want[1]), float64(want[2]), float64(want[3])}
+	if geo.Size != [2]float64{1100, 320} {
+		t.Errorf("the page's frame is %v, want the image's 1100×320", geo.Size)
+	}
+	if v := iou(geo.Box, wantF); v < 0.6 {
+		t.Errorf("the box of \"brown\" is %v, drawn at %v (IoU %.2f)", geo.Box, wantF, v)
+	}
+	if v := iou(geo.Shown, wantF); v < 0.6 {
+		t.Errorf("the box of \"brown\" is shown at %v over the page, drawn at %v (IoU %.2f)", geo.Shown, wantF, v)
+	}
+	// Hovering the word (a real mouse move) shows its text and confidence.
+	centre := jsEval[[2]float64](t, ctx, "finding the word on screen", `(() => { const b = document.querySelector('rect.word[data-text="brown"]').getBoundingClientRect(); return [b.left + b.width/2, b.top + b.height/2]; })()`)
+	browse(t, ctx, "hovering the word", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, centre[0], centre[1]))
+	waitJS(t, ctx, "the word's text and confidence", `/“brown” — confidence \d+%/.test(document.querySelector('.word-info').textContent)`)
+	screenshot(t, ctx, "viewer", "")
+
+	// The PDF's viewer: download the searchable PDF as a person would.
+	downloads := filepath.Join(dir, "downloads")
+	progress := chromedp.Events(ctx, browser.DownloadProgress)
+	browse(t, ctx, "opening the PDF's viewer",
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+				Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: downloads, EventsEnabled: ptrTo(true)})
+			return err
+		}),
+		chromedp.Navigate(ts.base+"/#/tasks/"+ids["fox.pdf"]),
+		chromedp.WaitVisible(chromedp.CSS(`a[data-format="pdf"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`rect.word`)))
+	// The page image is a PDF page rendered for the viewer: wait for it, so
+	// that nothing is in flight when the test checks the node is idle.
+	waitJS(t, ctx, "the PDF's page image", `document.querySelector('.page')?.dataset.loaded === 'true'`)
+	browse(t, ctx, "downloading the PDF",
+		chromedp.Click(chromedp.CSS(`a[data-format="pdf"]`)))
+	var guid string
+	for ev, err := range progress {
+		if err != nil {
+			t.Fatalf("waiting for the download: %v", err)
+		}
+		if ev.State == browser.DownloadProgressStateCompleted {
+			guid = ev.GUID
+			break
+		}
+	}
+	got, err := exec.Command("pdftotext", filepath.Join(downloads, guid), "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext on the download: %v", err)
+	}
+	if !strings.Contains(string(got), "brown") {
+		t.Errorf("the downloaded PDF's text layer is %q, want it to hold \"brown\"", got)
+	}
+
+	// Cancel a running task from the list.
+	slow, err := ts.client.Submit(t.Context(), "slow.png", bytes.NewReader(grayPNG(t, 1000, 1000)), api.Options{Model: "synthetic:8MiB,t=1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := fmt.Sprintf(`#task-rows tr[data-id=%q]`, slow.ID)
+	browse(t, ctx, "opening the list", chromedp.Navigate(ts.base+"/#/"), chromedp.WaitVisible(chromedp.CSS(sel+`[data-status="running"] button.cancel`)))
+	browse(t, ctx, "canceling", chromedp.Click(chromedp.CSS(sel+` button.cancel`)))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", ts.logs)
+		}
+	})
+	waitJS(t, ctx, "the task to end canceled", `document.querySelector('`+sel+`')?.dataset.status === 'canceled'`)
+	ts.assertQuiescent(t)
+}
+
+// TestWebPageSessions: with tokens, the page shows nothing until a token is
+// given; the session cookie is HTTP-only; subject B sees neither subject
+// A's task in the list nor by its URL; no token reaches the log.
+func TestWebPageSessions(t *testing.T) {
+	t.Parallel()
+	needTesseract(t)
+	tokens := writeTokens(t, "alice:alice-secret-token", "bob:bob-secret-token")
+	ts := startServer(t, "--auth-tokens", tokens)
+	ctx := newBrowser(t)
+	dir := t.TempDir()
+	imgPath := filepath.Join(dir, "alice.png")
+	if err := os.WriteFile(imgPath, grayPNG(t, 200, 100), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	browse(t, ctx, "opening the page",
+		chromedp.Navigate(ts.base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#login-page")))
+	status := jsEval[int](t, ctx, "fetching the tasks", `fetch('/v1/tasks').then(r => r.status)`)
+	if status != 401 {
+		t.Errorf("/v1/tasks before logging in: %d, want 401", status)
+	}
+	if !jsEval[bool](t, ctx, "the tasks stay hidden", `document.getElementById('tasks-page').hidden`) {
+		t.Error("the task list shows before logging in")
+	}
+	screenshot(t, ctx, "login", "")
+
+	login := func(token, who string) {
+		t.Helper()
+		browse(t, ctx, "logging in as "+who,
+			chromedp.SendKeys(chromedp.CSS("#login-token"), token),
+			chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS("#tasks-page")))
+		waitJS(t, ctx, "the subject shown", `document.getElementById('who').textContent.includes('`+who+`')`)
+	}
+	browse(t, ctx, "a wrong token",
+		chromedp.SendKeys(chromedp.CSS("#login-token"), "not-a-token"),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#login-error")))
+	jsEval[string](t, ctx, "clearing the field", `document.getElementById('login-token').value = ''`)
+	login("alice-secret-token", "alice")
+	if cookies := jsEval[string](t, ctx, "reading document.cookie", `document.cookie`); cookies != "" {
+		t.Errorf("scripts can read the cookie: %q", cookies)
+	}
+	browse(t, ctx, "submitting as alice",
+		chromedp.WaitVisible(chromedp.CSS("#live.on")),
+		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{imgPath}),
+		chromedp.Click(chromedp.CSS("#submit-button")))
+	waitJS(t, ctx, "alice's task in the list", `document.querySelectorAll('#task-rows tr').length === 1`)
+	aliceTask := jsEval[string](t, ctx, "reading the task", `document.querySelector('#task-rows tr').dataset.id`)
+	// The API says the same as the page: alice's session sees her task.
+	if status := jsEval[int](t, ctx, "alice's task by the API", `fetch('/v1/tasks/`+aliceTask+`').then(r => r.status)`); status != 200 {
+		t.Errorf("alice reading her task: %d", status)
+	}
+
+	browse(t, ctx, "logging out", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login-page")))
+	if status := jsEval[int](t, ctx, "after logging out", `fetch('/v1/tasks/`+aliceTask+`').then(r => r.status)`); status != 401 {
+		t.Errorf("after logging out: %d, want 401", status)
+	}
+	login("bob-secret-token", "bob")
+	waitJS(t, ctx, "bob's empty list", `!document.getElementById('no-tasks').hidden`)
+	browse(t, ctx, "bob opening alice's task",
+		chromedp.Navigate(ts.base+"/#/tasks/"+aliceTask),
+		chromedp.WaitVisible(chromedp.CSS("#viewer-error")))
+	msg := jsEval[string](t, ctx, "reading the error", `document.getElementById('viewer-error').textContent`)
+	status = jsEval[int](t, ctx, "bob fetching alice's task", `fetch('/v1/tasks/`+aliceTask+`').then(r => r.status)`)
+	if !strings.Contains(msg, "no such task") || status != 404 {
+		t.Errorf("bob reading alice's task: %q, %d", msg, status)
+	}
+	// A request that changes something needs the page's header besides
+	// the cookie.
+	if status := jsEval[int](t, ctx, "a DELETE without the page's header", `fetch('/v1/tasks/`+aliceTask+`', {method: 'DELETE'}).then(r => r.status)`); status != 403 {
+		t.Errorf("DELETE with the cookie and without the header: %d, want 403", status)
+	}
+	if logs := ts.logs.String(); strings.Contains(logs, "secret-token") {
+		t.Error("a token is in the server's log")
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
