@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -231,6 +232,18 @@ func TestStructureFigureAssets(t *testing.T) {
 	}
 	if _, err := png.Decode(resp.Body); err != nil {
 		t.Fatalf("asset is not a PNG: %v", err)
+	}
+	// The HTML's link, resolved against the URL the HTML is served at,
+	// reaches the figure too.
+	at, _ := url.Parse(ts.base + "/v1/tasks/" + task.ID + "/result?format=html")
+	link, _ := url.Parse("page1-figure1.png")
+	byName, err := http.Get(at.ResolveReference(link).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer byName.Body.Close()
+	if byName.StatusCode != 200 || byName.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("the HTML's figure link %s: %d %s", at.ResolveReference(link), byName.StatusCode, byName.Header.Get("Content-Type"))
 	}
 	if err := ts.client.Result(ctx, task.ID, "json", io.Discard); err != nil {
 		t.Fatal(err)

@@ -331,7 +331,44 @@ func TestWebPageInABrowser(t *testing.T) {
 		}
 	})
 	waitJS(t, ctx, "the task to end canceled", `document.querySelector('`+sel+`')?.dataset.status === 'canceled'`)
+
+	// The structure pipeline's document, as HTML in the viewer: its figure
+	// link reaches the figure.
+	chart, err := ts.client.Submit(t.Context(), "chart.png", bytes.NewReader(chartPNG(t)), api.Options{Pipeline: "structure", Formats: "json,html"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	browse(t, ctx, "opening the structure task's viewer",
+		chromedp.Navigate(ts.base+"/#/tasks/"+chart.ID),
+		chromedp.WaitVisible(chromedp.CSS(`#tabs button[data-view="document"]`)),
+		chromedp.Click(chromedp.CSS(`#tabs button[data-view="document"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#rendered iframe`)))
+	waitJS(t, ctx, "the figure inside the document", `(() => {
+		const d = document.querySelector('#rendered iframe').contentDocument;
+		const img = d && d.querySelector('img[src="page1-figure1.png"]');
+		return img && img.complete && img.naturalWidth > 0;
+	})()`)
+	waitJS(t, ctx, "the page image", `document.querySelector('.page')?.dataset.loaded === 'true'`)
 	ts.assertQuiescent(t)
+}
+
+// chartPNG is a page holding one figure (a checkered block) and no text.
+func chartPNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, 1200, 1000))
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	for y := 200; y < 800; y++ {
+		for x := 200; x < 1000; x++ {
+			img.Pix[y*img.Stride+x] = uint8(128 + 100*((x/20+y/30)%2))
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // TestWebPageSessions: with tokens, the page shows nothing until a token is

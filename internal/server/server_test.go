@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -14,6 +16,7 @@ import (
 	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/auth"
 	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/web"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -107,5 +110,86 @@ func TestStartStop(t *testing.T) {
 	}
 	if err := s.Stop(context.Background()); err != nil {
 		t.Fatalf("second Stop: %v", err)
+	}
+}
+
+func do(h http.Handler, method, path string, header ...string) *httptest.ResponseRecorder {
+	var body io.Reader
+	if method == http.MethodPost && path == "/ui/login" {
+		body = strings.NewReader(header[len(header)-1])
+		header = header[:len(header)-1]
+	}
+	req := httptest.NewRequest(method, path, body)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// The page is served at / with its security headers; its session cookie
+// stands for the bearer token on /v1, a request that changes something
+// needs the page's header besides the cookie, a browser's cross-origin
+// write is refused even with a token, and logging out ends the session.
+func TestPageSessionThroughTheServer(t *testing.T) {
+	t.Parallel()
+	tokens, err := auth.Parse(strings.NewReader("alice:alice-token-0123456789\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(Deps{Auth: tokens, Web: web.New(web.Options{Auth: tokens})}).Handler()
+
+	page := do(h, "GET", "/")
+	if page.Code != 200 || !strings.HasPrefix(page.Header().Get("Content-Type"), "text/html") || page.Header().Get("Content-Security-Policy") != web.CSP {
+		t.Fatalf("GET /: %d %q %q", page.Code, page.Header().Get("Content-Type"), page.Header().Get("Content-Security-Policy"))
+	}
+	// The API's answers carry the policy too (an HTML result is a page).
+	if rec := do(h, "GET", "/v1/nothing-here"); rec.Code != 401 || rec.Header().Get("Content-Security-Policy") != web.CSP {
+		t.Fatalf("no session: %d %q", rec.Code, rec.Header().Get("Content-Security-Policy"))
+	}
+	login := do(h, "POST", "/ui/login", `{"token":"alice-token-0123456789"}`)
+	if login.Code != 200 || len(login.Result().Cookies()) != 1 {
+		t.Fatalf("login: %d %s", login.Code, login.Body)
+	}
+	cookie := login.Result().Cookies()[0]
+	jar := cookie.Name + "=" + cookie.Value
+
+	if rec, body := get(t, h, "/v1/nothing-here", "Cookie", jar); rec.Code != 404 || body.Error.Code != "not_found" {
+		t.Fatalf("GET with the cookie: %d %+v, want past the guard (404)", rec.Code, body)
+	}
+	if rec := do(h, "POST", "/v1/nothing-here", "Cookie", jar); rec.Code != 403 || !strings.Contains(rec.Body.String(), `"forbidden"`) {
+		t.Fatalf("POST with the cookie, without %s: %d %s", web.PageHeader, rec.Code, rec.Body)
+	}
+	if rec := do(h, "DELETE", "/v1/nothing-here", "Cookie", jar, web.PageHeader, "1"); rec.Code != 404 {
+		t.Fatalf("DELETE with the cookie and %s: %d %s", web.PageHeader, rec.Code, rec.Body)
+	}
+	// A bearer token needs no page header (API clients), but a browser's
+	// cross-site write is refused whatever it carries.
+	bearer := []string{"Authorization", "Bearer alice-token-0123456789"}
+	if rec := do(h, "POST", "/v1/nothing-here", bearer...); rec.Code != 404 {
+		t.Fatalf("POST with the token: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do(h, "POST", "/v1/nothing-here", append(bearer, "Sec-Fetch-Site", "cross-site")...); rec.Code != 403 {
+		t.Fatalf("cross-site POST: %d %s", rec.Code, rec.Body)
+	}
+	// A wrong bearer token is not rescued by a good cookie.
+	if rec := do(h, "GET", "/v1/nothing-here", "Cookie", jar, "Authorization", "Bearer wrong"); rec.Code != 401 {
+		t.Fatalf("wrong token with a cookie: %d", rec.Code)
+	}
+	if rec := do(h, "POST", "/ui/logout", "Cookie", jar); rec.Code != 204 {
+		t.Fatalf("logout: %d", rec.Code)
+	}
+	if rec := do(h, "GET", "/v1/nothing-here", "Cookie", jar); rec.Code != 401 {
+		t.Fatalf("after logout: %d", rec.Code)
+	}
+}
+
+// Without the page (Deps.Web unset) / stays the API's JSON 404.
+func TestNoPageWithoutWeb(t *testing.T) {
+	t.Parallel()
+	rec, body := get(t, New(Deps{}).Handler(), "/")
+	if rec.Code != 404 || body.Error.Code != "not_found" {
+		t.Fatalf("%d %+v", rec.Code, body)
 	}
 }

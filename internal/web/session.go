@@ -109,12 +109,11 @@ func (s *sessions) len() int {
 // cookie is the session cookie for id: HTTP-only (scripts cannot read it),
 // SameSite=Strict (no other site's page sends it), Secure when the request
 // came over TLS, for the whole server.
-func cookie(r *http.Request, id string, end time.Time, now time.Time) *http.Cookie {
-	c := &http.Cookie{Name: CookieName, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode}
+// An empty id clears the cookie.
+func cookie(r *http.Request, id string, ttl time.Duration) *http.Cookie {
+	c := &http.Cookie{Name: CookieName, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(ttl / time.Second)}
 	if id == "" {
 		c.MaxAge = -1
-	} else {
-		c.MaxAge = int(end.Sub(now) / time.Second)
 	}
 	return c
 }

@@ -194,7 +194,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, end := u.sessions.start(subject)
-	http.SetCookie(w, cookie(r, id, end, u.o.Clock.Now()))
+	http.SetCookie(w, cookie(r, id, u.o.SessionTTL))
 	u.o.Log.Info("session started", "subject", subject, "expires", end)
 	writeJSON(w, http.StatusOK, SessionInfo{AuthRequired: true, Subject: subject, Expires: &end})
 }
@@ -206,7 +206,7 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 		}
 		u.sessions.end(c.Value)
 	}
-	http.SetCookie(w, cookie(r, "", time.Time{}, u.o.Clock.Now()))
+	http.SetCookie(w, cookie(r, "", 0))
 	w.WriteHeader(http.StatusNoContent)
 }
 
