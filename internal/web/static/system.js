@@ -15,7 +15,7 @@ let instances = [];
 let busy = false;
 
 function device(d, th) {
-  const used = d.memory.Used, total = d.memory.Total || 1;
+  const used = d.memory.used_bytes, total = d.memory.total_bytes || 1;
   const frac = used / total;
   const pct = (x) => `${(x * 100).toFixed(1)}%`;
   const bar = el('div', { class: 'membar', role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': String(total), 'aria-valuenow': String(used), 'aria-label': `${d.id} memory used` });
@@ -33,7 +33,7 @@ function device(d, th) {
   return el('article', { class: 'device', 'data-device': d.id },
     el('h3', {}, `${d.id} `, el('small', { text: d.name || '' })),
     el('p', {}, el('span', { class: `level ${d.level}`, text: d.level }),
-      ` ${formatBytes(used)} of ${formatBytes(d.memory.Total)} used (${pct(frac)}); warning at ${pct(th.warning)}, critical at ${pct(th.critical)}`),
+      ` ${formatBytes(used)} of ${formatBytes(d.memory.total_bytes)} used (${pct(frac)}); warning at ${pct(th.warning)}, critical at ${pct(th.critical)}`),
     bar,
     el('p', { class: 'small', text: `reserved ${formatBytes(d.reserved_bytes)}${d.cgroup ? ` · cgroup ${d.cgroup}` : ''}` }),
     el('p', { class: 'lanes', text: `lanes: ${s.busy || 0} busy, ${s.free || 0} free of ${s.lanes || 0} · queue: ${s.queued || 0}` }));
@@ -50,7 +50,8 @@ function instanceRows() {
   $('instance-rows').replaceChildren(...instances.map((inst) => {
     const name = `${inst.model} on ${inst.device}`;
     const pin = el('button', { type: 'button', class: 'pin', text: inst.pinned ? 'Unpin' : 'Pin', 'aria-label': `${inst.pinned ? 'Unpin' : 'Pin'} ${name}`,
-      onclick: () => op(`/v1/models/${encodeURIComponent(inst.model)}/load`, { device: inst.device, keep_alive: inst.pinned ? '5m' : '-1s' }) });
+      // Unpinning gives the instance the server's keep-alive again.
+      onclick: () => op(`/v1/models/${encodeURIComponent(inst.model)}/load`, inst.pinned ? { device: inst.device } : { device: inst.device, keep_alive: '-1s' }) });
     const unload = el('button', { type: 'button', class: 'unload', text: 'Unload', 'aria-label': `Unload ${name}`,
       onclick: () => op(`/v1/models/${encodeURIComponent(inst.model)}/unload?device=${encodeURIComponent(inst.device)}`) });
     return el('tr', { 'data-model': inst.model, 'data-device': inst.device },
