@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/draw"
@@ -173,7 +174,7 @@ func iou(a, b [4]float64) float64 {
 func TestWebPageInABrowser(t *testing.T) {
 	t.Parallel()
 	needTesseract(t)
-	ts := startServer(t, "--enable-synthetic", "--keep-alive", "6s", "--cpu-lanes", "2")
+	ts := startServer(t, "--enable-synthetic", "--keep-alive", "10s", "--cpu-lanes", "2")
 	ctx := newBrowser(t)
 	dir := t.TempDir()
 
@@ -340,6 +341,13 @@ func TestWebPageInABrowser(t *testing.T) {
 		}
 	})
 	waitJS(t, ctx, "the task to end canceled", `document.querySelector('`+sel+`')?.dataset.status === 'canceled'`)
+	// An ended task can be deleted from the list.
+	browse(t, ctx, "deleting", chromedp.Click(chromedp.CSS(sel+` button.delete`)))
+	waitJS(t, ctx, "the row to go", `document.querySelector('`+sel+`') === null`)
+	var se *api.StatusError
+	if _, err := ts.client.Get(t.Context(), slow.ID); !errors.As(err, &se) || se.Status != 404 {
+		t.Errorf("the deleted task: %v", err)
+	}
 
 	// The structure pipeline's document, as HTML in the viewer: its figure
 	// link reaches the figure.
@@ -448,6 +456,27 @@ func TestWebPageSessions(t *testing.T) {
 	status = jsEval[int](t, ctx, "bob fetching alice's task", `fetch('/v1/tasks/`+aliceTask+`').then(r => r.status)`)
 	if !strings.Contains(msg, "no such task") || status != 404 {
 		t.Errorf("bob reading alice's task: %q, %d", msg, status)
+	}
+	for _, p := range []string{"/pages/1", "/result?format=json", "/events", "/assets/page1-figure1.png"} {
+		if status := jsEval[int](t, ctx, "bob fetching "+p, `fetch('/v1/tasks/`+aliceTask+p+`').then(r => r.status)`); status != 404 {
+			t.Errorf("bob fetching alice's %s: %d, want 404", p, status)
+		}
+	}
+	// Bob's live list hears of his own tasks only: alice submits, then bob;
+	// once bob's is listed, alice's (announced first) would be too.
+	browse(t, ctx, "bob's list", chromedp.Navigate(ts.base+"/#/"), chromedp.WaitVisible(chromedp.CSS("#live.on")))
+	alice, bob := api.NewClient(ts.base), api.NewClient(ts.base)
+	alice.Token, bob.Token = "alice-secret-token", "bob-secret-token"
+	if _, err := alice.Submit(t.Context(), "alice2.png", bytes.NewReader(grayPNG(t, 200, 100)), api.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	bobTask, err := bob.Submit(t.Context(), "bob.png", bytes.NewReader(grayPNG(t, 200, 100)), api.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "bob's task, live", `document.querySelector('#task-rows tr[data-id="`+bobTask.ID+`"]') !== null`)
+	if n := jsEval[int](t, ctx, "counting bob's rows", `document.querySelectorAll('#task-rows tr').length`); n != 1 {
+		t.Errorf("bob's list shows %d tasks, want his one", n)
 	}
 	// A request that changes something needs the page's header besides
 	// the cookie.
