@@ -196,12 +196,21 @@ func TestWebPageInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Submit both from the page.
+	// A file that is not a document is refused in words.
+	notes := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notes, []byte("just some notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	browse(t, ctx, "opening the page",
 		chromedp.Navigate(ts.base+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#submit-form")),
 		chromedp.WaitVisible(chromedp.CSS("#live.on")), // the event stream is open
-		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{pdfPath, imgPath}))
+		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{notes}),
+		chromedp.Click(chromedp.CSS("#submit-button")))
+	waitJS(t, ctx, "the refusal in words", `document.querySelector('#submit-messages li.error')?.textContent.startsWith('notes.txt: This is not an image or PDF that Lector reads')`)
+
+	// Submit both from the page.
+	browse(t, ctx, "choosing the documents", chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{pdfPath, imgPath}))
 	waitJS(t, ctx, "the chosen files", `document.querySelectorAll('#chosen li').length === 2`)
 	screenshot(t, ctx, "submit", "#submit")
 	browse(t, ctx, "submitting", chromedp.Click(chromedp.CSS("#submit-button")))
