@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	pdfapi "github.com/pdfcpu/pdfcpu/pkg/api"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/gofont/goregular"
@@ -300,6 +301,12 @@ func TestWebPageInABrowser(t *testing.T) {
 	browse(t, ctx, "hovering the word", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, centre[0], centre[1]))
 	waitJS(t, ctx, "the word's text and confidence", `/“brown” — confidence \d+%/.test(document.querySelector('.word-info').textContent)`)
 	screenshot(t, ctx, "viewer", "")
+	// The keyboard reaches the words too: focus the text, arrow to "brown".
+	browse(t, ctx, "moving the mouse away", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 2, 2))
+	waitJS(t, ctx, "no word lit", `document.querySelectorAll('rect.word.hot').length === 0`)
+	browse(t, ctx, "focusing the page's text", chromedp.Focus(chromedp.CSS(".page-text")),
+		chromedp.KeyEvent(kb.ArrowRight), chromedp.KeyEvent(kb.ArrowRight), chromedp.KeyEvent(kb.ArrowRight))
+	waitJS(t, ctx, "the third word lit by the keyboard", `document.querySelectorAll('rect.word.hot').length === 1 && document.querySelector('rect.word.hot').dataset.text === 'brown' && /“brown”/.test(document.querySelector('.word-info').textContent)`)
 
 	// The PDF's viewer: download the searchable PDF as a person would.
 	downloads := filepath.Join(dir, "downloads")
@@ -357,6 +364,15 @@ func TestWebPageInABrowser(t *testing.T) {
 	if _, err := ts.client.Get(t.Context(), slow.ID); !errors.As(err, &se) || se.Status != 404 {
 		t.Errorf("the deleted task: %v", err)
 	}
+
+	// The system page's operator buttons: pin the idle synthetic instance
+	// (its countdown stops), then unload it.
+	inst := `#instance-rows tr[data-model="synthetic:8MiB,t=1h"]`
+	browse(t, ctx, "opening the system page", chromedp.Navigate(ts.base+"/#/system"), chromedp.WaitVisible(chromedp.CSS(inst+` button.pin`)))
+	browse(t, ctx, "pinning", chromedp.Click(chromedp.CSS(inst+` button.pin`)))
+	waitJS(t, ctx, "the instance pinned", `document.querySelector('`+inst+` td.countdown')?.textContent === 'pinned'`)
+	browse(t, ctx, "unloading", chromedp.Click(chromedp.CSS(inst+` button.unload`)))
+	waitJS(t, ctx, "the instance gone", `document.querySelector('`+inst+`') === null`)
 
 	// The structure pipeline's document, as HTML in the viewer: its figure
 	// link reaches the figure.

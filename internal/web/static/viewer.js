@@ -62,11 +62,13 @@ function pageView(t, page) {
   img.addEventListener('load', () => { fig.dataset.loaded = 'true'; });
   img.addEventListener('error', () => { fig.dataset.loaded = 'error'; });
   box.append(img);
-  const info = el('p', { class: 'word-info', 'aria-live': 'polite', text: 'Hover over a word to see its text and confidence.' });
-  const text = el('div', { class: 'page-text', lang: '' });
+  const hint = 'Hover over a word, or focus the text and use the arrow keys, to see its text and confidence.';
+  const info = el('p', { class: 'word-info', 'aria-live': 'polite', text: hint });
+  // One tab stop for the page's words: the arrow keys move between them.
+  const text = el('div', { class: 'page-text', tabindex: '0', role: 'group', 'aria-label': `Text of page ${page.number}; arrow keys move between words` });
   const pairs = [];
   const say = (w, on) => {
-    info.textContent = on ? `“${w.text}” — confidence ${Math.round(w.confidence)}%` : 'Hover over a word to see its text and confidence.';
+    info.textContent = on ? `“${w.text}” — confidence ${Math.round(w.confidence)}%` : hint;
   };
   for (const line of words(page)) {
     const lineEl = el('div', { class: 'line' });
@@ -77,19 +79,34 @@ function pageView(t, page) {
       title.textContent = `${w.text} (${Math.round(w.confidence)}%)`;
       r.append(title);
       box.append(r);
-      const span = el('span', { class: 'w', tabindex: '0', text: w.text, 'data-text': w.text });
+      const span = el('span', { class: 'w', text: w.text, 'data-text': w.text });
       lineEl.append(span, ' ');
       pairs.push([r, span, w]);
     }
     text.append(lineEl);
   }
-  for (const [r, span, w] of pairs) {
-    const on = () => { r.classList.add('hot'); span.classList.add('hot'); say(w, true); };
-    const off = () => { r.classList.remove('hot'); span.classList.remove('hot'); say(w, false); };
-    r.addEventListener('mouseenter', on); r.addEventListener('mouseleave', off);
-    span.addEventListener('mouseenter', on); span.addEventListener('mouseleave', off);
-    span.addEventListener('focus', on); span.addEventListener('blur', off);
-  }
+  let cursor = -1;
+  const light = (i, on) => {
+    if (i < 0 || i >= pairs.length) return;
+    const [r, span, w] = pairs[i];
+    r.classList.toggle('hot', on);
+    span.classList.toggle('hot', on);
+    say(w, on);
+  };
+  pairs.forEach(([r, span], i) => {
+    r.addEventListener('mouseenter', () => light(i, true)); r.addEventListener('mouseleave', () => light(i, false));
+    span.addEventListener('mouseenter', () => light(i, true)); span.addEventListener('mouseleave', () => light(i, false));
+  });
+  text.addEventListener('keydown', (e) => {
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1, Home: -Infinity, End: Infinity }[e.key];
+    if (step === undefined || !pairs.length) return;
+    e.preventDefault();
+    light(cursor, false);
+    cursor = Math.max(0, Math.min(pairs.length - 1, cursor < 0 && step > 0 && step !== Infinity ? 0 : cursor + step));
+    light(cursor, true);
+    pairs[cursor][1].scrollIntoView({ block: 'nearest' });
+  });
+  text.addEventListener('blur', () => { light(cursor, false); cursor = -1; });
   fig.append(el('div', { class: 'page-image' }, box), el('div', { class: 'page-side' }, el('h2', { text: `Page ${page.number}` }), info, text));
   return fig;
 }
