@@ -1,0 +1,91 @@
+package service
+
+import (
+	"bytes"
+	"database/sql"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hhrutter/tiff"
+
+	"github.com/lector-ocr/lector"
+	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/store"
+)
+
+// PageImage gives a browser-ready image of a task's page, only to the
+// task's subject: a PNG input as it is, a TIFF page decoded to PNG; a page
+// that is not there, or another subject's task, is not_found.
+func TestPageImage(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(work, "uploads"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(t.Context(), filepath.Join(work, "lector.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s, err := New(Config{Store: db, WorkDir: work})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := image.NewGray(image.Rect(0, 0, 40, 30))
+	img.SetGray(3, 4, color.Gray{Y: 200})
+	var pngData, tiffData bytes.Buffer
+	if err := png.Encode(&pngData, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := tiff.Encode(&tiffData, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	put := func(id string, input []byte) {
+		err := db.Tx(t.Context(), func(tx *sql.Tx) error {
+			tk := &store.Task{ID: id, Subject: "alice", Status: lector.Succeeded, Pipeline: "ocr", Model: "m", Formats: []string{"json"},
+				Priority: "normal", DeviceRequest: "auto", PagesTotal: 1, CreatedAt: time.Now(), FinishedAt: time.Now()}
+			if err := store.InsertTx(t.Context(), tx, tk); err != nil {
+				return err
+			}
+			_, err := store.PutBlobTx(t.Context(), tx, id, "input", bytes.NewReader(input))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("p", pngData.Bytes())
+	put("t", tiffData.Bytes())
+
+	data, media, err := s.PageImage(t.Context(), "alice", "p", 1)
+	if err != nil || media != "png" || !bytes.Equal(data, pngData.Bytes()) {
+		t.Fatalf("png page: %s, %d bytes, %v", media, len(data), err)
+	}
+	data, media, err = s.PageImage(t.Context(), "alice", "t", 1)
+	if err != nil || media != "png" {
+		t.Fatalf("tiff page: %s %v", media, err)
+	}
+	got, err := png.Decode(bytes.NewReader(data))
+	if err != nil || got.Bounds() != img.Bounds() {
+		t.Fatalf("tiff page as png: %v %v", got, err)
+	}
+	if r, _, _, _ := got.At(3, 4).RGBA(); r>>8 != 200 {
+		t.Errorf("tiff page's pixel (3,4) is %d, want 200", r>>8)
+	}
+	for _, c := range []struct {
+		subject, id string
+		page        int
+	}{{"bob", "p", 1}, {"alice", "p", 2}, {"alice", "p", 0}, {"alice", "nope", 1}} {
+		if _, _, err := s.PageImage(t.Context(), c.subject, c.id, c.page); errcode.Of(err) != errcode.NotFound {
+			t.Errorf("%+v: %v, want not_found", c, err)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(work, "uploads")); len(entries) != 0 {
+		t.Errorf("%d files left in uploads", len(entries))
+	}
+}
