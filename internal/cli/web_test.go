@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
@@ -227,6 +229,7 @@ func TestWebPageInABrowser(t *testing.T) {
 		t.Errorf("the PDF's pages: %q, want 1/1", pages)
 	}
 	screenshot(t, ctx, "tasks", "#list")
+	assertControlsNamed(t, ctx, "tasks")
 	// At a phone's width the page fits without scrolling sideways (the
 	// task table scrolls inside its own box).
 	browse(t, ctx, "a phone's width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
@@ -244,6 +247,7 @@ func TestWebPageInABrowser(t *testing.T) {
 		return fill && parseFloat(fill.style.width) > 0 && /[\d.]+ [KMGT]iB of [\d.]+ [KMGT]iB used/.test(d.textContent) && !d.textContent.includes('NaN');
 	})()`)
 	screenshot(t, ctx, "system", "")
+	assertControlsNamed(t, ctx, "system")
 	jsEval[bool](t, ctx, "recording the countdown", `window.seen = []; setInterval(() => {
 		const c = document.querySelector('`+row+` td.countdown'); if (c) window.seen.push(parseFloat(c.textContent)); }, 50); true`)
 	waitJS(t, ctx, "the instance to go", `window.seen.length > 0 && document.querySelector('`+row+`') === null`)
@@ -301,6 +305,7 @@ func TestWebPageInABrowser(t *testing.T) {
 	browse(t, ctx, "hovering the word", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, centre[0], centre[1]))
 	waitJS(t, ctx, "the word's text and confidence", `/“brown” — confidence \d+%/.test(document.querySelector('.word-info').textContent)`)
 	screenshot(t, ctx, "viewer", "")
+	assertControlsNamed(t, ctx, "viewer")
 	// The keyboard reaches the words too: focus the text, arrow to "brown".
 	browse(t, ctx, "moving the mouse away", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 2, 2))
 	waitJS(t, ctx, "no word lit", `document.querySelectorAll('rect.word.hot').length === 0`)
@@ -439,6 +444,7 @@ func TestWebPageSessions(t *testing.T) {
 		t.Error("the task list shows before logging in")
 	}
 	screenshot(t, ctx, "login", "")
+	assertControlsNamed(t, ctx, "login")
 
 	login := func(token, who string) {
 		t.Helper()
@@ -552,5 +558,41 @@ func TestWebPageFirstLoad(t *testing.T) {
 	}
 	if load.FCP < 0 {
 		t.Error("the browser reported no first contentful paint")
+	}
+}
+
+// controlRoles are the accessibility roles a person operates or reads as
+// one thing: each needs a name.
+var controlRoles = map[string]bool{"button": true, "link": true, "textbox": true, "combobox": true, "checkbox": true,
+	"tab": true, "meter": true, "progressbar": true, "img": true, "table": false}
+
+// assertControlsNamed fails for every control on the page that Chromium's
+// accessibility tree (what a screen reader is given) leaves without a name.
+func assertControlsNamed(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	res, err := chromedp.Call(ctx, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
+	if err != nil {
+		t.Fatalf("reading the accessibility tree: %v", err)
+	}
+	checked := 0
+	for _, n := range res.Nodes {
+		if n.Ignored || n.Role == nil {
+			continue
+		}
+		var role, name string
+		_ = json.Unmarshal(n.Role.Value, &role)
+		if !controlRoles[role] {
+			continue
+		}
+		checked++
+		if n.Name != nil {
+			_ = json.Unmarshal(n.Name.Value, &name)
+		}
+		if strings.TrimSpace(name) == "" {
+			t.Errorf("%s: a %s has no accessible name", page, role)
+		}
+	}
+	if checked == 0 {
+		t.Errorf("%s: no control in the accessibility tree", page)
 	}
 }
