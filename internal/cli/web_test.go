@@ -559,6 +559,28 @@ func TestWebPageFirstLoad(t *testing.T) {
 	if load.FCP < 0 {
 		t.Error("the browser reported no first contentful paint")
 	}
+
+	// The API's codes in words, as the page shows them (its own module).
+	words := jsEval[map[string]string](t, ctx, "explaining errors", `import('/ui/api.js').then(({ApiError, explain}) => ({
+		too_large: explain(new ApiError(413, 'too_large', 'the input is over the limit of 100 bytes', 0)),
+		not_a_document: explain(new ApiError(415, 'unsupported_media_type', 'x', 0)),
+		encrypted: explain(new ApiError(400, 'encrypted_pdf', 'x', 0)),
+		busy: explain(new ApiError(503, 'queue_full', '9 tasks are queued', 7)),
+		memory: explain(new ApiError(503, 'insufficient_memory', 'x', 12)),
+		unreachable: explain(new TypeError('Failed to fetch')),
+	}))`)
+	for k, want := range map[string]string{
+		"too_large":      "This file is too large for this server. (the input is over the limit of 100 bytes)",
+		"not_a_document": "This is not an image or PDF that Lector reads",
+		"encrypted":      "This PDF is encrypted: remove its password",
+		"busy":           "The server is busy — try again in 7 s.",
+		"memory":         "The server is busy — try again in 12 s.",
+		"unreachable":    "The server could not be reached",
+	} {
+		if !strings.HasPrefix(words[k], want) {
+			t.Errorf("%s reads %q, want it to start %q", k, words[k], want)
+		}
+	}
 }
 
 // controlRoles are the accessibility roles a person operates or reads as

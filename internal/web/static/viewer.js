@@ -12,6 +12,18 @@ const svgNS = 'http://www.w3.org/2000/svg';
 let stream = null;
 let shown = null; // the task id on screen
 
+const nearScreen = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    if (!e.isIntersecting) continue;
+    const img = e.target.querySelector('image[data-href]');
+    if (img) {
+      img.setAttribute('href', img.dataset.href);
+      delete img.dataset.href;
+    }
+    nearScreen.unobserve(e.target);
+  }
+}, { rootMargin: '400px' });
+
 function svg(tag, attrs = {}) {
   const e = document.createElementNS(svgNS, tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
@@ -57,7 +69,11 @@ function pageView(t, page) {
   const rot = ((page.rotation || 0) % 360 + 360) % 360;
   const iw = rot === 90 || rot === 270 ? H : W, ih = rot === 90 || rot === 270 ? W : H;
   const transforms = { 0: '', 90: `translate(${W},0) rotate(90)`, 180: `translate(${W},${H}) rotate(180)`, 270: `translate(0,${H}) rotate(270)` };
-  const img = svg('image', { href: `/v1/tasks/${encodeURIComponent(t.id)}/pages/${page.number}`, x: 0, y: 0, width: iw, height: ih, preserveAspectRatio: 'none' });
+  // The image is fetched when the page nears the screen (a PDF page is
+  // rendered by the server for it).
+  const img = svg('image', { x: 0, y: 0, width: iw, height: ih, preserveAspectRatio: 'none' });
+  img.dataset.href = `/v1/tasks/${encodeURIComponent(t.id)}/pages/${page.number}`;
+  nearScreen.observe(fig);
   if (transforms[rot]) img.setAttribute('transform', transforms[rot]);
   img.addEventListener('load', () => { fig.dataset.loaded = 'true'; });
   img.addEventListener('error', () => { fig.dataset.loaded = 'error'; });
@@ -209,6 +225,7 @@ export function show(id) {
 
 export function hide() {
   shown = null;
+  nearScreen.disconnect();
   if (stream) stream.close();
   stream = null;
 }
