@@ -41,8 +41,10 @@ type DeletedEvent struct {
 // events: "ready" once subscribed (read the list after it, and miss
 // nothing), then "task" (the whole task) after each change of one of the
 // caller's tasks — submitted, status, pages done — and "deleted" ({"id"})
-// when a task this stream told of is gone. Another subject's tasks are
-// never named. The stream lasts until the client or the server ends it.
+// when a task this stream told of is gone; "reset" when changes may have
+// been missed (the node lost its database's notifications a while): read
+// the list again. Another subject's tasks are never named. The stream
+// lasts until the client or the server ends it.
 func (s *Server) allEvents(w http.ResponseWriter, r *http.Request) {
 	changed, take, stop := s.d.Service.WatchAll()
 	defer stop()
@@ -82,7 +84,11 @@ func (s *Server) allEvents(w http.ResponseWriter, r *http.Request) {
 				flusher.Flush()
 			}
 		case <-changed:
-			for _, id := range take() {
+			ids, reset := take()
+			if reset && !send("reset", struct{}{}) {
+				return
+			}
+			for _, id := range ids {
 				t, err := s.d.Service.Get(r.Context(), subject(r), id)
 				switch {
 				case errcode.Of(err) == errcode.NotFound:

@@ -2,7 +2,6 @@ package service
 
 import (
 	"bytes"
-	"database/sql"
 	"image"
 	"image/color"
 	"image/png"
@@ -27,7 +26,7 @@ func TestPageImage(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(work, "uploads"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(t.Context(), filepath.Join(work, "lector.db"))
+	db, err := store.OpenSQLite(t.Context(), filepath.Join(work, "lector.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,16 +45,9 @@ func TestPageImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	put := func(id string, input []byte) {
-		err := db.Tx(t.Context(), func(tx *sql.Tx) error {
-			tk := &store.Task{ID: id, Subject: "alice", Status: lector.Succeeded, Pipeline: "ocr", Model: "m", Formats: []string{"json"},
-				Priority: "normal", DeviceRequest: "auto", PagesTotal: 1, CreatedAt: time.Now(), FinishedAt: time.Now()}
-			if err := store.InsertTx(t.Context(), tx, tk); err != nil {
-				return err
-			}
-			_, err := store.PutBlobTx(t.Context(), tx, id, "input", bytes.NewReader(input))
-			return err
-		})
-		if err != nil {
+		tk := &store.Task{ID: id, Subject: "alice", Status: lector.Succeeded, Pipeline: "ocr", Model: "m", Formats: []string{"json"},
+			Priority: "normal", DeviceRequest: "auto", PagesTotal: 1, CreatedAt: time.Now(), FinishedAt: time.Now()}
+		if err := db.Insert(t.Context(), tk, bytes.NewReader(input)); err != nil {
 			t.Fatal(err)
 		}
 	}

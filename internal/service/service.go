@@ -325,7 +325,6 @@ func (s *Service) Submit(ctx context.Context, subject string, up Upload, f Field
 	if err != nil {
 		return nil, fmt.Errorf("service: queueing task: %w", err)
 	}
-	s.hub.publish(t.ID)
 	s.cfg.Log.Info("task queued", "task", t.ID, "device", t.DeviceRequest, "model", t.Model, "pages", pages, "bytes", t.InputBytes, "subject", subject)
 	return toAPI(t), nil
 }
@@ -409,11 +408,14 @@ func decodeCursor(s string) (*store.Cursor, error) {
 func (s *Service) Watch(id string) (<-chan struct{}, func()) { return s.cfg.Store.Watch(id) }
 
 // WatchAll returns a channel signalled after any task changes (submitted,
-// status, progress, deleted), a function that returns the ids changed since
-// its last call, and a function that ends the watch. The ids are every
-// subject's: read each task as the caller's subject (Get) before telling
-// anyone about it.
-func (s *Service) WatchAll() (<-chan struct{}, func() []string, func()) { return s.hub.watchAll() }
+// status, progress, deleted) on any node, a function that returns the ids
+// changed since its last call and whether changes may have been missed
+// (read everything again), and a function that ends the watch. The ids are
+// every subject's: read each task as the caller's subject (Get) before
+// telling anyone about it.
+func (s *Service) WatchAll() (<-chan struct{}, func() ([]string, bool), func()) {
+	return s.cfg.Store.WatchAll()
+}
 
 // Cancel cancels a queued or running task; a finished one is deleted with
 // its input and results (deleted reports which). A running task stays

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -401,6 +402,48 @@ func TestWatchHearsChangesFromAnyNode(t *testing.T) {
 		if got, _ := a.Lookup(t.Context(), "w"); got.Status != lector.Running {
 			t.Fatalf("status %s after the signal", got.Status)
 		}
+	})
+}
+
+// TestWatchAllHearsEveryTaskFromAnyNode: a watcher of every task learns
+// the ids of tasks submitted, changed and deleted through another store on
+// the same database (another node's, over NOTIFY, for PostgreSQL).
+func TestWatchAllHearsEveryTaskFromAnyNode(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		a := d.open(t)
+		b := a
+		if d.name == "postgres" {
+			b = d.open(t)
+		}
+		withQueue(t, b, "node-b")
+		changed, take, stop := a.WatchAll()
+		defer stop()
+		if pg, ok := a.(*Postgres); ok {
+			waitListening(t, pg, changed)
+			take()
+		}
+		heard := func(want string) {
+			t.Helper()
+			for {
+				select {
+				case <-changed:
+				case <-t.Context().Done():
+					t.Fatalf("the watcher of every task never heard of %s", want)
+				}
+				ids, _ := take()
+				if slices.Contains(ids, want) {
+					return
+				}
+			}
+		}
+		enqueue(t, b, "all-1", "alice")
+		heard("all-1")
+		if _, _, err := b.Cancel(t.Context(), "all-1", time.Unix(2, 0)); err != nil {
+			t.Fatal(err)
+		}
+		heard("all-1")
+		enqueue(t, b, "all-2", "bob")
+		heard("all-2")
 	})
 }
 

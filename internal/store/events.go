@@ -12,10 +12,12 @@ type hub struct {
 }
 
 // allWatch is a watcher of every task: the ids changed since it last took
-// them, and its signal.
+// them (reset: changes may have been missed, read everything again), and
+// its signal.
 type allWatch struct {
-	ch  chan struct{}
-	ids map[string]struct{}
+	ch    chan struct{}
+	ids   map[string]struct{}
+	reset bool
 }
 
 func newHub() *hub {
@@ -23,14 +25,15 @@ func newHub() *hub {
 }
 
 // watchAll returns a channel signalled after a change of any task, a
-// function that returns (and forgets) the ids changed since its last call,
-// and a function that stops the watch.
-func (h *hub) watchAll() (<-chan struct{}, func() []string, func()) {
+// function that returns (and forgets) the ids changed since its last call
+// and whether changes may have been missed meanwhile (reset), and a
+// function that stops the watch.
+func (h *hub) watchAll() (<-chan struct{}, func() ([]string, bool), func()) {
 	aw := &allWatch{ch: make(chan struct{}, 1), ids: map[string]struct{}{}}
 	h.mu.Lock()
 	h.all[aw] = struct{}{}
 	h.mu.Unlock()
-	take := func() []string {
+	take := func() ([]string, bool) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		ids := make([]string, 0, len(aw.ids))
@@ -38,7 +41,9 @@ func (h *hub) watchAll() (<-chan struct{}, func() []string, func()) {
 			ids = append(ids, id)
 		}
 		clear(aw.ids)
-		return ids
+		reset := aw.reset
+		aw.reset = false
+		return ids, reset
 	}
 	return aw.ch, take, func() {
 		h.mu.Lock()
@@ -74,6 +79,10 @@ func (h *hub) publish(id string) {
 	for ch := range h.subs[id] {
 		signal(ch)
 	}
+	for aw := range h.all {
+		aw.ids[id] = struct{}{}
+		signal(aw.ch)
+	}
 }
 
 // publishAll signals every watcher (after a lost connection, when changes
@@ -87,11 +96,8 @@ func (h *hub) publishAll() {
 		}
 	}
 	for aw := range h.all {
-		aw.ids[id] = struct{}{}
-		select {
-		case aw.ch <- struct{}{}:
-		default:
-		}
+		aw.reset = true
+		signal(aw.ch)
 	}
 }
 

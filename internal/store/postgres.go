@@ -699,3 +699,7 @@ func (s *Postgres) RescueDeadNodes(ctx context.Context, now time.Time, timeout t
 }
 
 func (s *Postgres) Watch(id string) (<-chan struct{}, func()) { return s.hub.watch(id) }
+
+func (s *Postgres) WatchAll() (<-chan struct{}, func() ([]string, bool), func()) {
+	return s.hub.watchAll()
+}

@@ -608,3 +608,7 @@ func (s *SQLite) RescueDeadNodes(ctx context.Context, now time.Time, timeout tim
 }
 
 func (s *SQLite) Watch(id string) (<-chan struct{}, func()) { return s.hub.watch(id) }
+
+func (s *SQLite) WatchAll() (<-chan struct{}, func() ([]string, bool), func()) {
+	return s.hub.watchAll()
+}

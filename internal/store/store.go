@@ -235,6 +235,13 @@ type Store interface {
 	// that ends the watch. Read the task after subscribing, then after each
 	// signal: signals carry no data and coalesce.
 	Watch(id string) (<-chan struct{}, func())
+	// WatchAll returns a channel signalled after any task changes
+	// (submitted, status, progress, cancel request, deleted), made on any
+	// node; a function that returns the ids changed since its last call,
+	// every subject's, and whether changes may have been missed (a lost
+	// connection: read everything again); and a function that ends the
+	// watch.
+	WatchAll() (<-chan struct{}, func() ([]string, bool), func())
 }
 
 // Queue is a node's River client: it works jobs from the database's queue.

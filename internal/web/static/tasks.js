@@ -146,6 +146,7 @@ function openStream() {
   stream.addEventListener('ready', () => { $('live').classList.add('on'); loadPage(); });
   stream.addEventListener('task', (e) => upsert(JSON.parse(e.data)));
   stream.addEventListener('deleted', (e) => remove(JSON.parse(e.data).id));
+  stream.addEventListener('reset', () => loadPage()); // changes may have been missed
   stream.onerror = () => $('live').classList.remove('on'); // EventSource reconnects by itself
 }
 

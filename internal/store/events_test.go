@@ -1,4 +1,4 @@
-package service
+package store
 
 import (
 	"slices"
@@ -6,7 +6,8 @@ import (
 )
 
 // A watcher of every task is signalled once however many changes come
-// before it looks, and then reads each changed id once.
+// before it looks, then reads each changed id once; after publishAll (a
+// lost connection) it is told to read everything again.
 func TestHubWatchAllCoalescesIDs(t *testing.T) {
 	t.Parallel()
 	h := newHub()
@@ -26,18 +27,26 @@ func TestHubWatchAllCoalescesIDs(t *testing.T) {
 		t.Fatal("a second signal for changes already pending")
 	default:
 	}
-	got := take()
+	got, reset := take()
 	slices.Sort(got)
-	if !slices.Equal(got, []string{"a", "b", "c"}) {
-		t.Fatalf("ids %v, want a b c", got)
+	if !slices.Equal(got, []string{"a", "b", "c"}) || reset {
+		t.Fatalf("ids %v reset %v, want a b c and no reset", got, reset)
 	}
-	if got := take(); len(got) != 0 {
+	if got, _ := take(); len(got) != 0 {
 		t.Fatalf("ids taken twice: %v", got)
 	}
 	select {
 	case <-one:
 	default:
 		t.Fatal("the watcher of task a was not signalled")
+	}
+	h.publishAll()
+	<-changed
+	if got, reset := take(); len(got) != 0 || !reset {
+		t.Fatalf("after publishAll: ids %v reset %v, want a reset", got, reset)
+	}
+	if _, reset := take(); reset {
+		t.Fatal("the reset was given twice")
 	}
 	stop()
 	h.publish("d")
