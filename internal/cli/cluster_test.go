@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/pgtest"
 	"github.com/lector-ocr/lector/internal/server"
@@ -179,6 +181,12 @@ func TestClusterOnPostgres(t *testing.T) {
 			t.Errorf("lector ps does not show %q:\n%s", want, out)
 		}
 	}
+	// The web page's system page shows the same cluster.
+	bctx := newBrowser(t)
+	browse(t, bctx, "opening the system page", chromedp.Navigate(nodes[0].client.Base+"/#/system"))
+	waitJS(t, bctx, "the three nodes", `document.querySelectorAll('#node-rows tr').length === 3 &&
+		document.querySelector('#node-rows tr[data-node="`+ids[1]+`"]').textContent.includes('gone') &&
+		document.querySelector('#node-rows tr[data-node="`+ids[0]+`"]').textContent.includes('(this one)')`)
 
 	// Cancel across nodes: a long task, found running on one survivor, is
 	// cancelled through the other.

@@ -39,6 +39,24 @@ function device(d, th) {
     el('p', { class: 'lanes', text: `lanes: ${s.busy || 0} busy, ${s.free || 0} free of ${s.lanes || 0} · queue: ${s.queued || 0}` }));
 }
 
+// nodes shows which node answered and, on a cluster (PostgreSQL), every
+// node as of its last heartbeat.
+function nodes(sys) {
+  $('node').textContent = sys.node ? `Devices and models of node ${sys.node}.` : '';
+  if (sys.cluster_error) $('node').textContent += ` The cluster's view is missing: ${sys.cluster_error}`;
+  const list = sys.nodes || [];
+  $('cluster').hidden = list.length < 2;
+  $('node-rows').replaceChildren(...list.map((n) => {
+    const v = n.system || {};
+    const devs = (v.devices || []).map((d) => `${d.id} ${d.level} ${Math.round(100 * d.memory.used_bytes / (d.memory.total_bytes || 1))}%`).join(', ');
+    const ago = Math.max(0, Math.round((Date.now() - new Date(n.heartbeat_at)) / 1000));
+    return el('tr', { 'data-node': n.id },
+      el('td', { text: n.id + (n.id === sys.node ? ' (this one)' : '') }), el('td', { text: n.addr || n.host || '' }),
+      el('td', {}, el('span', { class: `status ${n.state === 'live' ? 'succeeded' : 'failed'}`, text: n.state })),
+      el('td', { text: `${ago} s ago` }), el('td', { text: devs }), el('td', { text: String((v.loaded || []).length) }));
+  }));
+}
+
 function countdown(inst) {
   if (inst.pinned) return 'pinned';
   if (!inst.expires_at) return inst.refs > 0 ? 'in use' : '';
@@ -87,6 +105,7 @@ async function poll() {
     if (!timer) return; // hidden meanwhile
     $('system-error').hidden = true;
     $('devices').replaceChildren(...sys.devices.map((d) => device(d, sys.thresholds)));
+    nodes(sys);
     instances = models.loaded;
     instanceRows();
     $('semaphores').replaceChildren(...(sys.semaphores || []).map((s) => el('p', { class: 'semaphore', 'data-pipeline': s.pipeline,
