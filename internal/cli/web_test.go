@@ -618,3 +618,32 @@ func assertControlsNamed(t *testing.T, ctx context.Context, page string) {
 		t.Errorf("%s: no control in the accessibility tree", page)
 	}
 }
+
+// TestWebPageSaysWhenBusy: with the node's queue full, a submission from
+// the page is refused, and the page says when to try again (the API's
+// Retry-After, in seconds).
+func TestWebPageSaysWhenBusy(t *testing.T) {
+	t.Parallel()
+	// A short shutdown: the hour-long task is cut off when the test ends.
+	ts := startServer(t, "--enable-synthetic", "--max-queued-tasks", "1", "--workers", "1", "--cpu-lanes", "1", "--shutdown-timeout", "1s")
+	ctx := newBrowser(t)
+	slow := api.Options{Model: "synthetic:4MiB,t=1h"}
+	running, err := ts.client.Submit(t.Context(), "a.png", bytes.NewReader(grayPNG(t, 100, 100)), slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.sig.working.Wait(t, func(id string) bool { return id == running.ID }) // it holds the only worker
+	if _, err := ts.client.Submit(t.Context(), "b.png", bytes.NewReader(grayPNG(t, 100, 100)), slow); err != nil {
+		t.Fatal(err) // queued: the queue is now full
+	}
+	img := filepath.Join(t.TempDir(), "c.png")
+	if err := os.WriteFile(img, grayPNG(t, 100, 100), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	browse(t, ctx, "submitting to a full queue",
+		chromedp.Navigate(ts.base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#live.on")),
+		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{img}),
+		chromedp.Click(chromedp.CSS("#submit-button")))
+	waitJS(t, ctx, "the page to say when to try again", `/^c\.png: The server is busy — try again in [1-9]\d* s\./.test(document.querySelector('#submit-messages li.error')?.textContent || '')`)
+}
