@@ -146,6 +146,9 @@ type Page struct {
 	Skew     float64 `json:"skew"`     // degrees of deskew applied
 	Blocks   []Block `json:"blocks"`
 	Engine   string  `json:"engine"` // the model that produced it
+	// Source says where the words came from: SourceOCR (recognised from
+	// the page's image) or SourceText (read from a PDF page's own text).
+	Source string `json:"source,omitempty"`
 	// Gray is the page as the engine read it, 8-bit, Width×Height, when it
 	// was asked for (structure analysis); never serialized.
 	Gray []byte `json:"-"`
@@ -153,6 +156,12 @@ type Page struct {
 	// of its own, never part of the JSON result).
 	PDF []byte `json:"-"`
 }
+
+// Sources of a page's words (Page.Source).
+const (
+	SourceOCR  = "ocr"
+	SourceText = "text"
+)
 
 // Words joins the block's words with single spaces, in order.
 func (b *Block) Words() string {

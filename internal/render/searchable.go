@@ -1,0 +1,606 @@
+package render
+
+import (
+	"bytes"
+	_ "embed" // the glyph-less font
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"unicode/utf16"
+
+	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+// The text layer (what a searchable PDF adds to each page).
+//
+// Each page's words go into a Form XObject of their own, drawn after the
+// page's own content (which is wrapped in q … Q so that a content stream
+// that leaves the graphics state changed cannot move the layer). The text
+// is invisible (text render mode 3, PDF 32000-1 §9.3.6), one text object
+// per word, in a glyph-less font: Tesseract's GlyphLessFont, a TrueType font
+// whose every glyph is empty and 500/1000 em wide (Type0, Identity-H, CID =
+// UTF-16 code unit, a ToUnicode CMap mapping each CID to itself) — the font
+// that Tesseract's PDF renderer and OCRmyPDF use. With one width for every
+// character, a word is fitted exactly to its box by horizontal scaling
+// (Tz = 100 × box width / (characters × ½ × font size)); the font size is
+// the line's height and the baseline the line's bottom, so that a viewer's
+// selection and pdftotext's -bbox cover the printed line. Each word but
+// the last of its line carries its following space, stretched to the next
+// word, so extracted text has its spaces. Chosen over per-line objects
+// (one Tz per line drifts off words of differing widths) and over a
+// standard font (Helvetica: WinAnsi only, per-glyph widths, not embedded).
+//
+// glyphless.ttf is Tesseract's tessdata/pdf.ttf (Apache License 2.0).
+//
+//go:embed glyphless.ttf
+var glyphlessTTF []byte
+
+const (
+	// LayerKey marks the streams and the Form XObject Lector adds, so that
+	// a later run can remove them (redo) instead of stacking a second layer.
+	LayerKey  = "LectorTextLayer"
+	layerName = "LectorText"
+	fontName  = "GlyphLessFont"
+)
+
+// Layout is how a page's words are placed: the page as a viewer shows it
+// (its CropBox, or MediaBox, turned by its /Rotate) is Width×Height points,
+// and the result's pixels are scaled onto it.
+type pageGeometry struct {
+	box    *types.Rectangle // the visible box in user space (CropBox ∩ MediaBox)
+	rotate int              // 0, 90, 180, 270
+}
+
+// shown is the size of the page as displayed, in points.
+func (g pageGeometry) shown() (w, h float64) {
+	w, h = g.box.Width(), g.box.Height()
+	if g.rotate%180 != 0 {
+		w, h = h, w
+	}
+	return w, h
+}
+
+// matrix maps the displayed page (origin at its bottom left, y up, points)
+// to user space: undoes the rotation and adds the visible box's corner.
+func (g pageGeometry) matrix() [6]float64 {
+	w, h := g.box.Width(), g.box.Height()
+	x, y := g.box.LL.X, g.box.LL.Y
+	switch g.rotate {
+	case 90: // shown x is user y; shown y runs from user x = w down
+		return [6]float64{0, 1, -1, 0, x + w, y}
+	case 180:
+		return [6]float64{-1, 0, 0, -1, x + w, y + h}
+	case 270:
+		return [6]float64{0, -1, 1, 0, x, y + h}
+	}
+	return [6]float64{1, 0, 0, 1, x, y}
+}
+
+// TextLayer is the content of a page's text layer: p's words as invisible
+// text on a shown page of w×h points (the page's pixel box scaled onto it),
+// in the font resource /F1.
+func TextLayer(p *result.Page, w, h float64) []byte {
+	if p == nil || p.Width <= 0 || p.Height <= 0 {
+		return nil
+	}
+	sx, sy := w/float64(p.Width), h/float64(p.Height)
+	var b bytes.Buffer
+	b.WriteString("BT\n3 Tr\n")
+	for _, blk := range p.Blocks {
+		for _, para := range blk.Paragraphs {
+			for _, l := range para.Lines {
+				writeLine(&b, l, sx, sy, h)
+			}
+		}
+	}
+	b.WriteString("ET\n")
+	return b.Bytes()
+}
+
+func writeLine(b *bytes.Buffer, l result.Line, sx, sy, h float64) {
+	words := l.Words
+	if len(words) == 0 && l.Text != "" {
+		words = []result.Word{{Text: l.Text, Box: l.Box}}
+	}
+	size := float64(l.Box.Height()) * sy
+	if size <= 0 || len(words) == 0 {
+		return
+	}
+	base := h - float64(l.Box.Y1)*sy
+	fmt.Fprintf(b, "/F1 %.2f Tf\n", size)
+	for i, wd := range words {
+		text := strings.TrimSpace(wd.Text)
+		if text == "" {
+			continue
+		}
+		x0, x1 := float64(wd.Box.X0)*sx, float64(wd.Box.X1)*sx
+		if i+1 < len(words) && words[i+1].Box.X0 > wd.Box.X1 {
+			text += " "
+			x1 = float64(words[i+1].Box.X0) * sx
+		}
+		units := utf16.Encode([]rune(text))
+		tz := 100.0
+		if x1 > x0 {
+			tz = 100 * (x1 - x0) / (float64(len(units)) * size / 2)
+		}
+		fmt.Fprintf(b, "%.2f Tz 1 0 0 1 %.2f %.2f Tm <", tz, x0, base)
+		for _, u := range units {
+			fmt.Fprintf(b, "%04X", u)
+		}
+		b.WriteString("> Tj\n")
+	}
+}
+
+// pdfConfig is pdfcpu's configuration for reading what poppler reads.
+func pdfConfig() *model.Configuration {
+	conf := model.NewDefaultConfiguration()
+	conf.ValidationMode = model.ValidationRelaxed
+	return conf
+}
+
+// SearchablePDF writes input (a PDF) to w with each page of pages that has
+// words given a text layer over the page as it is (content, images, fonts,
+// annotations, boxes, /Rotate, the document's metadata and outline are
+// kept). pages[i] is page i+1; a nil page, or one whose Source is
+// SourceText (read from its own text), gets no layer. With redo, a text
+// layer Lector added before, and any Form XObject drawn only in a
+// glyph-less OCR font (OCRmyPDF's layer), is removed first. The pages'
+// boxes are pixels of the page as shown (CropBox, turned by /Rotate).
+// An error means pdfcpu could not read or write the PDF's structure.
+func SearchablePDF(w io.Writer, input []byte, pages []*result.Page, redo bool) error {
+	ctx, err := api.ReadAndValidate(bytes.NewReader(input), pdfConfig())
+	if err != nil {
+		return fmt.Errorf("render: reading the PDF's structure: %w", err)
+	}
+	if ctx.PageCount != len(pages) {
+		return fmt.Errorf("render: the PDF has %d pages, the result %d", ctx.PageCount, len(pages))
+	}
+	if err := overlay(ctx, pages, redo); err != nil {
+		return err
+	}
+	return writeContext(ctx, w)
+}
+
+func writeContext(ctx *model.Context, w io.Writer) (err error) {
+	defer func() { // pdfcpu panics on some structures it cannot write
+		if p := recover(); p != nil {
+			err = fmt.Errorf("render: writing the PDF: %v", p)
+		}
+	}()
+	if err := api.WriteContext(ctx, w); err != nil {
+		return fmt.Errorf("render: writing the PDF: %w", err)
+	}
+	return nil
+}
+
+func overlay(ctx *model.Context, pages []*result.Page, redo bool) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("render: adding the text layer: %v", p)
+		}
+	}()
+	var font *types.IndirectRef
+	for i, p := range pages {
+		d, _, inh, err := ctx.PageDict(i+1, false)
+		if err != nil {
+			return fmt.Errorf("render: page %d: %w", i+1, err)
+		}
+		if redo {
+			if err := removeLayers(ctx.XRefTable, d, inh.Resources); err != nil {
+				return fmt.Errorf("render: page %d: removing an earlier text layer: %w", i+1, err)
+			}
+		}
+		if p == nil || p.Source == result.SourceText || !hasWords(p) {
+			continue
+		}
+		if font == nil {
+			if font, err = glyphlessFont(ctx.XRefTable); err != nil {
+				return err
+			}
+		}
+		if err := addLayer(ctx.XRefTable, d, inh, p, font); err != nil {
+			return fmt.Errorf("render: page %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+func hasWords(p *result.Page) bool {
+	for _, b := range p.Blocks {
+		for _, para := range b.Paragraphs {
+			for _, l := range para.Lines {
+				if l.String() != "" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// visibleBox is the CropBox clipped to the MediaBox (what a viewer shows,
+// PDF 32000-1 §14.11.2), or the MediaBox.
+func visibleBox(inh *model.InheritedPageAttrs) (*types.Rectangle, error) {
+	mb := inh.MediaBox
+	if mb == nil {
+		return nil, errors.New("the page has no MediaBox")
+	}
+	mb = types.NewRectangle(math.Min(mb.LL.X, mb.UR.X), math.Min(mb.LL.Y, mb.UR.Y), math.Max(mb.LL.X, mb.UR.X), math.Max(mb.LL.Y, mb.UR.Y))
+	cb := inh.CropBox
+	if cb == nil {
+		return mb, nil
+	}
+	r := types.NewRectangle(
+		math.Max(mb.LL.X, math.Min(cb.LL.X, cb.UR.X)), math.Max(mb.LL.Y, math.Min(cb.LL.Y, cb.UR.Y)),
+		math.Min(mb.UR.X, math.Max(cb.LL.X, cb.UR.X)), math.Min(mb.UR.Y, math.Max(cb.LL.Y, cb.UR.Y)))
+	if r.Width() <= 0 || r.Height() <= 0 {
+		return mb, nil
+	}
+	return r, nil
+}
+
+func addLayer(xt *model.XRefTable, d types.Dict, inh *model.InheritedPageAttrs, p *result.Page, font *types.IndirectRef) error {
+	box, err := visibleBox(inh)
+	if err != nil {
+		return err
+	}
+	rot := ((inh.Rotate % 360) + 360) % 360
+	if rot%90 != 0 {
+		rot = 0
+	}
+	g := pageGeometry{box: box, rotate: rot}
+	w, h := g.shown()
+
+	form := types.StreamDict{Dict: types.NewDict(), Content: TextLayer(p, w, h),
+		FilterPipeline: []types.PDFFilter{{Name: "FlateDecode"}}}
+	form.InsertName("Filter", "FlateDecode")
+	form.InsertName("Type", "XObject")
+	form.InsertName("Subtype", "Form")
+	form.Insert("BBox", types.NewNumberArray(0, 0, w, h))
+	form.Insert("Resources", types.Dict{"Font": types.Dict{"F1": *font}})
+	form.Insert(LayerKey, types.Boolean(true))
+	if err := form.Encode(); err != nil {
+		return err
+	}
+	formRef, err := xt.IndRefForNewObject(form)
+	if err != nil {
+		return err
+	}
+
+	// The page's own resources, copied so that pages sharing a resource
+	// dictionary each name their own layer.
+	res := types.Dict{}
+	if inh.Resources != nil {
+		res = inh.Resources.Clone().(types.Dict)
+	}
+	xo := types.Dict{}
+	if o, ok := res.Find("XObject"); ok {
+		if x, err := xt.DereferenceDict(o); err == nil && x != nil {
+			xo = x.Clone().(types.Dict)
+		}
+	}
+	name := layerName
+	for n := 1; ; n++ {
+		if _, taken := xo.Find(name); !taken {
+			break
+		}
+		name = fmt.Sprintf("%s%d", layerName, n)
+	}
+	xo.Insert(name, *formRef)
+	res.Update("XObject", xo)
+	d.Update("Resources", res)
+
+	m := g.matrix()
+	closing := fmt.Sprintf("Q\nq %g %g %g %g %.4f %.4f cm /%s Do Q\n", m[0], m[1], m[2], m[3], m[4], m[5], name)
+	opening, err := markedStream(xt, "q\n")
+	if err != nil {
+		return err
+	}
+	closer, err := markedStream(xt, closing)
+	if err != nil {
+		return err
+	}
+	contents := types.Array{*opening}
+	if o, ok := d.Find("Contents"); ok {
+		existing, err := contentRefs(xt, o)
+		if err != nil {
+			return err
+		}
+		contents = append(contents, existing...)
+	} else {
+		contents = contents[:0]
+	}
+	contents = append(contents, *closer)
+	d.Update("Contents", contents)
+	return nil
+}
+
+// contentRefs lists a page's content streams as array entries.
+func contentRefs(xt *model.XRefTable, o types.Object) (types.Array, error) {
+	if ref, ok := o.(types.IndirectRef); ok {
+		v, err := xt.Dereference(ref)
+		if err != nil {
+			return nil, err
+		}
+		if a, ok := v.(types.Array); ok {
+			return append(types.Array{}, a...), nil
+		}
+		return types.Array{ref}, nil
+	}
+	if a, ok := o.(types.Array); ok {
+		return append(types.Array{}, a...), nil
+	}
+	return nil, fmt.Errorf("the page's Contents is a %T", o)
+}
+
+func markedStream(xt *model.XRefTable, content string) (*types.IndirectRef, error) {
+	sd := types.StreamDict{Dict: types.NewDict(), Content: []byte(content)}
+	sd.Insert(LayerKey, types.Boolean(true))
+	if err := sd.Encode(); err != nil {
+		return nil, err
+	}
+	return xt.IndRefForNewObject(sd)
+}
+
+func marked(xt *model.XRefTable, o types.Object) bool {
+	sd, _, err := xt.DereferenceStreamDict(o)
+	if err != nil || sd == nil {
+		return false
+	}
+	v, ok := sd.Find(LayerKey)
+	return ok && v != nil
+}
+
+// removeLayers takes an earlier text layer off a page: Lector's own
+// (streams and Form XObjects carrying LayerKey) and any Form XObject whose
+// only fonts are glyph-less OCR fonts (another OCR tool's layer: its
+// content is emptied). Visible content is not touched.
+func removeLayers(xt *model.XRefTable, d types.Dict, res types.Dict) error {
+	if o, ok := d.Find("Contents"); ok {
+		refs, err := contentRefs(xt, o)
+		if err != nil {
+			return err
+		}
+		kept := types.Array{}
+		for _, r := range refs {
+			if !marked(xt, r) {
+				kept = append(kept, r)
+			}
+		}
+		if len(kept) != len(refs) {
+			d.Update("Contents", kept)
+		}
+	}
+	if res == nil {
+		return nil
+	}
+	o, ok := res.Find("XObject")
+	if !ok {
+		return nil
+	}
+	xo, err := xt.DereferenceDict(o)
+	if err != nil || xo == nil {
+		return err
+	}
+	for name, ref := range xo {
+		if marked(xt, ref) {
+			xo.Delete(name)
+			continue
+		}
+		sd, _, err := xt.DereferenceStreamDict(ref)
+		if err != nil || sd == nil || sd.Subtype() == nil || *sd.Subtype() != "Form" || !onlyGlyphless(xt, sd.Dict) {
+			continue
+		}
+		ir, ok := ref.(types.IndirectRef)
+		if !ok {
+			continue
+		}
+		empty := types.StreamDict{Dict: sd.Dict.Clone().(types.Dict), Content: nil}
+		empty.Delete("Filter")
+		empty.Delete("DecodeParms")
+		if err := empty.Encode(); err != nil {
+			return err
+		}
+		entry, found := xt.FindTableEntryForIndRef(&ir)
+		if found {
+			entry.Object = empty
+		}
+	}
+	return nil
+}
+
+// onlyGlyphless reports whether a form's fonts are all glyph-less OCR fonts.
+func onlyGlyphless(xt *model.XRefTable, form types.Dict) bool {
+	o, ok := form.Find("Resources")
+	if !ok {
+		return false
+	}
+	res, err := xt.DereferenceDict(o)
+	if err != nil || res == nil {
+		return false
+	}
+	fo, ok := res.Find("Font")
+	if !ok {
+		return false
+	}
+	fonts, err := xt.DereferenceDict(fo)
+	if err != nil || len(fonts) == 0 {
+		return false
+	}
+	for _, f := range fonts {
+		fd, err := xt.DereferenceDict(f)
+		if err != nil || fd == nil {
+			return false
+		}
+		bf := fd.NameEntry("BaseFont")
+		if bf == nil || !strings.Contains(*bf, "GlyphLess") {
+			return false
+		}
+	}
+	return true
+}
+
+// glyphlessFont adds the glyph-less Type0 font (Tesseract's layout of it:
+// CIDFontType2, Identity-H, every CID to glyph 1, 500 units wide).
+func glyphlessFont(xt *model.XRefTable) (*types.IndirectRef, error) {
+	newStream := func(data []byte, extra types.Dict) (*types.IndirectRef, error) {
+		sd, err := xt.NewStreamDictForBuf(data)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range extra {
+			sd.Insert(k, v)
+		}
+		if err := sd.Encode(); err != nil {
+			return nil, err
+		}
+		return xt.IndRefForNewObject(*sd)
+	}
+	file, err := newStream(glyphlessTTF, types.Dict{"Length1": types.Integer(len(glyphlessTTF))})
+	if err != nil {
+		return nil, err
+	}
+	gids := bytes.Repeat([]byte{0, 1}, 1<<16)
+	cidToGID, err := newStream(gids, nil)
+	if err != nil {
+		return nil, err
+	}
+	toUnicode, err := newStream([]byte(toUnicodeCMap), nil)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := xt.IndRefForNewObject(types.Dict{
+		"Type": types.Name("FontDescriptor"), "FontName": types.Name(fontName),
+		"Flags": types.Integer(5), "FontBBox": types.NewIntegerArray(0, 0, 500, 1000), "ItalicAngle": types.Integer(0),
+		"Ascent": types.Integer(1000), "Descent": types.Integer(-1), "CapHeight": types.Integer(1000), "StemV": types.Integer(80),
+		"FontFile2": *file,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cid, err := xt.IndRefForNewObject(types.Dict{
+		"Type": types.Name("Font"), "Subtype": types.Name("CIDFontType2"), "BaseFont": types.Name(fontName),
+		"CIDSystemInfo":  types.Dict{"Registry": types.StringLiteral("Adobe"), "Ordering": types.StringLiteral("Identity"), "Supplement": types.Integer(0)},
+		"FontDescriptor": *desc, "CIDToGIDMap": *cidToGID, "DW": types.Integer(500),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return xt.IndRefForNewObject(types.Dict{
+		"Type": types.Name("Font"), "Subtype": types.Name("Type0"), "BaseFont": types.Name(fontName),
+		"Encoding": types.Name("Identity-H"), "DescendantFonts": types.Array{*cid}, "ToUnicode": *toUnicode,
+	})
+}
+
+// toUnicodeCMap maps every two-byte code to the same UTF-16 code unit.
+const toUnicodeCMap = `/CIDInit /ProcSet findresource begin
+12 dict begin
+begincmap
+/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def
+/CMapName /Adobe-Identify-UCS def
+/CMapType 2 def
+1 begincodespacerange
+<0000> <FFFF>
+endcodespacerange
+1 beginbfrange
+<0000> <FFFF> <0000>
+endbfrange
+endcmap
+CMapName currentdict /CMap defineresource pop
+end
+end
+`
+
+// ImagePage is one page of an image input, for ImagePDF.
+type ImagePage struct {
+	DPI          int // the image's resolution; 0 unknown (300 is used)
+	QuarterTurns int // clockwise quarter turns that make it upright (EXIF), shown through /Rotate
+}
+
+// MinPagePoints is PDF's smallest page side (PDF 32000-1 Annex C.2: 3 units).
+const MinPagePoints = 3.0
+
+// maxPagePoints is PDF's largest page side (Annex C.2: 14,400 units).
+const maxPagePoints = 14400.0
+
+// ImagePDF writes a PDF of an image input — one page per image, each in
+// its own encoding where PDF has it (JPEG as DCT, as it is; other formats
+// losslessly as Flate: pdfcpu's image import) at its own resolution — with
+// pages' words as a text layer. data is the encoded file (every page of a
+// multi-page TIFF); info[i] describes page i. A page under 3 points on a
+// side is enlarged to 3.
+func ImagePDF(w io.Writer, data []byte, info []ImagePage, pages []*result.Page) error {
+	ctx, err := pdfcpu.CreateContextWithXRefTable(pdfConfig(), types.PaperSize["A4"])
+	if err != nil {
+		return err
+	}
+	xt := ctx.XRefTable
+	imgs, err := model.CreateImageResources(xt, bytes.NewReader(data), false, false)
+	if err != nil {
+		return fmt.Errorf("render: embedding the image: %w", err)
+	}
+	if len(imgs) != len(pages) || len(info) != len(pages) {
+		return fmt.Errorf("render: %d images, %d pages", len(imgs), len(pages))
+	}
+	pagesRef, err := ctx.Pages()
+	if err != nil {
+		return err
+	}
+	pagesDict, err := ctx.DereferenceDict(*pagesRef)
+	if err != nil {
+		return err
+	}
+	for i, im := range imgs {
+		dpi := float64(info[i].DPI)
+		if dpi <= 0 {
+			dpi = 300
+		}
+		pw, ph := float64(im.Width)*72/dpi, float64(im.Height)*72/dpi
+		if s := MinPagePoints / math.Min(pw, ph); s > 1 {
+			pw, ph = pw*s, ph*s
+		}
+		if s := maxPagePoints / math.Max(pw, ph); s < 1 {
+			pw, ph = pw*s, ph*s
+		}
+		content := fmt.Sprintf("q %.4f 0 0 %.4f 0 0 cm /Im0 Do Q\n", pw, ph)
+		sd, err := xt.NewStreamDictForBuf([]byte(content))
+		if err != nil {
+			return err
+		}
+		if err := sd.Encode(); err != nil {
+			return err
+		}
+		cref, err := xt.IndRefForNewObject(*sd)
+		if err != nil {
+			return err
+		}
+		pd := types.Dict{
+			"Type": types.Name("Page"), "Parent": *pagesRef,
+			"MediaBox":  types.NewNumberArray(0, 0, pw, ph),
+			"Resources": types.Dict{"XObject": types.Dict{"Im0": *im.Res.IndRef}},
+			"Contents":  *cref,
+		}
+		if q := ((info[i].QuarterTurns % 4) + 4) % 4; q != 0 {
+			pd.Insert("Rotate", types.Integer(90*q))
+		}
+		pref, err := xt.IndRefForNewObject(pd)
+		if err != nil {
+			return err
+		}
+		if err := model.AppendPageTree(pref, 1, pagesDict); err != nil {
+			return err
+		}
+		ctx.PageCount++
+	}
+	if err := overlay(ctx, pages, false); err != nil {
+		return err
+	}
+	return writeContext(ctx, w)
+}

@@ -1,0 +1,71 @@
+package render
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+// pageFrom makes a result page whose words are ws (boxes in points of the
+// page as shown: one pixel per point).
+func pageFrom(w, h float64, ws []bboxWord) *result.Page {
+	p := &result.Page{Width: int(math.Round(w)), Height: int(math.Round(h)), Source: result.SourceOCR}
+	for _, x := range ws {
+		b := result.Box{X0: int(math.Round(x.XMin)), Y0: int(math.Round(x.YMin)), X1: int(math.Round(x.XMax)), Y1: int(math.Round(x.YMax))}
+		p.Blocks = append(p.Blocks, result.Block{Type: result.BlockText, Box: b, Paragraphs: []result.Paragraph{{Box: b,
+			Lines: []result.Line{{Box: b, Words: []result.Word{{Text: x.S, Box: b, Confidence: 90}}}}}}})
+	}
+	return p
+}
+
+func TestSearchablePDFPlacesWordsOnRotatedCroppedPages(t *testing.T) {
+	t.Parallel()
+	crop := [4]float64{50, 60, 560, 760}
+	text := []testText{{100, 500, 20, "Lector"}, {200, 300, 14, "geometry"}, {60, 100, 10, "corner"}, {5, 5, 10, "BLEED"}}
+	for _, rot := range []int{0, 90, 180, 270} {
+		printed := makePDF([]testPage{{MediaBox: [4]float64{0, 0, 612, 792}, CropBox: &crop, Rotate: rot, Text: text}})
+		want := bboxWords(t, writeTemp(t, "printed.pdf", printed), "-cropbox")
+		for _, w := range want {
+			if w.S == "BLEED" {
+				t.Fatalf("rotate %d: pdftotext -cropbox read the bleed outside the CropBox", rot)
+			}
+		}
+		if len(want) != 3 {
+			t.Fatalf("rotate %d: printed words %+v", rot, want)
+		}
+		// The same page without its text, given the words as a result.
+		blank := makePDF([]testPage{{MediaBox: [4]float64{0, 0, 612, 792}, CropBox: &crop, Rotate: rot}})
+		w, h := crop[2]-crop[0], crop[3]-crop[1]
+		if rot%180 == 90 {
+			w, h = h, w
+		}
+		var out bytes.Buffer
+		if err := SearchablePDF(&out, blank, []*result.Page{pageFrom(w, h, want)}, false); err != nil {
+			t.Fatalf("rotate %d: %v", rot, err)
+		}
+		path := writeTemp(t, "out.pdf", out.Bytes())
+		got := bboxWords(t, path, "-cropbox")
+		if len(got) != len(want) {
+			t.Fatalf("rotate %d: layer words %+v, want %+v", rot, got, want)
+		}
+		for i := range want {
+			g, w := got[i], want[i]
+			d := math.Max(math.Max(math.Abs(g.XMin-w.XMin), math.Abs(g.XMax-w.XMax)), math.Max(math.Abs(g.YMin-w.YMin), math.Abs(g.YMax-w.YMax)))
+			if g.S != w.S || d > 2 {
+				t.Errorf("rotate %d: word %q at (%.1f,%.1f)-(%.1f,%.1f), printed %q at (%.1f,%.1f)-(%.1f,%.1f)", rot, g.S, g.XMin, g.YMin, g.XMax, g.YMax, w.S, w.XMin, w.YMin, w.XMax, w.YMax)
+			}
+		}
+		info := strings.Join(strings.Fields(tool(t, "pdfinfo", "-box", path)), " ")
+		for _, s := range []string{"CropBox: 50.00 60.00 560.00 760.00", "MediaBox: 0.00 0.00 612.00 792.00"} {
+			if !strings.Contains(info, s) {
+				t.Errorf("rotate %d: boxes not kept (want %q):\n%s", rot, s, info)
+			}
+		}
+		if rot != 0 && !strings.Contains(info, "Page rot: "+itoa(rot)) {
+			t.Errorf("rotate %d: /Rotate not kept:\n%s", rot, info)
+		}
+	}
+}
