@@ -38,7 +38,7 @@ var allowed = map[string][]string{
 	"internal/engine/ppocr":     {"internal/device", "internal/engine", "internal/errcode", "internal/result"},
 	"internal/engine/synthetic": {"internal/cuda", "internal/device", "internal/engine", "internal/errcode", "internal/result"},
 	"internal/engine/structure": {"internal/device", "internal/engine", "internal/engine/tesseract", "internal/errcode", "internal/layout", "internal/result"},
-	"internal/document":         {"internal/engine", "internal/errcode"},
+	"internal/document":         {".", "internal/engine", "internal/errcode", "internal/render", "internal/result"},
 	"internal/runner":           {"internal/engine", "internal/errcode", "internal/obs", "internal/result"},
 	"internal/model":            {".", "internal/clock", "internal/engine", "internal/errcode", "internal/obs", "internal/result", "internal/runner"},
 	"internal/pool":             {"internal/clock", "internal/errcode", "internal/obs"},

@@ -39,6 +39,34 @@ func ParsePipeline(s string) (Pipeline, error) {
 	return "", errcode.New(errcode.InvalidArgument, "pipeline %q is not ocr or structure", s)
 }
 
+// PDFText says what to do with PDF pages that already have text — the
+// modes of OCRmyPDF's --skip-text, --redo-ocr and --force-ocr.
+type PDFText string
+
+// PDF text modes.
+const (
+	// PDFTextSkip (the default) reads a page that has text from its text
+	// and OCRs the others.
+	PDFTextSkip PDFText = "skip"
+	// PDFTextRedo OCRs pages whose only text is an earlier OCR layer (in a
+	// glyph-less font); the searchable PDF drops that layer.
+	PDFTextRedo PDFText = "redo"
+	// PDFTextForce renders and OCRs every page.
+	PDFTextForce PDFText = "force"
+)
+
+// ParsePDFText reads a mode; "" is PDFTextSkip. Anything else is
+// invalid_argument.
+func ParsePDFText(s string) (PDFText, error) {
+	switch m := PDFText(strings.ToLower(strings.TrimSpace(s))); m {
+	case "":
+		return PDFTextSkip, nil
+	case PDFTextSkip, PDFTextRedo, PDFTextForce:
+		return m, nil
+	}
+	return "", errcode.New(errcode.InvalidArgument, "pdf_text %q is not skip, redo or force", s)
+}
+
 // CheckModel refuses a model the pipeline cannot run: the structure
 // pipeline's layout analysis is part of its models ("structure:<config>":
 // structure:default, structure:ppocr, …), so an OCR model under it would
@@ -104,10 +132,11 @@ type Fields struct {
 	Device    string // auto (default), cpu, cuda:N
 	KeepAlive string // a duration ("5m", "0", "-1s") or seconds; default the server's
 	Timeout   string // synchronous calls: a duration, capped by the server's limit
+	PDFText   string // skip (default), redo or force: PDF pages with text of their own
 }
 
 // FieldNames are the form and query names of Fields, in order.
-var FieldNames = []string{"pipeline", "model", "lang", "formats", "format", "priority", "device", "keep_alive", "timeout"}
+var FieldNames = []string{"pipeline", "model", "lang", "formats", "format", "priority", "device", "keep_alive", "timeout", "pdf_text"}
 
 // Pairs returns the fields that are set as name/value pairs, in
 // FieldNames' order.
@@ -133,7 +162,7 @@ func (f *Fields) Set(name, value string) error {
 }
 
 func (f *Fields) values() []*string {
-	return []*string{&f.Pipeline, &f.Model, &f.Lang, &f.Formats, &f.Format, &f.Priority, &f.Device, &f.KeepAlive, &f.Timeout}
+	return []*string{&f.Pipeline, &f.Model, &f.Lang, &f.Formats, &f.Format, &f.Priority, &f.Device, &f.KeepAlive, &f.Timeout, &f.PDFText}
 }
 
 // ParseDuration reads a Go duration ("5m", "-1s") or a number of seconds.
@@ -188,6 +217,16 @@ type Resources struct {
 	QueueWait         Millis `json:"queue_ms"` // admission wait plus the longest wait for a lane
 	LoadWait          Millis `json:"load_ms"`  // waiting for the model to load
 	RunTime           Millis `json:"run_ms"`   // the whole run
+	// PagesText and PagesOCR count a PDF's pages read from their own text
+	// and pages recognised from their image (each page's "source" in the
+	// result says which).
+	PagesText int `json:"pages_text,omitempty"`
+	PagesOCR  int `json:"pages_ocr,omitempty"`
+	// PDFOutput says how the searchable PDF's pages were made: "original"
+	// (the input's own pages), "repaired" (after qpdf rewrote a structure
+	// the PDF library could not read), "rebuilt" (pages redrawn by poppler's
+	// pdftocairo: the last resort); empty when no PDF was made.
+	PDFOutput string `json:"pdf_output,omitempty"`
 }
 
 // Pages is a task's progress.

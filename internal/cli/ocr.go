@@ -33,6 +33,7 @@ type ocrOutput struct {
 	Pages     []*result.Page  `json:"pages,omitempty"`
 	Resources *task.Resources `json:"resources,omitempty"`
 	Error     *lector.Error   `json:"error,omitempty"`
+	pdf       []byte          // the searchable PDF
 }
 
 // runOCR runs the runtime in-process on files: no server, no database.
@@ -46,6 +47,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	jobs := fs.Int("jobs", 1, "files processed at once")
 	priority := fs.String("priority", "normal", "interactive, normal or batch")
 	nvmlPath := fs.String("nvml-library", "", "path of libnvidia-ml.so.1")
+	pdfText := fs.String("pdf-text", "skip", "PDF pages with text of their own: skip (read them from their text), redo (OCR pages whose text is an earlier OCR layer, replacing it) or force (OCR every page)")
 	verbose := fs.Bool("verbose", false, "log the runtime's work (loads, runners, tasks) on standard error")
 	cfg, err := parseConfig(fs, io, args)
 	if err != nil {
@@ -82,6 +84,10 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	if err := pipe.CheckModel(*modelName); err != nil {
 		return &UsageError{"ocr: " + errcode.Message(err)}
 	}
+	textMode, err := lector.ParsePDFText(*pdfText)
+	if err != nil {
+		return &UsageError{"ocr: " + errcode.Message(err)}
+	}
 	if *jobs < 1 {
 		return &UsageError{"ocr: --jobs must be at least 1"}
 	}
@@ -114,10 +120,8 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		}
 	}
 	lim := docLimits(cfg)
-	opts := task.Options{Model: *modelName, Pipeline: pipe, Device: *dev, Priority: admission.Priority(*priority)}
-	if *format == "pdf" {
-		opts.EngineOptions.PDF = true
-	}
+	opts := task.Options{Model: *modelName, Pipeline: pipe, Device: *dev, Priority: admission.Priority(*priority),
+		PDFText: textMode, PDF: *format == "pdf"}
 	progress := newProgress(io.Stderr)
 	results := make([]ocrOutput, len(files))
 	sem := make(chan struct{}, *jobs)
@@ -175,7 +179,7 @@ func ocrFile(ctx context.Context, rt *task.Runtime, file, dir string, lim docume
 	if err != nil {
 		return fail(err)
 	}
-	return ocrOutput{File: file, Schema: render.Schema, Pages: res.Pages, Resources: &res.Resources}
+	return ocrOutput{File: file, Schema: render.Schema, Pages: res.Pages, Resources: &res.Resources, pdf: res.PDF}
 }
 
 func readLimited(file string, limit int64) ([]byte, error) {
@@ -200,7 +204,7 @@ func renderOutput(r ocrOutput, format string) ([]byte, error) {
 		return append(b, '\n'), err
 	}
 	var buf bytes.Buffer
-	err := render.Write(&buf, format, render.Document{Pages: r.Pages})
+	err := render.Write(&buf, format, render.Document{Pages: r.Pages, PDF: r.pdf})
 	return buf.Bytes(), err
 }
 

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
@@ -19,11 +20,17 @@ import (
 
 // PDF is a PDF rendered page by page with pdftoppm.
 type PDF struct {
-	dir   string // private directory holding input.pdf
-	path  string
-	sizes [][2]int // pixels at each page's DPI
-	dpi   []int
-	lim   Limits
+	dir    string // private directory holding input.pdf
+	path   string
+	data   []byte       // the input, for the searchable PDF
+	sizes  [][2]int     // pixels at each page's DPI
+	points [][2]float64 // each page as shown (CropBox, turned by /Rotate), in points
+	dpi    []int
+	lim    Limits
+
+	textOnce sync.Once
+	text     []*pageText // each page's own text (readText)
+	textErr  error
 }
 
 var (
@@ -95,7 +102,7 @@ func openPDF(ctx context.Context, data []byte, lim Limits, dir string) (_ *PDF, 
 	if err != nil {
 		return nil, pdfError(err)
 	}
-	p := &PDF{dir: tmp, path: path, lim: lim, sizes: make([][2]int, n), dpi: make([]int, n)}
+	p := &PDF{dir: tmp, path: path, data: data, lim: lim, sizes: make([][2]int, n), points: make([][2]float64, n), dpi: make([]int, n)}
 	rot := map[int]int{}
 	for _, r := range reRot.FindAllSubmatch(sizes, -1) {
 		i, _ := strconv.Atoi(string(r[1]))
@@ -116,7 +123,7 @@ func openPDF(ctx context.Context, data []byte, lim Limits, dir string) (_ *PDF, 
 		if err != nil {
 			return nil, err
 		}
-		p.sizes[i-1], p.dpi[i-1] = [2]int{w, h}, dpi
+		p.sizes[i-1], p.dpi[i-1], p.points[i-1] = [2]int{w, h}, dpi, [2]float64{wpt, hpt}
 		found++
 	}
 	if found != n {
@@ -177,11 +184,15 @@ func (p *PDF) PageSize(i int) (int, int) { return p.sizes[i][0], p.sizes[i][1] }
 // DPI returns the resolution page i is rendered at.
 func (p *PDF) DPI(i int) int { return p.dpi[i] }
 
-// Page renders page i into workspace as grayscale PNG and returns it.
+// Page renders page i as a viewer shows it (its CropBox, turned by its
+// /Rotate) into workspace as 8-bit grayscale PGM and returns it. PGM, not
+// PNG: Debian's pdftoppm writes -gray -png as an RGB PNG, and compressing
+// a noisy 300-dpi page costs about a CPU second, where PGM costs nothing
+// to write or read (docs/BENCHMARKS.md).
 func (p *PDF) Page(ctx context.Context, i int, workspace string) (engine.Image, error) {
 	base := filepath.Join(workspace, fmt.Sprintf("page-%05d", i+1))
 	n := strconv.Itoa(i + 1)
-	if _, err := run(ctx, p.lim, "pdftoppm", "-r", strconv.Itoa(p.dpi[i]), "-f", n, "-l", n, "-gray", "-png", "-singlefile", p.path, base); err != nil {
+	if _, err := run(ctx, p.lim, "pdftoppm", "-r", strconv.Itoa(p.dpi[i]), "-f", n, "-l", n, "-cropbox", "-gray", "-singlefile", p.path, base); err != nil {
 		if ctx.Err() != nil {
 			return engine.Image{}, ctx.Err()
 		}
@@ -190,13 +201,13 @@ func (p *PDF) Page(ctx context.Context, i int, workspace string) (engine.Image, 
 		}
 		return engine.Image{}, errcode.Wrap(errcode.InvalidDocument, err, "rendering page %d failed", i+1)
 	}
-	data, err := os.ReadFile(base + ".png")
-	os.Remove(base + ".png")
+	data, err := os.ReadFile(base + ".pgm")
+	os.Remove(base + ".pgm")
 	if err != nil {
 		return engine.Image{}, errcode.Wrap(errcode.InvalidDocument, err, "rendering page %d produced nothing", i+1)
 	}
 	w, h := p.PageSize(i)
-	return engine.Image{Number: i + 1, Width: w, Height: h, Format: "png", Data: data,
+	return engine.Image{Number: i + 1, Width: w, Height: h, Format: "pgm", Data: data,
 		DPI: p.dpi[i], PDFPage: i + 1}, nil
 }
 

@@ -150,7 +150,9 @@ type Outputs interface {
 }
 
 // PageFormats are the formats every engine's pages render to.
-var PageFormats = []string{"json", "txt", "md", "html", "hocr"}
+// The searchable PDF is one of them: it is made from the result's words
+// over the input (internal/render), whatever the engine.
+var PageFormats = []string{"json", "txt", "md", "html", "hocr", "pdf"}
 
 // Model is a loaded model.
 type Model interface {
@@ -282,7 +284,11 @@ func (r *Registry) Formats(model string) ([]string, error) {
 	}
 	out := slices.Clone(PageFormats)
 	if o, ok := e.(Outputs); ok {
-		out = append(out, o.Formats(cfg)...)
+		for _, f := range o.Formats(cfg) {
+			if !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
 	}
 	return out, nil
 }

@@ -36,6 +36,9 @@ var Formats = map[string]string{
 // Document is what renderers read.
 type Document struct {
 	Pages []*result.Page
+	// PDF is the searchable PDF made over the input (SearchablePDF,
+	// ImagePDF), which the pdf format writes as it is.
+	PDF []byte
 }
 
 // Write renders doc in format to w. An unknown format is invalid_argument;
@@ -251,12 +254,17 @@ func HOCR(w io.Writer, doc Document) error {
 	return err
 }
 
-// PDF joins the pages' searchable PDFs into one.
+// PDF writes the document's searchable PDF; without one, it joins the
+// pages' own PDFs (an engine's renderer) into one.
 func PDF(w io.Writer, doc Document) error {
+	if len(doc.PDF) > 0 {
+		_, err := w.Write(doc.PDF)
+		return err
+	}
 	var parts []io.ReadSeeker
 	for _, p := range doc.Pages {
 		if len(p.PDF) == 0 {
-			return errcode.New(errcode.InvalidArgument, "page %d has no PDF rendering (the engine was not asked for one)", p.Number)
+			return errcode.New(errcode.InvalidArgument, "page %d has no PDF rendering (the searchable PDF was not asked for)", p.Number)
 		}
 		parts = append(parts, bytes.NewReader(p.PDF))
 	}

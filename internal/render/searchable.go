@@ -151,7 +151,9 @@ func pdfConfig() *model.Configuration {
 // kept). pages[i] is page i+1; a nil page, or one whose Source is
 // SourceText (read from its own text), gets no layer. With redo, a text
 // layer Lector added before, and any Form XObject drawn only in a
-// glyph-less OCR font (OCRmyPDF's layer), is removed first. The pages'
+// glyph-less OCR font (OCRmyPDF's layer), is removed first from each page
+// that gets a new one (another tool's text drawn in the page's own content,
+// as Tesseract's renderer does, stays). The pages'
 // boxes are pixels of the page as shown (CropBox, turned by /Rotate).
 // An error means pdfcpu could not read or write the PDF's structure.
 func SearchablePDF(w io.Writer, input []byte, pages []*result.Page, redo bool) error {
@@ -192,7 +194,7 @@ func overlay(ctx *model.Context, pages []*result.Page, redo bool) (err error) {
 		if err != nil {
 			return fmt.Errorf("render: page %d: %w", i+1, err)
 		}
-		if redo {
+		if redo && p != nil && p.Source != result.SourceText {
 			if err := removeLayers(ctx.XRefTable, d, inh.Resources); err != nil {
 				return fmt.Errorf("render: page %d: removing an earlier text layer: %w", i+1, err)
 			}

@@ -289,7 +289,7 @@ func (s *Server) ocr(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, SyncResponse{Task: res.Task, Schema: render.Schema, Pages: res.Pages})
 		return
 	}
-	out, err := service.RenderAll(res.Pages, []string{format})
+	out, err := service.RenderAll(render.Document{Pages: res.Pages, PDF: res.PDF}, []string{format})
 	if err != nil {
 		s.fail(w, r, err)
 		return

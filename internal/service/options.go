@@ -23,6 +23,7 @@ type Options struct {
 	Device    string
 	KeepAlive *time.Duration
 	Timeout   time.Duration
+	PDFText   lector.PDFText
 }
 
 // DefaultFormats are made when a submission names none; a PDF input also
@@ -89,6 +90,9 @@ func (s *Service) options(f Fields, mediaType string) (Options, error) {
 				o.Formats = append(o.Formats, name)
 			}
 		}
+	}
+	if o.PDFText, err = lector.ParsePDFText(f.PDFText); err != nil {
+		return o, err
 	}
 	if o.Priority, err = lector.ParsePriority(f.Priority); err != nil {
 		return o, err

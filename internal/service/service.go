@@ -119,6 +119,8 @@ type Service struct {
 // jobArgs is the River job of a task.
 type jobArgs struct {
 	TaskID string `json:"task_id"`
+	// PDFText is the task's pdf_text mode (carried by its job, not its row).
+	PDFText lector.PDFText `json:"pdf_text,omitempty"`
 }
 
 func (jobArgs) Kind() string { return "lector_task" }
@@ -308,7 +310,7 @@ func (s *Service) Submit(ctx context.Context, subject string, up Upload, f Field
 	}
 	t.Node = s.cfg.NodeID
 	err = s.cfg.Store.Enqueue(ctx, t, up.File.Reader(), store.Bounds{Queued: s.cfg.MaxQueued, PerSubject: s.cfg.MaxQueuedPerSubject},
-		jobArgs{TaskID: t.ID}, &river.InsertOpts{Priority: riverPriority(o.Priority)})
+		jobArgs{TaskID: t.ID, PDFText: o.PDFText}, &river.InsertOpts{Priority: riverPriority(o.Priority)})
 	var qf *store.QueueFullError
 	if errors.As(err, &qf) {
 		if qf.Subject {
@@ -522,6 +524,7 @@ func (s *Service) Asset(ctx context.Context, subject, id, name string, w func(si
 type SyncResult struct {
 	Task  *api.Task
 	Pages []*result.Page
+	PDF   []byte // the searchable PDF, when it was the format asked for
 }
 
 // RunSync runs one upload now at interactive priority, bounded by the
@@ -548,6 +551,7 @@ func (s *Service) RunSync(ctx context.Context, subject string, up Upload, f Fiel
 	defer cancel()
 	var started atomic.Bool
 	topts := s.taskOptions(t, o.Formats, admission.Interactive, true, nil)
+	topts.PDFText = o.PDFText
 	topts.Started = func() { started.Store(true) }
 	res, err := s.cfg.Runtime.Run(runCtx, doc, topts)
 	if err != nil && runCtx.Err() != nil && ctx.Err() == nil {
@@ -566,13 +570,13 @@ func (s *Service) RunSync(ctx context.Context, subject string, up Upload, f Fiel
 	if err != nil {
 		return nil, err
 	}
-	return &SyncResult{Task: toAPI(t), Pages: res.Pages}, nil
+	return &SyncResult{Task: toAPI(t), Pages: res.Pages, PDF: res.PDF}, nil
 }
 
 func (s *Service) taskOptions(t *store.Task, formats []string, p admission.Priority, sync bool, progress func(int, int)) task.Options {
 	o := task.Options{TaskID: t.ID, Model: t.Model, Pipeline: t.Pipeline, Device: t.DeviceRequest, Priority: p, Sync: sync,
 		KeepAlive: t.KeepAlive, Progress: progress}
-	o.EngineOptions.PDF = slices.Contains(formats, "pdf")
+	o.PDF = slices.Contains(formats, "pdf")
 	return o
 }
 
@@ -631,12 +635,12 @@ func toAPI(t *store.Task) *api.Task {
 	return out
 }
 
-// RenderAll renders pages in each format, for storing.
-func RenderAll(pages []*result.Page, formats []string) (map[string][]byte, error) {
+// RenderAll renders doc in each format, for storing.
+func RenderAll(doc render.Document, formats []string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(formats))
 	for _, f := range formats {
 		var buf bytes.Buffer
-		if err := render.Write(&buf, f, render.Document{Pages: pages}); err != nil {
+		if err := render.Write(&buf, f, doc); err != nil {
 			return nil, fmt.Errorf("rendering %s: %w", f, err)
 		}
 		out[f] = buf.Bytes()

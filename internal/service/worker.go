@@ -33,11 +33,11 @@ func (w *worker) NextRetry(job *river.Job[jobArgs]) time.Time {
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
-	return w.s.work(ctx, job.Args.TaskID, job.Attempt, job.MaxAttempts)
+	return w.s.work(ctx, job.Args.TaskID, job.Args.PDFText, job.Attempt, job.MaxAttempts)
 }
 
 // work runs one attempt of task id.
-func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int) error {
+func (s *Service) work(ctx context.Context, id string, pdfText lector.PDFText, attempt, maxAttempts int) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.mu.Lock()
@@ -64,7 +64,7 @@ func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int)
 	log := s.cfg.Log.With("task", id, "model", t.Model, "attempt", attempt, "node", s.cfg.NodeID)
 	log.Info("task running", "device", t.DeviceRequest, "pages", t.PagesTotal)
 
-	res, err := s.runTask(ctx, t, func() {
+	res, err := s.runTask(ctx, t, pdfText, func() {
 		log.Info("task working", "device", t.DeviceRequest)
 		if s.cfg.OnWorking != nil {
 			s.cfg.OnWorking(id)
@@ -100,7 +100,7 @@ func (s *Service) work(ctx context.Context, id string, attempt, maxAttempts int)
 	s.finish(t, res, err)
 	var outputs map[string][]byte
 	if err == nil {
-		if outputs, err = RenderAll(res.Pages, t.Formats); err != nil {
+		if outputs, err = RenderAll(render.Document{Pages: res.Pages, PDF: res.PDF}, t.Formats); err != nil {
 			s.finish(t, res, errcode.Wrap(errcode.Internal, err, "rendering the result"))
 		}
 		for name, data := range render.Assets(render.Document{Pages: res.Pages}) {
@@ -182,7 +182,7 @@ func (s *Service) store(ctx context.Context, t *store.Task, attempt int, outputs
 
 // runTask reads the task's input into its own file, opens it and runs it.
 // started is called when the task's first page has a lane.
-func (s *Service) runTask(ctx context.Context, t *store.Task, started func()) (*task.Result, error) {
+func (s *Service) runTask(ctx context.Context, t *store.Task, pdfText lector.PDFText, started func()) (*task.Result, error) {
 	f, err := os.CreateTemp(s.uploadDir(), "input-"+t.ID+"-")
 	if err != nil {
 		return nil, err
@@ -215,5 +215,6 @@ func (s *Service) runTask(ctx context.Context, t *store.Task, started func()) (*
 	}
 	o := s.taskOptions(t, t.Formats, admission.Priority(t.Priority), false, progress)
 	o.Started = started
+	o.PDFText = pdfText
 	return s.cfg.Runtime.Run(ctx, doc, o)
 }

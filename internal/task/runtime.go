@@ -40,6 +40,20 @@ type Document interface {
 	Page(ctx context.Context, i int, workspace string) (engine.Image, error)
 }
 
+// TextPager is a document some of whose pages are read from their own
+// text (a PDF): TextPage returns page i so read, or nil when it is to be
+// recognised from its image.
+type TextPager interface {
+	TextPage(ctx context.Context, i int, mode lector.PDFText) (*result.Page, error)
+}
+
+// Searchable is a document that makes a searchable PDF of itself: its own
+// pages with the result's words as a text layer, and how the pages were
+// made (lector.Resources.PDFOutput).
+type Searchable interface {
+	SearchablePDF(ctx context.Context, pages []*result.Page, mode lector.PDFText) ([]byte, string, error)
+}
+
 // Options describe one task.
 type Options struct {
 	TaskID   string // default: random
@@ -53,6 +67,11 @@ type Options struct {
 	Sync          bool
 	KeepAlive     *time.Duration
 	EngineOptions engine.Options
+	// PDFText says what to do with PDF pages that have text of their own
+	// (default skip: read them from it).
+	PDFText lector.PDFText
+	// PDF asks for the searchable PDF (Result.PDF) of a Searchable document.
+	PDF bool
 	// Progress, if set, is called after each page with pages done and total.
 	Progress func(done, total int)
 	// Started, if set, is called once, when the first page has a lane: the
@@ -67,6 +86,7 @@ type Resources = lector.Resources
 type Result struct {
 	Pages     []*result.Page
 	Resources Resources
+	PDF       []byte // the searchable PDF, when asked for
 }
 
 // Runtime runs tasks. It is safe for concurrent use.
@@ -267,8 +287,25 @@ func (rt *Runtime) deviceList() string {
 func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (*Result, error) {
 	start := rt.o.Clock.Now()
 	o = o.withDefaults()
-	if doc.NumPages() == 0 {
+	n := doc.NumPages()
+	if n == 0 {
 		return nil, errcode.New(errcode.InvalidDocument, "the document has no pages")
+	}
+	// Pages read from their own text need no model, lane or memory.
+	pages := make([]*result.Page, n)
+	fromText := 0
+	if tp, ok := doc.(TextPager); ok && o.PDFText != lector.PDFTextForce {
+		for i := range n {
+			p, err := tp.TextPage(ctx, i, o.PDFText)
+			if err != nil {
+				return nil, err
+			}
+			if p != nil {
+				p.Number = i + 1
+				pages[i] = p
+				fromText++
+			}
+		}
 	}
 	if err := os.MkdirAll(rt.WorkspaceDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("task: creating workspaces: %w", err)
@@ -279,26 +316,50 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (*Result, e
 	}
 	defer os.RemoveAll(ws)
 
-	a, err := rt.admit(ctx, doc, o)
-	if err != nil {
-		return nil, err
-	}
-	defer a.release()
-
-	m := rt.startMeasure(a.dev, a.lease.Pid())
-	pages, laneWait, err := rt.runPages(ctx, doc, o, a.dev, a.lease, ws)
-	m.stop()
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	var r Resources
+	if fromText < n {
+		if r, err = rt.recognise(ctx, doc, o, ws, pages, fromText, start); err != nil {
+			return nil, err
 		}
-		return nil, err
+	} else if o.Progress != nil {
+		o.Progress(n, n)
 	}
 	if after := rt.o.AfterPages[o.Pipeline]; after != nil {
 		after(pages)
 	}
-	r := rt.account(o, a, m, laneWait, start)
-	return &Result{Pages: pages, Resources: r}, nil
+	r.PagesText, r.PagesOCR = fromText, n-fromText
+	res := &Result{Pages: pages}
+	if s, ok := doc.(Searchable); ok && o.PDF {
+		if res.PDF, r.PDFOutput, err = s.SearchablePDF(ctx, pages, o.PDFText); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, err
+		}
+	}
+	r.RunTime = lector.Millis(rt.o.Clock.Now().Sub(start))
+	res.Resources = r
+	return res, nil
+}
+
+// recognise admits the task and runs the pages not yet in pages on its
+// model; everything it took is given back when it returns.
+func (rt *Runtime) recognise(ctx context.Context, doc Document, o Options, ws string, pages []*result.Page, done int, start time.Time) (Resources, error) {
+	a, err := rt.admit(ctx, doc, o)
+	if err != nil {
+		return Resources{}, err
+	}
+	defer a.release()
+	m := rt.startMeasure(a.dev, a.lease.Pid())
+	laneWait, err := rt.runPages(ctx, doc, o, a.dev, a.lease, ws, pages, done)
+	m.stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			return Resources{}, ctx.Err()
+		}
+		return Resources{}, err
+	}
+	return rt.account(o, a, m, laneWait, start), nil
 }
 
 func (o Options) withDefaults() Options {
@@ -312,6 +373,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Priority == "" {
 		o.Priority = lector.Normal
+	}
+	if o.PDFText == "" {
+		o.PDFText = lector.PDFTextSkip
 	}
 	return o
 }
@@ -461,15 +525,20 @@ func (rt *Runtime) account(o Options, a *admitted, m *measure, laneWait time.Dur
 // runPages runs every page of doc on the leased runner, up to the
 // device's lanes at once, and returns the pages and the longest lane wait.
 // A panic in a page's goroutine becomes an internal error.
-func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev string, lease *model.Lease, ws string) ([]*result.Page, time.Duration, error) {
+// Pages already in pages (read from their text, counted in done) are
+// skipped.
+func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev string, lease *model.Lease, ws string, pages []*result.Page, done0 int) (time.Duration, error) {
 	n := doc.NumPages()
-	pages := make([]*result.Page, n)
 	var done atomic.Int64
+	done.Store(int64(done0))
 	var laneWait atomic.Int64
 	var startedOnce sync.Once
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(rt.o.Pool.Lanes(dev), 1))
 	for i := range n {
+		if pages[i] != nil {
+			continue
+		}
 		g.Go(func() (err error) {
 			defer func() {
 				if p := recover(); p != nil {
@@ -504,6 +573,9 @@ func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev st
 				return fmt.Errorf("page %d: %w", i+1, err)
 			}
 			page.Number = i + 1
+			if page.Source == "" {
+				page.Source = result.SourceOCR
+			}
 			pages[i] = page
 			d := done.Add(1)
 			if o.Progress != nil {
@@ -513,7 +585,7 @@ func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev st
 		})
 	}
 	err := g.Wait()
-	return pages, time.Duration(laneWait.Load()), err
+	return time.Duration(laneWait.Load()), err
 }
 
 // measure is a task's memory measurement on its runner: the host side read

@@ -47,7 +47,6 @@ const (
 var (
 	_ engine.Engine    = Engine{}
 	_ engine.Environ   = Engine{}
-	_ engine.Outputs   = Engine{}
 	_ engine.Cataloger = Engine{}
 )
 
@@ -91,13 +90,6 @@ func (e Engine) RunnerEnv(config string, kind device.Kind) []string {
 	return e.Tesseract.RunnerEnv(langs(config), kind)
 }
 
-// Formats is Tesseract's: it makes the searchable PDF of the page.
-func (e Engine) Formats(config string) []string {
-	if config == ppocrConfig {
-		return nil
-	}
-	return e.Tesseract.Formats(langs(config))
-}
 
 // Catalog lists structure:default (English) and a structure model per
 // installed Chinese language.

@@ -120,7 +120,6 @@ var _ engine.Engine = Engine{}
 
 var (
 	_ engine.Environ   = Engine{}
-	_ engine.Outputs   = Engine{}
 	_ engine.Cataloger = Engine{}
 )
 
@@ -138,9 +137,6 @@ func (e Engine) Estimate(langs string, _ device.Kind) (engine.Footprint, error) 
 // process start, and one Tesseract per core (scaled by lanes) is ~2.5×
 // faster here than OpenMP threads (docs/BENCHMARKS.md).
 func (Engine) RunnerEnv(string, device.Kind) []string { return []string{"OMP_THREAD_LIMIT=1"} }
-
-// Formats: Tesseract's own PDF renderer makes the searchable PDF.
-func (Engine) Formats(string) []string { return []string{"pdf"} }
 
 // Catalog lists one model per installed language and the combinations
 // users most often want (Chinese with English).

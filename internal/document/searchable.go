@@ -1,0 +1,99 @@
+package document
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/lector-ocr/lector"
+	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/render"
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+// How a searchable PDF's pages were made (lector.Resources.PDFOutput).
+const (
+	PDFOriginal = "original" // the input's own pages, with a text layer added
+	PDFRepaired = "repaired" // the input after qpdf rewrote its structure
+	PDFRebuilt  = "rebuilt"  // pages redrawn by poppler's pdftocairo
+)
+
+// SearchablePDF returns the input with pages' words as an invisible text
+// layer (render.SearchablePDF), and how its pages were made. When pdfcpu
+// cannot read or write the PDF's structure, the PDF is first rewritten by
+// qpdf (which repairs cross-reference tables and streams, keeping every
+// object), and failing that rebuilt page by page by poppler's pdftocairo
+// (the page drawn again as poppler renders it: text, vectors and images,
+// but not the original objects). With lector.PDFTextRedo an earlier text
+// layer is removed from the pages it OCRs (with lector.PDFTextForce too, so
+// that layers never stack).
+func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lector.PDFText) ([]byte, string, error) {
+	redo := mode == lector.PDFTextRedo || mode == lector.PDFTextForce
+	var buf bytes.Buffer
+	first := render.SearchablePDF(&buf, p.data, pages, redo)
+	if first == nil {
+		return buf.Bytes(), PDFOriginal, nil
+	}
+	errs := []error{first}
+	for _, step := range []struct {
+		how  string
+		make func(out string) error
+	}{
+		{PDFRepaired, func(out string) error {
+			_, err := run(ctx, p.lim, "qpdf", p.path, out)
+			var ee *exec.ExitError
+			if errors.As(err, &ee) && ee.ExitCode() == 3 { // written, with warnings
+				return nil
+			}
+			return err
+		}},
+		{PDFRebuilt, func(out string) error { _, err := run(ctx, p.lim, "pdftocairo", "-pdf", p.path, out); return err }},
+	} {
+		out := filepath.Join(p.dir, step.how+".pdf")
+		if err := step.make(out); err != nil {
+			if ctx.Err() != nil {
+				return nil, "", ctx.Err()
+			}
+			errs = append(errs, err)
+			continue
+		}
+		data, err := os.ReadFile(out)
+		os.Remove(out)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		buf.Reset()
+		if err := render.SearchablePDF(&buf, data, pages, redo); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return buf.Bytes(), step.how, nil
+	}
+	return nil, "", errcode.Wrap(errcode.Internal, errors.Join(errs...), "the searchable PDF could not be written")
+}
+
+// SearchablePDF returns the image as a one-page PDF in its own encoding at
+// its resolution, turned upright by /Rotate, with pages' words as a text
+// layer.
+func (im *Image) SearchablePDF(_ context.Context, pages []*result.Page, _ lector.PDFText) ([]byte, string, error) {
+	var buf bytes.Buffer
+	info := []render.ImagePage{{DPI: im.dpi, QuarterTurns: im.orientation.QuarterTurns}}
+	if err := render.ImagePDF(&buf, im.Data, info, pages); err != nil {
+		return nil, "", errcode.Wrap(errcode.Internal, err, "the searchable PDF could not be written")
+	}
+	return buf.Bytes(), PDFOriginal, nil
+}
+
+// SearchablePDF returns every page of the TIFF as a PDF page, with pages'
+// words as a text layer.
+func (t *TIFF) SearchablePDF(_ context.Context, pages []*result.Page, _ lector.PDFText) ([]byte, string, error) {
+	var buf bytes.Buffer
+	if err := render.ImagePDF(&buf, t.data, make([]render.ImagePage, len(t.sizes)), pages); err != nil {
+		return nil, "", errcode.Wrap(errcode.Internal, err, "the searchable PDF could not be written")
+	}
+	return buf.Bytes(), PDFOriginal, nil
+}
