@@ -90,7 +90,6 @@ func (e Engine) RunnerEnv(config string, kind device.Kind) []string {
 	return e.Tesseract.RunnerEnv(langs(config), kind)
 }
 
-
 // Catalog lists structure:default (English) and a structure model per
 // installed Chinese language.
 func (e Engine) Catalog() []engine.Entry {
