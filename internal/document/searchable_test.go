@@ -1,0 +1,170 @@
+package document
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lector-ocr/lector"
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+func openFixture(t *testing.T, data []byte) *PDF {
+	t.Helper()
+	doc, err := Open(context.Background(), data, Limits{}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { doc.Close() })
+	return doc.(*PDF)
+}
+
+func save(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// ocrPage is what an engine might return for a page: one word.
+func ocrPage(w, h int, word string) *result.Page {
+	b := result.Box{X0: w / 10, Y0: h / 10, X1: w / 2, Y1: h/10 + h/40}
+	return &result.Page{Width: w, Height: h, Source: result.SourceOCR, Blocks: []result.Block{{Type: result.BlockText, Box: b,
+		Paragraphs: []result.Paragraph{{Box: b, Lines: []result.Line{{Box: b, Words: []result.Word{{Text: word, Box: b, Confidence: 90}}}}}}}}}
+}
+
+func TestBornDigitalPageIsReadFromItsTextExactly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	crop := [4]float64{0, 0, 612, 700}
+	in := fixturePDF([]fixturePage{{W: 612, H: 792, CropBox: &crop, Text: []fixtureText{
+		{72, 600, 14, "Il1O0-O0Il1-lI0O1"}, {72, 560, 12, "rn m cl d 0O"}, {72, 760, 10, "BLEED"}}}})
+	p := openFixture(t, in)
+	page, err := p.TextPage(ctx, 0, lector.PDFTextSkip)
+	if err != nil || page == nil {
+		t.Fatalf("page not read from its text: %v", err)
+	}
+	if got, want := page.Text(), "Il1O0-O0Il1-lI0O1\n\nrn m cl d 0O"; got != want {
+		t.Fatalf("text %q, want %q (the bleed outside the CropBox must not be read)", got, want)
+	}
+	if page.Source != result.SourceText || page.Width != 2550 || page.Height != 2917 {
+		t.Fatalf("page %dx%d source %q, want 2550x2917 (the CropBox at 300 dpi), text", page.Width, page.Height, page.Source)
+	}
+	if forced, _ := p.TextPage(ctx, 0, lector.PDFTextForce); forced != nil {
+		t.Fatal("force read a page from its text")
+	}
+	out, how, err := p.SearchablePDF(ctx, []*result.Page{page}, lector.PDFTextSkip)
+	if err != nil || how != PDFOriginal {
+		t.Fatalf("searchable PDF: %v (%s)", err, how)
+	}
+	inPath, outPath := save(t, "in.pdf", in), save(t, "out.pdf", out)
+	if a, b := poppler(t, "pdftotext", "-cropbox", inPath, "-"), poppler(t, "pdftotext", "-cropbox", outPath, "-"); a != b {
+		t.Fatalf("text changed:\n%q\n%q", a, b)
+	}
+	fonts := poppler(t, "pdffonts", outPath)
+	if !strings.Contains(fonts, "Helvetica") || strings.Contains(fonts, "GlyphLess") {
+		t.Fatalf("fonts of a page read from its text:\n%s", fonts)
+	}
+	if box := strings.Join(strings.Fields(poppler(t, "pdfinfo", "-box", outPath)), " "); !strings.Contains(box, "CropBox: 0.00 0.00 612.00 700.00") {
+		t.Fatalf("CropBox not kept:\n%s", box)
+	}
+}
+
+// imageRows is pdfimages -list without the object numbers.
+func imageRows(t *testing.T, path string) []string {
+	var rows []string
+	for _, l := range strings.Split(poppler(t, "pdfimages", "-list", path), "\n")[2:] {
+		if f := strings.Fields(l); len(f) >= 14 {
+			rows = append(rows, strings.Join(append(f[:10:10], f[12:14]...), " "))
+		}
+	}
+	return rows
+}
+
+func TestScansAreOCRdKeepTheirImagesAndRedoDoesNotStack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	j := grayJPEG(t, 425, 550)
+	var lots []fixtureText
+	for i := range 40 {
+		lots = append(lots, fixtureText{40, float64(760 - 18*i), 14, "a born-digital line of text over a picture that covers the page"})
+	}
+	in := fixturePDF([]fixturePage{
+		{W: 612, H: 792, JPEG: j, JW: 425, JH: 550},                                                       // a scan
+		{W: 612, H: 792, JPEG: j, JW: 425, JH: 550, Text: []fixtureText{{450, 40, 9, "PAID 2024-03-01"}}}, // a scan with a stamp
+		{W: 612, H: 792, JPEG: j, JW: 425, JH: 550, Text: lots},                                           // text over a picture
+	})
+	p := openFixture(t, in)
+	var pages []*result.Page
+	for i, want := range []bool{false, false, true} {
+		page, err := p.TextPage(ctx, i, lector.PDFTextSkip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (page != nil) != want {
+			t.Fatalf("page %d (%s): read from its text %v, want %v", i+1, p.text[i], page != nil, want)
+		}
+		if page == nil {
+			w, h := p.PageSize(i)
+			page = ocrPage(w, h, "scanned")
+		}
+		pages = append(pages, page)
+	}
+	out, how, err := p.SearchablePDF(ctx, pages, lector.PDFTextSkip)
+	if err != nil || how != PDFOriginal {
+		t.Fatalf("searchable PDF: %v (%s)", err, how)
+	}
+	inPath, outPath := save(t, "in.pdf", in), save(t, "out.pdf", out)
+	before, after := imageRows(t, inPath), imageRows(t, outPath)
+	if strings.Join(before, "\n") != strings.Join(after, "\n") || !strings.Contains(before[0], "jpeg") {
+		t.Fatalf("images changed:\n%s\n--\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
+	}
+	fonts := poppler(t, "pdffonts", outPath)
+	if !strings.Contains(fonts, "Helvetica") || !strings.Contains(fonts, "GlyphLessFont") {
+		t.Fatalf("fonts:\n%s", fonts)
+	}
+	for i, want := range []string{"scanned", "scanned", ""} {
+		n := itoa(i + 1)
+		txt := poppler(t, "pdftotext", "-f", n, "-l", n, outPath, "-")
+		if strings.Count(txt, "scanned") != strings.Count(want, "scanned") {
+			t.Fatalf("page %d text %q", i+1, txt)
+		}
+	}
+
+	// Lector's own output: skip reads the layer; redo OCRs again and the
+	// layers do not stack.
+	again := openFixture(t, out)
+	if page, err := again.TextPage(ctx, 0, lector.PDFTextSkip); err != nil || page == nil || page.Text() != "scanned" {
+		t.Fatalf("skip on an OCR'd page: %v %+v (%s)", err, page, again.text[0])
+	}
+	redo := make([]*result.Page, 3)
+	for i := range 3 {
+		page, err := again.TextPage(ctx, i, lector.PDFTextRedo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 2 && page != nil {
+			t.Fatalf("redo read page %d from its text (%s)", i+1, again.text[i])
+		}
+		if page == nil {
+			w, h := again.PageSize(i)
+			page = ocrPage(w, h, "scanned")
+		}
+		redo[i] = page
+	}
+	out2, _, err := again.SearchablePDF(ctx, redo, lector.PDFTextRedo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out2Path := save(t, "out2.pdf", out2)
+	if a, b := poppler(t, "pdftotext", outPath, "-"), poppler(t, "pdftotext", out2Path, "-"); a != b {
+		t.Fatalf("redo changed the text (stacked layers?):\n%q\n%q", a, b)
+	}
+	if strings.Join(imageRows(t, out2Path), "\n") != strings.Join(before, "\n") {
+		t.Fatal("redo changed the images")
+	}
+}
