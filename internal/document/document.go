@@ -143,6 +143,15 @@ func openImage(kind string, data []byte, lim Limits) (*Image, error) {
 		return nil, err
 	}
 	im := &Image{Format: kind, Width: cfg.Width, Height: cfg.Height, Data: data, dpi: imageDPI(kind, data)}
+	if hasAlpha(cfg.ColorModel) {
+		flat, err := onWhite(data)
+		if err != nil {
+			return nil, errcode.Wrap(errcode.InvalidDocument, err, "the %s image is unreadable", kind)
+		}
+		if flat != nil {
+			im.Format, im.Data = "png", flat
+		}
+	}
 	if kind == "jpeg" {
 		if quads, flip := exifOrientation(data); quads != 0 || flip {
 			im.orientation = engine.Orientation{QuarterTurns: quads, Mirror: flip}

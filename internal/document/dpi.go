@@ -53,10 +53,16 @@ func jfifDPI(data []byte) int {
 	return 0
 }
 
-// perInch rounds a resolution; an implausible one (under 10 or over 10,000
-// dpi) is unknown.
+// MaxImageDPI is the highest resolution an image header is believed: above
+// it (no scanner or camera makes such pages; a 1 × 1 inch 4800-dpi crop is
+// a 15-megapixel page) a tag is a unit mistake, and taking it made a 70-dpi
+// page 22.9 inches wide. Such an image's resolution is unknown.
+const MaxImageDPI = 2400
+
+// perInch rounds a resolution; an implausible one (under 10 or over
+// MaxImageDPI dpi) is unknown.
 func perInch(v float64) int {
-	if v < 10 || v > 10000 {
+	if v < 10 || v > MaxImageDPI {
 		return 0
 	}
 	return int(math.Round(v))
