@@ -39,6 +39,7 @@ var allowed = map[string][]string{
 	"internal/engine/synthetic": {"internal/cuda", "internal/device", "internal/engine", "internal/errcode", "internal/result"},
 	"internal/engine/structure": {"internal/device", "internal/engine", "internal/engine/tesseract", "internal/errcode", "internal/layout", "internal/result"},
 	"internal/document":         {".", "internal/engine", "internal/errcode", "internal/render", "internal/result"},
+	"internal/document/pdftest": {},
 	"internal/runner":           {"internal/engine", "internal/errcode", "internal/obs", "internal/result"},
 	"internal/model":            {".", "internal/clock", "internal/engine", "internal/errcode", "internal/obs", "internal/result", "internal/runner"},
 	"internal/pool":             {"internal/clock", "internal/errcode", "internal/obs"},

@@ -55,13 +55,21 @@ const (
 	PDFTextForce PDFText = "force"
 )
 
-// ParsePDFText reads a mode; "" is PDFTextSkip. Anything else is
-// invalid_argument.
+// DefaultPDFText is the pipeline's mode when a request names none: skip
+// for ocr; force for structure, whose layout analysis (tables, figures)
+// reads the page's image, which a page read from its text never has.
+func (p Pipeline) DefaultPDFText() PDFText {
+	if p == PipelineStructure {
+		return PDFTextForce
+	}
+	return PDFTextSkip
+}
+
+// ParsePDFText reads a mode; "" is "" (the pipeline's default, see
+// DefaultPDFText). Anything else is invalid_argument.
 func ParsePDFText(s string) (PDFText, error) {
 	switch m := PDFText(strings.ToLower(strings.TrimSpace(s))); m {
-	case "":
-		return PDFTextSkip, nil
-	case PDFTextSkip, PDFTextRedo, PDFTextForce:
+	case "", PDFTextSkip, PDFTextRedo, PDFTextForce:
 		return m, nil
 	}
 	return "", errcode.New(errcode.InvalidArgument, "pdf_text %q is not skip, redo or force", s)

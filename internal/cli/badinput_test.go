@@ -165,8 +165,9 @@ func TestMultiPageTIFFWorks(t *testing.T) {
 	}
 }
 
-// TestSearchablePDF: `lector ocr --format pdf` of a two-page PDF; pdftotext
-// of the output finds the recognised words on every page, in order.
+// TestSearchablePDF: `lector ocr --format pdf --pdf-text force` of a
+// two-page born-digital PDF; pdftotext of the output finds the recognised
+// words on every page, in order (and the PDF's own text: its pages kept).
 func TestSearchablePDF(t *testing.T) {
 	t.Parallel()
 	needTesseract(t)
@@ -178,10 +179,10 @@ func TestSearchablePDF(t *testing.T) {
 	}
 	outPDF := filepath.Join(work, "two.ocr.pdf")
 	// The format follows from -o's extension, as users type it.
-	if _, stderr, err := run(t, testEnv(), "ocr", "-o", outPDF, two); err != nil {
+	if _, stderr, err := run(t, testEnv(), "ocr", two, "-o", outPDF, "--pdf-text", "force"); err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
-	jsonOut, stderr, err := run(t, testEnv(), "ocr", "--format", "txt", two)
+	jsonOut, stderr, err := run(t, testEnv(), "ocr", "--format", "txt", "--pdf-text", "force", two)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}

@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,26 +75,18 @@ func grep(vars []string, prefix string) []string {
 	return out
 }
 
-// TestUnsupportedFormatRefusedAtSubmission: a format the model's engine
-// cannot make (a searchable PDF from the synthetic engine) is refused when
-// the task is submitted, synchronously or not, and by `lector ocr` before
-// anything runs; a PDF input's default formats then leave the PDF out.
-func TestUnsupportedFormatRefusedAtSubmission(t *testing.T) {
+// TestEveryEngineMakesTheSearchablePDF: the searchable PDF is made from the
+// result's words over the input, so a model of any engine (here the
+// synthetic one) makes it — asked for at submission, synchronously, by
+// default for a PDF input, and by `lector ocr`.
+func TestEveryEngineMakesTheSearchablePDF(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, "--enable-synthetic")
 	ctx := t.Context()
-	png := grayPNG(t, 20, 20)
-	opts := api.Options{Model: "synthetic:1MiB", Formats: "txt,pdf"}
-	_, err := ts.client.Submit(ctx, "a.png", bytes.NewReader(png), opts)
-	var se *api.StatusError
-	if !errors.As(err, &se) || se.Status != http.StatusBadRequest || se.Code != "invalid_argument" || !strings.Contains(se.Message, "cannot make pdf") {
-		t.Fatalf("submit: %v, want 400 invalid_argument saying the model cannot make pdf", err)
-	}
-	if _, _, err := ts.client.OCR(ctx, "a.png", bytes.NewReader(png), api.Options{Model: "synthetic:1MiB", Format: "pdf"}); !errors.As(err, &se) || se.Code != "invalid_argument" {
-		t.Fatalf("sync: %v, want invalid_argument", err)
-	}
-	if list, err := ts.client.List(ctx, 10, ""); err != nil || len(list.Tasks) != 0 {
-		t.Fatalf("refused submissions left tasks: %+v %v", list, err)
+	png := grayPNG(t, 200, 200)
+	body, _, err := ts.client.OCR(ctx, "a.png", bytes.NewReader(png), api.Options{Model: "synthetic:1MiB", Format: "pdf"})
+	if err != nil || !bytes.HasPrefix(body, []byte("%PDF-")) {
+		t.Fatalf("sync pdf: %v %.20q", err, body)
 	}
 	pdf, _ := twoPagePDF(t)
 	data, err := os.ReadFile(pdf)
@@ -106,12 +97,22 @@ func TestUnsupportedFormatRefusedAtSubmission(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slices.Contains(task.Formats, "pdf") {
-		t.Fatalf("default formats of a synthetic PDF task %v include pdf", task.Formats)
+	if !slices.Contains(task.Formats, "pdf") {
+		t.Fatalf("default formats of a PDF task %v lack pdf", task.Formats)
 	}
-	_, stderr, err := run(t, testEnv(), "ocr", "--enable-synthetic", "--model", "synthetic:1MiB", "--format", "pdf", "-o", t.TempDir()+"/x.pdf", writePNG(t, t.TempDir(), "a.png", 10, 10))
-	if err == nil || !strings.Contains(stderr+err.Error(), "cannot make pdf") {
-		t.Fatalf("lector ocr --format pdf on synthetic: %v %s", err, stderr)
+	if fin, err := ts.client.Wait(ctx, task.ID); err != nil || fin.Status != "succeeded" {
+		t.Fatalf("task: %+v %v", fin, err)
+	}
+	var out bytes.Buffer
+	if err := ts.client.Result(ctx, task.ID, "pdf", &out); err != nil || !bytes.HasPrefix(out.Bytes(), []byte("%PDF-")) {
+		t.Fatalf("pdf result: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "x.pdf")
+	if _, stderr, err := run(t, testEnv(), "ocr", "--enable-synthetic", "--model", "synthetic:1MiB", writePNG(t, t.TempDir(), "a.png", 400, 300), "-o", file); err != nil {
+		t.Fatalf("lector ocr -o x.pdf on synthetic: %v %s", err, stderr)
+	}
+	if txt, err := exec.Command("pdftotext", file, "-").Output(); err != nil || !strings.Contains(string(txt), "synthetic page 1") {
+		t.Fatalf("the PDF's text layer: %v %q", err, txt)
 	}
 }
 

@@ -63,7 +63,8 @@ func TestPPOCREndToEnd(t *testing.T) {
 
 // TestStructureOverPPOCR: the experimental structure:ppocr model (the
 // layout analysis over ppocr's reading, not a default) reads a page
-// with a table into a table through a runner; it makes no PDF.
+// with a table into a table through a runner; its words make a searchable
+// PDF as every engine's do.
 func TestStructureOverPPOCR(t *testing.T) {
 	t.Parallel()
 	img := evaldata.Path(t, "tables-icdar13", "eu-001_01.png")
@@ -74,9 +75,12 @@ func TestStructureOverPPOCR(t *testing.T) {
 	if !strings.Contains(out, "<table>") {
 		t.Fatalf("no table in %q", out)
 	}
-	_, stderr, err = run(t, ppocrEnv(), "ocr", "--pipeline", "structure", "--model", "structure:ppocr", img, "--format", "pdf")
-	if err == nil || !strings.Contains(stderr, "invalid_argument") {
+	pdf := filepath.Join(t.TempDir(), "table.pdf")
+	if _, stderr, err = run(t, ppocrEnv(), "ocr", "--pipeline", "structure", "--model", "structure:ppocr", img, "-o", pdf); err != nil {
 		t.Fatalf("pdf from structure:ppocr: %v\n%s", err, stderr)
+	}
+	if txt, err := exec.Command("pdftotext", pdf, "-").Output(); err != nil || len(strings.Fields(string(txt))) < 20 {
+		t.Fatalf("the PDF's text layer: %v %q", err, txt)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/config"
 	"github.com/lector-ocr/lector/internal/document"
 	"github.com/lector-ocr/lector/internal/eval"
@@ -279,7 +280,8 @@ func TestTesseractQualityPDFs(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			res, err := ts.ocr(t, readFile(t, p), task.Options{})
+			// force: the pages are OCR'd, not read from their own text.
+			res, err := ts.ocr(t, readFile(t, p), task.Options{PDFText: lector.PDFTextForce})
 			if err != nil {
 				t.Errorf("%s: %v", p, err)
 				return

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/lector-ocr/lector"
+	"github.com/lector-ocr/lector/internal/document/pdftest"
 	"github.com/lector-ocr/lector/internal/result"
 )
 
@@ -41,8 +42,8 @@ func TestBornDigitalPageIsReadFromItsTextExactly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	crop := [4]float64{0, 0, 612, 700}
-	in := fixturePDF([]fixturePage{{W: 612, H: 792, CropBox: &crop, Text: []fixtureText{
-		{72, 600, 14, "Il1O0-O0Il1-lI0O1"}, {72, 560, 12, "rn m cl d 0O"}, {72, 760, 10, "BLEED"}}}})
+	in := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, CropBox: &crop, Text: []pdftest.Text{
+		pdftest.At(72, 600, 14, "Il1O0-O0Il1-lI0O1"), pdftest.At(72, 560, 12, "rn m cl d 0O"), pdftest.At(72, 760, 10, "BLEED")}}})
 	p := openFixture(t, in)
 	page, err := p.TextPage(ctx, 0, lector.PDFTextSkip)
 	if err != nil || page == nil {
@@ -88,15 +89,15 @@ func imageRows(t *testing.T, path string) []string {
 func TestScansAreOCRdKeepTheirImagesAndRedoDoesNotStack(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	j := grayJPEG(t, 425, 550)
-	var lots []fixtureText
+	j := pdftest.GrayJPEG(425, 550)
+	var lots []pdftest.Text
 	for i := range 40 {
-		lots = append(lots, fixtureText{40, float64(760 - 18*i), 14, "a born-digital line of text over a picture that covers the page"})
+		lots = append(lots, pdftest.At(40, float64(760-18*i), 14, "a born-digital line of text over a picture that covers the page"))
 	}
-	in := fixturePDF([]fixturePage{
-		{W: 612, H: 792, JPEG: j, JW: 425, JH: 550},                                                       // a scan
-		{W: 612, H: 792, JPEG: j, JW: 425, JH: 550, Text: []fixtureText{{450, 40, 9, "PAID 2024-03-01"}}}, // a scan with a stamp
-		{W: 612, H: 792, JPEG: j, JW: 425, JH: 550, Text: lots},                                           // text over a picture
+	in := pdftest.Build([]pdftest.Page{
+		{MediaBox: pdftest.Letter, JPEG: j, JW: 425, JH: 550},                                                                  // a scan
+		{MediaBox: pdftest.Letter, JPEG: j, JW: 425, JH: 550, Text: []pdftest.Text{pdftest.At(450, 40, 9, "PAID 2024-03-01")}}, // a scan with a stamp
+		{MediaBox: pdftest.Letter, JPEG: j, JW: 425, JH: 550, Text: lots},                                                      // text over a picture
 	})
 	p := openFixture(t, in)
 	var pages []*result.Page

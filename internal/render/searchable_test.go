@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lector-ocr/lector/internal/document/pdftest"
 	"github.com/lector-ocr/lector/internal/result"
 )
 
@@ -24,9 +25,9 @@ func pageFrom(w, h float64, ws []bboxWord) *result.Page {
 func TestSearchablePDFPlacesWordsOnRotatedCroppedPages(t *testing.T) {
 	t.Parallel()
 	crop := [4]float64{50, 60, 560, 760}
-	text := []testText{{100, 500, 20, "Lector"}, {200, 300, 14, "geometry"}, {60, 100, 10, "corner"}, {5, 5, 10, "BLEED"}}
+	text := []pdftest.Text{pdftest.At(100, 500, 20, "Lector"), pdftest.At(200, 300, 14, "geometry"), pdftest.At(60, 100, 10, "corner"), pdftest.At(5, 5, 10, "BLEED")}
 	for _, rot := range []int{0, 90, 180, 270} {
-		printed := makePDF([]testPage{{MediaBox: [4]float64{0, 0, 612, 792}, CropBox: &crop, Rotate: rot, Text: text}})
+		printed := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, CropBox: &crop, Rotate: rot, Text: text}})
 		want := bboxWords(t, writeTemp(t, "printed.pdf", printed), "-cropbox")
 		for _, w := range want {
 			if w.S == "BLEED" {
@@ -37,7 +38,7 @@ func TestSearchablePDFPlacesWordsOnRotatedCroppedPages(t *testing.T) {
 			t.Fatalf("rotate %d: printed words %+v", rot, want)
 		}
 		// The same page without its text, given the words as a result.
-		blank := makePDF([]testPage{{MediaBox: [4]float64{0, 0, 612, 792}, CropBox: &crop, Rotate: rot}})
+		blank := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, CropBox: &crop, Rotate: rot}})
 		w, h := crop[2]-crop[0], crop[3]-crop[1]
 		if rot%180 == 90 {
 			w, h = h, w

@@ -68,7 +68,7 @@ type Options struct {
 	KeepAlive     *time.Duration
 	EngineOptions engine.Options
 	// PDFText says what to do with PDF pages that have text of their own
-	// (default skip: read them from it).
+	// (default: the pipeline's, lector.Pipeline.DefaultPDFText).
 	PDFText lector.PDFText
 	// PDF asks for the searchable PDF (Result.PDF) of a Searchable document.
 	PDF bool
@@ -375,7 +375,7 @@ func (o Options) withDefaults() Options {
 		o.Priority = lector.Normal
 	}
 	if o.PDFText == "" {
-		o.PDFText = lector.PDFTextSkip
+		o.PDFText = o.Pipeline.DefaultPDFText()
 	}
 	return o
 }

@@ -1,0 +1,121 @@
+// Package pdftest writes small PDFs for tests, by hand (objects and their
+// offsets computed here), so that tests need no fixture files: pages with
+// Helvetica text placed in user space, page boxes, /Rotate, and a JPEG
+// drawn over the whole page (a scan).
+package pdftest
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"strings"
+)
+
+// Page is one page.
+type Page struct {
+	MediaBox [4]float64
+	CropBox  *[4]float64 // optional
+	Rotate   int         // 0, 90, 180, 270
+	Text     []Text
+	// Invisible draws the text in render mode 3 (as OCR layers are).
+	Invisible bool
+	// JPEG, when set, is a gray JPEG of JW×JH pixels drawn over the whole
+	// MediaBox before the text.
+	JPEG   []byte
+	JW, JH int
+}
+
+// Text is a string at (X, Y) in user space, Size points high. It is drawn
+// turned against the page's /Rotate, so that it reads upright as shown.
+type Text struct {
+	X, Y, Size float64
+	S          string
+}
+
+// Letter is a US Letter MediaBox.
+var Letter = [4]float64{0, 0, 612, 792}
+
+// Build writes the PDF.
+func Build(pages []Page) []byte {
+	var objs []string
+	add := func(s string) int { objs = append(objs, s); return len(objs) }
+	add("<< /Type /Catalog /Pages 2 0 R >>")
+	add("")
+	font := add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+	turn := map[int][2]int{0: {1, 0}, 90: {0, 1}, 180: {-1, 0}, 270: {0, -1}}
+	var kids []string
+	for _, p := range pages {
+		var c strings.Builder
+		var res []string
+		if len(p.Text) > 0 {
+			res = append(res, fmt.Sprintf("/Font << /F1 %d 0 R >>", font))
+		}
+		if p.JPEG != nil {
+			im := add(fmt.Sprintf("<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /DCTDecode /Length %d >>\nstream\n%s\nendstream",
+				p.JW, p.JH, len(p.JPEG), p.JPEG))
+			res = append(res, fmt.Sprintf("/XObject << /Im0 %d 0 R >>", im))
+			mb := p.MediaBox
+			fmt.Fprintf(&c, "q %g 0 0 %g %g %g cm /Im0 Do Q\n", mb[2]-mb[0], mb[3]-mb[1], mb[0], mb[1])
+		}
+		tr := 0
+		if p.Invisible {
+			tr = 3
+		}
+		a, b := turn[p.Rotate][0], turn[p.Rotate][1]
+		for _, t := range p.Text {
+			fmt.Fprintf(&c, "BT %d Tr /F1 %g Tf %d %d %d %d %g %g Tm (%s) Tj ET\n", tr, t.Size, a, b, -b, a, t.X, t.Y, t.S)
+		}
+		content := add(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", c.Len(), c.String()))
+		extra := ""
+		if p.CropBox != nil {
+			extra += fmt.Sprintf(" /CropBox [%g %g %g %g]", p.CropBox[0], p.CropBox[1], p.CropBox[2], p.CropBox[3])
+		}
+		if p.Rotate != 0 {
+			extra += fmt.Sprintf(" /Rotate %d", p.Rotate)
+		}
+		mb := p.MediaBox
+		page := add(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [%g %g %g %g]%s /Resources << %s >> /Contents %d 0 R >>",
+			mb[0], mb[1], mb[2], mb[3], extra, strings.Join(res, " "), content))
+		kids = append(kids, fmt.Sprintf("%d 0 R", page))
+	}
+	objs[1] = fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), len(kids))
+	var out bytes.Buffer
+	out.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	offs := make([]int, len(objs))
+	for i, o := range objs {
+		offs[i] = out.Len()
+		fmt.Fprintf(&out, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := out.Len()
+	fmt.Fprintf(&out, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&out, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&out, "trailer\n<< /Size %d /Root 1 0 R /Info << /Title (Lector test) >> >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	return out.Bytes()
+}
+
+// GrayJPEG is a w×h gray JPEG with a faint pattern (a blank scan).
+func GrayJPEG(w, h int) []byte {
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetGray(x, y, color.Gray{Y: uint8(200 + (x*7+y*3)%50)})
+		}
+	}
+	return EncodeJPEG(img)
+}
+
+// EncodeJPEG encodes img at quality 85.
+func EncodeJPEG(img image.Image) []byte {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}
+
+// At is the Text s at (x, y), size points high.
+func At(x, y, size float64, s string) Text { return Text{X: x, Y: y, Size: size, S: s} }
