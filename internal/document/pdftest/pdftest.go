@@ -18,6 +18,9 @@ type Page struct {
 	MediaBox [4]float64
 	CropBox  *[4]float64 // optional
 	Rotate   int         // 0, 90, 180, 270
+	// TextTurn, when not zero, turns the text as for that /Rotate instead
+	// of the page's own (a page drawn sideways: what a scanner stores).
+	TextTurn int
 	Text     []Text
 	// Invisible draws the text in render mode 3 (as OCR layers are).
 	Invisible bool
@@ -63,7 +66,11 @@ func Build(pages []Page) []byte {
 		if p.Invisible {
 			tr = 3
 		}
-		a, b := turn[p.Rotate][0], turn[p.Rotate][1]
+		tt := p.Rotate
+		if p.TextTurn != 0 {
+			tt = p.TextTurn
+		}
+		a, b := turn[tt][0], turn[tt][1]
 		for _, t := range p.Text {
 			fmt.Fprintf(&c, "BT %d Tr /F1 %g Tf %d %d %d %d %g %g Tm (%s) Tj ET\n", tr, t.Size, a, b, -b, a, t.X, t.Y, t.S)
 		}

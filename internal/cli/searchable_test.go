@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"encoding/json"
+	"image"
+	"image/draw"
+	"image/jpeg"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/lector-ocr/lector/internal/document/pdftest"
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+func writeFile(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func pdftotext(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("pdftotext", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// TestMixedPDFOCRsOnlyItsScans: a born-digital page is read from its text,
+// character for character, and a scanned page is OCR'd; the JSON says
+// which, and the searchable PDF has both pages' text.
+func TestMixedPDFOCRsOnlyItsScans(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mixed := writeFile(t, dir, "mixed.pdf", pdftest.Build([]pdftest.Page{
+		{MediaBox: pdftest.Letter, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Il1O0-O0Il1-lI0O1")}},
+		{MediaBox: pdftest.Letter, JPEG: pdftest.GrayJPEG(425, 550), JW: 425, JH: 550},
+	}))
+	out, stderr, err := run(t, testEnv(), "ocr", "--enable-synthetic", mixed, "--model", "synthetic:1MiB")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var res ocrOutput
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Pages) != 2 || res.Pages[0].Source != result.SourceText || res.Pages[1].Source != result.SourceOCR ||
+		res.Resources.PagesText != 1 || res.Resources.PagesOCR != 1 {
+		t.Fatalf("sources %+v, resources %+v", res.Pages, res.Resources)
+	}
+	if got := res.Pages[0].Text(); got != "Il1O0-O0Il1-lI0O1" {
+		t.Fatalf("page 1 read as %q", got)
+	}
+	pdf := filepath.Join(dir, "mixed.ocr.pdf")
+	if _, stderr, err := run(t, testEnv(), "ocr", "--enable-synthetic", "--model", "synthetic:1MiB", mixed, "-o", pdf); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if got := strings.TrimSpace(pdftotext(t, "-f", "1", "-l", "1", pdf, "-")); got != "Il1O0-O0Il1-lI0O1" {
+		t.Fatalf("page 1 of the PDF: %q", got)
+	}
+	if got := pdftotext(t, "-f", "2", "-l", "2", pdf, "-"); !strings.Contains(got, "synthetic page 2") {
+		t.Fatalf("page 2 of the PDF: %q", got)
+	}
+}
+
+var reBBoxWord = regexp.MustCompile(`<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>`)
+
+type shownWord struct {
+	s                      string
+	xMin, yMin, xMax, yMax float64
+}
+
+func shownWords(t *testing.T, pdf string) []shownWord {
+	var out []shownWord
+	for _, m := range reBBoxWord.FindAllStringSubmatch(pdftotext(t, "-bbox", pdf, "-"), -1) {
+		f := func(i int) float64 { v, _ := strconv.ParseFloat(m[i], 64); return v }
+		out = append(out, shownWord{m[5], f(1), f(2), f(3), f(4)})
+	}
+	return out
+}
+
+// TestRotatedScansAreSearchableOnThePrintedWords: a scan stored sideways or
+// upside down, shown upright by /Rotate 90, 180 or 270, is OCR'd by
+// Tesseract and its text layer lies on the printed words: pdftotext -bbox
+// of the output puts each word within a few points of where the same words
+// printed as text are.
+func TestRotatedScansAreSearchableOnThePrintedWords(t *testing.T) {
+	t.Parallel()
+	needTesseract(t)
+	dir := t.TempDir()
+	// On a diagonal: apart and on the page whichever way they run.
+	text := []pdftest.Text{pdftest.At(200, 550, 28, "Searchable"), pdftest.At(260, 450, 28, "rotated"), pdftest.At(320, 350, 28, "scanned"), pdftest.At(380, 250, 28, "pages")}
+	for _, rot := range []int{90, 180, 270} {
+		name := "rot" + strconv.Itoa(rot)
+		// Where the words are on the page as shown.
+		printed := writeFile(t, dir, name+"-printed.pdf", pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, Rotate: rot, Text: text}}))
+		want := shownWords(t, printed)
+		// The scanner's image: the page as stored, before /Rotate.
+		stored := writeFile(t, dir, name+"-stored.pdf", pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, TextTurn: rot, Text: text}}))
+		base := filepath.Join(dir, name)
+		if out, err := exec.Command("pdftoppm", "-r", "150", "-gray", "-jpeg", "-singlefile", stored, base).CombinedOutput(); err != nil {
+			t.Fatalf("pdftoppm: %v %s", err, out)
+		}
+		f, err := os.Open(base + ".jpg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := jpeg.Decode(f) // pdftoppm -gray writes three components
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gray := image.NewGray(img.Bounds())
+		draw.Draw(gray, gray.Bounds(), img, image.Point{}, draw.Src)
+		jpg := pdftest.EncodeJPEG(gray)
+		scan := writeFile(t, dir, name+"-scan.pdf", pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, Rotate: rot, JPEG: jpg, JW: 1275, JH: 1650}}))
+		out := filepath.Join(dir, name+"-scan.ocr.pdf")
+		if _, stderr, err := run(t, testEnv(), "ocr", scan, "-o", out); err != nil {
+			t.Fatalf("rotate %d: %v\n%s", rot, err, stderr)
+		}
+		got := shownWords(t, out)
+		for _, w := range want {
+			found := false
+			for _, g := range got {
+				if !strings.EqualFold(g.s, w.s) { // the reading is Tesseract's; the place is the test
+					continue
+				}
+				found = true
+				dx := math.Abs((g.xMin+g.xMax)/2 - (w.xMin+w.xMax)/2)
+				dy := math.Abs((g.yMin+g.yMax)/2 - (w.yMin+w.yMax)/2)
+				dw := math.Abs((g.xMax - g.xMin) - (w.xMax - w.xMin))
+				if dx > 4 || dy > 5 || dw > 5 {
+					t.Errorf("rotate %d: %q at (%.0f,%.0f)-(%.0f,%.0f), printed at (%.0f,%.0f)-(%.0f,%.0f)", rot, w.s, g.xMin, g.yMin, g.xMax, g.yMax, w.xMin, w.yMin, w.xMax, w.yMax)
+				}
+			}
+			if !found {
+				t.Errorf("rotate %d: %q not in the text layer %+v", rot, w.s, got)
+			}
+		}
+	}
+}
