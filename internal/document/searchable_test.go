@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -167,5 +168,26 @@ func TestScansAreOCRdKeepTheirImagesAndRedoDoesNotStack(t *testing.T) {
 	}
 	if strings.Join(imageRows(t, out2Path), "\n") != strings.Join(before, "\n") {
 		t.Fatal("redo changed the images")
+	}
+}
+
+// TestStructureThePDFLibraryCannotReadFallsBack: a PDF whose cross-reference
+// offsets are all wrong is read by poppler (it reconstructs them) but not by
+// pdfcpu; the searchable PDF is still made, from qpdf's repaired copy, and
+// says so.
+func TestStructureThePDFLibraryCannotReadFallsBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
+	broken := regexp.MustCompile(`\d{10} 00000 n`).ReplaceAll(good, []byte("0000000003 00000 n"))
+	p := openFixture(t, broken)
+	w, h := p.PageSize(0)
+	out, how, err := p.SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "recognised")}, lector.PDFTextForce)
+	if err != nil || how != PDFRepaired {
+		t.Fatalf("searchable PDF of a broken structure: %v (%q), want it repaired", err, how)
+	}
+	txt := poppler(t, "pdftotext", save(t, "out.pdf", out), "-")
+	if !strings.Contains(txt, "Printed") || !strings.Contains(txt, "recognised") {
+		t.Fatalf("text %q", txt)
 	}
 }
