@@ -84,13 +84,13 @@ func (g pageGeometry) matrix() [6]float64 {
 }
 
 // TextLayer is the content of a page's text layer: p's words as invisible
-// text on a shown page of w×h points (the page's pixel box scaled onto it),
-// in the font resource /F1.
-func TextLayer(p *result.Page, w, h float64) []byte {
+// text in the font resource /F1, in the frame the engine read the page in
+// (its pixels, y up); layerMatrices place that frame on the page.
+func TextLayer(p *result.Page) []byte {
 	if p == nil || p.Width <= 0 || p.Height <= 0 {
 		return nil
 	}
-	sx, sy := w/float64(p.Width), h/float64(p.Height)
+	sx, sy, h := 1.0, 1.0, float64(p.Height)
 	var b bytes.Buffer
 	b.WriteString("BT\n3 Tr\n")
 	for _, blk := range p.Blocks {
@@ -137,6 +137,42 @@ func writeLine(b *bytes.Buffer, l result.Line, sx, sy, h float64) {
 		b.WriteString("> Tj\n")
 	}
 }
+
+// layerMatrices map the frame the engine read page p in (its pixels, y up:
+// the page turned upright by p.Rotation clockwise degrees, then deskewed by
+// p.Skew degrees) onto the page as shown, w×h points, in the order they are
+// concatenated (cm): scale the input's pixels to points, undo the quarter
+// turn, undo the deskew (a rotation about the page's centre). The layer's
+// words thus lie on the printed words, skew and all.
+func layerMatrices(p *result.Page, w, h float64) [][6]float64 {
+	we, he := float64(p.Width), float64(p.Height)
+	rot := ((p.Rotation % 360) + 360) % 360
+	w0, h0 := we, he // the input's pixels, before the engine turned it
+	if rot%180 == 90 {
+		w0, h0 = he, we
+	}
+	out := [][6]float64{{w / w0, 0, 0, h / h0, 0, 0}}
+	switch rot {
+	case 90: // the input was turned clockwise: (x, y) = (w0 − v, u)
+		out = append(out, [6]float64{0, 1, -1, 0, w0, 0})
+	case 180:
+		out = append(out, [6]float64{-1, 0, 0, -1, w0, h0})
+	case 270:
+		out = append(out, [6]float64{0, -1, 1, 0, 0, h0})
+	}
+	if p.Skew != 0 {
+		// Leptonica's deskew turned the page by −Skew degrees about its centre.
+		a := deskewSign * p.Skew * math.Pi / 180
+		c, s := math.Cos(a), math.Sin(a)
+		cx, cy := we/2, he/2
+		out = append(out, [6]float64{c, s, -s, c, cx - c*cx + s*cy, cy - s*cx - c*cy})
+	}
+	return out
+}
+
+// deskewSign is the direction of the rotation that undoes a deskew of
+// Page.Skew degrees, in PDF's y-up space (measured by the skewed-scan test).
+const deskewSign = 1.0
 
 // pdfConfig is pdfcpu's configuration for reading what poppler reads.
 func pdfConfig() *model.Configuration {
@@ -260,12 +296,12 @@ func addLayer(xt *model.XRefTable, d types.Dict, inh *model.InheritedPageAttrs, 
 	g := pageGeometry{box: box, rotate: rot}
 	w, h := g.shown()
 
-	form := types.StreamDict{Dict: types.NewDict(), Content: TextLayer(p, w, h),
+	form := types.StreamDict{Dict: types.NewDict(), Content: TextLayer(p),
 		FilterPipeline: []types.PDFFilter{{Name: "FlateDecode"}}}
 	form.InsertName("Filter", "FlateDecode")
 	form.InsertName("Type", "XObject")
 	form.InsertName("Subtype", "Form")
-	form.Insert("BBox", types.NewNumberArray(0, 0, w, h))
+	form.Insert("BBox", types.NewNumberArray(0, 0, float64(p.Width), float64(p.Height)))
 	form.Insert("Resources", types.Dict{"Font": types.Dict{"F1": *font}})
 	form.Insert(LayerKey, types.Boolean(true))
 	if err := form.Encode(); err != nil {
@@ -299,13 +335,17 @@ func addLayer(xt *model.XRefTable, d types.Dict, inh *model.InheritedPageAttrs, 
 	res.Update("XObject", xo)
 	d.Update("Resources", res)
 
-	m := g.matrix()
-	closing := fmt.Sprintf("Q\nq %g %g %g %g %.4f %.4f cm /%s Do Q\n", m[0], m[1], m[2], m[3], m[4], m[5], name)
+	var closing strings.Builder
+	closing.WriteString("Q\nq")
+	for _, m := range append([][6]float64{g.matrix()}, layerMatrices(p, w, h)...) {
+		fmt.Fprintf(&closing, " %.6g %.6g %.6g %.6g %.4f %.4f cm", m[0], m[1], m[2], m[3], m[4], m[5])
+	}
+	fmt.Fprintf(&closing, " /%s Do Q\n", name)
 	opening, err := markedStream(xt, "q\n")
 	if err != nil {
 		return err
 	}
-	closer, err := markedStream(xt, closing)
+	closer, err := markedStream(xt, closing.String())
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"math"
 	"strings"
 )
 
@@ -21,7 +22,10 @@ type Page struct {
 	// TextTurn, when not zero, turns the text as for that /Rotate instead
 	// of the page's own (a page drawn sideways: what a scanner stores).
 	TextTurn int
-	Text     []Text
+	// TextAngle turns the text a further number of degrees,
+	// counter-clockwise (a skewed scan).
+	TextAngle float64
+	Text      []Text
 	// Invisible draws the text in render mode 3 (as OCR layers are).
 	Invisible bool
 	// JPEG, when set, is a gray JPEG of JW×JH pixels drawn over the whole
@@ -70,9 +74,13 @@ func Build(pages []Page) []byte {
 		if p.TextTurn != 0 {
 			tt = p.TextTurn
 		}
-		a, b := turn[tt][0], turn[tt][1]
+		a, b := float64(turn[tt][0]), float64(turn[tt][1])
+		if p.TextAngle != 0 {
+			r := p.TextAngle * math.Pi / 180
+			a, b = a*math.Cos(r)-b*math.Sin(r), b*math.Cos(r)+a*math.Sin(r)
+		}
 		for _, t := range p.Text {
-			fmt.Fprintf(&c, "BT %d Tr /F1 %g Tf %d %d %d %d %g %g Tm (%s) Tj ET\n", tr, t.Size, a, b, -b, a, t.X, t.Y, t.S)
+			fmt.Fprintf(&c, "BT %d Tr /F1 %g Tf %.6f %.6f %.6f %.6f %g %g Tm (%s) Tj ET\n", tr, t.Size, a, b, -b, a, t.X, t.Y, t.S)
 		}
 		content := add(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", c.Len(), c.String()))
 		extra := ""
