@@ -55,6 +55,7 @@ var allowed = map[string][]string{
 	"internal/config":           {"internal/admission", "internal/document", "internal/engine", "internal/memory", "internal/model", "internal/pool", "internal/service"},
 	"bench/loadgen":             {"internal/api"},
 	"bench/textdiff":            {"internal/eval"},
+	"bench/imgpdf":              {"internal/render", "internal/result"},
 	"cmd/lector":                {"internal/cli"},
 }
 

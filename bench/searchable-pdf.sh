@@ -2,13 +2,14 @@
 # Searchable PDFs side by side, in one run: `lector ocr IN -o OUT.pdf` and
 # `ocrmypdf --output-type pdf` (Debian's package; plain PDF so that PDF/A
 # conversion does not weigh) on the same four inputs:
-#   scan-jpeg.pdf  9 pages scanned at 300 dpi, JPEG (gray)
+#   scan-jpeg.pdf  9 pages scanned at 300 dpi, JPEG (gray, quality 75)
 #   scan-g4.pdf    the same 9 pages as CCITT G4 (bilevel, fax-like)
 #   born.pdf       the three born-digital evaluation PDFs joined (3 pages)
 #   mixed.pdf      born.pdf's 3 pages, then 3 scanned pages
 # The pages: ../shared/eval's linn.png (a 300-dpi scan) and the evaluation
-# PDFs rendered at 300 dpi (pdftoppm → TIFF → tiffcp → tiff2pdf, which
-# passes the JPEG and G4 data through). For each run: wall time, CPU time
+# PDFs rendered at 300 dpi (JPEG: pdftoppm → bench/imgpdf; G4: pdftoppm
+# -mono → tiffcp -c g4 → tiff2pdf, which passes the G4 data through; qpdf
+# joins the pages). For each run: wall time, CPU time
 # (user + system of the whole process tree, /usr/bin/time), peak RSS of the
 # process tree (sampled every 50 ms), output size over input size, and the
 # text pdftotext gets from the output against the truth (bench/textdiff: CER
@@ -39,18 +40,22 @@ for n in background-checks san-jose-pd-firearm-sample ag-energy-round-up-2017-02
   pdftotext -layout "$work/src/$n.pdf" "$work/src/$n.txt"
 done
 order="linn background-checks san-jose-pd-firearm-sample ag-energy-round-up-2017-02-24 linn background-checks san-jose-pd-firearm-sample ag-energy-round-up-2017-02-24 linn"
+go build -o "$work/imgpdf" ./bench/imgpdf
 jpegs=() g4s=() i=0
 : >"$work/want/scan-jpeg.txt"
 for n in $order; do
-  pdftoppm -r 300 -gray -tiff -tiffcompression jpeg -singlefile "$work/src/$n.pdf" "$work/src/j$i"
+  pdftoppm -r 300 -gray -png -singlefile "$work/src/$n.pdf" "$work/src/j$i"
+  "$work/imgpdf" -dpi 300 -quality 75 "$work/src/j$i.pdf" "$work/src/j$i.png"
   pdftoppm -r 300 -mono -tiff -singlefile "$work/src/$n.pdf" "$work/src/m$i"
   tiffcp -c g4 "$work/src/m$i.tif" "$work/src/g$i.tif"
-  jpegs+=("$work/src/j$i.tif") g4s+=("$work/src/g$i.tif")
+  tiff2pdf -o "$work/src/g$i.pdf" "$work/src/g$i.tif"
+  jpegs+=("$work/src/j$i.pdf") g4s+=("$work/src/g$i.pdf")
   cat "$work/src/$n.txt" >>"$work/want/scan-jpeg.txt"
   i=$((i + 1))
 done
-tiffcp "${jpegs[@]}" "$work/src/scan-jpeg.tif" && tiff2pdf -o "$work/scan-jpeg.pdf" "$work/src/scan-jpeg.tif"
-tiffcp "${g4s[@]}" "$work/src/scan-g4.tif" && tiff2pdf -o "$work/scan-g4.pdf" "$work/src/scan-g4.tif"
+qpdf --empty --pages "${jpegs[@]}" -- "$work/scan-jpeg.pdf"
+qpdf --empty --pages "${g4s[@]}" -- "$work/scan-g4.pdf"
+for f in scan-jpeg scan-g4; do qpdf --check "$work/$f.pdf" >/dev/null; done
 cp "$work/want/scan-jpeg.txt" "$work/want/scan-g4.txt"
 qpdf --empty --pages "$work"/src/background-checks.pdf "$work"/src/san-jose-pd-firearm-sample.pdf "$work"/src/ag-energy-round-up-2017-02-24.pdf -- "$work/born.pdf"
 cat "$work"/src/background-checks.txt "$work"/src/san-jose-pd-firearm-sample.txt "$work"/src/ag-energy-round-up-2017-02-24.txt >"$work/want/born.txt"

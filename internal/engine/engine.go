@@ -75,14 +75,12 @@ type Image struct {
 // Megapixels is Width*Height/1e6.
 func (im Image) Megapixels() float64 { return float64(im.Width) * float64(im.Height) / 1e6 }
 
-// Options are per-request settings. PDF is the one every engine
-// understands; Params are the engine's own settings, in its own vocabulary
-// (the keys are constants of the engine's package; each engine parses them
-// into a typed value of its own). The runtime passes both through.
+// Options are per-request settings: Params are the engine's own settings,
+// in its own vocabulary (the keys are constants of the engine's package;
+// each engine parses them into a typed value of its own). The runtime
+// passes them through. (The searchable PDF is not an engine's: it is made
+// from the result over the input, internal/render.)
 type Options struct {
-	// PDF asks for the page as a searchable PDF too (engines whose
-	// Outputs include "pdf").
-	PDF    bool              `json:"pdf,omitempty"`
 	Params map[string]string `json:"params,omitempty"`
 }
 

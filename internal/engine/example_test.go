@@ -21,12 +21,12 @@ func ExampleRegistry() {
 	fmt.Println("makes:", formats)
 	f, _ := r.Estimate("synthetic:100MiB,ws=10MiB", device.CPU)
 	fmt.Printf("on the CPU: %d MiB loaded, %d MiB per megapixel\n", f.Host.Load>>20, f.Host.PerMegapixel>>20)
-	fmt.Println(r.CheckFormats("synthetic:100MiB", []string{"txt", "pdf"}))
+	fmt.Println(r.CheckFormats("synthetic:100MiB", []string{"txt", "pdf", "docx"}))
 	fmt.Println(r.Validate("tesseract:eng"))
 	// Output:
 	// runs on: [cuda cpu]
-	// makes: [json txt md html hocr]
+	// makes: [json txt md html hocr pdf]
 	// on the CPU: 100 MiB loaded, 10 MiB per megapixel
-	// model synthetic:100MiB cannot make pdf (it makes json, txt, md, html, hocr)
+	// model synthetic:100MiB cannot make docx (it makes json, txt, md, html, hocr, pdf)
 	// model "tesseract:eng": this build has no engine "tesseract" (engines: synthetic)
 }

@@ -1,7 +1,8 @@
 // Package render writes recognised pages in the formats users ask for:
 // JSON (a versioned schema), plain text in reading order, Markdown
 // (paragraphs; headings and list items as such), hOCR (multi-page) and a
-// searchable PDF (the engine's per-page PDFs joined into one).
+// searchable PDF: the input's own pages with the words as an invisible text
+// layer (searchable.go).
 package render
 
 import (
@@ -11,9 +12,6 @@ import (
 	"html"
 	"io"
 	"strings"
-
-	"github.com/pdfcpu/pdfcpu/pkg/api"
-	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/result"
@@ -42,7 +40,7 @@ type Document struct {
 }
 
 // Write renders doc in format to w. An unknown format is invalid_argument;
-// pdf without per-page PDFs is too.
+// pdf without the searchable PDF is too.
 func Write(w io.Writer, format string, doc Document) error {
 	switch format {
 	case "json":
@@ -254,28 +252,12 @@ func HOCR(w io.Writer, doc Document) error {
 	return err
 }
 
-// PDF writes the document's searchable PDF; without one, it joins the
-// pages' own PDFs (an engine's renderer) into one.
+// PDF writes the document's searchable PDF (made over the input by
+// SearchablePDF or ImagePDF); without one it is invalid_argument.
 func PDF(w io.Writer, doc Document) error {
-	if len(doc.PDF) > 0 {
-		_, err := w.Write(doc.PDF)
-		return err
+	if len(doc.PDF) == 0 {
+		return errcode.New(errcode.InvalidArgument, "no searchable PDF was made (it was not asked for)")
 	}
-	var parts []io.ReadSeeker
-	for _, p := range doc.Pages {
-		if len(p.PDF) == 0 {
-			return errcode.New(errcode.InvalidArgument, "page %d has no PDF rendering (the searchable PDF was not asked for)", p.Number)
-		}
-		parts = append(parts, bytes.NewReader(p.PDF))
-	}
-	if len(parts) == 1 {
-		_, err := w.Write(doc.Pages[0].PDF)
-		return err
-	}
-	conf := model.NewDefaultConfiguration()
-	conf.ValidationMode = model.ValidationRelaxed
-	if err := api.MergeRaw(parts, w, false, conf); err != nil {
-		return fmt.Errorf("render: joining PDF pages: %w", err)
-	}
-	return nil
+	_, err := w.Write(doc.PDF)
+	return err
 }

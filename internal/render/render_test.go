@@ -26,8 +26,8 @@ func doc() Document {
 	}}
 	p2 := &result.Page{Number: 2, Width: 100, Height: 200, Blocks: []result.Block{
 		{Type: result.BlockText, Paragraphs: []result.Paragraph{{Lines: []result.Line{{Words: []result.Word{word("end", 0)}}}}}},
-	}, PDF: []byte("%PDF-")}
-	return Document{Pages: []*result.Page{p1, p2}}
+	}}
+	return Document{Pages: []*result.Page{p1, p2}, PDF: []byte("%PDF-")}
 }
 
 func TestText(t *testing.T) {
@@ -100,9 +100,9 @@ func TestHOCRIsWellFormedWithEveryWord(t *testing.T) {
 	}
 }
 
-func TestPDFNeedsPagePDFs(t *testing.T) {
+func TestPDFNeedsTheSearchablePDF(t *testing.T) {
 	t.Parallel()
-	if err := PDF(&bytes.Buffer{}, doc()); errcode.Of(err) != errcode.InvalidArgument {
+	if err := PDF(&bytes.Buffer{}, Document{Pages: doc().Pages}); errcode.Of(err) != errcode.InvalidArgument {
 		t.Fatalf("err = %v", err)
 	}
 	if err := Write(&bytes.Buffer{}, "docx", doc()); errcode.Of(err) != errcode.InvalidArgument {

@@ -152,9 +152,6 @@ type Page struct {
 	// Gray is the page as the engine read it, 8-bit, Width×Height, when it
 	// was asked for (structure analysis); never serialized.
 	Gray []byte `json:"-"`
-	// PDF is the page as a searchable PDF, when it was asked for (a result
-	// of its own, never part of the JSON result).
-	PDF []byte `json:"-"`
 }
 
 // Sources of a page's words (Page.Source).

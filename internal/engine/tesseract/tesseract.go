@@ -173,12 +173,11 @@ func (e Engine) Load(ctx context.Context, spec engine.Spec) (engine.Model, error
 	if to <= 0 {
 		to = engine.DefaultPageTimeout
 	}
-	return &model{dir: dir, langs: spec.Config, name: spec.Model, timeout: to, rtl: rightToLeft(spec.Config), scratch: spec.ScratchDir}, nil
+	return &model{dir: dir, langs: spec.Config, name: spec.Model, timeout: to, rtl: rightToLeft(spec.Config)}, nil
 }
 
 type model struct {
 	dir, langs, name string
-	scratch          string // private scratch directory (Spec.ScratchDir)
 	timeout          time.Duration
 	// rtl: a language is written right to left, so words are walked in
 	// Tesseract's bidirectional reading order (slower; see ltr.cpp).
@@ -260,13 +259,12 @@ type Options struct {
 	NoDeskew bool    // do not deskew
 	Scale    float64 // enlarge by this factor first (1 < Scale ≤ 8), else 1
 	Gray     bool    // return the page as read in Page.Gray
-	PDF      bool    // render the page as a searchable PDF too
 }
 
 // ParseOptions reads o's Params (the Opt* keys; unknown keys are ignored,
 // unreadable values are the defaults).
 func ParseOptions(o engine.Options) Options {
-	out := Options{PSM: -1, Scale: 1, PDF: o.PDF,
+	out := Options{PSM: -1, Scale: 1,
 		NoOSD: o.Param(OptNoOSD) != "", NoDeskew: o.Param(OptNoDeskew) != "", Gray: o.Param(OptGray) != ""}
 	if psm, err := strconv.Atoi(o.Param(OptPSM)); err == nil && psm >= 0 {
 		out.PSM = psm
@@ -345,13 +343,7 @@ func (h *handle) Process(ctx context.Context, im engine.Image, eo engine.Options
 			if rot, err = h.bestRotation(ctx, pix, dpi, deadline, sideways); err != nil {
 				return nil, fmt.Errorf("page %d: %w", im.Number, err)
 			}
-			// The trials cleared the upright reading; its blocks are kept,
-			// but a searchable PDF is rendered from the reading itself.
-			if rot == 0 && opts.PDF {
-				if err := h.recognizePix(ctx, pix, dpi, deadline); err != nil {
-					return nil, fmt.Errorf("page %d: %w", im.Number, err)
-				}
-			}
+			// The trials cleared the upright reading; its blocks are kept.
 		}
 		if rot != 0 {
 			turned := C.lector_orient(pix, C.int(rot/90), 0)
@@ -371,13 +363,6 @@ func (h *handle) Process(ctx context.Context, im engine.Image, eo engine.Options
 		if C.lector_gray8(pix, (*C.uchar)(unsafe.Pointer(&page.Gray[0])), C.int(page.Width), C.int(page.Height)) != 0 {
 			return nil, errcode.New(errcode.Internal, "page %d: converting to gray failed", im.Number)
 		}
-	}
-	if opts.PDF {
-		pdf, err := h.pdf(h.m.scratch, im.Number, dpi)
-		if err != nil {
-			return nil, err
-		}
-		page.PDF = pdf
 	}
 	return page, nil
 }
@@ -503,31 +488,6 @@ func (h *handle) bestRotation(ctx context.Context, pix *C.PIX, dpi int, deadline
 		return 0, nil
 	}
 	return best, nil
-}
-
-func (h *handle) pdf(dir string, number, dpi int) ([]byte, error) {
-	if dir == "" {
-		dir = os.TempDir()
-	}
-	tmp, err := os.MkdirTemp(dir, "pdf-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	base := filepath.Join(tmp, "page")
-	cbase, cdata, ctitle := C.CString(base), C.CString(h.m.dir), C.CString("Lector")
-	defer C.free(unsafe.Pointer(cbase))
-	defer C.free(unsafe.Pointer(cdata))
-	defer C.free(unsafe.Pointer(ctitle))
-	r := C.TessPDFRendererCreate(cbase, cdata, C.BOOL(0))
-	if r == nil {
-		return nil, errors.New("tesseract: creating the PDF renderer failed")
-	}
-	defer C.TessDeleteResultRenderer(r)
-	if C.TessResultRendererBeginDocument(r, ctitle) == 0 || C.TessResultRendererAddImage(r, h.api) == 0 || C.TessResultRendererEndDocument(r) == 0 {
-		return nil, fmt.Errorf("tesseract: rendering page %d as PDF failed", number)
-	}
-	return os.ReadFile(base + ".pdf")
 }
 
 var blockTypes = map[C.TessPolyBlockType]result.BlockType{
