@@ -29,8 +29,14 @@ func TestOptions(t *testing.T) {
 	if o, _ := s.options(Fields{Pipeline: "structure", Lang: "chi_sim+eng"}, ""); o.Model != "structure:chi_sim+eng" {
 		t.Fatalf("structure model with languages %q", o.Model)
 	}
+	if o, err := s.options(Fields{PDFText: " Redo"}, "pdf"); err != nil || o.PDFText != "redo" {
+		t.Fatalf("pdf_text redo: %q %v", o.PDFText, err)
+	}
+	if o, _ := s.options(Fields{}, "pdf"); o.PDFText != "" {
+		t.Fatalf("pdf_text unset is %q, want the pipeline's default (empty)", o.PDFText)
+	}
 	for _, f := range []Fields{{Pipeline: "tables"}, {Formats: "docx"}, {Priority: "now"}, {KeepAlive: "x"}, {Timeout: "-1s"},
-		{Pipeline: "structure", Model: "tesseract:eng"}} {
+		{Pipeline: "structure", Model: "tesseract:eng"}, {PDFText: "sometimes"}} {
 		if _, err := s.options(f, ""); errcode.Of(err) != errcode.InvalidArgument {
 			t.Errorf("%+v: %v, want invalid_argument", f, err)
 		}

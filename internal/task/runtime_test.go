@@ -4,12 +4,14 @@ import (
 	"context"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/admission"
 	"github.com/lector-ocr/lector/internal/clock"
 	"github.com/lector-ocr/lector/internal/device"
@@ -675,4 +677,60 @@ func TestAdmitHoldsNothingAfterAnError(t *testing.T) {
 	if in := b.models.List(); len(in) != 1 || in[0].Refs != 0 {
 		t.Fatalf("instances after a failed admit: %+v", in)
 	}
+}
+
+// textDoc is a document whose pages in text are read from their own text.
+type textDoc struct {
+	pagesDoc
+	text  map[int]bool
+	modes []lector.PDFText
+	pdf   []byte
+}
+
+func (d *textDoc) TextPage(_ context.Context, i int, mode lector.PDFText) (*result.Page, error) {
+	d.modes = append(d.modes, mode)
+	if !d.text[i] || mode == lector.PDFTextForce {
+		return nil, nil
+	}
+	return &result.Page{Width: d.pagesDoc[i][0], Height: d.pagesDoc[i][1], Source: result.SourceText}, nil
+}
+
+func (d *textDoc) SearchablePDF(_ context.Context, pages []*result.Page, _ lector.PDFText) ([]byte, string, error) {
+	return d.pdf, "original", nil
+}
+
+// TestPagesReadFromTextSkipTheModel: pages a document reads from its own
+// text are not recognised; a document read entirely from its text takes
+// no model, lane or memory; the searchable PDF is asked for last.
+func TestPagesReadFromTextSkipTheModel(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	doc := &textDoc{pagesDoc: pagesDoc{{1000, 1000}, {1000, 1000}, {1000, 1000}}, text: map[int]bool{0: true, 2: true}, pdf: []byte("%PDF-")}
+	res, err := b.rt.Run(t.Context(), doc, Options{Model: "m:a", Device: "cpu", PDF: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs := []string{res.Pages[0].Source, res.Pages[1].Source, res.Pages[2].Source}
+	if !slices.Equal(srcs, []string{"text", "ocr", "text"}) || res.Pages[2].Number != 3 {
+		t.Fatalf("sources %v", srcs)
+	}
+	if r := res.Resources; r.PagesText != 2 || r.PagesOCR != 1 || r.PDFOutput != "original" || string(res.PDF) != "%PDF-" || r.Device != "cpu" {
+		t.Fatalf("resources %+v, pdf %q", r, res.PDF)
+	}
+	if doc.modes[0] != lector.PDFTextSkip {
+		t.Fatalf("default mode %q, want skip for the ocr pipeline", doc.modes[0])
+	}
+	allText := &textDoc{pagesDoc: pagesDoc{{1000, 1000}}, text: map[int]bool{0: true}}
+	res, err = b.rt.Run(t.Context(), allText, Options{Model: "m:a", Device: "cpu"})
+	if err != nil || res.Resources.PagesText != 1 || res.Resources.Device != "" || len(b.models.List()) != 1 {
+		t.Fatalf("a document read from its text: %+v %v (instances %d: only the first task's)", res.Resources, err, len(b.models.List()))
+	}
+	forced := &textDoc{pagesDoc: pagesDoc{{1000, 1000}}, text: map[int]bool{0: true}}
+	if res, err = b.rt.Run(t.Context(), forced, Options{Model: "m:a", Device: "cpu", Pipeline: lector.PipelineStructure, PDFText: ""}); err != nil {
+		t.Fatal(err)
+	}
+	if len(forced.modes) != 0 || res.Pages[0].Source != "ocr" {
+		t.Fatalf("structure's default mode asked the document %v, source %q; want force: no text pages", forced.modes, res.Pages[0].Source)
+	}
+	b.quiescent(t)
 }
