@@ -98,8 +98,9 @@ for doc in scan-jpeg scan-g4 born mixed; do
   mixed) run "ocrmypdf --skip-text $doc" "$in" "$work/ocrmypdf/$doc.pdf" ocrmypdf --output-type pdf -j "$cores" --skip-text "$in" "$work/ocrmypdf/$doc.pdf" ;;
   *) run "ocrmypdf $doc" "$in" "$work/ocrmypdf/$doc.pdf" ocrmypdf --output-type pdf -j "$cores" "$in" "$work/ocrmypdf/$doc.pdf" ;;
   esac
-  pdftotext "$work/lector/$doc.pdf" "$work/lector/$doc.txt" || true
-  pdftotext "$work/ocrmypdf/$doc.pdf" "$work/ocrmypdf/$doc.txt" || true
+  # -layout, as the truth was extracted: CER then compares like with like.
+  pdftotext -layout "$work/lector/$doc.pdf" "$work/lector/$doc.txt" || true
+  pdftotext -layout "$work/ocrmypdf/$doc.pdf" "$work/ocrmypdf/$doc.txt" || true
 done
 # The scan's pages as the tesseract command gets them (rendering not timed).
 pdftoppm -r 300 -gray "$work/scan-jpeg.pdf" "$work/pgm/p"

@@ -32,6 +32,9 @@ const (
 // that layers never stack).
 func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lector.PDFText) ([]byte, string, error) {
 	redo := mode == lector.PDFTextRedo || mode == lector.PDFTextForce
+	if mode == lector.PDFTextSkip {
+		pages = p.withoutPrintedWords(pages)
+	}
 	var buf bytes.Buffer
 	first := render.SearchablePDF(&buf, p.data, pages, redo)
 	if first == nil {
@@ -74,6 +77,77 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 		return buf.Bytes(), step.how, nil
 	}
 	return nil, "", errcode.Wrap(errcode.Internal, errors.Join(errs...), "the searchable PDF could not be written")
+}
+
+// withoutPrintedWords returns pages with, on each OCR'd page that also has
+// visible text of its own (a scan with a stamp or a filled-in field), the
+// recognised words whose centre lies in one of the page's own words taken
+// out of the text layer — they are searchable already, and would be found
+// twice (an earlier OCR layer on such a page counts too, so that layers do
+// not stack). Used in skip mode only: pdftotext does not say which words
+// are invisible, and redo and force remove earlier layers, whose words must
+// then not hide new ones. Only where the engine did not turn the page; the
+// result's pages are not changed.
+func (p *PDF) withoutPrintedWords(pages []*result.Page) []*result.Page {
+	if p.text == nil {
+		return pages
+	}
+	out := make([]*result.Page, len(pages))
+	copy(out, pages)
+	for i, pg := range pages {
+		t := p.text[i]
+		if pg == nil || pg.Source == result.SourceText || t == nil || t.words == 0 || t.ocrLayer || pg.Rotation != 0 || pg.Width <= 0 {
+			continue
+		}
+		// The page's own words in the engine's pixels.
+		sx, sy := float64(pg.Width)/p.points[i][0], float64(pg.Height)/p.points[i][1]
+		var own []result.Box
+		for _, b := range t.blocks {
+			for _, l := range b {
+				for _, w := range l.words {
+					own = append(own, result.Box{X0: int(w.xMin * sx), Y0: int(w.yMin * sy), X1: int(w.xMax*sx) + 1, Y1: int(w.yMax*sy) + 1})
+				}
+			}
+		}
+		printed := func(b result.Box) bool {
+			cx, cy := (b.X0+b.X1)/2, (b.Y0+b.Y1)/2
+			for _, o := range own {
+				if cx >= o.X0 && cx < o.X1 && cy >= o.Y0 && cy < o.Y1 {
+					return true
+				}
+			}
+			return false
+		}
+		cp := *pg
+		cp.Blocks = nil
+		for _, blk := range pg.Blocks {
+			nb := blk
+			nb.Paragraphs = nil
+			for _, para := range blk.Paragraphs {
+				np := para
+				np.Lines = nil
+				for _, l := range para.Lines {
+					nl := l
+					nl.Words, nl.Text = nil, ""
+					for _, w := range l.Words {
+						if !printed(w.Box) {
+							nl.Words = append(nl.Words, w)
+						}
+					}
+					if len(l.Words) == 0 && l.Text != "" && !printed(l.Box) {
+						nl.Text = l.Text
+					}
+					if len(nl.Words) > 0 || nl.Text != "" {
+						np.Lines = append(np.Lines, nl)
+					}
+				}
+				nb.Paragraphs = append(nb.Paragraphs, np)
+			}
+			cp.Blocks = append(cp.Blocks, nb)
+		}
+		out[i] = &cp
+	}
+	return out
 }
 
 // SearchablePDF returns the image as a one-page PDF in its own encoding at

@@ -114,6 +114,12 @@ func TestScansAreOCRdKeepTheirImagesAndRedoDoesNotStack(t *testing.T) {
 			w, h := p.PageSize(i)
 			page = ocrPage(w, h, "scanned")
 		}
+		if i == 1 { // the OCR reads the stamp too: where its printed word is
+			stamp := p.text[1].blocks[0][0].words[0]
+			s := float64(p.dpi[1]) / 72
+			b := result.Box{X0: int(stamp.xMin * s), Y0: int(stamp.yMin * s), X1: int(stamp.xMax * s), Y1: int(stamp.yMax * s)}
+			page.Blocks = append(page.Blocks, result.Block{Paragraphs: []result.Paragraph{{Lines: []result.Line{{Box: b, Words: []result.Word{{Text: "PAID", Box: b}}}}}}})
+		}
 		pages = append(pages, page)
 	}
 	out, how, err := p.SearchablePDF(ctx, pages, lector.PDFTextSkip)
@@ -134,6 +140,9 @@ func TestScansAreOCRdKeepTheirImagesAndRedoDoesNotStack(t *testing.T) {
 		txt := poppler(t, "pdftotext", "-f", n, "-l", n, outPath, "-")
 		if strings.Count(txt, "scanned") != strings.Count(want, "scanned") {
 			t.Fatalf("page %d text %q", i+1, txt)
+		}
+		if i == 1 && strings.Count(txt, "PAID") != 1 {
+			t.Fatalf("the stamp's word, printed and recognised, is in page 2's text %d times, want once: %q", strings.Count(txt, "PAID"), txt)
 		}
 	}
 
