@@ -62,6 +62,7 @@ func tasksSubmit(ctx context.Context, io IO, args []string) error {
 	fs.StringVar(&o.Priority, "priority", "", "interactive, normal or batch")
 	fs.StringVar(&o.Device, "device", "", "auto, cpu or cuda:N")
 	fs.StringVar(&o.KeepAlive, "keep-alive", "", "how long the model stays loaded after the task")
+	fs.StringVar(&o.PDFText, "pdf-text", "", "PDF pages with text of their own: skip, redo or force (default: the pipeline's)")
 	wait := fs.Bool("wait", false, "follow each task until it ends, showing progress")
 	if err := parse(fs, io, args); err != nil {
 		return err

@@ -3,6 +3,7 @@ package document
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -196,6 +197,35 @@ func TestStructureThePDFLibraryCannotReadFallsBack(t *testing.T) {
 		t.Fatalf("searchable PDF of a broken structure: %v (%q), want it repaired", err, how)
 	}
 	txt := poppler(t, "pdftotext", save(t, "out.pdf", out), "-")
+	if !strings.Contains(txt, "Printed") || !strings.Contains(txt, "recognised") {
+		t.Fatalf("text %q", txt)
+	}
+}
+
+// TestRebuiltWhenNeitherPDFLibraryNorQPDFCan: the last resort — with no
+// qpdf to repair it, the broken PDF's pages are redrawn by pdftocairo, and
+// the result says so. (Not parallel: it narrows PATH.)
+func TestRebuiltWhenNeitherPDFLibraryNorQPDFCan(t *testing.T) {
+	dir := t.TempDir()
+	for _, tool := range []string{"pdfinfo", "pdftoppm", "pdftotext", "pdfimages", "pdffonts", "pdftocairo", "prlimit"} {
+		if p, err := exec.LookPath(tool); err == nil {
+			if err := os.Symlink(p, filepath.Join(dir, tool)); err != nil {
+				t.Fatal(err)
+			}
+		} else if tool != "prlimit" {
+			t.Fatalf("%s (poppler-utils, installed by make setup): %v", tool, err)
+		}
+	}
+	t.Setenv("PATH", dir)
+	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
+	broken := regexp.MustCompile(`\d{10} 00000 n`).ReplaceAll(good, []byte("0000000003 00000 n"))
+	p := openFixture(t, broken)
+	w, h := p.PageSize(0)
+	out, how, err := p.SearchablePDF(context.Background(), []*result.Page{ocrPage(w, h, "recognised")}, lector.PDFTextForce)
+	if err != nil || how != PDFRebuilt {
+		t.Fatalf("searchable PDF without qpdf: %v (%q), want it rebuilt", err, how)
+	}
+	txt := poppler(t, filepath.Join(dir, "pdftotext"), save(t, "out.pdf", out), "-")
 	if !strings.Contains(txt, "Printed") || !strings.Contains(txt, "recognised") {
 		t.Fatalf("text %q", txt)
 	}
