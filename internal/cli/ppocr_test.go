@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -79,8 +80,19 @@ func TestStructureOverPPOCR(t *testing.T) {
 	if _, stderr, err = run(t, ppocrEnv(), "ocr", "--pipeline", "structure", "--model", "structure:ppocr", img, "-o", pdf); err != nil {
 		t.Fatalf("pdf from structure:ppocr: %v\n%s", err, stderr)
 	}
-	if txt, err := exec.Command("pdftotext", pdf, "-").Output(); err != nil || len(strings.Fields(string(txt))) < 20 {
-		t.Fatalf("the PDF's text layer: %v %q", err, txt)
+	// Every cell of the table as read (the md above) is in the PDF's text.
+	txt, err := exec.Command("pdftotext", pdf, "-").Output()
+	var missing []string
+	cells := regexp.MustCompile(`<t[dh][^>]*>([^<]+)</t[dh]>`).FindAllStringSubmatch(out, -1)
+	for _, cell := range cells {
+		for _, w := range strings.Fields(cell[1]) {
+			if !strings.Contains(string(txt), w) {
+				missing = append(missing, w)
+			}
+		}
+	}
+	if err != nil || len(cells) < 5 || len(missing) > 0 {
+		t.Fatalf("the PDF's text layer: %v %q (%d cells; lacks %q)", err, txt, len(cells), missing)
 	}
 }
 

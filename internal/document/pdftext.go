@@ -228,15 +228,19 @@ func onlyGlyphless(pdffonts []byte) bool {
 
 // TextPage returns page i read from the PDF's own text under mode, or nil
 // when the page is to be OCR'd. The first call reads the whole document's
-// text (pdftotext, pdfimages); an error is the document's (a timeout, a
-// PDF poppler cannot read).
+// text (pdftotext, pdfimages); a timeout or a cancelled ctx is an error,
+// any other failure to read the text means every page is OCR'd.
 func (p *PDF) TextPage(ctx context.Context, i int, mode lector.PDFText) (*result.Page, error) {
 	if mode == lector.PDFTextForce {
 		return nil, nil
 	}
 	p.textOnce.Do(func() { p.textErr = p.readText(ctx) })
-	if p.textErr != nil {
+	switch {
+	case p.textErr == nil:
+	case ctx.Err() != nil || errcode.Of(p.textErr) == errcode.Timeout:
 		return nil, p.textErr
+	default: // text poppler cannot give: the pages are OCR'd
+		return nil, nil
 	}
 	t := p.text[i]
 	if !t.fromText(mode) {

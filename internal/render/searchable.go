@@ -31,7 +31,8 @@ import (
 // character, a word is fitted exactly to its box by horizontal scaling
 // (Tz = 100 × box width / (characters × ½ × font size)); the font size is
 // the line's height and the baseline the line's bottom, so that a viewer's
-// selection and pdftotext's -bbox cover the printed line. Each word but
+// selection and pdftotext's -bbox cover the printed line. The words are
+// written in the engine's frame and placed by matrices (layerMatrices). Each word but
 // the last of its line carries its following space, stretched to the next
 // word, so extracted text has its spaces. Chosen over per-line objects
 // (one Tz per line drifts off words of differing widths) and over a
@@ -50,9 +51,8 @@ const (
 	fontName  = "GlyphLessFont"
 )
 
-// Layout is how a page's words are placed: the page as a viewer shows it
-// (its CropBox, or MediaBox, turned by its /Rotate) is Width×Height points,
-// and the result's pixels are scaled onto it.
+// pageGeometry is the page as a viewer shows it: its visible box (the
+// CropBox clipped to the MediaBox) turned by its /Rotate.
 type pageGeometry struct {
 	box    *types.Rectangle // the visible box in user space (CropBox ∩ MediaBox)
 	rotate int              // 0, 90, 180, 270
@@ -97,6 +97,13 @@ func TextLayer(p *result.Page) []byte {
 		for _, para := range blk.Paragraphs {
 			for _, l := range para.Lines {
 				writeLine(&b, l, sx, sy, h)
+			}
+		}
+		if blk.Table != nil { // the structure pipeline keeps a table's words in its cells
+			for _, c := range blk.Table.Cells {
+				if strings.TrimSpace(c.Text) != "" && c.Box.Height() > 0 {
+					writeLine(&b, result.Line{Box: c.Box, Text: c.Text}, sx, sy, h)
+				}
 			}
 		}
 	}
@@ -252,6 +259,9 @@ func overlay(ctx *model.Context, pages []*result.Page, redo bool) (err error) {
 
 func hasWords(p *result.Page) bool {
 	for _, b := range p.Blocks {
+		if b.Table != nil && len(b.Table.Cells) > 0 {
+			return true
+		}
 		for _, para := range b.Paragraphs {
 			for _, l := range para.Lines {
 				if l.String() != "" {

@@ -70,3 +70,17 @@ func TestSearchablePDFPlacesWordsOnRotatedCroppedPages(t *testing.T) {
 		}
 	}
 }
+
+// A table block (the structure pipeline's) keeps its words in its cells:
+// they are in the text layer too.
+func TestTextLayerHasTableCells(t *testing.T) {
+	t.Parallel()
+	p := &result.Page{Width: 1000, Height: 1000, Blocks: []result.Block{{Type: result.BlockTable, Table: &result.Table{Cells: []result.Cell{
+		{Text: "Total", Box: result.Box{X0: 100, Y0: 100, X1: 200, Y1: 130}}, {Text: "42", Box: result.Box{X0: 300, Y0: 100, X1: 340, Y1: 130}}}}}}}
+	layer := string(TextLayer(p))
+	for _, s := range []string{"<0054006F00740061006C>", "<00340032>"} { // UTF-16 of Total, 42
+		if !strings.Contains(layer, s) {
+			t.Errorf("layer lacks %s:\n%s", s, layer)
+		}
+	}
+}
