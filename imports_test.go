@@ -56,6 +56,7 @@ var allowed = map[string][]string{
 	"bench/loadgen":             {"internal/api"},
 	"bench/textdiff":            {"internal/eval"},
 	"bench/imgpdf":              {"internal/render", "internal/result"},
+	"bench/deskew":              {"internal/engine", "internal/engine/tesseract", "internal/eval"},
 	"cmd/lector":                {"internal/cli"},
 }
 
