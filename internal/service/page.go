@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"context"
+	"image"
 	"image/png"
 	"os"
 
@@ -96,6 +97,17 @@ func (s *Service) PageImage(ctx context.Context, subject, id string, page int) (
 	im, err := doc.Page(ctx, page-1, dir)
 	if err != nil {
 		return nil, "", err
+	}
+	if im.Format == "pgm" { // how PDF pages are rendered for engines; browsers want PNG
+		img, _, err := image.Decode(bytes.NewReader(im.Data))
+		if err != nil {
+			return nil, "", errcode.Wrap(errcode.InvalidDocument, err, "decoding page %d", page)
+		}
+		var buf bytes.Buffer
+		if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, img); err != nil {
+			return nil, "", err
+		}
+		return buf.Bytes(), "png", nil
 	}
 	return im.Data, im.Format, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hhrutter/tiff"
 
 	"github.com/lector-ocr/lector"
+	"github.com/lector-ocr/lector/internal/document/pdftest"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/store"
 )
@@ -53,6 +54,15 @@ func TestPageImage(t *testing.T) {
 	}
 	put("p", pngData.Bytes())
 	put("t", tiffData.Bytes())
+	put("d", pdftest.Build([]pdftest.Page{{MediaBox: [4]float64{0, 0, 72, 36}, JPEG: pdftest.GrayJPEG(30, 15), JW: 30, JH: 15}}))
+	// A PDF page, rendered for engines as PGM, reaches browsers as PNG.
+	if data, media, err := s.PageImage(t.Context(), "alice", "d", 1); err != nil || media != "png" {
+		t.Fatalf("pdf page: %s %v", media, err)
+	} else if got, err := png.Decode(bytes.NewReader(data)); err != nil {
+		t.Fatalf("pdf page as png: %v", err)
+	} else if b := got.Bounds(); b.Dx() != 300 || b.Dy() != 150 {
+		t.Fatalf("pdf page is %v, want 300×150 (1×0.5 inch at 300 dpi)", b)
+	}
 
 	data, media, err := s.PageImage(t.Context(), "alice", "p", 1)
 	if err != nil || media != "png" || !bytes.Equal(data, pngData.Bytes()) {
