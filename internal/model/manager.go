@@ -116,7 +116,6 @@ type instance struct {
 	reason    Reason        // why it is stopping
 	loaded    chan struct{} // closed when the load ends
 	loadErr   error
-	drained   chan struct{} // closed when a draining instance's refs reach 0
 	gone      chan struct{} // closed when it has left the map
 }
 
@@ -366,10 +365,6 @@ func (m *Manager) watch(inst *instance) {
 	if len(m.history) > historySize {
 		m.history = m.history[len(m.history)-historySize:]
 	}
-	if inst.drained != nil && inst.refs > 0 {
-		close(inst.drained)
-		inst.drained = nil
-	}
 	close(inst.gone)
 	m.mu.Unlock()
 	m.o.Log.Info("model unloaded", "model", rec.Model, "device", rec.Device, "pid", rec.Pid, "reason", rec.Reason)
@@ -399,11 +394,8 @@ func (m *Manager) releaseLocked(inst *instance) {
 	switch inst.state {
 	case StateReady:
 		m.idleLocked(inst)
-	case StateDraining:
-		if inst.drained != nil {
-			close(inst.drained)
-			inst.drained = nil
-		}
+	case StateDraining: // its last user is done: the unload asked for goes ahead
+		m.beginStopLocked(inst, ReasonExplicit)
 	}
 }
 
@@ -458,9 +450,13 @@ func (m *Manager) beginStopLocked(inst *instance, reason Reason) {
 	}()
 }
 
-// Unload drains model on device: it takes no new leases, waits until its
-// references are released or ctx ends, then stops it and returns once the
-// process has exited. Unloading what is not loaded is not an error.
+// Unload drains model on device: the instance takes no new leases (callers
+// wait and then load it afresh), stops as soon as its last reference is
+// released — never under a task that holds it, however long its pages take —
+// and Unload returns once the process has exited. If ctx ends first, Unload
+// returns ctx's error and the drain goes on: the caller stops waiting, the
+// instance still stops when its users are done. Unloading what is not loaded
+// is not an error.
 func (m *Manager) Unload(ctx context.Context, model, device string) error {
 	k := key{model, device}
 	m.mu.Lock()
@@ -479,31 +475,27 @@ func (m *Manager) Unload(ctx context.Context, model, device string) error {
 		}
 		return m.Unload(ctx, model, device)
 	}
+	draining := false
 	if inst.state == StateReady {
 		if inst.refs == 0 {
 			m.beginStopLocked(inst, ReasonExplicit)
 		} else {
 			inst.state = StateDraining
 			m.stopTimerLocked(inst)
-			inst.drained = make(chan struct{})
+			draining = true
 		}
 	}
-	drained, gone := inst.drained, inst.gone
+	gone := inst.gone
 	m.mu.Unlock()
-	if drained != nil && m.testDraining != nil {
+	if draining && m.testDraining != nil {
 		m.testDraining()
 	}
-	if drained != nil {
-		select {
-		case <-drained:
-		case <-ctx.Done(): // deadline: stop it under its users
-		}
-		m.mu.Lock()
-		m.beginStopLocked(inst, ReasonExplicit)
-		m.mu.Unlock()
+	select {
+	case <-gone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	<-gone
-	return nil
 }
 
 // EvictIdle unloads idle instances on device — least recently used first,

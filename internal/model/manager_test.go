@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -325,6 +326,34 @@ func TestDrainingTakesNoNewLeases(t *testing.T) {
 	defer l.Release()
 	if l.Pid() == firstPid || b.l.count() != 2 {
 		t.Fatalf("the waiting caller got pid %d (first %d), launches %d; want a fresh instance", l.Pid(), firstPid, b.l.count())
+	}
+}
+
+// An unload whose caller stops waiting (an HTTP client gone, a deadline)
+// must not stop the runner under the task that holds it: the instance stays
+// draining and stops when that task releases it.
+func TestUnloadNeverStopsARunnerUnderItsTask(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	held := b.acquire(t, "m:a")
+	pid := held.Pid()
+	draining := make(chan struct{})
+	b.m.testDraining = func() { close(draining) }
+	ctx, cancel := context.WithCancel(t.Context())
+	unloaded := make(chan error, 1)
+	go func() { unloaded <- b.m.Unload(ctx, "m:a", "cpu") }()
+	<-draining
+	cancel()
+	if err := <-unloaded; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Unload = %v, want context.Canceled once its caller gave up", err)
+	}
+	b.noUnload(t)
+	if info, ok := b.info(t, "m:a"); !ok || info.State != StateDraining || info.Refs != 1 {
+		t.Fatalf("instance = %+v (present %v), want draining with the task's reference", info, ok)
+	}
+	held.Release()
+	if r := b.waitUnload(t); r.Reason != ReasonExplicit || r.Pid != pid {
+		t.Fatalf("unload = %+v, want the explicit unload of pid %d once released", r, pid)
 	}
 }
 

@@ -320,12 +320,16 @@ func (s *Server) nodeView() SystemView {
 }
 
 func (s *Server) models(w http.ResponseWriter, _ *http.Request) {
+	s.modelsStatus(w, http.StatusOK)
+}
+
+func (s *Server) modelsStatus(w http.ResponseWriter, status int) {
 	out := api.Models{Catalog: s.d.Catalog(), Loaded: []api.Instance{}}
 	if out.Catalog == nil {
 		out.Catalog = []api.ModelInfo{}
 	}
 	out.Loaded = append(out.Loaded, s.d.Models.List()...)
-	writeJSON(w, 200, out)
+	writeJSON(w, status, out)
 }
 
 func (s *Server) loadModel(w http.ResponseWriter, r *http.Request) {
@@ -353,10 +357,18 @@ func (s *Server) loadModel(w http.ResponseWriter, r *http.Request) {
 	s.models(w, r)
 }
 
-// unloadTimeout bounds an explicit unload: it drains, so it waits for the
-// instance's running pages.
-const unloadTimeout = 2 * time.Minute
+// unloadWait is how long an explicit unload's request waits for the
+// instance to stop. An instance in use drains: it takes no new tasks and
+// stops when the pages it is reading are done, however long that takes; a
+// request that outlives unloadWait is answered 202 with the instance shown
+// draining.
+const unloadWait = 30 * time.Second
 
+// unloadModel drains and stops model name on the device given by the
+// "device" query parameter (every device when absent). 200: stopped; 202:
+// draining (it stops when its last task releases it). A client that goes
+// away does not stop the drain, and a drain never stops a runner under a
+// task that holds it.
 func (s *Server) unloadModel(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	devs := []string{r.URL.Query().Get("device")}
@@ -366,17 +378,23 @@ func (s *Server) unloadModel(w http.ResponseWriter, r *http.Request) {
 			devs = append(devs, d.ID)
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), unloadTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), unloadWait)
 	defer cancel()
+	status := http.StatusOK
 	var errs []error
 	for _, d := range devs {
-		errs = append(errs, s.d.Models.Unload(ctx, name, d))
+		err := s.d.Models.Unload(ctx, name, d)
+		if errors.Is(err, context.DeadlineExceeded) {
+			status = http.StatusAccepted
+			continue
+		}
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.models(w, r)
+	s.modelsStatus(w, status)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
