@@ -60,6 +60,11 @@ type Request struct {
 	// Estimate returns the task's demand when placed on a device (on a GPU
 	// it has a host part, reserved on the CPU at the same time).
 	Estimate func(device string) Demand
+	// Serial, when set, returns the task's demand with its pages run one
+	// at a time. A task whose Estimate does not fit is admitted this way
+	// when Serial does; a task "can never hold" only when Serial (or,
+	// without it, Estimate) does not fit.
+	Serial   func(device string) Demand
 	Priority Priority
 	// Sync callers are answered at once rather than kept waiting for memory.
 	Sync bool
@@ -72,6 +77,7 @@ type Reservation struct {
 	Bytes     uint64
 	HostBytes uint64
 	Fallback  bool          // placed on the fallback device
+	Serial    bool          // admitted for one page at a time (Request.Serial)
 	Waited    time.Duration // time spent deferred or waiting for memory
 
 	c    *Controller
@@ -312,13 +318,90 @@ func (c *Controller) Headroom(dev string) int64 {
 	return int64(c.o.Critical*float64(st.Usage.Total)) - int64(st.Usage.Used) - int64(c.reserved[dev])
 }
 
-func (c *Controller) reservation(d Demand, fallback bool, start time.Time) *Reservation {
-	return &Reservation{Device: d.Device, Bytes: d.Bytes, HostBytes: d.Host, Fallback: fallback, Waited: c.o.Clock.Now().Sub(start), c: c}
+func (c *Controller) reservation(d Demand, fallback, serial bool, start time.Time) *Reservation {
+	return &Reservation{Device: d.Device, Bytes: d.Bytes, HostBytes: d.Host, Fallback: fallback, Serial: serial, Waited: c.o.Clock.Now().Sub(start), c: c}
 }
 
-// Admit returns a reservation for the task, or insufficient_memory: at once
-// for a synchronous caller or a task larger than the device could ever hold,
-// after Wait for the others. A batch task waits while its device is at
+// tryBoth reserves the task's demand on dev with its pages at once, else
+// one at a time; nil when neither fits.
+func (c *Controller) tryBoth(ctx context.Context, req Request, dev string, start time.Time, fallback bool) *Reservation {
+	if ok, _, got := c.tryReserve(ctx, dev, req.Estimate); ok {
+		return c.reservation(got, fallback, false, start)
+	}
+	if req.Serial != nil {
+		if ok, _, got := c.tryReserve(ctx, dev, req.Serial); ok {
+			return c.reservation(got, fallback, true, start)
+		}
+	}
+	return nil
+}
+
+func (c *Controller) serialOf(req Request, dev string) Demand {
+	if req.Serial != nil {
+		return req.Serial(dev)
+	}
+	return req.Estimate(dev)
+}
+
+func (c *Controller) level(dev string) memory.Level {
+	st, _ := c.o.Monitor.State(dev)
+	return st.Level
+}
+
+func (c *Controller) neverError(on string, b uint64) error {
+	st, _ := c.o.Monitor.State(on)
+	return errcode.New(errcode.InsufficientMemory, "the task needs about %d MiB on %s even one page at a time, more than it can ever hold (the critical line is %d MiB of %d MiB)",
+		b>>20, on, uint64(c.o.Critical*float64(st.Usage.Total))>>20, st.Usage.Total>>20)
+}
+
+// Freed tells waiting tasks that memory was released outside admission's
+// reservations (a model instance unloaded or evicted): they look again at
+// once rather than at the next recheck.
+func (c *Controller) Freed() {
+	c.mu.Lock()
+	c.signalLocked()
+	c.mu.Unlock()
+}
+
+// alone reports whether no task holds a reservation on any device d uses:
+// then nothing Lector runs will release memory for it, and waiting is in
+// vain.
+func (c *Controller) alone(d Demand) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, on := range d.devices() {
+		if c.reserved[on] != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// refuseAlone is the refusal of a task that does not fit though nothing
+// else holds memory, with the numbers.
+func (c *Controller) refuseAlone(d Demand) error {
+	for _, on := range d.devices() {
+		st, _ := c.o.Monitor.State(on)
+		line := uint64(c.o.Critical * float64(st.Usage.Total))
+		if float64(st.Usage.Used)+float64(d.On(on)) > float64(line) {
+			return errcode.New(errcode.InsufficientMemory, "the task needs about %d MiB on %s and %d MiB are in use there with no other task holding memory "+
+				"(idle models evicted); the critical line is %d MiB of %d MiB, so it cannot run here now",
+				d.On(on)>>20, on, st.Usage.Used>>20, line>>20, st.Usage.Total>>20)
+		}
+	}
+	return errcode.New(errcode.InsufficientMemory, "the task needs about %d MiB on %s, more than is free with no other task holding memory", d.Bytes>>20, d.Device)
+}
+
+// Admit returns a reservation for the task, or insufficient_memory. A task
+// is admitted when used + reserved + its demand stays under the critical
+// line on every device it uses (idle models evicted if need be), with its
+// pages at once, else one at a time (Request.Serial). It is refused at
+// once when it is synchronous, when even one page at a time is more than
+// the device could ever hold (critical × total), or when it does not fit
+// though no other task holds a reservation (waiting is then in vain: the
+// message gives the numbers). Otherwise it waits — woken when a
+// reservation ends, a model is unloaded (Freed), the level changes, or
+// every Recheck — up to Wait. A batch task waits while its device is at
 // warning or above.
 func (c *Controller) Admit(ctx context.Context, req Request) (*Reservation, error) {
 	start := c.o.Clock.Now()
@@ -351,34 +434,41 @@ func (c *Controller) Admit(ctx context.Context, req Request) (*Reservation, erro
 				deferredOnce = true
 			}
 		} else {
-			// A task the device can never hold is refused before anything
-			// is evicted for it (with a fallback device it may still run
-			// there: see below).
-			if on, b, never := c.neverFits(est); never && req.FallbackDevice == "" {
-				c.decide(Rejected, req.Device, "never_fits")
-				return nil, errcode.New(errcode.InsufficientMemory, "the task needs about %d MiB on %s, more than it can ever hold", b>>20, on)
+			// A task the device can never hold, even one page at a time, is
+			// refused before anything is evicted for it (with a fallback
+			// device it may still run there: see below).
+			one := est
+			if req.Serial != nil {
+				one = req.Serial(req.Device)
 			}
-			ok, seen, got := c.tryReserve(ctx, req.Device, req.Estimate)
-			if ok {
+			if on, b, never := c.neverFits(one); never && req.FallbackDevice == "" {
+				c.decide(Rejected, req.Device, "never_fits")
+				return nil, c.neverError(on, b)
+			}
+			if r := c.tryBoth(ctx, req, req.Device, start, false); r != nil {
 				c.decide(Admitted, req.Device, "fits")
-				return c.reservation(got, false, start), nil
+				return r, nil
 			}
 			// The device does not admit it (its use would cross the
 			// critical line, idle instances evicted or not): the fallback
 			// device, when it does, runs it now.
 			if req.FallbackDevice != "" && req.FallbackDevice != req.Device {
-				if ok, _, fest := c.tryReserve(ctx, req.FallbackDevice, req.Estimate); ok {
-					c.decide(Fallback, req.FallbackDevice, req.Device+"_"+seen.String())
-					return c.reservation(fest, true, start), nil
+				if r := c.tryBoth(ctx, req, req.FallbackDevice, start, true); r != nil {
+					c.decide(Fallback, req.FallbackDevice, req.Device+"_"+c.level(req.Device).String())
+					return r, nil
 				}
 			}
-			if on, b, never := c.neverFits(est); never {
+			if on, b, never := c.neverFits(one); never {
 				c.decide(Rejected, req.Device, "never_fits")
-				return nil, errcode.New(errcode.InsufficientMemory, "the task needs about %d MiB on %s, more than it can ever hold", b>>20, on)
+				return nil, c.neverError(on, b)
+			}
+			if c.alone(one) && (req.FallbackDevice == "" || c.alone(c.serialOf(req, req.FallbackDevice))) {
+				c.decide(Rejected, req.Device, "alone")
+				return nil, c.refuseAlone(one)
 			}
 			if req.Sync {
-				c.decide(Rejected, req.Device, "sync_"+seen.String())
-				return nil, errcode.New(errcode.InsufficientMemory, "not enough memory on %s now (level %s)", req.Device, seen)
+				c.decide(Rejected, req.Device, "sync_"+c.level(req.Device).String())
+				return nil, errcode.New(errcode.InsufficientMemory, "not enough memory on %s now (level %s)", req.Device, c.level(req.Device))
 			}
 		}
 		select {

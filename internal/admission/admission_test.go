@@ -223,13 +223,20 @@ func TestFullGPUFallsBackToCPU(t *testing.T) {
 func TestCriticalRejectsWithoutFallback(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.gpu.set(960)
+	b.gpu.set(790)
 	_ = b.mon.Poll()
+	held, err := b.c.Admit(t.Context(), Request{Task: "running", Device: "cuda:0", Estimate: fixed(100), Sync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	<-b.decided
 	if _, err := b.c.Admit(t.Context(), Request{Task: "sync", Device: "cuda:0", Estimate: fixed(100), Sync: true}); errcode.Of(err) != errcode.InsufficientMemory {
-		t.Fatalf("sync at critical: %v", err)
+		t.Fatalf("sync beside a reservation that leaves no room: %v", err)
 	}
 	<-b.decided
-	// A queued task waits, bounded, then fails with the same code.
+	// A queued task waits for the other's reservation, bounded, then fails
+	// with the same code.
 	ch := b.admitAsync(t, Request{Task: "queued", Device: "cuda:0", Estimate: fixed(100)})
 	done := make(chan struct{})
 	defer close(done)
@@ -344,23 +351,25 @@ func TestNeverFitsIsRejectedAtOnce(t *testing.T) {
 
 func TestEstimateUsesLearnedCoefficients(t *testing.T) {
 	t.Parallel()
-	learner := &EWMA{Alpha: 0.5}
+	learner := &Fitter{}
 	e := Estimator{Documented: func(string, device.Kind) (Footprint, error) {
-		return Footprint{Host: Coefficients{Load: 100, PerMegapixel: 10}}, nil
+		return Footprint{Host: Coefficients{Load: 100, PerPage: 5, PerMegapixel: 10}}, nil
 	}, Learner: learner}
 	got, _ := e.Estimate(Shape{Model: "m", Device: "cpu", MaxMegapixels: 2, Concurrent: 3})
-	if got.Bytes != 100+10*2*3 || got.Host != 0 {
+	if got.Bytes != 100+(5+10*2)*3 || got.Host != 0 {
 		t.Fatalf("documented estimate %+v", got)
 	}
 	got, _ = e.Estimate(Shape{Model: "m", Device: "cpu", Resident: true, MaxMegapixels: 2, Concurrent: 3})
-	if got.Bytes != 60 {
+	if got.Bytes != 75 {
 		t.Fatalf("resident estimate %+v, want the working set only", got)
 	}
-	learner.Observe("m", "cpu", Footprint{Host: Coefficients{Load: 200, PerMegapixel: 20}})
-	learner.Observe("m", "cpu", Footprint{Host: Coefficients{PerMegapixel: 40}})
+	// A load of 200 and pages of 1 MP costing 50 (two at once: 100): the
+	// slope stays documented (no pages of other sizes yet), the fixed part
+	// is 50 − 10 = 40.
+	learner.Observe("m", "cpu", Observation{Host: Sample{Load: 200, Working: 100, Pages: 2, Megapixels: 1}})
 	got, _ = e.Estimate(Shape{Model: "m", Device: "cpu", MaxMegapixels: 1, Concurrent: 1})
-	if got.Bytes != 200+30 {
-		t.Fatalf("learned estimate %+v, want 230", got)
+	if got.Bytes != 200+40+10 {
+		t.Fatalf("learned estimate %+v, want 250", got)
 	}
 }
 
@@ -368,7 +377,7 @@ func TestEstimateUsesLearnedCoefficients(t *testing.T) {
 // each learns from its own figure.
 func TestEstimateSplitsHostAndDevice(t *testing.T) {
 	t.Parallel()
-	learner := &EWMA{Alpha: 0.5}
+	learner := &Fitter{}
 	e := Estimator{Documented: func(_ string, k device.Kind) (Footprint, error) {
 		if k == device.CUDA {
 			return Footprint{Host: Coefficients{Load: 50, PerMegapixel: 1}, Device: Coefficients{Load: 300, PerMegapixel: 20}}, nil
@@ -379,7 +388,7 @@ func TestEstimateSplitsHostAndDevice(t *testing.T) {
 	if got != (Demand{Device: "cuda:0", Bytes: 300 + 40, Host: 50 + 2}) {
 		t.Fatalf("GPU demand %+v", got)
 	}
-	learner.Observe("m", "cuda:0", Footprint{Device: Coefficients{Load: 400}})
+	learner.Observe("m", "cuda:0", Observation{Device: Sample{Load: 400}})
 	got, _ = e.Estimate(Shape{Model: "m", Device: "cuda:0", MaxMegapixels: 2, Concurrent: 1})
 	if got.Bytes != 400+40 || got.Host != 52 {
 		t.Fatalf("after learning the device load: %+v", got)

@@ -1,18 +1,21 @@
 package admission
 
 import (
-	"sync"
-
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
 )
 
-// Coefficients are what a model costs: its resident load size and the
-// working set of one page per megapixel, both in bytes.
+// Coefficients are what a model costs, in bytes: its resident load size,
+// and the working set of one page — a fixed part whatever the page's size
+// plus a part per megapixel of the page.
 type Coefficients struct {
 	Load         float64
+	PerPage      float64
 	PerMegapixel float64
 }
+
+// page is the working set of one page of mp megapixels.
+func (c Coefficients) page(mp float64) float64 { return c.PerPage + c.PerMegapixel*mp }
 
 // Footprint is what a model costs where it runs, split by where the bytes
 // live: Host in the CPU's memory, Device in a GPU's own (zero on the CPU).
@@ -23,70 +26,21 @@ type Footprint struct {
 
 // FootprintOf is an engine's documented footprint as coefficients.
 func FootprintOf(f engine.Footprint) Footprint {
-	return Footprint{
-		Host:   Coefficients{Load: float64(f.Host.Load), PerMegapixel: float64(f.Host.PerMegapixel)},
-		Device: Coefficients{Load: float64(f.Device.Load), PerMegapixel: float64(f.Device.PerMegapixel)},
+	c := func(c engine.Cost) Coefficients {
+		return Coefficients{Load: float64(c.Load), PerPage: float64(c.PerPage), PerMegapixel: float64(c.PerMegapixel)}
 	}
+	return Footprint{Host: c(f.Host), Device: c(f.Device)}
 }
 
-// fields are f's four figures, for code that treats each alike.
-func (f *Footprint) fields() [4]*float64 {
-	return [4]*float64{&f.Host.Load, &f.Host.PerMegapixel, &f.Device.Load, &f.Device.PerMegapixel}
-}
-
-// Learner keeps footprints learned from actual tasks, per model and the
-// device it ran on; each part learns from its own memory's figure. The
-// in-memory EWMA is the default; the store persists one later.
+// Learner keeps what actual tasks showed of a model's memory, per model
+// and the device it ran on, and fits coefficients to it (Fitter).
 type Learner interface {
-	Get(model, device string) (Footprint, bool)
-	// Observe folds in an observation; a zero field is "not observed".
-	Observe(model, device string, f Footprint)
-}
-
-// EWMA is an in-memory Learner: an exponentially weighted moving average
-// with weight Alpha for each new observation (default 0.3).
-type EWMA struct {
-	Alpha float64
-
-	mu sync.Mutex // guards m
-	m  map[[2]string]Footprint
-}
-
-var _ Learner = (*EWMA)(nil)
-
-// Get returns the learned footprint.
-func (e *EWMA) Get(model, device string) (Footprint, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, ok := e.m[[2]string{model, device}]
-	return c, ok
-}
-
-// Observe folds an observation in. A zero field is "not observed" and keeps
-// the previous value (a first observation of a field is taken as it is).
-func (e *EWMA) Observe(model, device string, obs Footprint) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.m == nil {
-		e.m = make(map[[2]string]Footprint)
-	}
-	a := e.Alpha
-	if a <= 0 || a > 1 {
-		a = 0.3
-	}
-	k := [2]string{model, device}
-	old := e.m[k]
-	seen := obs.fields()
-	for i, v := range old.fields() {
-		switch o := *seen[i]; {
-		case o <= 0:
-		case *v == 0:
-			*v = o
-		default:
-			*v = *v*(1-a) + o*a
-		}
-	}
-	e.m[k] = old
+	// Fit returns the coefficients fitted to the observations of model on
+	// device, starting from the documented ones; ok is false when nothing
+	// was observed.
+	Fit(model, device string, documented Footprint) (f Footprint, ok bool)
+	// Observe records what one task showed.
+	Observe(model, device string, o Observation)
 }
 
 // Estimator turns a task's shape into bytes.
@@ -130,37 +84,43 @@ func (d Demand) On(dev string) uint64 {
 	return 0
 }
 
+// Footprint returns the coefficients the estimate of model on dev uses:
+// the documented ones, replaced by the learner's fit once it has
+// observations.
+func (e Estimator) Footprint(model, dev string) (Footprint, error) {
+	kind, _, err := device.ParseID(dev)
+	if err != nil {
+		return Footprint{}, err
+	}
+	f, err := e.Documented(model, kind)
+	if err != nil {
+		return Footprint{}, err
+	}
+	if e.Learner != nil {
+		if l, ok := e.Learner.Fit(model, dev, f); ok {
+			f = l
+		}
+	}
+	return f, nil
+}
+
 // Estimate returns the task's expected memory on the device of s and, for
 // a GPU, on the CPU: each part the model's load if not resident, plus the
 // working set of the pages that run at once, each sized as the largest
-// page. Learned coefficients win over documented ones, field by field.
+// page (fixed part + megapixels × per-megapixel part).
 func (e Estimator) Estimate(s Shape) (Demand, error) {
-	kind, _, err := device.ParseID(s.Device)
+	f, err := e.Footprint(s.Model, s.Device)
 	if err != nil {
 		return Demand{}, err
-	}
-	f, err := e.Documented(s.Model, kind)
-	if err != nil {
-		return Demand{}, err
-	}
-	if e.Learner != nil {
-		if l, ok := e.Learner.Get(s.Model, s.Device); ok {
-			learned := l.fields()
-			for i, v := range f.fields() {
-				if *learned[i] > 0 {
-					*v = *learned[i]
-				}
-			}
-		}
 	}
 	part := func(c Coefficients) uint64 {
-		total := c.PerMegapixel * s.MaxMegapixels * float64(max(s.Concurrent, 1))
+		total := c.page(s.MaxMegapixels) * float64(max(s.Concurrent, 1))
 		if !s.Resident {
 			total += c.Load
 		}
-		return uint64(total)
+		return uint64(max(total, 0))
 	}
-	if kind == device.CPU {
+	if s.Device == string(device.CPU) {
 		return Demand{Device: s.Device, Bytes: part(f.Host) + part(f.Device)}, nil
 	}
 	return Demand{Device: s.Device, Bytes: part(f.Device), Host: part(f.Host)}, nil

@@ -33,6 +33,7 @@ type stack struct {
 	pool     *pool.Pool
 	adm      *admission.Controller
 	sems     *admission.Semaphores
+	learner  *admission.Fitter
 	rt       *task.Runtime
 }
 
@@ -80,7 +81,14 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 		MaxLoadCooldown: cfg.Models.MaxLoadCooldown, EvictWait: cfg.Models.EvictWait,
 		Validate: reg.Validate,
 		OnLoad:   mx.OnLoadFunc(),
-		OnUnload: signalsOf(ctx).onUnload(mx.OnUnloadFunc()),
+		OnUnload: signalsOf(ctx).onUnload(func(r model.UnloadRecord) {
+			if f := mx.OnUnloadFunc(); f != nil {
+				f(r)
+			}
+			if s.adm != nil { // tasks waiting for memory look again at once
+				s.adm.Freed()
+			}
+		}),
 		Estimate: func(m, dev string) uint64 {
 			k, _, _ := device.ParseID(dev)
 			f, _ := reg.Estimate(m, k)
@@ -107,11 +115,11 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 		limits[string(lector.PipelineOCR)] = int64(cfg.Admission.OCRConcurrency)
 	}
 	s.sems = admission.NewSemaphores(limits)
-	learner := &admission.EWMA{}
+	s.learner = &admission.Fitter{Log: log}
 	s.rt = task.New(task.Config{
 		Models: s.models, Pool: s.pool, Admission: s.adm, Semaphores: s.sems,
-		Estimator: admission.Estimator{Documented: documented, Learner: learner},
-		Learner:   learner, Devices: n.devices, GPUs: n.gpus, DeviceKinds: reg.DeviceKinds, WorkDir: workDir, Log: log,
+		Estimator: admission.Estimator{Documented: documented, Learner: s.learner},
+		Learner:   s.learner, Devices: n.devices, GPUs: n.gpus, DeviceKinds: reg.DeviceKinds, WorkDir: workDir, Log: log,
 		// Headers and footers repeated across pages; figure names.
 		AfterPages: map[lector.Pipeline]func([]*result.Page){lector.PipelineStructure: layout.Pages},
 		OnLaneWait: mx.OnLaneWaitFunc(),

@@ -88,9 +88,13 @@ type Options struct {
 func (o Options) Param(key string) string { return o.Params[key] }
 
 // Cost is memory in bytes: a loaded model's resident size and the working
-// set of one page per megapixel.
+// set of one page, a fixed part (whatever the page's size: buffers, a
+// small page enlarged before reading) plus a part per megapixel. A task of
+// c pages at once on a resident model needs c × (PerPage + PerMegapixel ×
+// megapixels).
 type Cost struct {
 	Load         uint64
+	PerPage      uint64
 	PerMegapixel uint64
 }
 

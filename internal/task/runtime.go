@@ -351,7 +351,7 @@ func (rt *Runtime) recognise(ctx context.Context, doc Document, o Options, ws st
 	}
 	defer a.release()
 	m := rt.startMeasure(a.dev, a.lease.Pid())
-	laneWait, err := rt.runPages(ctx, doc, o, a.dev, a.lease, ws, pages, done)
+	laneWait, err := rt.runPages(ctx, doc, o, a.dev, a.concurrent, a.lease, ws, pages, done)
 	m.stop()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -388,7 +388,7 @@ type admitted struct {
 	lease      *model.Lease
 	resident   bool    // the model was loaded before the task: its load is not the task's
 	maxMP      float64 // the largest page
-	concurrent int     // pages at once: min(pages, the device's lanes)
+	concurrent int     // pages at once: min(pages, the device's lanes), or 1 when admitted serially
 	release    func()  // gives everything back, once
 }
 
@@ -405,15 +405,20 @@ func (rt *Runtime) admit(ctx context.Context, doc Document, o Options) (*admitte
 		w, h := doc.PageSize(i)
 		a.maxMP = max(a.maxMP, float64(w)*float64(h)/1e6)
 	}
-	estimate := func(d string) admission.Demand {
+	estimateAt := func(d string, concurrent int) admission.Demand {
 		dem, err := rt.o.Estimator.Estimate(admission.Shape{
 			Model: o.Model, Device: d, Resident: rt.o.Models.Resident(o.Model, d),
-			MaxMegapixels: a.maxMP, Concurrent: min(n, max(rt.o.Pool.Lanes(d), 1)),
+			MaxMegapixels: a.maxMP, Concurrent: concurrent,
 		})
 		if err != nil {
 			return admission.Demand{Device: d}
 		}
 		return dem
+	}
+	estimate := func(d string) admission.Demand { return estimateAt(d, min(n, max(rt.o.Pool.Lanes(d), 1))) }
+	var serial func(string) admission.Demand
+	if n > 1 { // a document of several pages may run them one at a time
+		serial = func(d string) admission.Demand { return estimateAt(d, 1) }
 	}
 	if _, err := rt.o.Estimator.Estimate(admission.Shape{Model: o.Model, Device: dev}); err != nil {
 		return nil, err
@@ -448,7 +453,7 @@ func (rt *Runtime) admit(ctx context.Context, doc Document, o Options) (*admitte
 		}
 	}
 	if a.resv, err = rt.o.Admission.Admit(ctx, admission.Request{
-		Task: o.TaskID, Device: dev, FallbackDevice: fallback, Estimate: estimate, Priority: o.Priority, Sync: o.Sync,
+		Task: o.TaskID, Device: dev, FallbackDevice: fallback, Estimate: estimate, Serial: serial, Priority: o.Priority, Sync: o.Sync,
 	}); err != nil {
 		return nil, err
 	}
@@ -459,6 +464,9 @@ func (rt *Runtime) admit(ctx context.Context, doc Document, o Options) (*admitte
 	}
 	a.dev = a.resv.Device
 	a.concurrent = min(n, max(rt.o.Pool.Lanes(a.dev), 1))
+	if a.resv.Serial {
+		a.concurrent = 1
+	}
 	rt.hook("admitted")
 
 	releaseSem, err := rt.o.Semaphores.Acquire(ctx, string(o.Pipeline))
@@ -502,19 +510,18 @@ func (rt *Runtime) account(o Options, a *admitted, m *measure, laneWait time.Dur
 		r.EstimateError = (float64(hostEst) - float64(actual)) / float64(actual)
 	}
 	if rt.o.Learner != nil && a.maxMP > 0 {
-		per := a.maxMP * float64(a.concurrent)
-		var obs admission.Footprint
-		obs.Host.PerMegapixel = float64(working) / per
+		var ob admission.Observation
+		ob.Host = admission.Sample{Working: float64(working), Pages: a.concurrent, Megapixels: a.maxMP}
 		if !a.resident {
-			obs.Host.Load = float64(m.host.RSS)
+			ob.Host.Load = float64(m.host.RSS)
 		}
 		if samples > 0 {
-			obs.Device.PerMegapixel = float64(sub(gpuPeak, gpuStart)) / per
+			ob.Device = admission.Sample{Working: float64(sub(gpuPeak, gpuStart)), Pages: a.concurrent, Megapixels: a.maxMP}
 			if !a.resident {
-				obs.Device.Load = float64(gpuStart)
+				ob.Device.Load = float64(gpuStart)
 			}
 		}
-		rt.o.Learner.Observe(o.Model, a.dev, obs)
+		rt.o.Learner.Observe(o.Model, a.dev, ob)
 	}
 	rt.o.Log.Info("task resources", "task", o.TaskID, "device", a.dev, "model", o.Model, "estimated_bytes", r.EstimatedBytes,
 		"peak_bytes", r.PeakBytes, "gpu_estimated_bytes", r.GPUEstimatedBytes, "gpu_peak_bytes", r.GPUPeakBytes,
@@ -522,19 +529,20 @@ func (rt *Runtime) account(o Options, a *admitted, m *measure, laneWait time.Dur
 	return r
 }
 
-// runPages runs every page of doc on the leased runner, up to the
-// device's lanes at once, and returns the pages and the longest lane wait.
+// runPages runs every page of doc on the leased runner, up to concurrent
+// at once (the device's lanes, or one when admission reserved for one page
+// at a time), and returns the pages and the longest lane wait.
 // A panic in a page's goroutine becomes an internal error.
 // Pages already in pages (read from their text, counted in done) are
 // skipped.
-func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev string, lease *model.Lease, ws string, pages []*result.Page, done0 int) (time.Duration, error) {
+func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev string, concurrent int, lease *model.Lease, ws string, pages []*result.Page, done0 int) (time.Duration, error) {
 	n := doc.NumPages()
 	var done atomic.Int64
 	done.Store(int64(done0))
 	var laneWait atomic.Int64
 	var startedOnce sync.Once
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(rt.o.Pool.Lanes(dev), 1))
+	g.SetLimit(max(concurrent, 1))
 	for i := range n {
 		if pages[i] != nil {
 			continue

@@ -58,9 +58,9 @@ func langs(config string) string {
 }
 
 // Estimate is Tesseract's, plus the page analysis: the gray page (1 byte a
-// pixel), and a fixed 120 MiB for a small page enlarged to up to 3000 px
-// square (~9 MP read by Tesseract whatever the input's size, which the
-// per-megapixel term of a tiny input would not cover).
+// pixel), and a fixed 120 MiB per page for a small page enlarged to up to
+// 3000 px square (~9 MP read by Tesseract whatever the input's size, which
+// the per-megapixel term of a tiny input would not cover).
 func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, error) {
 	if config == ppocrConfig {
 		if e.PPOCR == nil {
@@ -77,7 +77,7 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 	if err != nil {
 		return f, err
 	}
-	f.Host.Load += 120 << 20
+	f.Host.PerPage += 120 << 20
 	f.Host.PerMegapixel += 2 << 20
 	return f, nil
 }

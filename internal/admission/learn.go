@@ -1,0 +1,278 @@
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/lector-ocr/lector/internal/obs"
+)
+
+// Observation is what one task showed of a model's memory on one device,
+// each memory from its own figure: Host from the runner's VmHWM, Device
+// from the sampled NVML peak.
+type Observation struct {
+	Host, Device Sample
+}
+
+// Sample is one memory's figures of one task. A zero field is "not
+// observed".
+type Sample struct {
+	// Load is the runner's resident size right after the task loaded the
+	// model (0 when the model was already resident).
+	Load float64
+	// Working is the task's working set: the peak while its pages ran less
+	// the resident size when they started.
+	Working float64
+	// Pages is how many pages ran at once; Megapixels the largest page's
+	// size.
+	Pages      int
+	Megapixels float64
+}
+
+// Persister keeps a Fitter's observations across restarts (the store's
+// SQLite table). States are opaque bytes, one per model and device.
+type Persister interface {
+	SaveLearned(ctx context.Context, model, device string, state []byte) error
+	LoadLearned(ctx context.Context, fn func(model, device string, state []byte) error) error
+}
+
+// Defaults of a Fitter.
+const (
+	// DefaultWindow is how many recent observations a fit uses.
+	DefaultWindow = 32
+	// minPairs is how many pairs of pages of different sizes the slope
+	// needs before the observations set it; until then it is the
+	// documented one.
+	minPairs = 3
+	// fewPages is how many pages the fixed part needs before the
+	// documented one stops counting as one more observation.
+	fewPages = 3
+	// quantile of the fixed parts taken: the upper quartile, so that the
+	// fit errs on the side of over-estimating (an under-estimate is how an
+	// OOM kill happens) without letting the highest outlier set it.
+	quantile = 0.75
+)
+
+// Fitter is the Learner: for each model and device, and for each memory
+// (host, GPU), it keeps the last Window observations and fits the
+// per-page cost as a line, fixed part + megapixels × slope:
+//
+//   - the slope is the Theil–Sen estimator (the median of the slopes
+//     between every two pages whose sizes differ by at least half a
+//     megapixel and half again; Sen 1968), the documented slope until
+//     there are minPairs such pairs, never negative;
+//   - the fixed part is the upper quartile (nearest rank) of each page's
+//     cost less slope × its megapixels, with the documented fixed part
+//     counted as one more while there are fewer than fewPages pages; never
+//     negative;
+//   - the load is the upper quartile of the loads observed.
+//
+// Medians and quartiles of a window cannot be moved far by one page or one
+// outlier, unlike an average of ratios (a tiny page's fixed cost divided by
+// its area became an enormous per-megapixel figure). A task's working set
+// is divided evenly among the pages it ran at once.
+type Fitter struct {
+	Window  int
+	Persist Persister // nil: kept in memory only
+	Log     *slog.Logger
+
+	mu sync.Mutex // guards m
+	m  map[[2]string]*fitState
+}
+
+var _ Learner = (*Fitter)(nil)
+
+// point is one page: its megapixels and its working set in bytes.
+type point struct {
+	MP    float64 `json:"mp"`
+	Bytes float64 `json:"bytes"`
+}
+
+// series is one memory's observations, oldest first.
+type series struct {
+	Loads []float64 `json:"loads,omitempty"`
+	Pages []point   `json:"pages,omitempty"`
+}
+
+// fitState is one model's observations on one device (persisted as JSON).
+type fitState struct {
+	Host   series `json:"host"`
+	Device series `json:"device"`
+	Tasks  int    `json:"tasks"` // tasks observed since the first, window or not
+}
+
+func (f *Fitter) window() int {
+	if f.Window <= 0 {
+		return DefaultWindow
+	}
+	return f.Window
+}
+
+func (s *series) add(o Sample, window int) bool {
+	added := false
+	if o.Load > 0 {
+		s.Loads = append(s.Loads, o.Load)
+		added = true
+	}
+	if o.Working > 0 && o.Megapixels > 0 {
+		s.Pages = append(s.Pages, point{MP: o.Megapixels, Bytes: o.Working / float64(max(o.Pages, 1))})
+		added = true
+	}
+	if n := len(s.Loads) - window; n > 0 {
+		s.Loads = slices.Delete(s.Loads, 0, n)
+	}
+	if n := len(s.Pages) - window; n > 0 {
+		s.Pages = slices.Delete(s.Pages, 0, n)
+	}
+	return added
+}
+
+// Observe records what one task showed and, with a Persister, saves the
+// model's observations (a failure to save is logged: the fit in memory
+// still holds).
+func (f *Fitter) Observe(model, device string, o Observation) {
+	f.mu.Lock()
+	if f.m == nil {
+		f.m = map[[2]string]*fitState{}
+	}
+	k := [2]string{model, device}
+	st := f.m[k]
+	if st == nil {
+		st = &fitState{}
+		f.m[k] = st
+	}
+	h := st.Host.add(o.Host, f.window())
+	d := st.Device.add(o.Device, f.window())
+	if !h && !d {
+		f.mu.Unlock()
+		return
+	}
+	st.Tasks++
+	state, _ := json.Marshal(st)
+	f.mu.Unlock()
+	if f.Persist != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := f.Persist.SaveLearned(ctx, model, device, state); err != nil {
+			obs.Log(f.Log).Warn("saving learned memory figures", "model", model, "device", device, "err", err)
+		}
+	}
+}
+
+// Restore reads the observations p kept, replacing what is in memory for
+// the models it has, and makes p the Persister.
+func (f *Fitter) Restore(ctx context.Context, p Persister) error {
+	err := p.LoadLearned(ctx, func(model, device string, state []byte) error {
+		var st fitState
+		if err := json.Unmarshal(state, &st); err != nil {
+			obs.Log(f.Log).Warn("ignoring unreadable learned memory figures", "model", model, "device", device, "err", err)
+			return nil
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.m == nil {
+			f.m = map[[2]string]*fitState{}
+		}
+		f.m[[2]string{model, device}] = &st
+		return nil
+	})
+	f.mu.Lock()
+	f.Persist = p
+	f.mu.Unlock()
+	return err
+}
+
+// Fit returns the footprint fitted to model's observations on device,
+// each coefficient the documented one until there is something to fit.
+func (f *Fitter) Fit(model, device string, documented Footprint) (Footprint, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.m[[2]string{model, device}]
+	if st == nil || st.Tasks == 0 {
+		return documented, false
+	}
+	return Footprint{Host: st.Host.fit(documented.Host), Device: st.Device.fit(documented.Device)}, true
+}
+
+// Learned is what a Fitter knows of one model on one device.
+type Learned struct {
+	Model, Device string
+	Tasks         int // tasks observed in all
+	HostPages     int // pages in the window, host memory
+	DevicePages   int // pages in the window, GPU memory
+}
+
+// Learned lists what was observed, by model and device.
+func (f *Fitter) Learned() []Learned {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Learned, 0, len(f.m))
+	for k, st := range f.m {
+		out = append(out, Learned{Model: k[0], Device: k[1], Tasks: st.Tasks, HostPages: len(st.Host.Pages), DevicePages: len(st.Device.Pages)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Model != out[j].Model {
+			return out[i].Model < out[j].Model
+		}
+		return out[i].Device < out[j].Device
+	})
+	return out
+}
+
+// fit is this memory's coefficients (see Fitter).
+func (s *series) fit(prior Coefficients) Coefficients {
+	c := prior
+	if len(s.Loads) > 0 {
+		c.Load = upper(s.Loads)
+	}
+	if len(s.Pages) == 0 {
+		return c
+	}
+	var slopes []float64
+	for i, a := range s.Pages {
+		for _, b := range s.Pages[i+1:] {
+			lo, hi := a, b
+			if lo.MP > hi.MP {
+				lo, hi = hi, lo
+			}
+			if hi.MP-lo.MP >= 0.5 && hi.MP >= 1.5*lo.MP {
+				slopes = append(slopes, (hi.Bytes-lo.Bytes)/(hi.MP-lo.MP))
+			}
+		}
+	}
+	if len(slopes) >= minPairs {
+		c.PerMegapixel = max(median(slopes), 0)
+	}
+	fixed := make([]float64, 0, len(s.Pages)+1)
+	for _, p := range s.Pages {
+		fixed = append(fixed, p.Bytes-c.PerMegapixel*p.MP)
+	}
+	if len(s.Pages) < fewPages {
+		fixed = append(fixed, prior.PerPage)
+	}
+	c.PerPage = max(upper(fixed), 0)
+	return c
+}
+
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// upper is the upper quartile of v by nearest rank (the ⌈0.75·n⌉-th
+// smallest).
+func upper(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	r := int(math.Ceil(quantile*float64(len(s)))) - 1
+	return s[max(r, 0)]
+}
