@@ -48,9 +48,31 @@ type ModelInfo struct {
 	Formats            []string `json:"formats"`
 	DiskBytes          uint64   `json:"disk_bytes,omitempty"`
 	LoadBytes          uint64   `json:"estimated_load_bytes"`
+	PerPage            uint64   `json:"estimated_bytes_per_page"`
 	PerMegapixel       uint64   `json:"estimated_bytes_per_megapixel"`
 	DeviceLoadBytes    uint64   `json:"estimated_device_load_bytes,omitempty"`
+	DevicePerPage      uint64   `json:"estimated_device_bytes_per_page,omitempty"`
 	DevicePerMegapixel uint64   `json:"estimated_device_bytes_per_megapixel,omitempty"`
+	// Learned are the figures a server fitted to its finished tasks, per
+	// device the model ran on (absent before its first task there).
+	Learned []Learned `json:"learned,omitempty"`
+}
+
+// Learned is what a server learned of a model's memory on one device from
+// its tasks: the fitted coefficients that admission uses (bytes: the
+// load, and a page's working set as a fixed part plus a part per
+// megapixel) and the observations behind them.
+type Learned struct {
+	Device             string `json:"device"`
+	Tasks              int    `json:"tasks"`        // tasks observed since the first
+	Observations       int    `json:"observations"` // pages in the fit's window (host memory)
+	LoadBytes          uint64 `json:"load_bytes"`   // host memory
+	PerPage            uint64 `json:"bytes_per_page"`
+	PerMegapixel       uint64 `json:"bytes_per_megapixel"`
+	DeviceObservations int    `json:"device_observations,omitempty"` // GPU memory
+	DeviceLoadBytes    uint64 `json:"device_load_bytes,omitempty"`
+	DevicePerPage      uint64 `json:"device_bytes_per_page,omitempty"`
+	DevicePerMegapixel uint64 `json:"device_bytes_per_megapixel,omitempty"`
 }
 
 // Instance is one loaded model instance (GET /v1/models "loaded").

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lector-ocr/lector/internal/admission"
 	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/engine"
 )
@@ -25,11 +26,35 @@ func catalog(reg *engine.Registry) []ModelInfo {
 			devs[i] = string(d)
 		}
 		out = append(out, ModelInfo{Name: e.Model, Engine: name, Description: e.Description, Devices: devs, Formats: e.Formats,
-			DiskBytes: e.DiskBytes, LoadBytes: e.Footprint.Host.Load, PerMegapixel: e.Footprint.Host.PerMegapixel,
-			DeviceLoadBytes: e.Footprint.Device.Load, DevicePerMegapixel: e.Footprint.Device.PerMegapixel})
+			DiskBytes: e.DiskBytes, LoadBytes: e.Footprint.Host.Load, PerPage: e.Footprint.Host.PerPage, PerMegapixel: e.Footprint.Host.PerMegapixel,
+			DeviceLoadBytes: e.Footprint.Device.Load, DevicePerPage: e.Footprint.Device.PerPage, DevicePerMegapixel: e.Footprint.Device.PerMegapixel})
 	}
 	return out
 }
+
+// withLearned adds to each model of a catalog what the stack's learner
+// fitted from its tasks, per device (admission.Fitter).
+func withLearned(models []ModelInfo, est admission.Estimator, f *admission.Fitter) []ModelInfo {
+	by := map[string][]admission.Learned{}
+	for _, l := range f.Learned() {
+		by[l.Model] = append(by[l.Model], l)
+	}
+	for i := range models {
+		for _, l := range by[models[i].Name] {
+			fp, err := est.Footprint(l.Model, l.Device)
+			if err != nil {
+				continue
+			}
+			models[i].Learned = append(models[i].Learned, api.Learned{Device: l.Device, Tasks: l.Tasks,
+				Observations: l.HostPages, LoadBytes: u64(fp.Host.Load), PerPage: u64(fp.Host.PerPage), PerMegapixel: u64(fp.Host.PerMegapixel),
+				DeviceObservations: l.DevicePages, DeviceLoadBytes: u64(fp.Device.Load), DevicePerPage: u64(fp.Device.PerPage),
+				DevicePerMegapixel: u64(fp.Device.PerMegapixel)})
+		}
+	}
+	return models
+}
+
+func u64(f float64) uint64 { return uint64(max(f, 0)) }
 
 func runModels(ctx context.Context, io IO, args []string) error {
 	fs := flag.NewFlagSet("models", flag.ContinueOnError)
@@ -65,6 +90,14 @@ func runModels(ctx context.Context, io IO, args []string) error {
 	fmt.Fprintf(io.Stdout, "%-24s %-10s %-9s %-14s %s\n", "MODEL", "ENGINE", "DEVICES", "ESTIMATED LOAD", "FORMATS")
 	for _, m := range models {
 		fmt.Fprintf(io.Stdout, "%-24s %-10s %-9s %-14s %s\n", m.Name, m.Engine, strings.Join(m.Devices, ","), FormatBytes(m.LoadBytes), strings.Join(m.Formats, ","))
+		for _, l := range m.Learned {
+			fmt.Fprintf(io.Stdout, "  learned on %s from %d tasks (%d pages): load %s, a page %s + %s/MP\n", l.Device, l.Tasks, l.Observations,
+				FormatBytes(l.LoadBytes), FormatBytes(l.PerPage), FormatBytes(l.PerMegapixel))
+			if l.DeviceObservations > 0 {
+				fmt.Fprintf(io.Stdout, "  learned GPU memory on %s (%d pages): load %s, a page %s + %s/MP\n", l.Device, l.DeviceObservations,
+					FormatBytes(l.DeviceLoadBytes), FormatBytes(l.DevicePerPage), FormatBytes(l.DevicePerMegapixel))
+			}
+		}
 	}
 	return nil
 }

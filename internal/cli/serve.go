@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/lector-ocr/lector"
+	"github.com/lector-ocr/lector/internal/admission"
 	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/auth"
+	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/metrics"
 	"github.com/lector-ocr/lector/internal/server"
 	"github.com/lector-ocr/lector/internal/service"
@@ -86,10 +88,20 @@ func runServe(ctx context.Context, io IO, args []string) (err error) {
 	}
 	lc.add("runtime", stopTimeout, st.stop)
 	db, err := store.Open(ctx, cfg.Database, cfg.DataDir)
+	if errcode.IsStorage(err) && !store.IsPostgres(cfg.Database) {
+		// The disk is full or read-only: serve what is stored, take nothing new.
+		log.Error("the database cannot be written: starting read-only", "err", err)
+		db, err = openReadOnly(ctx, cfg.Database, cfg.DataDir)
+	}
 	if err != nil {
 		return fmt.Errorf("opening the database: %w", err)
 	}
 	lc.add("database", 0, func(context.Context) error { return db.Close() })
+	if p, ok := db.(admission.Persister); ok {
+		if err := st.learner.Restore(ctx, p); err != nil {
+			log.Warn("reading the learned memory figures", "err", err)
+		}
+	}
 	var srv *server.Server
 	var devIDs []string
 	for _, d := range st.node.devices {
@@ -112,9 +124,9 @@ func runServe(ctx context.Context, io IO, args []string) (err error) {
 		Queued: func() (int, error) { return db.Count(context.Background(), lector.Queued) }})
 	srv = server.New(server.Deps{
 		Devices: st.node.devices, Monitor: st.node.monitor, Models: st.models, Pool: st.pool, Semaphores: st.sems, Admission: st.adm,
-		Runtime: st.rt, Service: svc, Catalog: func() []api.ModelInfo { return catalog(st.registry) },
+		Runtime: st.rt, Service: svc, Catalog: func() []api.ModelInfo { return withLearned(catalog(st.registry), st.estimator, st.learner) },
 		DefaultKeepAlive: cfg.Models.KeepAliveOrDefault(), Log: log,
-		Auth: tokens, Metrics: mx, Web: web.New(web.Options{Auth: tokens, Log: log}),
+		Auth: tokens, Metrics: mx, Web: web.New(web.Options{Auth: tokens, Log: log}), Ready: readiness(cfg.DataDir, st, svc),
 	})
 	if err := svc.Start(ctx); err != nil {
 		return err
@@ -146,6 +158,23 @@ func runServe(ctx context.Context, io IO, args []string) (err error) {
 	<-ctx.Done()
 	log.Info("shutting down", "timeout", cfg.Tasks.ShutdownTimeout)
 	return nil
+}
+
+// readiness is GET /readyz's question: the node takes work when its data
+// directory can be written, its memory monitor has polled every device,
+// and its task service runs (its database writable, River started).
+func readiness(dataDir string, st *stack, svc *service.Service) func() error {
+	return func() error {
+		for _, d := range st.node.devices {
+			if _, ok := st.node.monitor.State(d.ID); !ok {
+				return errcode.New(errcode.Unavailable, "memory of %s not measured yet", d.ID)
+			}
+		}
+		if err := service.CheckWritable(dataDir); err != nil {
+			return err
+		}
+		return svc.Ready()
+	}
 }
 
 // lifecycle stops a node's parts in the reverse of their start, once.
@@ -203,4 +232,14 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// openReadOnly opens the SQLite database of database (default
+// dataDir/lector.db) read-only.
+func openReadOnly(ctx context.Context, database, dataDir string) (store.Store, error) {
+	path := database
+	if path == "" {
+		path = filepath.Join(dataDir, "lector.db")
+	}
+	return store.OpenSQLiteReadOnly(ctx, path)
 }

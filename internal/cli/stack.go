@@ -27,14 +27,15 @@ import (
 // stack is the whole runtime of one process: devices and monitor, model
 // manager, service pool, admission, semaphores and the task runtime.
 type stack struct {
-	node     *node
-	registry *engine.Registry
-	models   *model.Manager
-	pool     *pool.Pool
-	adm      *admission.Controller
-	sems     *admission.Semaphores
-	learner  *admission.Fitter
-	rt       *task.Runtime
+	node      *node
+	registry  *engine.Registry
+	models    *model.Manager
+	pool      *pool.Pool
+	adm       *admission.Controller
+	sems      *admission.Semaphores
+	learner   *admission.Fitter
+	estimator admission.Estimator
+	rt        *task.Runtime
 }
 
 // buildStack wires the runtime. workDir holds workspaces and runner sockets;
@@ -116,9 +117,10 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 	}
 	s.sems = admission.NewSemaphores(limits)
 	s.learner = &admission.Fitter{Log: log}
+	s.estimator = admission.Estimator{Documented: documented, Learner: s.learner}
 	s.rt = task.New(task.Config{
 		Models: s.models, Pool: s.pool, Admission: s.adm, Semaphores: s.sems,
-		Estimator: admission.Estimator{Documented: documented, Learner: s.learner},
+		Estimator: s.estimator,
 		Learner:   s.learner, Devices: n.devices, GPUs: n.gpus, DeviceKinds: reg.DeviceKinds, WorkDir: workDir, Log: log,
 		// Headers and footers repeated across pages; figure names.
 		AfterPages: map[lector.Pipeline]func([]*result.Page){lector.PipelineStructure: layout.Pages},

@@ -54,7 +54,12 @@ type Deps struct {
 	Web *web.UI
 	// Metrics, when set, is served at /metrics.
 	Metrics *metrics.Metrics
-	Log     *slog.Logger
+	// Ready, when set, says why the node cannot take work now (GET /readyz
+	// answers 503 with it): its data directory or database cannot be
+	// written, its memory monitor has not polled, its workers are not
+	// running. nil: ready.
+	Ready func() error
+	Log   *slog.Logger
 }
 
 // Server serves the API on one listener.
@@ -85,7 +90,7 @@ func New(d Deps) *Server {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ready"}) })
+	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /v1/system", s.system)
 	mux.HandleFunc("GET /v1/models", s.models)
 	mux.HandleFunc("POST /v1/models/{name}/load", s.loadModel)
@@ -116,6 +121,19 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.d.Web.Register(mux)
 	return s.d.Web.Protect(s.authenticate(mux))
+}
+
+// readyz answers 200 {"status":"ready"}, or 503 {"status":"not ready",
+// "reason":…} while Deps.Ready has a reason.
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	if s.d.Ready != nil {
+		if err := s.d.Ready(); err != nil {
+			w.Header().Set("Retry-After", "5")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": errcode.Message(err)})
+			return
+		}
+	}
+	writeJSON(w, 200, map[string]string{"status": "ready"})
 }
 
 // authenticate requires a bearer token on /v1 when tokens are configured

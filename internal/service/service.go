@@ -108,9 +108,11 @@ type Service struct {
 	queue store.Queue
 	node  store.Node
 
-	mu      sync.Mutex
-	running map[string]context.CancelFunc // tasks running here
-	drain   drain
+	mu             sync.Mutex
+	running        map[string]context.CancelFunc // tasks running here
+	storageRetries map[string]int                // tasks put back for a storage fault
+	drain          drain
+	started        atomic.Bool // the queue (River) runs
 
 	stopBeat context.CancelFunc // ends the heartbeat loop
 	beatDone chan struct{}
@@ -157,7 +159,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.NodeID = NewNodeID()
 	}
 	host, _ := os.Hostname()
-	s := &Service{cfg: cfg, running: map[string]context.CancelFunc{},
+	s := &Service{cfg: cfg, running: map[string]context.CancelFunc{}, storageRetries: map[string]int{},
 		node: store.Node{ID: cfg.NodeID, Host: host, StartedAt: cfg.Clock.Now()}}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
@@ -214,6 +216,10 @@ func (s *Service) uploadDir() string { return filepath.Join(s.cfg.WorkDir, "uplo
 // database a dead node's tasks come back through the heartbeat loop's
 // rescue), registers the node, and starts the workers and the heartbeat.
 func (s *Service) Start(ctx context.Context) error {
+	if s.readOnly() {
+		s.cfg.Log.Error("the database is read-only: serving existing tasks, refusing new ones; no task runs")
+		return nil
+	}
 	if err := os.RemoveAll(s.uploadDir()); err != nil {
 		return err
 	}
@@ -233,9 +239,40 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
+	s.started.Store(true)
 	bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopBeat, s.beatDone = stop, make(chan struct{})
 	go s.heartbeats(bctx)
+	return nil
+}
+
+// readOnly reports whether the store was opened read-only (a SQLite
+// database whose disk is full or read-only at start).
+func (s *Service) readOnly() bool {
+	ro, ok := s.cfg.Store.(interface{ ReadOnly() bool })
+	return ok && ro.ReadOnly()
+}
+
+// writable refuses work that writes when the database was opened
+// read-only.
+func (s *Service) writable() error {
+	if s.readOnly() {
+		e := errcode.New(errcode.Unavailable, "this node's database cannot be written (its disk is full or read-only): it serves existing tasks only")
+		e.RetryAfter = errcode.StorageRetryAfter
+		return e
+	}
+	return nil
+}
+
+// Ready reports why the service cannot take work: its database is
+// read-only, or its workers (River) are not running. nil when ready.
+func (s *Service) Ready() error {
+	if err := s.writable(); err != nil {
+		return err
+	}
+	if !s.started.Load() {
+		return errcode.New(errcode.Unavailable, "the task workers are not running")
+	}
 	return nil
 }
 
@@ -247,6 +284,9 @@ const cancelTimeout = 30 * time.Second
 // it cancels them, and they return to the queue for the next start.
 // The node then leaves the cluster's view.
 func (s *Service) Stop(ctx context.Context) error {
+	if !s.started.Swap(false) {
+		return nil
+	}
 	err := s.queue.Stop(ctx)
 	if err != nil && ctx.Err() != nil {
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelTimeout)
@@ -293,9 +333,12 @@ func (s *Service) check(ctx context.Context, up Upload) (document.Document, stri
 // input and the River job in one transaction. The upload stays the
 // caller's to close.
 func (s *Service) Submit(ctx context.Context, subject string, up Upload, f Fields) (*api.Task, error) {
+	if err := s.writable(); err != nil {
+		return nil, err
+	}
 	doc, kind, err := s.check(ctx, up)
 	if err != nil {
-		return nil, err
+		return nil, s.blameStorage(err)
 	}
 	pages := doc.NumPages()
 	doc.Close()
@@ -427,6 +470,9 @@ func (s *Service) Cancel(ctx context.Context, subject, id string) (t *api.Task, 
 	if _, err := s.cfg.Store.Get(ctx, id, subject); err != nil {
 		return nil, false, err
 	}
+	if err := s.writable(); err != nil {
+		return nil, false, err
+	}
 	row, what, err := s.cfg.Store.Cancel(ctx, id, s.cfg.Clock.Now())
 	if err != nil {
 		return nil, false, err
@@ -532,9 +578,12 @@ type SyncResult struct {
 // cancelled, its resources freed, and the error is timeout. The task is
 // recorded (with its resources) but its result is only returned.
 func (s *Service) RunSync(ctx context.Context, subject string, up Upload, f Fields) (*SyncResult, error) {
+	if err := s.writable(); err != nil {
+		return nil, err
+	}
 	doc, kind, err := s.check(ctx, up)
 	if err != nil {
-		return nil, err
+		return nil, s.blameStorage(err)
 	}
 	defer doc.Close()
 	o, err := s.options(f, kind)
@@ -560,6 +609,7 @@ func (s *Service) RunSync(ctx context.Context, subject string, up Upload, f Fiel
 			err = errcode.New(errcode.Unavailable, "no lane or memory became free within the timeout of %s", o.Timeout)
 		}
 	}
+	err = s.blameStorage(err)
 	s.finish(t, res, err)
 	bg := context.WithoutCancel(ctx)
 	t.Node = s.cfg.NodeID

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"time"
 
@@ -33,7 +34,58 @@ func (w *worker) NextRetry(job *river.Job[jobArgs]) time.Time {
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
-	return w.s.work(ctx, job.Args.TaskID, job.Args.PDFText, job.Attempt, job.MaxAttempts)
+	err := w.s.work(ctx, job.Args.TaskID, job.Args.PDFText, job.Attempt, job.MaxAttempts)
+	if errcode.IsStorage(err) {
+		return w.s.storageRetry(ctx, job.Args.TaskID, err)
+	}
+	w.s.mu.Lock()
+	delete(w.s.storageRetries, job.Args.TaskID)
+	w.s.mu.Unlock()
+	return err
+}
+
+// MaxStorageRetries bounds how often a task is put back for a storage
+// fault (the disk full) without spending an attempt.
+const MaxStorageRetries = 10
+
+// storageRetryDelay is how long a task put back for a storage fault waits.
+const storageRetryDelay = 30 * time.Second
+
+// storageRetry puts a task that met a storage fault back in the queue
+// without spending an attempt — the fault is the server's, not the
+// task's — up to MaxStorageRetries times (counted in this process), then
+// lets it fail as River's error.
+func (s *Service) storageRetry(ctx context.Context, id string, err error) error {
+	s.mu.Lock()
+	s.storageRetries[id]++
+	n := s.storageRetries[id]
+	s.mu.Unlock()
+	if n > MaxStorageRetries {
+		s.cfg.Log.Error("task failed: storage still cannot be written", "task", id, "retries", n-1, "err", err)
+		return err
+	}
+	bg := context.WithoutCancel(ctx)
+	if rerr := s.cfg.Store.Requeue(bg, id); rerr != nil {
+		s.cfg.Log.Warn("returning a task to the queue", "task", id, "err", rerr)
+	}
+	s.cfg.Log.Warn("task returned to the queue: storage cannot be written", "task", id, "retry", n, "err", err)
+	return river.JobSnooze(storageRetryDelay)
+}
+
+// blameStorage returns err as a storage fault (unavailable) when it is
+// one, or when it is a failure that a write could have caused (pdftoppm
+// could not write a page: invalid_document) while the data directory
+// cannot take a write (CheckWritable); otherwise err unchanged.
+func (s *Service) blameStorage(err error) error {
+	if err == nil || errcode.IsStorage(err) {
+		return errcode.Storage(err)
+	}
+	if c := errcode.Of(err); c == errcode.InvalidDocument || c == errcode.Internal {
+		if ferr := CheckWritable(s.cfg.WorkDir); ferr != nil {
+			return errcode.StorageFault(fmt.Errorf("%w (%v)", ferr, err))
+		}
+	}
+	return err
 }
 
 // work runs one attempt of task id.
@@ -70,6 +122,11 @@ func (s *Service) work(ctx context.Context, id string, pdfText lector.PDFText, a
 			s.cfg.OnWorking(id)
 		}
 	})
+	if ctx.Err() == nil {
+		if err = s.blameStorage(err); errcode.IsStorage(err) {
+			return err
+		}
+	}
 	if err != nil && ctx.Err() != nil {
 		fresh, gerr := s.cfg.Store.Lookup(bg, id)
 		switch {

@@ -25,13 +25,18 @@ type File struct {
 // too_large, detected while reading (at most limit+1 bytes are read).
 func Copy(r io.Reader, dir string, limit int64) (*File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+		return nil, errcode.Storage(err)
 	}
 	f, err := os.CreateTemp(dir, "upload-")
 	if err != nil {
-		return nil, err
+		return nil, errcode.Storage(err)
 	}
 	n, err := io.Copy(f, io.LimitReader(r, limit+1))
+	if errcode.IsStorage(err) { // a full disk is the server's: unavailable, not the client's invalid_argument
+		f.Close()
+		os.Remove(f.Name())
+		return nil, errcode.Storage(err)
+	}
 	if err == nil && n > limit {
 		err = errcode.New(errcode.TooLarge, "the input is over the limit of %d bytes", limit)
 	}

@@ -109,6 +109,7 @@ CREATE TABLE lector_nodes (
 	gone         INTEGER NOT NULL DEFAULT 0,
 	info         BYTEA
 );`,
+	3: learnedMigrationPostgres,
 }
 
 // connectTimeout bounds the first connection at Open.
@@ -271,6 +272,9 @@ func (s *Postgres) fail(err error) error {
 	}
 	if unreachable(err) {
 		return errcode.Wrap(errcode.Unavailable, err, "the database %s cannot be reached; try again shortly", s.desc)
+	}
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "53100" { // disk_full: the server's storage
+		return errcode.StorageFault(err)
 	}
 	return err
 }

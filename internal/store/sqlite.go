@@ -23,10 +23,12 @@ import (
 // everything here, which makes every transaction serial (queue bounds are
 // exact without a lock). Transactions are kept short.
 type SQLite struct {
-	db    *sql.DB
-	path  string
-	hub   *hub
-	river *river.Client[*sql.Tx]
+	db       *sql.DB
+	path     string
+	hub      *hub
+	river    *river.Client[*sql.Tx]
+	reserve  string // the reserve file (reserve.go)
+	readOnly bool   // opened by OpenSQLiteReadOnly
 }
 
 var _ Store = (*SQLite)(nil)
@@ -83,22 +85,26 @@ CREATE TABLE lector_nodes (
 	gone         INTEGER NOT NULL DEFAULT 0,
 	info         BLOB
 );`,
+	3: learnedMigration,
 }
 
 // OpenSQLite opens (creating if needed) the database at path and applies
 // Lector's and River's migrations.
 func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
+	// auto_vacuum (incremental) takes effect only in a new database: there
+	// a deleted task's pages can be given back to the disk (reserve.go).
+	dsn := "file:" + path + "?_pragma=auto_vacuum(2)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	s := &SQLite{db: db, path: path, hub: newHub()}
+	s := &SQLite{db: db, path: path, hub: newHub(), reserve: reservePath(path)}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
-		return nil, err
+		return nil, Fault(err)
 	}
+	s.replenish()
 	m, err := rivermigrate.New(riversqlite.New(db), nil)
 	if err != nil {
 		db.Close()
@@ -156,16 +162,19 @@ func (s *SQLite) migrate(ctx context.Context) error {
 
 // tx runs fn in a transaction, committed when fn returns nil. fn must use
 // only tx: the database has one connection.
+//
+// A database or disk that cannot be written is errcode unavailable
+// (Fault).
 func (s *SQLite) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return Fault(err)
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return Fault(err)
 	}
-	return tx.Commit()
+	return Fault(tx.Commit())
 }
 
 func (s *SQLite) NewQueue(cfg *river.Config, node string) (Queue, error) {
@@ -268,10 +277,12 @@ func (s *SQLite) Insert(ctx context.Context, t *Task, input io.Reader) error {
 	return err
 }
 
+// Deleting a task is how space is freed, so Cancel works on a full disk too
+// (freeing, reserve.go).
 func (s *SQLite) Cancel(ctx context.Context, id string, now time.Time) (*Task, CancelResult, error) {
 	var row *Task
 	var what CancelResult
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.freeing(ctx, func(tx *sql.Tx) error {
 		var err error
 		if row, err = scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM lector_tasks WHERE id = ?`, id)); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -412,7 +423,7 @@ func (s *SQLite) MarkRunning(ctx context.Context, id, node string, attempt int, 
 	r, err := s.db.ExecContext(ctx, `UPDATE lector_tasks SET status = 'running', attempts = ?, started_at = ?, pages_done = 0, node = ?
 		WHERE id = ? AND status IN ('queued', 'running') AND cancel_requested = 0`, attempt, ns(now), node, id)
 	if err != nil {
-		return false, err
+		return false, Fault(err)
 	}
 	n, err := r.RowsAffected()
 	if n == 1 {
