@@ -96,7 +96,13 @@ type testServer struct {
 
 func startServer(t *testing.T, args ...string) *testServer {
 	t.Helper()
-	ts := &testServer{dataDir: t.TempDir(), logs: newLogWatch(), sig: &nodeSignals{}}
+	return startServerIn(t, t.TempDir(), args...)
+}
+
+// startServerIn is startServer on the data directory dataDir.
+func startServerIn(t *testing.T, dataDir string, args ...string) *testServer {
+	t.Helper()
+	ts := &testServer{dataDir: dataDir, logs: newLogWatch(), sig: &nodeSignals{}}
 	ts.sig.unloaded.Init()
 	ts.sig.working.Init()
 	ts.sig.retained.Init()

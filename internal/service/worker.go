@@ -48,8 +48,11 @@ func (w *worker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 // fault (the disk full) without spending an attempt.
 const MaxStorageRetries = 10
 
-// storageRetryDelay is how long a task put back for a storage fault waits.
-const storageRetryDelay = 30 * time.Second
+// storageRetryDelay is how long a task put back for the nth time for a
+// storage fault waits: 1 s, 2 s, 4 s… up to 30 s.
+func storageRetryDelay(n int) time.Duration {
+	return min(time.Second<<min(n-1, 5), 30*time.Second)
+}
 
 // storageRetry puts a task that met a storage fault back in the queue
 // without spending an attempt — the fault is the server's, not the
@@ -69,7 +72,7 @@ func (s *Service) storageRetry(ctx context.Context, id string, err error) error 
 		s.cfg.Log.Warn("returning a task to the queue", "task", id, "err", rerr)
 	}
 	s.cfg.Log.Warn("task returned to the queue: storage cannot be written", "task", id, "retry", n, "err", err)
-	return river.JobSnooze(storageRetryDelay)
+	return river.JobSnooze(storageRetryDelay(n))
 }
 
 // blameStorage returns err as a storage fault (unavailable) when it is
