@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lector-ocr/lector/internal/admission"
@@ -38,6 +39,14 @@ func withLearned(models []ModelInfo, est admission.Estimator, f *admission.Fitte
 	by := map[string][]admission.Learned{}
 	for _, l := range f.Learned() {
 		by[l.Model] = append(by[l.Model], l)
+	}
+	// A model learned but not in the catalog by name (a synthetic model's
+	// sizes, a model since removed) is listed with its figures alone.
+	for m := range by {
+		if !slices.ContainsFunc(models, func(mi ModelInfo) bool { return mi.Name == m }) {
+			engine, _, _ := strings.Cut(m, ":")
+			models = append(models, ModelInfo{Name: m, Engine: engine, Devices: []string{}, Formats: []string{}})
+		}
 	}
 	for i := range models {
 		for _, l := range by[models[i].Name] {

@@ -204,3 +204,49 @@ func TestReadyzNotReadyWhenDataDirUnwritable(t *testing.T) {
 		t.Fatalf("with room again: %d %s", code, body)
 	}
 }
+
+// TestLearnedCoefficientsSurviveRestart: what a server learned of a
+// model's memory from a task is shown by GET /v1/models with the tasks
+// behind it, and a server restarted on the same data directory shows the
+// same figures before it has run anything.
+func TestLearnedCoefficientsSurviveRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const model = "synthetic:8MiB,ws=40MiB"
+	learned := func(ts *testServer) *api.Learned {
+		t.Helper()
+		m, err := ts.client.Models(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mi := range m.Catalog {
+			if mi.Name == model && len(mi.Learned) == 1 {
+				return &mi.Learned[0]
+			}
+		}
+		return nil
+	}
+	ts := startServerIn(t, dir, "--enable-synthetic")
+	if l := learned(ts); l != nil {
+		t.Fatalf("a fresh server has learned %+v", l)
+	}
+	task, err := ts.client.Submit(t.Context(), "p.png", bytes.NewReader(grayPNG(t, 1000, 1000)), api.Options{Model: model})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fin, err := ts.client.Wait(t.Context(), task.ID); err != nil || fin.Status != "succeeded" {
+		t.Fatalf("%+v %v", fin, err)
+	}
+	before := learned(ts)
+	if before == nil || before.Device != "cpu" || before.Tasks != 1 || before.Observations != 1 || before.LoadBytes == 0 {
+		t.Fatalf("after one task: %+v", before)
+	}
+	if err := ts.stop(); err != nil {
+		t.Fatal(err)
+	}
+	ts2 := startServerIn(t, dir, "--enable-synthetic")
+	after := learned(ts2)
+	if after == nil || *after != *before {
+		t.Fatalf("after a restart: %+v, before it %+v", after, before)
+	}
+}
