@@ -87,5 +87,5 @@ type Models struct {
 // LoadRequest is the optional JSON body of POST /v1/models/{name}/load.
 type LoadRequest struct {
 	Device    string `json:"device,omitempty"`     // default: the first GPU, else cpu
-	KeepAlive string `json:"keep_alive,omitempty"` // a duration; default the server's
+	KeepAlive string `json:"keep_alive,omitempty"` // seconds ("300", "-1") or a duration ("5m"); negative pins; default the server's
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/config"
 )
 
@@ -185,7 +186,7 @@ func configFlags(fs *flag.FlagSet, env Env) func() (config.Config, error) {
 	fs.Float64Var(&c.Memory.EmergencyThreshold, "memory-emergency", config.DefaultEmergencyThreshold, "used fraction at which idle instances are evicted at once")
 	fs.Float64Var(&c.Memory.Hysteresis, "memory-hysteresis", config.DefaultHysteresis, "how far below a threshold usage must fall to leave its level")
 	fs.DurationVar(&c.Memory.PollInterval, "memory-poll", config.DefaultPollInterval, "memory poll interval")
-	fs.DurationVar(&keepAlive, "keep-alive", config.DefaultKeepAlive, "how long an idle model stays loaded (0 unloads at once, negative pins)")
+	fs.Var((*keepAliveFlag)(&keepAlive), "keep-alive", "how long an idle model stays loaded: a number of seconds or a duration (5m); 0 unloads at once, negative pins")
 	fs.DurationVar(&c.Models.LoadTimeout, "load-timeout", config.DefaultLoadTimeout, "time limit of one model load")
 	fs.DurationVar(&c.Models.StopTimeout, "stop-timeout", config.DefaultStopTimeout, "grace period of a runner asked to stop before it is killed")
 	fs.BoolVar(&c.Models.EnableSynthetic, "enable-synthetic", false, "allow synthetic: models (tests and benchmarks only)")
@@ -237,4 +238,19 @@ func defaultDataDir(env Env) string {
 		return filepath.Join(h, ".local", "share", "lector")
 	}
 	return filepath.Join(os.TempDir(), "lector")
+}
+
+// keepAliveFlag reads a keep-alive as the API does (lector.ParseDuration):
+// a bare number is seconds, a Go duration is accepted, negative pins.
+type keepAliveFlag time.Duration
+
+func (k *keepAliveFlag) String() string { return time.Duration(*k).String() }
+
+func (k *keepAliveFlag) Set(v string) error {
+	d, err := lector.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (5m, 0, -1) or a number of seconds", v)
+	}
+	*k = keepAliveFlag(d)
+	return nil
 }

@@ -104,9 +104,14 @@ func runServe(ctx context.Context, io IO, args []string) (err error) {
 	}
 	var srv *server.Server
 	var devIDs []string
+	gpus := 0
 	for _, d := range st.node.devices {
 		devIDs = append(devIDs, d.ID)
+		if d.IsGPU() {
+			gpus++
+		}
 	}
+	cfg = cfg.WithGPUs(gpus)
 	svc, err := service.New(service.Config{
 		Store: db, Runtime: st.rt, Devices: devIDs, Limits: docLimits(cfg), WorkDir: cfg.DataDir,
 		Validate: st.registry.Validate, Formats: st.registry.Formats,

@@ -97,8 +97,10 @@ type Config struct {
 // Tasks configures the task service of `lector serve`.
 type Tasks struct {
 	// Workers is how many tasks a node runs at once (each spreads its pages
-	// over the lanes). Default: twice the lanes of all devices.
-	Workers int
+	// over the lanes). Default: twice the lanes of the devices found — the
+	// CPU's, plus each GPU's once WithGPUs says how many there are.
+	Workers          int
+	workersDefaulted bool
 	// MaxAttempts bounds how often a task runs when it fails with a
 	// retryable code (engine_crashed, unavailable, model_load_failed).
 	// Default 3.
@@ -253,7 +255,9 @@ func (c Config) WithDefaults(cpus int) Config {
 	l.RenderTimeout = cmp.Or(l.RenderTimeout, DefaultRenderTimeout)
 	l.RenderMemory = cmp.Or(l.RenderMemory, DefaultRenderMemory)
 	t := &c.Tasks
-	t.Workers = cmp.Or(t.Workers, 2*(c.Pool.CPULanes+c.Pool.GPULanes))
+	if t.Workers == 0 {
+		t.Workers, t.workersDefaulted = 2*c.Pool.CPULanes, true
+	}
 	t.MaxAttempts = cmp.Or(t.MaxAttempts, DefaultMaxAttempts)
 	t.SyncTimeout = cmp.Or(t.SyncTimeout, DefaultSyncTimeout)
 	t.ShutdownTimeout = cmp.Or(t.ShutdownTimeout, DefaultShutdownTimeout)
@@ -262,6 +266,16 @@ func (c Config) WithDefaults(cpus int) Config {
 	t.RetentionInterval = cmp.Or(t.RetentionInterval, DefaultRetentionInterval)
 	t.HeartbeatInterval = cmp.Or(t.HeartbeatInterval, DefaultHeartbeatInterval)
 	t.NodeTimeout = cmp.Or(t.NodeTimeout, DefaultNodeTimeout)
+	return c
+}
+
+// WithGPUs counts the lanes of gpus GPUs in the default of Tasks.Workers
+// (a node without GPUs has only the CPU's lanes to keep busy: GPULanes
+// counts for nothing there). A Workers set explicitly stays.
+func (c Config) WithGPUs(gpus int) Config {
+	if c.Tasks.workersDefaulted {
+		c.Tasks.Workers = 2 * (c.Pool.CPULanes + max(c.Pool.GPULanes, 0)*gpus)
+	}
 	return c
 }
 

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/admission"
 	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/auth"
@@ -361,9 +362,9 @@ func (s *Server) loadModel(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	keep := s.d.DefaultKeepAlive
 	if req.KeepAlive != "" {
-		d, err := time.ParseDuration(req.KeepAlive)
+		d, err := lector.ParseDuration(req.KeepAlive) // as for tasks: seconds or a Go duration, negative pins
 		if err != nil {
-			writeError(w, errcode.New(errcode.InvalidArgument, "keep_alive %q is not a duration", req.KeepAlive))
+			writeError(w, errcode.New(errcode.InvalidArgument, "keep_alive %q is not a duration (5m, 0, -1) or a number of seconds", req.KeepAlive))
 			return
 		}
 		keep = d
