@@ -10,9 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
@@ -50,9 +52,15 @@ func run(ctx context.Context, lim Limits, name string, args ...string) ([]byte, 
 		name = pl
 	}
 	cmd := exec.CommandContext(ctx, name, args...)
+	// The renderer dies with the server, as runners do (Pdeathsig, kept
+	// across prlimit's exec). The signal is tied to the thread that forks,
+	// so the thread is held until the renderer has exited.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	runtime.LockOSThread()
 	out, err := cmd.Output()
+	runtime.UnlockOSThread()
 	if ctx.Err() == context.DeadlineExceeded {
 		return nil, errcode.New(errcode.Timeout, "rendering the PDF took longer than %s", lim.RenderTimeout)
 	}
