@@ -137,6 +137,9 @@ func (l *Launcher) Launch(ctx context.Context, spec Spec) (*Process, error) {
 		return nil, errcode.Wrap(errcode.ModelLoadFailed, err, "starting runner for %s", spec.Model)
 	}
 	p.logp.Store(log.With("model", spec.Model, "device", spec.Device, "pid", cmd.Process.Pid))
+	if err := raiseOOMScore(cmd.Process.Pid); err != nil {
+		p.log().Warn("raising the runner's oom_score_adj", "err", err)
+	}
 	sock := dir + "/" + SocketName
 	p.client = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -378,3 +381,23 @@ func (l *lastLines) String() string {
 }
 
 func (p *Process) log() *slog.Logger { return p.logp.Load() }
+
+// RunnerOOMScoreAdj is how much more a runner's oom_score_adj is than its
+// server's (capped at 1000, the most): under a host-level OOM the kernel
+// kills a runner — whose task is retried — before the server that keeps
+// every task's state.
+const RunnerOOMScoreAdj = 500
+
+// raiseOOMScore sets pid's oom_score_adj to this process's plus
+// RunnerOOMScoreAdj. Raising it needs no privilege.
+func raiseOOMScore(pid int) error {
+	b, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		return err
+	}
+	own, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(min(own+RunnerOOMScoreAdj, 1000))), 0)
+}

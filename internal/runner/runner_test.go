@@ -78,6 +78,12 @@ func TestRunnerProcessesPagesAndStops(t *testing.T) {
 	if err := p.Health(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	// The runner is the process the kernel's OOM killer takes first.
+	own, _ := os.ReadFile("/proc/self/oom_score_adj")
+	its, _ := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", p.Pid()))
+	if a, b := strings.TrimSpace(string(own)), strings.TrimSpace(string(its)); b == "" || atoi(b) <= atoi(a) && atoi(a) < 1000 {
+		t.Fatalf("runner oom_score_adj %q, server's %q: want the runner's higher", b, a)
+	}
 	got, err := p.Process(t.Context(), page(3), engine.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -211,4 +217,9 @@ func TestRunnerDiesWithItsParent(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("runner %d still alive 10s after its parent was killed (%v)", pid, err)
 	}
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
