@@ -250,3 +250,35 @@ func TestLearnedCoefficientsSurviveRestart(t *testing.T) {
 		t.Fatalf("after a restart: %+v, before it %+v", after, before)
 	}
 }
+
+// TestShutdownAnswersSyncRequestsWith503: a synchronous request still
+// running when the shutdown's time is up is answered 503 unavailable (not
+// an empty reply), and its task is recorded: a server started again on the
+// same data directory lists it.
+func TestShutdownAnswersSyncRequestsWith503(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ts := startServerIn(t, dir, "--enable-synthetic", "--shutdown-timeout", "200ms")
+	answered := make(chan error, 1)
+	go func() {
+		_, _, err := ts.client.OCR(t.Context(), "slow.png", bytes.NewReader(grayPNG(t, 1000, 1000)), api.Options{Model: "synthetic:1MiB,t=30s"})
+		answered <- err
+	}()
+	ts.logs.waitFor(t, 0, `msg="model loaded"`) // the run has passed admission; its page takes 30 s
+	if err := ts.stop(); err != nil {
+		t.Fatal(err)
+	}
+	se := statusOf(t, <-answered)
+	if se.Status != http.StatusServiceUnavailable || se.Code != "unavailable" || se.RetryAfter == "" {
+		t.Fatalf("a synchronous request cut off by shutdown: %+v", se)
+	}
+	ts2 := startServerIn(t, dir, "--enable-synthetic")
+	list, err := ts2.client.List(t.Context(), 10, "")
+	if err != nil || len(list.Tasks) != 1 {
+		t.Fatalf("the synchronous task's record was lost: %+v %v", list, err)
+	}
+	task := list.Tasks[0]
+	if !task.Sync || task.Error == nil || task.Error.Code != "unavailable" {
+		t.Fatalf("recorded as %+v (error %+v)", task, task.Error)
+	}
+}

@@ -74,6 +74,12 @@ type Server struct {
 
 	closeOnce sync.Once
 	shutdown  chan struct{} // closed when shutdown begins: event streams end
+
+	syncOnce sync.Once
+	syncStop chan struct{} // closed when the shutdown's time is up: synchronous runs answer 503
+	syncMu   sync.Mutex    // guards syncN, syncIdle
+	syncN    int           // synchronous requests in flight
+	syncIdle chan struct{} // closed and replaced when syncN falls to 0
 }
 
 func (s *Server) closing() <-chan struct{} { return s.shutdown }
@@ -84,7 +90,7 @@ func New(d Deps) *Server {
 	if d.Catalog == nil {
 		d.Catalog = func() []api.ModelInfo { return nil }
 	}
-	return &Server{d: d, shutdown: make(chan struct{})}
+	return &Server{d: d, shutdown: make(chan struct{}), syncStop: make(chan struct{}), syncIdle: make(chan struct{})}
 }
 
 // Handler returns the API's routes.
@@ -466,10 +472,69 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	err := srv.Shutdown(ctx)
 	if err != nil {
+		// Time is up: synchronous runs still going are cancelled and answer
+		// 503 unavailable on their open connections, their tasks recorded,
+		// before the connections close.
+		s.syncOnce.Do(func() { close(s.syncStop) })
+		s.waitSync(syncDrainTimeout)
 		_ = srv.Close()
 	}
 	if serr := <-done; err == nil {
 		err = serr
 	}
 	return err
+}
+
+// syncDrainTimeout bounds the wait, at a shutdown whose time is up, for
+// cancelled synchronous requests to answer and record their tasks.
+const syncDrainTimeout = 10 * time.Second
+
+// errShuttingDown is the cause a synchronous run is cancelled with when the
+// server's shutdown time is up: its answer is 503, worth another try.
+var errShuttingDown = func() error {
+	e := errcode.New(errcode.Unavailable, "the server is shutting down; try again")
+	e.RetryAfter = 5 * time.Second
+	return e
+}()
+
+// syncContext is a synchronous request's context: cancelled with
+// errShuttingDown when the shutdown's time is up. done ends it and counts
+// the request out.
+func (s *Server) syncContext(parent context.Context) (ctx context.Context, done func()) {
+	s.syncMu.Lock()
+	s.syncN++
+	s.syncMu.Unlock()
+	ctx, cancel := context.WithCancelCause(parent)
+	go func() {
+		select {
+		case <-s.syncStop:
+			cancel(errShuttingDown)
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		cancel(nil)
+		s.syncMu.Lock()
+		defer s.syncMu.Unlock()
+		if s.syncN--; s.syncN == 0 {
+			close(s.syncIdle)
+			s.syncIdle = make(chan struct{})
+		}
+	}
+}
+
+// waitSync waits until no synchronous request is in flight, or d.
+func (s *Server) waitSync(d time.Duration) {
+	s.syncMu.Lock()
+	n, idle := s.syncN, s.syncIdle
+	s.syncMu.Unlock()
+	if n == 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+	}
 }

@@ -279,7 +279,10 @@ func (s *Server) ocr(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Formats = format
-	res, err := s.d.Service.RunSync(r.Context(), subject(r), service.Upload{File: sp, Filename: name}, f)
+	ctx, done := s.syncContext(r.Context())
+	defer done()
+	defer func() { _ = http.NewResponseController(w).Flush() }() // the answer is out before done lets a shutdown close the connection
+	res, err := s.d.Service.RunSync(ctx, subject(r), service.Upload{File: sp, Filename: name}, f)
 	if err != nil {
 		s.fail(w, r, err)
 		return

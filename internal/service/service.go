@@ -603,6 +603,9 @@ func (s *Service) RunSync(ctx context.Context, subject string, up Upload, f Fiel
 	topts.PDFText = o.PDFText
 	topts.Started = func() { started.Store(true) }
 	res, err := s.cfg.Runtime.Run(runCtx, doc, topts)
+	if cause := context.Cause(ctx); err != nil && ctx.Err() != nil && errcode.Of(cause) == errcode.Unavailable {
+		err = cause // the server is shutting down: 503, and the task is recorded
+	}
 	if err != nil && runCtx.Err() != nil && ctx.Err() == nil {
 		err = context.Cause(runCtx)
 		if !started.Load() { // never got a lane (or memory): overloaded, not slow
