@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -112,7 +113,8 @@ type Service struct {
 	running        map[string]context.CancelFunc // tasks running here
 	storageRetries map[string]int                // tasks put back for a storage fault
 	drain          drain
-	started        atomic.Bool // the queue (River) runs
+	started        atomic.Bool  // the queue (River) runs
+	lastFree       atomic.Int64 // when returnMemory last ran (Unix ns)
 
 	stopBeat context.CancelFunc // ends the heartbeat loop
 	beatDone chan struct{}
@@ -749,4 +751,29 @@ func (s *Service) ended(t *store.Task) {
 	if s.cfg.OnTaskEnd != nil {
 		s.cfg.OnTaskEnd(toAPI(t))
 	}
+	s.returnMemory(t)
+}
+
+// Big tasks: an input of BigTaskBytes or more, or BigTaskPages pages or
+// more, leave pages, results and uploads behind in the server's heap.
+const (
+	BigTaskBytes = 1 << 20
+	BigTaskPages = 4
+)
+
+// returnMemory gives the heap a big task left behind back to the OS at
+// once (debug.FreeOSMemory: a garbage collection, then every free span
+// returned), at most once a second: otherwise Go's background scavenger
+// and its two-minute periodic collection would keep it for minutes
+// (docs/BENCHMARKS.md, "The server's own memory").
+func (s *Service) returnMemory(t *store.Task) {
+	if t.InputBytes < BigTaskBytes && t.PagesTotal < BigTaskPages {
+		return
+	}
+	now := s.cfg.Clock.Now().UnixNano()
+	last := s.lastFree.Load()
+	if now-last < int64(time.Second) || !s.lastFree.CompareAndSwap(last, now) {
+		return
+	}
+	debug.FreeOSMemory()
 }
