@@ -47,8 +47,16 @@ run_combo() { # PIPELINE MODEL
     jq -r --arg f "${f#"$EVAL"/}" '[$f, .status, .pages.total, .resources.estimated_bytes // 0, .resources.peak_bytes // 0] | @tsv' <<<"$t" >>"$out"
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
-  awk -F'\t' -v name="$pipeline $model" '
-    $2 == "succeeded" && $5 > 0 { n++; r[n] = $4 / $5 }
+  for min in 1 4194304; do summarize "$pipeline $model" "$min" "$out"; done
+  cp "$out" "${CALIBRATE_OUT:-/tmp}/" 2>/dev/null || true
+}
+
+# summarize NAME MIN FILE: the ratios of the tasks whose peak was at least
+# MIN bytes (a page whose working set is a few KiB makes a ratio that says
+# nothing about memory).
+summarize() {
+  awk -F'\t' -v name="$1" -v min="$2" '
+    $2 == "succeeded" && $5 >= min { n++; r[n] = $4 / $5 }
     function stats(from,   i, j, k, v, a, m) {
       k = 0; for (i = from; i <= n; i++) a[++k] = r[i]
       if (k == 0) return "-"
@@ -56,8 +64,7 @@ run_combo() { # PIPELINE MODEL
       m = (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
       return sprintf("median %.2f, lowest %.2f, highest %.2f (%d tasks)", m, a[1], a[k], k)
     }
-    END { printf "%-34s all: %s\n%-34s after 5: %s\n", name, stats(1), "", stats(6) }' "$out"
-  cp "$out" "${CALIBRATE_OUT:-/tmp}/" 2>/dev/null || true
+    END { printf "%-34s peak %s, all: %s\n%-34s after 5: %s\n", name, (min >= 1048576 ? ">= " int(min / 1048576) " MiB" : "> 0"), stats(1), "", stats(6) }' "$3"
 }
 
 echo "# ${#files[@]} files a pipeline, one task at a time"

@@ -58,9 +58,11 @@ func langs(config string) string {
 }
 
 // Estimate is Tesseract's, plus the page analysis: the gray page (1 byte a
-// pixel), and a fixed 120 MiB per page for a small page enlarged to up to
+// pixel), and a fixed 48 MiB per page for a small page enlarged to up to
 // 3000 px square (~9 MP read by Tesseract whatever the input's size, which
-// the per-megapixel term of a tiny input would not cover).
+// the per-megapixel term of a tiny input would not cover): the most a page
+// of ../shared/eval's tables and scene images cost was 47 MiB
+// (bench/calibrate.sh; 120 MiB before it was measured).
 func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, error) {
 	if config == ppocrConfig {
 		if e.PPOCR == nil {
@@ -77,7 +79,7 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 	if err != nil {
 		return f, err
 	}
-	f.Host.PerPage += 120 << 20
+	f.Host.PerPage += 48 << 20
 	f.Host.PerMegapixel += 2 << 20
 	return f, nil
 }

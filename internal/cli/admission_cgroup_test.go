@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/lector-ocr/lector/internal/api"
+	"github.com/lector-ocr/lector/internal/evaldata"
+	"github.com/lector-ocr/lector/internal/memory/memtest"
+)
+
+// TestTasksThatFitAloneSucceedIn512MiB runs `lector serve` in a 512 MiB
+// memory cgroup (where a lone structure task used to wait out
+// --critical-wait and fail with 19 MiB used): ten OCR tasks and a
+// structure task on a 300-dpi PDF page, submitted at once, each of which
+// fits alone, all succeed — serially where need be — with no process
+// OOM-killed; and a task that truly cannot fit (a 600 MiB model) is
+// refused at once as one the node can never hold, not after a wait.
+func TestTasksThatFitAloneSucceedIn512MiB(t *testing.T) {
+	t.Parallel()
+	needTesseract(t)
+	var inputs [][]byte
+	for _, p := range [][]string{
+		{"lines", "010001.bin.png"}, {"lines", "010002.bin.png"}, {"lines", "010003.bin.png"},
+		{"tables", "PMC1626454_002_00.png"}, {"tables", "PMC2753619_002_00.png"},
+		{"tables-icdar13", "eu-001_01.png"}, {"tables-icdar13", "eu-001_02.png"},
+		{"scene", "images", "cnocr-multi-line_en_black.png"}, {"scene", "images", "ic15-img_1.jpg"},
+		{"pages", "linn.png"},
+	} {
+		b, err := os.ReadFile(evaldata.Path(t, p...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, b)
+	}
+	pdf, err := os.ReadFile(evaldata.Path(t, "pdfs", "background-checks.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg := memtest.New(t, 512<<20)
+	cmd := cg.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--enable-synthetic", "--critical-wait", "20s")
+	cmd.Env = append(cmd.Env, TestMainEnv+"=1", "OMP_THREAD_LIMIT=1")
+	p := startCommand(t, cmd)
+	ctx := t.Context()
+
+	var ids []string
+	for i, b := range inputs {
+		task, err := p.client.Submit(ctx, "page"+string(rune('a'+i))+".png", bytes.NewReader(b), api.Options{Model: "tesseract:eng"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, task.ID)
+	}
+	st, err := p.client.Submit(ctx, "doc.pdf", bytes.NewReader(pdf), api.Options{Pipeline: "structure", Model: "structure:default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, st.ID)
+	for _, id := range ids {
+		fin, err := p.client.Wait(ctx, id)
+		if err != nil || fin.Status != "succeeded" {
+			t.Fatalf("task %s: %+v (%+v) %v\n%s", id, fin, fin.Error, err, p.logs)
+		}
+		if r := fin.Resources; r != nil {
+			t.Logf("%s %s: estimated %d MiB, peak %d MiB", fin.Pipeline, fin.Filename, r.EstimatedBytes>>20, r.PeakBytes>>20)
+		}
+	}
+	huge, err := p.client.Submit(ctx, "page.png", bytes.NewReader(grayPNG(t, 100, 100)), api.Options{Model: "synthetic:600MiB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fin, err := p.client.Wait(ctx, huge.ID)
+	if err != nil || fin.Status != "failed" || fin.Error == nil || fin.Error.Code != "insufficient_memory" || !strings.Contains(fin.Error.Message, "can ever hold") {
+		t.Fatalf("a task that can never fit: %+v (%+v) %v", fin, fin.Error, err)
+	}
+	if n := cg.OOMKills(); n != 0 {
+		t.Fatalf("%d processes OOM-killed in the cgroup", n)
+	}
+}
