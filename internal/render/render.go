@@ -89,7 +89,8 @@ func paraText(p result.Paragraph) string {
 }
 
 // Markdown writes paragraphs as Markdown paragraphs, headings as "##" and
-// title as "#"; other blocks' text as paragraphs. Pages are separated by a
+// title as "#", recognised tables as pipe tables; other blocks' text
+// (a table block without a recognised Table among them) as paragraphs. Pages are separated by a
 // rule.
 func Markdown(doc Document) string {
 	var b strings.Builder
@@ -103,8 +104,11 @@ func Markdown(doc Document) string {
 				if blk.Table != nil {
 					b.WriteString(table.Markdown(blk.Table))
 					b.WriteString("\n")
+					continue
 				}
-				continue
+				// A table block without a recognised table (the ocr
+				// pipeline's: Tesseract's layout) keeps its text as
+				// paragraphs, below.
 			case result.BlockFigure:
 				if blk.Asset != "" {
 					fmt.Fprintf(&b, "![Figure](%s)\n\n", blk.Asset)
@@ -166,6 +170,14 @@ func HTML(w io.Writer, doc Document) error {
 			case result.BlockTable:
 				if blk.Table != nil {
 					b.WriteString(blk.Table.HTML + "\n")
+					break
+				}
+				// Tesseract's table block (ocr pipeline), no recognised
+				// table: its paragraphs.
+				for _, para := range blk.Paragraphs {
+					if t := paraText(para); t != "" {
+						b.WriteString("<p>" + html.EscapeString(t) + "</p>\n")
+					}
 				}
 			case result.BlockFigure:
 				if blk.Asset != "" {

@@ -109,3 +109,25 @@ func TestPDFNeedsTheSearchablePDF(t *testing.T) {
 		t.Fatalf("unknown format: %v", err)
 	}
 }
+
+// Tesseract's layout (the ocr pipeline) calls some regions tables without
+// recognising a table in them: their paragraphs must still be written.
+func TestTableBlockWithoutTableKeepsItsText(t *testing.T) {
+	t.Parallel()
+	d := Document{Pages: []*result.Page{{Number: 1, Width: 100, Height: 100, Blocks: []result.Block{
+		{Type: result.BlockTable, Paragraphs: []result.Paragraph{
+			{Lines: []result.Line{{Words: []result.Word{word("alpha", 0), word("beta", 50)}}}},
+			{Lines: []result.Line{{Words: []result.Word{word("<gamma>", 0)}}}},
+		}},
+	}}}}
+	if got, want := Markdown(d), "alpha beta\n\n<gamma>\n\n"; got != want {
+		t.Fatalf("Markdown = %q, want %q", got, want)
+	}
+	var buf bytes.Buffer
+	if err := HTML(&buf, d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "<p>alpha beta</p>\n<p>&lt;gamma&gt;</p>") {
+		t.Fatalf("HTML lacks the table block's paragraphs:\n%s", buf.String())
+	}
+}
