@@ -396,6 +396,18 @@ func TestWebPageInABrowser(t *testing.T) {
 		return img && img.complete && img.naturalWidth > 0;
 	})()`)
 	waitJS(t, ctx, "the page image", `document.querySelector('.page')?.dataset.loaded === 'true'`)
+	// A structure result's table cells are the viewer's words too (boxes
+	// and text), a row per line, beside the paragraphs' words.
+	cells := jsEval[string](t, ctx, "the viewer's words of a table", `import('/ui/viewer.js').then((m) => JSON.stringify(m.words({ blocks: [
+		{ type: 'heading', confidence: 90, paragraphs: [{ lines: [{ words: [{ text: 'Before', box: { x0: 0, y0: 0, x1: 9, y1: 9 }, confidence: 90 }] }] }] },
+		{ type: 'table', confidence: 80, table: { rows: 2, cols: 2, cells: [
+			{ row: 1, col: 1, text: 'd', box: { x0: 5, y0: 5, x1: 9, y1: 9 } },
+			{ row: 1, col: 0, text: '', box: { x0: 0, y0: 5, x1: 4, y1: 9 } },
+			{ row: 0, col: 1, text: 'b', box: { x0: 5, y0: 0, x1: 9, y1: 4 } },
+			{ row: 0, col: 0, text: 'a', box: { x0: 0, y0: 0, x1: 4, y1: 4 } }] } }] }).map((l) => l.map((w) => w.text + '@' + w.box.x0 + ',' + w.box.y0 + '/' + w.confidence).join(' '))))`)
+	if want := `["Before@0,0/90","a@0,0/80 b@5,0/80","d@5,5/80"]`; cells != want {
+		t.Errorf("the viewer's words of a table: %s, want %s", cells, want)
+	}
 	ts.assertQuiescent(t)
 }
 

@@ -217,7 +217,8 @@ func Assets(doc Document) map[string][]byte {
 
 func bbox(b result.Box) string { return fmt.Sprintf("bbox %d %d %d %d", b.X0, b.Y0, b.X1, b.Y1) }
 
-// HOCR writes one hOCR document with a div per page.
+// HOCR writes one hOCR document with a div per page; a recognised table's
+// cells are written as words with the cell's box (hocrTable).
 func HOCR(w io.Writer, doc Document) error {
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>
@@ -236,6 +237,10 @@ func HOCR(w io.Writer, doc Document) error {
 		fmt.Fprintf(&b, "  <div class=\"ocr_page\" id=\"page_%d\" title=\"%s; ppageno %d\">\n", n, bbox(result.Box{X1: p.Width, Y1: p.Height}), pi)
 		ids := [4]int{}
 		for _, blk := range p.Blocks {
+			if blk.Table != nil {
+				hocrTable(&b, n, &ids, blk)
+				continue
+			}
 			if len(blk.Paragraphs) == 0 {
 				continue
 			}
@@ -262,6 +267,28 @@ func HOCR(w io.Writer, doc Document) error {
 	b.WriteString(" </body>\n</html>\n")
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// hocrTable writes a recognised table's cells: the table an ocr_carea,
+// each non-empty cell an ocr_par holding one ocr_line and one ocrx_word with
+// the cell's box and text (cells carry no word boxes; the block's
+// confidence stands for the word's).
+func hocrTable(b *bytes.Buffer, n int, ids *[4]int, blk result.Block) {
+	ids[0]++
+	fmt.Fprintf(b, "   <div class=\"ocr_carea\" id=\"block_%d_%d\" title=\"%s\">\n", n, ids[0], bbox(blk.Box))
+	for _, c := range blk.Table.Cells {
+		if strings.TrimSpace(c.Text) == "" {
+			continue
+		}
+		ids[1]++
+		ids[2]++
+		ids[3]++
+		fmt.Fprintf(b, "    <p class=\"ocr_par\" id=\"par_%d_%d\" title=\"%s\">\n", n, ids[1], bbox(c.Box))
+		fmt.Fprintf(b, "     <span class=\"ocr_line\" id=\"line_%d_%d\" title=\"%s\">", n, ids[2], bbox(c.Box))
+		fmt.Fprintf(b, "<span class=\"ocrx_word\" id=\"word_%d_%d\" title=\"%s; x_wconf %.0f\">%s</span> </span>\n", n, ids[3], bbox(c.Box), blk.Confidence, html.EscapeString(c.Text))
+		b.WriteString("    </p>\n")
+	}
+	b.WriteString("   </div>\n")
 }
 
 // PDF writes the document's searchable PDF (made over the input by

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"io"
 	"strings"
 	"testing"
 
@@ -129,5 +130,56 @@ func TestTableBlockWithoutTableKeepsItsText(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "<p>alpha beta</p>\n<p>&lt;gamma&gt;</p>") {
 		t.Fatalf("HTML lacks the table block's paragraphs:\n%s", buf.String())
+	}
+}
+
+func tableDoc() Document {
+	tb := &result.Table{Rows: 2, Cols: 3, HeaderRows: 1, Cells: []result.Cell{
+		{Row: 0, Col: 0, RowSpan: 1, ColSpan: 1, Text: "Name", Box: result.Box{X0: 0, Y0: 40, X1: 30, Y1: 50}},
+		{Row: 0, Col: 1, RowSpan: 1, ColSpan: 2, Text: "Value & unit", Box: result.Box{X0: 30, Y0: 40, X1: 90, Y1: 50}},
+		{Row: 1, Col: 0, RowSpan: 1, ColSpan: 1, Text: "", Box: result.Box{X0: 0, Y0: 50, X1: 30, Y1: 60}},
+		{Row: 1, Col: 1, RowSpan: 1, ColSpan: 1, Text: "3", Box: result.Box{X0: 30, Y0: 50, X1: 60, Y1: 60}},
+		{Row: 1, Col: 2, RowSpan: 1, ColSpan: 1, Text: "kg", Box: result.Box{X0: 60, Y0: 50, X1: 90, Y1: 60}},
+	}}
+	return Document{Pages: []*result.Page{{Number: 1, Width: 100, Height: 100, Blocks: []result.Block{
+		{Type: result.BlockHeading, Paragraphs: []result.Paragraph{{Lines: []result.Line{{Words: []result.Word{word("Before", 0)}}}}}},
+		{Type: result.BlockTable, Box: result.Box{X0: 0, Y0: 40, X1: 90, Y1: 60}, Confidence: 88, Table: tb},
+		{Type: result.BlockText, Paragraphs: []result.Paragraph{{Lines: []result.Line{{Words: []result.Word{word("After", 0)}}}}}},
+	}}}}
+}
+
+// A structure result's table cells carry its text: txt writes a row per
+// line, cells separated by tabs, in reading order with the other blocks.
+func TestTextWritesTableCells(t *testing.T) {
+	t.Parallel()
+	if got, want := Text(tableDoc()), "Before\n\nName\tValue & unit\n\t3\tkg\n\nAfter\n"; got != want {
+		t.Fatalf("Text = %q, want %q", got, want)
+	}
+}
+
+func TestHOCRWritesTableCellsWithTheirBoxes(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	if err := HOCR(&buf, tableDoc()); err != nil {
+		t.Fatal(err)
+	}
+	s := buf.String()
+	for _, want := range []string{
+		`title="bbox 30 40 90 50; x_wconf 88">Value &amp; unit</span>`,
+		`title="bbox 60 50 90 60; x_wconf 88">kg</span>`,
+		">Before</span>", ">After</span>",
+	} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("hOCR lacks %q:\n%s", want, s)
+		}
+	}
+	dec := xml.NewDecoder(bytes.NewReader(buf.Bytes()))
+	dec.Entity = xml.HTMLEntity
+	for {
+		if _, err := dec.Token(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("not well-formed: %v", err)
+		}
 	}
 }

@@ -176,11 +176,61 @@ func (b *Block) Words() string {
 	return string(out)
 }
 
+// TextRows returns a table's text a row per element: each row's cells' text
+// at their columns (a spanning cell at its first row and column), joined by
+// tabs, trailing empty cells left out.
+func (t *Table) TextRows() []string {
+	if t == nil || t.Rows <= 0 || t.Cols <= 0 {
+		return nil
+	}
+	grid := make([][]string, t.Rows)
+	for r := range grid {
+		grid[r] = make([]string, t.Cols)
+	}
+	for _, c := range t.Cells {
+		if c.Row >= 0 && c.Row < t.Rows && c.Col >= 0 && c.Col < t.Cols {
+			grid[c.Row][c.Col] = c.Text
+		}
+	}
+	out := make([]string, t.Rows)
+	for r, row := range grid {
+		n := len(row)
+		for n > 0 && row[n-1] == "" {
+			n--
+		}
+		var line []byte
+		for i, s := range row[:n] {
+			if i > 0 {
+				line = append(line, '\t')
+			}
+			line = append(line, s...)
+		}
+		out[r] = string(line)
+	}
+	return out
+}
+
 // Text returns the page's words in reading order: words joined by spaces,
-// lines by newlines, paragraphs by blank lines.
+// lines by newlines, paragraphs by blank lines; a recognised table (a block
+// with Table) as its rows (Table.TextRows: a row per line, cells separated by
+// tabs), as a paragraph of its own.
 func (p *Page) Text() string {
 	var out []byte
 	for _, b := range p.Blocks {
+		if b.Table != nil {
+			if rows := b.Table.TextRows(); len(rows) > 0 {
+				if len(out) > 0 {
+					out = append(out, '\n', '\n')
+				}
+				for ri, r := range rows {
+					if ri > 0 {
+						out = append(out, '\n')
+					}
+					out = append(out, r...)
+				}
+			}
+			continue
+		}
 		for _, para := range b.Paragraphs {
 			if len(out) > 0 {
 				out = append(out, '\n', '\n')

@@ -50,12 +50,27 @@ function downloads(t) {
   $('downloads').replaceChildren(...(links.length ? [el('span', { text: 'Download: ' }), ...links] : []));
 }
 
-function words(page) {
+// words returns the page's lines of words in reading order; a recognised
+// table's rows are lines and its non-empty cells words (the cell's text
+// and box; the table's confidence).
+export function words(page) {
   const out = [];
-  for (const b of page.blocks || []) for (const p of b.paragraphs || []) for (const l of p.lines || []) {
-    const line = [];
-    for (const w of l.words || []) line.push(w);
-    out.push(line);
+  for (const b of page.blocks || []) {
+    if (b.table) {
+      const rows = new Map();
+      for (const c of b.table.cells || []) {
+        if (!c.text || !c.text.trim()) continue;
+        if (!rows.has(c.row)) rows.set(c.row, []);
+        rows.get(c.row).push({ text: c.text, box: c.box, confidence: b.confidence, col: c.col });
+      }
+      for (const r of [...rows.keys()].sort((x, y) => x - y)) out.push(rows.get(r).sort((x, y) => x.col - y.col));
+      continue;
+    }
+    for (const p of b.paragraphs || []) for (const l of p.lines || []) {
+      const line = [];
+      for (const w of l.words || []) line.push(w);
+      out.push(line);
+    }
   }
   return out;
 }
