@@ -215,6 +215,22 @@ func TestWebPageInABrowser(t *testing.T) {
 	// Submit both from the page.
 	browse(t, ctx, "choosing the documents", chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{pdfPath, imgPath}))
 	waitJS(t, ctx, "the chosen files", `document.querySelectorAll('#chosen li').length === 2`)
+	// The form ticks exactly what will be asked for: the server's defaults
+	// for the pipeline, with the searchable PDF for a PDF input; the
+	// structure pipeline's defaults when it is chosen; and a box ticked by
+	// hand keeps the others as shown.
+	const ticked = `[...document.querySelectorAll('#formats input:checked')].map((b) => b.value).join(',')`
+	if got := jsEval[string](t, ctx, "the formats ticked", ticked); got != "json,txt,md,hocr,pdf" {
+		t.Errorf("formats ticked for a PDF and an image: %s, want json,txt,md,hocr,pdf", got)
+	}
+	if got := jsEval[string](t, ctx, "the structure pipeline's formats", `(() => {
+		const p = document.querySelector('#pipeline'); p.value = 'structure'; p.dispatchEvent(new Event('change'));
+		const r = `+ticked+`; p.value = 'ocr'; p.dispatchEvent(new Event('change')); return r; })()`); got != "json,txt,md,html,pdf" {
+		t.Errorf("formats ticked for structure: %s, want json,txt,md,html,pdf", got)
+	}
+	if got := jsEval[string](t, ctx, "ticking html by hand", `document.querySelector('#formats input[value=html]').click(); `+ticked); got != "json,txt,md,html,hocr,pdf" {
+		t.Errorf("formats after ticking html: %s, want json,txt,md,html,hocr,pdf", got)
+	}
 	screenshot(t, ctx, "submit", "#submit")
 	browse(t, ctx, "submitting", chromedp.Click(chromedp.CSS("#submit-button")))
 	// Progress to succeeded arrives through the event stream: the page is
@@ -223,6 +239,15 @@ func TestWebPageInABrowser(t *testing.T) {
 	ids := jsEval[map[string]string](t, ctx, "reading the rows", `Object.fromEntries([...document.querySelectorAll('#task-rows tr')].map(r => [r.querySelector('a').textContent, r.dataset.id]))`)
 	if ids["fox.png"] == "" || ids["fox.pdf"] == "" {
 		t.Fatalf("rows: %v", ids)
+	}
+	for name, id := range ids {
+		task, err := ts.client.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(task.Formats, ","); got != "json,txt,md,html,hocr,pdf" {
+			t.Errorf("%s was submitted for %s, want the formats the form showed", name, got)
+		}
 	}
 	pages := jsEval[string](t, ctx, "reading the pages done", fmt.Sprintf(`document.querySelector('tr[data-id=%q] .pages').textContent`, ids["fox.pdf"]))
 	if strings.TrimSpace(pages) != "1/1" {

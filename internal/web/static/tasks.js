@@ -162,14 +162,37 @@ function fillModels() {
   modelChanged();
 }
 
-function modelChanged() {
+// defaultFormats mirrors the server's choice when a submission names no
+// formats (service.DefaultFormats): json, txt, md and hocr for ocr; json,
+// txt, md and html for structure; a searchable PDF too for a PDF input —
+// each only when the model makes it (the catalog's formats).
+export function defaultFormats(pipeline, makes, anyPDF) {
+  const want = pipeline === 'structure' ? ['json', 'txt', 'md', 'html'] : ['json', 'txt', 'md', 'hocr'];
+  if (anyPDF) want.push('pdf');
+  return want.filter((f) => f === 'json' || makes.includes(f));
+}
+
+const isPDF = (f) => f.type === 'application/pdf' || /\.pdf$/i.test(f.name);
+
+// showFormats ticks exactly the formats a submission will ask for: the
+// defaults for the pipeline, model and chosen files until the user ticks
+// a box, and what the model cannot make never.
+function showFormats() {
   const m = (catalog || []).find((x) => x.name === $('model').value);
   const makes = m ? m.formats : ['json', 'txt', 'md', 'html', 'hocr', 'pdf'];
+  const files = dropped || [...$('files').files];
+  const want = defaultFormats($('pipeline').value, makes, files.some(isPDF));
   for (const box of document.querySelectorAll('#formats input')) {
     const ok = makes.includes(box.value);
     box.disabled = box.value === 'json' || !ok;
     if (!ok) box.checked = false;
+    else if (!formatsTouched || box.value === 'json') box.checked = want.includes(box.value);
   }
+}
+
+function modelChanged() {
+  formatsTouched = false; // another model's defaults
+  showFormats();
 }
 
 function chosen() {
@@ -196,7 +219,7 @@ async function submit(e) {
     fd.append('pipeline', $('pipeline').value);
     if ($('model').value) fd.append('model', $('model').value);
     fd.append('priority', $('priority').value);
-    if (formatsTouched) fd.append('formats', formats.join(','));
+    fd.append('formats', formats.join(',')); // exactly what the form shows
     fd.append('file', f, f.name);
     try {
       const t = await request('POST', '/v1/tasks', fd);
@@ -210,6 +233,7 @@ async function submit(e) {
   dropped = null;
   $('files').value = '';
   $('chosen').replaceChildren();
+  showFormats();
 }
 
 let wired = false;
@@ -217,7 +241,7 @@ function wire() {
   if (wired) return;
   wired = true;
   $('submit-form').addEventListener('submit', submit);
-  $('files').addEventListener('change', () => { dropped = null; chosen(); });
+  $('files').addEventListener('change', () => { dropped = null; chosen(); showFormats(); });
   $('pipeline').addEventListener('change', fillModels);
   $('model').addEventListener('change', modelChanged);
   for (const box of document.querySelectorAll('#formats input')) box.addEventListener('change', () => { formatsTouched = true; });
@@ -229,6 +253,7 @@ function wire() {
     drop.classList.remove('over');
     dropped = [...e.dataTransfer.files];
     $('chosen').replaceChildren(...dropped.map((f) => el('li', { text: `${f.name} (${formatBytes(f.size)})` })));
+    showFormats();
   });
   $('older').addEventListener('click', () => { if (next) { cursors.push(next); loadPage(); } });
   $('newer').addEventListener('click', () => { if (cursors.length > 1) { cursors.pop(); loadPage(); } });
