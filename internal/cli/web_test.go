@@ -420,6 +420,18 @@ func TestWebPageInABrowser(t *testing.T) {
 		const img = d && d.querySelector('img[src="page1-figure1.png"]');
 		return img && img.complete && img.naturalWidth > 0;
 	})()`)
+	// Its tables get borders from the page's document stylesheet, which
+	// the frame loads under the CSP.
+	waitJS(t, ctx, "the document stylesheet in the frame", `(() => {
+		const d = document.querySelector('#rendered iframe').contentDocument;
+		const l = d && d.querySelector('link[href="/ui/document.css"]');
+		return !!(l && l.sheet && l.sheet.cssRules.length > 0);
+	})()`)
+	// A Markdown-only result is rendered, its text never parsed as HTML.
+	md := jsEval[string](t, ctx, "rendering Markdown", `import('/ui/viewer.js').then((m) => m.markdown('# T\n\n| a | b |\n| --- | --- |\n| <i>x</i> | 2 |\n\n- one\n- two\n\n---\n\n![Figure](page1-figure1.png)\n\nend', '/v1/tasks/x/').outerHTML)`)
+	if want := `<div class="markdown-doc"><h1>T</h1><table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>&lt;i&gt;x&lt;/i&gt;</td><td>2</td></tr></tbody></table><ul><li>one</li><li>two</li></ul><hr><figure><img src="/v1/tasks/x/page1-figure1.png" alt=""></figure><p>end</p></div>`; md != want {
+		t.Errorf("Markdown rendered as\n%s\nwant\n%s", md, want)
+	}
 	waitJS(t, ctx, "the page image", `document.querySelector('.page')?.dataset.loaded === 'true'`)
 	// A structure result's table cells are the viewer's words too (boxes
 	// and text), a row per line, beside the paragraphs' words.

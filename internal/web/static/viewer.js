@@ -167,12 +167,49 @@ async function showResult(t) {
     el('button', { type: 'button', role: 'tab', 'data-view': 'document', 'aria-selected': 'false', text: `Document (${doc2})`, onclick: () => pick('document') }));
   if (doc2 === 'html') {
     // Served by the API under the task, so its figures' bare names resolve
-    // to the task's assets; sandboxed: no script of it runs.
-    rendered.append(el('iframe', { src: `/v1/tasks/${encodeURIComponent(t.id)}/result?format=html`, sandbox: 'allow-same-origin', title: 'The document as HTML' }));
+    // to the task's assets; sandboxed: no script of it runs. The page's
+    // own stylesheet for documents (allowed by the CSP: same origin) gives
+    // its tables borders; the downloaded HTML stays as it is.
+    const frame = el('iframe', { src: `/v1/tasks/${encodeURIComponent(t.id)}/result?format=html`, sandbox: 'allow-same-origin', title: 'The document as HTML' });
+    frame.addEventListener('load', () => {
+      const d = frame.contentDocument;
+      if (!d || !d.head || d.querySelector('link[data-lector]')) return;
+      d.head.append(Object.assign(d.createElement('link'), { rel: 'stylesheet', href: '/ui/document.css' }));
+      d.head.lastChild.dataset.lector = '';
+    });
+    rendered.append(frame);
   } else {
     const md = await get(`/v1/tasks/${encodeURIComponent(t.id)}/result?format=md`);
-    rendered.append(el('pre', { class: 'markdown', text: md }));
+    rendered.append(markdown(md, `/v1/tasks/${encodeURIComponent(t.id)}/`));
   }
+}
+
+// markdown renders the Markdown Lector writes (render.Markdown: "#"/"##"
+// headings, paragraphs, "- " list items, pipe tables, "---" page rules,
+// "![Figure](NAME)" figures) as elements, every text as text (nothing of
+// it is parsed as HTML). base is the URL the figures' names resolve
+// against.
+export function markdown(md, base) {
+  const out = el('div', { class: 'markdown-doc' });
+  const blocks = md.replace(/\r/g, '').split(/\n{2,}/);
+  const cells = (line) => line.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((c) => c.trim().replace(/\\\|/g, '|'));
+  for (const raw of blocks) {
+    const b = raw.trim();
+    if (!b) continue;
+    const lines = b.split('\n');
+    if (b === '---') out.append(el('hr'));
+    else if (lines.length >= 2 && lines.every((l) => l.trim().startsWith('|')) && /^\|?\s*:?-{3,}/.test(lines[1].trim())) {
+      const table = el('table');
+      table.append(el('thead', {}, el('tr', {}, ...cells(lines[0]).map((c) => el('th', { text: c })))));
+      table.append(el('tbody', {}, ...lines.slice(2).map((l) => el('tr', {}, ...cells(l).map((c) => el('td', { text: c }))))));
+      out.append(table);
+    } else if (/^# /.test(b)) out.append(el('h1', { text: b.slice(2) }));
+    else if (/^## /.test(b)) out.append(el('h2', { text: b.slice(3) }));
+    else if (lines.every((l) => l.startsWith('- '))) out.append(el('ul', {}, ...lines.map((l) => el('li', { text: l.slice(2) }))));
+    else if (/^!\[[^\]]*\]\(([\w.-]+)\)$/.test(b)) out.append(el('figure', {}, el('img', { src: base + b.match(/\(([\w.-]+)\)$/)[1], alt: '' })));
+    else out.append(el('p', { text: b }));
+  }
+  return out;
 }
 
 async function load(id) {
