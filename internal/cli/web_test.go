@@ -566,6 +566,22 @@ func TestWebPageSessions(t *testing.T) {
 	if logs := ts.logs.String(); strings.Contains(logs, "secret-token") {
 		t.Error("a token is in the server's log")
 	}
+
+	// The server goes away: the system page says it cannot be reached and
+	// never that no model is loaded. Back at the same address with the same
+	// tokens but no sessions (a restart), the list's event stream is
+	// refused (401) and the page shows the login at once.
+	browse(t, ctx, "bob's system page", chromedp.Navigate(ts.base+"/#/system"), chromedp.WaitVisible(chromedp.CSS(".device")))
+	if err := ts.stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the server unreachable", `!document.getElementById('system-error').hidden`)
+	if jsEval[bool](t, ctx, "reading the instances", `!document.getElementById('no-instances').hidden`) {
+		t.Error(`the system page says "No model is loaded." while the server is down`)
+	}
+	jsEval[string](t, ctx, "back to the list", `location.hash = '#/'`)
+	startServer(t, "--auth-tokens", tokens, "--listen", strings.TrimPrefix(ts.base, "http://"))
+	waitJS(t, ctx, "the login page after the restart", `!document.getElementById('login-page').hidden && document.getElementById('who').hidden && document.getElementById('tasks-page').hidden`)
 }
 
 func ptrTo[T any](v T) *T { return &v }

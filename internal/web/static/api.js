@@ -46,6 +46,21 @@ export async function request(method, path, body, headers = {}) {
 
 export const get = (path) => request('GET', path);
 
+// streamFailed is an EventSource's error handler: after a network error
+// the browser reconnects by itself, but an HTTP error (a 401 once the
+// session ended, e.g. the server restarted) closes the stream for good
+// without saying why. Then a cheap API call asks: a 401 there ends the
+// session on the page (request's lector-unauthorized); otherwise reopen()
+// is called a little later while alive() holds.
+export function streamFailed(es, reopen, alive) {
+  if (es.readyState !== EventSource.CLOSED) return;
+  const later = (ms) => setTimeout(() => { if (alive()) reopen(); }, ms);
+  get('/v1/tasks?limit=1').then(() => later(2000), (ex) => {
+    if (ex instanceof ApiError && ex.status === 401) return;
+    later(5000);
+  });
+}
+
 const bytes = (n) => {
   if (!n) return '0 B';
   const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

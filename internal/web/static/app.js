@@ -85,10 +85,15 @@ $('logout').addEventListener('click', async () => {
 });
 
 // A 401 from any call: the session ended (expired, server restarted).
+// The page shows the login at once; the server is asked which session it
+// knows only after.
 window.addEventListener('lector-unauthorized', async () => {
   if (!session || !session.auth_required || !session.subject) return;
-  await loadSession();
+  session = { ...session, subject: '' };
+  showSession();
   route();
+  try { await loadSession(); } catch { /* the login page is shown already */ }
+  if (session.subject) route(); // another tab logged in meanwhile
 });
 
 window.addEventListener('hashchange', route);

@@ -2,7 +2,7 @@
 // priority, formats) and the caller's tasks, newest first, a page at a
 // time, kept live by the server-sent events of GET /v1/events.
 
-import { request, get, explain, formatBytes } from './api.js';
+import { request, get, explain, formatBytes, streamFailed } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 const pageSize = 20;
@@ -147,7 +147,11 @@ function openStream() {
   stream.addEventListener('task', (e) => upsert(JSON.parse(e.data)));
   stream.addEventListener('deleted', (e) => remove(JSON.parse(e.data).id));
   stream.addEventListener('reset', () => loadPage()); // changes may have been missed
-  stream.onerror = () => $('live').classList.remove('on'); // EventSource reconnects by itself
+  const es = stream;
+  es.onerror = () => {
+    $('live').classList.remove('on'); // EventSource reconnects by itself after a network error
+    streamFailed(es, openStream, () => stream === es);
+  };
 }
 
 function fillModels() {

@@ -4,7 +4,7 @@
 // structure pipeline the rendered HTML (or Markdown) with its tables and
 // figures.
 
-import { get, explain, formatBytes } from './api.js';
+import { get, request, explain, formatBytes, streamFailed } from './api.js';
 import { el, ms } from './tasks.js';
 
 const $ = (id) => document.getElementById(id);
@@ -245,7 +245,9 @@ function update(t) {
 }
 
 function follow(id) {
-  stream = new EventSource(`/v1/tasks/${encodeURIComponent(id)}/events`);
+  const es = new EventSource(`/v1/tasks/${encodeURIComponent(id)}/events`);
+  stream = es;
+  es.onerror = () => streamFailed(es, () => { if (shown === id) load(id); }, () => stream === es);
   stream.addEventListener('status', (e) => {
     const t = JSON.parse(e.data);
     update(t);
