@@ -259,6 +259,11 @@ func TestWebPageInABrowser(t *testing.T) {
 	// task table scrolls inside its own box).
 	browse(t, ctx, "a phone's width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 	waitJS(t, ctx, "the page to fit a phone's width", `window.innerWidth <= 400 && document.documentElement.scrollWidth <= window.innerWidth`)
+	// Each task's status and its button are in view, not scrolled away
+	// inside the table's box.
+	waitJS(t, ctx, "the rows' status and buttons in view", `[...document.querySelectorAll('#task-rows tr')].every((r) =>
+		[r.querySelector('.status'), r.querySelector('button')].every((e) => { const b = e.getBoundingClientRect(); return b.width > 0 && b.left >= 0 && b.right <= window.innerWidth; }))
+		&& document.querySelector('#list .table-wrap').scrollWidth <= document.querySelector('#list .table-wrap').clientWidth`)
 	screenshot(t, ctx, "tasks-phone", "")
 	browse(t, ctx, "a desktop's width again", chromedp.EmulateViewport(1280, 900))
 
@@ -529,6 +534,13 @@ func TestWebPageSessions(t *testing.T) {
 	}
 	login("bob-secret-token", "bob")
 	waitJS(t, ctx, "bob's empty list", `!document.getElementById('no-tasks').hidden`)
+	// At a phone's width "Log out" shares a row with the subject's name.
+	browse(t, ctx, "a phone's width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	waitJS(t, ctx, "the header at a phone's width", `(() => {
+		const who = document.getElementById('who').getBoundingClientRect(), out = document.getElementById('logout').getBoundingClientRect();
+		return window.innerWidth <= 400 && out.width > 0 && out.right <= window.innerWidth && Math.abs((who.top + who.bottom) - (out.top + out.bottom)) < 8 && who.width > 0;
+	})()`)
+	browse(t, ctx, "a desktop's width again", chromedp.EmulateViewport(1280, 900))
 	browse(t, ctx, "bob opening alice's task",
 		chromedp.Navigate(ts.base+"/#/tasks/"+aliceTask),
 		chromedp.WaitVisible(chromedp.CSS("#viewer-error")))

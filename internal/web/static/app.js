@@ -54,7 +54,7 @@ function route() {
 function showSession() {
   const who = $('who');
   who.hidden = !session.subject;
-  who.textContent = session.subject ? `Signed in as ${session.subject}` : '';
+  who.replaceChildren(...(session.subject ? [Object.assign(document.createElement('span'), { className: 'who-label', textContent: 'Signed in as ' }), session.subject] : []));
   $('logout').hidden = !session.subject;
 }
 
