@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -271,7 +272,11 @@ func TestWebPageInABrowser(t *testing.T) {
 	// then the instance is gone (the server unloaded it), without a reload.
 	browse(t, ctx, "opening the system page", chromedp.Navigate(ts.base+"/#/system"))
 	row := `#instance-rows tr[data-model="tesseract:eng"]`
-	waitJS(t, ctx, "the loaded model", `document.querySelector('`+row+` td.countdown')?.textContent.endsWith(' s')`)
+	// The countdown reads m:ss; its seconds are in data-seconds.
+	waitJS(t, ctx, "the loaded model", `/^0:\d\d$/.test(document.querySelector('`+row+` td.countdown')?.textContent) && document.querySelector('`+row+` td.countdown').dataset.seconds`)
+	if h := jsEval[string](t, ctx, "the device's heading", `document.querySelector('.device[data-device="cpu"] h3').textContent`); h != "cpu" {
+		t.Errorf("the CPU's heading reads %q", h)
+	}
 	waitJS(t, ctx, "the device's memory", `(() => {
 		const d = document.querySelector('.device'), fill = d && d.querySelector('.membar .fill');
 		return fill && parseFloat(fill.style.width) > 0 && /[\d.]+ [KMGT]iB of [\d.]+ [KMGT]iB used/.test(d.textContent) && !d.textContent.includes('NaN');
@@ -279,7 +284,7 @@ func TestWebPageInABrowser(t *testing.T) {
 	screenshot(t, ctx, "system", "")
 	assertControlsNamed(t, ctx, "system")
 	jsEval[bool](t, ctx, "recording the countdown", `window.seen = []; setInterval(() => {
-		const c = document.querySelector('`+row+` td.countdown'); if (c) window.seen.push(parseFloat(c.textContent)); }, 50); true`)
+		const c = document.querySelector('`+row+` td.countdown'); if (c) window.seen.push(parseFloat(c.dataset.seconds)); }, 50); true`)
 	waitJS(t, ctx, "the instance to go", `window.seen.length > 0 && document.querySelector('`+row+`') === null`)
 	seen := jsEval[[]float64](t, ctx, "reading the countdown", `window.seen`)
 	if len(seen) < 2 || seen[len(seen)-1] > 0.5 || seen[0] <= seen[len(seen)-1] {
@@ -358,8 +363,23 @@ func TestWebPageInABrowser(t *testing.T) {
 	// The page image is a PDF page rendered for the viewer: wait for it, so
 	// that nothing is in flight when the test checks the node is idle.
 	waitJS(t, ctx, "the PDF's page image", `document.querySelector('.page')?.dataset.loaded === 'true'`)
+	// The page image is not kept by the browser (it would outlive a
+	// logout).
+	if cc := jsEval[string](t, ctx, "the page image's caching", `fetch('/v1/tasks/`+ids["fox.pdf"]+`/pages/1').then((r) => r.headers.get('Cache-Control'))`); cc != "private, no-store" {
+		t.Errorf("page image Cache-Control: %q, want private, no-store", cc)
+	}
+	begins := chromedp.Events(ctx, browser.DownloadWillBegin)
 	browse(t, ctx, "downloading the PDF",
 		chromedp.Click(chromedp.CSS(`a[data-format="pdf"]`)))
+	for ev, err := range begins {
+		if err != nil {
+			t.Fatalf("waiting for the download to begin: %v", err)
+		}
+		if ev.SuggestedFilename != "fox.ocr.pdf" {
+			t.Errorf("the searchable PDF downloads as %q, want fox.ocr.pdf", ev.SuggestedFilename)
+		}
+		break
+	}
 	var guid string
 	for ev, err := range progress {
 		if err != nil {
@@ -384,7 +404,14 @@ func TestWebPageInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	sel := fmt.Sprintf(`#task-rows tr[data-id=%q]`, slow.ID)
+	// Its viewer says when the results come and offers Cancel.
+	browse(t, ctx, "opening the running task's viewer", chromedp.Navigate(ts.base+"/#/tasks/"+slow.ID), chromedp.WaitVisible(chromedp.CSS(`#downloads button.cancel`)))
+	waitJS(t, ctx, "the viewer's word on the results", `/results appear here when the task finishes/.test(document.querySelector('#downloads .pending')?.textContent) && document.title === 'slow.png — Lector'`)
 	browse(t, ctx, "opening the list", chromedp.Navigate(ts.base+"/#/"), chromedp.WaitVisible(chromedp.CSS(sel+`[data-status="running"] button.cancel`)))
+	// A running task's device is not "auto", and its time counts.
+	waitJS(t, ctx, "the running task's device and time", `(() => { const r = document.querySelector('`+sel+`'); return r && r.children[4].textContent !== 'auto' && /^\d+:\d\d so far$/.test(r.querySelector('td.time').textContent); })()`)
+	// Delete asks first; Cancel does not.
+	jsEval[bool](t, ctx, "answering confirmations", `window.asked = []; window.confirm = (m) => { window.asked.push(m); return true; }; true`)
 	browse(t, ctx, "canceling", chromedp.Click(chromedp.CSS(sel+` button.cancel`)))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -395,6 +422,16 @@ func TestWebPageInABrowser(t *testing.T) {
 	// An ended task can be deleted from the list.
 	browse(t, ctx, "deleting", chromedp.Click(chromedp.CSS(sel+` button.delete`)))
 	waitJS(t, ctx, "the row to go", `document.querySelector('`+sel+`') === null`)
+	if asked := jsEval[[]string](t, ctx, "reading the confirmations", `window.asked`); len(asked) != 1 || asked[0] != "Delete slow.png and its results?" {
+		t.Errorf("confirmations asked: %q, want one for the delete", asked)
+	}
+	// Focus moves to the next row's button, not to the page's top.
+	if !jsEval[bool](t, ctx, "the focus after deleting", `!!document.activeElement.closest('#task-rows') || document.activeElement.id === 'list-title'`) {
+		t.Error("after deleting, the focus is not in the list")
+	}
+	if title := jsEval[string](t, ctx, "the list's title", `document.title`); title != "Tasks — Lector" {
+		t.Errorf("the list's document.title is %q", title)
+	}
 	var se *api.StatusError
 	if _, err := ts.client.Get(t.Context(), slow.ID); !errors.As(err, &se) || se.Status != 404 {
 		t.Errorf("the deleted task: %v", err)
@@ -645,7 +682,19 @@ func TestWebPageFirstLoad(t *testing.T) {
 		busy: explain(new ApiError(503, 'queue_full', '9 tasks are queued', 7)),
 		memory: explain(new ApiError(503, 'insufficient_memory', 'x', 12)),
 		unreachable: explain(new TypeError('Failed to fetch')),
+		busy_once: explain(new ApiError(503, 'queue_full', '1 task is queued, the limit; try again in 3s', 7)),
+		limit: explain(new ApiError(413, 'too_large', 'the input is over the limit of 104857600 bytes', 0)),
+		pixels: explain(new ApiError(400, 'too_many_pixels', 'page 2 has 20000×10000 pixels, over the limit of 100000000', 0)),
 	}))`)
+	for k, want := range map[string]string{
+		"busy_once": "The server is busy — try again in 7 s. (1 task is queued, the limit)",
+		"limit":     "This file is too large for this server. (the input is over the limit of 100 MiB)",
+		"pixels":    "A page of this document is larger than this server accepts. (page 2 has 20000×10000 pixels (200.0 MP), over the limit of 100 MP)",
+	} {
+		if words[k] != want {
+			t.Errorf("%s reads %q, want %q", k, words[k], want)
+		}
+	}
 	for k, want := range map[string]string{
 		"too_large":      "This file is too large for this server. (the input is over the limit of 100 bytes)",
 		"not_a_document": "This is not an image or PDF that Lector reads",
@@ -723,4 +772,9 @@ func TestWebPageSaysWhenBusy(t *testing.T) {
 		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{img}),
 		chromedp.Click(chromedp.CSS("#submit-button")))
 	waitJS(t, ctx, "the page to say when to try again", `/^c\.png: The server is busy — try again in [1-9]\d* s\./.test(document.querySelector('#submit-messages li.error')?.textContent || '')`)
+	// Said once, and in good English: the server's own "try again" is not
+	// repeated.
+	if msg := jsEval[string](t, ctx, "reading the message", `document.querySelector('#submit-messages li.error').textContent`); !regexp.MustCompile(`^c\.png: The server is busy — try again in [1-9]\d* s\. \(1 task is queued, the limit\)$`).MatchString(msg) {
+		t.Errorf("the busy message reads %q", msg)
+	}
 }

@@ -266,6 +266,9 @@ type SystemView struct {
 	Nodes []ClusterNode `json:"nodes,omitempty"`
 	// ClusterError says why Nodes is missing (the database is unreachable).
 	ClusterError string `json:"cluster_error,omitempty"`
+	// MaxInputBytes is the largest input this node accepts, in bytes (a
+	// server's; the page checks a file against it before uploading).
+	MaxInputBytes int64 `json:"max_input_bytes,omitempty"`
 }
 
 // ClusterNode is one node as the database knows it.
@@ -298,6 +301,7 @@ func (s *Server) system(w http.ResponseWriter, r *http.Request) {
 	out := s.nodeView()
 	if s.d.Service != nil {
 		out.Node = s.d.Service.NodeID()
+		out.MaxInputBytes = s.d.Service.MaxInputBytes()
 		nodes, err := s.d.Service.Nodes(r.Context())
 		if err != nil { // the database is unreachable: this node's own view still answers
 			out.ClusterError = errcode.Message(err)

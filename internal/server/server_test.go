@@ -193,3 +193,18 @@ func TestNoPageWithoutWeb(t *testing.T) {
 		t.Fatalf("%d %+v", rec.Code, body)
 	}
 }
+
+func TestSearchablePDFName(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ filename, want string }{
+		{"report.pdf", "report.ocr.pdf"},
+		{"scan.2024.png", "scan.2024.ocr.pdf"},
+		{"noext", "noext.ocr.pdf"},
+		{"", "t1.ocr.pdf"},
+		{".pdf", "t1.ocr.pdf"},
+	} {
+		if got := SearchablePDFName(c.filename, "t1"); got != c.want {
+			t.Errorf("SearchablePDFName(%q) = %q, want %q", c.filename, got, c.want)
+		}
+	}
+}

@@ -13,7 +13,10 @@ import (
 
 // pageImage serves page {page} of a task as an image a browser shows, in
 // the frame of the task's result (what the page's viewer draws the words'
-// boxes over). It is private to the caller and never changes.
+// boxes over). It is private to the caller and never stored by the
+// browser (no-store): a cached copy would be served for the same URL to
+// whoever uses the browser after logging out (the cache does not know the
+// session), and a PDF page's image is the document itself.
 func (s *Server) pageImage(w http.ResponseWriter, r *http.Request) {
 	page, err := strconv.Atoi(r.PathValue("page"))
 	if err != nil {
@@ -27,7 +30,7 @@ func (s *Server) pageImage(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "image/"+media)
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
-	w.Header().Set("Cache-Control", "private, max-age=86400")
+	w.Header().Set("Cache-Control", "private, no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(data)
 }

@@ -8,7 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lector-ocr/lector"
@@ -161,7 +163,18 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 	if format == "" {
 		format = "json"
 	}
+	// The searchable PDF is named after the input, NAME.ocr.pdf, not the
+	// input's own name (which a browser would otherwise take from the page).
+	disposition := ""
+	if format == "pdf" {
+		if t, err := s.d.Service.Get(r.Context(), subject(r), r.PathValue("id")); err == nil {
+			disposition = mime.FormatMediaType("attachment", map[string]string{"filename": SearchablePDFName(t.Filename, t.ID)})
+		}
+	}
 	err := s.d.Service.Result(r.Context(), subject(r), r.PathValue("id"), format, func(size int64) (io.Writer, error) {
+		if disposition != "" {
+			w.Header().Set("Content-Disposition", disposition)
+		}
 		w.Header().Set("Content-Type", render.Formats[format])
 		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 		w.WriteHeader(200)
@@ -170,6 +183,17 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 	if err != nil && w.Header().Get("Content-Length") == "" {
 		s.fail(w, r, err)
 	}
+}
+
+// SearchablePDFName is the download name of a task's searchable PDF: the
+// input's name without its extension (the task's ID without one) and
+// ".ocr.pdf".
+func SearchablePDFName(filename, id string) string {
+	base := strings.TrimSuffix(filepath.Base(filename), filepath.Ext(filename))
+	if filename == "" || base == "" || base == "." {
+		base = id
+	}
+	return base + ".ocr.pdf"
 }
 
 // asset serves a figure image a task's Markdown or HTML links.

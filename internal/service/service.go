@@ -359,7 +359,10 @@ func (s *Service) Submit(ctx context.Context, subject string, up Upload, f Field
 	var qf *store.QueueFullError
 	if errors.As(err, &qf) {
 		if qf.Subject {
-			return nil, s.queueFull(qf.Count-qf.Limit+1, "you have %d tasks queued, your limit", qf.Count)
+			return nil, s.queueFull(qf.Count-qf.Limit+1, "you have %s queued, your limit", nTasks(qf.Count))
+		}
+		if qf.Count == 1 {
+			return nil, s.queueFull(qf.Count-qf.Limit+1, "1 task is queued, the limit")
 		}
 		return nil, s.queueFull(qf.Count-qf.Limit+1, "%d tasks are queued, the limit", qf.Count)
 	}
@@ -739,6 +742,14 @@ func (s *Service) queueFull(ahead int, format string, args ...any) error {
 	e := errcode.New(errcode.QueueFull, format+"; try again in %s", append(args, wait)...)
 	e.RetryAfter = wait
 	return e
+}
+
+// nTasks is "1 task" or "N tasks".
+func nTasks(n int) string {
+	if n == 1 {
+		return "1 task"
+	}
+	return fmt.Sprintf("%d tasks", n)
 }
 
 // RetryAfter is how long a refused client should wait: one task's worth of

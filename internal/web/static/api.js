@@ -69,10 +69,17 @@ const bytes = (n) => {
 };
 export { bytes as formatBytes };
 
+// humane writes a server message's limits in units a person reads:
+// "… 104857600 bytes" as 100 MiB, a pixel limit as megapixels (MP).
+function humane(m) {
+  return m.replace(/(\d{4,}) bytes/g, (_, n) => bytes(Number(n)).replace('.0 ', ' '))
+    .replace(/(\d+)×(\d+) pixels, over the limit of (\d+)/, (_, w, h, n) => `${w}×${h} pixels (${(w * h / 1e6).toFixed(1)} MP), over the limit of ${Number(n) / 1e6} MP`);
+}
+
 // explain turns an API error into a sentence for a person.
 export function explain(err) {
   if (!(err instanceof ApiError)) return `The server could not be reached (${err.message}).`;
-  const m = err.message;
+  const m = humane(err.message);
   switch (err.code) {
     case 'too_large': return `This file is too large for this server. (${m})`;
     case 'unsupported_media_type': return 'This is not an image or PDF that Lector reads: use PNG, JPEG, TIFF, BMP, WebP, GIF or PDF.';
@@ -82,8 +89,12 @@ export function explain(err) {
     case 'too_many_pixels': return `A page of this document is larger than this server accepts. (${m})`;
     case 'queue_full':
     case 'insufficient_memory':
-    case 'unavailable':
-      return `The server is busy — try again in ${err.retryAfter || 5} s. (${m})`;
+    case 'unavailable': {
+      // The server's message ends with its own "try again in …": said
+      // once here, from Retry-After.
+      const why = m.replace(/[;,.]?\s*try again in [^;.]*\.?$/i, '').trim();
+      return `The server is busy — try again in ${err.retryAfter || 5} s.${why ? ` (${why})` : ''}`;
+    }
     case 'unknown_model': return `That model is not installed on this server. (${m})`;
     case 'device_unavailable': return `That device cannot run this model here. (${m})`;
     case 'unauthorized': return 'Log in first: this server needs a token.';

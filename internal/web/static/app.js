@@ -27,6 +27,7 @@ function route() {
   stopCurrent();
   if (session.auth_required && !session.subject) {
     only('login-page');
+    document.title = 'Log in — Lector';
     $('login-token').focus();
     return;
   }

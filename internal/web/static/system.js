@@ -13,6 +13,7 @@ let timer = null;
 let ticker = null;
 let instances = [];
 let busy = false;
+let polls = 0;
 
 function device(d, th) {
   const used = d.memory.used_bytes, total = d.memory.total_bytes || 1;
@@ -31,7 +32,7 @@ function device(d, th) {
   bar.append(fill, res, warn, crit);
   const s = d.service || {};
   return el('article', { class: 'device', 'data-device': d.id },
-    el('h3', {}, `${d.id} `, el('small', { text: d.name || '' })),
+    el('h3', {}, d.id, d.name && d.name !== d.id ? ' ' : '', d.name && d.name !== d.id ? el('small', { text: d.name }) : null),
     el('p', {}, el('span', { class: `level ${d.level}`, text: d.level }),
       ` ${formatBytes(used)} of ${formatBytes(d.memory.total_bytes)} used (${pct(frac)}); warning at ${pct(th.warning)}, critical at ${pct(th.critical)}`),
     bar,
@@ -57,11 +58,34 @@ function nodes(sys) {
   }));
 }
 
+// secondsLeft is an instance's keep-alive left in seconds, or null.
+function secondsLeft(inst) {
+  if (inst.pinned || !inst.expires_at) return null;
+  return Math.max(0, (new Date(inst.expires_at) - Date.now()) / 1000);
+}
+
+// countdown is the keep-alive left as m:ss.
 function countdown(inst) {
   if (inst.pinned) return 'pinned';
-  if (!inst.expires_at) return inst.refs > 0 ? 'in use' : '';
-  const left = Math.max(0, (new Date(inst.expires_at) - Date.now()) / 1000);
-  return `${left.toFixed(1)} s`;
+  const left = secondsLeft(inst);
+  if (left == null) return inst.refs > 0 ? 'in use' : '';
+  const s = Math.ceil(left);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+function setCountdown(cell, inst) {
+  cell.textContent = countdown(inst);
+  const left = secondsLeft(inst);
+  if (left == null) delete cell.dataset.seconds;
+  else cell.dataset.seconds = left.toFixed(1);
+}
+
+// estimateError says how far the estimate was from the peak, in words:
+// r.estimate_error is (estimated − peak) / peak.
+function estimateError(e) {
+  const pct = Math.round(Math.abs(e) * 100);
+  if (pct === 0) return 'exact';
+  return `${e > 0 ? '+' : '−'}${pct} % ${e > 0 ? 'over' : 'under'}`;
 }
 
 function instanceRows() {
@@ -76,15 +100,16 @@ function instanceRows() {
       el('td', { text: inst.model }), el('td', { text: inst.device }), el('td', { text: inst.state }),
       el('td', { text: String(inst.refs) }),
       el('td', { text: `${formatBytes(inst.measured_cpu_bytes)}${inst.measured_gpu_bytes ? ` + GPU ${formatBytes(inst.measured_gpu_bytes)}` : ''} / ${formatBytes(inst.estimated_bytes)}` }),
-      el('td', { class: 'countdown', text: countdown(inst) }),
+      (() => { const c = el('td', { class: 'countdown' }); setCountdown(c, inst); return c; })(),
       el('td', {}, pin, ' ', unload));
   }));
   $('no-instances').hidden = instances.length > 0;
+  $('instances').hidden = instances.length === 0;
 }
 
 function tickCountdowns() {
   const cells = document.querySelectorAll('#instance-rows td.countdown');
-  instances.forEach((inst, i) => { if (cells[i]) cells[i].textContent = countdown(inst); });
+  instances.forEach((inst, i) => { if (cells[i]) setCountdown(cells[i], inst); });
 }
 
 async function op(path, body) {
@@ -97,38 +122,53 @@ async function op(path, body) {
   }
 }
 
-async function poll() {
-  if (busy) return;
-  busy = true;
-  try {
-    const [sys, models, list] = await Promise.all([get('/v1/system'), get('/v1/models'), get('/v1/tasks?limit=20')]);
-    if (!timer) return; // hidden meanwhile
-    $('system-error').hidden = true;
-    $('devices').replaceChildren(...sys.devices.map((d) => device(d, sys.thresholds)));
-    nodes(sys);
-    instances = models.loaded;
-    instanceRows();
-    $('semaphores').replaceChildren(...(sys.semaphores || []).map((s) => el('p', { class: 'semaphore', 'data-pipeline': s.pipeline,
-      text: `${s.pipeline}: ${s.in_use} of ${s.limit} in use, ${s.waiting} waiting (peak ${s.peak})` })));
-    if (!(sys.semaphores || []).length) $('semaphores').textContent = 'No pipeline is capped.';
-    const done = list.tasks.filter((t) => t.resources && t.resources.estimated_bytes);
-    $('estimate-rows').replaceChildren(...done.map((t) => {
+function estimates(list) {
+  const done = list.tasks.filter((t) => t.resources && t.resources.estimated_bytes);
+  $('estimate-rows').replaceChildren(...done.map((t) => {
       const r = t.resources;
       return el('tr', {},
         el('td', {}, el('a', { href: `#/tasks/${encodeURIComponent(t.id)}`, text: t.filename || t.id })),
         el('td', { text: t.model }), el('td', { text: r.device }),
         el('td', { text: formatBytes(r.estimated_bytes) }), el('td', { text: formatBytes(r.peak_bytes) }),
-        el('td', { text: `${(r.estimate_error * 100).toFixed(0)}%` }));
+        el('td', { text: estimateError(r.estimate_error), title: 'the estimate against the measured peak: + over, − under' }));
     }));
+  $('estimates').hidden = done.length === 0;
+  $('no-estimates').hidden = done.length > 0;
+}
+
+async function poll() {
+  if (busy) return;
+  busy = true;
+  try {
+    // The loaded instances come with the system view; the finished tasks'
+    // estimates change only when a task ends: read every tenth poll.
+    const wantList = polls++ % 10 === 0;
+    const [sys, list] = await Promise.all([get('/v1/system'), wantList ? get('/v1/tasks?limit=20') : null]);
+    if (!timer) return; // hidden meanwhile
+    $('system-error').hidden = true;
+    $('devices').replaceChildren(...sys.devices.map((d) => device(d, sys.thresholds)));
+    nodes(sys);
+    instances = sys.loaded || [];
+    instanceRows();
+    $('semaphores').replaceChildren(...(sys.semaphores || []).map((s) => el('p', { class: 'semaphore', 'data-pipeline': s.pipeline,
+      text: `${s.pipeline}: ${s.in_use} of ${s.limit} in use, ${s.waiting} waiting (peak ${s.peak})` })));
+    if (!(sys.semaphores || []).length) $('semaphores').textContent = 'No pipeline is capped.';
+    if (list) estimates(list);
   } catch (ex) {
-    $('system-error').textContent = explain(ex);
+    if (!timer) return;
+    // What is shown is no longer known to be true: say so, and never
+    // "No model is loaded" for a server that did not answer.
+    $('system-error').textContent = `${explain(ex)} What follows is as of the last answer.`;
     $('system-error').hidden = false;
+    $('no-instances').hidden = true;
   } finally {
     busy = false;
   }
 }
 
 export function show() {
+  polls = 0;
+  document.title = 'System — Lector';
   timer = setInterval(poll, pollMs);
   ticker = setInterval(tickCountdowns, 100);
   poll();

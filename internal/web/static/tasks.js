@@ -12,6 +12,9 @@ let cursors = ['']; // cursor of each page seen; the last is the current page's
 let next = '';
 let rows = new Map(); // id → task on the current page
 let formatsTouched = false;
+let maxInputBytes = 0; // the server's limit, when known (GET /v1/system)
+let ticker = null;
+const isFinal = (t) => ['succeeded', 'failed', 'canceled'].includes(t.status);
 
 export const statusWords = {
   queued: 'queued', running: 'running', succeeded: 'succeeded', failed: 'failed', canceled: 'canceled',
@@ -24,10 +27,27 @@ export function ms(v) {
   return `${Math.floor(v / 60000)} min ${Math.round((v % 60000) / 1000)} s`;
 }
 
-function taskTime(t) {
+// taskTime is how long a task ran, or for a running one how long it has
+// been running (kept current by a ticker while the list is shown).
+export function taskTime(t, now = Date.now()) {
   if (t.resources && t.resources.run_ms != null && t.status !== 'queued' && t.status !== 'running') return ms(t.resources.run_ms);
   if (t.started_at && t.finished_at) return ms(new Date(t.finished_at) - new Date(t.started_at));
+  if (t.status === 'running' && t.started_at) return `${elapsed(now - new Date(t.started_at))} so far`;
   return '';
+}
+
+// elapsed is a running time as m:ss.
+function elapsed(v) {
+  const s = Math.max(0, Math.floor(v / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+// taskDevice is where the task runs or ran when the API says (its
+// resources), else the device asked for; "auto" is not a place.
+export function taskDevice(t) {
+  if (t.resources && t.resources.device) return t.resources.device;
+  if (t.device && t.device !== 'auto') return t.device;
+  return isFinal(t) ? '' : 'any';
 }
 
 function el(tag, attrs = {}, ...kids) {
@@ -53,8 +73,9 @@ function row(t) {
   const pagesCell = el('td', {},
     el('progress', { max: String(Math.max(total, 1)), value: String(t.pages.done), 'aria-label': `${name}: ${t.pages.done} of ${total} pages` }),
     el('span', { class: 'pages', text: ` ${t.pages.done}/${total}` }));
-  const dev = t.resources && t.resources.device ? t.resources.device : t.device;
-  const devCell = el('td', { text: dev || '' });
+  const dev = taskDevice(t);
+  const devCell = el('td', { text: dev });
+  if (dev === 'any') devCell.title = 'the server places it; the device is shown once it has run';
   if (t.resources && t.resources.fallback) devCell.append(' ', el('span', { class: 'badge', text: 'fallback', title: 'ran here because the device meant for it did not admit it' }));
   const action = final
     ? el('button', { type: 'button', class: 'delete', text: 'Delete', 'aria-label': `Delete ${name}`, onclick: () => act(t, 'delete') })
@@ -65,7 +86,7 @@ function row(t) {
     statusCell, pagesCell,
     el('td', { text: t.model }),
     devCell,
-    el('td', { text: taskTime(t) }),
+    el('td', { class: 'time', text: taskTime(t) }),
     el('td', {}, el('time', { datetime: t.created_at, text: new Date(t.created_at).toLocaleString() })),
     el('td', {}, action));
   return tr;
@@ -73,10 +94,22 @@ function row(t) {
 
 async function act(t, what) {
   const msgs = $('submit-messages');
+  const name = t.filename || t.id;
+  // Deleting loses the results: asked first. Canceling is not.
+  if (what === 'delete' && !window.confirm(`Delete ${name} and its results?`)) return;
   try {
     const out = await request('DELETE', `/v1/tasks/${encodeURIComponent(t.id)}`);
-    if (out === null) remove(t.id); // deleted
-    else upsert(out);
+    if (out === null) {
+      // Focus goes to the next row's action (else the previous row's,
+      // else the list's heading), not to the page's top.
+      const trs = [...$('task-rows').children];
+      const i = trs.findIndex((r) => r.dataset.id === t.id);
+      const nextId = (trs[i + 1] || trs[i - 1] || {}).dataset?.id;
+      remove(t.id);
+      const target = nextId && $('task-rows').querySelector(`tr[data-id="${CSS.escape(nextId)}"] button`);
+      if (target) target.focus();
+      else { $('list-title').tabIndex = -1; $('list-title').focus(); }
+    } else upsert(out);
   } catch (ex) {
     msgs.replaceChildren(el('li', { class: 'error', text: `${what === 'delete' ? 'Deleting' : 'Canceling'} ${t.filename || t.id}: ${explain(ex)}` }));
   }
@@ -87,11 +120,11 @@ function render() {
   const list = [...rows.values()].sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : a.id < b.id ? 1 : -1));
   body.replaceChildren(...list.map(row));
   $('no-tasks').hidden = list.length > 0;
+  $('task-table').hidden = list.length === 0;
   $('newer').disabled = cursors.length <= 1;
   $('older').disabled = !next;
 }
 
-const isFinal = (t) => ['succeeded', 'failed', 'canceled'].includes(t.status);
 
 // fresher picks between two readings of a task that may arrive out of
 // order (a list fetched while events flow): an ended task never goes back
@@ -219,6 +252,11 @@ async function submit(e) {
   $('submit-button').disabled = true;
   const formats = [...document.querySelectorAll('#formats input:checked')].map((b) => b.value);
   for (const f of files) {
+    if (maxInputBytes && f.size > maxInputBytes) {
+      // Not sent: the server would refuse it after the whole upload.
+      msgs.append(el('li', { class: 'error', text: `${f.name}: This file is too large for this server (${formatBytes(f.size)}; the limit is ${formatBytes(maxInputBytes)}).` }));
+      continue;
+    }
     const fd = new FormData();
     fd.append('pipeline', $('pipeline').value);
     if ($('model').value) fd.append('model', $('model').value);
@@ -265,9 +303,12 @@ function wire() {
 
 export async function show() {
   wire();
+  document.title = 'Tasks — Lector';
   if (!catalog) {
     try {
-      catalog = (await get('/v1/models')).catalog;
+      const [models, sys] = await Promise.all([get('/v1/models'), get('/v1/system')]);
+      catalog = models.catalog;
+      maxInputBytes = sys.max_input_bytes || 0;
     } catch (ex) {
       catalog = [];
       $('submit-messages').replaceChildren(el('li', { class: 'error', text: explain(ex) }));
@@ -275,9 +316,19 @@ export async function show() {
     fillModels();
   }
   openStream();
+  // A running task's time counts up.
+  ticker = setInterval(() => {
+    for (const tr of $('task-rows').querySelectorAll('tr[data-status="running"]')) {
+      const t = rows.get(tr.dataset.id);
+      const cell = tr.querySelector('td.time');
+      if (t && cell) cell.textContent = taskTime(t);
+    }
+  }, 1000);
 }
 
 export function hide() {
+  clearInterval(ticker);
+  ticker = null;
   if (stream) stream.close();
   stream = null;
   // Nothing of this session stays on the page (the next may be another

@@ -44,10 +44,33 @@ function meta(t) {
 
 function downloads(t) {
   const base = (t.filename || t.id).replace(/\.[^.]+$/, '');
+  const ext = { hocr: 'hocr.html', pdf: 'ocr.pdf' }; // the searchable PDF is not the input
   const links = t.status === 'succeeded' && !t.results_deleted_at
-    ? t.formats.map((f) => el('a', { class: 'button', href: `/v1/tasks/${encodeURIComponent(t.id)}/result?format=${f}`, download: `${base}.${f === 'hocr' ? 'hocr.html' : f}`, 'data-format': f, text: f }))
+    ? t.formats.map((f) => el('a', { class: 'button', href: `/v1/tasks/${encodeURIComponent(t.id)}/result?format=${f}`, download: `${base}.${ext[f] || f}`, 'data-format': f, text: f }))
     : [];
-  $('downloads').replaceChildren(...(links.length ? [el('span', { text: 'Download: ' }), ...links] : []));
+  if (links.length) {
+    $('downloads').replaceChildren(el('span', { text: 'Download: ' }), ...links);
+    return;
+  }
+  if (['succeeded', 'failed', 'canceled'].includes(t.status)) {
+    $('downloads').replaceChildren();
+    return;
+  }
+  // Not finished: say when the results come, and offer to cancel.
+  const cancel = el('button', { type: 'button', class: 'cancel', text: t.cancel_requested ? 'Canceling…' : 'Cancel', 'aria-label': `Cancel ${t.filename || t.id}`,
+    onclick: async () => {
+      cancel.disabled = true;
+      try {
+        const out = await request('DELETE', `/v1/tasks/${encodeURIComponent(t.id)}`);
+        if (out && shown === t.id) update(out);
+      } catch (ex) {
+        cancel.disabled = false;
+        $('viewer-error').textContent = explain(ex);
+        $('viewer-error').hidden = false;
+      }
+    } });
+  if (t.cancel_requested) cancel.disabled = true;
+  $('downloads').replaceChildren(el('span', { class: 'pending', text: `The results appear here when the task finishes (${t.status === 'queued' ? 'it is queued' : 'it is running'}).` }), cancel);
 }
 
 // words returns the page's lines of words in reading order; a recognised
@@ -239,6 +262,7 @@ async function load(id) {
 
 function update(t) {
   $('viewer-title').textContent = t.filename || t.id;
+  document.title = `${t.filename || t.id} — Lector`;
   $('viewer-meta').textContent = meta(t);
   $('viewer-page').dataset.status = t.status;
   downloads(t);
@@ -266,6 +290,7 @@ function follow(id) {
 
 export function show(id) {
   shown = id;
+  document.title = 'Task — Lector';
   $('viewer-title').textContent = 'Task';
   $('viewer-meta').textContent = '';
   $('downloads').replaceChildren();
