@@ -474,6 +474,12 @@ func TestWebPageInABrowser(t *testing.T) {
 	if want := `<div class="markdown-doc"><h1>T</h1><table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>&lt;i&gt;x&lt;/i&gt;</td><td>2</td></tr></tbody></table><ul><li>one</li><li>two</li></ul><hr><figure><img src="/v1/tasks/x/page1-figure1.png" alt=""></figure><p>end</p></div>`; md != want {
 		t.Errorf("Markdown rendered as\n%s\nwant\n%s", md, want)
 	}
+	// An escaped pipe stays in its cell; a table with spans (written as its
+	// HTML) keeps its spans and text, nothing else.
+	md = jsEval[string](t, ctx, "rendering Markdown's harder tables", `import('/ui/viewer.js').then((m) => m.markdown('| a \\| b | c |\n| --- | --- |\n| 1 | 2 |\n\n<table><tr><td colspan="2" onclick="x()">A<img src="y" onerror="z()"><b>B</b></td></tr><script>w()</script></table>', '/').outerHTML)`)
+	if want := `<div class="markdown-doc"><table><thead><tr><th>a | b</th><th>c</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr></tbody></table><table><tbody><tr><td colspan="2">AB</td></tr></tbody></table></div>`; md != want {
+		t.Errorf("Markdown's harder tables rendered as\n%s\nwant\n%s", md, want)
+	}
 	waitJS(t, ctx, "the page image", `document.querySelector('.page')?.dataset.loaded === 'true'`)
 	// A structure result's table cells are the viewer's words too (boxes
 	// and text), a row per line, beside the paragraphs' words.

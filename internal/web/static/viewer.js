@@ -207,15 +207,34 @@ async function showResult(t) {
   }
 }
 
+// safeTable rebuilds a table with spans (render.Markdown writes its HTML)
+// from its table elements, spans and text only: any other element or
+// attribute is dropped, no markup is inserted as HTML.
+function safeTable(src) {
+  const parsed = new DOMParser().parseFromString(src, 'text/html').querySelector('table');
+  const keep = new Set(['TABLE', 'THEAD', 'TBODY', 'TR', 'TH', 'TD']);
+  const copy = (n) => {
+    const e = document.createElement(n.tagName.toLowerCase());
+    for (const a of ['rowspan', 'colspan']) if (n.hasAttribute(a) && /^\d+$/.test(n.getAttribute(a))) e.setAttribute(a, n.getAttribute(a));
+    for (const k of n.childNodes) {
+      if (k.nodeType === Node.TEXT_NODE) e.append(k.textContent);
+      else if (k.nodeType === Node.ELEMENT_NODE && k.tagName !== 'SCRIPT' && k.tagName !== 'STYLE') e.append(keep.has(k.tagName) ? copy(k) : k.textContent);
+    }
+    return e;
+  };
+  return parsed ? copy(parsed) : el('p', { text: src });
+}
+
 // markdown renders the Markdown Lector writes (render.Markdown: "#"/"##"
 // headings, paragraphs, "- " list items, pipe tables, "---" page rules,
-// "![Figure](NAME)" figures) as elements, every text as text (nothing of
-// it is parsed as HTML). base is the URL the figures' names resolve
+// "![Figure](NAME)" figures, a table with spans as its HTML) as elements,
+// every text as text (a table's HTML is parsed only to copy its table
+// elements, spans and text: safeTable). base is the URL the figures' names resolve
 // against.
 export function markdown(md, base) {
   const out = el('div', { class: 'markdown-doc' });
   const blocks = md.replace(/\r/g, '').split(/\n{2,}/);
-  const cells = (line) => line.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((c) => c.trim().replace(/\\\|/g, '|'));
+  const cells = (line) => line.trim().replace(/^\|/, '').replace(/(?<!\\)\|$/, '').split(/(?<!\\)\|/).map((c) => c.trim().replace(/\\\|/g, '|'));
   for (const raw of blocks) {
     const b = raw.trim();
     if (!b) continue;
@@ -226,7 +245,8 @@ export function markdown(md, base) {
       table.append(el('thead', {}, el('tr', {}, ...cells(lines[0]).map((c) => el('th', { text: c })))));
       table.append(el('tbody', {}, ...lines.slice(2).map((l) => el('tr', {}, ...cells(l).map((c) => el('td', { text: c }))))));
       out.append(table);
-    } else if (/^# /.test(b)) out.append(el('h1', { text: b.slice(2) }));
+    } else if (/^<table[\s>]/.test(b)) out.append(safeTable(b));
+    else if (/^# /.test(b)) out.append(el('h1', { text: b.slice(2) }));
     else if (/^## /.test(b)) out.append(el('h2', { text: b.slice(3) }));
     else if (lines.every((l) => l.startsWith('- '))) out.append(el('ul', {}, ...lines.map((l) => el('li', { text: l.slice(2) }))));
     else if (/^!\[[^\]]*\]\(([\w.-]+)\)$/.test(b)) out.append(el('figure', {}, el('img', { src: base + b.match(/\(([\w.-]+)\)$/)[1], alt: '' })));
