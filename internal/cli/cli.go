@@ -208,6 +208,14 @@ func configFlags(fs *flag.FlagSet, env Env) func() (config.Config, error) {
 	fs.DurationVar(&c.Tasks.SyncTimeout, "sync-timeout", config.DefaultSyncTimeout, "time limit of a synchronous request (POST /v1/ocr)")
 	fs.DurationVar(&c.Tasks.ShutdownTimeout, "shutdown-timeout", config.DefaultShutdownTimeout, "how long a stopping server lets running work finish before returning it to the queue")
 	fs.StringVar(&c.AuthTokens, "auth-tokens", "", "token file (subject:token or subject:sha256:HEX per line); then every /v1 call needs a bearer token")
+	fs.Func("operators", "comma-separated subjects of --auth-tokens that may load, pin and unload models (default: none; without tokens, every caller)", func(v string) error {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				c.Operators = append(c.Operators, s)
+			}
+		}
+		return nil
+	})
 	fs.BoolVar(&c.InsecureNoAuth, "insecure-no-auth", false, "allow listening on a non-loopback address without --auth-tokens")
 	fs.IntVar(&c.Tasks.MaxQueuedPerSubject, "max-queued-per-subject", config.DefaultMaxQueuedPerSubject, "most tasks one subject may have queued")
 	fs.DurationVar(&c.Tasks.Retention, "retention", config.DefaultRetention, "how long inputs and results are kept after a task ends")

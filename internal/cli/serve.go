@@ -131,7 +131,7 @@ func runServe(ctx context.Context, io IO, args []string) (err error) {
 		Devices: st.node.devices, Monitor: st.node.monitor, Models: st.models, Pool: st.pool, Semaphores: st.sems, Admission: st.adm,
 		Runtime: st.rt, Service: svc, Catalog: func() []api.ModelInfo { return withLearned(catalog(st.registry), st.estimator, st.learner) },
 		DefaultKeepAlive: cfg.Models.KeepAliveOrDefault(), Log: log,
-		Auth: tokens, Metrics: mx, Web: web.New(web.Options{Auth: tokens, Log: log}), Ready: readiness(cfg.DataDir, st, svc),
+		Auth: tokens, Operators: cfg.Operators, Metrics: mx, Web: web.New(web.Options{Auth: tokens, Log: log}), Ready: readiness(cfg.DataDir, st, svc),
 	})
 	if err := svc.Start(ctx); err != nil {
 		return err

@@ -82,6 +82,12 @@ type Config struct {
 	// "subject:sha256:HEX" per line); with it every /v1 call needs a bearer
 	// token and tasks belong to their subject. Default: none.
 	AuthTokens string
+	// Operators are the subjects of AuthTokens that may load, pin and
+	// unload models (POST /v1/models/{name}/load and /unload: an unload
+	// drains instances other subjects' tasks use). Default: none — with
+	// tokens, model control is refused (403 forbidden); without tokens
+	// (a loopback address) every caller is an operator.
+	Operators []string
 	// InsecureNoAuth allows listening on a non-loopback address without
 	// tokens. Default false: such a server refuses to start.
 	InsecureNoAuth bool

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,9 @@ type Deps struct {
 	// Auth, when set, makes every /v1 call need a bearer token; the token's
 	// subject owns the tasks it makes.
 	Auth *auth.Tokens
+	// Operators are the subjects that may load, pin and unload models when
+	// Auth is set (without Auth every caller may).
+	Operators []string
 	// Web, when set, serves the page at / and its sessions: a session
 	// cookie authenticates /v1 like a bearer token.
 	Web *web.UI
@@ -266,6 +270,9 @@ type SystemView struct {
 	Nodes []ClusterNode `json:"nodes,omitempty"`
 	// ClusterError says why Nodes is missing (the database is unreachable).
 	ClusterError string `json:"cluster_error,omitempty"`
+	// Operator says whether the caller may load, pin and unload models (a
+	// server's answer to its caller; see Deps.Operators).
+	Operator bool `json:"operator"`
 	// MaxInputBytes is the largest input this node accepts, in bytes (a
 	// server's; the page checks a file against it before uploading).
 	MaxInputBytes int64 `json:"max_input_bytes,omitempty"`
@@ -299,6 +306,7 @@ type SystemDevice struct {
 
 func (s *Server) system(w http.ResponseWriter, r *http.Request) {
 	out := s.nodeView()
+	out.Operator = s.operator(r)
 	if s.d.Service != nil {
 		out.Node = s.d.Service.NodeID()
 		out.MaxInputBytes = s.d.Service.MaxInputBytes()
@@ -361,7 +369,25 @@ func (s *Server) modelsStatus(w http.ResponseWriter, status int) {
 	writeJSON(w, status, out)
 }
 
+// operator reports whether r's caller may load, pin and unload models.
+func (s *Server) operator(r *http.Request) bool {
+	return s.d.Auth == nil || slices.Contains(s.d.Operators, subject(r))
+}
+
+// needOperator answers 403 and returns false when r's caller is not an
+// operator.
+func (s *Server) needOperator(w http.ResponseWriter, r *http.Request) bool {
+	if s.operator(r) {
+		return true
+	}
+	writeError(w, errcode.New(errcode.Forbidden, "loading, pinning and unloading models is for operators (lector serve --operators SUBJECT); %q is not one", subject(r)))
+	return false
+}
+
 func (s *Server) loadModel(w http.ResponseWriter, r *http.Request) {
+	if !s.needOperator(w, r) {
+		return
+	}
 	var req api.LoadRequest
 	if r.ContentLength != 0 {
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
@@ -399,6 +425,9 @@ const unloadWait = 30 * time.Second
 // away does not stop the drain, and a drain never stops a runner under a
 // task that holds it.
 func (s *Server) unloadModel(w http.ResponseWriter, r *http.Request) {
+	if !s.needOperator(w, r) {
+		return
+	}
 	name := r.PathValue("name")
 	devs := []string{r.URL.Query().Get("device")}
 	if devs[0] == "" {

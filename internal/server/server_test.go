@@ -208,3 +208,51 @@ func TestSearchablePDFName(t *testing.T) {
 		}
 	}
 }
+
+// With tokens, only the subjects named operators may load, pin and unload
+// models (an unload drains instances other subjects' tasks use); without
+// tokens every caller may.
+func TestModelControlIsForOperators(t *testing.T) {
+	t.Parallel()
+	var lines []string
+	tokens := map[string]string{}
+	for _, who := range []string{"alice", "bob"} {
+		token, line, err := auth.NewToken(who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[who] = token
+		lines = append(lines, line)
+	}
+	file := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := auth.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Deps{Auth: ts, Operators: []string{"alice"}})
+	h := s.Handler()
+	for _, path := range []string{"/v1/models/tesseract:eng/load", "/v1/models/tesseract:eng/unload"} {
+		req := httptest.NewRequest(http.MethodPost, path, nil)
+		req.Header.Set("Authorization", "Bearer "+tokens["bob"])
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var body api.ErrorBody
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		if rec.Code != http.StatusForbidden || body.Error.Code != "forbidden" || !strings.Contains(body.Error.Message, "--operators") {
+			t.Fatalf("bob POST %s: %d %+v, want 403 forbidden naming --operators", path, rec.Code, body)
+		}
+	}
+	as := func(who string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/v1/models/m/unload", nil)
+		return r.WithContext(context.WithValue(r.Context(), subjectKey{}, who))
+	}
+	if !s.operator(as("alice")) || s.operator(as("bob")) {
+		t.Fatalf("operator: alice %v, bob %v; want true, false", s.operator(as("alice")), s.operator(as("bob")))
+	}
+	if open := New(Deps{}); !open.operator(as("")) {
+		t.Fatal("without tokens the caller is not an operator")
+	}
+}

@@ -12,6 +12,8 @@ const pollMs = 1000;
 let timer = null;
 let ticker = null;
 let instances = [];
+// operator: whether this caller may pin and unload (the server's --operators).
+let operator = true;
 let busy = false;
 let polls = 0;
 
@@ -101,7 +103,7 @@ function instanceRows() {
       el('td', { text: String(inst.refs) }),
       el('td', { text: `${formatBytes(inst.measured_cpu_bytes)}${inst.measured_gpu_bytes ? ` + GPU ${formatBytes(inst.measured_gpu_bytes)}` : ''} / ${formatBytes(inst.estimated_bytes)}` }),
       (() => { const c = el('td', { class: 'countdown' }); setCountdown(c, inst); return c; })(),
-      el('td', {}, pin, ' ', unload));
+      operator ? el('td', {}, pin, ' ', unload) : el('td', { text: '—', title: 'Only operators pin and unload models' }));
   }));
   $('no-instances').hidden = instances.length > 0;
   $('instances').hidden = instances.length === 0;
@@ -149,6 +151,7 @@ async function poll() {
     $('devices').replaceChildren(...sys.devices.map((d) => device(d, sys.thresholds)));
     nodes(sys);
     instances = sys.loaded || [];
+    operator = sys.operator !== false;
     instanceRows();
     $('semaphores').replaceChildren(...(sys.semaphores || []).map((s) => el('p', { class: 'semaphore', 'data-pipeline': s.pipeline,
       text: `${s.pipeline}: ${s.in_use} of ${s.limit} in use, ${s.waiting} waiting (peak ${s.peak})` })));
