@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/errcode"
@@ -22,14 +24,17 @@ const (
 )
 
 // SearchablePDF returns the input with pages' words as an invisible text
-// layer (render.SearchablePDF), and how its pages were made. When pdfcpu
-// cannot read or write the PDF's structure, the PDF is first rewritten by
-// qpdf (which repairs cross-reference tables and streams, keeping every
-// object), and failing that rebuilt page by page by poppler's pdftocairo
-// (the page drawn again as poppler renders it: text, vectors and images,
-// but not the original objects). With lector.PDFTextRedo an earlier text
-// layer is removed from the pages it OCRs (with lector.PDFTextForce too, so
-// that layers never stack).
+// layer (render.SearchablePDF: the input's bytes followed by an incremental
+// update), and how its pages were made. When pdfcpu cannot read or write
+// the PDF's structure, or what it wrote lost something of the input (see
+// keeps), the PDF is first rewritten by qpdf (which repairs cross-reference
+// tables and streams, keeping every object), and failing that rebuilt page
+// by page by poppler's pdftocairo (the page drawn again as poppler renders
+// it: text, vectors and images, but not the original objects); the second
+// value says which ("repaired", "rebuilt"). With lector.PDFTextRedo an
+// earlier text layer is removed from the pages it OCRs (with
+// lector.PDFTextForce too, so that layers never stack). When no page gets
+// a layer (every page read from its text), the input is returned as it is.
 func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lector.PDFText) ([]byte, string, error) {
 	redo := mode == lector.PDFTextRedo || mode == lector.PDFTextForce
 	if mode == lector.PDFTextSkip {
@@ -38,7 +43,12 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 	var buf bytes.Buffer
 	first := render.SearchablePDF(&buf, p.data, pages, redo)
 	if first == nil {
-		return buf.Bytes(), PDFOriginal, nil
+		if bytes.Equal(buf.Bytes(), p.data) {
+			return p.data, PDFOriginal, nil
+		}
+		if first = p.keeps(ctx, buf.Bytes(), pages, true); first == nil {
+			return buf.Bytes(), PDFOriginal, nil
+		}
 	}
 	errs := []error{first}
 	for _, step := range []struct {
@@ -74,9 +84,93 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 			errs = append(errs, err)
 			continue
 		}
+		if err := p.keeps(ctx, buf.Bytes(), pages, step.how == PDFRepaired); err != nil {
+			if ctx.Err() != nil {
+				return nil, "", ctx.Err()
+			}
+			errs = append(errs, err)
+			continue
+		}
 		return buf.Bytes(), step.how, nil
 	}
 	return nil, "", errcode.Wrap(errcode.Internal, errors.Join(errs...), "the searchable PDF could not be written")
+}
+
+// keeps checks that out, the searchable PDF written from the input, lost
+// nothing poppler sees: every page that got no layer has the input page's
+// text (pdftotext), and, with fonts, every font of the input (pdffonts:
+// name, type, embedded) is still there — a rewrite that loses a font
+// leaves its page's visible text undrawn. An error says what was lost.
+func (p *PDF) keeps(ctx context.Context, out []byte, pages []*result.Page, fonts bool) error {
+	path := filepath.Join(p.dir, "check.pdf")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	text := func(f string) ([]string, error) {
+		b, err := run(ctx, p.lim, "pdftotext", "-q", "-cropbox", "-enc", "UTF-8", f, "-")
+		return strings.Split(string(b), "\f"), err
+	}
+	before, err := text(p.path)
+	if err != nil {
+		return err
+	}
+	after, err := text(path)
+	if err != nil {
+		return fmt.Errorf("the written PDF's text is unreadable: %w", err)
+	}
+	if len(after) != len(before) {
+		return fmt.Errorf("the written PDF has %d pages, the input %d", len(after)-1, len(before)-1)
+	}
+	for i, pg := range pages {
+		layered := pg != nil && pg.Source != result.SourceText && len(pg.Blocks) > 0
+		if !layered && i < len(before) && before[i] != after[i] {
+			return fmt.Errorf("page %d lost its own text in the written PDF", i+1)
+		}
+	}
+	if !fonts {
+		return nil
+	}
+	list := func(f string) (map[string]bool, error) {
+		b, err := run(ctx, p.lim, "pdffonts", f)
+		m := map[string]bool{}
+		for _, l := range strings.Split(string(b), "\n") {
+			if k := fontKey(l); k != "" {
+				m[k] = true
+			}
+		}
+		return m, err
+	}
+	had, err := list(p.path)
+	if err != nil {
+		return err
+	}
+	has, err := list(path)
+	if err != nil {
+		return fmt.Errorf("the written PDF's fonts are unreadable: %w", err)
+	}
+	for f := range had {
+		if !has[f] {
+			return fmt.Errorf("the written PDF lost the input's font %s", f)
+		}
+	}
+	return nil
+}
+
+// fontKey is a row of pdffonts (name, type, encoding, emb, sub, uni,
+// object ID: "N G" or "[none]") without its object ID and sub/uni flags,
+// read from the right since a type may hold spaces.
+func fontKey(row string) string {
+	f := strings.Fields(row)
+	id := 2
+	if len(f) > 0 && f[len(f)-1] == "[none]" {
+		id = 1
+	}
+	if len(f) < id+5 {
+		return ""
+	}
+	f = f[:len(f)-id]
+	return strings.Join(f[:len(f)-3], " ") + " emb=" + f[len(f)-3]
 }
 
 // withoutPrintedWords returns pages with, on each OCR'd page that also has

@@ -1,6 +1,7 @@
 package document
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -228,5 +229,60 @@ func TestRebuiltWhenNeitherPDFLibraryNorQPDFCan(t *testing.T) {
 	txt := poppler(t, filepath.Join(dir, "pdftotext"), save(t, "out.pdf", out), "-")
 	if !strings.Contains(txt, "Printed") || !strings.Contains(txt, "recognised") {
 		t.Fatalf("text %q", txt)
+	}
+}
+
+// A PDF whose page font is a direct dictionary in the page's resources
+// keeps its visible text and font next to an OCR'd page; a PDF whose pages
+// are all read from their text is returned byte for byte; and the check
+// after writing catches a PDF that lost a page's own text or a font.
+func TestDirectFontKeptUnchangedWithoutLayerAndLossCaught(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	text := pdftest.Page{MediaBox: pdftest.Letter, DirectFont: true, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Direct font text")}}
+	in := pdftest.Build([]pdftest.Page{text, {MediaBox: pdftest.Letter, JPEG: pdftest.GrayJPEG(64, 64), JW: 64, JH: 64}})
+	p := openFixture(t, in)
+	first, err := p.TextPage(ctx, 0, lector.PDFTextSkip)
+	if err != nil || first == nil {
+		t.Fatalf("page 1 not read from its text: %v", err)
+	}
+	out, how, err := p.SearchablePDF(ctx, []*result.Page{first, ocrPage(2550, 3300, "scanned")}, lector.PDFTextSkip)
+	if err != nil || how != PDFOriginal {
+		t.Fatalf("searchable PDF: %v (%s)", err, how)
+	}
+	inPath, outPath := save(t, "in.pdf", in), save(t, "out.pdf", out)
+	if a, b := poppler(t, "pdftotext", "-f", "1", "-l", "1", inPath, "-"), poppler(t, "pdftotext", "-f", "1", "-l", "1", outPath, "-"); a != b {
+		t.Fatalf("page 1's text %q, was %q", b, a)
+	}
+	if fonts := poppler(t, "pdffonts", outPath); !strings.Contains(fonts, "Helvetica") || !strings.Contains(fonts, "GlyphLess") {
+		t.Fatalf("fonts:\n%s", fonts)
+	}
+	if !bytes.HasPrefix(out, in) {
+		t.Fatal("the input's bytes are not kept ahead of the update")
+	}
+
+	only := pdftest.Build([]pdftest.Page{text})
+	q := openFixture(t, only)
+	page, err := q.TextPage(ctx, 0, lector.PDFTextSkip)
+	if err != nil || page == nil {
+		t.Fatalf("not read from its text: %v", err)
+	}
+	same, how, err := q.SearchablePDF(ctx, []*result.Page{page}, lector.PDFTextSkip)
+	if err != nil || how != PDFOriginal || !bytes.Equal(same, only) {
+		t.Fatalf("a PDF read from its text only was rewritten (%v, %s, %d bytes, input %d)", err, how, len(same), len(only))
+	}
+
+	// What pdfcpu's validation used to write: the text undrawn, the font gone.
+	lost := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter}, {MediaBox: pdftest.Letter}})
+	pages := []*result.Page{first, ocrPage(2550, 3300, "scanned")}
+	if err := p.keeps(ctx, lost, pages, true); err == nil || !strings.Contains(err.Error(), "page 1") {
+		t.Fatalf("a written PDF that lost page 1's text passed the check: %v", err)
+	}
+	if err := p.keeps(ctx, in, pages, true); err != nil {
+		t.Fatalf("the input itself failed the check: %v", err)
+	}
+	blank := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter}})
+	if err := q.keeps(ctx, blank, []*result.Page{nil}, true); err == nil {
+		t.Fatal("a written PDF that lost its text and font passed the check")
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf16"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
@@ -189,28 +191,111 @@ func pdfConfig() *model.Configuration {
 }
 
 // SearchablePDF writes input (a PDF) to w with each page of pages that has
-// words given a text layer over the page as it is (content, images, fonts,
-// annotations, boxes, /Rotate, the document's metadata and outline are
-// kept). pages[i] is page i+1; a nil page, or one whose Source is
-// SourceText (read from its own text), gets no layer. With redo, a text
-// layer Lector added before, and any Form XObject drawn only in a
-// glyph-less OCR font (OCRmyPDF's layer), is removed first from each page
-// that gets a new one (another tool's text drawn in the page's own content,
-// as Tesseract's renderer does, stays). The pages'
-// boxes are pixels of the page as shown (CropBox, turned by /Rotate).
-// An error means pdfcpu could not read or write the PDF's structure.
+// words given a text layer over the page as it is. pages[i] is page i+1; a
+// nil page, or one whose Source is SourceText (read from its own text),
+// gets no layer. With redo, a text layer Lector added before, and any Form
+// XObject drawn only in a glyph-less OCR font (OCRmyPDF's layer), is
+// removed first from each page that gets a new one (another tool's text
+// drawn in the page's own content, as Tesseract's renderer does, stays).
+// The pages' boxes are pixels of the page as shown (CropBox, turned by
+// /Rotate).
+//
+// The output is the input's bytes unchanged followed by an incremental
+// update (PDF 32000-1 §7.5.6) holding only the new objects (layers, font)
+// and the objects changed (the pages given a layer, the document
+// information dictionary's ModDate): every object of the input — its
+// fonts, images, XMP metadata, CreationDate, Producer, version — stays as
+// it was written. When no page gets a layer and nothing is removed, the
+// input is written as it is. pdfcpu reads the structure without its
+// validation, which rewrites some valid objects (a font given as a direct
+// dictionary in a page's resources became a dangling reference). An
+// encrypted input is written whole by pdfcpu (objects of an update would
+// have to be encrypted). An error means pdfcpu could not read or write
+// the PDF's structure.
 func SearchablePDF(w io.Writer, input []byte, pages []*result.Page, redo bool) error {
-	ctx, err := api.ReadAndValidate(bytes.NewReader(input), pdfConfig())
+	return searchablePDF(w, input, pages, redo, time.Now())
+}
+
+func searchablePDF(w io.Writer, input []byte, pages []*result.Page, redo bool, now time.Time) error {
+	ctx, err := readContext(input)
 	if err != nil {
 		return fmt.Errorf("render: reading the PDF's structure: %w", err)
 	}
 	if ctx.PageCount != len(pages) {
 		return fmt.Errorf("render: the PDF has %d pages, the result %d", ctx.PageCount, len(pages))
 	}
-	if err := overlay(ctx, pages, redo); err != nil {
+	size := *ctx.XRefTable.Size
+	changed, err := overlay(ctx, pages, redo)
+	if err != nil {
 		return err
 	}
-	return writeContext(ctx, w)
+	if len(changed) == 0 {
+		_, err := w.Write(input)
+		return err
+	}
+	if ctx.Encrypt != nil {
+		return writeContext(ctx, w)
+	}
+	for i := size; i < *ctx.XRefTable.Size; i++ {
+		changed = append(changed, i)
+	}
+	if ctx.Info != nil {
+		if d, err := ctx.DereferenceDict(*ctx.Info); err == nil && d != nil {
+			d.Update("ModDate", types.StringLiteral(types.DateString(now)))
+			changed = append(changed, ctx.Info.ObjectNumber.Value())
+		}
+	}
+	return writeIncrement(ctx, w, input, changed)
+}
+
+// readContext reads a PDF's structure with pdfcpu, without validating it.
+func readContext(input []byte) (_ *model.Context, err error) {
+	defer func() { // pdfcpu panics on some structures it cannot read
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	ctx, err := api.ReadContext(bytes.NewReader(input), pdfConfig())
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.EnsurePageCount(); err != nil {
+		return nil, err
+	}
+	return ctx, nil
+}
+
+// writeIncrement writes input then an incremental update holding the
+// objects numbered in objs, with a cross-reference section of the input's
+// kind (table or stream) whose /Prev is the input's last.
+func writeIncrement(ctx *model.Context, w io.Writer, input []byte, objs []int) (err error) {
+	defer func() { // pdfcpu panics on some structures it cannot write
+		if p := recover(); p != nil {
+			err = fmt.Errorf("render: writing the PDF: %v", p)
+		}
+	}()
+	if _, err := w.Write(input); err != nil {
+		return err
+	}
+	var tail []byte
+	if len(input) > 0 && input[len(input)-1] != '\n' && input[len(input)-1] != '\r' {
+		tail = []byte{'\n'}
+		if _, err := w.Write(tail); err != nil {
+			return err
+		}
+	}
+	ctx.Write.Increment = true
+	ctx.Write.Offset = int64(len(input) + len(tail))
+	ctx.WriteXRefStream = ctx.Read.UsingXRefStreams
+	ctx.WriteObjectStream = false
+	slices.Sort(objs)
+	for _, n := range slices.Compact(objs) {
+		ctx.Write.IncrementWithObjNr(n)
+	}
+	if err := api.WriteIncrement(ctx, w); err != nil {
+		return fmt.Errorf("render: writing the PDF: %w", err)
+	}
+	return nil
 }
 
 func writeContext(ctx *model.Context, w io.Writer) (err error) {
@@ -225,7 +310,10 @@ func writeContext(ctx *model.Context, w io.Writer) (err error) {
 	return nil
 }
 
-func overlay(ctx *model.Context, pages []*result.Page, redo bool) (err error) {
+// overlay adds the text layers and returns the numbers of the input's
+// objects it changed (the pages' dictionaries, emptied layers); objects it
+// adds are numbered from the input's size on.
+func overlay(ctx *model.Context, pages []*result.Page, redo bool) (changed []int, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("render: adding the text layer: %v", p)
@@ -233,28 +321,38 @@ func overlay(ctx *model.Context, pages []*result.Page, redo bool) (err error) {
 	}()
 	var font *types.IndirectRef
 	for i, p := range pages {
-		d, _, inh, err := ctx.PageDict(i+1, false)
+		d, ref, inh, err := ctx.PageDict(i+1, false)
 		if err != nil {
-			return fmt.Errorf("render: page %d: %w", i+1, err)
+			return nil, fmt.Errorf("render: page %d: %w", i+1, err)
 		}
+		res := inh.Resources
+		touched := false
 		if redo && p != nil && p.Source != result.SourceText {
-			if err := removeLayers(ctx.XRefTable, d, inh.Resources); err != nil {
-				return fmt.Errorf("render: page %d: removing an earlier text layer: %w", i+1, err)
+			var emptied []int
+			if res, emptied, touched, err = removeLayers(ctx.XRefTable, d, res); err != nil {
+				return nil, fmt.Errorf("render: page %d: removing an earlier text layer: %w", i+1, err)
 			}
+			changed = append(changed, emptied...)
 		}
-		if p == nil || p.Source == result.SourceText || !hasWords(p) {
-			continue
-		}
-		if font == nil {
-			if font, err = glyphlessFont(ctx.XRefTable); err != nil {
-				return err
+		if p != nil && p.Source != result.SourceText && hasWords(p) {
+			if font == nil {
+				if font, err = glyphlessFont(ctx.XRefTable); err != nil {
+					return nil, err
+				}
 			}
+			if err := addLayer(ctx.XRefTable, d, inh, res, p, font); err != nil {
+				return nil, fmt.Errorf("render: page %d: %w", i+1, err)
+			}
+			touched = true
 		}
-		if err := addLayer(ctx.XRefTable, d, inh, p, font); err != nil {
-			return fmt.Errorf("render: page %d: %w", i+1, err)
+		if touched {
+			if ref == nil {
+				return nil, fmt.Errorf("render: page %d has no object of its own", i+1)
+			}
+			changed = append(changed, ref.ObjectNumber.Value())
 		}
 	}
-	return nil
+	return changed, nil
 }
 
 func hasWords(p *result.Page) bool {
@@ -294,7 +392,8 @@ func visibleBox(inh *model.InheritedPageAttrs) (*types.Rectangle, error) {
 	return r, nil
 }
 
-func addLayer(xt *model.XRefTable, d types.Dict, inh *model.InheritedPageAttrs, p *result.Page, font *types.IndirectRef) error {
+// addLayer adds p's layer to page d, whose resources are pageRes.
+func addLayer(xt *model.XRefTable, d types.Dict, inh *model.InheritedPageAttrs, pageRes types.Dict, p *result.Page, font *types.IndirectRef) error {
 	box, err := visibleBox(inh)
 	if err != nil {
 		return err
@@ -325,8 +424,8 @@ func addLayer(xt *model.XRefTable, d types.Dict, inh *model.InheritedPageAttrs, 
 	// The page's own resources, copied so that pages sharing a resource
 	// dictionary each name their own layer.
 	res := types.Dict{}
-	if inh.Resources != nil {
-		res = inh.Resources.Clone().(types.Dict)
+	if pageRes != nil {
+		res = pageRes.Clone().(types.Dict)
 	}
 	xo := types.Dict{}
 	if o, ok := res.Find("XObject"); ok {
@@ -410,15 +509,19 @@ func marked(xt *model.XRefTable, o types.Object) bool {
 	return ok && v != nil
 }
 
-// removeLayers takes an earlier text layer off a page: Lector's own
-// (streams and Form XObjects carrying LayerKey) and any Form XObject whose
-// only fonts are glyph-less OCR fonts (another OCR tool's layer: its
-// content is emptied). Visible content is not touched.
-func removeLayers(xt *model.XRefTable, d types.Dict, res types.Dict) error {
+// removeLayers takes an earlier text layer off page d, whose resources
+// are res: Lector's own (streams and Form XObjects carrying LayerKey) and
+// any Form XObject whose only fonts are glyph-less OCR fonts (another OCR
+// tool's layer: its content is emptied). Visible content is not touched.
+// It returns the page's resources after (a copy in d's /Resources when an
+// entry was taken out; shared resources are not changed), the numbers of
+// the forms it emptied, and whether d changed.
+func removeLayers(xt *model.XRefTable, d types.Dict, res types.Dict) (types.Dict, []int, bool, error) {
+	touched := false
 	if o, ok := d.Find("Contents"); ok {
 		refs, err := contentRefs(xt, o)
 		if err != nil {
-			return err
+			return nil, nil, false, err
 		}
 		kept := types.Array{}
 		for _, r := range refs {
@@ -428,22 +531,25 @@ func removeLayers(xt *model.XRefTable, d types.Dict, res types.Dict) error {
 		}
 		if len(kept) != len(refs) {
 			d.Update("Contents", kept)
+			touched = true
 		}
 	}
 	if res == nil {
-		return nil
+		return res, nil, touched, nil
 	}
 	o, ok := res.Find("XObject")
 	if !ok {
-		return nil
+		return res, nil, touched, nil
 	}
 	xo, err := xt.DereferenceDict(o)
 	if err != nil || xo == nil {
-		return err
+		return res, nil, touched, err
 	}
+	var emptied []int
+	kept := xo.Clone().(types.Dict)
 	for name, ref := range xo {
 		if marked(xt, ref) {
-			xo.Delete(name)
+			kept.Delete(name)
 			continue
 		}
 		sd, _, err := xt.DereferenceStreamDict(ref)
@@ -458,14 +564,20 @@ func removeLayers(xt *model.XRefTable, d types.Dict, res types.Dict) error {
 		empty.Delete("Filter")
 		empty.Delete("DecodeParms")
 		if err := empty.Encode(); err != nil {
-			return err
+			return nil, nil, false, err
 		}
-		entry, found := xt.FindTableEntryForIndRef(&ir)
-		if found {
+		if entry, found := xt.FindTableEntryForIndRef(&ir); found {
 			entry.Object = empty
+			emptied = append(emptied, ir.ObjectNumber.Value())
 		}
 	}
-	return nil
+	if len(kept) != len(xo) {
+		res = res.Clone().(types.Dict)
+		res.Update("XObject", kept)
+		d.Update("Resources", res)
+		touched = true
+	}
+	return res, emptied, touched, nil
 }
 
 // onlyGlyphless reports whether a form's fonts are all glyph-less OCR fonts.
@@ -651,7 +763,7 @@ func ImagePDF(w io.Writer, data []byte, info []ImagePage, pages []*result.Page) 
 		}
 		ctx.PageCount++
 	}
-	if err := overlay(ctx, pages, false); err != nil {
+	if _, err := overlay(ctx, pages, false); err != nil {
 		return err
 	}
 	return writeContext(ctx, w)

@@ -84,3 +84,30 @@ func TestTextLayerHasTableCells(t *testing.T) {
 		}
 	}
 }
+
+// A page whose font is a direct dictionary in its resources keeps its
+// visible text and font when another page gets a layer (pdfcpu's
+// validation turned such a font into a dangling reference).
+func TestDirectFontDictionaryIsKept(t *testing.T) {
+	t.Parallel()
+	in := pdftest.Build([]pdftest.Page{
+		{MediaBox: pdftest.Letter, DirectFont: true, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Direct font text")}},
+		{MediaBox: pdftest.Letter},
+	})
+	inPath := writeTemp(t, "in.pdf", in)
+	var out bytes.Buffer
+	pages := []*result.Page{{Width: 612, Height: 792, Source: result.SourceText}, pageFrom(612, 792, []bboxWord{{S: "scanned", XMin: 72, YMin: 100, XMax: 160, YMax: 114}})}
+	if err := SearchablePDF(&out, in, pages, false); err != nil {
+		t.Fatal(err)
+	}
+	outPath := writeTemp(t, "out.pdf", out.Bytes())
+	if a, b := tool(t, "pdftotext", "-f", "1", "-l", "1", inPath, "-"), tool(t, "pdftotext", "-f", "1", "-l", "1", outPath, "-"); a != b || !strings.Contains(b, "Direct font text") {
+		t.Fatalf("page 1's text %q, was %q", b, a)
+	}
+	if fonts := tool(t, "pdffonts", outPath); !strings.Contains(fonts, "Helvetica") {
+		t.Fatalf("the page's own font is gone:\n%s", fonts)
+	}
+	if got := tool(t, "pdftotext", "-f", "2", "-l", "2", outPath, "-"); !strings.Contains(got, "scanned") {
+		t.Fatalf("page 2's layer %q", got)
+	}
+}

@@ -28,6 +28,10 @@ type Page struct {
 	Text      []Text
 	// Invisible draws the text in render mode 3 (as OCR layers are).
 	Invisible bool
+	// DirectFont writes the font as a direct dictionary inside the page's
+	// resources instead of a reference to a shared font object (valid,
+	// and common in files from some producers).
+	DirectFont bool
 	// JPEG, when set, is a gray JPEG of JW×JH pixels drawn over the whole
 	// MediaBox before the text.
 	JPEG   []byte
@@ -57,7 +61,11 @@ func Build(pages []Page) []byte {
 		var c strings.Builder
 		var res []string
 		if len(p.Text) > 0 {
-			res = append(res, fmt.Sprintf("/Font << /F1 %d 0 R >>", font))
+			if p.DirectFont {
+				res = append(res, "/Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >>")
+			} else {
+				res = append(res, fmt.Sprintf("/Font << /F1 %d 0 R >>", font))
+			}
 		}
 		if p.JPEG != nil {
 			im := add(fmt.Sprintf("<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /DCTDecode /Length %d >>\nstream\n%s\nendstream",
