@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lector-ocr/lector/internal/document/pdftest"
 	"github.com/lector-ocr/lector/internal/result"
@@ -109,5 +110,28 @@ func TestDirectFontDictionaryIsKept(t *testing.T) {
 	}
 	if got := tool(t, "pdftotext", "-f", "2", "-l", "2", outPath, "-"); !strings.Contains(got, "scanned") {
 		t.Fatalf("page 2's layer %q", got)
+	}
+}
+
+// The document's metadata is kept as it was written — CreationDate,
+// Producer, the header's version — and only ModDate says when the layer
+// was added.
+func TestSearchablePDFKeepsMetadataAndSetsModDate(t *testing.T) {
+	t.Parallel()
+	in := pdftest.BuildWithInfo([]pdftest.Page{{MediaBox: pdftest.Letter}},
+		"<< /Title (Minutes) /Producer (ScannerCo 2.1) /CreationDate (D:20150304050607Z) /ModDate (D:20150304050607Z) >>")
+	in = bytes.Replace(in, []byte("%PDF-1.7"), []byte("%PDF-1.4"), 1)
+	var out bytes.Buffer
+	now := time.Date(2026, 11, 30, 1, 2, 3, 0, time.UTC)
+	page := pageFrom(612, 792, []bboxWord{{S: "minutes", XMin: 72, YMin: 100, XMax: 160, YMax: 114}})
+	if err := searchablePDF(&out, in, []*result.Page{page}, false, now); err != nil {
+		t.Fatal(err)
+	}
+	info := tool(t, "pdfinfo", "-isodates", writeTemp(t, "out.pdf", out.Bytes()))
+	for _, want := range []string{"Title:           Minutes", "Producer:        ScannerCo 2.1", "CreationDate:    2015-03-04T05:06:07Z",
+		"ModDate:         2026-11-30T01:02:03Z", "PDF version:     1.4"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("want %q in:\n%s", want, info)
+		}
 	}
 }

@@ -49,7 +49,12 @@ type Text struct {
 var Letter = [4]float64{0, 0, 612, 792}
 
 // Build writes the PDF.
-func Build(pages []Page) []byte {
+func Build(pages []Page) []byte { return BuildWithInfo(pages, "") }
+
+// BuildWithInfo writes the PDF with info (a dictionary, "<< … >>") as its
+// document information dictionary, an indirect object; "" writes a small
+// direct one.
+func BuildWithInfo(pages []Page, info string) []byte {
 	var objs []string
 	add := func(s string) int { objs = append(objs, s); return len(objs) }
 	add("<< /Type /Catalog /Pages 2 0 R >>")
@@ -104,6 +109,10 @@ func Build(pages []Page) []byte {
 		kids = append(kids, fmt.Sprintf("%d 0 R", page))
 	}
 	objs[1] = fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), len(kids))
+	infoRef := "<< /Title (Lector test) >>"
+	if info != "" {
+		infoRef = fmt.Sprintf("%d 0 R", add(info))
+	}
 	var out bytes.Buffer
 	out.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	offs := make([]int, len(objs))
@@ -116,7 +125,7 @@ func Build(pages []Page) []byte {
 	for _, o := range offs {
 		fmt.Fprintf(&out, "%010d 00000 n \n", o)
 	}
-	fmt.Fprintf(&out, "trailer\n<< /Size %d /Root 1 0 R /Info << /Title (Lector test) >> >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	fmt.Fprintf(&out, "trailer\n<< /Size %d /Root 1 0 R /Info %s >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, infoRef, xref)
 	return out.Bytes()
 }
 
