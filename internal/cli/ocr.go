@@ -91,6 +91,10 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	if *jobs < 1 {
 		return &UsageError{"ocr: --jobs must be at least 1"}
 	}
+	paths, err := outputPaths(files, *format, *out)
+	if err != nil {
+		return err
+	}
 	// A private work directory: a one-shot run never touches a server's.
 	work, err := os.MkdirTemp("", "lector-ocr-")
 	if err != nil {
@@ -146,7 +150,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 			fmt.Fprintf(io.Stderr, "%s: %s: %s\n", r.File, r.Error.Code, r.Error.Message)
 		}
 	}
-	if err := writeOCR(io.Stdout, results, *format, *out); err != nil {
+	if err := writeOCR(io.Stdout, results, *format, *out, paths); err != nil {
 		return err
 	}
 	if failed > 0 {
@@ -208,11 +212,75 @@ func renderOutput(r ocrOutput, format string) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
+// outputPaths are the files results are written to: none for standard
+// output; out itself for one input, unless out is a directory (it exists
+// as one or ends in a separator); otherwise one file per input in the
+// directory out, named after the input with format's extension in place
+// of its own (scan.pdf → scan.txt). Where that name is already another
+// input's output, or is an input itself (c.pdf → c.pdf in its own
+// folder), the input's whole name is kept (bc.png → bc.png.pdf, bc.tif →
+// bc.tif.pdf), then a number added (a/x.png, b/x.png → x.png.pdf,
+// x.png-2.pdf). An output that is an input file (the same file, by inode)
+// is refused: writing it would destroy the input.
+func outputPaths(files []string, format, out string) ([]string, error) {
+	if out == "" {
+		return nil, nil
+	}
+	inputs := make([]os.FileInfo, 0, len(files))
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			inputs = append(inputs, fi)
+		}
+	}
+	isInput := func(path string) bool {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return false
+		}
+		for _, in := range inputs {
+			if os.SameFile(fi, in) {
+				return true
+			}
+		}
+		return false
+	}
+	fi, err := os.Stat(out)
+	dir := len(files) > 1 || strings.HasSuffix(out, string(filepath.Separator)) || (err == nil && fi.IsDir())
+	if !dir {
+		if isInput(out) {
+			return nil, &UsageError{fmt.Sprintf("ocr: -o %s is the input file; writing it would destroy the input (choose another name)", out)}
+		}
+		return []string{out}, nil
+	}
+	used := map[string]bool{}
+	paths := make([]string, len(files))
+	for i, f := range files {
+		base := filepath.Base(f)
+		stem := strings.TrimSuffix(base, filepath.Ext(base))
+		for n := 0; ; n++ {
+			var name string
+			switch n {
+			case 0:
+				name = stem + "." + format
+			case 1:
+				name = base + "." + format
+			default:
+				name = fmt.Sprintf("%s-%d.%s", base, n, format)
+			}
+			p := filepath.Join(out, name)
+			if !used[p] && !isInput(p) {
+				used[p], paths[i] = true, p
+				break
+			}
+		}
+	}
+	return paths, nil
+}
+
 // writeOCR writes results: to standard output (JSON lines, or text with a
-// header per file when several), to one file, or into a directory.
-func writeOCR(stdout io.Writer, results []ocrOutput, format, out string) error {
-	switch {
-	case out == "":
+// header per file when several), or each to its path (outputPaths).
+func writeOCR(stdout io.Writer, results []ocrOutput, format, out string, paths []string) error {
+	if out == "" {
 		for _, r := range results {
 			if r.Error != nil && format != "json" {
 				continue
@@ -228,36 +296,26 @@ func writeOCR(stdout io.Writer, results []ocrOutput, format, out string) error {
 				return err
 			}
 		}
-	case len(results) == 1:
-		if results[0].Error == nil {
-			b, err := renderOutput(results[0], format)
-			if err != nil {
-				return err
-			}
-			if err := writeAssets(filepath.Dir(out), results[0], format); err != nil {
-				return err
-			}
-			return os.WriteFile(out, b, 0o644)
-		}
-	default:
+		return nil
+	}
+	if paths[0] != out { // a directory
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			return err
 		}
-		for _, r := range results {
-			if r.Error != nil {
-				continue
-			}
-			name := strings.TrimSuffix(filepath.Base(r.File), filepath.Ext(r.File)) + "." + format
-			b, err := renderOutput(r, format)
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(out, name), b, 0o644); err != nil {
-				return err
-			}
-			if err := writeAssets(out, r, format); err != nil {
-				return err
-			}
+	}
+	for i, r := range results {
+		if r.Error != nil {
+			continue
+		}
+		b, err := renderOutput(r, format)
+		if err != nil {
+			return err
+		}
+		if err := writeAssets(filepath.Dir(paths[i]), r, format); err != nil {
+			return err
+		}
+		if err := os.WriteFile(paths[i], b, 0o644); err != nil {
+			return err
 		}
 	}
 	return nil

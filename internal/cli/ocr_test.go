@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"image"
 	"image/png"
 	"os"
@@ -91,5 +92,43 @@ func TestModelsListsInstalledLanguages(t *testing.T) {
 	_, stderr, _ := run(t, testEnv(), "ocr", "--model", "tesseract:klingon", writePNG(t, t.TempDir(), "a.png", 10, 10))
 	if !strings.Contains(stderr, "unknown_model") || !strings.Contains(stderr, "installed: ") || !strings.Contains(stderr, "eng") {
 		t.Fatalf("unknown language error does not name the installed ones: %s", stderr)
+	}
+}
+
+// An output that is the input is refused before anything is read, and
+// inputs with the same name written into one directory each get a file of
+// their own, none of them an input.
+func TestOCROutputNeverOverwritesAnInputOrAnother(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := writePNG(t, dir, "a.png", 300, 200)
+	before, _ := os.ReadFile(a)
+	_, _, err := run(t, testEnv(), "ocr", "--enable-synthetic", "--model", "synthetic:1MiB", "--format", "json", a, "-o", a)
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "is the input") {
+		t.Fatalf("-o the input: %v", err)
+	}
+	if after, _ := os.ReadFile(a); !bytes.Equal(before, after) {
+		t.Fatal("the input was overwritten")
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := writePNG(t, sub, "a.png", 200, 100)
+	c := writePNG(t, dir, "a.tif.png", 100, 100) // its stem is a.tif
+	out := filepath.Join(dir, "out")
+	if _, stderr, err := run(t, testEnv(), "ocr", "--enable-synthetic", "--model", "synthetic:1MiB", "--format", "txt", a, b, c, "-o", out); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for name, want := range map[string]string{"a.txt": "300x200", "a.png.txt": "200x100", "a.tif.txt": "100x100"} {
+		if got, err := os.ReadFile(filepath.Join(out, name)); err != nil || !strings.Contains(string(got), want) {
+			t.Errorf("%s: %q, %v (want the %s page)", name, got, err, want)
+		}
+	}
+	// An output named as an input keeps the input's name whole, then a number.
+	paths, err := outputPaths([]string{a, b}, "png", dir)
+	if err != nil || paths[0] != filepath.Join(dir, "a.png.png") || paths[1] != filepath.Join(dir, "a.png-2.png") {
+		t.Fatalf("paths %q, %v: want a.png.png (a.png is an input), a.png-2.png", paths, err)
 	}
 }
