@@ -219,8 +219,8 @@ func renderOutput(r ocrOutput, format string) ([]byte, error) {
 // of its own (scan.pdf → scan.txt). Where that name is already another
 // input's output, or is an input itself (c.pdf → c.pdf in its own
 // folder), the input's whole name is kept (bc.png → bc.png.pdf, bc.tif →
-// bc.tif.pdf), then a number added (a/x.png, b/x.png → x.png.pdf,
-// x.png-2.pdf). An output that is an input file (the same file, by inode)
+// bc.tif.pdf), then a number added (a/x.png, b/x.png, c/x.png → x.pdf,
+// x.png.pdf, x.png-2.pdf). An output that is an input file (the same file, by inode)
 // is refused: writing it would destroy the input.
 func outputPaths(files []string, format, out string) ([]string, error) {
 	if out == "" {
