@@ -34,9 +34,12 @@ import (
 // (Tz = 100 × box width / (characters × ½ × font size)); the font size is
 // the line's height and the baseline the line's bottom, so that a viewer's
 // selection and pdftotext's -bbox cover the printed line. The words are
-// written in the engine's frame and placed by matrices (layerMatrices). Each word but
-// the last of its line carries its following space, stretched to the next
-// word, so extracted text has its spaces. Chosen over per-line objects
+// written in the engine's frame and placed by matrices (layerMatrices).
+// Between two words of a line a space is drawn as its own glyph, fitted
+// to the gap, so extracted text has its spaces while each word's glyphs
+// cover its own box only (a word stretched with its space to the next
+// word ran up to 95 pt past the printed word across a table's gaps).
+// Chosen over per-line objects
 // (one Tz per line drifts off words of differing widths) and over a
 // standard font (Helvetica: WinAnsi only, per-glyph widths, not embedded).
 //
@@ -124,16 +127,8 @@ func writeLine(b *bytes.Buffer, l result.Line, sx, sy, h float64) {
 	}
 	base := h - float64(l.Box.Y1)*sy
 	fmt.Fprintf(b, "/F1 %.2f Tf\n", size)
-	for i, wd := range words {
-		text := strings.TrimSpace(wd.Text)
-		if text == "" {
-			continue
-		}
-		x0, x1 := float64(wd.Box.X0)*sx, float64(wd.Box.X1)*sx
-		if i+1 < len(words) && words[i+1].Box.X0 > wd.Box.X1 {
-			text += " "
-			x1 = float64(words[i+1].Box.X0) * sx
-		}
+	// show writes text from x0 to x1 (one width per glyph: Tz is a division).
+	show := func(text string, x0, x1 float64) {
 		units := utf16.Encode([]rune(text))
 		tz := 100.0
 		if x1 > x0 {
@@ -144,6 +139,20 @@ func writeLine(b *bytes.Buffer, l result.Line, sx, sy, h float64) {
 			fmt.Fprintf(b, "%04X", u)
 		}
 		b.WriteString("> Tj\n")
+	}
+	for i, wd := range words {
+		text := strings.TrimSpace(wd.Text)
+		if text == "" {
+			continue
+		}
+		x0, x1 := float64(wd.Box.X0)*sx, float64(wd.Box.X1)*sx
+		show(text, x0, x1)
+		if i+1 < len(words) {
+			// The space is a glyph of its own over the gap (at least a
+			// hundredth of a point), so that the word keeps its box.
+			next := math.Max(float64(words[i+1].Box.X0)*sx, x1+0.01)
+			show(" ", x1, next)
+		}
 	}
 }
 

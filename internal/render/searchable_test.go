@@ -135,3 +135,52 @@ func TestSearchablePDFKeepsMetadataAndSetsModDate(t *testing.T) {
 		}
 	}
 }
+
+// Each word of the layer covers its own box — across a table's wide gaps
+// too — and extracted text still has its spaces and its lines.
+func TestLayerWordsFitTheirBoxesAndKeepSpaces(t *testing.T) {
+	t.Parallel()
+	type w struct {
+		s      string
+		x0, x1 int
+	}
+	lines := [][]w{
+		{{"Hawaii", 72, 110}, {"1,234", 300, 330}, {"56", 520, 534}}, // a table's row
+		{{"plain", 72, 100}, {"running", 104, 148}, {"text", 152, 175}},
+	}
+	p := &result.Page{Width: 612, Height: 792, Source: result.SourceOCR}
+	for i, l := range lines {
+		y := 100 + 30*i
+		line := result.Line{Box: result.Box{X0: l[0].x0, Y0: y, X1: l[len(l)-1].x1, Y1: y + 12}}
+		for _, x := range l {
+			line.Words = append(line.Words, result.Word{Text: x.s, Box: result.Box{X0: x.x0, Y0: y, X1: x.x1, Y1: y + 12}, Confidence: 90})
+		}
+		p.Blocks = append(p.Blocks, result.Block{Type: result.BlockText, Box: line.Box, Paragraphs: []result.Paragraph{{Box: line.Box, Lines: []result.Line{line}}}})
+	}
+	var out bytes.Buffer
+	if err := SearchablePDF(&out, pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter}}), []*result.Page{p}, false); err != nil {
+		t.Fatal(err)
+	}
+	path := writeTemp(t, "out.pdf", out.Bytes())
+	got := bboxWords(t, path)
+	var want []w
+	for _, l := range lines {
+		want = append(want, l...)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("words %+v, want %+v", got, want)
+	}
+	at := map[string]bboxWord{}
+	for _, g := range got {
+		at[g.S] = g
+	}
+	for _, x := range want {
+		g, ok := at[x.s]
+		if !ok || math.Abs(g.XMin-float64(x.x0)) > 1 || math.Abs(g.XMax-float64(x.x1)) > 1 {
+			t.Errorf("word %q from %.1f to %.1f pt (found %v), box from %d to %d", x.s, g.XMin, g.XMax, ok, x.x0, x.x1)
+		}
+	}
+	if raw := tool(t, "pdftotext", path, "-"); !strings.Contains(raw, "plain running text\n") || !strings.Contains(raw, "Hawaii") || strings.Contains(raw, "Hawaii1") {
+		t.Errorf("lines or spaces lost:\n%q", raw)
+	}
+}
