@@ -256,11 +256,16 @@ func (im *Image) SearchablePDF(_ context.Context, pages []*result.Page, _ lector
 	return buf.Bytes(), PDFOriginal, nil
 }
 
-// SearchablePDF returns every page of the TIFF as a PDF page, with pages'
-// words as a text layer.
+// SearchablePDF returns every page of the TIFF as a PDF page sized from
+// its resolution tag (300 dpi when it has none), with pages' words as a
+// text layer.
 func (t *TIFF) SearchablePDF(_ context.Context, pages []*result.Page, _ lector.PDFText) ([]byte, string, error) {
 	var buf bytes.Buffer
-	if err := render.ImagePDF(&buf, t.data, make([]render.ImagePage, len(t.sizes)), pages); err != nil {
+	info := make([]render.ImagePage, len(t.sizes))
+	for i := range info {
+		info[i].DPI = t.dpi[i]
+	}
+	if err := render.ImagePDF(&buf, t.data, info, pages); err != nil {
 		return nil, "", errcode.Wrap(errcode.Internal, err, "the searchable PDF could not be written")
 	}
 	return buf.Bytes(), PDFOriginal, nil

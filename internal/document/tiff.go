@@ -13,6 +13,7 @@ import (
 type TIFF struct {
 	data  []byte
 	sizes [][2]int
+	dpi   []int // each page's XResolution in dots per inch; 0 unknown
 }
 
 // openTIFF walks the IFD chain for page sizes without decoding pixels.
@@ -42,6 +43,8 @@ func openTIFF(data []byte, lim Limits) (*TIFF, error) {
 			return nil, bad("a page directory past the end")
 		}
 		var w, h int
+		var xres float64
+		unit := 2 // ResolutionUnit's default: the inch
 		for e := range n {
 			p := off + 2 + e*12
 			tag, typ := bo.Uint16(data[p:]), bo.Uint16(data[p+2:])
@@ -57,6 +60,14 @@ func openTIFF(data []byte, lim Limits) (*TIFF, error) {
 				w = v
 			case 257:
 				h = v
+			case 282: // XResolution, a RATIONAL at an offset
+				if r := int64(bo.Uint32(data[p+8:])); typ == 5 && r >= 0 && r+8 <= int64(len(data)) {
+					if d := bo.Uint32(data[r+4:]); d != 0 {
+						xres = float64(bo.Uint32(data[r:])) / float64(d)
+					}
+				}
+			case 296: // ResolutionUnit: 1 none, 2 inch, 3 centimetre
+				unit = v
 			}
 		}
 		page := len(t.sizes) + 1
@@ -67,12 +78,26 @@ func openTIFF(data []byte, lim Limits) (*TIFF, error) {
 			return nil, err
 		}
 		t.sizes = append(t.sizes, [2]int{w, h})
+		t.dpi = append(t.dpi, tiffDPI(xres, unit))
 		off = int64(bo.Uint32(data[end:]))
 	}
 	if len(t.sizes) == 0 {
 		return nil, bad("no pages")
 	}
 	return t, nil
+}
+
+// tiffDPI is a TIFF page's resolution in dots per inch from its
+// XResolution and ResolutionUnit (TIFF 6.0, tags 282 and 296); 0 when
+// unknown or without a unit.
+func tiffDPI(xres float64, unit int) int {
+	switch unit {
+	case 2:
+		return perInch(xres)
+	case 3:
+		return perInch(xres * 2.54)
+	}
+	return 0
 }
 
 // NumPages returns the page count.
