@@ -28,6 +28,7 @@ type PDF struct {
 	sizes  [][2]int     // pixels at each page's DPI
 	points [][2]float64 // each page as shown (CropBox, turned by /Rotate), in points
 	dpi    []int
+	tooBig []error // a page over the pixel limit even at MinDPI: refused when rendered
 	lim    Limits
 
 	textOnce sync.Once
@@ -110,7 +111,7 @@ func openPDF(ctx context.Context, data []byte, lim Limits, dir string) (_ *PDF, 
 	if err != nil {
 		return nil, pdfError(err)
 	}
-	p := &PDF{dir: tmp, path: path, data: data, lim: lim, sizes: make([][2]int, n), points: make([][2]float64, n), dpi: make([]int, n)}
+	p := &PDF{dir: tmp, path: path, data: data, lim: lim, sizes: make([][2]int, n), points: make([][2]float64, n), dpi: make([]int, n), tooBig: make([]error, n)}
 	rot := map[int]int{}
 	for _, r := range reRot.FindAllSubmatch(sizes, -1) {
 		i, _ := strconv.Atoi(string(r[1]))
@@ -128,7 +129,13 @@ func openPDF(ctx context.Context, data []byte, lim Limits, dir string) (_ *PDF, 
 			wpt, hpt = hpt, wpt
 		}
 		dpi, w, h, err := fitDPI(wpt, hpt, lim, i)
-		if err != nil {
+		if errcode.Of(err) == errcode.TooManyPixels {
+			// Refused only if it is rendered: a page read from its text
+			// needs no pixels. Its boxes are in pixels at MinDPI.
+			p.tooBig[i-1] = err
+			dpi = MinDPI
+			w, h = int(math.Ceil(wpt/72*MinDPI)), int(math.Ceil(hpt/72*MinDPI))
+		} else if err != nil {
 			return nil, err
 		}
 		p.sizes[i-1], p.dpi[i-1], p.points[i-1] = [2]int{w, h}, dpi, [2]float64{wpt, hpt}
@@ -142,7 +149,8 @@ func openPDF(ctx context.Context, data []byte, lim Limits, dir string) (_ *PDF, 
 
 // MinDPI is the lowest resolution a PDF page is rendered at: under it text
 // is unreadable, so a page that would need less to stay within the pixel
-// limit (a page-size bomb) is refused with too_many_pixels.
+// limit (a page-size bomb) is refused with too_many_pixels when it is to
+// be rendered (Page); read from its own text it needs no pixels.
 const MinDPI = 70
 
 // fitDPI lowers the DPI of a page of wpt×hpt points until it stays within
@@ -198,6 +206,9 @@ func (p *PDF) DPI(i int) int { return p.dpi[i] }
 // a noisy 300-dpi page costs about a CPU second, where PGM costs nothing
 // to write or read (docs/BENCHMARKS.md).
 func (p *PDF) Page(ctx context.Context, i int, workspace string) (engine.Image, error) {
+	if p.tooBig[i] != nil {
+		return engine.Image{}, p.tooBig[i]
+	}
 	base := filepath.Join(workspace, fmt.Sprintf("page-%05d", i+1))
 	n := strconv.Itoa(i + 1)
 	if _, err := run(ctx, p.lim, "pdftoppm", "-r", strconv.Itoa(p.dpi[i]), "-f", n, "-l", n, "-cropbox", "-gray", "-singlefile", p.path, base); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/document/pdftest"
+	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/result"
 )
 
@@ -284,5 +285,27 @@ func TestDirectFontKeptUnchangedWithoutLayerAndLossCaught(t *testing.T) {
 	blank := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter}})
 	if err := q.keeps(ctx, blank, []*result.Page{nil}, true); err == nil {
 		t.Fatal("a written PDF that lost its text and font passed the check")
+	}
+}
+
+// A born-digital page too large to render at MinDPI within the pixel limit
+// is still read from its text; only rendering it is refused.
+func TestHugeBornDigitalPageIsReadFromItsText(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	big := [4]float64{0, 0, 2880, 2880} // 40 in: 2800×2800 pixels at 70 dpi
+	in := pdftest.Build([]pdftest.Page{{MediaBox: big, Text: []pdftest.Text{pdftest.At(100, 2700, 40, "Poster title")}}})
+	doc, err := Open(ctx, in, Limits{MaxPixelsPerPage: 1_000_000}, t.TempDir())
+	if err != nil {
+		t.Fatalf("a page read from its text was refused: %v", err)
+	}
+	defer doc.Close()
+	p := doc.(*PDF)
+	page, err := p.TextPage(ctx, 0, lector.PDFTextSkip)
+	if err != nil || page == nil || page.Text() != "Poster title" {
+		t.Fatalf("page %+v, %v", page, err)
+	}
+	if _, err := p.Page(ctx, 0, t.TempDir()); errcode.Of(err) != errcode.TooManyPixels {
+		t.Fatalf("rendering the page: %v, want too_many_pixels", err)
 	}
 }
