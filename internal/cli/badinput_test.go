@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"image"
+	"image/draw"
 	"image/jpeg"
 	"image/png"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/image/tiff"
 
 	"github.com/lector-ocr/lector/internal/config"
+	"github.com/lector-ocr/lector/internal/document/pdftest"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/task"
 )
@@ -166,8 +168,10 @@ func TestMultiPageTIFFWorks(t *testing.T) {
 }
 
 // TestSearchablePDF: `lector ocr --format pdf --pdf-text force` of a
-// two-page born-digital PDF; pdftotext of the output finds the recognised
-// words on every page, in order (and the PDF's own text: its pages kept).
+// two-page born-digital PDF returns it as it is (its own text is
+// searchable; an OCR layer over it would have every word found twice);
+// of the same pages scanned (drawn as 150-dpi JPEGs), pdftotext of the
+// output finds the recognised words on every page, in order.
 func TestSearchablePDF(t *testing.T) {
 	t.Parallel()
 	needTesseract(t)
@@ -177,8 +181,36 @@ func TestSearchablePDF(t *testing.T) {
 	if out, err := exec.Command("pdfunite", filepath.Join(dir, "background-checks.pdf"), filepath.Join(dir, "san-jose-pd-firearm-sample.pdf"), two).CombinedOutput(); err != nil {
 		t.Fatalf("pdfunite: %v %s", err, out)
 	}
-	outPDF := filepath.Join(work, "two.ocr.pdf")
+	bornDigital := filepath.Join(work, "two.ocr.pdf")
 	// The format follows from -o's extension, as users type it.
+	if _, stderr, err := run(t, testEnv(), "ocr", two, "-o", bornDigital, "--pdf-text", "force"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if in, out := readFile(t, two), readFile(t, bornDigital); !bytes.Equal(in, out) {
+		t.Fatalf("force wrote an OCR layer over born-digital pages (%d bytes, input %d)", len(out), len(in))
+	}
+	var scans []pdftest.Page
+	for page := 1; page <= 2; page++ {
+		base := filepath.Join(work, fmt.Sprintf("scan%d", page))
+		if out, err := exec.Command("pdftoppm", "-r", "150", "-gray", "-jpeg", "-f", fmt.Sprint(page), "-l", fmt.Sprint(page), "-singlefile", two, base).CombinedOutput(); err != nil {
+			t.Fatalf("pdftoppm: %v %s", err, out)
+		}
+		// pdftoppm -gray -jpeg writes three components: made gray here.
+		im, err := jpeg.Decode(bytes.NewReader(readFile(t, base+".jpg")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := im.Bounds()
+		gray := image.NewGray(b)
+		draw.Draw(gray, b, im, b.Min, draw.Src)
+		scans = append(scans, pdftest.Page{MediaBox: [4]float64{0, 0, float64(b.Dx()) * 72 / 150, float64(b.Dy()) * 72 / 150},
+			JPEG: pdftest.EncodeJPEG(gray), JW: b.Dx(), JH: b.Dy()})
+	}
+	two = filepath.Join(work, "scans.pdf")
+	if err := os.WriteFile(two, pdftest.Build(scans), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	outPDF := filepath.Join(work, "scans.ocr.pdf")
 	if _, stderr, err := run(t, testEnv(), "ocr", two, "-o", outPDF, "--pdf-text", "force"); err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}

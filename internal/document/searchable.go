@@ -33,12 +33,16 @@ const (
 // it: text, vectors and images, but not the original objects); the second
 // value says which ("repaired", "rebuilt"). With lector.PDFTextRedo an
 // earlier text layer is removed from the pages it OCRs (with
-// lector.PDFTextForce too, so that layers never stack). When no page gets
-// a layer (every page read from its text), the input is returned as it is.
+// lector.PDFTextForce too, so that layers never stack); in those modes a
+// page with visible text of its own gets no layer (withoutOwnTextPages).
+// When no page gets a layer (every page read from its text), the input is
+// returned as it is.
 func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lector.PDFText) ([]byte, string, error) {
 	redo := mode == lector.PDFTextRedo || mode == lector.PDFTextForce
 	if mode == lector.PDFTextSkip {
 		pages = p.withoutPrintedWords(pages)
+	} else {
+		pages = p.withoutOwnTextPages(ctx, pages)
 	}
 	var buf bytes.Buffer
 	first := render.SearchablePDF(&buf, p.data, pages, redo)
@@ -171,6 +175,28 @@ func fontKey(row string) string {
 	}
 	f = f[:len(f)-id]
 	return strings.Join(f[:len(f)-3], " ") + " emb=" + f[len(f)-3]
+}
+
+// withoutOwnTextPages returns pages with no text layer for the pages that
+// have visible text of their own — those skip reads from their text (an
+// earlier OCR layer not counting) — whatever mode read them: their text is
+// searchable already, and a layer over it would have every word found
+// twice, once misread (force and the structure pipeline OCR them for their
+// layout, not for the PDF). When the PDF's text cannot be read, pages is
+// returned as it is; the result's pages are not changed.
+func (p *PDF) withoutOwnTextPages(ctx context.Context, pages []*result.Page) []*result.Page {
+	p.textOnce.Do(func() { p.textErr = p.readText(ctx) })
+	if p.textErr != nil || p.text == nil {
+		return pages
+	}
+	out := make([]*result.Page, len(pages))
+	copy(out, pages)
+	for i, t := range p.text {
+		if i < len(out) && t != nil && !t.ocrLayer && t.fromText(lector.PDFTextSkip) {
+			out[i] = nil
+		}
+	}
+	return out
 }
 
 // withoutPrintedWords returns pages with, on each OCR'd page that also has

@@ -190,7 +190,8 @@ func TestScansAreOCRdKeepTheirImagesAndRedoDoesNotStack(t *testing.T) {
 func TestStructureThePDFLibraryCannotReadFallsBack(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
+	// A scan with a stamp: OCR'd, so it gets a layer.
+	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.GrayJPEG(64, 64), JW: 64, JH: 64, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
 	broken := regexp.MustCompile(`\d{10} 00000 n`).ReplaceAll(good, []byte("0000000003 00000 n"))
 	p := openFixture(t, broken)
 	w, h := p.PageSize(0)
@@ -219,7 +220,8 @@ func TestRebuiltWhenNeitherPDFLibraryNorQPDFCan(t *testing.T) {
 		}
 	}
 	t.Setenv("PATH", dir)
-	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
+	// A scan with a stamp: OCR'd, so it gets a layer.
+	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.GrayJPEG(64, 64), JW: 64, JH: 64, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
 	broken := regexp.MustCompile(`\d{10} 00000 n`).ReplaceAll(good, []byte("0000000003 00000 n"))
 	p := openFixture(t, broken)
 	w, h := p.PageSize(0)
@@ -307,5 +309,32 @@ func TestHugeBornDigitalPageIsReadFromItsText(t *testing.T) {
 	}
 	if _, err := p.Page(ctx, 0, t.TempDir()); errcode.Of(err) != errcode.TooManyPixels {
 		t.Fatalf("rendering the page: %v, want too_many_pixels", err)
+	}
+}
+
+// force (the structure pipeline's default) OCRs a born-digital page for
+// its layout, but the PDF gets no layer over text that is searchable
+// already; a scan next to it still gets its layer.
+func TestForceAddsNoLayerOverAPagesOwnText(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	in := pdftest.Build([]pdftest.Page{
+		{MediaBox: pdftest.Letter, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Born digital words")}},
+		{MediaBox: pdftest.Letter, JPEG: pdftest.GrayJPEG(64, 64), JW: 64, JH: 64},
+	})
+	p := openFixture(t, in)
+	for _, mode := range []lector.PDFText{lector.PDFTextForce} {
+		pages := []*result.Page{ocrPage(2550, 3300, "Bom"), ocrPage(2550, 3300, "scanned")}
+		out, how, err := p.SearchablePDF(ctx, pages, mode)
+		if err != nil || how != PDFOriginal {
+			t.Fatalf("%s: %v (%s)", mode, err, how)
+		}
+		path := save(t, "out.pdf", out)
+		if got := poppler(t, "pdftotext", "-f", "1", "-l", "1", path, "-"); strings.Contains(got, "Bom") || !strings.Contains(got, "Born digital words") {
+			t.Errorf("%s: page 1's text %q: an OCR layer over the page's own text", mode, got)
+		}
+		if got := poppler(t, "pdftotext", "-f", "2", "-l", "2", path, "-"); !strings.Contains(got, "scanned") {
+			t.Errorf("%s: the scan's layer is missing: %q", mode, got)
+		}
 	}
 }
