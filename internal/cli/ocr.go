@@ -41,7 +41,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	fs := flag.NewFlagSet("ocr", flag.ContinueOnError)
 	modelName := fs.String("model", "tesseract:eng", "model to run")
 	pipeline := fs.String("pipeline", "ocr", "pipeline: ocr or structure")
-	format := fs.String("format", "json", "output format: json, txt, md, html, hocr or pdf (default: from -o's extension, else json)")
+	format := fs.String("format", "", "output format: json, txt, md, html, hocr or pdf (default: from -o's extension, else json)")
 	out := fs.String("o", "", "output file (one input) or directory (several); default standard output")
 	dev := fs.String("device", "auto", "device: auto, cpu or cuda:N")
 	jobs := fs.Int("jobs", 1, "files processed at once")
@@ -49,6 +49,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	nvmlPath := fs.String("nvml-library", "", "path of libnvidia-ml.so.1")
 	pdfText := fs.String("pdf-text", "", "PDF pages with text of their own: skip (read them from their text; the ocr pipeline's default), redo (OCR pages whose text is an earlier OCR layer, replacing it) or force (OCR every page; the structure pipeline's default)")
 	verbose := fs.Bool("verbose", false, "log the runtime's work (loads, runners, tasks) on standard error")
+	fs.Usage = func() { ocrUsage(fs) }
 	cfg, err := parseConfig(fs, io, args)
 	if err != nil {
 		return err
@@ -57,10 +58,9 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	if len(files) == 0 {
 		return &UsageError{"ocr: no input files"}
 	}
-	formatSet := false
-	fs.Visit(func(f *flag.Flag) { formatSet = formatSet || f.Name == "format" })
-	if !formatSet && *out != "" {
-		if f := formatFromExt(*out); f != "" {
+	if *format == "" {
+		*format = "json"
+		if f := formatFromExt(*out); *out != "" && f != "" {
 			*format = f
 		}
 	}
@@ -157,6 +157,28 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		return fmt.Errorf("%d of %d files failed", failed, len(files))
 	}
 	return nil
+}
+
+// serverFlags are the configuration flags only lector serve uses, left
+// out of lector ocr -h (they are accepted, and ignored).
+var serverFlags = map[string]bool{
+	"listen": true, "database": true, "auth-tokens": true, "insecure-no-auth": true, "workers": true,
+	"max-attempts": true, "sync-timeout": true, "shutdown-timeout": true, "max-queued-per-subject": true,
+	"max-queued-tasks": true, "retention": true, "retention-interval": true, "heartbeat-interval": true,
+	"node-timeout": true,
+}
+
+// ocrUsage prints lector ocr's flags without the server's.
+func ocrUsage(fs *flag.FlagSet) {
+	shown := flag.NewFlagSet("ocr", flag.ContinueOnError)
+	shown.SetOutput(fs.Output())
+	fs.VisitAll(func(f *flag.Flag) {
+		if !serverFlags[f.Name] {
+			shown.Var(f.Value, f.Name, f.Usage)
+		}
+	})
+	fmt.Fprintf(fs.Output(), "Usage: lector ocr FILE… [flags]\n")
+	shown.PrintDefaults()
 }
 
 // docLimits are the configured input limits.

@@ -132,3 +132,20 @@ func TestOCROutputNeverOverwritesAnInputOrAnother(t *testing.T) {
 		t.Fatalf("paths %q, %v: want a.png.png (a.png is an input), a.png-2.png", paths, err)
 	}
 }
+
+// lector ocr -h lists its own flags, not the server's, and -format's
+// default once.
+func TestOcrHelpListsItsOwnFlags(t *testing.T) {
+	t.Parallel()
+	_, stderr, _ := run(t, testEnv(), "ocr", "-h")
+	for _, want := range []string{"-format", "-pdf-text", "-max-pixels", "-o "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("ocr -h lacks %s:\n%s", want, stderr)
+		}
+	}
+	for _, server := range []string{"-listen", "-database", "-auth-tokens", "-retention", `(default "json")`} {
+		if strings.Contains(stderr, server) {
+			t.Errorf("ocr -h shows %s:\n%s", server, stderr)
+		}
+	}
+}
