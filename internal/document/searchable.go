@@ -25,7 +25,8 @@ const (
 
 // SearchablePDF returns the input with pages' words as an invisible text
 // layer (render.SearchablePDF: the input's bytes followed by an incremental
-// update), and how its pages were made. When pdfcpu cannot read or write
+// update; render.RewrittenSearchablePDF when the input's structure is not
+// sound), and how its pages were made. When pdfcpu cannot read or write
 // the PDF's structure, or what it wrote lost something of the input (see
 // keeps), the PDF is first rewritten by qpdf (which repairs cross-reference
 // tables and streams, keeping every object), and failing that rebuilt page
@@ -45,7 +46,11 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 		pages = p.withoutOwnTextPages(ctx, pages)
 	}
 	var buf bytes.Buffer
-	first := render.SearchablePDF(&buf, p.data, pages, redo)
+	write := render.SearchablePDF
+	if !p.sound(ctx) {
+		write = render.RewrittenSearchablePDF
+	}
+	first := write(&buf, p.data, pages, redo)
 	if first == nil {
 		if bytes.Equal(buf.Bytes(), p.data) {
 			return p.data, PDFOriginal, nil
@@ -98,6 +103,15 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 		return buf.Bytes(), step.how, nil
 	}
 	return nil, "", errcode.Wrap(errcode.Internal, errors.Join(errs...), "the searchable PDF could not be written")
+}
+
+// sound reports whether qpdf --check finds the input's structure without
+// error or warning (cross-reference offsets, stream lengths): only then is
+// the searchable PDF an update appended to it; a damaged input (or no
+// qpdf) is written whole, so the damage is not kept under the update.
+func (p *PDF) sound(ctx context.Context) bool {
+	_, err := run(ctx, p.lim, "qpdf", "--check", p.path)
+	return err == nil
 }
 
 // keeps checks that out, the searchable PDF written from the input, lost

@@ -338,3 +338,28 @@ func TestForceAddsNoLayerOverAPagesOwnText(t *testing.T) {
 		}
 	}
 }
+
+// A damaged input that pdfcpu still reads (a stream's /Length wrong) is
+// written whole, not as an update over the damage: qpdf finds the output
+// sound.
+func TestDamagedInputIsWrittenWhole(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.GrayJPEG(64, 64), JW: 64, JH: 64, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
+	damaged := regexp.MustCompile(`/Length (\d+) >>\nstream\nq `).ReplaceAll(good, []byte("/Length 9 >>\nstream\nq "))
+	if bytes.Equal(damaged, good) {
+		t.Fatal("the fixture was not damaged")
+	}
+	p := openFixture(t, damaged)
+	w, h := p.PageSize(0)
+	out, _, err := p.SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "recognised")}, lector.PDFTextSkip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := exec.Command("qpdf", "--check", save(t, "out.pdf", out)).CombinedOutput(); err != nil {
+		t.Fatalf("qpdf --check of the output: %v\n%s", err, msg)
+	}
+	if txt := poppler(t, "pdftotext", save(t, "out2.pdf", out), "-"); !strings.Contains(txt, "Printed") || !strings.Contains(txt, "recognised") {
+		t.Fatalf("text %q", txt)
+	}
+}

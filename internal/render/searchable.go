@@ -222,10 +222,18 @@ func pdfConfig() *model.Configuration {
 // have to be encrypted). An error means pdfcpu could not read or write
 // the PDF's structure.
 func SearchablePDF(w io.Writer, input []byte, pages []*result.Page, redo bool) error {
-	return searchablePDF(w, input, pages, redo, time.Now())
+	return searchablePDF(w, input, pages, redo, false, time.Now())
 }
 
-func searchablePDF(w io.Writer, input []byte, pages []*result.Page, redo bool, now time.Time) error {
+// RewrittenSearchablePDF is SearchablePDF written whole by pdfcpu instead
+// of as an update: for an input whose structure is damaged (an update
+// would keep the damage under it). pdfcpu then sets the information
+// dictionary's Producer and dates.
+func RewrittenSearchablePDF(w io.Writer, input []byte, pages []*result.Page, redo bool) error {
+	return searchablePDF(w, input, pages, redo, true, time.Now())
+}
+
+func searchablePDF(w io.Writer, input []byte, pages []*result.Page, redo, whole bool, now time.Time) error {
 	ctx, err := readContext(input)
 	if err != nil {
 		return fmt.Errorf("render: reading the PDF's structure: %w", err)
@@ -242,7 +250,7 @@ func searchablePDF(w io.Writer, input []byte, pages []*result.Page, redo bool, n
 		_, err := w.Write(input)
 		return err
 	}
-	if ctx.Encrypt != nil {
+	if ctx.Encrypt != nil || whole {
 		return writeContext(ctx, w)
 	}
 	for i := size; i < *ctx.XRefTable.Size; i++ {
