@@ -163,7 +163,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 // out of lector ocr -h (they are accepted, and ignored).
 var serverFlags = map[string]bool{
 	"listen": true, "database": true, "auth-tokens": true, "insecure-no-auth": true, "workers": true,
-	"max-attempts": true, "sync-timeout": true, "shutdown-timeout": true, "max-queued-per-subject": true,
+	"operators": true, "max-attempts": true, "sync-timeout": true, "shutdown-timeout": true, "max-queued-per-subject": true,
 	"max-queued-tasks": true, "retention": true, "retention-interval": true, "heartbeat-interval": true,
 	"node-timeout": true,
 }

@@ -143,7 +143,7 @@ func TestOcrHelpListsItsOwnFlags(t *testing.T) {
 			t.Errorf("ocr -h lacks %s:\n%s", want, stderr)
 		}
 	}
-	for _, server := range []string{"-listen", "-database", "-auth-tokens", "-retention", `(default "json")`} {
+	for _, server := range []string{"-listen", "-database", "-auth-tokens", "-operators", "-retention", `(default "json")`} {
 		if strings.Contains(stderr, server) {
 			t.Errorf("ocr -h shows %s:\n%s", server, stderr)
 		}
