@@ -53,7 +53,9 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 	first := write(&buf, p.data, pages, redo)
 	if first == nil {
 		if bytes.Equal(buf.Bytes(), p.data) {
-			return p.data, PDFOriginal, nil
+			// The input unchanged: buf's copy, never p.data itself, which
+			// may be memory the caller unmaps once the document is closed.
+			return buf.Bytes(), PDFOriginal, nil
 		}
 		if first = p.keeps(ctx, buf.Bytes(), pages, true); first == nil {
 			return buf.Bytes(), PDFOriginal, nil

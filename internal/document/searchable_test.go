@@ -274,6 +274,9 @@ func TestDirectFontKeptUnchangedWithoutLayerAndLossCaught(t *testing.T) {
 	if err != nil || how != PDFOriginal || !bytes.Equal(same, only) {
 		t.Fatalf("a PDF read from its text only was rewritten (%v, %s, %d bytes, input %d)", err, how, len(same), len(only))
 	}
+	if &same[0] == &q.data[0] {
+		t.Fatal("the output is the document's own buffer (the service unmaps it after the task)")
+	}
 
 	// What pdfcpu's validation used to write: the text undrawn, the font gone.
 	lost := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter}, {MediaBox: pdftest.Letter}})

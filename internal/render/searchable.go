@@ -192,6 +192,13 @@ func layerMatrices(p *result.Page, w, h float64) [][6]float64 {
 // Page.Skew degrees, in PDF's y-up space (measured by the skewed-scan test).
 const deskewSign = 1.0
 
+// pdfcpu's default configuration is otherwise read from (and first
+// written to) a config.yml in the user's configuration directory, into a
+// package variable without a lock — a data race between concurrent
+// searchable PDFs, and an os.Exit where that directory cannot be written.
+// "disable" makes every call build its own default configuration.
+func init() { model.ConfigPath = "disable" }
+
 // pdfConfig is pdfcpu's configuration for reading what poppler reads.
 func pdfConfig() *model.Configuration {
 	conf := model.NewDefaultConfiguration()
