@@ -2,6 +2,7 @@ package service
 
 import (
 	"bytes"
+	"context"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func TestNoRescueRightAfterADatabaseOutage(t *testing.T) {
 	defer s.Stop(ctx)
 	peerBeat := func() {
 		t.Helper()
-		if err := db.Heartbeat(ctx, store.Node{ID: "peer", StartedAt: start, HeartbeatAt: clk.Now()}); err != nil {
+		if _, err := db.Heartbeat(ctx, store.Node{ID: "peer", StartedAt: start, HeartbeatAt: clk.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -111,5 +112,83 @@ func TestNoRescueRightAfterADatabaseOutage(t *testing.T) {
 	nodes, err := s.Nodes(ctx)
 	if err != nil || len(nodes) != 2 || nodes[0].ID != "node" || nodes[0].Gone || nodes[1].ID != "peer" || !nodes[1].Gone {
 		t.Fatalf("nodes %+v %v", nodes, err)
+	}
+}
+
+// TestANodeDeclaredGoneStopsTheRunsGivenAway, on a real PostgreSQL server
+// and a fake clock: the node runs task p (its attempt 1) and task q
+// (started after the rescue); a peer declares the node dead (its
+// heartbeats were late) and p goes back to the queue. At its next
+// heartbeat the node learns it, is live again (shown so, and rescued
+// again should it die later), and stops its run of p, not q's.
+func TestANodeDeclaredGoneStopsTheRunsGivenAway(t *testing.T) {
+	t.Parallel()
+	pg := pgtest.New(t)
+	ctx := t.Context()
+	db, err := store.OpenPostgres(ctx, pg.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(start)
+	turns := make(chan error, 1)
+	s, err := New(Config{Store: db, Clock: clk, WorkDir: t.TempDir(), NodeID: "node",
+		HeartbeatInterval: time.Second, NodeTimeout: 5 * time.Second, OnHeartbeat: func(err error) { turns <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(ctx)
+	run := func(id string) <-chan struct{} {
+		t.Helper()
+		tk := &store.Task{ID: id, Status: lector.Queued, Pipeline: "ocr", Model: "m", Priority: "normal", DeviceRequest: "auto", CreatedAt: start}
+		if err := db.Enqueue(ctx, tk, bytes.NewReader([]byte("x")), store.Bounds{}, jobArgs{TaskID: id}, &river.InsertOpts{Queue: "elsewhere"}); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := db.MarkRunning(ctx, id, "node", 1, start); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		s.mu.Lock()
+		s.running[id] = cancel
+		s.mu.Unlock()
+		return rctx.Done()
+	}
+	stoppedP := run("p")
+	// The peer, 10 s on, takes the node for dead.
+	dead, n, err := db.RescueDeadNodes(ctx, start.Add(10*time.Second), 5*time.Second)
+	if err != nil || len(dead) != 1 || dead[0] != "node" || n != 1 {
+		t.Fatalf("rescue: %v %d %v", dead, n, err)
+	}
+	stoppedQ := run("q")
+	if !clk.WaitPending(1, ctx.Done()) {
+		t.Fatal("no heartbeat ticker")
+	}
+	clk.Advance(time.Second)
+	if err := <-turns; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stoppedP:
+	default:
+		t.Fatal("the run of p, given away, goes on")
+	}
+	select {
+	case <-stoppedQ:
+		t.Fatal("the run of q, this node's, was stopped")
+	default:
+	}
+	nodes, err := s.Nodes(ctx)
+	if err != nil || len(nodes) != 1 || nodes[0].Gone {
+		t.Fatalf("the node, beating again, is not live: %+v %v", nodes, err)
+	}
+	// It dies later: q is rescued (before, the node stayed gone and was
+	// never taken for dead again).
+	dead, n, err = db.RescueDeadNodes(ctx, clk.Now().Add(time.Minute), 5*time.Second)
+	if err != nil || len(dead) != 1 || n != 1 {
+		t.Fatalf("second rescue: %v %d %v", dead, n, err)
 	}
 }

@@ -235,7 +235,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := os.MkdirAll(s.uploadDir(), 0o700); err != nil {
 		return err
 	}
-	if err := s.heartbeat(ctx); err != nil {
+	if _, err := s.heartbeat(ctx); err != nil { // gone before: a node left under this ID
 		return fmt.Errorf("service: registering the node: %w", err)
 	}
 	if err := s.queue.Start(context.WithoutCancel(ctx)); err != nil {

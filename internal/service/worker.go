@@ -135,15 +135,21 @@ func (s *Service) work(ctx context.Context, id string, pdfText lector.PDFText, a
 		switch {
 		case gerr != nil:
 			return gerr
+		case !s.holds(fresh, attempt):
+			// This node was declared dead and the task given away (the
+			// heartbeat that learnt it stopped this run): its job, which
+			// the rescue finalized, completes as nothing.
+			log.Warn("task run superseded: the task was given to another node", "device", t.DeviceRequest)
+			return nil
 		case fresh.CancelRequested:
 			s.finish(t, res, errcode.New(errcode.Canceled, "canceled by request"))
-			if ferr := s.store(bg, t, attempt, nil); ferr != nil {
+			if _, ferr := s.store(bg, t, attempt, nil); ferr != nil {
 				return ferr
 			}
 			log.Info("task canceled", "device", deviceOf(t))
 			return river.JobCancel(err)
 		default: // the node is stopping: run it again later
-			if rerr := s.cfg.Store.Requeue(bg, id); rerr != nil {
+			if rerr := s.cfg.Store.Requeue(bg, id, s.cfg.NodeID, attempt); rerr != nil {
 				return rerr
 			}
 			log.Info("task returned to the queue", "device", t.DeviceRequest, "reason", "node stopping")
@@ -151,7 +157,7 @@ func (s *Service) work(ctx context.Context, id string, pdfText lector.PDFText, a
 		}
 	}
 	if err != nil && errcode.Retryable(errcode.Of(err)) && attempt < maxAttempts {
-		if rerr := s.cfg.Store.Requeue(bg, id); rerr != nil {
+		if rerr := s.cfg.Store.Requeue(bg, id, s.cfg.NodeID, attempt); rerr != nil {
 			return rerr
 		}
 		log.Warn("task will be retried", "device", t.DeviceRequest, "code", errcode.Of(err), "err", err)
@@ -167,12 +173,15 @@ func (s *Service) work(ctx context.Context, id string, pdfText lector.PDFText, a
 			outputs["asset/"+name] = data
 		}
 	}
-	if ferr := s.store(bg, t, attempt, outputs); ferr != nil {
+	wrote, ferr := s.store(bg, t, attempt, outputs)
+	switch {
+	case ferr != nil:
 		return ferr
-	}
-	if t.Status == lector.Succeeded {
+	case !wrote:
+		log.Warn("task run superseded: its result was dropped, the task was given to another node", "device", deviceOf(t))
+	case t.Status == lector.Succeeded:
 		log.Info("task succeeded", "device", deviceOf(t), "pages", t.PagesDone)
-	} else {
+	default:
 		log.Info("task failed", "device", deviceOf(t), "code", t.ErrorCode, "err", err)
 	}
 	return nil
@@ -196,7 +205,7 @@ func (s *Service) endCanceledIfAsked(ctx context.Context, id string) error {
 	}
 	if t.CancelRequested && !t.Status.Final() {
 		s.finish(t, nil, errcode.New(errcode.Canceled, "canceled by request"))
-		if err := s.store(ctx, t, 0, nil); err != nil {
+		if _, err := s.store(ctx, t, 0, nil); err != nil {
 			return err
 		}
 	}
@@ -209,35 +218,42 @@ func (s *Service) endCanceledIfAsked(ctx context.Context, id string) error {
 const storeWait = 2 * time.Minute
 
 // store writes a task's end state and its outputs in one transaction, for
-// attempt (0: whatever the attempt). While the database is unreachable it
-// tries again, with backoff, for up to storeWait: the work is done and is
-// not lost to a database restart. A finish for an attempt that is no
-// longer the task's (this node was declared dead and the task given to
-// another) writes nothing and is logged.
-func (s *Service) store(ctx context.Context, t *store.Task, attempt int, outputs map[string][]byte) error {
+// attempt (0: whatever the attempt), and reports whether it wrote. While
+// the database is unreachable it tries again, with backoff, for up to
+// storeWait: the work is done and is not lost to a database restart. A
+// finish for an attempt that is no longer the task's (this node was
+// declared dead and the task given to another) writes nothing, and the
+// task's end is neither signalled nor counted: the caller logs the run as
+// superseded.
+func (s *Service) store(ctx context.Context, t *store.Task, attempt int, outputs map[string][]byte) (bool, error) {
 	deadline := time.Now().Add(storeWait)
 	backoff := 100 * time.Millisecond
 	for {
 		wrote, err := s.cfg.Store.Finish(ctx, t.ID, attempt, outcome(t), outputs)
 		if err == nil {
-			if !wrote {
-				s.cfg.Log.Warn("task result dropped: the task was given to another node", "task", t.ID, "attempt", attempt)
-				return nil
+			if wrote {
+				s.ended(t)
 			}
-			s.ended(t)
-			return nil
+			return wrote, nil
 		}
 		if errcode.Of(err) != errcode.Unavailable || time.Now().After(deadline) {
-			return err
+			return false, err
 		}
 		s.cfg.Log.Warn("recording a task's end: the database is unreachable; trying again", "task", t.ID, "err", err)
 		select {
 		case <-ctx.Done():
-			return err
+			return false, err
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
+}
+
+// holds reports whether t (as read now) is still this node's run of
+// attempt: running here, that attempt. A task given to another node after
+// this one was declared dead is not.
+func (s *Service) holds(t *store.Task, attempt int) bool {
+	return t.Status == lector.Running && t.Node == s.cfg.NodeID && t.Attempts == attempt
 }
 
 // runTask reads the task's input into its own file, opens it and runs it.

@@ -472,7 +472,7 @@ func TestDeadNodeRescue(t *testing.T) {
 		withQueue(t, s, "live")
 		t0 := time.Unix(1000, 0)
 		for _, n := range []string{"dead", "live"} {
-			if err := s.Heartbeat(t.Context(), Node{ID: n, Host: "h", StartedAt: t0, HeartbeatAt: t0}); err != nil {
+			if _, err := s.Heartbeat(t.Context(), Node{ID: n, Host: "h", StartedAt: t0, HeartbeatAt: t0}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -493,7 +493,7 @@ func TestDeadNodeRescue(t *testing.T) {
 		d.exec(t, s, `UPDATE river_job SET state = 'running', attempted_by = ARRAY[?]`, "dead")
 		d.exec(t, s, `UPDATE river_job SET attempted_by = ARRAY[?] WHERE args->>'task_id' = 'l'`, "live")
 		t1 := t0.Add(time.Minute)
-		if err := s.Heartbeat(t.Context(), Node{ID: "live", Host: "h", StartedAt: t0, HeartbeatAt: t1}); err != nil {
+		if _, err := s.Heartbeat(t.Context(), Node{ID: "live", Host: "h", StartedAt: t0, HeartbeatAt: t1}); err != nil {
 			t.Fatal(err)
 		}
 		nodes, err := s.Nodes(t.Context(), t1, 10*time.Second)
@@ -515,7 +515,7 @@ func TestDeadNodeRescue(t *testing.T) {
 		}
 		pg := s.(*Postgres)
 		var states []string
-		rows, err := pg.pool.Query(t.Context(), `SELECT args->>'task_id' || '=' || state FROM river_job ORDER BY args->>'task_id'`)
+		rows, err := pg.pool.Query(t.Context(), `SELECT args->>'task_id' || '=' || state FROM river_job ORDER BY args->>'task_id', state`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -525,7 +525,8 @@ func TestDeadNodeRescue(t *testing.T) {
 			states = append(states, st)
 		}
 		rows.Close()
-		if joinIDs(states) != "d=available l=running" {
+		// The dead node's task has a fresh job; its old one is cancelled.
+		if joinIDs(states) != "d=available d=cancelled l=running" {
 			t.Fatalf("jobs %v", states)
 		}
 	})

@@ -543,9 +543,90 @@ func (s *Postgres) Progress(ctx context.Context, id string, done, total int) err
 	return err
 }
 
-func (s *Postgres) Requeue(ctx context.Context, id string) error {
-	_, err := s.update(ctx, `UPDATE lector_tasks SET status = 'queued', pages_done = 0 WHERE id = $1 AND status = 'running'`, id)
+func (s *Postgres) Requeue(ctx context.Context, id, node string, attempt int) error {
+	_, err := s.update(ctx, `UPDATE lector_tasks SET status = 'queued', pages_done = 0
+		WHERE id = $1 AND status = 'running' AND node = $2 AND attempts = $3`, id, node, attempt)
 	return err
+}
+
+// pgFreshJob gives queued task id a new River job, available now: a copy
+// of the task's current job (kind, args, queue, priority, max attempts and
+// the attempts made so far, so that the next run's attempt number is new
+// and a stale run's result stays refused), recorded as the task's job_id;
+// the old job is finalized (cancelled) if it was not, so that a stale
+// worker still holding it completes only that job (River's completer
+// changes a job only while it is running). It returns false, changing
+// nothing, when the old job no longer exists (River's cleaner deletes
+// finalized jobs after a day).
+func pgFreshJob(ctx context.Context, tx pgx.Tx, id string) (bool, error) {
+	var old int64
+	if err := tx.QueryRow(ctx, `SELECT job_id FROM lector_tasks WHERE id = $1`, id).Scan(&old); err != nil {
+		return false, err
+	}
+	var fresh int64
+	err := tx.QueryRow(ctx, `INSERT INTO river_job (args, kind, max_attempts, priority, queue, state, scheduled_at, attempt, metadata, tags)
+		SELECT args, kind, max_attempts, priority, queue, 'available', now(), attempt, metadata - 'cancel_attempted_at', tags
+		FROM river_job WHERE id = $1 RETURNING id`, old).Scan(&fresh)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE river_job SET state = 'cancelled', finalized_at = now()
+		WHERE id = $1 AND finalized_at IS NULL`, old); err != nil {
+		return false, err
+	}
+	_, err = tx.Exec(ctx, `UPDATE lector_tasks SET job_id = $1 WHERE id = $2`, fresh, id)
+	return err == nil, err
+}
+
+// pgRequeueJobs gives each of ids (queued tasks) a fresh job (pgFreshJob);
+// a task whose job is lost fails internal at now: nothing would ever run
+// it.
+func pgRequeueJobs(ctx context.Context, tx pgx.Tx, ids []string, now time.Time) error {
+	for _, id := range ids {
+		ok, err := pgFreshJob(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if _, err := tx.Exec(ctx, `UPDATE lector_tasks SET status = 'failed', error_code = 'internal',
+				error_message = 'its queue job was lost', finished_at = $2 WHERE id = $1`, id, ns(now)); err != nil {
+				return err
+			}
+		}
+		if err := notify(ctx, tx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RequeueStranded gives a fresh River job to every queued task whose job
+// is finalized or gone (SKIP LOCKED: nodes sweeping at once split the
+// work).
+func (s *Postgres) RequeueStranded(ctx context.Context, now time.Time) ([]string, error) {
+	var ids []string
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT t.id FROM lector_tasks t LEFT JOIN river_job j ON j.id = t.job_id
+			WHERE t.status = 'queued' AND t.sync = 0 AND (j.id IS NULL OR j.finalized_at IS NOT NULL)
+			ORDER BY t.created_at FOR UPDATE OF t SKIP LOCKED`)
+		if err != nil {
+			return err
+		}
+		if ids, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil || len(ids) == 0 {
+			return err
+		}
+		return pgRequeueJobs(ctx, tx, ids, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		s.hub.publish(id)
+	}
+	return ids, nil
 }
 
 func (s *Postgres) Finish(ctx context.Context, id string, attempt int, o Outcome, outputs map[string][]byte) (bool, error) {
@@ -629,11 +710,23 @@ func (s *Postgres) Expired(ctx context.Context, cutoff time.Time, limit int) ([]
 // not orphans. A dead node's come back through RescueDeadNodes.
 func (s *Postgres) Recover(context.Context) (int, error) { return 0, nil }
 
-func (s *Postgres) Heartbeat(ctx context.Context, n Node) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO lector_nodes (id, host, addr, started_at, heartbeat_at, gone, info) VALUES ($1,$2,$3,$4,$5,0,$6)
-		ON CONFLICT (id) DO UPDATE SET addr = excluded.addr, heartbeat_at = excluded.heartbeat_at, info = excluded.info`,
-		n.ID, n.Host, n.Addr, ns(n.StartedAt), ns(n.HeartbeatAt), n.Info)
-	return s.fail(err)
+func (s *Postgres) Heartbeat(ctx context.Context, n Node) (bool, error) {
+	// The row is locked first: after a rescue that marks the node gone
+	// commits, the read sees gone = 1; then the node is live again.
+	wasGone := false
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var gone int
+		err := tx.QueryRow(ctx, `SELECT gone FROM lector_nodes WHERE id = $1 FOR UPDATE`, n.ID).Scan(&gone)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		wasGone = gone == 1
+		_, err = tx.Exec(ctx, `INSERT INTO lector_nodes (id, host, addr, started_at, heartbeat_at, gone, info) VALUES ($1,$2,$3,$4,$5,0,$6)
+			ON CONFLICT (id) DO UPDATE SET addr = excluded.addr, heartbeat_at = excluded.heartbeat_at, gone = 0, info = excluded.info`,
+			n.ID, n.Host, n.Addr, ns(n.StartedAt), ns(n.HeartbeatAt), n.Info)
+		return err
+	})
+	return wasGone, err
 }
 
 func (s *Postgres) Leave(ctx context.Context, node string) error {
@@ -654,8 +747,10 @@ func (s *Postgres) Nodes(ctx context.Context, now time.Time, timeout time.Durati
 
 // RescueDeadNodes: the dead nodes are locked (SKIP LOCKED: two nodes
 // rescuing at once split the work, never repeat it) and marked gone; their
-// running tasks go back to queued and their River jobs (the node is the
-// last of attempted_by: its River client ID) to available, in one
+// running tasks go back to queued, each with a fresh River job (the old
+// one cancelled: a node only paused completes it when it resumes, and
+// that must not strand the task), and their other running jobs (the node
+// is the last of attempted_by: its River client ID) to available, in one
 // transaction. A dead node's synchronous tasks fail unavailable: their
 // callers' connections were on that node.
 func (s *Postgres) RescueDeadNodes(ctx context.Context, now time.Time, timeout time.Duration) ([]string, int, error) {
@@ -685,16 +780,17 @@ func (s *Postgres) RescueDeadNodes(ctx context.Context, now time.Time, timeout t
 			return err
 		}
 		requeued = len(ids)
-		for _, id := range ids {
-			if err := notify(ctx, tx, id); err != nil {
-				return err
-			}
+		// Fresh jobs: the dead node may be only paused, and its worker,
+		// resuming, completes the job it holds.
+		if err := pgRequeueJobs(ctx, tx, ids, now); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE lector_tasks SET status = 'failed', error_code = 'unavailable',
 			error_message = 'the node running it stopped', finished_at = $2 WHERE status = 'running' AND sync = 1 AND node = ANY($1)`,
 			dead, ns(now)); err != nil {
 			return err
 		}
+		// Its other jobs (retention) run again.
 		_, err = tx.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
 			WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] = ANY($1)`, dead)
 		return err

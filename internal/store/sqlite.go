@@ -440,8 +440,9 @@ func (s *SQLite) Progress(ctx context.Context, id string, done, total int) error
 	return err
 }
 
-func (s *SQLite) Requeue(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE lector_tasks SET status = 'queued', pages_done = 0 WHERE id = ? AND status = 'running'`, id)
+func (s *SQLite) Requeue(ctx context.Context, id, node string, attempt int) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE lector_tasks SET status = 'queued', pages_done = 0
+		WHERE id = ? AND status = 'running' AND node = ? AND attempts = ?`, id, node, attempt)
 	if err == nil {
 		s.hub.publish(id)
 	}
@@ -562,12 +563,19 @@ func (s *SQLite) Recover(ctx context.Context) (int, error) {
 	return int(n), err
 }
 
-func (s *SQLite) Heartbeat(ctx context.Context, n Node) error {
+func (s *SQLite) Heartbeat(ctx context.Context, n Node) (bool, error) {
+	// Only Leave and Recover mark a node gone on SQLite (no other process
+	// rescues its tasks): it never learns it was declared gone.
 	_, err := s.db.ExecContext(ctx, `INSERT INTO lector_nodes (id, host, addr, started_at, heartbeat_at, gone, info) VALUES (?,?,?,?,?,0,?)
 		ON CONFLICT (id) DO UPDATE SET addr = excluded.addr, heartbeat_at = excluded.heartbeat_at, gone = 0, info = excluded.info`,
 		n.ID, n.Host, n.Addr, ns(n.StartedAt), ns(n.HeartbeatAt), n.Info)
-	return err
+	return false, err
 }
+
+// RequeueStranded does nothing on SQLite: no other node rescues this one's
+// tasks, so no stale worker completes a requeued task's job; Recover
+// returns its tasks and their jobs together at start.
+func (s *SQLite) RequeueStranded(context.Context, time.Time) ([]string, error) { return nil, nil }
 
 func (s *SQLite) Leave(ctx context.Context, node string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE lector_nodes SET gone = 1 WHERE id = ?`, node)

@@ -192,8 +192,10 @@ type Store interface {
 	MarkRunning(ctx context.Context, id, node string, attempt int, now time.Time) (bool, error)
 	// Progress records pages done of total.
 	Progress(ctx context.Context, id string, done, total int) error
-	// Requeue returns a running task to the queue (a retry will run it).
-	Requeue(ctx context.Context, id string) error
+	// Requeue returns a running task to the queue (its job's retry will run
+	// it), only while node's attempt still holds it: a run given away to
+	// another node (its own was declared dead) changes nothing.
+	Requeue(ctx context.Context, id, node string, attempt int) error
 	// Finish writes outputs (as blobs) and the task's end state in one
 	// transaction. With attempt > 0 it does so only if the task's attempt is
 	// still attempt (a node declared dead may not overwrite the run that
@@ -217,8 +219,10 @@ type Store interface {
 	// here: a dead node's work comes back through RescueDeadNodes.
 	Recover(ctx context.Context) (int, error)
 	// Heartbeat records that n is alive at n.HeartbeatAt (registering it the
-	// first time) with its Info.
-	Heartbeat(ctx context.Context, n Node) error
+	// first time) with its Info, live again if it was marked gone, and
+	// reports whether it was (declared dead by another node, which gave
+	// its running tasks away; or left earlier under the same ID).
+	Heartbeat(ctx context.Context, n Node) (wasGone bool, err error)
 	// Leave marks node gone (a clean stop).
 	Leave(ctx context.Context, node string) error
 	// Nodes lists the nodes, live first, newest heartbeat first; a node
@@ -229,6 +233,11 @@ type Store interface {
 	// queue, once (one node does it, whichever gets there first). It
 	// returns the nodes and how many tasks it requeued.
 	RescueDeadNodes(ctx context.Context, now time.Time, timeout time.Duration) ([]string, int, error)
+	// RequeueStranded gives a new River job to every queued task whose job
+	// is finalized or gone (nothing would ever run it otherwise) and
+	// returns their IDs; a task whose job cannot be copied fails internal
+	// at now. A sweep: a queued task always has a live job by design.
+	RequeueStranded(ctx context.Context, now time.Time) ([]string, error)
 
 	// Watch returns a channel signalled after each change of task id
 	// (status, progress, cancel request), made on any node, and a function
