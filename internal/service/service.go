@@ -145,6 +145,11 @@ const (
 	DefaultNodeTimeout         = 15 * time.Second
 )
 
+// RiverRescueAfter is River's RescueStuckJobsAfter for Lector's client:
+// 100 years, out of the way (River's default, 1 h, would run a task of
+// more than an hour twice, since jobs have no timeout).
+const RiverRescueAfter = 100 * 365 * 24 * time.Hour
+
 // New returns a service; Start starts its workers.
 func New(cfg Config) (*Service, error) {
 	cfg.Clock, cfg.Log = obs.Clock(cfg.Clock), obs.Log(cfg.Log)
@@ -171,13 +176,18 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	q, err := cfg.Store.NewQueue(&river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
-		Workers:           workers,
-		JobTimeout:        -1, // pages have their own time limits
-		MaxAttempts:       cfg.MaxAttempts,
-		FetchCooldown:     5 * time.Millisecond,
-		FetchPollInterval: time.Second,
-		Logger:            slog.New(atLeast{cfg.Log.Handler(), slog.LevelWarn}).With("component", "river"),
+		Queues:     map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:    workers,
+		JobTimeout: -1, // pages have their own time limits
+		// River's rescuer would run again any job running longer than this
+		// (default 1 h), a long task twice: Lector's own rescue owns it —
+		// a dead node's tasks on PostgreSQL (heartbeats), an earlier
+		// process's at start on SQLite (Recover).
+		RescueStuckJobsAfter: RiverRescueAfter,
+		MaxAttempts:          cfg.MaxAttempts,
+		FetchCooldown:        5 * time.Millisecond,
+		FetchPollInterval:    time.Second,
+		Logger:               slog.New(atLeast{cfg.Log.Handler(), slog.LevelWarn}).With("component", "river"),
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.RetentionInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return retentionArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
 	}, cfg.NodeID)
