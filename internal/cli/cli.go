@@ -179,7 +179,7 @@ func configFlags(fs *flag.FlagSet, env Env) func() (config.Config, error) {
 	var keepAlive time.Duration = config.DefaultKeepAlive
 	ppocrDir := fs.String("ppocr-dir", "", "ONNX Runtime and the PP-OCR models for ppocr: models (default: where make setup installs them, ~/.cache/lector/ppocr)")
 	fs.StringVar(&c.DataDir, "data-dir", "", "data directory (default $XDG_DATA_HOME/lector or ~/.local/share/lector)")
-	fs.StringVar(&c.Database, "database", "", "task database: empty for SQLite in the data directory, or postgres://user:password@host/db to share one PostgreSQL between several nodes")
+	fs.StringVar(&c.Database, "database", "", "task database: empty for SQLite in the data directory, a SQLite file path, or a postgres:// (postgresql://) URL, postgres://user:password@host:5432/db, to share one PostgreSQL between several nodes (key=value connection strings and other schemes are refused)")
 	fs.StringVar(&c.ListenAddr, "listen", config.DefaultListenAddr, "HTTP listen address")
 	fs.Float64Var(&c.Memory.WarningThreshold, "memory-warning", config.DefaultWarningThreshold, "used fraction at which a device is at warning")
 	fs.Float64Var(&c.Memory.CriticalThreshold, "memory-critical", config.DefaultCriticalThreshold, "used fraction at which a device is critical")
@@ -195,7 +195,7 @@ func configFlags(fs *flag.FlagSet, env Env) func() (config.Config, error) {
 	fs.IntVar(&c.Pool.QueueLength, "queue-length", config.DefaultQueueLength, "most waiters for lanes before queue_full")
 	fs.IntVar(&c.Admission.StructureConcurrency, "structure-concurrency", config.DefaultStructureConcurrency, "most structure predictions at once")
 	fs.DurationVar(&c.Admission.CriticalWait, "critical-wait", config.DefaultCriticalWait, "how long a queued task waits for memory")
-	fs.IntVar(&c.Admission.MaxQueuedTasks, "max-queued-tasks", config.DefaultMaxQueuedTasks, "most tasks queued on this node")
+	fs.IntVar(&c.Admission.MaxQueuedTasks, "max-queued-tasks", config.DefaultMaxQueuedTasks, "most tasks queued at once, in the whole cluster on PostgreSQL (every node counts the database's queued tasks)")
 	fs.Int64Var(&c.Limits.MaxInputBytes, "max-input-bytes", config.DefaultMaxInputBytes, "largest accepted input in bytes")
 	fs.IntVar(&c.Limits.MaxPages, "max-pages", config.DefaultMaxPages, "most pages in a document")
 	fs.Int64Var(&c.Limits.MaxPixelsPerPage, "max-pixels", config.DefaultMaxPixelsPerPage, "most pixels in a page")

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -372,5 +373,38 @@ func TestClusterQueueBoundsAcrossNodes(t *testing.T) {
 	wg.Wait()
 	if accepted != 10 || full != 20 {
 		t.Fatalf("%d accepted and %d refused queue_full, want 10 and 20", accepted, full)
+	}
+}
+
+// TestServeRefusesBadClusterSettings: a key=value connection string (taken
+// for a SQLite file name before: a file named after it, password and all,
+// in the working directory), a mysql:// URL and a node timeout under three
+// heartbeat intervals are usage errors (exit 2) that say what to do, print
+// no password, and create nothing.
+func TestServeRefusesBadClusterSettings(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--database", "host=db user=lector password=s3cret-pw dbname=lector"}, "use the postgres:// URL form"},
+		{[]string{"--database", "mysql://lector:s3cret-pw@db/lector"}, "scheme mysql:// is not supported"},
+		{[]string{"--heartbeat-interval", "2s", "--node-timeout", "3s"}, "must be at least 3 × --heartbeat-interval"},
+	} {
+		wd := t.TempDir()
+		cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(wd, "data")}, c.args...)...)
+		cmd.Dir = wd
+		cmd.Env = append(os.Environ(), TestMainEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Errorf("serve %v: %v, want exit 2\n%s", c.args, err, out)
+		}
+		if !bytes.Contains(out, []byte(c.want)) || bytes.Contains(out, []byte("s3cret-pw")) {
+			t.Errorf("serve %v printed:\n%s\nwant %q and no password", c.args, out, c.want)
+		}
+		if entries, _ := os.ReadDir(wd); len(entries) != 0 {
+			t.Errorf("serve %v created %v in the working directory", c.args, entries)
+		}
 	}
 }

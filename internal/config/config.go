@@ -15,10 +15,12 @@ import (
 	"github.com/lector-ocr/lector/internal/admission"
 	"github.com/lector-ocr/lector/internal/document"
 	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/memory"
 	"github.com/lector-ocr/lector/internal/model"
 	"github.com/lector-ocr/lector/internal/pool"
 	"github.com/lector-ocr/lector/internal/service"
+	"github.com/lector-ocr/lector/internal/store"
 )
 
 // Defaults for every setting. A zero field in Config means "use the default".
@@ -351,6 +353,16 @@ func (c Config) Validate() error {
 		if d.v <= 0 {
 			return &FieldError{d.name, fmt.Sprintf("%v must be positive", d.v)}
 		}
+	}
+	// Three heartbeats may be late before a node is taken for dead: a
+	// shorter timeout has healthy nodes declared gone and their tasks run
+	// twice.
+	if c.Tasks.NodeTimeout < 3*c.Tasks.HeartbeatInterval {
+		return &FieldError{"Tasks.NodeTimeout", fmt.Sprintf("--node-timeout %v must be at least 3 × --heartbeat-interval %v (a shorter one takes healthy nodes for dead)",
+			c.Tasks.NodeTimeout, c.Tasks.HeartbeatInterval)}
+	}
+	if err := store.CheckDatabase(c.Database); err != nil {
+		return &FieldError{"Database", errcode.Message(err)}
 	}
 	ints := []struct {
 		name string

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,5 +63,45 @@ func TestValidateNamesTheField(t *testing.T) {
 				t.Fatalf("Validate() = %v, want an error naming %s", err, tt.field)
 			}
 		})
+	}
+}
+
+// TestValidateRefusesAShortNodeTimeoutAndOtherDatabases: a node timeout
+// under three heartbeat intervals (healthy nodes taken for dead), a
+// key=value connection string and a URL of another scheme (taken for a
+// SQLite file name before) are refused with a message that never holds the
+// password; a path and postgres:// URLs pass.
+func TestValidateRefusesAShortNodeTimeoutAndOtherDatabases(t *testing.T) {
+	base := Config{DataDir: "/d"}.WithDefaults(4)
+	c := base
+	c.Tasks.HeartbeatInterval, c.Tasks.NodeTimeout = 2*time.Second, 5*time.Second
+	var fe *FieldError
+	if err := c.Validate(); !errors.As(err, &fe) || fe.Field != "Tasks.NodeTimeout" || !strings.Contains(err.Error(), "--heartbeat-interval") {
+		t.Errorf("node timeout 5s, heartbeat 2s: %v", err)
+	}
+	c.Tasks.NodeTimeout = 6 * time.Second
+	if err := c.Validate(); err != nil {
+		t.Errorf("node timeout 6s, heartbeat 2s: %v", err)
+	}
+	for db, want := range map[string]string{
+		"host=db user=lector password=s3cret dbname=lector": "postgres:// URL form",
+		"  dbname=lector password=s3cret":                   "postgres:// URL form",
+		"mysql://lector:s3cret@db/lector":                   "scheme mysql://",
+		"postgres://lector:s3cret@db/lector":                "",
+		"postgresql://lector@db/lector":                     "",
+		"/var/lib/lector/tasks.db":                          "",
+		"tasks=1.db":                                        "",
+	} {
+		c := base
+		c.Database = db
+		err := c.Validate()
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q refused: %v", db, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q: %v, want an error saying %q", db, err, want)
+		case err != nil && strings.Contains(err.Error(), "s3cret"):
+			t.Errorf("%q: the error holds the password: %v", db, err)
+		}
 	}
 }

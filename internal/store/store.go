@@ -264,9 +264,12 @@ type Queue interface {
 
 // Open opens the database named by database: "" or a path is SQLite
 // (default dataDir/lector.db), postgres:// or postgresql:// a PostgreSQL
-// server. It applies Lector's and River's migrations and refuses a schema
+// server; anything else is refused (CheckDatabase). It applies Lector's and River's migrations and refuses a schema
 // newer than this binary's.
 func Open(ctx context.Context, database, dataDir string) (Store, error) {
+	if err := CheckDatabase(database); err != nil {
+		return nil, err
+	}
 	if IsPostgres(database) {
 		return OpenPostgres(ctx, database)
 	}
@@ -275,6 +278,32 @@ func Open(ctx context.Context, database, dataDir string) (Store, error) {
 		path = filepath.Join(dataDir, "lector.db")
 	}
 	return OpenSQLite(ctx, path)
+}
+
+// keyValueConn matches a libpq key=value connection string ("host=db
+// user=lector …"), which pgx would accept and Lector would otherwise take
+// for a SQLite file name.
+var keyValueConn = regexp.MustCompile(`(?i)(^|\s)(host|hostaddr|port|user|password|passfile|dbname|sslmode|service|connect_timeout|application_name)\s*=`)
+
+// CheckDatabase refuses a database setting that is neither "" (SQLite in
+// the data directory), a postgres:// or postgresql:// URL, nor a file
+// path: a key=value connection string and a URL of another scheme
+// (mysql://…) would be taken for a SQLite file name (created in the
+// working directory, its name logged with the password in it). The
+// error never holds the setting's password.
+func CheckDatabase(database string) error {
+	switch {
+	case database == "" || IsPostgres(database):
+		return nil
+	case keyValueConn.MatchString(database):
+		return errcode.New(errcode.InvalidArgument, "--database looks like a key=value connection string, which Lector does not take: "+
+			"use the postgres:// URL form (postgres://user:password@host:5432/dbname), or a SQLite file path")
+	}
+	if i := strings.Index(database, "://"); i > 0 && !strings.ContainsAny(database[:i], "/\\ ") {
+		return errcode.New(errcode.InvalidArgument, "--database scheme %s:// is not supported: use a postgres:// (or postgresql://) URL, or a SQLite file path",
+			database[:i])
+	}
+	return nil
 }
 
 // IsPostgres reports whether database names a PostgreSQL server.
