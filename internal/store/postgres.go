@@ -151,7 +151,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	cancel()
 	if err != nil {
 		pool.Close()
-		return nil, errcode.New(errcode.Unavailable, "cannot reach the database %s: %s", desc, scrub(err.Error(), cfg))
+		return nil, connectError(err, desc, cfg)
 	}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
@@ -161,6 +161,30 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	s.stop = stop
 	s.wg.Go(func() { s.listen(lctx) })
 	return s, nil
+}
+
+// connectError says why a first connection failed, as a lead: the
+// server's answer when it gave one (SQLSTATE 28P01: the password; 28000:
+// the user, or no pg_hba.conf line for it; 3D000: no such database),
+// else that the server cannot be reached (refused, timed out, TLS). pgx
+// tries each fallback (sslmode=prefer: TLS, then plain) and reports the
+// first failure, often a TLS one, before the server's answer to the
+// next; the server's answer, when any, is the lead.
+func connectError(err error, desc string, cfg *pgxpool.Config) error {
+	cc := cfg.ConnConfig
+	where := fmt.Sprintf("%s:%d", cc.Host, cc.Port)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "28P01":
+			return errcode.New(errcode.InvalidArgument, "the database server %s refused the password for user %q (%s)", where, cc.User, desc)
+		case "28000":
+			return errcode.New(errcode.InvalidArgument, "the database server %s refused user %q: %s (%s)", where, cc.User, scrub(pe.Message, cfg), desc)
+		case "3D000":
+			return errcode.New(errcode.InvalidArgument, "database %q does not exist on %s (%s)", cc.Database, where, desc)
+		}
+	}
+	return errcode.New(errcode.Unavailable, "cannot reach the database %s: %s", desc, scrub(err.Error(), cfg))
 }
 
 // scrub removes the password from a driver message (pgx names the user,

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -156,5 +157,30 @@ func TestNoTaskStrandedByAStaleWorker(t *testing.T) {
 	}
 	if ids, err := s.RequeueStranded(ctx, t2); err != nil || len(ids) != 0 {
 		t.Fatalf("swept again: %v %v", ids, err)
+	}
+}
+
+// TestConnectErrorsAreLeads, on a real PostgreSQL server: a missing
+// database and an unknown user are reported as such, not as "cannot
+// reach"; a server nobody answers is "cannot reach". (A wrong password,
+// SQLSTATE 28P01, takes a server with password authentication: pgtest's
+// trusts its socket.)
+func TestConnectErrorsAreLeads(t *testing.T) {
+	t.Parallel()
+	pg := pgtest.Shared(t)
+	url := pg.NewDatabase(t)
+	for dsn, want := range map[string]string{
+		strings.Replace(url, "/t", "/nosuchdb", 1):                    `" does not exist on /`,
+		strings.Replace(url, pgtest.User+"@", "nobody:s3cret@", 1):    `refused user "nobody": role "nobody" does not exist`,
+		"postgres://lector:s3cret@/x?host=" + t.TempDir() + "&port=1": "cannot reach the database",
+	} {
+		s, err := OpenPostgres(t.Context(), dsn)
+		if err == nil {
+			s.Close()
+			t.Fatalf("%s opened", dsn)
+		}
+		if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: %v, want %q and no password", Redact(dsn), err, want)
+		}
 	}
 }
