@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -72,8 +73,13 @@ func TestClusterOnPostgres(t *testing.T) {
 	ctx := t.Context()
 	nodes := []*serverProcess{startNode(t, db), startNode(t, db), startNode(t, db)}
 	ids := make([]string, len(nodes))
+	created := 0
 	for i, n := range nodes {
 		ids[i] = nodeID(t, n)
+		created += strings.Count(n.logs.String(), `msg="database schema created"`)
+	}
+	if created != 1 {
+		t.Errorf("%d nodes logged creating the schema, want 1", created)
 	}
 	const model = "synthetic:8MiB,t=400ms"
 	img := grayPNG(t, 1000, 1000) // one megapixel: synthetic t= is per megapixel
@@ -182,6 +188,12 @@ func TestClusterOnPostgres(t *testing.T) {
 			t.Errorf("lector ps does not show %q:\n%s", want, out)
 		}
 	}
+	// ps --json is the whole view, nodes included.
+	out, stderr, err = run(t, testEnv(), "ps", "--json", "--server", "http://"+addr)
+	var psView server.SystemView
+	if err != nil || json.Unmarshal([]byte(out), &psView) != nil || psView.Node != ids[2] || len(psView.Nodes) != 3 || len(psView.Devices) == 0 {
+		t.Errorf("ps --json: %v %s\n%s", err, stderr, out)
+	}
 	// The web page's system page shows the same cluster.
 	bctx := newBrowser(t)
 	browse(t, bctx, "opening the system page", chromedp.Navigate(nodes[0].client.Base+"/#/system"))
@@ -264,10 +276,17 @@ func TestClusterSurvivesPostgresRestart(t *testing.T) {
 		var se *api.StatusError
 		if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable || se.Code != "unavailable" {
 			t.Errorf("node %d: a submission while the database is down: %v, want 503 unavailable", i, err)
+		} else if se.RetryAfter != "5" || strings.Contains(se.Message, "postgres://") || strings.Contains(se.Message, pgtest.User) {
+			t.Errorf("node %d: Retry-After %q, message %q: want 5 and no database host or user", i, se.RetryAfter, se.Message)
 		}
 	}
 	for _, n := range nodes { // the outage spans a heartbeat of each node
 		n.logs.waitFor(t, 0, `msg="node heartbeat failed"`)
+	}
+	// lector ps: the node's own table, and the cluster's error (exit 1).
+	out, stderr, err := run(t, testEnv(), "ps", "--server", nodes[0].client.Base)
+	if err == nil || !strings.Contains(out, "MODEL") || !strings.Contains(err.Error(), "the cluster's nodes cannot be listed") {
+		t.Errorf("ps during the outage: %v\n%s\n%s", err, out, stderr)
 	}
 	if err := pg.Start(); err != nil {
 		t.Fatal(err)

@@ -97,6 +97,14 @@ func runServe(ctx context.Context, io IO, args []string) (err error) {
 		return fmt.Errorf("opening the database: %w", err)
 	}
 	lc.add("database", 0, func(context.Context) error { return db.Close() })
+	if pg, ok := db.(*store.Postgres); ok {
+		switch from, to := pg.Migrated(); {
+		case from == 0:
+			log.Info("database schema created", "database", db.Describe(), "version", to)
+		case from < to:
+			log.Info("database schema upgraded", "database", db.Describe(), "from", from, "to", to)
+		}
+	}
 	if p, ok := db.(admission.Persister); ok {
 		if err := st.learner.Restore(ctx, p); err != nil {
 			log.Warn("reading the learned memory figures", "err", err)

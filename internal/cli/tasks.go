@@ -245,15 +245,15 @@ func runPs(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	c := client()
-	m, err := c.Models(ctx)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(io.Stdout, m.Loaded)
-	}
 	var sys server.SystemView
 	if err := c.System(ctx, &sys); err != nil {
+		return err
+	}
+	if *asJSON { // the whole view: the node's, its loaded instances, the cluster's nodes or cluster_error
+		return printJSON(io.Stdout, sys)
+	}
+	m, err := c.Models(ctx)
+	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(io.Stdout, 0, 4, 2, ' ', 0)
@@ -266,7 +266,7 @@ func runPs(ctx context.Context, io IO, args []string) error {
 				name += " (answered)"
 			}
 			devs, loaded, queued := "-", "-", "-"
-			if n.System != nil {
+			if n.System != nil && n.State == "live" { // a gone node's figures are stale
 				var ds []string
 				q := 0
 				for _, d := range n.System.Devices {
@@ -287,7 +287,13 @@ func runPs(ctx context.Context, io IO, args []string) error {
 		mem := in.CPUBytes + in.GPUBytes
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\n", in.Model, in.Device, in.State, in.Refs, FormatBytes(mem), in.Pid, expires(in))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if sys.ClusterError != "" { // the node answered for itself; the cluster's view is missing
+		return fmt.Errorf("the cluster's nodes cannot be listed: %s", sys.ClusterError)
+	}
+	return nil
 }
 
 func expires(in api.Instance) string {

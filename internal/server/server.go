@@ -283,7 +283,7 @@ type ClusterNode struct {
 	ID          string    `json:"id"`
 	Host        string    `json:"host"`
 	Addr        string    `json:"addr"`
-	State       string    `json:"state"` // "live", or "gone" (stopped, or no heartbeat for the node timeout)
+	State       string    `json:"state"` // "live", "stopped" (a clean stop) or "gone" (no heartbeat for the node timeout: crashed, paused, cut off)
 	StartedAt   time.Time `json:"started_at"`
 	HeartbeatAt time.Time `json:"heartbeat_at"`
 	// System is the node's devices, memory levels, lanes, queues and loaded
@@ -316,7 +316,10 @@ func (s *Server) system(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, n := range nodes {
 			cn := ClusterNode{ID: n.ID, Host: n.Host, Addr: n.Addr, State: "live", StartedAt: n.StartedAt, HeartbeatAt: n.HeartbeatAt}
-			if n.Gone {
+			switch {
+			case n.Left:
+				cn.State = "stopped"
+			case n.Gone:
 				cn.State = "gone"
 			}
 			var v SystemView

@@ -39,6 +39,9 @@ type Postgres struct {
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+	// from and to are the schema versions before and after Open's
+	// migrations (equal: nothing applied; from 0: created).
+	from, to int
 	// listening is closed when the listener first LISTENs.
 	listening  chan struct{}
 	listenOnce sync.Once
@@ -216,6 +219,7 @@ func (s *Postgres) migrate(ctx context.Context) error {
 	if have >= len(postgresMigrations) {
 		return newerSchema(have, len(postgresMigrations)-1)
 	}
+	s.from, s.to = have, len(postgresMigrations)-1
 	for v := have + 1; v < len(postgresMigrations); v++ {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, postgresMigrations[v]); err != nil {
@@ -268,6 +272,11 @@ func (s *Postgres) listen(ctx context.Context) {
 	}
 }
 
+// Migrated returns Lector's schema version before and after this Open's
+// migrations (equal when this node applied none; from 0 when it created
+// the schema), for the node's log.
+func (s *Postgres) Migrated() (from, to int) { return s.from, s.to }
+
 func (s *Postgres) Dialect() string  { return "postgres" }
 func (s *Postgres) Describe() string { return s.desc }
 func (s *Postgres) Shared() bool     { return true }
@@ -289,19 +298,30 @@ func (s *Postgres) Exec(ctx context.Context, q string, args ...any) error {
 
 // fail maps an error that means the server cannot be reached (refused or
 // lost connection, shut down, starting up, out of connections) to
-// unavailable, naming the database without its password.
+// unavailable (Retry-After outageRetryAfter), whose message names no
+// database and whose text names it without its password.
 func (s *Postgres) fail(err error) error {
 	if err == nil || errcode.Of(err) != errcode.Internal {
 		return err
 	}
 	if unreachable(err) {
-		return errcode.Wrap(errcode.Unavailable, err, "the database %s cannot be reached; try again shortly", s.desc)
+		// The client's message names no host or user; the error's text
+		// (logs) keeps the database, without its password, and the cause.
+		e := errcode.Wrap(errcode.Unavailable, fmt.Errorf("%s: %w", s.desc, err), "the database cannot be reached; try again shortly")
+		e.RetryAfter = outageRetryAfter
+		return e
 	}
 	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "53100" { // disk_full: the server's storage
 		return errcode.StorageFault(err)
 	}
 	return err
 }
+
+// outageRetryAfter is the Retry-After of every answer refused because the
+// database cannot be reached: one figure (a node's drain rate says
+// nothing about when the database is back), the server's default for a
+// 503.
+const outageRetryAfter = 5 * time.Second
 
 func unreachable(err error) bool {
 	var pe *pgconn.PgError
@@ -754,7 +774,7 @@ func (s *Postgres) Heartbeat(ctx context.Context, n Node) (bool, error) {
 }
 
 func (s *Postgres) Leave(ctx context.Context, node string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE lector_nodes SET gone = 1 WHERE id = $1`, node)
+	_, err := s.pool.Exec(ctx, `UPDATE lector_nodes SET gone = 2 WHERE id = $1`, node)
 	return s.fail(err)
 }
 
@@ -781,7 +801,7 @@ func (s *Postgres) RescueDeadNodes(ctx context.Context, now time.Time, timeout t
 	var dead []string
 	var requeued int
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM lector_nodes WHERE gone = 1 AND heartbeat_at < $1`, ns(now.Add(-goneKept))); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM lector_nodes WHERE gone <> 0 AND heartbeat_at < $1`, ns(now.Add(-goneKept))); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT id FROM lector_nodes WHERE gone = 0 AND heartbeat_at < $1 FOR UPDATE SKIP LOCKED`, ns(now.Add(-timeout)))

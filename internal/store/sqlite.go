@@ -551,7 +551,7 @@ func (s *SQLite) Recover(ctx context.Context) (int, error) {
 		if n, err = r.RowsAffected(); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE lector_nodes SET gone = 1`); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE lector_nodes SET gone = 1 WHERE gone = 0`); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM lector_nodes WHERE heartbeat_at < ?`, ns(time.Now().Add(-goneKept))); err != nil {
@@ -578,7 +578,7 @@ func (s *SQLite) Heartbeat(ctx context.Context, n Node) (bool, error) {
 func (s *SQLite) RequeueStranded(context.Context, time.Time) ([]string, error) { return nil, nil }
 
 func (s *SQLite) Leave(ctx context.Context, node string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE lector_nodes SET gone = 1 WHERE id = ?`, node)
+	_, err := s.db.ExecContext(ctx, `UPDATE lector_nodes SET gone = 2 WHERE id = ?`, node)
 	return err
 }
 
@@ -608,7 +608,8 @@ func scanNodes(rows rowsScanner, now time.Time, timeout time.Duration) ([]Node, 
 			return nil, err
 		}
 		n.StartedAt, n.HeartbeatAt = fromNS(started), fromNS(beat)
-		n.Gone = g == 1 || now.Sub(n.HeartbeatAt) > timeout
+		n.Gone = g != 0 || now.Sub(n.HeartbeatAt) > timeout
+		n.Left = g == 2
 		if n.Gone {
 			gone = append(gone, n)
 		} else {

@@ -137,6 +137,10 @@ type Node struct {
 	// Gone: it stopped (cleanly) or stopped heartbeating and its running
 	// tasks went back to the queue.
 	Gone bool
+	// Left: it stopped cleanly (Leave). lector_nodes.gone is 0 for a live
+	// node, 1 for one declared dead (or found dead at start, on SQLite),
+	// 2 for one that left.
+	Left bool
 	// Info is the node's own system view (JSON of server.NodeView), as of
 	// its last heartbeat.
 	Info []byte
@@ -223,7 +227,7 @@ type Store interface {
 	// reports whether it was (declared dead by another node, which gave
 	// its running tasks away; or left earlier under the same ID).
 	Heartbeat(ctx context.Context, n Node) (wasGone bool, err error)
-	// Leave marks node gone (a clean stop).
+	// Leave marks node gone, as having left (a clean stop).
 	Leave(ctx context.Context, node string) error
 	// Nodes lists the nodes, live first, newest heartbeat first; a node
 	// whose heartbeat is older than timeout at now is reported Gone.

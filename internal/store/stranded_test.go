@@ -184,3 +184,26 @@ func TestConnectErrorsAreLeads(t *testing.T) {
 		}
 	}
 }
+
+// TestLeftIsNotDeclaredGone: a node that left cleanly is listed gone and
+// left (shown "stopped"), and a heartbeat under its ID later does not
+// report it declared gone (nothing of it was given away).
+func TestLeftIsNotDeclaredGone(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		s := d.open(t)
+		t0 := time.Unix(1000, 0)
+		if _, err := s.Heartbeat(t.Context(), Node{ID: "n", StartedAt: t0, HeartbeatAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Leave(t.Context(), "n"); err != nil {
+			t.Fatal(err)
+		}
+		nodes, err := s.Nodes(t.Context(), t0, time.Minute)
+		if err != nil || len(nodes) != 1 || !nodes[0].Gone || !nodes[0].Left {
+			t.Fatalf("after Leave: %+v %v", nodes, err)
+		}
+		if gone, err := s.Heartbeat(t.Context(), Node{ID: "n", StartedAt: t0, HeartbeatAt: t0}); gone || err != nil {
+			t.Fatalf("a heartbeat after Leave reports declared gone: %v %v", gone, err)
+		}
+	})
+}
