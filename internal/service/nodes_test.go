@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/lector-ocr/lector"
@@ -190,5 +191,51 @@ func TestANodeDeclaredGoneStopsTheRunsGivenAway(t *testing.T) {
 	dead, n, err = db.RescueDeadNodes(ctx, clk.Now().Add(time.Minute), 5*time.Second)
 	if err != nil || len(dead) != 1 || n != 1 {
 		t.Fatalf("second rescue: %v %d %v", dead, n, err)
+	}
+}
+
+// TestStopGivesStrandedTasksAFreshJob, on a real PostgreSQL server: a task
+// returned to the queue as the node stopped whose River job was left
+// running here (the snooze never reached the database) gets a fresh job
+// when the node leaves; before, nothing would ever run it.
+func TestStopGivesStrandedTasksAFreshJob(t *testing.T) {
+	t.Parallel()
+	pg := pgtest.New(t)
+	url := pg.NewDatabase(t)
+	ctx := t.Context()
+	db, err := store.OpenPostgres(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s, err := New(Config{Store: db, WorkDir: t.TempDir(), NodeID: "node"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tk := &store.Task{ID: "p", Status: lector.Queued, Pipeline: "ocr", Model: "m", Priority: "normal", DeviceRequest: "auto", CreatedAt: time.Now()}
+	if err := db.Enqueue(ctx, tk, bytes.NewReader([]byte("x")), store.Bounds{}, jobArgs{TaskID: "p"}, &river.InsertOpts{Queue: "elsewhere"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_by = ARRAY['node'] WHERE id = $1`, tk.JobID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Lookup(ctx, "p")
+	if err != nil || got.Status != lector.Queued || got.JobID == tk.JobID {
+		t.Fatalf("after the stop: %+v %v (old job %d)", got, err, tk.JobID)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var state string
+	if err := conn.QueryRow(ctx, `SELECT state FROM river_job WHERE id = $1`, got.JobID).Scan(&state); err != nil || state != "available" {
+		t.Fatalf("the task's new job is %q %v", state, err)
 	}
 }

@@ -294,7 +294,8 @@ const cancelTimeout = 30 * time.Second
 
 // Stop stops taking jobs and waits for running tasks until ctx ends; then
 // it cancels them, and they return to the queue for the next start.
-// The node then leaves the cluster's view.
+// The node then leaves the cluster's view, and gives a fresh job to any
+// queued task whose job River left running here or finalized.
 func (s *Service) Stop(ctx context.Context) error {
 	if !s.started.Swap(false) {
 		return nil
@@ -312,6 +313,12 @@ func (s *Service) Stop(ctx context.Context) error {
 		defer cancel()
 		if lerr := s.cfg.Store.Leave(c, s.cfg.NodeID); lerr != nil {
 			s.cfg.Log.Warn("leaving the cluster", "err", lerr)
+		} else if ids, serr := s.cfg.Store.RequeueStranded(c, s.cfg.Clock.Now()); serr != nil {
+			s.cfg.Log.Warn("requeueing stranded tasks", "err", serr)
+		} else if len(ids) > 0 {
+			// Returned to the queue as River stopped, their jobs left
+			// running here: fresh jobs, or nobody would run them.
+			s.cfg.Log.Warn("queued tasks without a live queue job were given a new one", "tasks", ids)
 		}
 	}
 	return err

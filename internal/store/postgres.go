@@ -648,13 +648,16 @@ func pgRequeueJobs(ctx context.Context, tx pgx.Tx, ids []string, now time.Time) 
 }
 
 // RequeueStranded gives a fresh River job to every queued task whose job
-// is finalized or gone (SKIP LOCKED: nodes sweeping at once split the
-// work).
+// is finalized or gone, or still running on a node that is not live (it
+// left, or was declared dead: a stop whose snooze never reached the
+// database) (SKIP LOCKED: nodes sweeping at once split the work).
 func (s *Postgres) RequeueStranded(ctx context.Context, now time.Time) ([]string, error) {
 	var ids []string
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT t.id FROM lector_tasks t LEFT JOIN river_job j ON j.id = t.job_id
-			WHERE t.status = 'queued' AND t.sync = 0 AND (j.id IS NULL OR j.finalized_at IS NOT NULL)
+			WHERE t.status = 'queued' AND t.sync = 0 AND (j.id IS NULL OR j.finalized_at IS NOT NULL
+				OR (j.state = 'running' AND NOT EXISTS (SELECT 1 FROM lector_nodes n
+					WHERE n.id = j.attempted_by[array_length(j.attempted_by, 1)] AND n.gone = 0)))
 			ORDER BY t.created_at FOR UPDATE OF t SKIP LOCKED`)
 		if err != nil {
 			return err

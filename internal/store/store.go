@@ -238,7 +238,8 @@ type Store interface {
 	// returns the nodes and how many tasks it requeued.
 	RescueDeadNodes(ctx context.Context, now time.Time, timeout time.Duration) ([]string, int, error)
 	// RequeueStranded gives a new River job to every queued task whose job
-	// is finalized or gone (nothing would ever run it otherwise) and
+	// is finalized or gone, or running on a node that is not live (nothing
+	// would ever run it otherwise) and
 	// returns their IDs; a task whose job cannot be copied fails internal
 	// at now. A sweep: a queued task always has a live job by design.
 	RequeueStranded(ctx context.Context, now time.Time) ([]string, error)

@@ -158,6 +158,25 @@ func TestNoTaskStrandedByAStaleWorker(t *testing.T) {
 	if ids, err := s.RequeueStranded(ctx, t2); err != nil || len(ids) != 0 {
 		t.Fatalf("swept again: %v %v", ids, err)
 	}
+	// A stop whose snooze never reached the database: the task queued, its
+	// job still running on the node, which then left. Another queued task's
+	// job just fetched by a live node (not yet marked running) stays.
+	enqueue(t, s, "V", "")
+	enqueue(t, s, "W", "")
+	jv, _ := jobOf(t, s, "V")
+	jw, _ := jobOf(t, s, "W")
+	beat("c", t2)
+	fetch(t, s, jv, "c")
+	fetch(t, s, jw, "a")
+	if err := s.Leave(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := s.RequeueStranded(ctx, t2); err != nil || len(ids) != 1 || ids[0] != "V" {
+		t.Fatalf("swept %v %v, want [V]", ids, err)
+	}
+	if j, state := jobOf(t, s, "W"); j != jw || state != "running" {
+		t.Fatalf("W's job, running on live node a: %d %s", j, state)
+	}
 }
 
 // TestConnectErrorsAreLeads, on a real PostgreSQL server: a missing
