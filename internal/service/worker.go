@@ -36,7 +36,7 @@ func (w *worker) NextRetry(job *river.Job[jobArgs]) time.Time {
 func (w *worker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	err := w.s.work(ctx, job.Args.TaskID, job.Args.PDFText, job.Attempt, job.MaxAttempts)
 	if errcode.IsStorage(err) {
-		return w.s.storageRetry(ctx, job.Args.TaskID, err)
+		return w.s.storageRetry(ctx, job.Args.TaskID, job.Attempt, err)
 	}
 	w.s.mu.Lock()
 	delete(w.s.storageRetries, job.Args.TaskID)
@@ -58,7 +58,7 @@ func storageRetryDelay(n int) time.Duration {
 // without spending an attempt — the fault is the server's, not the
 // task's — up to MaxStorageRetries times (counted in this process), then
 // lets it fail as River's error.
-func (s *Service) storageRetry(ctx context.Context, id string, err error) error {
+func (s *Service) storageRetry(ctx context.Context, id string, attempt int, err error) error {
 	s.mu.Lock()
 	s.storageRetries[id]++
 	n := s.storageRetries[id]
@@ -68,7 +68,7 @@ func (s *Service) storageRetry(ctx context.Context, id string, err error) error 
 		return err
 	}
 	bg := context.WithoutCancel(ctx)
-	if rerr := s.cfg.Store.Requeue(bg, id); rerr != nil {
+	if rerr := s.cfg.Store.Requeue(bg, id, s.cfg.NodeID, attempt); rerr != nil {
 		s.cfg.Log.Warn("returning a task to the queue", "task", id, "err", rerr)
 	}
 	s.cfg.Log.Warn("task returned to the queue: storage cannot be written", "task", id, "retry", n, "err", err)
