@@ -15,12 +15,10 @@ import (
 	"github.com/lector-ocr/lector/internal/admission"
 	"github.com/lector-ocr/lector/internal/document"
 	"github.com/lector-ocr/lector/internal/engine"
-	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/memory"
 	"github.com/lector-ocr/lector/internal/model"
 	"github.com/lector-ocr/lector/internal/pool"
 	"github.com/lector-ocr/lector/internal/service"
-	"github.com/lector-ocr/lector/internal/store"
 )
 
 // Defaults for every setting. A zero field in Config means "use the default".
@@ -361,8 +359,8 @@ func (c Config) Validate() error {
 		return &FieldError{"Tasks.NodeTimeout", fmt.Sprintf("--node-timeout %v must be at least 3 × --heartbeat-interval %v (a shorter one takes healthy nodes for dead)",
 			c.Tasks.NodeTimeout, c.Tasks.HeartbeatInterval)}
 	}
-	if err := store.CheckDatabase(c.Database); err != nil {
-		return &FieldError{"Database", errcode.Message(err)}
+	if err := service.CheckDatabase(c.Database); err != nil {
+		return &FieldError{"Database", err.Error()}
 	}
 	ints := []struct {
 		name string

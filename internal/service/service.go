@@ -150,6 +150,11 @@ const (
 // more than an hour twice, since jobs have no timeout).
 const RiverRescueAfter = 100 * 365 * 24 * time.Hour
 
+// CheckDatabase refuses a database setting the store cannot take
+// (store.CheckDatabase: a key=value connection string, a URL of another
+// scheme); its message holds no password.
+func CheckDatabase(database string) error { return store.CheckDatabase(database) }
+
 // New returns a service; Start starts its workers.
 func New(cfg Config) (*Service, error) {
 	cfg.Clock, cfg.Log = obs.Clock(cfg.Clock), obs.Log(cfg.Log)
