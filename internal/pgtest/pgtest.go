@@ -14,12 +14,14 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -188,4 +190,58 @@ func (s *Server) NewDatabase(t testing.TB) string {
 		t.Fatalf("pgtest: %v", err)
 	}
 	return s.URL(name)
+}
+
+// PasswordUser creates role name with password and makes the server ask
+// it for that password (scram-sha-256) on the socket, ahead of the trust
+// every other user keeps: a line first in pg_hba.conf, then a reload.
+func (s *Server) PasswordUser(t testing.TB, name, password string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.URL("postgres"))
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", pgx.Identifier{name}.Sanitize(), password)); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	hba := filepath.Join(s.data(), "pg_hba.conf")
+	old, err := os.ReadFile(hba)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if err := os.WriteFile(hba, append([]byte("local all "+name+" scram-sha-256\n"), old...), 0o600); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if s.cred != nil {
+		if err := os.Chown(hba, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+	}
+	var before time.Time
+	if err := conn.QueryRow(ctx, `SELECT pg_conf_load_time()`).Scan(&before); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_reload_conf()`); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	// The reload is a signal: a new session inherits the postmaster's load
+	// time, later than before once it has read the file again.
+	for {
+		c, err := pgx.Connect(ctx, s.URL("postgres"))
+		if err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+		var at time.Time
+		err = c.QueryRow(ctx, `SELECT pg_conf_load_time()`).Scan(&at)
+		c.Close(ctx)
+		if err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+		if at.After(before) {
+			return
+		}
+		runtime.Gosched()
+	}
 }

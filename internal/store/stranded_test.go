@@ -179,16 +179,16 @@ func TestNoTaskStrandedByAStaleWorker(t *testing.T) {
 	}
 }
 
-// TestConnectErrorsAreLeads, on a real PostgreSQL server: a missing
-// database and an unknown user are reported as such, not as "cannot
-// reach"; a server nobody answers is "cannot reach". (A wrong password,
-// SQLSTATE 28P01, takes a server with password authentication: pgtest's
-// trusts its socket.)
+// TestConnectErrorsAreLeads, on a real PostgreSQL server: a wrong
+// password, a missing database and an unknown user are reported as such,
+// not as "cannot reach"; a server nobody answers is "cannot reach".
 func TestConnectErrorsAreLeads(t *testing.T) {
 	t.Parallel()
 	pg := pgtest.Shared(t)
 	url := pg.NewDatabase(t)
+	pg.PasswordUser(t, "pwuser", "right-pw")
 	for dsn, want := range map[string]string{
+		strings.Replace(url, pgtest.User+"@", "pwuser:s3cret@", 1):    `refused the password for user "pwuser"`,
 		strings.Replace(url, "/t", "/nosuchdb", 1):                    `" does not exist on /`,
 		strings.Replace(url, pgtest.User+"@", "nobody:s3cret@", 1):    `refused user "nobody": role "nobody" does not exist`,
 		"postgres://lector:s3cret@/x?host=" + t.TempDir() + "&port=1": "cannot reach the database",
