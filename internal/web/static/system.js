@@ -90,7 +90,24 @@ function estimateError(e) {
   return `${e > 0 ? '+' : '−'}${pct} % ${e > 0 ? 'over' : 'under'}`;
 }
 
+// memoryText is an instance's measured memory against its estimate.
+function memoryText(inst) {
+  return `${formatBytes(inst.measured_cpu_bytes)}${inst.measured_gpu_bytes ? ` + GPU ${formatBytes(inst.measured_gpu_bytes)}` : ''} / ${formatBytes(inst.estimated_bytes)}`;
+}
+
+// shownInstances is what instanceRows last drew: the rows are rebuilt only
+// when it changes, so a button keeps its focus (and a pointer its target)
+// across the page's once-a-second reading of the system view.
+let shownInstances = '';
+
 function instanceRows() {
+  const shown = JSON.stringify([operator, instances.map((i) => [i.model, i.device, i.state, i.refs, i.pinned, i.expires_at])]);
+  if (shown === shownInstances) { // the same rows: only the memory figures move
+    const cells = $('instance-rows').querySelectorAll('td.memory');
+    instances.forEach((inst, i) => { if (cells[i]) cells[i].textContent = memoryText(inst); });
+    return;
+  }
+  shownInstances = shown;
   $('instance-rows').replaceChildren(...instances.map((inst) => {
     const name = `${inst.model} on ${inst.device}`;
     const pin = el('button', { type: 'button', class: 'pin', text: inst.pinned ? 'Unpin' : 'Pin', 'aria-label': `${inst.pinned ? 'Unpin' : 'Pin'} ${name}`,
@@ -101,7 +118,7 @@ function instanceRows() {
     return el('tr', { 'data-model': inst.model, 'data-device': inst.device },
       el('td', { text: inst.model }), el('td', { text: inst.device }), el('td', { text: inst.state }),
       el('td', { text: String(inst.refs) }),
-      el('td', { text: `${formatBytes(inst.measured_cpu_bytes)}${inst.measured_gpu_bytes ? ` + GPU ${formatBytes(inst.measured_gpu_bytes)}` : ''} / ${formatBytes(inst.estimated_bytes)}` }),
+      el('td', { class: 'memory', text: memoryText(inst) }),
       (() => { const c = el('td', { class: 'countdown' }); setCountdown(c, inst); return c; })(),
       operator ? el('td', {}, pin, ' ', unload) : el('td', { text: '—', title: 'Only operators pin and unload models' }));
   }));
