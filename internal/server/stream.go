@@ -35,6 +35,50 @@ func (s *Server) pageImage(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(data)
 }
 
+// eventWriter writes server-sent events (text/event-stream), flushing each.
+type eventWriter struct {
+	w       http.ResponseWriter
+	flusher http.Flusher
+}
+
+// startEvents answers 200 with the event stream's headers.
+func startEvents(w http.ResponseWriter) *eventWriter {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	f, _ := w.(http.Flusher)
+	return &eventWriter{w: w, flusher: f}
+}
+
+// send writes one event with v as its JSON data; false when the client is
+// gone.
+func (e *eventWriter) send(event string, v any) bool {
+	b, _ := json.Marshal(v)
+	if _, err := fmt.Fprintf(e.w, "event: %s\ndata: %s\n\n", event, b); err != nil {
+		return false
+	}
+	e.flush()
+	return true
+}
+
+// ping writes a comment that keeps proxies from closing an idle stream;
+// false when the client is gone.
+func (e *eventWriter) ping() bool {
+	if _, err := io.WriteString(e.w, ": ping\n\n"); err != nil {
+		return false
+	}
+	e.flush()
+	return true
+}
+
+func (e *eventWriter) flush() {
+	if e.flusher != nil {
+		e.flusher.Flush()
+	}
+}
+
 // DeletedEvent is the data of a "deleted" event of GET /v1/events.
 type DeletedEvent struct {
 	ID string `json:"id"`
@@ -51,22 +95,8 @@ type DeletedEvent struct {
 func (s *Server) allEvents(w http.ResponseWriter, r *http.Request) {
 	changed, take, stop := s.d.Service.WatchAll()
 	defer stop()
-	flusher, _ := w.(http.Flusher)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	send := func(event string, v any) bool {
-		b, _ := json.Marshal(v)
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
-			return false
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return true
-	}
+	ev := startEvents(w)
+	send := ev.send
 	if !send("ready", struct{}{}) {
 		return
 	}
@@ -80,11 +110,8 @@ func (s *Server) allEvents(w http.ResponseWriter, r *http.Request) {
 		case <-s.closing():
 			return
 		case <-ping.C:
-			if _, err := io.WriteString(w, ": ping\n\n"); err != nil {
+			if !ev.ping() {
 				return
-			}
-			if flusher != nil {
-				flusher.Flush()
 			}
 		case <-changed:
 			ids, reset := take()

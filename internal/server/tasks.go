@@ -2,9 +2,7 @@ package server
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -221,22 +219,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	flusher, _ := w.(http.Flusher)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(200)
-	send := func(event string, v any) bool {
-		b, _ := json.Marshal(v)
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
-			return false
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return true
-	}
+	ev := startEvents(w)
+	send := ev.send
 	if !send("status", t) || t.Final() {
 		return
 	}
@@ -250,11 +234,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-s.closing():
 			return
 		case <-ping.C:
-			if _, err := io.WriteString(w, ": ping\n\n"); err != nil {
+			if !ev.ping() {
 				return
-			}
-			if flusher != nil {
-				flusher.Flush()
 			}
 		case <-changed:
 			t, err := s.d.Service.Get(r.Context(), subject(r), id)
