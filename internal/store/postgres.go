@@ -180,6 +180,9 @@ func connectError(err error, desc string, cfg *pgxpool.Config) error {
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case "28P01":
+			if cc.Password == "" {
+				return errcode.New(errcode.InvalidArgument, "the database server %s asks user %q for a password and none was given: put it in the URL (postgres://user:password@host:port/db) or in PGPASSWORD (%s)", where, cc.User, desc)
+			}
 			return errcode.New(errcode.InvalidArgument, "the database server %s refused the password for user %q (%s)", where, cc.User, desc)
 		case "28000":
 			return errcode.New(errcode.InvalidArgument, "the database server %s refused user %q: %s (%s)", where, cc.User, scrub(pe.Message, cfg), desc)

@@ -189,6 +189,7 @@ func TestConnectErrorsAreLeads(t *testing.T) {
 	pg.PasswordUser(t, "pwuser", "right-pw")
 	for dsn, want := range map[string]string{
 		strings.Replace(url, pgtest.User+"@", "pwuser:s3cret@", 1):    `refused the password for user "pwuser"`,
+		strings.Replace(url, pgtest.User+"@", "pwuser@", 1):           `asks user "pwuser" for a password and none was given`,
 		strings.Replace(url, "/t", "/nosuchdb", 1):                    `" does not exist on /`,
 		strings.Replace(url, pgtest.User+"@", "nobody:s3cret@", 1):    `refused user "nobody": role "nobody" does not exist`,
 		"postgres://lector:s3cret@/x?host=" + t.TempDir() + "&port=1": "cannot reach the database",
