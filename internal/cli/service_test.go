@@ -439,6 +439,57 @@ func TestServeCancelRunningTask(t *testing.T) {
 	}
 }
 
+// TestCanceledTaskKeepsItsPagesDone cancels a two-page task once its first
+// page is done: it ends canceled with 1 of 2 pages done (they were reset
+// to 0), and no event goes back to 0 pages.
+func TestCanceledTaskKeepsItsPagesDone(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, "--enable-synthetic", "--cpu-lanes", "1")
+	ctx := t.Context()
+	pdf, _ := twoPagePDF(t)
+	in, err := os.ReadFile(pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pages run one at a time (one lane); the second is still reading when
+	// the cancel arrives, 5 s after the first ended.
+	task, err := ts.client.Submit(ctx, "two.pdf", bytes.NewReader(in), api.Options{Model: "synthetic:8MiB,t=5s", Formats: "json", PDFText: "force"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var final *api.Task
+	canceled := false
+	err = ts.client.Events(ctx, task.ID, func(ev api.Event) bool {
+		if p := ev.Progress; p != nil {
+			if canceled && p.Done == 0 {
+				t.Errorf("a progress event back to 0 pages after the cancel: %+v", p)
+			}
+			if p.Done == 1 && !canceled {
+				if _, err := ts.client.Cancel(ctx, task.ID); err != nil {
+					t.Errorf("cancel: %v", err)
+					return false
+				}
+				canceled = true
+			}
+		}
+		if ev.Task != nil {
+			final = ev.Task
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !canceled || final == nil || final.Status != "canceled" || final.Pages.Done != 1 || final.Pages.Total != 2 {
+		t.Fatalf("final: %+v (canceled %v), want canceled with 1 of 2 pages done", final, canceled)
+	}
+	got, err := ts.client.Get(ctx, task.ID)
+	if err != nil || got.Pages.Done != 1 {
+		t.Fatalf("the stored task: %+v %v, want 1 page done", got, err)
+	}
+	ts.assertQuiescent(t)
+}
+
 // TestServeCancelQueuedTask cancels a task that waits behind another: it
 // never runs.
 func TestServeCancelQueuedTask(t *testing.T) {

@@ -665,7 +665,9 @@ func (s *Service) finish(t *store.Task, res *task.Result, err error) {
 	t.FinishedAt = s.cfg.Clock.Now()
 	if res != nil {
 		t.Resources = resourcesJSON(res.Resources)
-		t.PagesDone = len(res.Pages)
+		if err == nil || len(res.Pages) > t.PagesDone {
+			t.PagesDone = len(res.Pages)
+		}
 	}
 	if err == nil {
 		t.Status = lector.Succeeded

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -284,7 +285,10 @@ func (s *Service) runTask(ctx context.Context, t *store.Task, pdfText lector.PDF
 		return nil, err
 	}
 	defer doc.Close()
+	var pagesDone, pagesTotal atomic.Int64 // the last progress, for a run that ends early
 	progress := func(done, total int) {
+		pagesDone.Store(int64(done))
+		pagesTotal.Store(int64(total))
 		if err := s.cfg.Store.Progress(context.WithoutCancel(ctx), t.ID, done, total); err != nil {
 			s.cfg.Log.Warn("recording progress", "task", t.ID, "err", err)
 		}
@@ -292,5 +296,9 @@ func (s *Service) runTask(ctx context.Context, t *store.Task, pdfText lector.PDF
 	o := s.taskOptions(t, t.Formats, admission.Priority(t.Priority), false, progress)
 	o.Started = started
 	o.PDFText = pdfText
-	return s.cfg.Runtime.Run(ctx, doc, o)
+	res, err := s.cfg.Runtime.Run(ctx, doc, o)
+	// A canceled or failed run keeps the pages it had done (finish writes
+	// the row whole: they were reset to 0 before).
+	t.PagesDone, t.PagesTotal = int(pagesDone.Load()), max(t.PagesTotal, int(pagesTotal.Load()))
+	return res, err
 }
