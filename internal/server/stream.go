@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -79,6 +80,30 @@ func (e *eventWriter) flush() {
 	}
 }
 
+// run keeps the stream until ctx ends (the client went away), closing is
+// closed (the server shuts down) or onChange returns false; it pings every
+// 15 s and calls onChange each time changed fires.
+func (e *eventWriter) run(ctx context.Context, closing, changed <-chan struct{}, onChange func() bool) {
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-closing:
+			return
+		case <-ping.C:
+			if !e.ping() {
+				return
+			}
+		case <-changed:
+			if !onChange() {
+				return
+			}
+		}
+	}
+}
+
 // DeletedEvent is the data of a "deleted" event of GET /v1/events.
 type DeletedEvent struct {
 	ID string `json:"id"`
@@ -101,47 +126,35 @@ func (s *Server) allEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	told := map[string]bool{} // tasks of this subject this stream named
-	ping := time.NewTicker(15 * time.Second)
-	defer ping.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-s.closing():
-			return
-		case <-ping.C:
-			if !ev.ping() {
-				return
-			}
-		case <-changed:
-			ids, reset := take()
-			if reset && !send("reset", struct{}{}) {
-				return
-			}
-			for _, id := range ids {
-				t, err := s.d.Service.Get(r.Context(), subject(r), id)
-				switch {
-				case errcode.Of(err) == errcode.NotFound:
-					// Another subject's, or deleted: only a task this
-					// stream named can be said to be gone.
-					if told[id] {
-						delete(told, id)
-						if !send("deleted", DeletedEvent{ID: id}) {
-							return
-						}
+	ev.run(r.Context(), s.closing(), changed, func() bool {
+		ids, reset := take()
+		if reset && !send("reset", struct{}{}) {
+			return false
+		}
+		for _, id := range ids {
+			t, err := s.d.Service.Get(r.Context(), subject(r), id)
+			switch {
+			case errcode.Of(err) == errcode.NotFound:
+				// Another subject's, or deleted: only a task this
+				// stream named can be said to be gone.
+				if told[id] {
+					delete(told, id)
+					if !send("deleted", DeletedEvent{ID: id}) {
+						return false
 					}
-				case err != nil:
-					if r.Context().Err() != nil {
-						return
-					}
-					s.d.Log.Warn("events: reading a task", "task", id, "err", err)
-				default:
-					told[id] = true
-					if !send("task", t) {
-						return
-					}
+				}
+			case err != nil:
+				if r.Context().Err() != nil {
+					return false
+				}
+				s.d.Log.Warn("events: reading a task", "task", id, "err", err)
+			default:
+				told[id] = true
+				if !send("task", t) {
+					return false
 				}
 			}
 		}
-	}
+		return true
+	})
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/api"
@@ -225,40 +224,25 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lastStatus, lastDone := t.Status, t.Pages.Done
-	ping := time.NewTicker(15 * time.Second)
-	defer ping.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-s.closing():
-			return
-		case <-ping.C:
-			if !ev.ping() {
-				return
-			}
-		case <-changed:
-			t, err := s.d.Service.Get(r.Context(), subject(r), id)
-			if err != nil {
-				if errcode.Of(err) == errcode.NotFound {
-					return // deleted
-				}
-				continue
-			}
-			if t.Pages.Done != lastDone {
-				lastDone = t.Pages.Done
-				if !send("progress", api.Progress{ID: id, Done: t.Pages.Done, Total: t.Pages.Total}) {
-					return
-				}
-			}
-			if t.Status != lastStatus || t.Final() {
-				lastStatus = t.Status
-				if !send("status", t) || t.Final() {
-					return
-				}
+	ev.run(r.Context(), s.closing(), changed, func() bool {
+		t, err := s.d.Service.Get(r.Context(), subject(r), id)
+		if err != nil {
+			return errcode.Of(err) != errcode.NotFound // deleted: the stream ends
+		}
+		if t.Pages.Done != lastDone {
+			lastDone = t.Pages.Done
+			if !send("progress", api.Progress{ID: id, Done: t.Pages.Done, Total: t.Pages.Total}) {
+				return false
 			}
 		}
-	}
+		if t.Status != lastStatus || t.Final() {
+			lastStatus = t.Status
+			if !send("status", t) || t.Final() {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // SyncResponse is the JSON answer of POST /v1/ocr.
