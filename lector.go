@@ -46,7 +46,8 @@ type PDFText string
 // PDF text modes.
 const (
 	// PDFTextSkip (the default) reads a page that has text from its text
-	// and OCRs the others.
+	// (the structure pipeline analyses its layout over those words) and
+	// OCRs the others.
 	PDFTextSkip PDFText = "skip"
 	// PDFTextRedo OCRs pages whose only text is an earlier OCR layer (in a
 	// glyph-less font); the searchable PDF drops that layer.
@@ -56,14 +57,15 @@ const (
 )
 
 // DefaultPDFText is the pipeline's mode when a request names none: skip
-// for ocr; force for structure, whose layout analysis (tables, figures)
-// reads the page's image, which a page read from its text never has.
-func (p Pipeline) DefaultPDFText() PDFText {
-	if p == PipelineStructure {
-		return PDFTextForce
-	}
-	return PDFTextSkip
-}
+// for both. The structure pipeline analyses the layout (tables,
+// paragraphs, figures) of a page read from its text too: its model gets
+// the page's own words with the rendered page (AnalysesLayout).
+func (p Pipeline) DefaultPDFText() PDFText { return PDFTextSkip }
+
+// AnalysesLayout reports whether the pipeline's model analyses the layout
+// of every page, so that a page read from its own text still goes to the
+// model, with its words, rather than being done once read.
+func (p Pipeline) AnalysesLayout() bool { return p == PipelineStructure }
 
 // ParsePDFText reads a mode; "" is "" (the pipeline's default, see
 // DefaultPDFText). Anything else is invalid_argument.

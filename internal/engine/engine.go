@@ -70,6 +70,13 @@ type Image struct {
 	// PDFPage is the 1-based page of the PDF this image was rendered from;
 	// 0 when the input was an image.
 	PDFPage int
+	// Text, when set, is the page's own words (a PDF page read from its
+	// text layer: blocks, lines and words with boxes in this image's
+	// pixels). An engine that analyses layout (structure) takes them as
+	// the page's words instead of recognising the image, which it still
+	// reads for ruling lines and figures. The runtime sets it only for
+	// the structure pipeline; engines that only recognise never see it.
+	Text *result.Page
 }
 
 // Megapixels is Width*Height/1e6.

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"encoding/gob"
 	"encoding/json"
@@ -217,6 +218,17 @@ func decodeRequest(r *http.Request) (engine.Image, engine.Options, error) {
 	}
 	if err != nil {
 		return im, opts, errcode.Wrap(errcode.InvalidArgument, err, "reading page")
+	}
+	if wr.TextBytes < 0 || wr.TextBytes > len(data) {
+		return im, opts, errcode.New(errcode.InvalidArgument, "the page's text (%d bytes) is not in the body (%d bytes)", wr.TextBytes, len(data))
+	}
+	if wr.TextBytes > 0 {
+		text := data[len(data)-wr.TextBytes:]
+		data = data[:len(data)-wr.TextBytes]
+		im.Text = new(result.Page)
+		if err := gob.NewDecoder(bytes.NewReader(text)).Decode(im.Text); err != nil {
+			return im, opts, errcode.Wrap(errcode.InvalidArgument, err, "decoding the page's text")
+		}
 	}
 	im.Data = data
 	return im, opts, nil

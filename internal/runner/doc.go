@@ -46,6 +46,10 @@ type wireRequest struct {
 	TIFFPage    int                `json:"tiff_page,omitempty"`
 	PDFPage     int                `json:"pdf_page,omitempty"`
 	Options     engine.Options     `json:"options"`
+	// TextBytes is the length of engine.Image.Text, gob-encoded, at the
+	// end of the body after the image's bytes (0: no text). It travels in
+	// the body because a dense page's words can outgrow a header.
+	TextBytes int `json:"text_bytes,omitempty"`
 }
 
 // A /process answer's body is the page, gob-encoded: the runner's wire is

@@ -219,12 +219,27 @@ func (p *Process) ExitErr() error {
 // engine_crashed; ctx's end yields its error and the runner's slot is freed
 // when the runner sees the request cancelled.
 func (p *Process) Process(ctx context.Context, im engine.Image, opts engine.Options) (*result.Page, error) {
+	var text []byte
+	if im.Text != nil {
+		var b bytes.Buffer
+		if err := gob.NewEncoder(&b).Encode(im.Text); err != nil {
+			return nil, fmt.Errorf("runner: encoding the page's text: %w", err)
+		}
+		text = b.Bytes()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://runner/process", bytes.NewReader(im.Data))
 	if err != nil {
 		return nil, err
 	}
+	if len(text) > 0 { // the body is the image, then the text
+		req.GetBody = func() (io.ReadCloser, error) {
+			return io.NopCloser(io.MultiReader(bytes.NewReader(im.Data), bytes.NewReader(text))), nil
+		}
+		req.Body, _ = req.GetBody()
+		req.ContentLength = int64(len(im.Data) + len(text))
+	}
 	wr, err := json.Marshal(wireRequest{Number: im.Number, Width: im.Width, Height: im.Height, Format: im.Format,
-		DPI: im.DPI, Orientation: im.Orientation, TIFFPage: im.TIFFPage, PDFPage: im.PDFPage, Options: opts})
+		DPI: im.DPI, Orientation: im.Orientation, TIFFPage: im.TIFFPage, PDFPage: im.PDFPage, Options: opts, TextBytes: len(text)})
 	if err != nil {
 		return nil, err
 	}

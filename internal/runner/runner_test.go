@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/lector-ocr/lector/internal/cuda"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/result"
 	"github.com/lector-ocr/lector/internal/runner"
 )
 
@@ -101,6 +103,36 @@ func TestRunnerProcessesPagesAndStops(t *testing.T) {
 	}
 	if _, err := os.Stat(p.Dir()); !os.IsNotExist(err) {
 		t.Fatalf("socket directory left behind: %v", err)
+	}
+}
+
+// TestRunnerCarriesThePagesText: a page's own text (a PDF page read from
+// its text layer) reaches the engine beside the image, both whole, however
+// many words it has (more than a request header could hold).
+func TestRunnerCarriesThePagesText(t *testing.T) {
+	t.Parallel()
+	p, _ := launch(t, "synthetic:10MiB", 1)
+	im := page(2)
+	im.Data = bytes.Repeat([]byte{7}, 12345)
+	im.Text = &result.Page{Width: 1000, Height: 1000, Source: result.SourceText}
+	var line result.Line
+	for i := range 40000 { // ~2 MB gob-encoded
+		line.Words = append(line.Words, result.Word{Text: "Il1O0-" + strconv.Itoa(i), Box: result.Box{X0: i, X1: i + 1, Y1: 9}, Confidence: 100})
+	}
+	im.Text.Blocks = []result.Block{{Type: result.BlockText, Paragraphs: []result.Paragraph{{Lines: []result.Line{line}}}}}
+	got, err := p.Process(t.Context(), im, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Blocks) != 2 {
+		t.Fatalf("%d blocks, want the text's and the engine's", len(got.Blocks))
+	}
+	words := got.Blocks[0].Paragraphs[0].Lines[0].Words
+	if len(words) != 40000 || words[39999].Text != "Il1O0-39999" || words[39999].Box.X1 != 40000 {
+		t.Fatalf("the text arrived with %d words, the last %+v", len(words), words[len(words)-1])
+	}
+	if txt := got.Blocks[1].Words(); !strings.HasSuffix(txt, "image 12345 bytes") {
+		t.Fatalf("engine's block %q, want the image's 12345 bytes", txt)
 	}
 }
 

@@ -291,21 +291,16 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (*Result, e
 	if n == 0 {
 		return nil, errcode.New(errcode.InvalidDocument, "the document has no pages")
 	}
-	// Pages read from their own text need no model, lane or memory.
-	pages := make([]*result.Page, n)
-	fromText := 0
-	if tp, ok := doc.(TextPager); ok && o.PDFText != lector.PDFTextForce {
-		for i := range n {
-			p, err := tp.TextPage(ctx, i, o.PDFText)
-			if err != nil {
-				return nil, err
-			}
-			if p != nil {
-				p.Number = i + 1
-				pages[i] = p
-				fromText++
-			}
-		}
+	// Pages read from their own text need no model, lane or memory in the
+	// ocr pipeline; the structure pipeline still gives them to its model,
+	// with their words, for their layout (runPages).
+	text, fromText, err := textPages(ctx, doc, o)
+	if err != nil {
+		return nil, err
+	}
+	pages, done := make([]*result.Page, n), 0
+	if text != nil && !o.Pipeline.AnalysesLayout() {
+		pages, text, done = text, nil, fromText
 	}
 	if err := os.MkdirAll(rt.WorkspaceDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("task: creating workspaces: %w", err)
@@ -317,8 +312,8 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (*Result, e
 	defer os.RemoveAll(ws)
 
 	var r Resources
-	if fromText < n {
-		if r, err = rt.recognise(ctx, doc, o, ws, pages, fromText, start); err != nil {
+	if done < n {
+		if r, err = rt.recognise(ctx, doc, o, ws, pages, text, done, start); err != nil {
 			return nil, err
 		}
 	} else if o.Progress != nil {
@@ -342,16 +337,41 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (*Result, e
 	return res, nil
 }
 
+// textPages asks a TextPager for every page under o.PDFText (nothing in
+// force) and returns, per page, the page read from its text or nil (nil
+// throughout for a document without text), and how many there are.
+func textPages(ctx context.Context, doc Document, o Options) ([]*result.Page, int, error) {
+	tp, ok := doc.(TextPager)
+	if !ok || o.PDFText == lector.PDFTextForce {
+		return nil, 0, nil
+	}
+	n := doc.NumPages()
+	pages, count := make([]*result.Page, n), 0
+	for i := range n {
+		p, err := tp.TextPage(ctx, i, o.PDFText)
+		if err != nil {
+			return nil, 0, err
+		}
+		if p != nil {
+			p.Number = i + 1
+			pages[i] = p
+			count++
+		}
+	}
+	return pages, count, nil
+}
+
 // recognise admits the task and runs the pages not yet in pages on its
-// model; everything it took is given back when it returns.
-func (rt *Runtime) recognise(ctx context.Context, doc Document, o Options, ws string, pages []*result.Page, done int, start time.Time) (Resources, error) {
+// model (text[i], when set, is page i's own text, given to the model with
+// its image); everything it took is given back when it returns.
+func (rt *Runtime) recognise(ctx context.Context, doc Document, o Options, ws string, pages, text []*result.Page, done int, start time.Time) (Resources, error) {
 	a, err := rt.admit(ctx, doc, o)
 	if err != nil {
 		return Resources{}, err
 	}
 	defer a.release()
 	m := rt.startMeasure(a.dev, a.lease.Pid())
-	laneWait, err := rt.runPages(ctx, doc, o, a.dev, a.concurrent, a.lease, ws, pages, done)
+	laneWait, err := rt.runPages(ctx, doc, o, a.dev, a.concurrent, a.lease, ws, pages, text, done)
 	m.stop()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -534,8 +554,10 @@ func (rt *Runtime) account(o Options, a *admitted, m *measure, laneWait time.Dur
 // at a time), and returns the pages and the longest lane wait.
 // A panic in a page's goroutine becomes an internal error.
 // Pages already in pages (read from their text, counted in done) are
-// skipped.
-func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev string, concurrent int, lease *model.Lease, ws string, pages []*result.Page, done0 int) (time.Duration, error) {
+// skipped; a page with its own text in text (the structure pipeline's) is
+// given to the model with it (engine.Image.Text), and its source stays
+// text.
+func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev string, concurrent int, lease *model.Lease, ws string, pages, text []*result.Page, done0 int) (time.Duration, error) {
 	n := doc.NumPages()
 	var done atomic.Int64
 	done.Store(int64(done0))
@@ -572,8 +594,18 @@ func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev st
 				}
 			}
 			im, err := doc.Page(gctx, i, ws)
-			if err != nil {
+			switch {
+			case err == nil:
+			case text != nil && text[i] != nil && errcode.Of(err) == errcode.TooManyPixels:
+				// A page too large to render that has its own text is
+				// analysed from its words alone.
+				w, h := doc.PageSize(i)
+				im = engine.Image{Number: i + 1, Width: w, Height: h}
+			default:
 				return err
+			}
+			if text != nil && text[i] != nil {
+				im.Text = text[i]
 			}
 			rt.hook("page")
 			page, err := lease.Runner().Process(gctx, im, o.EngineOptions)
@@ -581,7 +613,10 @@ func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev st
 				return fmt.Errorf("page %d: %w", i+1, err)
 			}
 			page.Number = i + 1
-			if page.Source == "" {
+			switch {
+			case im.Text != nil:
+				page.Source = result.SourceText
+			case page.Source == "":
 				page.Source = result.SourceOCR
 			}
 			pages[i] = page

@@ -68,6 +68,9 @@ func (r *gatedRunner) Process(ctx context.Context, im engine.Image, opts engine.
 	if e.started != nil {
 		e.started <- opts.Param("id")
 	}
+	if e.onText != nil {
+		e.onText(im)
+	}
 	if e.gate != nil {
 		select {
 		case <-e.gate:
@@ -86,7 +89,8 @@ type fakeEnv struct {
 	started               chan string
 	gate                  chan struct{}
 	nextPid               atomic.Int64
-	onStop                func(pid int) // called as a runner stops (its memory is returned)
+	onStop                func(pid int)      // called as a runner stops (its memory is returned)
+	onText                func(engine.Image) // sees each page given to a runner
 }
 
 func (e *fakeEnv) Launch(ctx context.Context, m, d string) (model.Runner, error) {
@@ -726,11 +730,54 @@ func TestPagesReadFromTextSkipTheModel(t *testing.T) {
 		t.Fatalf("a document read from its text: %+v %v (instances %d: only the first task's)", res.Resources, err, len(b.models.List()))
 	}
 	forced := &textDoc{pagesDoc: pagesDoc{{1000, 1000}}, text: map[int]bool{0: true}}
-	if res, err = b.rt.Run(t.Context(), forced, Options{Model: "m:a", Device: "cpu", Pipeline: lector.PipelineStructure, PDFText: ""}); err != nil {
+	if res, err = b.rt.Run(t.Context(), forced, Options{Model: "m:a", Device: "cpu", PDFText: lector.PDFTextForce}); err != nil {
 		t.Fatal(err)
 	}
-	if len(forced.modes) != 0 || res.Pages[0].Source != "ocr" {
-		t.Fatalf("structure's default mode asked the document %v, source %q; want force: no text pages", forced.modes, res.Pages[0].Source)
+	if len(forced.modes) != 0 || res.Pages[0].Source != "ocr" || res.Resources.PagesOCR != 1 {
+		t.Fatalf("force asked the document %v, source %q; want no text pages", forced.modes, res.Pages[0].Source)
+	}
+	b.quiescent(t)
+}
+
+// TestStructurePagesReadFromTextGoToTheModel: in the structure pipeline
+// (default mode skip) a page read from its text is still given to the
+// model, with its words, for its layout: the semaphore and the model's
+// lease are taken, the page keeps source text; a page without text is
+// recognised; force gives the model no text.
+func TestStructurePagesReadFromTextGoToTheModel(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	doc := &textDoc{pagesDoc: pagesDoc{{1000, 1000}, {1000, 1000}}, text: map[int]bool{0: true}}
+	var withText atomic.Int64
+	b.env.onText = func(im engine.Image) {
+		if im.Text != nil && im.Text.Source == result.SourceText && im.Number == 1 {
+			withText.Add(1)
+		}
+	}
+	res, err := b.rt.Run(t.Context(), doc, Options{Model: "m:s", Device: "cpu", Pipeline: lector.PipelineStructure})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.modes[0] != lector.PDFTextSkip {
+		t.Fatalf("structure's default mode %q, want skip", doc.modes[0])
+	}
+	if srcs := []string{res.Pages[0].Source, res.Pages[1].Source}; !slices.Equal(srcs, []string{"text", "ocr"}) {
+		t.Fatalf("sources %v", srcs)
+	}
+	if r := res.Resources; r.PagesText != 1 || r.PagesOCR != 1 || r.Device != "cpu" || withText.Load() != 1 {
+		t.Fatalf("resources %+v, %d pages given to the model with their text (want 1)", r, withText.Load())
+	}
+	for _, s := range b.rt.o.Semaphores.Snapshot() {
+		if s.Pipeline == "structure" && s.Peak != 1 {
+			t.Fatalf("structure semaphore peak %d, want 1: the task took it", s.Peak)
+		}
+	}
+	forced := &textDoc{pagesDoc: pagesDoc{{1000, 1000}}, text: map[int]bool{0: true}}
+	if res, err = b.rt.Run(t.Context(), forced, Options{Model: "m:s", Device: "cpu", Pipeline: lector.PipelineStructure, PDFText: lector.PDFTextForce}); err != nil {
+		t.Fatal(err)
+	}
+	if res.Pages[0].Source != "ocr" || withText.Load() != 1 {
+		t.Fatalf("force: source %q, %d pages with text", res.Pages[0].Source, withText.Load())
 	}
 	b.quiescent(t)
 }

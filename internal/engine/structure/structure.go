@@ -175,8 +175,12 @@ func scaleFor(w, h int) float64 {
 }
 
 // Process reads the page and analyses its layout. Boxes are in the
-// page's own pixels.
+// page's own pixels. A page that comes with its own text (a PDF's text
+// layer) is not read: its words are analysed (processText).
 func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Options) (*result.Page, error) {
+	if im.Text != nil {
+		return h.processText(im), nil
+	}
 	o := opts
 	o.Params = maps.Clone(opts.Params)
 	if o.Params == nil {

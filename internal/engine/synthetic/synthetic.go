@@ -321,7 +321,10 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 }
 
 // Page is the deterministic result of a page: one block, one paragraph, two
-// lines of words naming the page number and size.
+// lines of words naming the page number and size. A page given its own
+// text (engine.Image.Text) keeps its blocks, before that one, whose
+// paragraph then has a third line naming the image's size in bytes ("image
+// N bytes"), so that a test sees both parts of the request arrive whole.
 func Page(model string, im engine.Image) *result.Page {
 	words := func(y int, texts ...string) result.Line {
 		var l result.Line
@@ -338,8 +341,13 @@ func Page(model string, im engine.Image) *result.Page {
 	l1 := words(10, "synthetic", "page", strconv.Itoa(im.Number))
 	l2 := words(40, strconv.Itoa(im.Width)+"x"+strconv.Itoa(im.Height))
 	para := result.Paragraph{Box: l1.Box.Union(l2.Box), Lines: []result.Line{l1, l2}}
-	return &result.Page{
-		Number: im.Number, Width: im.Width, Height: im.Height, Engine: model,
-		Blocks: []result.Block{{Type: result.BlockText, Box: para.Box, Confidence: 99, Paragraphs: []result.Paragraph{para}}},
+	var blocks []result.Block
+	if im.Text != nil {
+		blocks = append(blocks, im.Text.Blocks...)
+		l3 := words(70, "image", strconv.Itoa(len(im.Data)), "bytes")
+		para.Lines = append(para.Lines, l3)
+		para.Box = para.Box.Union(l3.Box)
 	}
+	blocks = append(blocks, result.Block{Type: result.BlockText, Box: para.Box, Confidence: 99, Paragraphs: []result.Paragraph{para}})
+	return &result.Page{Number: im.Number, Width: im.Width, Height: im.Height, Engine: model, Blocks: blocks}
 }

@@ -1,0 +1,47 @@
+package structure
+
+import (
+	"bytes"
+	"image"
+	"image/draw"
+
+	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/layout"
+	"github.com/lector-ocr/lector/internal/result"
+)
+
+// processText analyses the layout of a page read from its own text
+// (engine.Image.Text: a born-digital PDF page's words, exact, with their
+// positions): the same analysis as over recognised words — tables, their
+// cells' text taken from those words, paragraphs, figures, reading order —
+// with the rendered page's gray for ruling lines and figure crops. Nothing
+// is recognised, so a cell says what the PDF says ("Il1O0" stays so). A
+// page whose image cannot be decoded (none is sent for a page too large to
+// render) is analysed without it: no ruled tables, no figures.
+func (h *handle) processText(im engine.Image) *result.Page {
+	page := *im.Text
+	page.Blocks = layout.Analyze(decodeGray(im), &page, layout.Options{})
+	page.Engine = h.name
+	page.Source = result.SourceText
+	page.Gray = nil
+	return &page
+}
+
+// decodeGray decodes the page's image (a PDF page: PGM, already gray) as
+// 8-bit gray, or returns nil. The words of a PDF page are in the frame of
+// its rendering, which needs no orientation.
+func decodeGray(im engine.Image) *image.Gray {
+	if len(im.Data) == 0 || im.TIFFPage > 1 || im.Orientation != (engine.Orientation{}) {
+		return nil
+	}
+	src, _, err := image.Decode(bytes.NewReader(im.Data))
+	if err != nil {
+		return nil
+	}
+	if g, ok := src.(*image.Gray); ok && g.Rect.Min == (image.Point{}) {
+		return g
+	}
+	g := image.NewGray(image.Rect(0, 0, src.Bounds().Dx(), src.Bounds().Dy()))
+	draw.Draw(g, g.Rect, src, src.Bounds().Min, draw.Src)
+	return g
+}
