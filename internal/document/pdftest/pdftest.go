@@ -1,7 +1,7 @@
 // Package pdftest writes small PDFs for tests, by hand (objects and their
 // offsets computed here), so that tests need no fixture files: pages with
-// Helvetica text placed in user space, page boxes, /Rotate, and a JPEG
-// drawn over the whole page (a scan).
+// Helvetica text placed in user space, page boxes, /Rotate, a JPEG
+// drawn over the whole page (a scan), and ruling lines.
 package pdftest
 
 import (
@@ -36,6 +36,9 @@ type Page struct {
 	// MediaBox before the text.
 	JPEG   []byte
 	JW, JH int
+	// Rules are line segments (x0, y0, x1, y1 in user space) stroked in
+	// black, 1 point wide, after the image: a ruled table's grid.
+	Rules [][4]float64
 }
 
 // Text is a string at (X, Y) in user space, Size points high. It is drawn
@@ -78,6 +81,9 @@ func BuildWithInfo(pages []Page, info string) []byte {
 			res = append(res, fmt.Sprintf("/XObject << /Im0 %d 0 R >>", im))
 			mb := p.MediaBox
 			fmt.Fprintf(&c, "q %g 0 0 %g %g %g cm /Im0 Do Q\n", mb[2]-mb[0], mb[3]-mb[1], mb[0], mb[1])
+		}
+		for _, r := range p.Rules {
+			fmt.Fprintf(&c, "q 0 G 1 w %g %g m %g %g l S Q\n", r[0], r[1], r[2], r[3])
 		}
 		tr := 0
 		if p.Invisible {
