@@ -5,7 +5,9 @@
 # by tabs) against the PDF's own (pdftotext -layout), as the character error
 # rate and the share of words missed in any order (bench/textdiff), and
 # seconds per page with the peak memory of the process tree (one file at a
-# time). Figures go to docs/BENCHMARKS.md.
+# time), and CPU seconds per page (user + system of the whole tree: on a
+# shared machine the wall time says more about the neighbours). Figures go
+# to docs/BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVAL=${EVAL:-../shared/eval}
@@ -21,8 +23,20 @@ for pdf in "$EVAL"/pdfs/*.pdf; do
   pdftotext -layout "$pdf" "$work/truth/$(basename "$pdf" .pdf).txt"
   n=$((n + $(pdfinfo "$pdf" | awk '/^Pages:/ {print $2}')))
 done
+# cpu_seconds COMMAND… runs COMMAND and prints the CPU seconds (user +
+# system) of it and every process it waited for (its runners).
+cpu_seconds() {
+  python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{r.ru_utime + r.ru_stime:.2f}")' "$@"
+}
+model=${MODEL:-structure:default}
 for mode in ${MODES:-force skip}; do
   mkdir -p "$work/$mode"
-  measure "structure --pdf-text $mode" "$n" bin/lector ocr --pipeline structure --pdf-text "$mode" --format txt --jobs 1 -o "$work/$mode/" "$EVAL"/pdfs/*.pdf
+  cmd=(bin/lector ocr --pipeline structure --model "$model" --pdf-text "$mode" --format txt --jobs 1 -o "$work/$mode/" "$EVAL"/pdfs/*.pdf)
+  measure "$model --pdf-text $mode" "$n" "${cmd[@]}"
+  s=$(cpu_seconds "${cmd[@]}")
+  python3 -c "import sys; print(f'cpu_seconds={float(sys.argv[1]):.2f} cpu_seconds_per_page={float(sys.argv[1])/int(sys.argv[2]):.2f}')" "$s" "$n"
   bin/textdiff "$work/truth" "$work/$mode"
 done

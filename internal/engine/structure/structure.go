@@ -179,7 +179,7 @@ func scaleFor(w, h int) float64 {
 // layer) is not read: its words are analysed (processText).
 func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Options) (*result.Page, error) {
 	if im.Text != nil {
-		return h.processText(im), nil
+		return h.processText(ctx, im)
 	}
 	o := opts
 	o.Params = maps.Clone(opts.Params)

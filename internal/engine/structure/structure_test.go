@@ -75,8 +75,9 @@ func (p *page) png() []byte {
 	return buf.Bytes()
 }
 
-// analyse runs the structure engine (Tesseract in-process) on the page.
-func analyse(t *testing.T, p *page, opts engine.Options) *result.Page {
+// analyse runs the structure engine (Tesseract in-process) on the page,
+// given its own text when text is given.
+func analyse(t *testing.T, p *page, opts engine.Options, text ...*result.Page) *result.Page {
 	t.Helper()
 	if len(tesseract.Languages(tesseract.DataDir(""))) == 0 {
 		t.Skip("skipping: no Tesseract language data (make setup installs it)")
@@ -95,7 +96,11 @@ func analyse(t *testing.T, p *page, opts engine.Options) *result.Page {
 	}
 	defer h.Close()
 	b := p.img.Bounds()
-	out, err := h.Process(context.Background(), engine.Image{Number: 1, Width: b.Dx(), Height: b.Dy(), Format: "png", Data: p.png()}, opts)
+	im := engine.Image{Number: 1, Width: b.Dx(), Height: b.Dy(), Format: "png", Data: p.png()}
+	if len(text) > 0 {
+		im.Text = text[0]
+	}
+	out, err := h.Process(context.Background(), im, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,5 +279,80 @@ func TestFigureIsCropped(t *testing.T) {
 	}
 	if im.Bounds().Dx() < 800 {
 		t.Fatalf("crop %v", im.Bounds())
+	}
+}
+
+// word draws s with its baseline at (x, y) and returns it as a word with
+// its box, as a PDF's text layer gives it.
+func (p *page) word(x, y int, size float64, s string) result.Word {
+	face := p.face(size, false)
+	b, _ := font.BoundString(face, s)
+	p.text(x, y, size, false, s)
+	m := face.Metrics()
+	return result.Word{Text: s, Confidence: 100, Box: result.Box{X0: x + b.Min.X.Floor(), Y0: y - m.Ascent.Ceil(), X1: x + b.Max.X.Ceil(), Y1: y + m.Descent.Ceil()}}
+}
+
+// TestPageGivenItsTextKeepsItsWords: a page given its own words (a
+// PDF's text layer, one block per cell as pdftotext groups them) keeps
+// them as they are, and its borderless table is found from Tesseract's
+// layout analysis of the image, as on a recognised page: a table whose
+// cells are the given words, exactly, after the paragraph above it.
+func TestPageGivenItsTextKeepsItsWords(t *testing.T) {
+	t.Parallel()
+	p := newPage(t, 2400, 2200)
+	text := &result.Page{Width: 2400, Height: 2200, Source: result.SourceText}
+	block := func(ws ...result.Word) {
+		l := result.Line{Words: ws, Confidence: 100}
+		for _, w := range ws {
+			l.Box = l.Box.Union(w.Box)
+		}
+		para := result.Paragraph{Box: l.Box, Lines: []result.Line{l}}
+		text.Blocks = append(text.Blocks, result.Block{Type: result.BlockText, Box: l.Box, Confidence: 100, Paragraphs: []result.Paragraph{para}})
+	}
+	intro := []string{"Each", "code", "below", "is", "printed", "in", "a", "font", "where", "letters", "and", "digits", "look", "alike."}
+	var ws []result.Word
+	x := 150
+	for _, s := range intro {
+		w := p.word(x, 200, 40, s)
+		ws = append(ws, w)
+		x = w.Box.X1 + 22
+	}
+	block(ws...)
+	rows := [][]string{{"Type", "Code", "Lot", "Status"}}
+	for i := range 12 {
+		rows = append(rows, []string{[]string{"PISTOL", "RIFLE", "SHOTGUN"}[i%3], []string{"Il1O0", "O0Il1", "lI0O1", "1lIO0"}[i%4], "SJ" + strings.Repeat("1", i%3+1) + "0" + string(rune('A'+i)), "FOUND"})
+	}
+	xs := []int{150, 700, 1250, 1800}
+	for r, row := range rows {
+		for c, s := range row {
+			block(p.word(xs[c], 400+r*110, 36, s))
+		}
+	}
+	out := analyse(t, p, engine.Options{}, text)
+	if out.Source != result.SourceText || out.Engine != "structure:default" {
+		t.Fatalf("source %q, engine %q", out.Source, out.Engine)
+	}
+	var types []string
+	var tb *result.Table
+	for _, b := range out.Blocks {
+		types = append(types, string(b.Type))
+		if b.Table != nil {
+			tb = b.Table
+		}
+	}
+	// Tesseract's region may leave out the last row or so (it then reads
+	// as lines below the table, as on a recognised page).
+	if tb == nil || tb.Rows < 10 || tb.Rows > len(rows) || tb.Cols != 4 {
+		t.Fatalf("blocks %v; table %+v, want 10 to %d rows × 4", types, tb, len(rows))
+	}
+	var want []string
+	for _, row := range rows[:tb.Rows] {
+		want = append(want, row...)
+	}
+	if got := strings.Join(cellsOf(tb), "|"); got != strings.Join(want, "|") {
+		t.Fatalf("cells %s\nwant  %s", got, strings.Join(want, "|"))
+	}
+	if got := out.Blocks[0].Words(); got != strings.Join(intro, " ") {
+		t.Fatalf("first block %s %q", out.Blocks[0].Type, got)
 	}
 }

@@ -250,6 +250,11 @@ const (
 	OptNoDeskew = "no_deskew" // skip deskew
 	OptScale    = "scale"     // enlarge the image by this factor (1–8) before reading (small print); boxes stay in the enlarged frame
 	OptGray     = "gray"      // also return the page as read (upright, deskewed, scaled) in Page.Gray, 8-bit
+	// OptRegions runs Tesseract's page layout analysis alone
+	// (TessBaseAPIAnalyseLayout: no recognition, no orientation search, no
+	// deskew, no scaling): the page's blocks with their types and boxes in
+	// the image's own frame, and no words.
+	OptRegions = "regions"
 )
 
 // Options are the Tesseract engine's settings for one page.
@@ -259,13 +264,14 @@ type Options struct {
 	NoDeskew bool    // do not deskew
 	Scale    float64 // enlarge by this factor first (1 < Scale ≤ 8), else 1
 	Gray     bool    // return the page as read in Page.Gray
+	Regions  bool    // layout analysis alone: blocks without words
 }
 
 // ParseOptions reads o's Params (the Opt* keys; unknown keys are ignored,
 // unreadable values are the defaults).
 func ParseOptions(o engine.Options) Options {
 	out := Options{PSM: -1, Scale: 1,
-		NoOSD: o.Param(OptNoOSD) != "", NoDeskew: o.Param(OptNoDeskew) != "", Gray: o.Param(OptGray) != ""}
+		NoOSD: o.Param(OptNoOSD) != "", NoDeskew: o.Param(OptNoDeskew) != "", Gray: o.Param(OptGray) != "", Regions: o.Param(OptRegions) != ""}
 	if psm, err := strconv.Atoi(o.Param(OptPSM)); err == nil && psm >= 0 {
 		out.PSM = psm
 	}
@@ -302,6 +308,10 @@ func (h *handle) Process(ctx context.Context, im engine.Image, eo engine.Options
 	dpiKnown := dpi >= 70
 	if !dpiKnown {
 		dpi = 300
+	}
+	if opts.Regions {
+		defer C.lector_pix_destroy(pix)
+		return h.regions(pix, dpi, im.Number), nil
 	}
 	if f := opts.Scale; f > 1 {
 		scaled := scalePix(pix, f)
@@ -496,6 +506,34 @@ var blockTypes = map[C.TessPolyBlockType]result.BlockType{
 	C.PT_TABLE: result.BlockTable, C.PT_CAPTION_TEXT: result.BlockCaption,
 	C.PT_FLOWING_IMAGE: result.BlockFigure, C.PT_HEADING_IMAGE: result.BlockFigure, C.PT_PULLOUT_IMAGE: result.BlockFigure,
 	C.PT_HORZ_LINE: result.BlockSeparator, C.PT_VERT_LINE: result.BlockSeparator,
+}
+
+// regions runs the layout analysis alone on pix and returns the page's
+// blocks, typed, with their boxes and no words.
+func (h *handle) regions(pix *C.PIX, dpi, number int) *result.Page {
+	page := &result.Page{Number: number, Engine: h.m.name, Width: int(C.lector_width(pix)), Height: int(C.lector_height(pix)), Blocks: []result.Block{}}
+	C.TessBaseAPISetImage2(h.api, pix)
+	C.TessBaseAPISetSourceResolution(h.api, C.int(dpi))
+	defer C.TessBaseAPIClear(h.api)
+	pi := C.TessBaseAPIAnalyseLayout(h.api)
+	if pi == nil {
+		return page
+	}
+	defer C.TessPageIteratorDelete(pi)
+	var l, t, r, b C.int
+	if C.TessPageIteratorBoundingBox(pi, C.RIL_BLOCK, &l, &t, &r, &b) == 0 {
+		return page
+	}
+	for {
+		bt, known := blockTypes[C.TessPageIteratorBlockType(pi)]
+		if !known {
+			bt = result.BlockText
+		}
+		page.Blocks = append(page.Blocks, result.Block{Type: bt, Box: box(pi, C.RIL_BLOCK)})
+		if C.TessPageIteratorNext(pi, C.RIL_BLOCK) == 0 {
+			return page
+		}
+	}
 }
 
 func box(pi *C.TessPageIterator, level C.TessPageIteratorLevel) result.Box {
