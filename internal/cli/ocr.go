@@ -47,7 +47,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	jobs := fs.Int("jobs", 1, "files processed at once")
 	priority := fs.String("priority", "normal", "interactive, normal or batch")
 	nvmlPath := fs.String("nvml-library", "", "path of libnvidia-ml.so.1")
-	pdfText := fs.String("pdf-text", "", "PDF pages with text of their own: skip (read them from their text; the ocr pipeline's default), redo (OCR pages whose text is an earlier OCR layer, replacing it) or force (OCR every page; the structure pipeline's default)")
+	pdfText := fs.String("pdf-text", "", "PDF pages with text of their own: skip (read them from their text, the structure pipeline analysing their layout over those words; the default), redo (OCR pages whose text is an earlier OCR layer, replacing it) or force (OCR every page)")
 	verbose := fs.Bool("verbose", false, "log the runtime's work (loads, runners, tasks) on standard error")
 	fs.Usage = func() { ocrUsage(fs) }
 	cfg, err := parseConfig(fs, io, args)

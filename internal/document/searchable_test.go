@@ -315,9 +315,8 @@ func TestHugeBornDigitalPageIsReadFromItsText(t *testing.T) {
 	}
 }
 
-// force (the structure pipeline's default) OCRs a born-digital page for
-// its layout, but the PDF gets no layer over text that is searchable
-// already; a scan next to it still gets its layer.
+// force OCRs a born-digital page, but the PDF gets no layer over text
+// that is searchable already; a scan next to it still gets its layer.
 func TestForceAddsNoLayerOverAPagesOwnText(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
