@@ -302,6 +302,9 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (*Result, e
 	if text != nil && !o.Pipeline.AnalysesLayout() {
 		pages, text, done = text, nil, fromText
 	}
+	if fromText > 0 {
+		rt.o.Log.Info("pages read from their own text", "task", o.TaskID, "pipeline", o.Pipeline, "pages_text", fromText, "pages", n)
+	}
 	if err := os.MkdirAll(rt.WorkspaceDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("task: creating workspaces: %w", err)
 	}
