@@ -95,6 +95,9 @@ func toBGR(src image.Image) *bgr {
 			}
 		}
 	case *image.YCbCr: // JPEG: the same conversion as At's, without an interface value per pixel
+		if upsampleChroma(s, out) {
+			return out
+		}
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			for x := b.Min.X; x < b.Max.X; x++ {
 				yi, ci := s.YOffset(x, y), s.COffset(x, y)
@@ -131,6 +134,95 @@ func toBGR(src image.Image) *bgr {
 		}
 	}
 	return out
+}
+
+// upsampleChroma converts a JPEG's planes to BGR into out the way libjpeg
+// does by default (do_fancy_upsampling, which OpenCV's cv2.imread — the
+// reader PaddleOCR's models were trained and are run with — leaves on):
+// chroma subsampled by two in a direction is interpolated between the two
+// nearest samples with weights 3/4 and 1/4 (a triangle filter, libjpeg's
+// jdsample.c h2v1/h2v2_fancy_upsample and libjpeg-turbo's h1v2), not
+// repeated as image.YCbCr.At does; each interpolated sample is rounded to
+// 8 bits before the JFIF conversion, as there. Edges replicate. It
+// reports false for other subsampling ratios (4:4:4 needs none; 4:1:1 and
+// 4:1:0 stay with the plain conversion).
+func upsampleChroma(s *image.YCbCr, out *bgr) bool {
+	var fx, fy int
+	switch s.SubsampleRatio {
+	case image.YCbCrSubsampleRatio420:
+		fx, fy = 2, 2
+	case image.YCbCrSubsampleRatio422:
+		fx, fy = 2, 1
+	case image.YCbCrSubsampleRatio440:
+		fx, fy = 1, 2
+	default:
+		return false
+	}
+	b := s.Bounds()
+	// Chroma plane size and origin (image.YCbCr's own layout).
+	c0 := s.COffset(b.Min.X, b.Min.Y)
+	cw := (b.Max.X+fx-1)/fx - b.Min.X/fx
+	ch := (b.Max.Y+fy-1)/fy - b.Min.Y/fy
+	// Positions and weights: output pixel i of a direction subsampled by 2
+	// lies a quarter sample before (even i) or after (odd i) its sample's
+	// centre, so it takes 3/4 of its own sample and 1/4 of the neighbour
+	// on that side (clamped to the plane).
+	near := func(i, f, n int) (int, int) {
+		j := i / f
+		if f == 1 {
+			return j, j
+		}
+		k := j + 1
+		if i%2 == 0 {
+			k = j - 1
+		}
+		return j, max(0, min(k, n-1))
+	}
+	ox, oy := b.Min.X%fx, b.Min.Y%fy
+	k0s, k1s := make([]int, b.Dx()), make([]int, b.Dx())
+	for x := range k0s {
+		k0s[x], k1s[x] = near(x+ox, fx, cw)
+	}
+	// Each row's chroma, in libjpeg's integer form: 3·near + far down the
+	// columns, then across, with its alternating rounding biases.
+	cbRow, crRow := make([]byte, b.Dx()), make([]byte, b.Dx())
+	i := 0
+	for y := 0; y < b.Dy(); y++ {
+		j0, j1 := near(y+oy, fy, ch)
+		r0, r1 := c0+j0*s.CStride, c0+j1*s.CStride
+		for p, plane := range [2][]byte{s.Cb, s.Cr} {
+			dst := cbRow
+			if p == 1 {
+				dst = crRow
+			}
+			n0, n1 := plane[r0:], plane[r1:]
+			switch {
+			case fx == 2 && fy == 2:
+				for x := range dst {
+					k0, k1 := k0s[x], k1s[x]
+					col0 := 3*int(n0[k0]) + int(n1[k0])
+					col1 := 3*int(n0[k1]) + int(n1[k1])
+					dst[x] = byte((3*col0 + col1 + 8 - (x+ox)%2) >> 4)
+				}
+			case fx == 2:
+				for x := range dst {
+					dst[x] = byte((3*int(n0[k0s[x]]) + int(n0[k1s[x]]) + 1 + (x+ox)%2) >> 2)
+				}
+			default:
+				bias := 1 + (y+oy)%2
+				for x := range dst {
+					dst[x] = byte((3*int(n0[x]) + int(n1[x]) + bias) >> 2)
+				}
+			}
+		}
+		yrow := s.Y[s.YOffset(b.Min.X, b.Min.Y+y):]
+		for x := 0; x < b.Dx(); x++ {
+			r, g, bl, _ := color.YCbCr{Y: yrow[x], Cb: cbRow[x], Cr: crRow[x]}.RGBA()
+			out.Pix[i], out.Pix[i+1], out.Pix[i+2] = byte(bl>>8), byte(g>>8), byte(r>>8)
+			i += 3
+		}
+	}
+	return true
 }
 
 // gray is for tests and debugging.
@@ -225,10 +317,11 @@ func sourceOf(i int, scale float64, n int) (i0, i1 int, f float32) {
 	return i0, min(i0+1, n-1), float32(v - float64(i0))
 }
 
-// warp is PaddleOCR's get_rotate_crop_image: the quadrilateral q of im
-// warped to an upright rectangle as wide as its longer horizontal edge and
-// as tall as its longer vertical edge (perspective transform, bilinear,
-// edges replicated); a crop at least 1.5 times as tall as wide is turned a
+// warp is PaddleOCR's get_rotate_crop_image (tools/infer/utility.py): the
+// quadrilateral q of im warped to an upright rectangle as wide as its
+// longer horizontal edge and as tall as its longer vertical edge
+// (cv2.warpPerspective with INTER_CUBIC and BORDER_REPLICATE: see
+// sampleCubic); a crop at least 1.5 times as tall as wide is turned a
 // quarter counter-clockwise (vertical text reads left to right). It
 // returns nil for a degenerate quadrilateral.
 func (im *bgr) warp(q quad) (*bgr, bool) {
@@ -246,7 +339,7 @@ func (im *bgr) warp(q quad) (*bgr, bool) {
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			sx, sy := applyH(m, float64(x), float64(y))
-			im.sample(sx, sy, out.Pix[3*(y*w+x):3*(y*w+x)+3])
+			im.sampleCubic(sx, sy, out.Pix[3*(y*w+x):3*(y*w+x)+3])
 		}
 	}
 	if float64(h)/float64(w) >= 1.5 {
@@ -255,22 +348,67 @@ func (im *bgr) warp(q quad) (*bgr, bool) {
 	return out, false
 }
 
-// sample writes the bilinear interpolation of im at (x, y) into px,
-// replicating the border.
-func (im *bgr) sample(x, y float64, px []byte) {
-	x = math.Max(0, math.Min(x, float64(im.W-1)))
-	y = math.Max(0, math.Min(y, float64(im.H-1)))
-	x0, y0 := int(x), int(y)
-	x1, y1 := min(x0+1, im.W-1), min(y0+1, im.H-1)
-	fx, fy := x-float64(x0), y-float64(y0)
-	p00, p01 := im.Pix[3*(y0*im.W+x0):], im.Pix[3*(y0*im.W+x1):]
-	p10, p11 := im.Pix[3*(y1*im.W+x0):], im.Pix[3*(y1*im.W+x1):]
+// cubicA is OpenCV's bicubic kernel parameter (imgproc's interpolateCubic).
+const cubicA = -0.75
+
+// cubicWeights are OpenCV's interpolateCubic weights for the four source
+// pixels at offsets −1, 0, 1, 2 from the one left of a point f (0 ≤ f < 1)
+// past it.
+func cubicWeights(f float64) [4]float64 {
+	const a = cubicA
+	var w [4]float64
+	w[0] = ((a*(f+1)-5*a)*(f+1)+8*a)*(f+1) - 4*a
+	w[1] = ((a+2)*f-(a+3))*f*f + 1
+	w[2] = ((a+2)*(1-f)-(a+3))*(1-f)*(1-f) + 1
+	w[3] = 1 - w[0] - w[1] - w[2]
+	return w
+}
+
+// sampleCubic writes im's bicubic interpolation at (x, y) into px the way
+// cv2.warpPerspective with INTER_CUBIC and BORDER_REPLICATE computes it:
+// the point quantised to 1/32 pixel (INTER_TAB_SIZE), the 4×4 neighbours
+// weighted by cubicWeights with indices clamped into the image, the sum
+// rounded and saturated to 8 bits.
+func (im *bgr) sampleCubic(x, y float64, px []byte) {
+	// Far outside, every neighbour is the nearest edge pixel anyway.
+	x = math.Max(-4, math.Min(x, float64(im.W+3)))
+	y = math.Max(-4, math.Min(y, float64(im.H+3)))
+	qx, qy := int(math.Round(x*cubicTab)), int(math.Round(y*cubicTab))
+	x0, y0 := qx>>5, qy>>5 // floor, also below zero
+	wx, wy := &cubicTable[qx&(cubicTab-1)], &cubicTable[qy&(cubicTab-1)]
+	var xs [4]int
+	for k := 0; k < 4; k++ {
+		xs[k] = 3 * max(0, min(x0-1+k, im.W-1))
+	}
+	var v [3]float64
+	for j := 0; j < 4; j++ {
+		row := im.Pix[3*im.W*max(0, min(y0-1+j, im.H-1)):]
+		var r [3]float64
+		for k := 0; k < 4; k++ {
+			p := row[xs[k] : xs[k]+3]
+			r[0] += wx[k] * float64(p[0])
+			r[1] += wx[k] * float64(p[1])
+			r[2] += wx[k] * float64(p[2])
+		}
+		v[0] += wy[j] * r[0]
+		v[1] += wy[j] * r[1]
+		v[2] += wy[j] * r[2]
+	}
 	for c := 0; c < 3; c++ {
-		top := float64(p00[c]) + (float64(p01[c])-float64(p00[c]))*fx
-		bot := float64(p10[c]) + (float64(p11[c])-float64(p10[c]))*fx
-		px[c] = byte(math.Round(top + (bot-top)*fy))
+		px[c] = byte(math.Max(0, math.Min(255, math.Round(v[c]))))
 	}
 }
+
+// cubicTab is OpenCV's INTER_TAB_SIZE: positions are quantised to 1/32
+// pixel, and cubicTable holds the weights of each.
+const cubicTab = 32
+
+var cubicTable = func() (t [cubicTab][4]float64) {
+	for i := range t {
+		t[i] = cubicWeights(float64(i) / cubicTab)
+	}
+	return t
+}()
 
 // String is for test failures.
 func (im *bgr) String() string { return fmt.Sprintf("%dx%d", im.W, im.H) }

@@ -439,7 +439,8 @@ func TestUnknownModels(t *testing.T) {
 // (premultiplied, flattened on white), without an interface call a pixel.
 func TestToBGRMatchesAt(t *testing.T) {
 	r := image.Rect(0, 0, 37, 23)
-	ycc := image.NewYCbCr(r, image.YCbCrSubsampleRatio420)
+	// 4:4:4 (no chroma to upsample): the conversion is At's.
+	ycc := image.NewYCbCr(r, image.YCbCrSubsampleRatio444)
 	for i := range ycc.Y {
 		ycc.Y[i] = byte(i * 7)
 	}
@@ -461,6 +462,155 @@ func TestToBGRMatchesAt(t *testing.T) {
 					t.Fatalf("%T at %d,%d: %v, want %v", src, x, y, p, want)
 				}
 			}
+		}
+	}
+}
+
+// TestJPEGChromaUpsampling: subsampled chroma is interpolated as libjpeg's
+// fancy upsampling does (what cv2.imread gives PaddleOCR's models), not
+// repeated: every pixel within one level of the centre-aligned bilinear
+// interpolation of the chroma planes (libjpeg's triangle filter; its
+// rounding biases alternate, hence the tolerance), for 4:2:0, 4:2:2 and
+// 4:4:0, odd sizes included.
+func TestJPEGChromaUpsampling(t *testing.T) {
+	t.Parallel()
+	r := image.Rect(0, 0, 37, 23)
+	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio440} {
+		ycc := image.NewYCbCr(r, ratio)
+		for i := range ycc.Y {
+			ycc.Y[i] = byte(60 + i%131)
+		}
+		for i := range ycc.Cb {
+			// Steps and ramps, so nearest and interpolated differ.
+			ycc.Cb[i], ycc.Cr[i] = byte((i*37)%256), byte(255-(i*11)%200)
+		}
+		fx, fy := 1, 1
+		switch ratio {
+		case image.YCbCrSubsampleRatio420:
+			fx, fy = 2, 2
+		case image.YCbCrSubsampleRatio422:
+			fx = 2
+		case image.YCbCrSubsampleRatio440:
+			fy = 2
+		}
+		cw, ch := (r.Dx()+fx-1)/fx, (r.Dy()+fy-1)/fy
+		// interp is the plane's value at luma pixel (x, y): sample centres
+		// at (f·j + (f−1)/2), clamped at the edges.
+		interp := func(plane []byte, x, y int) float64 {
+			pos := func(i, f, n int) (int, int, float64) {
+				c := (float64(i)+0.5)/float64(f) - 0.5
+				c = math.Max(0, math.Min(c, float64(n-1)))
+				j := int(c)
+				return j, min(j+1, n-1), c - float64(j)
+			}
+			x0, x1, wx := pos(x, fx, cw)
+			y0, y1, wy := pos(y, fy, ch)
+			at := func(j, k int) float64 { return float64(plane[j*ycc.CStride+k]) }
+			top := at(y0, x0) + (at(y0, x1)-at(y0, x0))*wx
+			bot := at(y1, x0) + (at(y1, x1)-at(y1, x0))*wx
+			return top + (bot-top)*wy
+		}
+		got := toBGR(ycc)
+		differs := false
+		for y := 0; y < r.Dy(); y++ {
+			for x := 0; x < r.Dx(); x++ {
+				yy := ycc.Y[ycc.YOffset(x, y)]
+				p := got.Pix[3*(y*r.Dx()+x):][:3]
+				cb, cr := interp(ycc.Cb, x, y), interp(ycc.Cr, x, y)
+				lo, hi := [3]int{255, 255, 255}, [3]int{}
+				for _, d := range [][2]float64{{-1, -1}, {-1, 1}, {1, -1}, {1, 1}, {0, 0}} {
+					c := color.YCbCr{Y: yy, Cb: byte(math.Round(cb + d[0])), Cr: byte(math.Round(cr + d[1]))}
+					rr, gg, bb, _ := c.RGBA()
+					for k, v := range []uint32{bb, gg, rr} {
+						lo[k], hi[k] = min(lo[k], int(v>>8)), max(hi[k], int(v>>8))
+					}
+				}
+				for k := range 3 {
+					if int(p[k]) < lo[k]-1 || int(p[k]) > hi[k]+1 {
+						t.Fatalf("%v at %d,%d: channel %d = %d, want %d..%d", ratio, x, y, k, p[k], lo[k], hi[k])
+					}
+				}
+				rr, gg, bb, _ := ycc.At(x, y).RGBA()
+				if [3]byte(p) != [3]byte{byte(bb >> 8), byte(gg >> 8), byte(rr >> 8)} {
+					differs = true
+				}
+			}
+		}
+		if !differs {
+			t.Errorf("%v: the same as nearest-neighbour chroma", ratio)
+		}
+	}
+}
+
+// TestCubicSampling: OpenCV's bicubic kernel (a = −0.75) and the sampling
+// get_rotate_crop_image's warp uses.
+func TestCubicSampling(t *testing.T) {
+	t.Parallel()
+	if w := cubicWeights(0); w != [4]float64{0, 1, 0, 0} {
+		t.Fatalf("weights at 0: %v", w)
+	}
+	// Keys' kernel with a = −0.75 halfway: −3/32, 19/32, 19/32, −3/32.
+	if w := cubicWeights(0.5); w != [4]float64{-0.09375, 0.59375, 0.59375, -0.09375} {
+		t.Fatalf("weights at 1/2: %v", w)
+	}
+	for _, f := range []float64{0.1, 0.25, 0.7, 0.96875} {
+		w := cubicWeights(f)
+		if !near(w[0]+w[1]+w[2]+w[3], 1, 1e-12) || w[0] > 0 || w[3] > 0 {
+			t.Fatalf("weights at %v: %v", f, w)
+		}
+	}
+	// A horizontal ramp: exact at pixels, the midpoint between them, and
+	// the edge replicated outside.
+	im := newBGR(8, 3)
+	for y := 0; y < 3; y++ {
+		for x := 0; x < 8; x++ {
+			p := im.Pix[3*(y*8+x):]
+			p[0], p[1], p[2] = byte(20*x), byte(20*x), byte(20*x)
+		}
+	}
+	px := make([]byte, 3)
+	for _, c := range []struct{ x, y, want float64 }{{3, 1, 60}, {3.5, 1, 70}, {2.5, 0.5, 50}, {-5, 1, 0}, {20, 2, 140}} {
+		im.sampleCubic(c.x, c.y, px)
+		if float64(px[0]) != c.want {
+			t.Errorf("at (%v,%v): %d, want %v", c.x, c.y, px[0], c.want)
+		}
+	}
+	// A step overshoots and is saturated, not wrapped.
+	for x := 0; x < 8; x++ {
+		for y := 0; y < 3; y++ {
+			v := byte(0)
+			if x >= 4 {
+				v = 255
+			}
+			copy(im.Pix[3*(y*8+x):], []byte{v, v, v})
+		}
+	}
+	im.sampleCubic(4.25, 1, px)
+	if px[0] != 255 {
+		t.Errorf("overshoot past 255 gave %d", px[0])
+	}
+	im.sampleCubic(2.75, 1, px)
+	if px[0] != 0 {
+		t.Errorf("undershoot below 0 gave %d", px[0])
+	}
+}
+
+func TestCoversLine(t *testing.T) {
+	t.Parallel()
+	line := newBGR(300, 30)
+	for _, c := range []struct {
+		name string
+		img  *bgr
+		box  quad
+		want bool
+	}{
+		{"the whole line", line, quad{{18, 22}, {313, 22}, {313, 42}, {18, 42}}, true},
+		{"part of the width", line, quad{{16, 16}, {200, 16}, {200, 46}, {16, 46}}, false},
+		{"a thin strip", line, quad{{16, 20}, {316, 20}, {316, 30}, {16, 30}}, false},
+		{"not line-shaped", newBGR(50, 40), quad{{16, 16}, {66, 16}, {66, 56}, {16, 56}}, false},
+	} {
+		if got := coversLine(c.box, 16, c.img); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}
 }
