@@ -26,7 +26,9 @@ const (
 // SearchablePDF returns the input with pages' words as an invisible text
 // layer (render.SearchablePDF: the input's bytes followed by an incremental
 // update; render.RewrittenSearchablePDF when the input's structure is not
-// sound), and how its pages were made. When pdfcpu cannot read or write
+// sound; JPEG images wrapped in Flate, and the update then rewritten by
+// qpdf so that the input's copies go: compact), and how its pages were
+// made. When pdfcpu cannot read or write
 // the PDF's structure, or what it wrote lost something of the input (see
 // keeps), the PDF is first rewritten by qpdf (which repairs cross-reference
 // tables and streams, keeping every object), and failing that rebuilt page
@@ -50,7 +52,16 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 	if !p.sound(ctx) {
 		write = render.RewrittenSearchablePDF
 	}
-	first := write(&buf, p.data, pages, redo)
+	opt := render.Options{Redo: redo, DeflateJPEG: true}
+	written, first := write(&buf, p.data, pages, opt)
+	if first == nil && written.Superseded {
+		if first = p.compact(ctx, &buf); first != nil {
+			// No qpdf to drop the superseded images: the update alone.
+			buf.Reset()
+			opt.DeflateJPEG = false
+			_, first = write(&buf, p.data, pages, opt)
+		}
+	}
 	if first == nil {
 		if bytes.Equal(buf.Bytes(), p.data) {
 			// The input unchanged: buf's copy, never p.data itself, which
@@ -91,7 +102,7 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 			continue
 		}
 		buf.Reset()
-		if err := render.SearchablePDF(&buf, data, pages, redo); err != nil {
+		if _, err := render.SearchablePDF(&buf, data, pages, render.Options{Redo: redo}); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -105,6 +116,34 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 		return buf.Bytes(), step.how, nil
 	}
 	return nil, "", errcode.Wrap(errcode.Internal, errors.Join(errs...), "the searchable PDF could not be written")
+}
+
+// compact rewrites the update in buf with qpdf, which writes only the
+// objects in use: the JPEGs that render.SearchablePDF wrapped in Flate
+// replaced the input's, whose bytes the update left in the file. qpdf
+// keeps every object in use as it was (the document information
+// dictionary, XMP metadata, fonts, the DCT data under the Flate) and
+// writes object streams where the input had them.
+func (p *PDF) compact(ctx context.Context, buf *bytes.Buffer) error {
+	in, out := filepath.Join(p.dir, "update.pdf"), filepath.Join(p.dir, "compact.pdf")
+	defer os.Remove(in)
+	defer os.Remove(out)
+	if err := os.WriteFile(in, buf.Bytes(), 0o600); err != nil {
+		return err
+	}
+	if _, err := run(ctx, p.lim, "qpdf", in, out); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 { // 3: written, with warnings
+			return err
+		}
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		return err
+	}
+	buf.Reset()
+	buf.Write(data)
+	return nil
 }
 
 // sound reports whether qpdf --check finds the input's structure without

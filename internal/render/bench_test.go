@@ -33,7 +33,7 @@ func BenchmarkSearchablePDF(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		var out bytes.Buffer
-		if err := SearchablePDF(&out, in, results, false); err != nil {
+		if _, err := SearchablePDF(&out, in, results, Options{DeflateJPEG: true}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -45,7 +45,7 @@ func TestSearchablePDFPlacesWordsOnRotatedCroppedPages(t *testing.T) {
 			w, h = h, w
 		}
 		var out bytes.Buffer
-		if err := SearchablePDF(&out, blank, []*result.Page{pageFrom(w, h, want)}, false); err != nil {
+		if _, err := SearchablePDF(&out, blank, []*result.Page{pageFrom(w, h, want)}, Options{}); err != nil {
 			t.Fatalf("rotate %d: %v", rot, err)
 		}
 		path := writeTemp(t, "out.pdf", out.Bytes())
@@ -98,7 +98,7 @@ func TestDirectFontDictionaryIsKept(t *testing.T) {
 	inPath := writeTemp(t, "in.pdf", in)
 	var out bytes.Buffer
 	pages := []*result.Page{{Width: 612, Height: 792, Source: result.SourceText}, pageFrom(612, 792, []bboxWord{{S: "scanned", XMin: 72, YMin: 100, XMax: 160, YMax: 114}})}
-	if err := SearchablePDF(&out, in, pages, false); err != nil {
+	if _, err := SearchablePDF(&out, in, pages, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	outPath := writeTemp(t, "out.pdf", out.Bytes())
@@ -124,7 +124,7 @@ func TestSearchablePDFKeepsMetadataAndSetsModDate(t *testing.T) {
 	var out bytes.Buffer
 	now := time.Date(2026, 11, 30, 1, 2, 3, 0, time.UTC)
 	page := pageFrom(612, 792, []bboxWord{{S: "minutes", XMin: 72, YMin: 100, XMax: 160, YMax: 114}})
-	if err := searchablePDF(&out, in, []*result.Page{page}, false, false, now); err != nil {
+	if _, err := searchablePDF(&out, in, []*result.Page{page}, Options{}, false, now); err != nil {
 		t.Fatal(err)
 	}
 	info := tool(t, "pdfinfo", "-isodates", writeTemp(t, "out.pdf", out.Bytes()))
@@ -158,7 +158,7 @@ func TestLayerWordsFitTheirBoxesAndKeepSpaces(t *testing.T) {
 		p.Blocks = append(p.Blocks, result.Block{Type: result.BlockText, Box: line.Box, Paragraphs: []result.Paragraph{{Box: line.Box, Lines: []result.Line{line}}}})
 	}
 	var out bytes.Buffer
-	if err := SearchablePDF(&out, pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter}}), []*result.Page{p}, false); err != nil {
+	if _, err := SearchablePDF(&out, pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter}}), []*result.Page{p}, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	path := writeTemp(t, "out.pdf", out.Bytes())
