@@ -411,3 +411,34 @@ func TestJPEGScanIsDeflatedLosslessly(t *testing.T) {
 		t.Fatalf("text %q", txt)
 	}
 }
+
+// redo takes invisible text drawn in the page's own content stream (as
+// Tesseract's PDF renderer draws its layer) off a page it OCRs, keeps the
+// page's visible text, and the new layer is the only one: each word once.
+func TestRedoRemovesInvisibleTextFromThePagesContent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	old := pdftest.Text{X: 72, Y: 700, Size: 12, S: "oldlayer", Invisible: true}
+	in := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.GrayJPEG(425, 550), JW: 425, JH: 550,
+		Text: []pdftest.Text{old, pdftest.At(450, 40, 9, "PAID")}}})
+	p := openFixture(t, in)
+	if page, err := p.TextPage(ctx, 0, lector.PDFTextRedo); err != nil || page != nil {
+		t.Fatalf("redo read a scan with an old layer from its text: %v (%s)", err, p.text[0])
+	}
+	w, h := p.PageSize(0)
+	out, how, err := p.SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "scanned")}, lector.PDFTextRedo)
+	if err != nil || how != PDFOriginal {
+		t.Fatalf("searchable PDF: %v (%s)", err, how)
+	}
+	inPath, outPath := save(t, "in.pdf", in), save(t, "out.pdf", out)
+	if txt := poppler(t, "pdftotext", inPath, "-"); !strings.Contains(txt, "oldlayer") {
+		t.Fatalf("the input has no old layer: %q", txt)
+	}
+	txt := poppler(t, "pdftotext", outPath, "-")
+	if strings.Contains(txt, "oldlayer") || strings.Count(txt, "scanned") != 1 || strings.Count(txt, "PAID") != 1 {
+		t.Fatalf("redo's text %q: want scanned and PAID once, no oldlayer", txt)
+	}
+	if before, after := imageRows(t, inPath), imageRows(t, outPath); strings.Join(before, "\n") != strings.Join(after, "\n") {
+		t.Fatalf("images changed:\n%s\n--\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
+	}
+}

@@ -233,8 +233,9 @@ func pdfConfig() *model.Configuration {
 // nil page, or one whose Source is SourceText (read from its own text),
 // gets no layer. With opt.Redo, a text layer Lector added before, and any Form
 // XObject drawn only in a glyph-less OCR font (OCRmyPDF's layer), is
-// removed first from each page that gets a new one (another tool's text
-// drawn in the page's own content, as Tesseract's renderer does, stays).
+// removed first from each page that gets a new one, and so is invisible
+// text (render mode 3) drawn in the page's own content streams, as
+// Tesseract's renderer draws its layer; visible text stays.
 // The pages' boxes are pixels of the page as shown (CropBox, turned by
 // /Rotate).
 //
@@ -641,9 +642,12 @@ func marked(xt *model.XRefTable, o types.Object) bool {
 }
 
 // removeLayers takes an earlier text layer off page d, whose resources
-// are res: Lector's own (streams and Form XObjects carrying LayerKey) and
-// any Form XObject whose only fonts are glyph-less OCR fonts (another OCR
-// tool's layer: its content is emptied). Visible content is not touched.
+// are res: Lector's own (streams and Form XObjects carrying LayerKey), any
+// Form XObject whose only fonts are glyph-less OCR fonts (another OCR
+// tool's layer, as OCRmyPDF draws it: its content is emptied), and the
+// invisible text (render mode 3) drawn in the page's own content streams
+// (Tesseract's PDF renderer's layer: those streams are replaced by copies
+// without it). Visible content is not touched.
 // It returns the page's resources after (a copy in d's /Resources when an
 // entry was taken out; shared resources are not changed), the numbers of
 // the forms it emptied, and whether d changed.
@@ -661,8 +665,21 @@ func removeLayers(xt *model.XRefTable, d types.Dict, res types.Dict) (types.Dict
 			}
 		}
 		if len(kept) != len(refs) {
-			d.Update("Contents", kept)
 			touched = true
+		}
+		var st textState
+		for k, r := range kept {
+			ref, err := withoutInvisibleStream(xt, r, &st)
+			if err != nil {
+				return nil, nil, false, err
+			}
+			if ref != nil {
+				kept[k] = *ref
+				touched = true
+			}
+		}
+		if touched {
+			d.Update("Contents", kept)
 		}
 	}
 	if res == nil {
@@ -709,6 +726,33 @@ func removeLayers(xt *model.XRefTable, d types.Dict, res types.Dict) (types.Dict
 		touched = true
 	}
 	return res, emptied, touched, nil
+}
+
+// withoutInvisibleStream returns a new content stream holding the
+// content stream r without its invisible text (withoutInvisibleText), or
+// nil when it has none or cannot be read (it is then kept as it is). The
+// stream is copied, not changed, as another page may draw it too.
+func withoutInvisibleStream(xt *model.XRefTable, r types.Object, st *textState) (*types.IndirectRef, error) {
+	sd, _, err := xt.DereferenceStreamDict(r)
+	if err != nil || sd == nil {
+		return nil, nil
+	}
+	cp := *sd
+	cp.Dict = sd.Dict.Clone().(types.Dict)
+	if err := cp.Decode(); err != nil {
+		return nil, nil
+	}
+	content, removed, err := withoutInvisibleText(cp.Content, st)
+	if err != nil || !removed {
+		return nil, nil
+	}
+	out := types.StreamDict{Dict: types.NewDict(), Content: content,
+		FilterPipeline: []types.PDFFilter{{Name: "FlateDecode"}}}
+	out.InsertName("Filter", "FlateDecode")
+	if err := out.Encode(); err != nil {
+		return nil, err
+	}
+	return xt.IndRefForNewObject(out)
 }
 
 // onlyGlyphless reports whether a form's fonts are all glyph-less OCR fonts.

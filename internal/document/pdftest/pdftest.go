@@ -46,6 +46,7 @@ type Page struct {
 type Text struct {
 	X, Y, Size float64
 	S          string
+	Invisible  bool // drawn in render mode 3 whatever the page's Invisible
 }
 
 // Letter is a US Letter MediaBox.
@@ -99,7 +100,11 @@ func BuildWithInfo(pages []Page, info string) []byte {
 			a, b = a*math.Cos(r)-b*math.Sin(r), b*math.Cos(r)+a*math.Sin(r)
 		}
 		for _, t := range p.Text {
-			fmt.Fprintf(&c, "BT %d Tr /F1 %g Tf %.6f %.6f %.6f %.6f %g %g Tm (%s) Tj ET\n", tr, t.Size, a, b, -b, a, t.X, t.Y, t.S)
+			m := tr
+			if t.Invisible {
+				m = 3
+			}
+			fmt.Fprintf(&c, "BT %d Tr /F1 %g Tf %.6f %.6f %.6f %.6f %g %g Tm (%s) Tj ET\n", m, t.Size, a, b, -b, a, t.X, t.Y, t.S)
 		}
 		content := add(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", c.Len(), c.String()))
 		extra := ""
