@@ -107,7 +107,7 @@ func Open(ctx context.Context, data []byte, lim Limits, dir string) (Document, e
 	case "png", "jpeg", "gif", "bmp", "webp":
 		return openImage(kind, data, lim)
 	case "tiff":
-		return openTIFF(data, lim)
+		return openTIFF(data, lim, dir)
 	case "pdf":
 		return openPDF(ctx, data, lim, dir)
 	default:

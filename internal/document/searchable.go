@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -339,15 +340,93 @@ func (im *Image) SearchablePDF(_ context.Context, pages []*result.Page, _ lector
 
 // SearchablePDF returns every page of the TIFF as a PDF page sized from
 // its resolution tag (300 dpi when it has none), with pages' words as a
-// text layer.
-func (t *TIFF) SearchablePDF(_ context.Context, pages []*result.Page, _ lector.PDFText) ([]byte, string, error) {
+// text layer. When every page is coded as CCITT Group 4, the pages go in
+// in that coding (CCITTFaxDecode, g4Images); otherwise pdfcpu embeds them
+// losslessly as Flate.
+func (t *TIFF) SearchablePDF(ctx context.Context, pages []*result.Page, _ lector.PDFText) ([]byte, string, error) {
 	var buf bytes.Buffer
 	info := make([]render.ImagePage, len(t.sizes))
 	for i := range info {
 		info[i].DPI = t.dpi[i]
 	}
+	if g4, err := t.g4Images(ctx); err == nil && g4 != nil {
+		for i := range info {
+			info[i].CCITT = g4[i]
+		}
+	} else if ctx.Err() != nil {
+		return nil, "", ctx.Err()
+	}
 	if err := render.ImagePDF(&buf, t.data, info, pages); err != nil {
 		return nil, "", errcode.Wrap(errcode.Internal, err, "the searchable PDF could not be written")
 	}
 	return buf.Bytes(), PDFOriginal, nil
+}
+
+// g4Images returns each page's Group 4 data as one CCITTFaxDecode image,
+// or nil when a page is not G4. A page whose data is one strip goes in as
+// it is, byte for byte (bits reversed where FillOrder is 2). Strips cannot
+// be joined — each is coded on its own, its first line against an
+// imaginary white line (ITU-T T.6 §2.2.1), so the joined data decodes
+// wrongly from the second strip on — and one image per strip would draw
+// a page in tens of pieces (tiffcp writes 25 rows a strip) that a viewer
+// may show seams between; so a TIFF with more than one strip on a page
+// is first re-coded losslessly by libtiff (tiffcp -c g4, one strip a
+// page: bilevel pixels come back exactly) and passed through from there.
+func (t *TIFF) g4Images(ctx context.Context) ([]*render.CCITT, error) {
+	src, g4 := t, t.g4
+	for _, g := range g4 {
+		if !g.ok {
+			return nil, nil
+		}
+		if g.strips > 1 && src == t {
+			one, err := t.oneStrip(ctx)
+			if err != nil {
+				return nil, err
+			}
+			src = one
+		}
+	}
+	if src != t {
+		if len(src.sizes) != len(t.sizes) {
+			return nil, fmt.Errorf("tiffcp wrote %d pages of %d", len(src.sizes), len(t.sizes))
+		}
+		g4 = src.g4
+	}
+	out := make([]*render.CCITT, len(g4))
+	for i, g := range g4 {
+		if !g.ok || g.strips != 1 || src.sizes[i] != t.sizes[i] {
+			return nil, nil
+		}
+		data := src.data[g.off : g.off+g.n]
+		if g.reversed {
+			data = bytes.Clone(data)
+			for k, b := range data {
+				data[k] = bits.Reverse8(b)
+			}
+		}
+		out[i] = &render.CCITT{Data: data, Columns: t.sizes[i][0], Rows: t.sizes[i][1], BlackIs1: g.blackIs1}
+	}
+	return out, nil
+}
+
+// oneStrip is the TIFF re-coded by libtiff's tiffcp as Group 4 with one
+// strip a page (-r: rows per strip past any page's height).
+func (t *TIFF) oneStrip(ctx context.Context) (*TIFF, error) {
+	if t.dir == "" {
+		return nil, errors.New("no workspace for tiffcp")
+	}
+	in, out := filepath.Join(t.dir, "g4-in.tif"), filepath.Join(t.dir, "g4-one.tif")
+	defer os.Remove(in)
+	defer os.Remove(out)
+	if err := os.WriteFile(in, t.data, 0o600); err != nil {
+		return nil, err
+	}
+	if _, err := run(ctx, t.lim, "tiffcp", "-c", "g4", "-r", "1000000", in, out); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		return nil, err
+	}
+	return openTIFF(data, t.lim, "")
 }

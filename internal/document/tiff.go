@@ -14,10 +14,23 @@ type TIFF struct {
 	data  []byte
 	sizes [][2]int
 	dpi   []int // each page's XResolution in dots per inch; 0 unknown
+	g4    []g4Page
+	dir   string // the task's workspace (for tiffcp)
+	lim   Limits
+}
+
+// g4Page is where a page coded as CCITT Group 4 (TIFF 6.0 §11, Compression
+// 4) keeps its coded data.
+type g4Page struct {
+	ok       bool  // bilevel G4 that PDF's CCITTFaxDecode reads (no uncompressed mode)
+	strips   int   // how many strips the data is cut into
+	off, n   int64 // the single strip's offset and byte count (strips == 1)
+	blackIs1 bool  // PhotometricInterpretation 1 (BlackIsZero: the coder's white runs print black)
+	reversed bool  // FillOrder 2: the bits of each byte lowest first
 }
 
 // openTIFF walks the IFD chain for page sizes without decoding pixels.
-func openTIFF(data []byte, lim Limits) (*TIFF, error) {
+func openTIFF(data []byte, lim Limits, dir string) (*TIFF, error) {
 	var bo binary.ByteOrder = binary.LittleEndian
 	if data[0] == 'M' {
 		bo = binary.BigEndian
@@ -28,7 +41,7 @@ func openTIFF(data []byte, lim Limits) (*TIFF, error) {
 	}
 	off := int64(bo.Uint32(data[4:8]))
 	seen := map[int64]bool{}
-	t := &TIFF{data: data}
+	t := &TIFF{data: data, dir: dir, lim: lim}
 	for off != 0 {
 		if seen[off] {
 			return nil, bad("a loop in its page list")
@@ -45,9 +58,13 @@ func openTIFF(data []byte, lim Limits) (*TIFF, error) {
 		var w, h int
 		var xres float64
 		unit := 2 // ResolutionUnit's default: the inch
+		comp, photo, fill, bits, spp, t6 := 1, -1, 1, 1, 1, 0
+		var strips, counts int
+		var stripOff, stripLen int64
 		for e := range n {
 			p := off + 2 + e*12
 			tag, typ := bo.Uint16(data[p:]), bo.Uint16(data[p+2:])
+			count := int(bo.Uint32(data[p+4:]))
 			var v int
 			switch typ {
 			case 3: // SHORT
@@ -60,6 +77,22 @@ func openTIFF(data []byte, lim Limits) (*TIFF, error) {
 				w = v
 			case 257:
 				h = v
+			case 258:
+				bits = v
+			case 259:
+				comp = v
+			case 262:
+				photo = v
+			case 266:
+				fill = v
+			case 273: // StripOffsets: the value itself when there is one
+				strips, stripOff = count, int64(v)
+			case 277:
+				spp = v
+			case 279: // StripByteCounts
+				counts, stripLen = count, int64(v)
+			case 293: // T6Options
+				t6 = v
 			case 282: // XResolution, a RATIONAL at an offset
 				if r := int64(bo.Uint32(data[p+8:])); typ == 5 && r >= 0 && r+8 <= int64(len(data)) {
 					if d := bo.Uint32(data[r+4:]); d != 0 {
@@ -79,6 +112,13 @@ func openTIFF(data []byte, lim Limits) (*TIFF, error) {
 		}
 		t.sizes = append(t.sizes, [2]int{w, h})
 		t.dpi = append(t.dpi, tiffDPI(xres, unit))
+		g := g4Page{strips: strips, blackIs1: photo == 1, reversed: fill == 2}
+		g.ok = comp == 4 && bits == 1 && spp == 1 && (photo == 0 || photo == 1) && t6&2 == 0 && strips >= 1 && counts == strips
+		if g.ok && strips == 1 {
+			g.off, g.n = stripOff, stripLen
+			g.ok = g.off >= 0 && g.n > 0 && g.off+g.n <= int64(len(data))
+		}
+		t.g4 = append(t.g4, g)
 		off = int64(bo.Uint32(data[end:]))
 	}
 	if len(t.sizes) == 0 {

@@ -1,12 +1,20 @@
 package document
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	xtiff "golang.org/x/image/tiff"
+
 	"github.com/lector-ocr/lector"
+	"github.com/lector-ocr/lector/internal/document/pdftest"
 	"github.com/lector-ocr/lector/internal/result"
 )
 
@@ -73,6 +81,94 @@ func TestTIFFPagesSizedFromTheirResolution(t *testing.T) {
 	for _, want := range []string{"Page    1 size:  144 x 216 pts", "Page    2 size:  72 x 108 pts", "Page    3 size:  144 x 216 pts"} {
 		if !strings.Contains(info, want) {
 			t.Errorf("want %q (150 dpi; none: 300; 59.055/cm: 150) in:\n%s", want, info)
+		}
+	}
+}
+
+// A G4 TIFF goes into the searchable PDF in its own coding (pdfimages:
+// ccitt, its size and resolution), one image a page, its pixels exactly
+// the TIFF's: a single strip as it is, whatever its FillOrder, and a TIFF
+// of many strips a page (tiffcp's default) re-coded as one.
+func TestG4TIFFStaysCCITT(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	page := pdftest.Build([]pdftest.Page{{MediaBox: [4]float64{0, 0, 300, 200}, Text: []pdftest.Text{
+		pdftest.At(20, 150, 18, "Group 4 fax page"), pdftest.At(20, 100, 12, "strips and fill order")}}})
+	pdf := filepath.Join(dir, "page.pdf")
+	if err := os.WriteFile(pdf, page, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	poppler(t, "pdftoppm", "-r", "200", "-mono", "-tiff", "-singlefile", pdf, filepath.Join(dir, "mono"))
+	raw := filepath.Join(dir, "mono.tif")
+	ref, err := os.ReadFile(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := xtiff.Decode(bytes.NewReader(ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"single strip", []string{"-c", "g4", "-r", "1000000"}},
+		{"single strip, FillOrder 2", []string{"-c", "g4", "-r", "1000000", "-f", "lsb2msb"}},
+		{"many strips", []string{"-c", "g4", "-r", "16"}},
+	} {
+		in := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".tif")
+		poppler(t, "tiffcp", append(append(c.args, raw), in)...)
+		data, err := os.ReadFile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := Open(ctx, data, Limits{}, t.TempDir())
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		w, h := doc.PageSize(0)
+		out, _, err := doc.(*TIFF).SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "fax")}, lector.PDFTextSkip)
+		doc.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		outPath := save(t, "out.pdf", out)
+		rows := imageRows(t, outPath)
+		if len(rows) != 1 || !strings.Contains(rows[0], fmt.Sprintf("image %d %d gray 1 1 ccitt", w, h)) || !strings.HasSuffix(rows[0], "200 200") {
+			t.Fatalf("%s: images\n%s", c.name, strings.Join(rows, "\n"))
+		}
+		if len(out) > len(data)+8<<10 {
+			t.Errorf("%s: output %d bytes for a %d-byte TIFF", c.name, len(out), len(data))
+		}
+		px := filepath.Join(t.TempDir(), "px")
+		poppler(t, "pdfimages", "-png", outPath, px)
+		f, err := os.ReadFile(px + "-000.png")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := png.Decode(bytes.NewReader(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Bounds() != want.Bounds() {
+			t.Fatalf("%s: %v, want %v", c.name, got.Bounds(), want.Bounds())
+		}
+		diff := 0
+		for y := range h {
+			for x := range w {
+				g, _, _, _ := got.At(x, y).RGBA()
+				v, _, _, _ := want.At(x, y).RGBA()
+				if (g > 0x7fff) != (v > 0x7fff) {
+					diff++
+				}
+			}
+		}
+		if diff != 0 {
+			t.Errorf("%s: %d pixels differ from the TIFF's", c.name, diff)
+		}
+		if txt := poppler(t, "pdftotext", outPath, "-"); !strings.Contains(txt, "fax") {
+			t.Errorf("%s: text %q", c.name, txt)
 		}
 	}
 }

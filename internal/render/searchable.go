@@ -861,6 +861,60 @@ end
 type ImagePage struct {
 	DPI          int // the image's resolution; 0 unknown (300 is used)
 	QuarterTurns int // clockwise quarter turns that make it upright (EXIF), shown through /Rotate
+	// CCITT, when every page has it, is the page's image coded as CCITT
+	// Group 4, put in the PDF as it is instead of the file's decoded pixels.
+	CCITT *CCITT
+}
+
+// CCITT is one bilevel image coded as CCITT Group 4 (ITU-T T.6), written
+// as an image XObject with /Filter /CCITTFaxDecode and DecodeParms
+// K −1, Columns, Rows, BlackIs1 (PDF 32000-1 §7.4.6; what tiff2pdf
+// writes for a TIFF's G4 strip).
+type CCITT struct {
+	Data          []byte // the coded data, most significant bit first
+	Columns, Rows int    // the image's width and height in pixels
+	BlackIs1      bool   // the coder's black runs are 1 bits (a TIFF's PhotometricInterpretation 1)
+}
+
+// imageResources is each page's image XObject: the CCITT data as it is
+// when every page has it, else pdfcpu's import of the file (JPEG as DCT,
+// other formats decoded and written as Flate).
+func imageResources(xt *model.XRefTable, data []byte, info []ImagePage) ([]model.ImageResource, error) {
+	all := len(info) > 0
+	for _, in := range info {
+		all = all && in.CCITT != nil
+	}
+	if !all {
+		imgs, err := model.CreateImageResources(xt, bytes.NewReader(data), false, false)
+		if err != nil {
+			return nil, fmt.Errorf("render: embedding the image: %w", err)
+		}
+		return imgs, nil
+	}
+	imgs := make([]model.ImageResource, len(info))
+	for i, in := range info {
+		c := in.CCITT
+		sd := types.StreamDict{Dict: types.NewDict(), Raw: c.Data,
+			FilterPipeline: []types.PDFFilter{{Name: "CCITTFaxDecode"}}}
+		l := int64(len(c.Data))
+		sd.StreamLength = &l
+		sd.InsertName("Type", "XObject")
+		sd.InsertName("Subtype", "Image")
+		sd.InsertInt("Width", c.Columns)
+		sd.InsertInt("Height", c.Rows)
+		sd.InsertName("ColorSpace", "DeviceGray")
+		sd.InsertInt("BitsPerComponent", 1)
+		sd.InsertName("Filter", "CCITTFaxDecode")
+		sd.Insert("DecodeParms", types.Dict{"K": types.Integer(-1), "Columns": types.Integer(c.Columns),
+			"Rows": types.Integer(c.Rows), "BlackIs1": types.Boolean(c.BlackIs1)})
+		sd.Insert("Length", types.Integer(l))
+		ref, err := xt.IndRefForNewObject(sd)
+		if err != nil {
+			return nil, err
+		}
+		imgs[i] = model.ImageResource{Res: model.Resource{IndRef: ref}, Width: c.Columns, Height: c.Rows}
+	}
+	return imgs, nil
 }
 
 // MinPagePoints is PDF's smallest page side (PDF 32000-1 Annex C.2: 3 units).
@@ -881,9 +935,9 @@ func ImagePDF(w io.Writer, data []byte, info []ImagePage, pages []*result.Page) 
 		return err
 	}
 	xt := ctx.XRefTable
-	imgs, err := model.CreateImageResources(xt, bytes.NewReader(data), false, false)
+	imgs, err := imageResources(xt, data, info)
 	if err != nil {
-		return fmt.Errorf("render: embedding the image: %w", err)
+		return err
 	}
 	if len(imgs) != len(pages) || len(info) != len(pages) {
 		return fmt.Errorf("render: %d images, %d pages", len(imgs), len(pages))
