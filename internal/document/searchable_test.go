@@ -353,7 +353,13 @@ func TestDamagedInputIsWrittenWhole(t *testing.T) {
 	if bytes.Equal(damaged, good) {
 		t.Fatal("the fixture was not damaged")
 	}
+	if !openFixture(t, good).sound(ctx) {
+		t.Fatal("a sound PDF read as damaged")
+	}
 	p := openFixture(t, damaged)
+	if p.sound(ctx) {
+		t.Fatal("a stream length off read as sound")
+	}
 	w, h := p.PageSize(0)
 	out, _, err := p.SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "recognised")}, lector.PDFTextSkip)
 	if err != nil {
