@@ -15,7 +15,8 @@
 # text pdftotext gets from the output against the truth (bench/textdiff: CER
 # and words missed in any order; the truth is linn.txt and the evaluation
 # PDFs' own text). And the parallel `tesseract` command on the scan's pages
-# rendered as PGM, for pages per second on scan-like pages.
+# rendered as PGM, for pages per second on scan-like pages, then both back
+# to back ROUNDS times (default 3), each round with the load average.
 #
 #   apt-get install ocrmypdf   # once: the peer (brings the tesseract command)
 #   bench/searchable-pdf.sh
@@ -86,7 +87,7 @@ import sys
 name, start, end, pages, peak, ins, outs, t = sys.argv[1:9]
 u, s = map(float, open(t).read().split()[-2:])
 wall = float(end) - float(start)
-print(f"{name:<34} pages={pages} wall_s={wall:6.2f} cpu_s={u+s:6.2f} pages_per_s={int(pages)/wall:5.2f} peak_tree_rss_mib={int(peak)/1024:5.0f} in_kib={int(ins)/1024:6.0f} out_kib={int(outs)/1024:6.0f} out_over_in={int(outs)/int(ins):5.2f}")
+print(f"{name:<34} load={open('/proc/loadavg').read().split()[0]} pages={pages} wall_s={wall:6.2f} cpu_s={u+s:6.2f} pages_per_s={int(pages)/wall:5.2f} peak_tree_rss_mib={int(peak)/1024:5.0f} in_kib={int(ins)/1024:6.0f} out_kib={int(outs)/1024:6.0f} out_over_in={int(outs)/int(ins):5.2f}")
 ' "$name" "$start" "$end" "$pages" "$peak" "$insize" "$outsize" "$t"
 }
 
@@ -113,6 +114,21 @@ u, s = map(float, open(sys.argv[3]).read().split()[-2:])
 wall = float(sys.argv[2]) - float(sys.argv[1])
 print(f"{sys.argv[4]:<34} pages=9 wall_s={wall:6.2f} cpu_s={u+s:6.2f} pages_per_s={9/wall:5.2f} (pages pre-rendered as PGM)")
 ' "$start" "$end" "$work/tess.time" "tesseract, $cores processes (OMP=1)"
+# Pages per second against the parallel tesseract command, back to back
+# (the machine may be shared: each round says its load average).
+for r in $(seq "${ROUNDS:-3}"); do
+  l0=$(cut -d' ' -f1 /proc/loadavg)
+  start=$(date +%s.%N)
+  bin/lector ocr "$work/scan-jpeg.pdf" -o "$work/lector/round.pdf" >/dev/null 2>&1
+  mid=$(date +%s.%N)
+  ls "$work"/pgm/*.pgm | OMP_THREAD_LIMIT=1 xargs -P "$cores" -I{} sh -c "tesseract {} $work/tess/\$(basename {} .pgm) >/dev/null 2>&1"
+  end=$(date +%s.%N)
+  python3 -c '
+import sys
+s, m, e = map(float, sys.argv[1:4])
+print(f"round {sys.argv[4]} (load {sys.argv[5]}-{sys.argv[6]}): lector {m-s:6.2f} s, tesseract {e-m:6.2f} s: lector pages/s over the command {(e-m)/(m-s):4.2f}x")
+' "$start" "$mid" "$end" "$r" "$l0" "$(cut -d' ' -f1 /proc/loadavg)"
+done
 echo "text against the truth (lector):"
 go run ./bench/textdiff "$work/want" "$work/lector"
 echo "text against the truth (ocrmypdf):"
