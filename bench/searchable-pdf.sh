@@ -84,11 +84,11 @@ run() {
   outsize=$(stat -c %s "$out" 2>/dev/null || echo 0)
   python3 -c '
 import sys
-name, start, end, pages, peak, ins, outs, t = sys.argv[1:9]
+name, start, end, pages, peak, ins, outs, t, load = sys.argv[1:10]
 u, s = map(float, open(t).read().split()[-2:])
 wall = float(end) - float(start)
-print(f"{name:<34} load={open('/proc/loadavg').read().split()[0]} pages={pages} wall_s={wall:6.2f} cpu_s={u+s:6.2f} pages_per_s={int(pages)/wall:5.2f} peak_tree_rss_mib={int(peak)/1024:5.0f} in_kib={int(ins)/1024:6.0f} out_kib={int(outs)/1024:6.0f} out_over_in={int(outs)/int(ins):5.2f}")
-' "$name" "$start" "$end" "$pages" "$peak" "$insize" "$outsize" "$t"
+print(f"{name:<34} load={load} pages={pages} wall_s={wall:6.2f} cpu_s={u+s:6.2f} pages_per_s={int(pages)/wall:5.2f} peak_tree_rss_mib={int(peak)/1024:5.0f} in_kib={int(ins)/1024:6.0f} out_kib={int(outs)/1024:6.0f} out_over_in={int(outs)/int(ins):5.2f}")
+' "$name" "$start" "$end" "$pages" "$peak" "$insize" "$outsize" "$t" "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
 for doc in scan-jpeg scan-g4 born mixed; do
