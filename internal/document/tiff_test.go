@@ -110,18 +110,27 @@ func TestG4TIFFStaysCCITT(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		name string
-		args []string
+		name        string
+		args        []string
+		whiteIsZero bool
 	}{
-		{"single strip", []string{"-c", "g4", "-r", "1000000"}},
-		{"single strip, FillOrder 2", []string{"-c", "g4", "-r", "1000000", "-f", "lsb2msb"}},
-		{"many strips", []string{"-c", "g4", "-r", "16"}},
+		{"single strip", []string{"-c", "g4", "-r", "1000000"}, false},
+		{"single strip, WhiteIsZero", []string{"-c", "g4", "-r", "1000000"}, true},
+		{"single strip, FillOrder 2", []string{"-c", "g4", "-r", "1000000", "-f", "lsb2msb"}, false},
+		{"many strips", []string{"-c", "g4", "-r", "16"}, false},
 	} {
 		in := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".tif")
 		poppler(t, "tiffcp", append(append(c.args, raw), in)...)
 		data, err := os.ReadFile(in)
 		if err != nil {
 			t.Fatal(err)
+		}
+		want := want
+		if c.whiteIsZero { // the same code read the other way round: BlackIs1 false
+			data = withPhotometric(t, data, 0)
+			if want, err = xtiff.Decode(bytes.NewReader(data)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		doc, err := Open(ctx, data, Limits{}, t.TempDir())
 		if err != nil {
@@ -171,4 +180,25 @@ func TestG4TIFFStaysCCITT(t *testing.T) {
 			t.Errorf("%s: text %q", c.name, txt)
 		}
 	}
+}
+
+// withPhotometric returns a little-endian TIFF with its first page's
+// PhotometricInterpretation (tag 262, a SHORT) set to v.
+func withPhotometric(t *testing.T, data []byte, v uint16) []byte {
+	t.Helper()
+	le := binary.LittleEndian
+	if string(data[:2]) != "II" {
+		t.Fatal("not a little-endian TIFF")
+	}
+	out := bytes.Clone(data)
+	off := int(le.Uint32(out[4:]))
+	for e := range int(le.Uint16(out[off:])) {
+		p := off + 2 + 12*e
+		if le.Uint16(out[p:]) == 262 {
+			le.PutUint16(out[p+8:], v)
+			return out
+		}
+	}
+	t.Fatal("no PhotometricInterpretation")
+	return nil
 }
