@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"html"
@@ -16,9 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/document"
-	"github.com/lector-ocr/lector/internal/engine"
-	"github.com/lector-ocr/lector/internal/engine/structure"
+	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/eval"
 	"github.com/lector-ocr/lector/internal/result"
 	"github.com/lector-ocr/lector/internal/table"
@@ -31,68 +30,69 @@ type TableScore struct {
 	TEDS      float64 `json:"teds"`
 	Structure float64 `json:"teds_structure"`
 	Seconds   float64 `json:"seconds"`
+	Found     bool    `json:"found"`      // a table was found
 	Rows      int     `json:"rows"`       // rows found
 	TruthRows int     `json:"truth_rows"` // rows annotated
 	Error     string  `json:"error,omitempty"`
 }
 
-// TableEval is the result of `lector eval tables`.
+// TableEval is `lector eval tables`'s result for one set (directory).
 type TableEval struct {
-	Images        []TableScore `json:"images"`
-	MeanTEDS      float64      `json:"mean_teds"`
-	MeanStructure float64      `json:"mean_teds_structure"`
-	PagesPerSec   float64      `json:"pages_per_second"`
+	Set            string       `json:"set"`
+	Images         []TableScore `json:"images"`
+	MeanTEDS       float64      `json:"mean_teds"`
+	MeanStructure  float64      `json:"mean_teds_structure"`
+	TablesFound    int          `json:"tables_found"`    // images in which a table was found
+	TablesExpected int          `json:"tables_expected"` // images annotated (one table each)
+	RowsFound      int          `json:"rows_found"`      // rows of the tables found
+	RowsExpected   int          `json:"rows_expected"`   // rows annotated
+	PagesPerSec    float64      `json:"pages_per_second"`
 }
 
-// runEval is `lector eval tables DIR`: the structure pipeline on each image
-// of a PubTabNet-style directory (images and PubTabNet_Examples.jsonl),
-// scored with TEDS and structure-only TEDS against the annotations.
+// tableAnnotation is one line of PubTabNet_Examples.jsonl.
+type tableAnnotation struct {
+	Filename string `json:"filename"`
+	HTML     struct {
+		Cells []struct {
+			Tokens []string `json:"tokens"`
+		} `json:"cells"`
+		Structure struct {
+			Tokens []string `json:"tokens"`
+		} `json:"structure"`
+	} `json:"html"`
+}
+
+// runEval is `lector eval tables DIR…`: each image of each PubTabNet-style
+// directory (images and PubTabNet_Examples.jsonl) through exactly what
+// `lector ocr --pipeline structure` runs (ocrOptions, ocrFile: no hint
+// that the image is a table), its first table in reading order (the first
+// <table> of --format html) scored with TEDS and structure-only TEDS
+// against the annotation; an image in which no table is found scores 0.
+// Each directory is a set, reported on its own.
 func runEval(ctx context.Context, io IO, args []string) error {
 	if len(args) == 0 || args[0] != "tables" {
-		return &UsageError{"eval: lector eval tables DIR [--json]"}
+		return &UsageError{"eval: lector eval tables DIR… [--json]"}
 	}
 	fs := flag.NewFlagSet("eval tables", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := fs.Bool("json", false, "print JSON, one object a set")
 	modelName := fs.String("model", "structure:default", "structure model")
 	htmlDir := fs.String("html", "", "also write each table as read to DIR/IMAGE.html, the annotation's text beside it")
+	jobs := fs.Int("jobs", 0, "images read at once (default: the CPU lanes)")
 	cfg, err := parseConfig(fs, io, args[1:])
 	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if fs.NArg() == 0 {
 		return &UsageError{"eval tables: give the directory"}
 	}
-	dir := fs.Arg(0)
-	type annotation struct {
-		Filename string `json:"filename"`
-		HTML     struct {
-			Cells []struct {
-				Tokens []string `json:"tokens"`
-			} `json:"cells"`
-			Structure struct {
-				Tokens []string `json:"tokens"`
-			} `json:"structure"`
-		} `json:"html"`
+	if *jobs <= 0 {
+		*jobs = max(cfg.Pool.CPULanes, 1)
 	}
-	f, err := os.Open(filepath.Join(dir, "PubTabNet_Examples.jsonl"))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var anns []annotation
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var a annotation
-		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
-			return fmt.Errorf("annotations: %w", err)
+	sets := make([][]tableAnnotation, fs.NArg())
+	for i, dir := range fs.Args() {
+		if sets[i], err = readTableAnnotations(dir); err != nil {
+			return err
 		}
-		if _, err := os.Stat(filepath.Join(dir, a.Filename)); err == nil {
-			anns = append(anns, a)
-		}
-	}
-	if len(anns) == 0 {
-		return errors.New("eval tables: no annotated image found")
 	}
 	work, err := os.MkdirTemp("", "lector-eval-")
 	if err != nil {
@@ -104,9 +104,62 @@ func runEval(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	defer st.close(ctx)
-	out := TableEval{Images: make([]TableScore, len(anns))}
+	opts := ocrOptions(*modelName, lector.PipelineStructure, "auto", lector.Normal, "", false)
+	if err := st.registry.CheckFormats(*modelName, []string{"html"}); err != nil {
+		return err
+	}
 	lim := docLimits(cfg)
-	sem := make(chan struct{}, cfg.Pool.CPULanes)
+	for i, dir := range fs.Args() {
+		out := evalTableSet(ctx, st.rt, dir, sets[i], work, lim, opts, *jobs, *htmlDir)
+		if *asJSON {
+			if err := json.NewEncoder(io.Stdout).Encode(out); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(io.Stdout, "%-26s %6s %6s %9s %6s\n", "IMAGE", "TEDS", "STRUCT", "ROWS/GT", "SEC")
+		for _, s := range out.Images {
+			fmt.Fprintf(io.Stdout, "%-26s %6.3f %6.3f %4d/%-4d %6.1f %s\n", s.File, s.TEDS, s.Structure, s.Rows, s.TruthRows, s.Seconds, s.Error)
+		}
+		fmt.Fprintf(io.Stdout, "%s: TEDS %.3f, structure-only %.3f, tables %d/%d, rows %d/%d, %d images, %.2f images/s\n\n",
+			out.Set, out.MeanTEDS, out.MeanStructure, out.TablesFound, out.TablesExpected, out.RowsFound, out.RowsExpected, len(out.Images), out.PagesPerSec)
+	}
+	return nil
+}
+
+// readTableAnnotations reads dir/PubTabNet_Examples.jsonl, keeping the
+// annotations whose image is in dir.
+func readTableAnnotations(dir string) ([]tableAnnotation, error) {
+	f, err := os.Open(filepath.Join(dir, "PubTabNet_Examples.jsonl"))
+	if err != nil {
+		return nil, errcode.Wrap(errcode.InvalidArgument, err, "eval tables: %s has no annotations", dir)
+	}
+	defer f.Close()
+	var anns []tableAnnotation
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var a tableAnnotation
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+			return nil, errcode.Wrap(errcode.InvalidArgument, err, "eval tables: %s: annotations", dir)
+		}
+		if _, err := os.Stat(filepath.Join(dir, a.Filename)); err == nil {
+			anns = append(anns, a)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, errcode.Wrap(errcode.InvalidArgument, err, "eval tables: %s: annotations", dir)
+	}
+	if len(anns) == 0 {
+		return nil, errcode.New(errcode.InvalidArgument, "eval tables: %s: no annotated image found", dir)
+	}
+	return anns, nil
+}
+
+// evalTableSet reads and scores one set, jobs images at once.
+func evalTableSet(ctx context.Context, rt *task.Runtime, dir string, anns []tableAnnotation, work string, lim document.Limits, opts task.Options, jobs int, htmlDir string) TableEval {
+	out := TableEval{Set: filepath.Base(filepath.Clean(dir)), Images: make([]TableScore, len(anns))}
+	sem := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i, a := range anns {
@@ -115,54 +168,7 @@ func runEval(ctx context.Context, io IO, args []string) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			score := TableScore{File: a.Filename}
-			t0 := time.Now()
-			defer func() { score.Seconds = time.Since(t0).Seconds(); out.Images[i] = score }()
-			cells := make([][]string, len(a.HTML.Cells))
-			for j, c := range a.HTML.Cells {
-				cells[j] = c.Tokens
-			}
-			truth, err := eval.PubTabNetTree(a.HTML.Structure.Tokens, cells)
-			if err != nil {
-				score.Error = err.Error()
-				return
-			}
-			data, err := os.ReadFile(filepath.Join(dir, a.Filename))
-			if err != nil {
-				score.Error = err.Error()
-				return
-			}
-			doc, err := document.Open(ctx, data, lim, work)
-			if err != nil {
-				score.Error = err.Error()
-				return
-			}
-			defer doc.Close()
-			res, err := st.rt.Run(ctx, doc, task.Options{Model: *modelName, Pipeline: "structure", Device: "cpu",
-				EngineOptions: engine.Options{Params: map[string]string{structure.OptWholePageTable: "1"}}})
-			if err != nil {
-				score.Error = err.Error()
-				return
-			}
-			pred := &eval.Node{Tag: "table"}
-			var read *result.Table
-			for _, b := range res.Pages[0].Blocks {
-				if b.Table != nil {
-					read = b.Table
-					pred = TableTree(b.Table)
-					score.Rows = b.Table.Rows
-					break
-				}
-			}
-			if *htmlDir != "" {
-				if err := writeEvalHTML(*htmlDir, a.Filename, read, cells); err != nil {
-					score.Error = err.Error()
-					return
-				}
-			}
-			score.TruthRows = countTag(truth, "tr")
-			score.TEDS = eval.TEDS(pred, truth, false)
-			score.Structure = eval.TEDS(pred, truth, true)
+			out.Images[i] = scoreTable(ctx, rt, dir, a, work, lim, opts, htmlDir)
 		}()
 	}
 	wg.Wait()
@@ -170,17 +176,70 @@ func runEval(ctx context.Context, io IO, args []string) error {
 	for _, s := range out.Images {
 		out.MeanTEDS += s.TEDS / float64(len(out.Images))
 		out.MeanStructure += s.Structure / float64(len(out.Images))
+		out.TablesExpected++
+		if s.Found {
+			out.TablesFound++
+		}
+		out.RowsFound += s.Rows
+		out.RowsExpected += s.TruthRows
 	}
 	out.PagesPerSec = float64(len(out.Images)) / secs
-	if *asJSON {
-		return json.NewEncoder(io.Stdout).Encode(out)
-	}
 	sort.Slice(out.Images, func(i, j int) bool { return out.Images[i].File < out.Images[j].File })
-	fmt.Fprintf(io.Stdout, "%-26s %6s %6s %9s %6s\n", "IMAGE", "TEDS", "STRUCT", "ROWS/GT", "SEC")
-	for _, s := range out.Images {
-		fmt.Fprintf(io.Stdout, "%-26s %6.3f %6.3f %4d/%-4d %6.1f %s\n", s.File, s.TEDS, s.Structure, s.Rows, s.TruthRows, s.Seconds, s.Error)
+	return out
+}
+
+// scoreTable reads one image as `lector ocr` does and scores its first
+// table.
+func scoreTable(ctx context.Context, rt *task.Runtime, dir string, a tableAnnotation, work string, lim document.Limits, opts task.Options, htmlDir string) (score TableScore) {
+	score.File = a.Filename
+	t0 := time.Now()
+	defer func() { score.Seconds = time.Since(t0).Seconds() }()
+	cells := make([][]string, len(a.HTML.Cells))
+	for j, c := range a.HTML.Cells {
+		cells[j] = c.Tokens
 	}
-	fmt.Fprintf(io.Stdout, "%-26s %6.3f %6.3f  (%d images, %.2f images/s)\n", "MEAN", out.MeanTEDS, out.MeanStructure, len(out.Images), out.PagesPerSec)
+	truth, err := eval.PubTabNetTree(a.HTML.Structure.Tokens, cells)
+	if err != nil {
+		score.Error = err.Error()
+		return score
+	}
+	score.TruthRows = countTag(truth, "tr")
+	res := ocrFile(ctx, rt, filepath.Join(dir, a.Filename), work, lim, opts)
+	if res.Error != nil {
+		score.Error = res.Error.Code + ": " + res.Error.Message
+		return score
+	}
+	read := firstTable(res.Pages)
+	pred := &eval.Node{Tag: "table"} // no table: scores 0 against any annotation
+	if read != nil {
+		score.Found, score.Rows = true, read.Rows
+		pred = TableTree(read)
+	}
+	if htmlDir != "" {
+		if err := writeEvalHTML(htmlDir, a.Filename, read, cells); err != nil {
+			score.Error = err.Error()
+			return score
+		}
+	}
+	if read != nil {
+		score.TEDS = eval.TEDS(pred, truth, false)
+		score.Structure = eval.TEDS(pred, truth, true)
+	}
+	return score
+}
+
+// firstTable is the first recognised table in reading order: the first
+// <table> the html format writes.
+func firstTable(pages []*result.Page) *result.Table {
+	for _, p := range pages {
+		bs := append([]result.Block(nil), p.Blocks...)
+		sort.SliceStable(bs, func(i, j int) bool { return bs[i].Order < bs[j].Order })
+		for _, b := range bs {
+			if b.Type == result.BlockTable && b.Table != nil {
+				return b.Table
+			}
+		}
+	}
 	return nil
 }
 

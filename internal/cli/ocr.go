@@ -124,8 +124,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		}
 	}
 	lim := docLimits(cfg)
-	opts := task.Options{Model: *modelName, Pipeline: pipe, Device: *dev, Priority: admission.Priority(*priority),
-		PDFText: textMode, PDF: *format == "pdf"}
+	opts := ocrOptions(*modelName, pipe, *dev, admission.Priority(*priority), textMode, *format == "pdf")
 	progress := newProgress(io.Stderr)
 	results := make([]ocrOutput, len(files))
 	sem := make(chan struct{}, *jobs)
@@ -179,6 +178,13 @@ func ocrUsage(fs *flag.FlagSet) {
 	})
 	fmt.Fprintf(fs.Output(), "Usage: lector ocr FILE… [flags]\n")
 	shown.PrintDefaults()
+}
+
+// ocrOptions are a `lector ocr` run's task options; `lector eval tables`
+// runs with the same (ocr's defaults), so that what it scores is what a
+// user gets.
+func ocrOptions(model string, pipe lector.Pipeline, dev string, prio admission.Priority, textMode lector.PDFText, pdf bool) task.Options {
+	return task.Options{Model: model, Pipeline: pipe, Device: dev, Priority: prio, PDFText: textMode, PDF: pdf}
 }
 
 // docLimits are the configured input limits.

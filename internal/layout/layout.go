@@ -20,17 +20,22 @@ import (
 	"github.com/lector-ocr/lector/internal/table"
 )
 
-// Options tune the analysis.
-type Options struct {
-	// WholePageTable reads the whole page as one table (an input that is a
-	// cropped table).
-	WholePageTable bool
-}
+// Options tune the analysis. There is none at present: what the page is
+// (a cropped table, a page with tables among its text, a page of text) is
+// decided from the page, never told by the caller.
+type Options struct{}
 
 // Analyze returns page's blocks as a document's: one block per paragraph
 // of text, typed; tables recognised; figures cropped from g; sorted in
 // reading order with Order set. g is the page as recognised (may be nil:
 // then no ruling lines are found and no figure is cropped).
+//
+// Tables are grids of ruling lines, Tesseract's table blocks that read as
+// tables, and runs of lines aligned in columns (table.Find). An image that
+// is a table (a crop or a screenshot of one) is one such run with at most
+// a line or two outside it (a title, a note): when the tables found hold
+// at least wholeTableShare of the page's words, the page is read as one
+// table, whole.
 func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 	var words []result.Word
 	for _, b := range page.Blocks {
@@ -40,10 +45,12 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 			}
 		}
 	}
-	if o.WholePageTable {
+	found := table.Find(words)
+	if len(found) == 1 && len(wordsIn(words, found[0]))*100 >= len(words)*wholeTableShare && len(words) > 0 {
 		region := result.Box{X0: 0, Y0: 0, X1: page.Width, Y1: page.Height}
-		t := table.Recognize(g, words, region)
-		return []result.Block{{Type: result.BlockTable, Box: region, Table: t, Confidence: meanConf(words)}}
+		if t := table.Recognize(g, words, region); t.Rows >= 2 && t.Cols >= 2 {
+			return []result.Block{{Type: result.BlockTable, Box: region, Table: t, Confidence: meanConf(words)}}
+		}
 	}
 	bodyH := bodyLineHeight(page.Blocks)
 
@@ -57,6 +64,11 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 	for _, b := range page.Blocks {
 		if b.Type == result.BlockTable && tableLike(table.Recognize(g, words, b.Box)) {
 			regions = append(regions, b.Box)
+		}
+	}
+	for _, r := range found {
+		if t := table.Recognize(g, words, r); t.Rows >= 2 && t.Cols >= 2 {
+			regions = append(regions, r)
 		}
 	}
 	regions = mergeBoxes(regions)
@@ -81,7 +93,7 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 	var paras []result.Paragraph
 	var conf []float64
 	for _, b := range page.Blocks {
-		if inTable(b.Box) {
+		if len(b.Paragraphs) == 0 && inTable(b.Box) {
 			continue
 		}
 		switch b.Type {
@@ -99,8 +111,8 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 			continue
 		}
 		for _, p := range b.Paragraphs {
-			if !inTable(p.Box) && len(p.Lines) > 0 {
-				paras = append(paras, p)
+			for _, part := range outside(p, inTable) {
+				paras = append(paras, part)
 				conf = append(conf, b.Confidence)
 			}
 		}
@@ -140,6 +152,31 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 	titleOf(out, page)
 	order(out, bodyH)
 	return continuations(out, bodyH)
+}
+
+// wholeTableShare is the percentage of a page's words that one table
+// found among its lines must hold for the page to be read as one table.
+const wholeTableShare = 80
+
+// outside returns the runs of p's lines whose centre is not in a table,
+// each as a paragraph.
+func outside(p result.Paragraph, inTable func(result.Box) bool) []result.Paragraph {
+	var out []result.Paragraph
+	open := false
+	for _, l := range p.Lines {
+		if inTable(l.Box) {
+			open = false
+			continue
+		}
+		if !open {
+			out = append(out, result.Paragraph{})
+			open = true
+		}
+		cur := &out[len(out)-1]
+		cur.Lines = append(cur.Lines, l)
+		cur.Box = cur.Box.Union(l.Box)
+	}
+	return out
 }
 
 // tableLike reports whether a recognised region reads as a table: at least

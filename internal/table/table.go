@@ -8,6 +8,8 @@
 package table
 
 import (
+	"fmt"
+	"os"
 	"html"
 	"image"
 	"sort"
@@ -675,3 +677,103 @@ func Markdown(t *result.Table) string {
 	}
 	return b.String()
 }
+
+// Find returns the regions of borderless tables among a page's words (in
+// the page's pixels, top to bottom): runs of consecutive lines of which
+// most are rows — two or more phrases apart by a column gap, of a few
+// words each (running text in columns has long phrases). A run needs two
+// such rows; up to two lines of one phrase may sit between rows (a label
+// row, a wrapped cell), and a line of one phrase right above the first
+// row that stands over a later column (a spanning header) belongs to it.
+// A vertical gap of more than two lines ends a run. Words, phrases and
+// gaps are measured as borderless does, so a region found here is one
+// Recognize reads as a table of at least two columns.
+func Find(words []result.Word) []result.Box {
+	var in []result.Word
+	for _, w := range words {
+		if strings.TrimSpace(w.Text) != "" {
+			in = append(in, w)
+		}
+	}
+	ls := lines(in)
+	if len(ls) < 2 {
+		return nil
+	}
+	var lhs []int
+	for _, l := range ls {
+		lhs = append(lhs, l.y1-l.y0)
+	}
+	sort.Ints(lhs)
+	lineH := lhs[len(lhs)/2]
+	gap := max(lineH*8/10, 3)
+	type info struct {
+		box     result.Box
+		phrases []result.Box
+		row     bool
+	}
+	infos := make([]info, len(ls))
+	for i, l := range ls {
+		var ps []result.Box
+		words := 0
+		for _, w := range l.words {
+			words++
+			if n := len(ps); n > 0 && w.Box.X0-ps[n-1].X1 < gap {
+				ps[n-1] = ps[n-1].Union(w.Box)
+				continue
+			}
+			ps = append(ps, w.Box)
+		}
+		var box result.Box
+		for _, p := range ps {
+			box = box.Union(p)
+		}
+		infos[i] = info{box: box, phrases: ps, row: len(ps) >= 2 && words <= maxPhraseWords*len(ps)}
+	}
+	if os.Getenv("LECTOR_DEBUG_FIND") != "" {
+		f, _ := os.OpenFile(os.Getenv("LECTOR_DEBUG_FIND"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		for i, l := range ls {
+			var ws []string
+			for _, w := range l.words {
+				ws = append(ws, w.Text)
+			}
+			fmt.Fprintf(f, "%v %d %d-%d %s\n", infos[i].row, len(infos[i].phrases), l.y0, l.y1, strings.Join(ws, " "))
+		}
+		fmt.Fprintln(f, "----")
+		f.Close()
+	}
+	var out []result.Box
+	for i := 0; i < len(ls); i++ {
+		if !infos[i].row {
+			continue
+		}
+		last, rows := i, 1
+		for k := i + 1; k < len(ls) && ls[k].y0-ls[k-1].y1 <= 2*lineH; k++ {
+			if infos[k].row {
+				last, rows = k, rows+1
+			} else if k-last > 2 {
+				break
+			}
+		}
+		if rows >= 2 {
+			first := i
+			for k := i - 1; k >= 0 && k >= i-2; k-- {
+				p := infos[k].phrases
+				if len(p) != 1 || ls[first].y0-ls[k].y1 > lineH || p[0].X0 <= infos[i].phrases[0].X1 {
+					break
+				}
+				first = k
+			}
+			var r result.Box
+			for k := first; k <= last; k++ {
+				r = r.Union(infos[k].box)
+			}
+			out = append(out, r)
+		}
+		i = last
+	}
+	return out
+}
+
+// maxPhraseWords is the most words a row's phrases have on average: table
+// cells are a few words; a line of two columns of running text has more.
+const maxPhraseWords = 4

@@ -25,9 +25,6 @@ import (
 	"github.com/lector-ocr/lector/internal/result"
 )
 
-// OptWholePageTable, set to "1", reads the page as one cropped table.
-const OptWholePageTable = "whole_page_table"
-
 // Engine is the structure engine.
 type Engine struct {
 	Tesseract tesseract.Engine
@@ -167,16 +164,31 @@ func (h *handle) Close() error { return h.ocr.Close() }
 // examples against 2000 px/4× (TEDS 0.645), 2500/5× (0.651), 2000/6×
 // (0.657), 2500/6× (0.661) and 3000/8× (0.620): 0.667.
 func scaleFor(w, h int) float64 {
-	m := max(w, h)
-	if m <= 0 || m >= 1600 {
+	if !small(w, h) {
 		return 1
 	}
-	return min(float64(int(3000.0/float64(m)*4))/4, 6)
+	return min(float64(int(3000.0/float64(max(w, h))*4))/4, 6)
+}
+
+// small reports whether an image is under 1600 px on its long side: a
+// crop or a screenshot (a table, a few paragraphs), not a scanned page
+// (an A4 or Letter page is over 1600 px from 150 DPI up).
+func small(w, h int) bool {
+	m := max(w, h)
+	return m > 0 && m < 1600
 }
 
 // Process reads the page and analyses its layout. Boxes are in the
 // page's own pixels. A page that comes with its own text (a PDF's text
-// layer) is not read: its words are analysed (processText).
+// layer) is not read: its words are analysed (processText). What the page
+// is — a cropped table, a page with tables among text, text — is decided
+// from the page (layout.Analyze); a small image (small) is read enlarged,
+// upright and as one column of lines (PSM 4): on small print the
+// orientation check's guesses do more harm than good (it turned small
+// tables sideways), and automatic segmentation drops the lone digits of
+// number columns as noise (measured on the PubTabNet examples: TEDS 0.703
+// automatic, 0.716 one uniform block, PSM 6, 0.734 one column; sparse
+// text, PSM 11, drops lone numbers too).
 func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Options) (*result.Page, error) {
 	if im.Text != nil {
 		return h.processText(ctx, im)
@@ -190,22 +202,14 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 		return h.processPPOCR(ctx, im, o)
 	}
 	o.Params[tesseract.OptGray] = "1"
-	if o.Params[OptWholePageTable] != "" {
-		// A cropped table is upright; on small print the orientation
-		// check's guesses do more harm than good. It is read as one
-		// column of lines (PSM 4): automatic segmentation drops the lone
-		// digits of number columns as noise. Measured on the PubTabNet
-		// examples: TEDS 0.703 automatic, 0.716 one uniform block (PSM 6),
-		// 0.734 one column; sparse text (PSM 11) drops lone numbers too.
+	scale := 1.0
+	if small(im.Width, im.Height) {
 		o.Params[tesseract.OptNoOSD] = "1"
 		if o.Params[tesseract.OptPSM] == "" {
 			o.Params[tesseract.OptPSM] = "4"
 		}
-	}
-	scale := 1.0
-	if o.Params[tesseract.OptScale] == "" {
-		scale = scaleFor(im.Width, im.Height)
-		if scale > 1 {
+		if o.Params[tesseract.OptScale] == "" {
+			scale = scaleFor(im.Width, im.Height)
 			o.Params[tesseract.OptScale] = strconv.FormatFloat(scale, 'f', -1, 64)
 		}
 	}
@@ -217,7 +221,7 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	if len(page.Gray) == page.Width*page.Height && page.Width > 0 {
 		g = &image.Gray{Pix: page.Gray, Stride: page.Width, Rect: image.Rect(0, 0, page.Width, page.Height)}
 	}
-	page.Blocks = layout.Analyze(g, page, layout.Options{WholePageTable: opts.Param(OptWholePageTable) != ""})
+	page.Blocks = layout.Analyze(g, page, layout.Options{})
 	page.Gray = nil
 	page.Engine = h.name
 	if scale > 1 {
@@ -226,12 +230,12 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	return page, nil
 }
 
-// processPPOCR reads the page with ppocr (a cropped table: no rotation
-// search) and analyses its layout; the ruling lines are found on the
+// processPPOCR reads the page with ppocr (a small image: no rotation
+// search, as for Tesseract) and analyses its layout; the ruling lines are found on the
 // page's gray decoded here (ppocr keeps no gray copy), when ppocr did not
 // turn the page.
 func (h *handle) processPPOCR(ctx context.Context, im engine.Image, o engine.Options) (*result.Page, error) {
-	if o.Params[OptWholePageTable] != "" {
+	if small(im.Width, im.Height) {
 		o.Params[tesseract.OptNoOSD] = "1" // ppocr's name for it too
 	}
 	page, err := h.ocr.Process(ctx, im, o)
@@ -245,7 +249,7 @@ func (h *handle) processPPOCR(ctx context.Context, im engine.Image, o engine.Opt
 			draw.Draw(g, g.Rect, src, src.Bounds().Min, draw.Src)
 		}
 	}
-	page.Blocks = layout.Analyze(g, page, layout.Options{WholePageTable: o.Params[OptWholePageTable] != ""})
+	page.Blocks = layout.Analyze(g, page, layout.Options{})
 	page.Engine = h.name
 	return page, nil
 }

@@ -238,7 +238,7 @@ func TestBorderlessTable(t *testing.T) {
 		}
 	}
 	p.hline(90, 1100, 500)
-	out := analyse(t, p, engine.Options{Params: map[string]string{OptWholePageTable: "1"}})
+	out := analyse(t, p, engine.Options{})
 	tb := onlyTable(t, out)
 	if tb.Ruled || tb.Rows != 4 || tb.Cols != 3 || tb.HeaderRows != 1 {
 		t.Fatalf("table: ruled %v, %d×%d, header %d: %s", tb.Ruled, tb.Rows, tb.Cols, tb.HeaderRows, tb.HTML)
