@@ -78,6 +78,7 @@ func runEval(ctx context.Context, io IO, args []string) error {
 	modelName := fs.String("model", "structure:default", "structure model")
 	htmlDir := fs.String("html", "", "also write each table as read to DIR/IMAGE.html, the annotation's text beside it")
 	jobs := fs.Int("jobs", 0, "images read at once (default: the CPU lanes)")
+	every := fs.Int("every", 1, "score every Nth annotated image of each set (the 1st, N+1th, …): a smaller sample, for the tests")
 	cfg, err := parseConfig(fs, io, args[1:])
 	if err != nil {
 		return err
@@ -85,13 +86,20 @@ func runEval(ctx context.Context, io IO, args []string) error {
 	if fs.NArg() == 0 {
 		return &UsageError{"eval tables: give the directory"}
 	}
+	if *every < 1 {
+		return &UsageError{"eval tables: --every must be at least 1"}
+	}
 	if *jobs <= 0 {
 		*jobs = max(cfg.Pool.CPULanes, 1)
 	}
 	sets := make([][]tableAnnotation, fs.NArg())
 	for i, dir := range fs.Args() {
-		if sets[i], err = readTableAnnotations(dir); err != nil {
+		anns, err := readTableAnnotations(dir)
+		if err != nil {
 			return err
+		}
+		for j := 0; j < len(anns); j += *every {
+			sets[i] = append(sets[i], anns[j])
 		}
 	}
 	work, err := os.MkdirTemp("", "lector-eval-")

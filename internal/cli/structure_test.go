@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -89,36 +90,53 @@ func TestStructureModelFromOutside(t *testing.T) {
 	}
 }
 
-// TestTableQualityTEDS runs `lector eval tables` on the PubTabNet examples
+// TestTableQualityTEDS runs `lector eval tables` — what `lector ocr
+// --pipeline structure` does, no hint that an image is a table — on the
+// PubTabNet examples (all 20) and on every fourth of the ICDAR 2013 tables
+// (27 of 105: the whole set takes over a minute of two lanes, this ~20 s),
 // and holds the pipeline to bounds it meets with margin (the figures are in
 // docs/BENCHMARKS.md).
 func TestTableQualityTEDS(t *testing.T) {
 	t.Parallel()
 	needTesseract(t)
-	htmlDir := t.TempDir()
-	out, stderr, err := run(t, testEnv(), "eval", "tables", "--json", "--html", htmlDir, filepath.Join(evalDir(t), "tables"))
-	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr)
-	}
-	var ev TableEval
-	if err := json.Unmarshal([]byte(out), &ev); err != nil {
-		t.Fatal(err)
-	}
-	if len(ev.Images) != 20 {
-		t.Fatalf("%d images scored, want 20", len(ev.Images))
-	}
-	for _, im := range ev.Images {
-		if im.Error != "" {
-			t.Errorf("%s: %s", im.File, im.Error)
-		}
-		page, err := os.ReadFile(filepath.Join(htmlDir, im.File+".html"))
-		if err != nil || !strings.Contains(string(page), "<table>") || !strings.Contains(string(page), "<li>") {
-			t.Errorf("--html: %s has no table read and annotated cells (%v)", im.File, err)
-		}
-	}
-	t.Logf("mean TEDS %.3f, structure-only %.3f", ev.MeanTEDS, ev.MeanStructure)
-	if ev.MeanStructure < 0.85 || ev.MeanTEDS < 0.70 {
-		t.Fatalf("mean TEDS %.3f (bound 0.70), structure-only %.3f (bound 0.85)", ev.MeanTEDS, ev.MeanStructure)
+	for _, set := range []struct {
+		dir             string
+		every, images   int
+		teds, structure float64
+		minFound        int
+	}{
+		{"tables", 1, 20, 0.70, 0.85, 20},
+		{"tables-icdar13", 4, 27, 0.60, 0.63, 26},
+	} {
+		t.Run(set.dir, func(t *testing.T) {
+			t.Parallel()
+			htmlDir := t.TempDir()
+			out, stderr, err := run(t, testEnv(), "eval", "tables", "--json", "--every", strconv.Itoa(set.every), "--html", htmlDir, filepath.Join(evalDir(t), set.dir))
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			var ev TableEval
+			if err := json.Unmarshal([]byte(out), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if len(ev.Images) != set.images || ev.TablesExpected != set.images {
+				t.Fatalf("%d images scored, %d tables expected, want %d", len(ev.Images), ev.TablesExpected, set.images)
+			}
+			for _, im := range ev.Images {
+				if im.Error != "" {
+					t.Errorf("%s: %s", im.File, im.Error)
+				}
+				page, err := os.ReadFile(filepath.Join(htmlDir, im.File+".html"))
+				if err != nil || !strings.Contains(string(page), "<li>") || im.Found != strings.Contains(string(page), "<table>") {
+					t.Errorf("--html: %s has not the table read (found: %v) and annotated cells (%v)", im.File, im.Found, err)
+				}
+			}
+			t.Logf("%s: mean TEDS %.3f, structure-only %.3f, tables %d/%d, rows %d/%d", ev.Set, ev.MeanTEDS, ev.MeanStructure, ev.TablesFound, ev.TablesExpected, ev.RowsFound, ev.RowsExpected)
+			if ev.MeanStructure < set.structure || ev.MeanTEDS < set.teds || ev.TablesFound < set.minFound {
+				t.Fatalf("mean TEDS %.3f (bound %.2f), structure-only %.3f (bound %.2f), tables found %d (bound %d)",
+					ev.MeanTEDS, set.teds, ev.MeanStructure, set.structure, ev.TablesFound, set.minFound)
+			}
+		})
 	}
 }
 

@@ -356,3 +356,111 @@ func TestPageGivenItsTextKeepsItsWords(t *testing.T) {
 		t.Fatalf("first block %s %q", out.Blocks[0].Type, got)
 	}
 }
+
+// blockTypes lists out's block types in reading order.
+func blockTypes(out *result.Page) string {
+	var types []string
+	for i, b := range out.Blocks {
+		if b.Order != i {
+			return "order out of place"
+		}
+		types = append(types, string(b.Type))
+	}
+	return strings.Join(types, ",")
+}
+
+// TestCroppedTableIsOneTable: a small image that is only a table (a crop
+// of an article's table in small print, rules above, under the header and
+// below, as PubTabNet's are) comes out as exactly one table block, with
+// nobody telling the engine it is a table.
+func TestCroppedTableIsOneTable(t *testing.T) {
+	t.Parallel()
+	p := newPage(t, 560, 210)
+	xs := []int{12, 200, 320, 440}
+	rows := [][]string{{"Group", "Cases", "Mean", "Range"}, {"Control", "41", "12.5", "8-17"}, {"Treated", "38", "14.2", "9-21"}, {"Placebo", "40", "11.9", "7-16"}, {"Total", "119", "12.9", "7-21"}}
+	p.hline(6, 554, 12)
+	p.hline(6, 554, 46)
+	for r, row := range rows {
+		for c, s := range row {
+			p.text(xs[c], 36+r*36+min(r, 1)*6, 15, r == 0, s)
+		}
+	}
+	p.hline(6, 554, 200)
+	out := analyse(t, p, engine.Options{})
+	if got := blockTypes(out); got != "table" {
+		t.Fatalf("blocks %s, want exactly one table: %+v", got, out.Blocks)
+	}
+	tb := out.Blocks[0].Table
+	if tb.Rows != 5 || tb.Cols != 4 || tb.HeaderRows != 1 {
+		t.Fatalf("table %d×%d, header %d: %s", tb.Rows, tb.Cols, tb.HeaderRows, tb.HTML)
+	}
+	var want []string
+	for _, row := range rows {
+		want = append(want, row...)
+	}
+	if got := strings.Join(cellsOf(tb), "|"); got != strings.Join(want, "|") {
+		t.Fatalf("cells %s\nwant  %s", got, strings.Join(want, "|"))
+	}
+}
+
+// TestTextHasNoTable: a screenshot of text (a heading and two
+// paragraphs, small print) has no table block.
+func TestTextHasNoTable(t *testing.T) {
+	t.Parallel()
+	p := newPage(t, 900, 420)
+	p.text(20, 40, 26, true, "Notes on the survey")
+	para1 := []string{"The survey was sent to every household in the two", "districts in March and most of the answers came back", "within three weeks of the first letter."}
+	para2 := []string{"Answers that arrived after the end of April were read", "but are not counted in the figures of this report."}
+	for i, s := range para1 {
+		p.text(20, 100+i*30, 18, false, s)
+	}
+	for i, s := range para2 {
+		p.text(20, 230+i*30, 18, false, s)
+	}
+	out := analyse(t, p, engine.Options{})
+	if got := blockTypes(out); got != "title,paragraph,paragraph" {
+		t.Fatalf("blocks %s, want title, paragraph, paragraph (no table): %+v", got, out.Blocks)
+	}
+}
+
+// TestTableBetweenParagraphs: a scanned page (300 DPI size) with a
+// borderless table between two paragraphs comes out as paragraph, table,
+// paragraph in reading order, the table's cells its rows' words and the
+// paragraphs the text around it.
+func TestTableBetweenParagraphs(t *testing.T) {
+	t.Parallel()
+	p := newPage(t, 1700, 1500)
+	before := []string{"The committee counted the votes of each district on the", "evening of the election and reported them as follows."}
+	after := []string{"Turnout was higher than in any election of the last ten", "years, and the count was confirmed the next morning."}
+	for i, s := range before {
+		p.text(150, 200+i*50, 34, false, s)
+	}
+	xs := []int{150, 650, 1050}
+	rows := [][]string{{"District", "Votes", "Share"}, {"North", "12408", "41%"}, {"Harbour", "9115", "30%"}, {"Hills", "8702", "29%"}}
+	for r, row := range rows {
+		for c, s := range row {
+			p.text(xs[c], 480+r*70, 34, r == 0, s)
+		}
+	}
+	for i, s := range after {
+		p.text(150, 880+i*50, 34, false, s)
+	}
+	out := analyse(t, p, engine.Options{})
+	if got := blockTypes(out); got != "paragraph,table,paragraph" {
+		t.Fatalf("blocks %s, want paragraph, table, paragraph: %+v", got, out.Blocks)
+	}
+	if got, want := out.Blocks[0].Words(), strings.Join(before, " "); got != want {
+		t.Errorf("first paragraph %q, want %q", got, want)
+	}
+	if got, want := out.Blocks[2].Words(), strings.Join(after, " "); got != want {
+		t.Errorf("last paragraph %q, want %q", got, want)
+	}
+	tb := out.Blocks[1].Table
+	var want []string
+	for _, row := range rows {
+		want = append(want, row...)
+	}
+	if got := strings.Join(cellsOf(tb), "|"); tb.Rows != 4 || tb.Cols != 3 || got != strings.Join(want, "|") {
+		t.Fatalf("table %d×%d, cells %s\nwant 4×3, %s", tb.Rows, tb.Cols, got, strings.Join(want, "|"))
+	}
+}
