@@ -240,8 +240,13 @@ func ruled(words []result.Word, hs, vs []Rule) *result.Table {
 	if len(ys) < 2 || len(xs) < 2 {
 		return nil
 	}
+	xs, ys = outerEdges(words, xs, ys)
+	ys, virtual := unruledRows(words, ys, xs)
 	rows, cols := len(ys)-1, len(xs)-1
 	covered := func(horizontal bool, at, a, b int) bool {
+		if horizontal && virtual[at] {
+			return true
+		}
 		need := (b - a) / 2
 		got := 0
 		for _, r := range hs {
@@ -308,6 +313,87 @@ func ruled(words []result.Word, hs, vs []Rule) *result.Table {
 		t.HeaderRows = 1
 	}
 	return t
+}
+
+// outerEdges adds an edge beyond the grid's outermost rules where words lie
+// outside them (a table ruled between its columns but not around them:
+// its first and last columns, and rows above the first rule or below the
+// last one, are cells too).
+func outerEdges(words []result.Word, xs, ys []int) ([]int, []int) {
+	x0, y0, x1, y1 := xs[0], ys[0], xs[len(xs)-1], ys[len(ys)-1]
+	for _, w := range words {
+		x0, y0 = min(x0, w.Box.X0-1), min(y0, w.Box.Y0-1)
+		x1, y1 = max(x1, w.Box.X1+1), max(y1, w.Box.Y1+1)
+	}
+	// Only a whole word outside a rule makes a new cell (a word touching a
+	// frame rule does not).
+	outside := func(lo, hi int, before bool, horizontal bool) bool {
+		for _, w := range words {
+			a, b := w.Box.X0, w.Box.X1
+			if horizontal {
+				a, b = w.Box.Y0, w.Box.Y1
+			}
+			if before && b <= hi || !before && a >= lo {
+				return true
+			}
+		}
+		return false
+	}
+	if outside(0, xs[0], true, false) {
+		xs = append([]int{x0}, xs...)
+	}
+	if outside(xs[len(xs)-1], 0, false, false) {
+		xs = append(xs, x1)
+	}
+	if outside(0, ys[0], true, true) {
+		ys = append([]int{y0}, ys...)
+	}
+	if outside(ys[len(ys)-1], 0, false, true) {
+		ys = append(ys, y1)
+	}
+	return xs, ys
+}
+
+// unruledRows splits the grid's rows that hold several rows of text with
+// no rule between them (tables ruled only between columns, or only under
+// the header): a band between two rules whose text lines number at least
+// three, each with words in at least 60 % of the columns, is split between
+// its lines (a header's wrapped cells have fewer lines, or fewer columns a
+// line). It returns the rows' edges and the edges it added.
+func unruledRows(words []result.Word, ys, xs []int) ([]int, map[int]bool) {
+	cols := len(xs) - 1
+	out := []int{ys[0]}
+	virtual := map[int]bool{}
+	for r := 0; r+1 < len(ys); r++ {
+		var in []result.Word
+		for _, w := range words {
+			if cx, cy := (w.Box.X0+w.Box.X1)/2, (w.Box.Y0+w.Box.Y1)/2; cy >= ys[r] && cy < ys[r+1] && cx >= xs[0] && cx < xs[cols] {
+				in = append(in, w)
+			}
+		}
+		ls := lines(in)
+		split := len(ls) >= 3
+		for _, l := range ls {
+			seen := map[int]bool{}
+			for _, w := range l.words {
+				seen[sort.SearchInts(xs, (w.Box.X0+w.Box.X1)/2+1)-1] = true
+			}
+			if len(seen)*10 < cols*6 {
+				split = false
+			}
+		}
+		if split {
+			for i := 1; i < len(ls); i++ {
+				y := (ls[i-1].y1 + ls[i].y0) / 2
+				if y > out[len(out)-1] && y < ys[r+1] {
+					out = append(out, y)
+					virtual[y] = true
+				}
+			}
+		}
+		out = append(out, ys[r+1])
+	}
+	return out, virtual
 }
 
 func abs(x int) int {
