@@ -357,9 +357,9 @@ func outerEdges(words []result.Word, xs, ys []int) ([]int, []int) {
 // unruledRows splits the grid's rows that hold several rows of text with
 // no rule between them (tables ruled only between columns, or only under
 // the header): a band between two rules whose text lines number at least
-// three, each with words in at least 60 % of the columns, is split between
-// its lines (a header's wrapped cells have fewer lines, or fewer columns a
-// line). It returns the rows' edges and the edges it added.
+// three, three quarters of them with words in at least 60 % of the
+// columns, is split between its lines (a header's wrapped cells have fewer
+// lines, or fewer columns a line). It returns the rows' edges and the edges it added.
 func unruledRows(words []result.Word, ys, xs []int) ([]int, map[int]bool) {
 	cols := len(xs) - 1
 	out := []int{ys[0]}
@@ -372,17 +372,17 @@ func unruledRows(words []result.Word, ys, xs []int) ([]int, map[int]bool) {
 			}
 		}
 		ls := lines(in)
-		split := len(ls) >= 3
+		full := 0
 		for _, l := range ls {
 			seen := map[int]bool{}
 			for _, w := range l.words {
 				seen[sort.SearchInts(xs, (w.Box.X0+w.Box.X1)/2+1)-1] = true
 			}
-			if len(seen)*10 < cols*6 {
-				split = false
+			if len(seen)*10 >= cols*6 {
+				full++
 			}
 		}
-		if split {
+		if len(ls) >= 3 && full*4 >= len(ls)*3 {
 			for i := 1; i < len(ls); i++ {
 				y := (ls[i-1].y1 + ls[i].y0) / 2
 				if y > out[len(out)-1] && y < ys[r+1] {
