@@ -9,9 +9,9 @@ package table
 
 import (
 	"fmt"
-	"os"
 	"html"
 	"image"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -356,22 +356,29 @@ func outerEdges(words []result.Word, xs, ys []int) ([]int, []int) {
 
 // unruledRows splits the grid's rows that hold several rows of text with
 // no rule between them (tables ruled only between columns, or only under
-// the header): a band between two rules whose text lines number at least
-// three, three quarters of them with words in at least 60 % of the
-// columns, is split between its lines (a header's wrapped cells have fewer
-// lines, or fewer columns a line). It returns the rows' edges and the edges it added.
+// the header): a band between two rules that holds at least three text
+// lines and at least half of the grid's, three quarters of them (or three)
+// with words in at least 60 % of the columns, is split between its lines.
+// A table ruled row by row has its text spread over many bands, and a
+// header's wrapped cells fill fewer columns a line. It returns the rows'
+// edges and the edges it added.
 func unruledRows(words []result.Word, ys, xs []int) ([]int, map[int]bool) {
 	cols := len(xs) - 1
-	out := []int{ys[0]}
-	virtual := map[int]bool{}
-	for r := 0; r+1 < len(ys); r++ {
+	bands := make([][]textLine, len(ys)-1)
+	total := 0
+	for r := range bands {
 		var in []result.Word
 		for _, w := range words {
 			if cx, cy := (w.Box.X0+w.Box.X1)/2, (w.Box.Y0+w.Box.Y1)/2; cy >= ys[r] && cy < ys[r+1] && cx >= xs[0] && cx < xs[cols] {
 				in = append(in, w)
 			}
 		}
-		ls := lines(in)
+		bands[r] = lines(in)
+		total += len(bands[r])
+	}
+	out := []int{ys[0]}
+	virtual := map[int]bool{}
+	for r, ls := range bands {
 		full := 0
 		for _, l := range ls {
 			seen := map[int]bool{}
@@ -382,7 +389,7 @@ func unruledRows(words []result.Word, ys, xs []int) ([]int, map[int]bool) {
 				full++
 			}
 		}
-		if len(ls) >= 3 && full*4 >= len(ls)*3 {
+		if len(ls) >= 3 && len(ls)*2 >= total && (full*4 >= len(ls)*3 || full >= 3) {
 			for i := 1; i < len(ls); i++ {
 				y := (ls[i-1].y1 + ls[i].y0) / 2
 				if y > out[len(out)-1] && y < ys[r+1] {
