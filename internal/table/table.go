@@ -8,10 +8,8 @@
 package table
 
 import (
-	"fmt"
 	"html"
 	"image"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -242,6 +240,14 @@ func ruled(words []result.Word, hs, vs []Rule) *result.Table {
 	}
 	xs, ys = outerEdges(words, xs, ys)
 	ys, virtual := unruledRows(words, ys, xs)
+	var cxs, cys []int
+	for _, w := range words {
+		cxs, cys = append(cxs, (w.Box.X0+w.Box.X1)/2), append(cys, (w.Box.Y0+w.Box.Y1)/2)
+	}
+	xs, ys = dropEmpty(xs, cxs), dropEmpty(ys, cys)
+	if len(ys) < 2 || len(xs) < 2 {
+		return nil
+	}
 	rows, cols := len(ys)-1, len(xs)-1
 	covered := func(horizontal bool, at, a, b int) bool {
 		if horizontal && virtual[at] {
@@ -352,6 +358,28 @@ func outerEdges(words []result.Word, xs, ys []int) ([]int, []int) {
 		ys = append(ys, y1)
 	}
 	return xs, ys
+}
+
+// dropEmpty removes the grid's rows (or columns) that hold no word:
+// double rules and thick ones read as two make empty strips between
+// them, which are not rows. edges are the strips' edges, centres the
+// words' centres along the same axis.
+func dropEmpty(edges, centres []int) []int {
+	sort.Ints(centres)
+	out := []int{edges[0]}
+	for i := 1; i < len(edges); i++ {
+		k := sort.SearchInts(centres, out[len(out)-1])
+		if k < len(centres) && centres[k] < edges[i] || len(out) == 1 && i == len(edges)-1 {
+			out = append(out, edges[i])
+			continue
+		}
+		if len(out) == 1 { // an empty first strip: its upper edge goes
+			out[0] = edges[i]
+			continue
+		}
+		out[len(out)-1] = edges[i] // an empty strip: its upper edge goes
+	}
+	return out
 }
 
 // unruledRows splits the grid's rows that hold several rows of text with
@@ -821,18 +849,6 @@ func Find(words []result.Word) []result.Box {
 			box = box.Union(p)
 		}
 		infos[i] = info{box: box, phrases: ps, row: len(ps) >= 2 && words <= maxPhraseWords*len(ps)}
-	}
-	if os.Getenv("LECTOR_DEBUG_FIND") != "" {
-		f, _ := os.OpenFile(os.Getenv("LECTOR_DEBUG_FIND"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		for i, l := range ls {
-			var ws []string
-			for _, w := range l.words {
-				ws = append(ws, w.Text)
-			}
-			fmt.Fprintf(f, "%v %d %d-%d %s\n", infos[i].row, len(infos[i].phrases), l.y0, l.y1, strings.Join(ws, " "))
-		}
-		fmt.Fprintln(f, "----")
-		f.Close()
 	}
 	var out []result.Box
 	for i := 0; i < len(ls); i++ {
