@@ -19,4 +19,4 @@ cores=$(nproc --all)
 echo "# $cores cores, $n pages"
 measure "lector ocr (ocr)" "$n" bin/lector ocr --format txt --jobs "$cores" -o "$work/ocr" "$work"/pages/*.png
 measure "lector ocr (structure)" "$n" bin/lector ocr --pipeline structure --format md --jobs "$cores" -o "$work/structure" "$work"/pages/*.png
-bin/lector eval tables "$EVAL/tables"
+bin/lector eval tables "$EVAL/tables" "$EVAL/tables-icdar13"

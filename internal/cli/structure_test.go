@@ -106,7 +106,7 @@ func TestTableQualityTEDS(t *testing.T) {
 		minFound        int
 	}{
 		{"tables", 1, 20, 0.70, 0.85, 20},
-		{"tables-icdar13", 4, 27, 0.60, 0.63, 26},
+		{"tables-icdar13", 4, 27, 0.76, 0.80, 26},
 	} {
 		t.Run(set.dir, func(t *testing.T) {
 			t.Parallel()

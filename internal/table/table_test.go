@@ -122,3 +122,49 @@ func TestWrappedCellsJoin(t *testing.T) {
 		t.Fatalf("%d rows\n%s\nwant\n%s", tb.Rows, tb.HTML, want)
 	}
 }
+
+// sentence lays out s's words from x on a line at y (12 px a character,
+// 8 px spaces).
+func sentence(s string, x, y int) []result.Word {
+	var out []result.Word
+	for _, f := range strings.Fields(s) {
+		w := word(f, x, y)
+		out = append(out, w)
+		x = w.Box.X1 + 8
+	}
+	return out
+}
+
+// TestFindTableAmongText: rows aligned in columns between two paragraphs
+// are one region, from the spanning header over the second column to the
+// last row; the paragraphs and a page of two columns of running text are
+// not tables.
+func TestFindTableAmongText(t *testing.T) {
+	t.Parallel()
+	var words []result.Word
+	words = append(words, sentence("The votes were counted on the evening of the election", 20, 10)...)
+	words = append(words, sentence("and are reported in the table below for each district.", 20, 40)...)
+	words = append(words, sentence("Share of votes", 300, 90)...)
+	for i, row := range [][]string{{"District", "Votes", "Share"}, {"North", "12408", "41%"}, {"Harbour", "9115", "30%"}, {"Hills", "8702", "29%"}} {
+		y := 120 + 30*i
+		words = append(words, word(row[0], 20, y), word(row[1], 300, y), word(row[2], 500, y))
+	}
+	words = append(words, sentence("Turnout was higher than in any election of the last ten", 20, 270)...)
+	words = append(words, sentence("years and the count was confirmed the next morning.", 20, 300)...)
+	got := Find(words)
+	want := result.Box{X0: 20, Y0: 90, X1: 560, Y1: 230}
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("regions %+v, want one, %+v", got, want)
+	}
+
+	var prose []result.Word
+	left := []string{"The left column of this page runs", "down in lines of running text that", "fill the column from edge to edge", "as a newspaper's columns do."}
+	right := []string{"and the right column reads on from", "the left one in the same way, line", "after line of words, which a table", "of short cells never has."}
+	for i := range left {
+		prose = append(prose, sentence(left[i], 20, 10+30*i)...)
+		prose = append(prose, sentence(right[i], 500, 10+30*i)...)
+	}
+	if got := Find(prose); len(got) != 0 {
+		t.Fatalf("two columns of text: regions %+v, want none", got)
+	}
+}
