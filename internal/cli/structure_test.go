@@ -105,7 +105,7 @@ func TestTableQualityTEDS(t *testing.T) {
 		teds, structure float64
 		minFound        int
 	}{
-		{"tables", 1, 20, 0.70, 0.85, 20},
+		{"tables", 1, 20, 0.70, 0.85, 19},
 		{"tables-icdar13", 4, 27, 0.76, 0.80, 26},
 	} {
 		t.Run(set.dir, func(t *testing.T) {

@@ -806,7 +806,9 @@ func Markdown(t *result.Table) string {
 // such rows; up to two lines of one phrase may sit between rows (a label
 // row, a wrapped cell), and a line of one phrase right above the first
 // row that stands over a later column (a spanning header) belongs to it.
-// A vertical gap of more than two lines ends a run. Words, phrases and
+// A vertical gap of more than two lines ends a run, and a run whose rows'
+// phrases open in lower case a third of the time or more is columns of
+// running text (lines continuing lines), not a table. Words, phrases and
 // gaps are measured as borderless does, so a region found here is one
 // Recognize reads as a table of at least two columns.
 func Find(words []result.Word) []result.Box {
@@ -830,12 +832,13 @@ func Find(words []result.Word) []result.Box {
 	type info struct {
 		box     result.Box
 		phrases []result.Box
+		lower   int // phrases opening in lower case
 		row     bool
 	}
 	infos := make([]info, len(ls))
 	for i, l := range ls {
 		var ps []result.Box
-		words := 0
+		words, lower := 0, 0
 		for _, w := range l.words {
 			words++
 			if n := len(ps); n > 0 && w.Box.X0-ps[n-1].X1 < gap {
@@ -843,12 +846,15 @@ func Find(words []result.Word) []result.Box {
 				continue
 			}
 			ps = append(ps, w.Box)
+			if r := []rune(w.Text); unicode.IsLower(r[0]) {
+				lower++
+			}
 		}
 		var box result.Box
 		for _, p := range ps {
 			box = box.Union(p)
 		}
-		infos[i] = info{box: box, phrases: ps, row: len(ps) >= 2 && words <= maxPhraseWords*len(ps)}
+		infos[i] = info{box: box, phrases: ps, lower: lower, row: len(ps) >= 2 && words <= maxPhraseWords*len(ps)}
 	}
 	var out []result.Box
 	for i := 0; i < len(ls); i++ {
@@ -863,7 +869,13 @@ func Find(words []result.Word) []result.Box {
 				break
 			}
 		}
-		if rows >= 2 {
+		phrases, lower := 0, 0
+		for k := i; k <= last; k++ {
+			if infos[k].row {
+				phrases, lower = phrases+len(infos[k].phrases), lower+infos[k].lower
+			}
+		}
+		if rows >= 2 && lower*3 < phrases {
 			first := i
 			for k := i - 1; k >= 0 && k >= i-2; k-- {
 				p := infos[k].phrases
