@@ -31,11 +31,9 @@ type Options struct{}
 // then no ruling lines are found and no figure is cropped).
 //
 // Tables are grids of ruling lines, Tesseract's table blocks that read as
-// tables, and runs of lines aligned in columns (table.Find). An image that
-// is a table (a crop or a screenshot of one) is one such run with at most
-// a line or two outside it (a title, a note): when the tables found hold
-// at least wholeTableShare of the page's words, the page is read as one
-// table, whole.
+// tables, and runs of lines aligned in columns (table.Find), each where it
+// is: an image that is a table (a crop or a screenshot of one) is one such
+// run, and comes out as one table block.
 func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 	var words []result.Word
 	for _, b := range page.Blocks {
@@ -45,14 +43,12 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 			}
 		}
 	}
-	found := table.Find(words)
-	if len(found) == 1 && len(wordsIn(words, found[0]))*100 >= len(words)*wholeTableShare && len(words) > 0 {
-		region := result.Box{X0: 0, Y0: 0, X1: page.Width, Y1: page.Height}
-		if t := table.Recognize(g, words, region); t.Rows >= 2 && t.Cols >= 2 {
-			return []result.Block{{Type: result.BlockTable, Box: region, Table: t, Confidence: meanConf(words)}}
-		}
-	}
 	bodyH := bodyLineHeight(page.Blocks)
+	found := table.Find(words)
+	for i, r := range found { // the rules just above and below its lines belong to it
+		pad := bodyH / 2
+		found[i] = result.Box{X0: max(r.X0-pad, 0), Y0: max(r.Y0-pad, 0), X1: min(r.X1+pad, page.Width), Y1: min(r.Y1+pad, page.Height)}
+	}
 
 	// Table regions: grids of ruling lines, and Tesseract's table blocks
 	// that hold up as tables (two columns and rows of short cells: Tesseract
@@ -153,10 +149,6 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 	order(out, bodyH)
 	return continuations(out, bodyH)
 }
-
-// wholeTableShare is the percentage of a page's words that one table
-// found among its lines must hold for the page to be read as one table.
-const wholeTableShare = 80
 
 // outside returns the runs of p's lines whose centre is not in a table,
 // each as a paragraph.
