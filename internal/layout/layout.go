@@ -33,7 +33,8 @@ type Options struct{}
 // Tables are grids of ruling lines, Tesseract's table blocks that read as
 // tables, and runs of lines aligned in columns (table.Find), each where it
 // is: an image that is a table (a crop or a screenshot of one) is one such
-// run, and comes out as one table block.
+// run holding every word, and comes out as one table block, the whole
+// page.
 func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 	var words []result.Word
 	for _, b := range page.Blocks {
@@ -44,10 +45,30 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 		}
 	}
 	bodyH := bodyLineHeight(page.Blocks)
+	// A region is recognised once: a candidate that stays as it is after
+	// the merge is not read again.
+	read := map[result.Box]*result.Table{}
+	recognize := func(r result.Box) *result.Table {
+		if t, ok := read[r]; ok {
+			return t
+		}
+		t := table.Recognize(g, words, r)
+		read[r] = t
+		return t
+	}
 	found := table.Find(words)
 	for i, r := range found { // the rules just above and below its lines belong to it
 		pad := bodyH / 2
 		found[i] = result.Box{X0: max(r.X0-pad, 0), Y0: max(r.Y0-pad, 0), X1: min(r.X1+pad, page.Width), Y1: min(r.Y1+pad, page.Height)}
+	}
+	// Every word in one run: the image is a table (a crop, a screenshot),
+	// read whole — its frame rules included, and no time spent looking for
+	// anything else.
+	if len(found) == 1 && len(words) > 0 && len(wordsIn(words, found[0])) == len(words) {
+		region := result.Box{X0: 0, Y0: 0, X1: page.Width, Y1: page.Height}
+		if t := recognize(region); t.Rows >= 2 && t.Cols >= 2 {
+			return []result.Block{{Type: result.BlockTable, Box: region, Table: t, Confidence: meanConf(words)}}
+		}
 	}
 
 	// Table regions: grids of ruling lines, and Tesseract's table blocks
@@ -58,12 +79,12 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 		regions = append(regions, ruledGrids(g, bodyH)...)
 	}
 	for _, b := range page.Blocks {
-		if b.Type == result.BlockTable && tableLike(table.Recognize(g, words, b.Box)) {
+		if b.Type == result.BlockTable && tableLike(recognize(b.Box)) {
 			regions = append(regions, b.Box)
 		}
 	}
 	for _, r := range found {
-		if t := table.Recognize(g, words, r); t.Rows >= 2 && t.Cols >= 2 {
+		if t := recognize(r); t.Rows >= 2 && t.Cols >= 2 {
 			regions = append(regions, r)
 		}
 	}
@@ -71,7 +92,7 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 
 	var out []result.Block
 	for _, r := range regions {
-		t := table.Recognize(g, words, r)
+		t := recognize(r)
 		if t.Rows == 0 {
 			continue
 		}
