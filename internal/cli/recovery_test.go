@@ -4,14 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	pdfapi "github.com/pdfcpu/pdfcpu/pkg/api"
 	"golang.org/x/sys/unix"
 
 	"github.com/lector-ocr/lector/internal/api"
@@ -35,10 +39,61 @@ func (p *serverProcess) wait() error {
 
 func startProcess(t *testing.T, dataDir string, args ...string) *serverProcess {
 	t.Helper()
+	return startProcessEnv(t, dataDir, nil, args...)
+}
+
+// startProcessEnv is startProcess with env added to the server's
+// environment (a later entry overrides an earlier one of the same name).
+func startProcessEnv(t *testing.T, dataDir string, env []string, args ...string) *serverProcess {
+	t.Helper()
 	argv := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--enable-synthetic"}, args...)
 	cmd := exec.Command(os.Args[0], argv...)
-	cmd.Env = append(os.Environ(), TestMainEnv+"=1", "OMP_THREAD_LIMIT=1")
+	cmd.Env = append(append(os.Environ(), TestMainEnv+"=1", "OMP_THREAD_LIMIT=1"), env...)
 	return startCommand(t, cmd)
+}
+
+// stuckRenderer puts a `pdftoppm` first on a PATH it returns: a renderer
+// busy with a page for an hour, that first writes its pid to the FIFO it
+// also returns (opening the FIFO blocks until a reader comes). It is the
+// real process tree a server makes while it renders — prlimit exec'ing
+// pdftoppm — with a page that never ends, so a test can kill the server
+// mid-render without a race.
+func stuckRenderer(t *testing.T) (path, fifo string) {
+	t.Helper()
+	dir := t.TempDir()
+	fifo = filepath.Join(dir, "renderer.pid")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\necho $$ > '" + fifo + "'\nexec sleep 3600\n"
+	if err := os.WriteFile(filepath.Join(dir, "pdftoppm"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir + string(os.PathListSeparator) + os.Getenv("PATH"), fifo
+}
+
+// readPid reads a pid from fifo, written once a process opens it; it fails
+// the test if the server exits first or nothing comes in 60 s.
+func readPid(t *testing.T, fifo string, p *serverProcess) int {
+	t.Helper()
+	got := make(chan string, 1)
+	go func() {
+		b, _ := os.ReadFile(fifo) // blocks until the writer opens and closes it
+		got <- strings.TrimSpace(string(b))
+	}()
+	select {
+	case s := <-got:
+		pid, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatalf("renderer pid %q: %v", s, err)
+		}
+		return pid
+	case <-p.exited:
+		t.Fatalf("the server exited before it rendered: %v\n%s", p.err, p.logs)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no renderer started in 60 s\n%s", p.logs)
+	}
+	return 0
 }
 
 // startCommand starts a prepared `lector serve` command (its stdout and
@@ -90,7 +145,8 @@ func (p *serverProcess) runnerPids(t *testing.T) []int {
 }
 
 // waitGone waits, on a pidfd (a signal from the kernel, not a sleep), for
-// pid to exit; a process still alive after 30 s fails the test.
+// pid to exit; a process still alive after 30 s is killed and fails the
+// test.
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
 	fd, err := unix.PidfdOpen(pid, 0)
@@ -107,7 +163,8 @@ func waitGone(t *testing.T, pid int) {
 			continue
 		}
 		if err != nil || n != 1 {
-			t.Fatalf("runner %d outlived its server (%v)", pid, err)
+			_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+			t.Fatalf("process %d outlived its server by 30 s (%v)", pid, err)
 		}
 		return
 	}
@@ -116,7 +173,9 @@ func waitGone(t *testing.T, pid int) {
 // TestServerSurvivesSIGTERMAndSIGKILL: tasks are submitted; SIGTERM stops
 // the server gracefully (exit 0, running tasks back in the queue); a second
 // server is killed with SIGKILL mid-task; a third finishes every task, each
-// exactly once; no runner outlives any server, and leftovers are swept.
+// exactly once; no runner outlives any server, no renderer (pdftoppm)
+// outlives the server killed while it rendered a PDF's page, and leftovers
+// are swept.
 func TestServerSurvivesSIGTERMAndSIGKILL(t *testing.T) {
 	t.Parallel()
 	dataDir := t.TempDir()
@@ -147,13 +206,22 @@ func TestServerSurvivesSIGTERMAndSIGKILL(t *testing.T) {
 		waitGone(t, pid)
 	}
 
-	b := startProcess(t, dataDir)
+	// The second server renders PDFs with a pdftoppm that never finishes
+	// its page: it is killed with a runner loaded and a renderer running.
+	path, fifo := stuckRenderer(t)
+	b := startProcessEnv(t, dataDir, []string{"PATH=" + path})
 	if _, next := b.logs.waitFor(t, 0, `msg="tasks left running|msg="lector serving"`); next < 0 {
 		t.Fatal("unreachable")
 	}
+	pdf, err := b.client.Submit(ctx, "scan.pdf", bytes.NewReader(imagePDF(t)), api.Options{Model: model})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, pdf.ID)
 	b.logs.waitFor(t, 0, `msg="task running"`)
 	b.logs.waitFor(t, 0, `msg="model loaded"`)
-	pids = b.runnerPids(t)
+	renderer := readPid(t, fifo, b)
+	pids = append(b.runnerPids(t), renderer)
 	if err := b.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -206,4 +274,19 @@ func TestServerSurvivesSIGTERMAndSIGKILL(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Join(dataDir, "workspaces")); len(entries) != 0 {
 		t.Errorf("%d workspaces left", len(entries))
 	}
+}
+
+// imagePDF is a one-page PDF of a blank 600×400 gray image (a scan with no
+// text of its own, so its page is rendered).
+func imagePDF(t *testing.T) []byte {
+	t.Helper()
+	imp, err := pdfapi.Import("form:A6L, pos:c, sc:0.9 rel", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := pdfapi.ImportImages(nil, &out, []io.Reader{bytes.NewReader(grayPNG(t, 600, 400))}, imp, nil); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }
