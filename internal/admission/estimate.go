@@ -44,11 +44,36 @@ type Learner interface {
 }
 
 // Estimator turns a task's shape into bytes.
+//
+// The model of one page's memory, in bytes, on each memory (host, GPU):
+//
+//	working set = PerPage + PerMegapixel × work megapixels
+//
+// where the work megapixels are the size the engine's working set grows
+// with (engine.Sizer: PP-OCR's detector input, the structure pipeline's
+// enlarged page, a quarter of a 1-bit page's megapixels for Tesseract; the
+// plain width × height / 10⁶ otherwise). A task's demand is the model's
+// Load when it is not resident plus one page's working set for each page
+// that runs at once, sized as its largest. The coefficients are the
+// engine's documented ones until the Learner has fitted them to what
+// tasks used (Fitter).
 type Estimator struct {
 	// Documented returns the engine's documented footprint on a device of
 	// kind.
 	Documented func(model string, kind device.Kind) (Footprint, error)
-	Learner    Learner
+	// Work returns a page's work megapixels for model (engine.Registry's
+	// WorkMegapixels); nil: the page's plain megapixels.
+	Work    func(model string, p engine.PageShape) float64
+	Learner Learner
+}
+
+// WorkMegapixels returns the size page p counts as in model's
+// per-megapixel cost (see Estimator).
+func (e Estimator) WorkMegapixels(model string, p engine.PageShape) float64 {
+	if e.Work == nil {
+		return p.Megapixels()
+	}
+	return e.Work(model, p)
 }
 
 // Shape is what a task will do on one device.
@@ -58,7 +83,8 @@ type Shape struct {
 	// Resident reports whether the model is already loaded there (its load
 	// is then already in the device's used memory).
 	Resident bool
-	// MaxMegapixels is the largest page.
+	// MaxMegapixels is the largest page in work megapixels
+	// (Estimator.WorkMegapixels).
 	MaxMegapixels float64
 	// Concurrent is how many pages run at once.
 	Concurrent int

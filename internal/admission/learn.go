@@ -104,10 +104,19 @@ type series struct {
 
 // fitState is one model's observations on one device (persisted as JSON).
 type fitState struct {
-	Host   series `json:"host"`
-	Device series `json:"device"`
-	Tasks  int    `json:"tasks"` // tasks observed since the first, window or not
+	// Version is stateVersion when the state was saved: states of another
+	// version measured pages in another unit and are not restored.
+	Version int    `json:"version,omitempty"`
+	Host    series `json:"host"`
+	Device  series `json:"device"`
+	Tasks   int    `json:"tasks"` // tasks observed since the first, window or not
 }
+
+// stateVersion is the unit of the persisted observations: 2 is work
+// megapixels (Estimator.WorkMegapixels) and working sets measured without
+// ONNX Runtime's CPU arena; the unversioned states before were plain
+// megapixels.
+const stateVersion = 2
 
 func (f *Fitter) window() int {
 	if f.Window <= 0 {
@@ -146,7 +155,7 @@ func (f *Fitter) Observe(model, device string, o Observation) {
 	k := [2]string{model, device}
 	st := f.m[k]
 	if st == nil {
-		st = &fitState{}
+		st = &fitState{Version: stateVersion}
 		f.m[k] = st
 	}
 	h := st.Host.add(o.Host, f.window())
@@ -174,6 +183,11 @@ func (f *Fitter) Restore(ctx context.Context, p Persister) error {
 		var st fitState
 		if err := json.Unmarshal(state, &st); err != nil {
 			obs.Log(f.Log).Warn("ignoring unreadable learned memory figures", "model", model, "device", device, "err", err)
+			return nil
+		}
+		if st.Version != stateVersion {
+			obs.Log(f.Log).Info("learned memory figures of an older unit dropped; the documented ones apply until tasks are observed again",
+				"model", model, "device", device, "version", st.Version)
 			return nil
 		}
 		f.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"image"
+	"image/color"
 	_ "image/gif"  // registers GIF headers for DecodeConfig
 	_ "image/jpeg" // registers JPEG headers for DecodeConfig
 	_ "image/png"  // registers PNG headers for DecodeConfig
@@ -132,6 +133,7 @@ type Image struct {
 	Data          []byte
 	orientation   engine.Orientation
 	dpi           int // from the header (imageDPI); 0 unknown
+	bits          int // bits per pixel as stored (imageBits); 0 unknown
 }
 
 func openImage(kind string, data []byte, lim Limits) (*Image, error) {
@@ -152,6 +154,7 @@ func openImage(kind string, data []byte, lim Limits) (*Image, error) {
 			im.Format, im.Data = "png", flat
 		}
 	}
+	im.bits = imageBits(im.Data, cfg.ColorModel)
 	if kind == "jpeg" {
 		if quads, flip := exifOrientation(data); quads != 0 || flip {
 			im.orientation = engine.Orientation{QuarterTurns: quads, Mirror: flip}
@@ -168,6 +171,35 @@ func (im *Image) NumPages() int { return 1 }
 
 // PageSize returns the image's size, upright.
 func (im *Image) PageSize(int) (int, int) { return im.Width, im.Height }
+
+// PageBits returns the image's bits per pixel as stored (1 for a bilevel
+// scan; 0 unknown).
+func (im *Image) PageBits(int) int { return im.bits }
+
+// imageBits is an encoded image's bits per pixel: from a PNG's IHDR (bit
+// depth × channels of its colour type, PNG spec. §11.2.2), else from the
+// colour model its header decodes to (8 a gray channel, 24 YCbCr, 32
+// CMYK or RGBA); 0 when neither says.
+func imageBits(data []byte, m color.Model) int {
+	if len(data) >= 26 && string(data[1:4]) == "PNG" && string(data[12:16]) == "IHDR" {
+		channels := map[byte]int{0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[data[25]]
+		return int(data[24]) * channels
+	}
+	switch m {
+	case color.GrayModel:
+		return 8
+	case color.Gray16Model:
+		return 16
+	case color.YCbCrModel:
+		return 24
+	case color.CMYKModel, color.RGBAModel, color.NRGBAModel:
+		return 32
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 8
+	}
+	return 0
+}
 
 // Page returns the encoded image.
 func (im *Image) Page(_ context.Context, i int, _ string) (engine.Image, error) {

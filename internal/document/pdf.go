@@ -197,6 +197,9 @@ func (p *PDF) NumPages() int { return len(p.sizes) }
 // PageSize returns page i's size in pixels at its DPI.
 func (p *PDF) PageSize(i int) (int, int) { return p.sizes[i][0], p.sizes[i][1] }
 
+// PageBits is 8: pages are rendered in 8-bit gray (pdftoppm -gray).
+func (p *PDF) PageBits(int) int { return 8 }
+
 // DPI returns the resolution page i is rendered at.
 func (p *PDF) DPI(i int) int { return p.dpi[i] }
 

@@ -14,6 +14,7 @@ type TIFF struct {
 	data  []byte
 	sizes [][2]int
 	dpi   []int // each page's XResolution in dots per inch; 0 unknown
+	bits  []int // each page's bits per pixel (BitsPerSample × SamplesPerPixel)
 	g4    []g4Page
 	dir   string // the task's workspace (for tiffcp)
 	lim   Limits
@@ -61,6 +62,7 @@ func openTIFF(data []byte, lim Limits, dir string) (*TIFF, error) {
 		comp, photo, fill, bits, spp, t6 := 1, -1, 1, 1, 1, 0
 		var strips, counts int
 		var stripOff, stripLen int64
+		multi := false // BitsPerSample has one value per sample (at an offset)
 		for e := range n {
 			p := off + 2 + e*12
 			tag, typ := bo.Uint16(data[p:]), bo.Uint16(data[p+2:])
@@ -77,8 +79,8 @@ func openTIFF(data []byte, lim Limits, dir string) (*TIFF, error) {
 				w = v
 			case 257:
 				h = v
-			case 258:
-				bits = v
+			case 258: // BitsPerSample: one per sample, inline only when one
+				bits, multi = v, count > 1
 			case 259:
 				comp = v
 			case 262:
@@ -119,6 +121,11 @@ func openTIFF(data []byte, lim Limits, dir string) (*TIFF, error) {
 			g.ok = g.off >= 0 && g.n > 0 && g.off+g.n <= int64(len(data))
 		}
 		t.g4 = append(t.g4, g)
+		pageBits := bits
+		if multi {
+			pageBits = 8
+		}
+		t.bits = append(t.bits, pageBits*max(spp, 1))
 		off = int64(bo.Uint32(data[end:]))
 	}
 	if len(t.sizes) == 0 {
@@ -142,6 +149,10 @@ func tiffDPI(xres float64, unit int) int {
 
 // NumPages returns the page count.
 func (t *TIFF) NumPages() int { return len(t.sizes) }
+
+// PageBits returns page i's bits per pixel as stored (1 for a bilevel
+// scan).
+func (t *TIFF) PageBits(i int) int { return t.bits[i] }
 
 // PageSize returns page i's size.
 func (t *TIFF) PageSize(i int) (int, int) { return t.sizes[i][0], t.sizes[i][1] }

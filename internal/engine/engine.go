@@ -114,6 +114,28 @@ type Footprint struct {
 	Device Cost
 }
 
+// PageShape is what is known of a page before it runs: its size in
+// pixels and its bits per pixel as stored (1 for a bilevel scan, 8 gray,
+// 24 RGB, 32 RGBA; 0 when not known).
+type PageShape struct {
+	Width, Height int
+	Bits          int
+}
+
+// Megapixels is the page's plain size, width × height / 10⁶.
+func (p PageShape) Megapixels() float64 { return float64(p.Width) * float64(p.Height) / 1e6 }
+
+// Sizer is an engine whose page working set does not grow with the page's
+// plain megapixels: it resizes pages itself (PP-OCR's detector limits the
+// longer side; the structure pipeline enlarges small pages) or keeps some
+// pages in fewer bits (Tesseract and a 1-bit scan). WorkMegapixels is the
+// size, in megapixels, that the working set of one page of p grows with —
+// the unit of a Footprint's PerMegapixel for that engine. An engine without
+// a Sizer is sized by p.Megapixels().
+type Sizer interface {
+	WorkMegapixels(config string, p PageShape) float64
+}
+
 // Engine loads models.
 type Engine interface {
 	// Load loads the model named by spec. It is called once per runner.
@@ -253,6 +275,20 @@ func (r *Registry) Estimate(model string, kind device.Kind) (Footprint, error) {
 		return Footprint{}, fmt.Errorf("estimating %s: %w", model, err)
 	}
 	return f, nil
+}
+
+// WorkMegapixels is the size one page of p counts as in model's
+// per-megapixel cost (Sizer; the plain megapixels for an engine without
+// one, or a model that does not resolve).
+func (r *Registry) WorkMegapixels(model string, p PageShape) float64 {
+	e, cfg, err := r.Resolve(model)
+	if err != nil {
+		return p.Megapixels()
+	}
+	if s, ok := e.(Sizer); ok {
+		return s.WorkMegapixels(cfg, p)
+	}
+	return p.Megapixels()
 }
 
 func deviceKinds(e Engine, cfg string) []device.Kind {

@@ -40,6 +40,13 @@ type Document interface {
 	Page(ctx context.Context, i int, workspace string) (engine.Image, error)
 }
 
+// PageBitser is a document that knows its pages' bits per pixel before
+// they are decoded (engine.PageShape.Bits: a 1-bit scan costs Tesseract a
+// quarter of a gray page).
+type PageBitser interface {
+	PageBits(i int) int
+}
+
 // TextPager is a document some of whose pages are read from their own
 // text (a PDF): TextPage returns page i so read, or nil when it is to be
 // recognised from its image.
@@ -410,7 +417,7 @@ type admitted struct {
 	resv       *admission.Reservation
 	lease      *model.Lease
 	resident   bool    // the model was loaded before the task: its load is not the task's
-	maxMP      float64 // the largest page
+	maxMP      float64 // the largest page, in work megapixels (admission.Estimator)
 	concurrent int     // pages at once: min(pages, the device's lanes), or 1 when admitted serially
 	release    func()  // gives everything back, once
 }
@@ -424,9 +431,14 @@ func (rt *Runtime) admit(ctx context.Context, doc Document, o Options) (*admitte
 	}
 	n := doc.NumPages()
 	a := &admitted{}
+	bits, _ := doc.(PageBitser)
 	for i := range n {
-		w, h := doc.PageSize(i)
-		a.maxMP = max(a.maxMP, float64(w)*float64(h)/1e6)
+		p := engine.PageShape{}
+		p.Width, p.Height = doc.PageSize(i)
+		if bits != nil {
+			p.Bits = bits.PageBits(i)
+		}
+		a.maxMP = max(a.maxMP, rt.o.Estimator.WorkMegapixels(o.Model, p))
 	}
 	estimateAt := func(d string, concurrent int) admission.Demand {
 		dem, err := rt.o.Estimator.Estimate(admission.Shape{

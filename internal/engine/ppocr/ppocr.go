@@ -139,28 +139,56 @@ func (e Engine) installedList() string {
 }
 
 // Documented memory on the CPU (ONNX Runtime 1.29.0, v4, 2 slots of one
-// thread), measured on the 2-core machine of docs/BENCHMARKS.md: the peak
-// of a cold runner reading one page, as `lector ocr --format json` reports
-// it (resources.peak_bytes), was 338 MiB for a 0.35 MP screenshot, 314 MiB
-// for a 1.9 MP photo and 522 MiB for the 8.4 MP linn.png. ONNX Runtime's
-// arena grows to the detector's 960-pixel input and a line batch on the
-// first page whatever its size, so most of it is the load: 63 MiB for the
-// sessions themselves (TestMeasureMemory) and the arena after a page; the
-// page adds its decoded copies (BGR, the margin) and longer line batches,
-// ~32 MiB/MP, rounded up here.
+// thread), measured on the 2-core machine of docs/BENCHMARKS.md. The load
+// (one ONNX session set per slot) was 115-127 MiB with 2 slots; 320 MiB is
+// kept for machines with more slots (not measured). A page's working set,
+// with the CPU arena off (newSessionOptions), was ~320 MiB per megapixel
+// of the detector's input plus ~20 MiB per megapixel of the page as given
+// — in WorkMegapixels' unit, 320 MiB — and 11-18 MiB for the smallest
+// crops, whose detector input is 560×64: a fixed part of 16 MiB
+// (bench/calibrate.sh, 2026-11-30).
 const (
-	loadBytes  = 320 << 20
-	perMPBytes = 40 << 20
+	loadBytes    = 320 << 20
+	perPageBytes = 16 << 20
+	perMPBytes   = 320 << 20
 	// On a CUDA device (not measured here: no GPU on the machine these
 	// figures were taken on; from ONNX Runtime's CUDA provider's usual
-	// footprint, to be replaced by measurements and learned per device).
+	// footprint, to be replaced by measurements and learned per device;
+	// per work megapixel, see WorkMegapixels).
 	gpuLoadBytes      = 1 << 30   // weights, cuDNN and cuBLAS workspaces, the arena's first chunks
 	gpuPerMPBytes     = 256 << 20 // activations of the detector and a line batch
 	gpuHostLoadBytes  = 600 << 20 // the CUDA context's host side, ONNX Runtime, the providers' code
 	gpuHostPerMPBytes = 40 << 20  // the decoded page and its tensors before upload
 )
 
+// fullPixelWeight is what a megapixel of the page as given costs against
+// one of the detector's input (see WorkMegapixels): 3 bytes of BGR and the
+// page's decoded copies against the detector's activations (~320 MiB per
+// input megapixel); linn.png's 8.4 MP beyond its 0.71 MP detector input
+// cost ~150 MiB (bench/calibrate.sh without the CPU arena, 2026-11-30).
+const fullPixelWeight = 1.0 / 16
+
+// WorkMegapixels (engine.Sizer): a page's working set is the detector's,
+// whose input is the page resized to at most 960 pixels on its longer side
+// (detSize: a line is kept 64 high, so it may be enlarged) — bounded
+// whatever the page — plus the page's own pixels at fullPixelWeight (its
+// decoded copies and the crops). The text lines' batches add a part that
+// follows the text's density, not the pixels: it is in the fixed part the
+// learner fits.
+func (Engine) WorkMegapixels(_ string, p engine.PageShape) float64 {
+	if p.Width <= 0 || p.Height <= 0 {
+		return 0
+	}
+	w, h := p.Width, p.Height
+	if w+h < 64 { // padSmall
+		w, h = max(w, 32), max(h, 32)
+	}
+	dw, dh := detSize(w, h, detLimitSide)
+	return float64(dw)*float64(dh)/1e6 + p.Megapixels()*fullPixelWeight
+}
+
 var (
+	_ engine.Sizer     = Engine{}
 	_ engine.Placer    = Engine{}
 	_ engine.Cataloger = Engine{}
 )
@@ -179,7 +207,7 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 			Device: engine.Cost{Load: gpuLoadBytes, PerMegapixel: gpuPerMPBytes},
 		}, nil
 	}
-	return engine.Footprint{Host: engine.Cost{Load: loadBytes, PerMegapixel: perMPBytes}}, nil
+	return engine.Footprint{Host: engine.Cost{Load: loadBytes, PerPage: perPageBytes, PerMegapixel: perMPBytes}}, nil
 }
 
 // DeviceKinds: CUDA first where ONNX Runtime's CUDA provider is installed

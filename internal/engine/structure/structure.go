@@ -43,6 +43,7 @@ const (
 
 var (
 	_ engine.Engine    = Engine{}
+	_ engine.Sizer     = Engine{}
 	_ engine.Environ   = Engine{}
 	_ engine.Cataloger = Engine{}
 )
@@ -54,12 +55,13 @@ func langs(config string) string {
 	return config
 }
 
-// Estimate is Tesseract's, plus the page analysis: the gray page (1 byte a
-// pixel), and a fixed 48 MiB per page for a small page enlarged to up to
-// 3000 px square (~9 MP read by Tesseract whatever the input's size, which
-// the per-megapixel term of a tiny input would not cover): the most a page
-// of ../shared/eval's tables and scene images cost was 47 MiB
-// (bench/calibrate.sh; 120 MiB before it was measured).
+// Estimate is Tesseract's (or PP-OCR's), plus the page analysis: the gray
+// page (1 byte a pixel, rounded up to 2 MiB per work megapixel) and, for
+// Tesseract, a fixed 8 MiB per page. A small page is enlarged to up to
+// 3000 px square before Tesseract reads it; that is in its work megapixels
+// (WorkMegapixels), not in the fixed part, which was 48 MiB while the
+// estimate counted plain megapixels (bench/calibrate.sh,
+// docs/BENCHMARKS.md).
 func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, error) {
 	if config == ppocrConfig {
 		if e.PPOCR == nil {
@@ -76,9 +78,25 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 	if err != nil {
 		return f, err
 	}
-	f.Host.PerPage += 48 << 20
+	f.Host.PerPage += 8 << 20
 	f.Host.PerMegapixel += 2 << 20
 	return f, nil
+}
+
+// WorkMegapixels (engine.Sizer): structure:ppocr's pages are PP-OCR's;
+// structure:default's are Tesseract's at the size it reads them, a small
+// page enlarged by scaleFor (to gray, 8 bits) and a large one as given.
+func (e Engine) WorkMegapixels(config string, p engine.PageShape) float64 {
+	if config == ppocrConfig {
+		if s, ok := e.PPOCR.(engine.Sizer); ok {
+			return s.WorkMegapixels(ppocrModel, p)
+		}
+		return p.Megapixels()
+	}
+	if s := scaleFor(p.Width, p.Height); s > 1 {
+		return p.Megapixels() * s * s
+	}
+	return tesseract.WorkMegapixels(p)
 }
 
 // RunnerEnv is Tesseract's.

@@ -3,6 +3,8 @@ package tesseract
 import (
 	"image"
 	"testing"
+
+	"github.com/lector-ocr/lector/internal/engine"
 )
 
 func TestStretchSpreadsGrayLevels(t *testing.T) {
@@ -56,6 +58,21 @@ func TestEnlargeKeepsSizeAndEdges(t *testing.T) {
 		outside := x <= 9 || x >= 20
 		if inside && v > 40 || outside && v < 215 {
 			t.Fatalf("enlarged row %v: the bar is not at 12–17", row)
+		}
+	}
+}
+
+// TestWorkMegapixelsOfABilevelPage: a 1-bit page counts for a quarter of
+// its megapixels (Leptonica keeps it in 1 bit a pixel), a gray or colour
+// one, or one of unknown depth, for all of them.
+func TestWorkMegapixelsOfABilevelPage(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		bits int
+		want float64
+	}{{1, 2}, {8, 8}, {24, 8}, {0, 8}} {
+		if got := (Engine{}).WorkMegapixels("eng", engine.PageShape{Width: 4000, Height: 2000, Bits: c.bits}); got != c.want {
+			t.Errorf("%d bits: %v work megapixels, want %v", c.bits, got, c.want)
 		}
 	}
 }

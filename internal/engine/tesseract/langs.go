@@ -14,8 +14,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
 )
+
+var _ engine.Sizer = Engine{}
 
 // defaultDataDirs are searched, in order, for traineddata when
 // TESSDATA_PREFIX is not set.
@@ -81,6 +84,28 @@ const (
 	loadBase        = 20 << 20
 	perMegapixel    = 12 << 20
 )
+
+// bilevelWeight is what a megapixel of a 1-bit page costs against one of
+// gray or color: Leptonica keeps a bilevel page in 1 bit a pixel and
+// Tesseract skips its thresholding copies, so pages/linn.png (8.4 MP,
+// 1-bit) used 25 MiB where the evaluation's 300-dpi gray PDF pages of the
+// same size used 92–124 MiB (bench/calibrate.sh, docs/BENCHMARKS.md): ~¼.
+const bilevelWeight = 0.25
+
+// WorkMegapixels (engine.Sizer): the page's megapixels, a quarter of them
+// for a 1-bit page (bilevelWeight).
+func (Engine) WorkMegapixels(_ string, p engine.PageShape) float64 {
+	return WorkMegapixels(p)
+}
+
+// WorkMegapixels is Tesseract's engine.Sizer, for engines that run
+// Tesseract on a page as given (the structure pipeline).
+func WorkMegapixels(p engine.PageShape) float64 {
+	if p.Bits == 1 {
+		return p.Megapixels() * bilevelWeight
+	}
+	return p.Megapixels()
+}
 
 func estimate(langs string) (uint64, uint64) {
 	n := uint64(len(strings.Split(langs, "+")))

@@ -1,0 +1,80 @@
+package admission
+
+import (
+	"context"
+	"testing"
+
+	"github.com/lector-ocr/lector/internal/device"
+	"github.com/lector-ocr/lector/internal/engine"
+)
+
+// TestEstimateCountsWorkMegapixels: the estimator sizes a page by the
+// engine's work megapixels (Estimator.Work), not by its plain size, and
+// without Work by the plain size.
+func TestEstimateCountsWorkMegapixels(t *testing.T) {
+	t.Parallel()
+	doc := func(string, device.Kind) (Footprint, error) {
+		return Footprint{Host: Coefficients{Load: 100 * mib, PerPage: 10 * mib, PerMegapixel: 300 * mib}}, nil
+	}
+	page := engine.PageShape{Width: 2550, Height: 3300, Bits: 8} // 8.4 MP
+	plain := Estimator{Documented: doc}
+	if got := plain.WorkMegapixels("m", page); got != page.Megapixels() {
+		t.Fatalf("without Work: %.2f work megapixels, want the plain %.2f", got, page.Megapixels())
+	}
+	// An engine that reads at most 1 MP of any page.
+	e := Estimator{Documented: doc, Work: func(model string, p engine.PageShape) float64 {
+		if model != "m" {
+			t.Errorf("Work asked for %q", model)
+		}
+		return min(p.Megapixels(), 1)
+	}}
+	mp := e.WorkMegapixels("m", page)
+	d, err := e.Estimate(Shape{Model: "m", Device: "cpu", Resident: true, MaxMegapixels: mp, Concurrent: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := uint64(10*mib + 300*mib); d.Bytes != want {
+		t.Fatalf("estimate %d MiB, want %d MiB (10 fixed + 300 × 1 work megapixel)", d.Bytes/mib, want/mib)
+	}
+}
+
+// memPersister is a Persister in memory.
+type memPersister map[[2]string][]byte
+
+func (m memPersister) SaveLearned(_ context.Context, model, dev string, state []byte) error {
+	m[[2]string{model, dev}] = state
+	return nil
+}
+
+func (m memPersister) LoadLearned(_ context.Context, fn func(model, dev string, state []byte) error) error {
+	for k, v := range m {
+		if err := fn(k[0], k[1], v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestLearnedFiguresOfAnOlderUnitAreDropped: observations saved in the
+// unit before work megapixels (no version) are not restored — a fit from
+// them would size pages in the wrong unit — while the current version's
+// are.
+func TestLearnedFiguresOfAnOlderUnitAreDropped(t *testing.T) {
+	t.Parallel()
+	documented := Footprint{Host: Coefficients{Load: 100 * mib, PerMegapixel: 300 * mib}}
+	p := memPersister{
+		{"old", "cpu"}: []byte(`{"host":{"loads":[1],"pages":[{"mp":8,"bytes":1}]},"tasks":1}`),
+	}
+	saved := &Fitter{Persist: p}
+	saved.Observe("new", "cpu", Observation{Host: Sample{Load: 50 * mib, Working: 20 * mib, Pages: 1, Megapixels: 0.1}})
+	f := &Fitter{}
+	if err := f.Restore(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := f.Fit("old", "cpu", documented); ok || got != documented {
+		t.Fatalf("an unversioned state was restored: %+v (ok %v)", got, ok)
+	}
+	if got, ok := f.Fit("new", "cpu", documented); !ok || got.Host.Load != 50*mib {
+		t.Fatalf("the current version's state was not restored: %+v (ok %v)", got, ok)
+	}
+}
