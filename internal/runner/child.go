@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -245,15 +247,35 @@ func writeError(w http.ResponseWriter, err error) {
 	_ = json.NewEncoder(w).Encode(wireError{Code: string(code), Message: errcode.Message(err)})
 }
 
-// releaseMemory returns the C heap's free memory (an engine's page
-// buffers: Tesseract's, ONNX Runtime's) to the OS when no page is in
-// progress, before the page is answered (malloc_trim: +0.4 ms a 1 MP round
-// trip, BenchmarkRoundTrip1MP; Go's debug.FreeOSMemory as well cost 9 ms and
-// is left to Go's scavenger). The runner's resident size falls back towards
-// the model's between tasks, so memory comes back, and the next task's
-// working set (its peak above the resident size when it started) is
-// measured from there rather than from a heap the last page grew — which
-// read as 0 bytes for most pages after the first (docs/BENCHMARKS.md).
+// releaseMemory gives back what the pages left when no page is in
+// progress, before the page is answered: the Go heap's garbage once at
+// least goFreeAfter was allocated since the last time (debug.FreeOSMemory:
+// a collection, then the free spans returned; ~9 ms, so not after every
+// small page), then the C heap's free memory (an engine's page buffers:
+// Tesseract's, ONNX Runtime's; malloc_trim, +0.4 ms a 1 MP round trip,
+// BenchmarkRoundTrip1MP). The runner's resident size falls back to the
+// model's between tasks, so memory comes back, and the next task's working
+// set (its peak above the resident size when it started) is measured from
+// there rather than from a heap the last pages grew. With the C heap alone
+// trimmed, the structure pipeline's Go-side page copies stayed resident
+// until Go's next collection: the runner grew from 130 to ~200 MiB and the
+// same page measured 78, 48, 20, then 15 MiB (docs/BENCHMARKS.md).
 func releaseMemory() {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		allocs, last := s[0].Value.Uint64(), lastFree.Load()
+		if allocs-last >= goFreeAfter && lastFree.CompareAndSwap(last, allocs) {
+			debug.FreeOSMemory()
+		}
+	}
 	trimCHeap()
 }
+
+// goFreeAfter is how much the Go heap must have allocated since the last
+// debug.FreeOSMemory for releaseMemory to run another.
+const goFreeAfter = 16 << 20
+
+// lastFree is the Go heap's cumulative allocations at the last
+// debug.FreeOSMemory.
+var lastFree atomic.Uint64
