@@ -50,6 +50,14 @@ const (
 	// needs before the observations set it; until then it is the
 	// documented one.
 	minPairs = 3
+	// pairGap is the least difference in size, as a fraction of the
+	// largest page in the window, of two pages whose slope counts: close
+	// sizes make slopes of noise. Relative, because work megapixels span
+	// 0.02–1.3 for PP-OCR and 0.01–11 for Tesseract; half a megapixel (the
+	// absolute gap before) left PP-OCR's slope to its full pages alone. A
+	// tenth was the best of 0.05, 0.1, 0.2 and the absolute 0.05 and 0.5
+	// replayed on bench/calibrate.sh's tasks (docs/BENCHMARKS.md).
+	pairGap = 0.1
 	// fewPages is how many pages the fixed part needs before the
 	// documented one stops counting as one more observation.
 	fewPages = 3
@@ -66,9 +74,10 @@ const (
 // per-page cost as a line, fixed part + megapixels × slope:
 //
 //   - the slope is the Theil–Sen estimator (the median of the slopes
-//     between every two pages whose sizes differ by at least half a
-//     megapixel and half again; Sen 1968), the documented slope until
-//     there are minPairs such pairs, never negative;
+//     between every two pages whose sizes differ by half again and by at
+//     least pairGap of the largest page in the window; Sen 1968), the
+//     documented slope until there are minPairs such pairs, never
+//     negative;
 //   - the fixed part is the 90th percentile (nearest rank) of each page's
 //     cost less slope × its megapixels, with the documented fixed part
 //     counted as one more while there are fewer than fewPages pages; never
@@ -250,6 +259,10 @@ func (s *series) fit(prior Coefficients) Coefficients {
 	if len(s.Pages) == 0 {
 		return c
 	}
+	largest := 0.0
+	for _, p := range s.Pages {
+		largest = max(largest, p.MP)
+	}
 	var slopes []float64
 	for i, a := range s.Pages {
 		for _, b := range s.Pages[i+1:] {
@@ -257,7 +270,7 @@ func (s *series) fit(prior Coefficients) Coefficients {
 			if lo.MP > hi.MP {
 				lo, hi = hi, lo
 			}
-			if hi.MP-lo.MP >= 0.5 && hi.MP >= 1.5*lo.MP {
+			if hi.MP-lo.MP >= pairGap*largest && hi.MP >= 1.5*lo.MP {
 				slopes = append(slopes, (hi.Bytes-lo.Bytes)/(hi.MP-lo.MP))
 			}
 		}

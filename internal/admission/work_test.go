@@ -78,3 +78,30 @@ func TestLearnedFiguresOfAnOlderUnitAreDropped(t *testing.T) {
 		t.Fatalf("the current version's state was not restored: %+v (ok %v)", got, ok)
 	}
 }
+
+// TestSlopeIsLearnedFromSmallWorkSizes: PP-OCR's pages span 0.02–0.5 work
+// megapixels, all closer than the half megapixel the slope's pairs once
+// needed. With pairs chosen relative to the largest page, the slope is
+// learned from them (the documented one is eight times too low here), so a
+// small page is not charged the fixed part a wrong slope leaves behind.
+func TestSlopeIsLearnedFromSmallWorkSizes(t *testing.T) {
+	t.Parallel()
+	cost := func(mp float64) float64 { return 16*mib + 320*mib*mp }
+	learner := &Fitter{}
+	e := Estimator{Documented: func(string, device.Kind) (Footprint, error) {
+		return Footprint{Host: Coefficients{Load: 100 * mib, PerMegapixel: 40 * mib}}, nil
+	}, Learner: learner}
+	for i, mp := range []float64{0.5, 0.02, 0.2, 0.05, 0.35, 0.1, 0.03, 0.45} {
+		noise := 1 + 0.05*float64(i%3-1)
+		learner.Observe("m", "cpu", Observation{Host: Sample{Working: cost(mp) * noise, Pages: 1, Megapixels: mp}})
+	}
+	for _, mp := range []float64{0.04, 0.4} {
+		d, err := e.Estimate(Shape{Model: "m", Device: "cpu", Resident: true, MaxMegapixels: mp, Concurrent: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := float64(d.Bytes) / cost(mp); r < 0.75 || r > 1.25 {
+			t.Errorf("a page of %.2f work megapixels: estimate %.0f MiB, cost %.0f MiB (ratio %.2f)", mp, float64(d.Bytes)/mib, cost(mp)/mib, r)
+		}
+	}
+}

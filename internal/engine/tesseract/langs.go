@@ -76,24 +76,26 @@ func checkLangs(dir, langs string) error {
 }
 
 // Documented memory coefficients for admission, checked against the
-// resources `lector ocr --format json` records on the evaluation pages
-// (docs/BENCHMARKS.md): they err on the safe side, and the learner replaces
-// them with actuals.
+// resources tasks record on the evaluation pages (bench/calibrate.sh,
+// docs/BENCHMARKS.md): they err on the safe side, and the learner replaces
+// them with actuals. A 300-dpi gray page rendered from a PDF (8.4–10.7 MP)
+// used 43–64 MiB, 5–6 MiB/MP (12 MiB/MP before pages were rendered as PGM
+// and the runner's heap given back between tasks).
 const (
 	loadPerLanguage = 40 << 20
 	loadBase        = 20 << 20
-	perMegapixel    = 12 << 20
+	perMegapixel    = 6 << 20
 )
 
 // bilevelWeight is what a megapixel of a 1-bit page costs against one of
-// gray or color: Leptonica keeps a bilevel page in 1 bit a pixel and
-// Tesseract skips its thresholding copies, so pages/linn.png (8.4 MP,
-// 1-bit) used 25 MiB where the evaluation's 300-dpi gray PDF pages of the
-// same size used 92–124 MiB (bench/calibrate.sh, docs/BENCHMARKS.md): ~¼.
-const bilevelWeight = 0.25
+// gray or colour: Leptonica keeps a bilevel page in 1 bit a pixel and
+// Tesseract skips its gray and thresholded copies, so pages/linn.png (8.4
+// MP, 1-bit) used 25.6 MiB where the evaluation's 300-dpi gray PDF pages of
+// the same size used 43–47 MiB (bench/calibrate.sh, 2026-11-30): 0.55.
+const bilevelWeight = 0.55
 
-// WorkMegapixels (engine.Sizer): the page's megapixels, a quarter of them
-// for a 1-bit page (bilevelWeight).
+// WorkMegapixels (engine.Sizer): the page's megapixels, bilevelWeight of
+// them for a 1-bit page.
 func (Engine) WorkMegapixels(_ string, p engine.PageShape) float64 {
 	return WorkMegapixels(p)
 }
