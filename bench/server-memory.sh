@@ -2,7 +2,9 @@
 # The whole program's memory as `lector serve` runs one big task: the RSS
 # of the process tree (server + runners, summed) and of the server alone,
 # at idle, right after a 9-page scanned PDF task (linn.png, a 300-dpi
-# scan, nine times), and 10 s after the model's keep-alive (5 s) expired.
+# scan, nine times; pdf_text=force, so its pages are rendered and read
+# rather than taken from the text layer `lector ocr` gave them), and 10 s
+# after the model's keep-alive (5 s) expired.
 # Usage: bench/server-memory.sh [BINARY] (default: build bin/lector).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +38,7 @@ report() {
     "$(curl -fs "$base/metrics" | awk '$1 == "go_memstats_heap_inuse_bytes" {printf "%d MiB", $2 / 1048576}')"
 }
 report "idle"
-id=$(curl -fs -F file=@"$work/scan9.pdf" "$base/v1/tasks" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
+id=$(curl -fs -F file=@"$work/scan9.pdf" -F pdf_text=force "$base/v1/tasks" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
 until curl -fs "$base/v1/tasks/$id" | grep -q '"status":"succeeded"'; do sleep 0.2; done
 report "after the 9-page task"
 until curl -fs "$base/v1/models" | grep -q '"loaded":\[\]'; do sleep 0.2; done

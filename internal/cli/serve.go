@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -168,6 +169,12 @@ func runServe(ctx context.Context, io IO, args []string) (err error) {
 	svc.SetAddr(addr.String())
 	log.Info("lector serving", "addr", addr.String(), "node", svc.NodeID(), "database", db.Describe(), "data_dir", cfg.DataDir, "devices", len(st.node.devices), "workers", cfg.Tasks.Workers, "auth", tokens != nil)
 	fmt.Fprintf(io.Stdout, "listening on http://%s\n", addr)
+	// What starting left on the heap (migrations, the web page's files
+	// compressed at their best level, the engines' catalogues: ~10 MiB)
+	// goes back now rather than at Go's periodic collection two minutes
+	// on, so the server idles at its idle size (docs/BENCHMARKS.md, "The
+	// server's own memory").
+	debug.FreeOSMemory()
 	<-ctx.Done()
 	log.Info("shutting down", "timeout", cfg.Tasks.ShutdownTimeout)
 	return nil

@@ -384,7 +384,7 @@ func pgInsert(ctx context.Context, tx pgx.Tx, t *Task) error {
 }
 
 func pgPutBlob(ctx context.Context, tx pgx.Tx, id, name string, r io.Reader) (int64, error) {
-	return readChunks(r, func(seq int, data []byte) error {
+	return readChunks(r, ChunkSize, func(seq int, data []byte) error {
 		_, err := tx.Exec(ctx, `INSERT INTO lector_blobs (task_id, name, seq, data) VALUES ($1, $2, $3, $4)`, id, name, seq, data)
 		return err
 	})

@@ -204,7 +204,7 @@ func sqliteInsert(ctx context.Context, tx *sql.Tx, t *Task) error {
 }
 
 func sqlitePutBlob(ctx context.Context, tx *sql.Tx, id, name string, r io.Reader) (int64, error) {
-	return readChunks(r, func(seq int, data []byte) error {
+	return readChunks(r, SQLiteChunkSize, func(seq int, data []byte) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO lector_blobs (task_id, name, seq, data) VALUES (?, ?, ?, ?)`, id, name, seq, data)
 		return err
 	})

@@ -35,8 +35,19 @@ import (
 	"github.com/lector-ocr/lector/internal/errcode"
 )
 
-// ChunkSize is the size of one stored blob chunk.
+// ChunkSize is the size of one stored blob chunk on PostgreSQL (one row,
+// one round trip).
 const ChunkSize = 1 << 20
+
+// SQLiteChunkSize is the size of one stored blob chunk on SQLite. SQLite
+// (modernc's C translated to Go) copies a chunk into its own allocator to
+// bind or read it, and that allocator keeps up to 4 MiB of freed regions
+// committed per size class for reuse (modernc.org/memory, hotBytes): with
+// 1 MiB chunks, ~5 MiB stayed resident in the server after a 9-page scan
+// (docs/BENCHMARKS.md, "The server's own memory"); with 64 KiB chunks the
+// server's anonymous memory after the task was its idle figure. In-process,
+// the extra rows cost no round trips. Readers do not depend on the size.
+const SQLiteChunkSize = 64 << 10
 
 // goneKept is how long a gone node stays listed.
 const goneKept = 24 * time.Hour
@@ -387,11 +398,11 @@ func outcomeOf(t *Task) Outcome {
 		PagesDone: t.PagesDone, PagesTotal: t.PagesTotal, FinishedAt: t.FinishedAt}
 }
 
-// readChunks reads r in ChunkSize chunks and calls put with each chunk's
-// sequence number and bytes (valid only during the call); it returns the
-// total size.
-func readChunks(r io.Reader, put func(seq int, data []byte) error) (int64, error) {
-	buf := make([]byte, ChunkSize)
+// readChunks reads r in chunks of size bytes and calls put with each
+// chunk's sequence number and bytes (valid only during the call); it
+// returns the total size.
+func readChunks(r io.Reader, size int, put func(seq int, data []byte) error) (int64, error) {
+	buf := make([]byte, size)
 	var total int64
 	for seq := 0; ; seq++ {
 		n, err := io.ReadFull(r, buf)
