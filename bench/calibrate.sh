@@ -9,6 +9,7 @@
 # first 5 tasks (what the fit has learned by then), and how many tasks.
 # Usage: bench/calibrate.sh [BINARY]
 # COMBOS="ocr:ppocr:v4 ..." runs only those (PIPELINE:MODEL); default all four.
+# SUMMARIZE=FILE.tsv bench/calibrate.sh - prints the summary of a kept run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVAL=${EVAL:-../shared/eval}
@@ -50,13 +51,13 @@ run_combo() { # PIPELINE MODEL
     jq -r --arg f "${f#"$EVAL"/}" '[$f, .status, .pages.total, .resources.estimated_bytes // 0, .resources.peak_bytes // 0] | @tsv' <<<"$t" >>"$out"
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
-  for min in 1 4194304; do summarize "$pipeline $model" "$min" "$out"; done
+  for min in 1 4194304 16777216; do summarize "$pipeline $model" "$min" "$out"; done
   cp "$out" "${CALIBRATE_OUT:-/tmp}/" 2>/dev/null || true
 }
 
 # summarize NAME MIN FILE: the ratios of the tasks whose peak was at least
 # MIN bytes (a page whose working set is a few KiB makes a ratio that says
-# nothing about memory).
+# nothing about memory; one of a few MiB, an error of a few MiB).
 summarize() {
   awk -F'\t' -v name="$1" -v min="$2" '
     $2 == "succeeded" && $5 >= min { n++; r[n] = $4 / $5 }
@@ -70,6 +71,10 @@ summarize() {
     END { printf "%-34s peak %s, all: %s\n%-34s after 5: %s\n", name, (min >= 1048576 ? ">= " int(min / 1048576) " MiB" : "> 0"), stats(1), "", stats(6) }' "$3"
 }
 
+if [ -n "${SUMMARIZE:-}" ]; then # SUMMARIZE=FILE.tsv: the summary of a kept run
+  for min in 1 4194304 16777216; do summarize "$(basename "$SUMMARIZE" .tsv)" "$min" "$SUMMARIZE"; done
+  exit 0
+fi
 echo "# ${#files[@]} files a pipeline, one task at a time"
 for c in ${COMBOS:-ocr:tesseract:eng ocr:ppocr:v4 structure:structure:default structure:structure:ppocr}; do
   run_combo "${c%%:*}" "${c#*:}"

@@ -65,6 +65,7 @@ func Serve(ctx context.Context, o ChildOptions) error {
 		o.Slots = 1
 	}
 	o.Log = obs.Log(o.Log)
+	holdCHeapWhileBusy()
 	model, err := load(ctx, o)
 	if err != nil {
 		// The parent reads the code from this line; the exit says the rest.
