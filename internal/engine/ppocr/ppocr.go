@@ -144,12 +144,15 @@ func (e Engine) installedList() string {
 // kept for machines with more slots (not measured). A page's working set,
 // with the CPU arena off (newSessionOptions), was ~320 MiB per megapixel
 // of the detector's input plus ~20 MiB per megapixel of the page as given
-// — in WorkMegapixels' unit, 320 MiB — and 11-18 MiB for the smallest
-// crops, whose detector input is 560×64: a fixed part of 16 MiB
-// (bench/calibrate.sh, 2026-11-30).
+// — in WorkMegapixels' unit, 320 MiB. What a page used beyond that
+// follows its text (line batches): over bench/calibrate.sh's 34 pages its
+// median was 6 MiB and its 90th percentile 30-33 MiB, the percentile the
+// learner fits (admission.Fitter), so the fixed part is 32 MiB
+// (2026-11-30; with 16 MiB the third task, a dense 503×249 table, was
+// estimated at 0.69 of its 87 MiB).
 const (
 	loadBytes    = 320 << 20
-	perPageBytes = 16 << 20
+	perPageBytes = 32 << 20
 	perMPBytes   = 320 << 20
 	// On a CUDA device (not measured here: no GPU on the machine these
 	// figures were taken on; from ONNX Runtime's CUDA provider's usual

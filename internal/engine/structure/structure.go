@@ -56,8 +56,8 @@ func langs(config string) string {
 }
 
 // Estimate is Tesseract's (or PP-OCR's), plus the page analysis: the gray
-// page (1 byte a pixel, rounded up to 2 MiB per work megapixel) and, for
-// Tesseract, a fixed 8 MiB per page. A small page is enlarged to up to
+// page (1 byte a pixel, rounded up to 2 MiB per work megapixel) and a
+// fixed 8 MiB per page with Tesseract, 16 MiB with PP-OCR. A small page is enlarged to up to
 // 3000 px square before Tesseract reads it; that is in its work megapixels
 // (WorkMegapixels), not in the fixed part, which was 48 MiB while the
 // estimate counted plain megapixels (bench/calibrate.sh,
@@ -72,6 +72,10 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 			return f, err
 		}
 		f.Host.PerMegapixel += 2 << 20 // the gray page
+		// The layout analysis over PP-OCR's lines: the 90th percentile of
+		// what a page used beyond PP-OCR's own fit was ~20 MiB more than
+		// for the ocr pipeline (bench/calibrate.sh, 2026-11-30).
+		f.Host.PerPage += 16 << 20
 		return f, nil
 	}
 	f, err := e.Tesseract.Estimate(langs(config), kind)
