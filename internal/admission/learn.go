@@ -122,8 +122,8 @@ type fitState struct {
 }
 
 // stateVersion is the unit of the persisted observations: 2 is work
-// megapixels (Estimator.WorkMegapixels) and working sets measured without
-// ONNX Runtime's CPU arena; the unversioned states before were plain
+// megapixels (Estimator.WorkMegapixels) and working sets measured after the
+// runner returned its Go heap; the unversioned states before were plain
 // megapixels.
 const stateVersion = 2
 

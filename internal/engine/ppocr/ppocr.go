@@ -142,7 +142,7 @@ func (e Engine) installedList() string {
 // thread), measured on the 2-core machine of docs/BENCHMARKS.md. The load
 // (one ONNX session set per slot) was 115-127 MiB with 2 slots; 320 MiB is
 // kept for machines with more slots (not measured). A page's working set,
-// with the CPU arena off (newSessionOptions), was ~320 MiB per megapixel
+// measured with the CPU arena off (see newSessionOptions), was ~320 MiB per megapixel
 // of the detector's input plus ~20 MiB per megapixel of the page as given
 // — in WorkMegapixels' unit, 320 MiB. What a page used beyond that
 // follows its text (line batches): over bench/calibrate.sh's 34 pages its
