@@ -318,6 +318,7 @@ func ruled(words []result.Word, hs, vs []Rule) *result.Table {
 	if t.HeaderRows >= rows {
 		t.HeaderRows = 1
 	}
+	joinContinued(t, func(r int) bool { return virtual[ys[r]] })
 	return t
 }
 
@@ -657,7 +658,115 @@ func borderless(words []result.Word, rules []Rule, h int) *result.Table {
 	}
 	t.Rows = len(ls)
 	joinWrapped(t)
+	joinContinued(t, func(int) bool { return true })
 	return t
+}
+
+// joinContinued merges into the row above each body row that continues
+// it: a cell's text wrapped onto more lines of a table whose first column
+// labels its rows. Such a row leaves the first column empty under a
+// filled one, has text only under filled cells of the row above, and is
+// not a row of figures filling every other column (a group's second
+// row) nor a heading spanning more than half the columns; the first column must be filled in at least half the body rows
+// (a column of labels). may(r) says whether rows r-1 and r may be joined
+// at all (a ruled table: no rule between them). Cells spanning rows stop
+// a join. It is the classic multi-line cell rule of table readers
+// (continuation lines sit under a cell's first line, the other columns
+// blank).
+func joinContinued(t *result.Table, may func(r int) bool) {
+	rows := make([][]*result.Cell, t.Rows)
+	for i := range t.Cells {
+		c := &t.Cells[i]
+		if c.Row < t.Rows {
+			rows[c.Row] = append(rows[c.Row], c)
+		}
+	}
+	cellAt := func(row []*result.Cell, col int) *result.Cell {
+		for _, c := range row {
+			if col >= c.Col && col < c.Col+c.ColSpan {
+				return c
+			}
+		}
+		return nil
+	}
+	filled := func(row []*result.Cell, col int) bool {
+		c := cellAt(row, col)
+		return c != nil && strings.TrimSpace(c.Text) != ""
+	}
+	body, labelled := 0, 0
+	for r := t.HeaderRows; r < t.Rows; r++ {
+		body++
+		if filled(rows[r], 0) {
+			labelled++
+		}
+	}
+	if body < 3 || labelled*3 < body || t.Cols < 2 {
+		return
+	}
+	for _, c := range t.Cells {
+		if c.RowSpan > 1 {
+			return
+		}
+	}
+	join := make([]bool, t.Rows) // row r goes into the row above
+	prev := t.HeaderRows
+	for r := t.HeaderRows + 1; r < t.Rows; r++ {
+		above := rows[prev]
+		ok := may(r) && !filled(rows[r], 0) && filled(above, 0)
+		text, digits, empty := 0, false, false
+		for col := 1; ok && col < t.Cols; col++ {
+			c := cellAt(rows[r], col)
+			if c == nil || strings.TrimSpace(c.Text) == "" {
+				empty = true
+				continue
+			}
+			if c.Col != col {
+				continue
+			}
+			text++
+			if c.ColSpan*2 > t.Cols { // a heading across the columns
+				ok = false
+			}
+			if a := cellAt(above, col); a == nil || strings.TrimSpace(a.Text) == "" || a.Col != c.Col {
+				ok = false
+			}
+			if unicode.IsDigit([]rune(strings.TrimSpace(c.Text))[0]) {
+				digits = true
+			}
+		}
+		if !ok || text == 0 || digits && !empty {
+			prev = r
+			continue
+		}
+		join[r] = true
+		for _, c := range rows[r] {
+			if strings.TrimSpace(c.Text) == "" {
+				continue
+			}
+			a := cellAt(above, c.Col)
+			a.Text += " " + c.Text
+			a.Box = a.Box.Union(c.Box)
+		}
+	}
+	var cells []result.Cell
+	newRow := make([]int, t.Rows)
+	n := 0
+	for r := range t.Rows {
+		if !join[r] {
+			n++
+		}
+		newRow[r] = n - 1
+	}
+	for _, c := range t.Cells {
+		if c.Row < t.Rows && join[c.Row] {
+			continue
+		}
+		if c.Row < t.Rows {
+			c.Row = newRow[c.Row]
+		}
+		cells = append(cells, c)
+	}
+	t.Cells, t.Rows = cells, n
 }
 
 // joinWrapped merges rows that continue the cells above them — every

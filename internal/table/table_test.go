@@ -123,6 +123,35 @@ func TestWrappedCellsJoin(t *testing.T) {
 	}
 }
 
+// TestContinuationLinesJoin: a line with the label column empty and text
+// only under filled cells continues the row above, capitals or not; a
+// line of figures filling every other column under a label is a row of
+// its own (a group's second row).
+func TestContinuationLinesJoin(t *testing.T) {
+	t.Parallel()
+	var words []result.Word
+	for _, l := range []struct {
+		y     int
+		cells [3]string
+	}{
+		{10, [3]string{"Name", "Use", "Cost"}},
+		{50, [3]string{"Alpha", "Cleans floors", "12"}},
+		{80, [3]string{"", "Polishes tables", ""}},
+		{120, [3]string{"Beta", "Paints walls", "30"}},
+		{160, [3]string{"", "Primer", "5"}},
+		{200, [3]string{"Gamma", "Seals", "8"}},
+	} {
+		for i, x := range []int{10, 150, 400} {
+			words = append(words, sentence(l.cells[i], x, l.y)...)
+		}
+	}
+	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 460, Y1: 240})
+	want := `<table><thead><tr><td>Name</td><td>Use</td><td>Cost</td></tr></thead><tbody><tr><td>Alpha</td><td>Cleans floors Polishes tables</td><td>12</td></tr><tr><td>Beta</td><td>Paints walls</td><td>30</td></tr><tr><td></td><td>Primer</td><td>5</td></tr><tr><td>Gamma</td><td>Seals</td><td>8</td></tr></tbody></table>`
+	if tb.HTML != want || tb.Rows != 5 {
+		t.Fatalf("%d rows\n%s\nwant\n%s", tb.Rows, tb.HTML, want)
+	}
+}
+
 // sentence lays out s's words from x on a line at y (12 px a character,
 // 8 px spaces).
 func sentence(s string, x, y int) []result.Word {
