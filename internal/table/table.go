@@ -659,7 +659,84 @@ func borderless(words []result.Word, rules []Rule, h int) *result.Table {
 	t.Rows = len(ls)
 	joinWrapped(t)
 	joinContinued(t, func(int) bool { return true })
+	joinCentred(t)
 	return t
+}
+
+// joinCentred joins a row label set on three lines around its row's
+// figures (the figures vertically centred on a wrapped label): a line
+// with only the label column filled, a line of figures with the label
+// column empty, and again a line with only the label column filled
+// become one row, the label's two parts joined in reading order. Section
+// headings are lines of a label alone too, but the rows under them carry
+// their own labels.
+func joinCentred(t *result.Table) {
+	if t.Cols < 2 {
+		return
+	}
+	for _, c := range t.Cells {
+		if c.RowSpan > 1 {
+			return
+		}
+	}
+	rows := make([][]*result.Cell, t.Rows)
+	for i := range t.Cells {
+		c := &t.Cells[i]
+		if c.Row < t.Rows {
+			rows[c.Row] = append(rows[c.Row], c)
+		}
+	}
+	label := func(r int) *result.Cell {
+		for _, c := range rows[r] {
+			if c.Col == 0 && c.ColSpan == 1 {
+				return c
+			}
+		}
+		return nil
+	}
+	filledOther := func(r int) int {
+		n := 0
+		for _, c := range rows[r] {
+			if c.Col > 0 && strings.TrimSpace(c.Text) != "" {
+				n++
+			}
+		}
+		return n
+	}
+	labelOnly := func(r int) bool {
+		l := label(r)
+		return l != nil && strings.TrimSpace(l.Text) != "" && filledOther(r) == 0
+	}
+	join := make([]bool, t.Rows)
+	for r := max(t.HeaderRows, 1); r+1 < t.Rows; r++ {
+		l := label(r)
+		if join[r-1] || l == nil || strings.TrimSpace(l.Text) != "" || filledOther(r)*2 < t.Cols-1 || !labelOnly(r-1) || !labelOnly(r+1) || r-1 < t.HeaderRows {
+			continue
+		}
+		top, bottom := label(r-1), label(r+1)
+		l.Text = top.Text + " " + bottom.Text
+		l.Box = top.Box.Union(bottom.Box)
+		join[r-1], join[r+1] = true, true
+	}
+	var cells []result.Cell
+	newRow := make([]int, t.Rows)
+	n := 0
+	for r := range t.Rows {
+		if !join[r] {
+			n++
+		}
+		newRow[r] = n - 1
+	}
+	for _, c := range t.Cells { // a joined line's cells are empty or moved
+		if c.Row < t.Rows && join[c.Row] {
+			continue
+		}
+		if c.Row < t.Rows {
+			c.Row = newRow[c.Row]
+		}
+		cells = append(cells, c)
+	}
+	t.Cells, t.Rows = cells, n
 }
 
 // joinContinued merges into the row above each body row that continues

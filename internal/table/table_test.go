@@ -152,6 +152,36 @@ func TestContinuationLinesJoin(t *testing.T) {
 	}
 }
 
+// TestCentredLabelJoins: a label wrapped onto a line above and a line
+// below its row's figures is one row; a section heading over rows with
+// their own labels stays a row.
+func TestCentredLabelJoins(t *testing.T) {
+	t.Parallel()
+	var words []result.Word
+	for _, l := range []struct {
+		y     int
+		cells [3]string
+	}{
+		{10, [3]string{"Measure", "1997", "1998"}},
+		{50, [3]string{"Median income", "49", "51"}},
+		{90, [3]string{"Mean health", "", ""}},
+		{120, [3]string{"", "0.87", "0.88"}},
+		{150, [3]string{"ages 18-65", "", ""}},
+		{190, [3]string{"Rates", "", ""}},
+		{230, [3]string{"Births", "12", "13"}},
+		{270, [3]string{"Deaths", "8", "9"}},
+	} {
+		for i, x := range []int{10, 250, 400} {
+			words = append(words, sentence(l.cells[i], x, l.y)...)
+		}
+	}
+	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 460, Y1: 300})
+	want := `<table><thead><tr><td>Measure</td><td>1997</td><td>1998</td></tr></thead><tbody><tr><td>Median income</td><td>49</td><td>51</td></tr><tr><td>Mean health ages 18-65</td><td>0.87</td><td>0.88</td></tr><tr><td>Rates</td><td></td><td></td></tr><tr><td>Births</td><td>12</td><td>13</td></tr><tr><td>Deaths</td><td>8</td><td>9</td></tr></tbody></table>`
+	if tb.HTML != want || tb.Rows != 6 {
+		t.Fatalf("%d rows\n%s\nwant\n%s", tb.Rows, tb.HTML, want)
+	}
+}
+
 // sentence lays out s's words from x on a line at y (12 px a character,
 // 8 px spaces).
 func sentence(s string, x, y int) []result.Word {
