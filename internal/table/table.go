@@ -660,7 +660,106 @@ func borderless(words []result.Word, rules []Rule, h int) *result.Table {
 	joinWrapped(t)
 	joinContinued(t, func(int) bool { return true })
 	joinCentred(t)
+	joinStackedHeads(t)
 	return t
+}
+
+// joinStackedHeads joins the lines of column headings wrapped over
+// several lines: above the first row of figures (a row whose filled
+// cells open with a digit, half of them or more), a line that leaves the
+// label column empty, spans no columns (a group heading does) and has
+// text only over filled cells of the next line, which is above the
+// figures too, goes into that line, each heading's words first.
+func joinStackedHeads(t *result.Table) {
+	if t.Cols < 2 {
+		return
+	}
+	for _, c := range t.Cells {
+		if c.RowSpan > 1 {
+			return
+		}
+	}
+	rows := make([][]*result.Cell, t.Rows)
+	for i := range t.Cells {
+		c := &t.Cells[i]
+		if c.Row < t.Rows {
+			rows[c.Row] = append(rows[c.Row], c)
+		}
+	}
+	figures := t.Rows
+	for r := range t.Rows {
+		filled, digits := 0, 0
+		for _, c := range rows[r] {
+			if s := strings.TrimSpace(c.Text); s != "" {
+				filled++
+				if unicode.IsDigit([]rune(s)[0]) {
+					digits++
+				}
+			}
+		}
+		if filled > 0 && digits*2 >= filled {
+			figures = r
+			break
+		}
+	}
+	if figures == t.Rows || figures > t.Rows/2 {
+		return
+	}
+	cellAt := func(row []*result.Cell, col int) *result.Cell {
+		for _, c := range row {
+			if col >= c.Col && col < c.Col+c.ColSpan {
+				return c
+			}
+		}
+		return nil
+	}
+	join := make([]bool, t.Rows) // row r goes into the row below
+	for r := 0; r+1 < figures; r++ {
+		ok, text := true, 0
+		for _, c := range rows[r] {
+			if strings.TrimSpace(c.Text) == "" {
+				continue
+			}
+			text++
+			b := cellAt(rows[r+1], c.Col)
+			if c.Col == 0 || c.ColSpan > 1 || b == nil || b.Col != c.Col || strings.TrimSpace(b.Text) == "" {
+				ok = false
+			}
+		}
+		if !ok || text == 0 {
+			continue
+		}
+		join[r] = true
+		for _, c := range rows[r] {
+			if strings.TrimSpace(c.Text) == "" {
+				continue
+			}
+			b := cellAt(rows[r+1], c.Col)
+			b.Text = c.Text + " " + b.Text
+			b.Box = b.Box.Union(c.Box)
+		}
+	}
+	var cells []result.Cell
+	newRow := make([]int, t.Rows)
+	n, header := 0, t.HeaderRows
+	for r := range t.Rows {
+		if !join[r] {
+			n++
+		} else if r < t.HeaderRows {
+			header--
+		}
+		newRow[r] = n - 1
+	}
+	for _, c := range t.Cells { // a joined line's cells are empty or moved
+		if c.Row < t.Rows && join[c.Row] {
+			continue
+		}
+		if c.Row < t.Rows {
+			c.Row = newRow[c.Row]
+		}
+		cells = append(cells, c)
+	}
+	t.Cells, t.Rows, t.HeaderRows = cells, n, max(min(header, n), 1)
 }
 
 // joinCentred joins a row label set on three lines around its row's

@@ -182,6 +182,33 @@ func TestCentredLabelJoins(t *testing.T) {
 	}
 }
 
+// TestStackedHeadingsJoin: column headings wrapped onto lines above the
+// figures are one heading row; the label's own heading line stays whole.
+func TestStackedHeadingsJoin(t *testing.T) {
+	t.Parallel()
+	var words []result.Word
+	for _, l := range []struct {
+		y     int
+		cells [3]string
+	}{
+		{10, [3]string{"", "Body", "Weight"}},
+		{40, [3]string{"Dose", "weight", "gain"}},
+		{80, [3]string{"0", "5.8", "102"}},
+		{120, [3]string{"250", "5.9", "101"}},
+		{160, [3]string{"500", "6.0", "99"}},
+		{200, [3]string{"1000", "5.8", "98"}},
+	} {
+		for i, x := range []int{10, 250, 400} {
+			words = append(words, sentence(l.cells[i], x, l.y)...)
+		}
+	}
+	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 480, Y1: 240})
+	want := `<table><thead><tr><td>Dose</td><td>Body weight</td><td>Weight gain</td></tr></thead><tbody><tr><td>0</td><td>5.8</td><td>102</td></tr><tr><td>250</td><td>5.9</td><td>101</td></tr><tr><td>500</td><td>6.0</td><td>99</td></tr><tr><td>1000</td><td>5.8</td><td>98</td></tr></tbody></table>`
+	if tb.HTML != want || tb.Rows != 5 {
+		t.Fatalf("%d rows\n%s\nwant\n%s", tb.Rows, tb.HTML, want)
+	}
+}
+
 // sentence lays out s's words from x on a line at y (12 px a character,
 // 8 px spaces).
 func sentence(s string, x, y int) []result.Word {
