@@ -26,12 +26,12 @@ const (
 
 // SearchablePDF returns the input with pages' words as an invisible text
 // layer (render.SearchablePDF: the input's bytes followed by an incremental
-// update; render.RewrittenSearchablePDF when the input's structure is not
-// sound; JPEG images wrapped in Flate, and the update then rewritten by
+// update; JPEG images wrapped in Flate, and the update then rewritten by
 // qpdf so that the input's copies go: compact), and how its pages were
 // made. When pdfcpu cannot read or write
 // the PDF's structure, or what it wrote lost something of the input (see
-// keeps), the PDF is first rewritten by qpdf (which repairs cross-reference
+// keeps), or qpdf reports the input's structure damaged (sound: a stream
+// /Length that pdfcpu and poppler read differently), the PDF is first rewritten by qpdf (which repairs cross-reference
 // tables and streams, keeping every object), and failing that rebuilt page
 // by page by poppler's pdftocairo (the page drawn again as poppler renders
 // it: text, vectors and images, but not the original objects); the second
@@ -48,19 +48,29 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 	} else {
 		pages = p.withoutOwnTextPages(ctx, pages)
 	}
+	if !redo && !layered(pages) {
+		return bytes.Clone(p.data), PDFOriginal, nil
+	}
 	var buf bytes.Buffer
 	write := render.SearchablePDF
+	var first error
+	var written render.Written
 	if !p.sound(ctx) {
-		write = render.RewrittenSearchablePDF
-	}
-	opt := render.Options{Redo: redo, DeflateJPEG: true}
-	written, first := write(&buf, p.data, pages, opt)
-	if first == nil && written.Superseded {
-		if first = p.compact(ctx, &buf); first != nil {
-			// No qpdf to drop the superseded images: the update alone.
-			buf.Reset()
-			opt.DeflateJPEG = false
-			_, first = write(&buf, p.data, pages, opt)
+		// pdfcpu and poppler may read a damaged structure differently: a
+		// stream whose /Length is too short is cut by pdfcpu where poppler
+		// (and qpdf) read on to its endstream — a JPEG lost its bottom.
+		// qpdf's repair, which reads as poppler does, comes first.
+		first = errors.New("qpdf reports the input's structure damaged")
+	} else {
+		opt := render.Options{Redo: redo, DeflateJPEG: true}
+		written, first = write(&buf, p.data, pages, opt)
+		if first == nil && written.Superseded {
+			if first = p.compact(ctx, &buf); first != nil {
+				// No qpdf to drop the superseded images: the update alone.
+				buf.Reset()
+				opt.DeflateJPEG = false
+				_, first = write(&buf, p.data, pages, opt)
+			}
 		}
 	}
 	if first == nil {
@@ -117,6 +127,16 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 		return buf.Bytes(), step.how, nil
 	}
 	return nil, "", errcode.Wrap(errcode.Internal, errors.Join(errs...), "the searchable PDF could not be written")
+}
+
+// layered reports whether any page gets a text layer.
+func layered(pages []*result.Page) bool {
+	for _, pg := range pages {
+		if pg != nil && pg.Source != result.SourceText && len(pg.Blocks) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // compact rewrites the update in buf with qpdf, which writes only the

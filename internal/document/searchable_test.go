@@ -3,6 +3,7 @@ package document
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"os"
@@ -446,5 +447,60 @@ func TestRedoRemovesInvisibleTextFromThePagesContent(t *testing.T) {
 	}
 	if before, after := imageRows(t, inPath), imageRows(t, outPath); strings.Join(before, "\n") != strings.Join(after, "\n") {
 		t.Fatalf("images changed:\n%s\n--\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
+	}
+}
+
+// A JPEG stream whose /Length is too short (poppler and qpdf read on to
+// its endstream, pdfcpu cut it) keeps its whole image: the output shows
+// what the input shows — the dark bottom half of the scan is still drawn
+// — and says it was repaired.
+func TestStreamLengthTooShortKeepsTheWholeImage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	img := image.NewGray(image.Rect(0, 0, 64, 64))
+	for y := range 64 {
+		for x := range 64 {
+			img.SetGray(x, y, color.Gray{Y: uint8(map[bool]int{true: 240, false: 10}[y < 32])})
+		}
+	}
+	j := pdftest.EncodeJPEG(img)
+	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: j, JW: 64, JH: 64}})
+	cut := bytes.Replace(good, []byte("/Length "+itoa(len(j))+" >>"), []byte("/Length "+itoa(len(j)/3)+" >>"), 1)
+	if bytes.Equal(cut, good) {
+		t.Fatal("the fixture was not damaged")
+	}
+	p := openFixture(t, cut)
+	w, h := p.PageSize(0)
+	out, how, err := p.SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "recognised")}, lector.PDFTextSkip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if how != PDFRepaired {
+		t.Errorf("pdf_output %q, want %q", how, PDFRepaired)
+	}
+	bottom := func(path string) int { // the mean gray of the page's bottom quarter
+		pgm, err := exec.Command("pdftoppm", "-r", "10", "-gray", path).Output() // stderr: poppler's warning
+		if err != nil {
+			t.Fatal(err)
+		}
+		// P5\nW H\n255\n then W×H bytes.
+		var wd, ht int
+		hdr := bytes.SplitN(pgm, []byte("\n"), 4)
+		if _, err := fmt.Sscan(string(hdr[1]), &wd, &ht); err != nil || len(hdr[3]) < wd*ht {
+			t.Fatalf("pdftoppm wrote %q", hdr[:3])
+		}
+		sum, n := 0, 0
+		for _, v := range hdr[3][wd*ht*3/4 : wd*ht] {
+			sum += int(v)
+			n++
+		}
+		return sum / n
+	}
+	in, got := bottom(save(t, "in.pdf", cut)), bottom(save(t, "out.pdf", out))
+	if in > 100 {
+		t.Fatalf("poppler does not draw the input's dark half (mean %d): the fixture is wrong", in)
+	}
+	if got > in+30 {
+		t.Fatalf("the output's bottom quarter is %d gray, the input's %d: the image was cut", got, in)
 	}
 }

@@ -254,7 +254,7 @@ func pdfConfig() *model.Configuration {
 // have to be encrypted). An error means pdfcpu could not read or write
 // the PDF's structure.
 func SearchablePDF(w io.Writer, input []byte, pages []*result.Page, opt Options) (Written, error) {
-	return searchablePDF(w, input, pages, opt, false, time.Now())
+	return searchablePDF(w, input, pages, opt, time.Now())
 }
 
 // Options of SearchablePDF.
@@ -278,15 +278,7 @@ type Written struct {
 	Superseded bool
 }
 
-// RewrittenSearchablePDF is SearchablePDF written whole by pdfcpu instead
-// of as an update: for an input whose structure is damaged (an update
-// would keep the damage under it). pdfcpu then sets the information
-// dictionary's Producer and dates.
-func RewrittenSearchablePDF(w io.Writer, input []byte, pages []*result.Page, opt Options) (Written, error) {
-	return searchablePDF(w, input, pages, opt, true, time.Now())
-}
-
-func searchablePDF(w io.Writer, input []byte, pages []*result.Page, opt Options, whole bool, now time.Time) (Written, error) {
+func searchablePDF(w io.Writer, input []byte, pages []*result.Page, opt Options, now time.Time) (Written, error) {
 	var done Written
 	ctx, err := readContext(input)
 	if err != nil {
@@ -312,7 +304,7 @@ func searchablePDF(w io.Writer, input []byte, pages []*result.Page, opt Options,
 		changed = append(changed, deflated...)
 		done.Deflated = len(deflated)
 	}
-	if ctx.Encrypt != nil || whole {
+	if ctx.Encrypt != nil {
 		return done, writeContext(ctx, w)
 	}
 	done.Superseded = done.Deflated > 0

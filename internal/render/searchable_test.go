@@ -124,7 +124,7 @@ func TestSearchablePDFKeepsMetadataAndSetsModDate(t *testing.T) {
 	var out bytes.Buffer
 	now := time.Date(2026, 11, 30, 1, 2, 3, 0, time.UTC)
 	page := pageFrom(612, 792, []bboxWord{{S: "minutes", XMin: 72, YMin: 100, XMax: 160, YMax: 114}})
-	if _, err := searchablePDF(&out, in, []*result.Page{page}, Options{}, false, now); err != nil {
+	if _, err := searchablePDF(&out, in, []*result.Page{page}, Options{}, now); err != nil {
 		t.Fatal(err)
 	}
 	info := tool(t, "pdfinfo", "-isodates", writeTemp(t, "out.pdf", out.Bytes()))
