@@ -134,6 +134,7 @@ type Image struct {
 	orientation   engine.Orientation
 	dpi           int // from the header (imageDPI); 0 unknown
 	bits          int // bits per pixel as stored (imageBits); 0 unknown
+	ydpi          int // the vertical resolution (imageYDPI); 0 unknown
 }
 
 func openImage(kind string, data []byte, lim Limits) (*Image, error) {
@@ -144,7 +145,7 @@ func openImage(kind string, data []byte, lim Limits) (*Image, error) {
 	if err := checkPixels(cfg.Width, cfg.Height, lim, 1); err != nil {
 		return nil, err
 	}
-	im := &Image{Format: kind, Width: cfg.Width, Height: cfg.Height, Data: data, dpi: imageDPI(kind, data)}
+	im := &Image{Format: kind, Width: cfg.Width, Height: cfg.Height, Data: data, dpi: imageDPI(kind, data), ydpi: imageYDPI(kind, data)}
 	if hasAlpha(cfg.ColorModel) {
 		flat, err := onWhite(data)
 		if err != nil {

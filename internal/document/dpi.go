@@ -9,19 +9,34 @@ import (
 // imageDPI reads the resolution an image declares in its header, in dots
 // per inch, or 0 when it declares none: a PNG's pHYs chunk (pixels per
 // metre, PNG specification §11.3.5.3) or a JPEG's JFIF APP0 density (units
-// 1 = per inch, 2 = per centimetre; JFIF 1.02). Only the horizontal figure
-// is kept (OCR engines take one).
+// 1 = per inch, 2 = per centimetre; JFIF 1.02). This is the horizontal
+// figure (the one OCR engines take); imageYDPI is the vertical one.
 func imageDPI(kind string, data []byte) int {
 	switch kind {
 	case "png":
-		return pngDPI(data)
+		return pngDPI(data, 0)
 	case "jpeg":
-		return jfifDPI(data)
+		return jfifDPI(data, 14)
 	}
 	return 0
 }
 
-func pngDPI(data []byte) int {
+// imageYDPI is the vertical resolution an image declares (the same
+// headers as imageDPI: pHYs's second figure, JFIF's Ydensity), 0 when
+// none. A fax or a draft-mode scan has a vertical resolution of its own
+// (204 × 98 dpi): a page sized from the horizontal one alone is squashed.
+func imageYDPI(kind string, data []byte) int {
+	switch kind {
+	case "png":
+		return pngDPI(data, 4)
+	case "jpeg":
+		return jfifDPI(data, 16)
+	}
+	return 0
+}
+
+// pngDPI reads pHYs's figure at offset at (0: x, 4: y).
+func pngDPI(data []byte, at int) int {
 	const sig = 8
 	for off := sig; off+8 <= len(data); {
 		n := int(binary.BigEndian.Uint32(data[off:]))
@@ -31,19 +46,20 @@ func pngDPI(data []byte) int {
 			return 0
 		}
 		if typ == "pHYs" && n >= 9 && data[body+8] == 1 { // unit: the metre
-			return perInch(float64(binary.BigEndian.Uint32(data[body:])) * 0.0254)
+			return perInch(float64(binary.BigEndian.Uint32(data[body+at:])) * 0.0254)
 		}
 		off = body + n + 4 // and the CRC
 	}
 	return 0
 }
 
-func jfifDPI(data []byte) int {
+// jfifDPI reads the JFIF density at offset at (14: Xdensity, 16: Ydensity).
+func jfifDPI(data []byte, at int) int {
 	// SOI, then APP0 ("JFIF\0", version, units, Xdensity, Ydensity).
 	if len(data) < 18 || data[0] != 0xFF || data[1] != 0xD8 || data[2] != 0xFF || data[3] != 0xE0 || !bytes.Equal(data[6:11], []byte("JFIF\x00")) {
 		return 0
 	}
-	x := float64(binary.BigEndian.Uint16(data[14:16]))
+	x := float64(binary.BigEndian.Uint16(data[at : at+2]))
 	switch data[13] {
 	case 1:
 		return perInch(x)

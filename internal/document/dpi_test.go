@@ -2,12 +2,17 @@ package document
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"hash/crc32"
 	"image"
 	"image/jpeg"
 	"image/png"
+	"strings"
 	"testing"
+
+	"github.com/lector-ocr/lector"
+	"github.com/lector-ocr/lector/internal/result"
 )
 
 // withPHYs inserts a pHYs chunk (ppm pixels per metre, unit metre) after a
@@ -64,4 +69,66 @@ func TestImageDPIFromHeaders(t *testing.T) {
 	if im, _ := doc.Page(t.Context(), 0, ""); im.DPI != 300 {
 		t.Fatalf("page DPI %d, want 300", im.DPI)
 	}
+}
+
+// A page whose vertical resolution differs from its horizontal one (a
+// fax's 204 × 98 dpi, a draft scan's 300 × 150) is sized from each, as
+// tiff2pdf and img2pdf do: it was squashed to the horizontal figure.
+func TestNonSquareResolutionSizesThePage(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	var j bytes.Buffer
+	if err := jpeg.Encode(&j, image.NewGray(image.Rect(0, 0, 600, 300)), nil); err != nil {
+		t.Fatal(err)
+	}
+	app0 := []byte{0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 2, 1, 300 >> 8, 300 & 0xFF, 0, 150, 0, 0}
+	jp := append(append([]byte{0xFF, 0xD8}, app0...), j.Bytes()[2:]...)
+	// A TIFF of 408×196 pixels at 204 × 98 dpi: 2 × 2 inches.
+	tf := grayTIFF(408, 196, []float64{204}, []int{2})
+	tf = withYResolution(t, tf, 98)
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"jpeg 300 x 150", jp, "144 x 144 pts"},
+		{"tiff 204 x 98", tf, "144 x 144 pts"},
+	} {
+		doc, err := Open(ctx, c.data, Limits{}, t.TempDir())
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		w, h := doc.PageSize(0)
+		out, _, err := doc.(interface {
+			SearchablePDF(context.Context, []*result.Page, lector.PDFText) ([]byte, string, error)
+		}).SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "fax")}, lector.PDFTextSkip)
+		doc.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if info := poppler(t, "pdfinfo", save(t, "out.pdf", out)); !strings.Contains(info, "Page size:      "+" "+c.want) {
+			t.Errorf("%s: want %s in\n%s", c.name, c.want, info)
+		}
+	}
+}
+
+// withYResolution returns a little-endian TIFF (grayTIFF's) with its first
+// page's YResolution (tag 283, a RATIONAL) set to v per unit.
+func withYResolution(t *testing.T, data []byte, v uint32) []byte {
+	t.Helper()
+	le := binary.LittleEndian
+	out := bytes.Clone(data)
+	off := int(le.Uint32(out[4:]))
+	for e := range int(le.Uint16(out[off:])) {
+		p := off + 2 + 12*e
+		if le.Uint16(out[p:]) == 283 {
+			r := len(out)
+			out = le.AppendUint32(out, v)
+			out = le.AppendUint32(out, 1)
+			le.PutUint32(out[p+8:], uint32(r))
+			return out
+		}
+	}
+	t.Fatal("no YResolution")
+	return nil
 }

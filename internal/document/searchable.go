@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"math/bits"
 	"os"
 	"os/exec"
@@ -22,6 +24,9 @@ const (
 	PDFOriginal = "original" // the input's own pages, with a text layer added
 	PDFRepaired = "repaired" // the input after qpdf rewrote its structure
 	PDFRebuilt  = "rebuilt"  // pages redrawn by poppler's pdftocairo
+	// PDFRecoded: an image's pixels put in the PDF losslessly in another
+	// coding (Deflate) than the file's, which the PDF library could not embed.
+	PDFRecoded = "recoded"
 )
 
 // SearchablePDF returns the input with pages' words as an invisible text
@@ -354,11 +359,33 @@ func (p *PDF) withoutPrintedWords(pages []*result.Page) []*result.Page {
 // layer.
 func (im *Image) SearchablePDF(_ context.Context, pages []*result.Page, _ lector.PDFText) ([]byte, string, error) {
 	var buf bytes.Buffer
-	info := []render.ImagePage{{DPI: im.dpi, QuarterTurns: im.orientation.QuarterTurns}}
-	if err := render.ImagePDF(&buf, im.Data, info, pages); err != nil {
+	info := []render.ImagePage{{DPI: im.dpi, DPIY: im.ydpi, QuarterTurns: im.orientation.QuarterTurns}}
+	err := render.ImagePDF(&buf, im.Data, info, pages)
+	if err != nil {
+		// The PDF library could not embed the image in its own encoding:
+		// its pixels, decoded here, go in losslessly as PNG (Flate).
+		if png, perr := asPNG(im.Data); perr == nil {
+			buf.Reset()
+			if err = render.ImagePDF(&buf, png, info, pages); err == nil {
+				return buf.Bytes(), PDFRecoded, nil
+			}
+		}
 		return nil, "", errcode.Wrap(errcode.Internal, err, "the searchable PDF could not be written")
 	}
 	return buf.Bytes(), PDFOriginal, nil
+}
+
+// asPNG decodes an encoded image and encodes its pixels as PNG.
+func asPNG(data []byte) ([]byte, error) {
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // SearchablePDF returns every page of the TIFF as a PDF page sized from
@@ -370,7 +397,7 @@ func (t *TIFF) SearchablePDF(ctx context.Context, pages []*result.Page, _ lector
 	var buf bytes.Buffer
 	info := make([]render.ImagePage, len(t.sizes))
 	for i := range info {
-		info[i].DPI = t.dpi[i]
+		info[i].DPI, info[i].DPIY = t.dpi[i], t.ydpi[i]
 	}
 	if g4, err := t.g4Images(ctx); err == nil && g4 != nil {
 		for i := range info {
@@ -379,7 +406,21 @@ func (t *TIFF) SearchablePDF(ctx context.Context, pages []*result.Page, _ lector
 	} else if ctx.Err() != nil {
 		return nil, "", ctx.Err()
 	}
-	if err := render.ImagePDF(&buf, t.data, info, pages); err != nil {
+	err := render.ImagePDF(&buf, t.data, info, pages)
+	if err != nil && info[0].CCITT == nil {
+		// The PDF library could not decode the TIFF (a coding it lacks,
+		// such as JPEG in TIFF): libtiff re-codes it losslessly as
+		// Deflate, which it reads.
+		if z, zerr := t.recoded(ctx, "zip", "-r", "1000000"); zerr == nil {
+			buf.Reset()
+			if err = render.ImagePDF(&buf, z.data, info, pages); err == nil {
+				return buf.Bytes(), PDFRecoded, nil
+			}
+		} else if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+	}
+	if err != nil {
 		return nil, "", errcode.Wrap(errcode.Internal, err, "the searchable PDF could not be written")
 	}
 	return buf.Bytes(), PDFOriginal, nil
@@ -394,14 +435,17 @@ func (t *TIFF) SearchablePDF(ctx context.Context, pages []*result.Page, _ lector
 // a page in tens of pieces (tiffcp writes 25 rows a strip) that a viewer
 // may show seams between; so a TIFF with more than one strip on a page
 // is first re-coded losslessly by libtiff (tiffcp -c g4, one strip a
-// page: bilevel pixels come back exactly) and passed through from there.
+// page: bilevel pixels come back exactly) and passed through from there;
+// so is a TIFF with a page coded as CCITT Group 3 (1-D or 2-D) or
+// Modified Huffman, which PDF's CCITTFaxDecode has parameters for but
+// the TIFF's strips would need their EOL and alignment options mapped.
 func (t *TIFF) g4Images(ctx context.Context) ([]*render.CCITT, error) {
 	src, g4 := t, t.g4
 	for _, g := range g4 {
-		if !g.ok {
+		if !g.ok && !g.fax {
 			return nil, nil
 		}
-		if g.strips > 1 && src == t {
+		if (!g.ok || g.strips > 1) && src == t {
 			one, err := t.oneStrip(ctx)
 			if err != nil {
 				return nil, err
@@ -435,16 +479,22 @@ func (t *TIFF) g4Images(ctx context.Context) ([]*render.CCITT, error) {
 // oneStrip is the TIFF re-coded by libtiff's tiffcp as Group 4 with one
 // strip a page (-r: rows per strip past any page's height).
 func (t *TIFF) oneStrip(ctx context.Context) (*TIFF, error) {
+	return t.recoded(ctx, "g4", "-r", "1000000")
+}
+
+// recoded is the TIFF re-coded by libtiff's tiffcp with compression
+// scheme comp (tiffcp -c) and the further arguments args.
+func (t *TIFF) recoded(ctx context.Context, comp string, args ...string) (*TIFF, error) {
 	if t.dir == "" {
 		return nil, errors.New("no workspace for tiffcp")
 	}
-	in, out := filepath.Join(t.dir, "g4-in.tif"), filepath.Join(t.dir, "g4-one.tif")
+	in, out := filepath.Join(t.dir, "recode-in.tif"), filepath.Join(t.dir, "recoded.tif")
 	defer os.Remove(in)
 	defer os.Remove(out)
 	if err := os.WriteFile(in, t.data, 0o600); err != nil {
 		return nil, err
 	}
-	if _, err := run(ctx, t.lim, "tiffcp", "-c", "g4", "-r", "1000000", in, out); err != nil {
+	if _, err := run(ctx, t.lim, "tiffcp", append(append([]string{"-c", comp}, args...), in, out)...); err != nil {
 		return nil, err
 	}
 	data, err := os.ReadFile(out)

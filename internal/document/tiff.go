@@ -15,6 +15,7 @@ type TIFF struct {
 	sizes [][2]int
 	dpi   []int // each page's XResolution in dots per inch; 0 unknown
 	bits  []int // each page's bits per pixel (BitsPerSample × SamplesPerPixel)
+	ydpi  []int // each page's YResolution in dots per inch; 0 unknown
 	g4    []g4Page
 	dir   string // the task's workspace (for tiffcp)
 	lim   Limits
@@ -28,6 +29,11 @@ type g4Page struct {
 	off, n   int64 // the single strip's offset and byte count (strips == 1)
 	blackIs1 bool  // PhotometricInterpretation 1 (BlackIsZero: the coder's white runs print black)
 	reversed bool  // FillOrder 2: the bits of each byte lowest first
+	// fax: a bilevel page coded as CCITT (Compression 2, 3 or 4) that
+	// libtiff's tiffcp can re-code as G4 without loss where it cannot pass
+	// through as it is (Group 3, which the PDF library's decoder of the
+	// TIFF failed on: "ccitt: invalid code").
+	fax bool
 }
 
 // openTIFF walks the IFD chain for page sizes without decoding pixels.
@@ -57,7 +63,7 @@ func openTIFF(data []byte, lim Limits, dir string) (*TIFF, error) {
 			return nil, bad("a page directory past the end")
 		}
 		var w, h int
-		var xres float64
+		var xres, yres float64
 		unit := 2 // ResolutionUnit's default: the inch
 		comp, photo, fill, bits, spp, t6 := 1, -1, 1, 1, 1, 0
 		var strips, counts int
@@ -95,10 +101,15 @@ func openTIFF(data []byte, lim Limits, dir string) (*TIFF, error) {
 				counts, stripLen = count, int64(v)
 			case 293: // T6Options
 				t6 = v
-			case 282: // XResolution, a RATIONAL at an offset
+			case 282, 283: // XResolution, YResolution: RATIONALs at an offset
 				if r := int64(bo.Uint32(data[p+8:])); typ == 5 && r >= 0 && r+8 <= int64(len(data)) {
 					if d := bo.Uint32(data[r+4:]); d != 0 {
-						xres = float64(bo.Uint32(data[r:])) / float64(d)
+						v := float64(bo.Uint32(data[r:])) / float64(d)
+						if tag == 282 {
+							xres = v
+						} else {
+							yres = v
+						}
 					}
 				}
 			case 296: // ResolutionUnit: 1 none, 2 inch, 3 centimetre
@@ -114,7 +125,9 @@ func openTIFF(data []byte, lim Limits, dir string) (*TIFF, error) {
 		}
 		t.sizes = append(t.sizes, [2]int{w, h})
 		t.dpi = append(t.dpi, tiffDPI(xres, unit))
+		t.ydpi = append(t.ydpi, tiffDPI(yres, unit))
 		g := g4Page{strips: strips, blackIs1: photo == 1, reversed: fill == 2}
+		g.fax = (comp == 2 || comp == 3 || comp == 4) && bits == 1 && spp == 1 && (photo == 0 || photo == 1)
 		g.ok = comp == 4 && bits == 1 && spp == 1 && (photo == 0 || photo == 1) && t6&2 == 0 && strips >= 1 && counts == strips
 		if g.ok && strips == 1 {
 			g.off, g.n = stripOff, stripLen

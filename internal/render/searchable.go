@@ -851,7 +851,10 @@ end
 
 // ImagePage is one page of an image input, for ImagePDF.
 type ImagePage struct {
-	DPI          int // the image's resolution; 0 unknown (300 is used)
+	DPI int // the image's horizontal resolution; 0 unknown (300 is used)
+	// DPIY is its vertical resolution (a fax's 98 beside 204); 0: unknown,
+	// taken as DPI. The page is sized from each, as tiff2pdf and img2pdf do.
+	DPIY         int
 	QuarterTurns int // clockwise quarter turns that make it upright (EXIF), shown through /Rotate
 	// CCITT, when every page has it, is the page's image coded as CCITT
 	// Group 4, put in the PDF as it is instead of the file's decoded pixels.
@@ -943,11 +946,16 @@ func ImagePDF(w io.Writer, data []byte, info []ImagePage, pages []*result.Page) 
 		return err
 	}
 	for i, im := range imgs {
-		dpi := float64(info[i].DPI)
-		if dpi <= 0 {
-			dpi = 300
+		dpi, ydpi := float64(info[i].DPI), float64(info[i].DPIY)
+		switch {
+		case dpi <= 0 && ydpi <= 0:
+			dpi, ydpi = 300, 300
+		case dpi <= 0:
+			dpi = ydpi
+		case ydpi <= 0:
+			ydpi = dpi
 		}
-		pw, ph := float64(im.Width)*72/dpi, float64(im.Height)*72/dpi
+		pw, ph := float64(im.Width)*72/dpi, float64(im.Height)*72/ydpi
 		if s := MinPagePoints / math.Min(pw, ph); s > 1 {
 			pw, ph = pw*s, ph*s
 		}
