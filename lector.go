@@ -235,7 +235,9 @@ type Resources struct {
 	// PDFOutput says how the searchable PDF's pages were made: "original"
 	// (the input's own pages), "repaired" (after qpdf rewrote a structure
 	// the PDF library could not read), "rebuilt" (pages redrawn by poppler's
-	// pdftocairo: the last resort); empty when no PDF was made.
+	// pdftocairo: the last resort), "recoded" (an image input whose pixels
+	// went in losslessly in another coding than the file's, which the PDF
+	// library could not embed); empty when no PDF was made.
 	PDFOutput string `json:"pdf_output,omitempty"`
 }
 
