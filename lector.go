@@ -234,7 +234,7 @@ type Resources struct {
 	PagesOCR  int `json:"pages_ocr,omitempty"`
 	// PDFOutput says how the searchable PDF's pages were made: "original"
 	// (the input's own pages), "repaired" (after qpdf rewrote a structure
-	// the PDF library could not read), "rebuilt" (pages redrawn by poppler's
+	// the PDF library could not read, or one qpdf found damaged), "rebuilt" (pages redrawn by poppler's
 	// pdftocairo: the last resort), "recoded" (an image input whose pixels
 	// went in losslessly in another coding than the file's, which the PDF
 	// library could not embed); empty when no PDF was made.
@@ -245,6 +245,9 @@ type Resources struct {
 type Pages struct {
 	Done  int `json:"done"`
 	Total int `json:"total"`
+	// Text is how many of the pages done were read from their own text
+	// (a PDF's born-digital pages) rather than recognised from their image.
+	Text int `json:"text"`
 }
 
 // Error is a failure as users see it: a stable code and words.

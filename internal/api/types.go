@@ -35,6 +35,7 @@ type Progress struct {
 	ID    string `json:"id"`
 	Done  int    `json:"done"`
 	Total int    `json:"total"`
+	Text  int    `json:"text"` // pages read from their own text (lector.Pages.Text)
 }
 
 // ModelInfo is one model this node can run: where, what it makes, and its

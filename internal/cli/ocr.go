@@ -147,6 +147,8 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		if r.Error != nil {
 			failed++
 			fmt.Fprintf(io.Stderr, "%s: %s: %s\n", r.File, r.Error.Code, r.Error.Message)
+		} else if line := pagesSummary(r); line != "" {
+			fmt.Fprintf(io.Stderr, "%s: %s\n", r.File, line)
 		}
 	}
 	if err := writeOCR(io.Stdout, results, *format, *out, paths); err != nil {
@@ -156,6 +158,27 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		return fmt.Errorf("%d of %d files failed", failed, len(files))
 	}
 	return nil
+}
+
+// pagesSummary says, for a document some of whose pages were read from
+// their own text or whose searchable PDF was not made from its own pages,
+// how many pages were read from their text and how many OCR'd, and how
+// the PDF was made ("3 pages read from their text, 1 OCR'd; pdf_output
+// repaired"); "" otherwise (an image: every page OCR'd, as asked).
+func pagesSummary(r ocrOutput) string {
+	res := r.Resources
+	if res == nil {
+		return ""
+	}
+	notable := res.PDFOutput != "" && res.PDFOutput != document.PDFOriginal
+	if res.PagesText == 0 && !notable {
+		return ""
+	}
+	s := fmt.Sprintf("%d of %d pages read from their text, %d OCR'd", res.PagesText, res.PagesText+res.PagesOCR, res.PagesOCR)
+	if notable {
+		s += "; pdf_output " + res.PDFOutput
+	}
+	return s
 }
 
 // serverFlags are the configuration flags only lector serve uses, left
@@ -378,11 +401,11 @@ func newProgress(w io.Writer) *progress {
 	return p
 }
 
-func (p *progress) forFile(name string) func(done, total int) {
+func (p *progress) forFile(name string) func(done, total, text int) {
 	if !p.active {
 		return nil
 	}
-	return func(done, total int) {
+	return func(done, total, _ int) {
 		if total < 2 {
 			return
 		}

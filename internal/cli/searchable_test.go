@@ -59,6 +59,9 @@ func TestMixedPDFOCRsOnlyItsScans(t *testing.T) {
 		res.Resources.PagesText != 1 || res.Resources.PagesOCR != 1 {
 		t.Fatalf("sources %+v, resources %+v", res.Pages, res.Resources)
 	}
+	if want := "1 of 2 pages read from their text, 1 OCR'd"; !strings.Contains(stderr, mixed+": "+want) {
+		t.Errorf("stderr %q, want the summary %q", stderr, want)
+	}
 	if got := res.Pages[0].Text(); got != "Il1O0-O0Il1-lI0O1" {
 		t.Fatalf("page 1 read as %q", got)
 	}

@@ -191,6 +191,9 @@ func TestStructureTextPagesKeepTheModelsContract(t *testing.T) {
 		if err != nil || fin.Status != "succeeded" || fin.Resources == nil {
 			t.Fatalf("%s: %+v %v", id, fin, err)
 		}
+		if fin.Pages.Text != 3 || fin.Pages.Done != 3 {
+			t.Fatalf("%s: pages %+v, want 3 done, 3 read from their text", id, fin.Pages)
+		}
 		if r := fin.Resources; r.PagesText != 3 || r.PagesOCR != 0 || r.Device != "cpu" {
 			t.Fatalf("%s: resources %+v, want 3 pages read from their text on the structure model's cpu runner", id, r)
 		}

@@ -231,7 +231,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		if t.Pages.Done != lastDone {
 			lastDone = t.Pages.Done
-			if !send("progress", api.Progress{ID: id, Done: t.Pages.Done, Total: t.Pages.Total}) {
+			if !send("progress", api.Progress{ID: id, Done: t.Pages.Done, Total: t.Pages.Total, Text: t.Pages.Text}) {
 				return false
 			}
 		}

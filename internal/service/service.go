@@ -527,7 +527,7 @@ func (s *Service) Cancel(ctx context.Context, subject, id string) (t *api.Task, 
 // outcome is t's end state.
 func outcome(t *store.Task) store.Outcome {
 	return store.Outcome{Status: t.Status, ErrorCode: t.ErrorCode, ErrorMessage: t.ErrorMessage, Resources: t.Resources,
-		PagesDone: t.PagesDone, PagesTotal: t.PagesTotal, FinishedAt: t.FinishedAt}
+		PagesDone: t.PagesDone, PagesTotal: t.PagesTotal, PagesText: t.PagesText, FinishedAt: t.FinishedAt}
 }
 
 // Result writes subject's task id's result in format to w. A task not yet
@@ -653,7 +653,7 @@ func (s *Service) RunSync(ctx context.Context, subject string, up Upload, f Fiel
 	return &SyncResult{Task: toAPI(t), Pages: res.Pages, PDF: res.PDF}, nil
 }
 
-func (s *Service) taskOptions(t *store.Task, formats []string, p admission.Priority, sync bool, progress func(int, int)) task.Options {
+func (s *Service) taskOptions(t *store.Task, formats []string, p admission.Priority, sync bool, progress func(int, int, int)) task.Options {
 	o := task.Options{TaskID: t.ID, Model: t.Model, Pipeline: t.Pipeline, Device: t.DeviceRequest, Priority: p, Sync: sync,
 		KeepAlive: t.KeepAlive, Progress: progress}
 	o.PDF = slices.Contains(formats, "pdf")
@@ -667,6 +667,9 @@ func (s *Service) finish(t *store.Task, res *task.Result, err error) {
 		t.Resources = resourcesJSON(res.Resources)
 		if err == nil || len(res.Pages) > t.PagesDone {
 			t.PagesDone = len(res.Pages)
+		}
+		if res.Resources.PagesText > 0 {
+			t.PagesText = res.Resources.PagesText
 		}
 	}
 	if err == nil {
@@ -690,7 +693,7 @@ func toAPI(t *store.Task) *api.Task {
 	out := &api.Task{
 		ID: t.ID, Status: t.Status, Pipeline: t.Pipeline, Model: t.Model, Formats: t.Formats, Priority: t.Priority,
 		Device: t.DeviceRequest, Filename: t.Filename, MediaType: t.MediaType, InputBytes: t.InputBytes,
-		Pages: api.Pages{Done: t.PagesDone, Total: t.PagesTotal}, Attempts: t.Attempts, Node: t.Node, Sync: t.Sync,
+		Pages: api.Pages{Done: t.PagesDone, Total: t.PagesTotal, Text: t.PagesText}, Attempts: t.Attempts, Node: t.Node, Sync: t.Sync,
 		CancelRequested: t.CancelRequested, CreatedAt: t.CreatedAt,
 	}
 	if out.Formats == nil {

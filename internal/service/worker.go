@@ -285,11 +285,12 @@ func (s *Service) runTask(ctx context.Context, t *store.Task, pdfText lector.PDF
 		return nil, err
 	}
 	defer doc.Close()
-	var pagesDone, pagesTotal atomic.Int64 // the last progress, for a run that ends early
-	progress := func(done, total int) {
+	var pagesDone, pagesTotal, pagesText atomic.Int64 // the last progress, for a run that ends early
+	progress := func(done, total, text int) {
 		pagesDone.Store(int64(done))
 		pagesTotal.Store(int64(total))
-		if err := s.cfg.Store.Progress(context.WithoutCancel(ctx), t.ID, done, total); err != nil {
+		pagesText.Store(int64(text))
+		if err := s.cfg.Store.Progress(context.WithoutCancel(ctx), t.ID, done, total, text); err != nil {
 			s.cfg.Log.Warn("recording progress", "task", t.ID, "err", err)
 		}
 	}
@@ -300,5 +301,6 @@ func (s *Service) runTask(ctx context.Context, t *store.Task, pdfText lector.PDF
 	// A canceled or failed run keeps the pages it had done (finish writes
 	// the row whole: they were reset to 0 before).
 	t.PagesDone, t.PagesTotal = int(pagesDone.Load()), max(t.PagesTotal, int(pagesTotal.Load()))
+	t.PagesText = int(pagesText.Load())
 	return res, err
 }

@@ -255,14 +255,14 @@ func TestTaskLifecycle(t *testing.T) {
 		if ok, err := s.MarkRunning(t.Context(), "a", "node-a", 1, now); !ok || err != nil {
 			t.Fatalf("mark running: %v %v", ok, err)
 		}
-		if err := s.Progress(t.Context(), "a", 1, 2); err != nil {
+		if err := s.Progress(t.Context(), "a", 1, 2, 1); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.Get(t.Context(), "a", "alice")
-		if err != nil || got.Status != lector.Running || got.Node != "node-a" || got.PagesDone != 1 || got.Attempts != 1 || !got.StartedAt.Equal(now) {
+		if err != nil || got.Status != lector.Running || got.Node != "node-a" || got.PagesDone != 1 || got.PagesText != 1 || got.Attempts != 1 || !got.StartedAt.Equal(now) {
 			t.Fatalf("running task %+v %v", got, err)
 		}
-		o := Outcome{Status: lector.Succeeded, PagesDone: 2, PagesTotal: 2, FinishedAt: now.Add(time.Second)}
+		o := Outcome{Status: lector.Succeeded, PagesDone: 2, PagesTotal: 2, PagesText: 1, FinishedAt: now.Add(time.Second)}
 		if wrote, err := s.Finish(t.Context(), "a", 2, o, map[string][]byte{"txt": []byte("x")}); wrote || err != nil {
 			t.Fatalf("a stale attempt's finish: wrote %v %v", wrote, err)
 		}
@@ -277,7 +277,7 @@ func TestTaskLifecycle(t *testing.T) {
 			t.Fatal("an ended task was marked running again")
 		}
 		got, _ = s.Lookup(t.Context(), "a")
-		if got.Status != lector.Succeeded || got.PagesDone != 2 {
+		if got.Status != lector.Succeeded || got.PagesDone != 2 || got.PagesText != 1 {
 			t.Fatalf("finished task %+v", got)
 		}
 	})

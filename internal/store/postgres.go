@@ -113,6 +113,7 @@ CREATE TABLE lector_nodes (
 	info         BYTEA
 );`,
 	3: learnedMigrationPostgres,
+	4: `ALTER TABLE lector_tasks ADD COLUMN pages_text INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // connectTimeout bounds the first connection at Open.
@@ -374,11 +375,11 @@ func pgInsert(ctx context.Context, tx pgx.Tx, t *Task) error {
 		ka = &v
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO lector_tasks (id, subject, status, pipeline, model, formats, priority, device_request,
-		keep_alive_ns, filename, media_type, input_bytes, pages_done, pages_total, error_code, error_message, resources, attempts,
+		keep_alive_ns, filename, media_type, input_bytes, pages_done, pages_total, pages_text, error_code, error_message, resources, attempts,
 		job_id, sync, node, created_at, started_at, finished_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)`,
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25)`,
 		t.ID, t.Subject, string(t.Status), string(t.Pipeline), t.Model, strings.Join(t.Formats, ","), string(t.Priority), t.DeviceRequest,
-		ka, t.Filename, t.MediaType, t.InputBytes, t.PagesDone, t.PagesTotal, t.ErrorCode, t.ErrorMessage, t.Resources, t.Attempts,
+		ka, t.Filename, t.MediaType, t.InputBytes, t.PagesDone, t.PagesTotal, t.PagesText, t.ErrorCode, t.ErrorMessage, t.Resources, t.Attempts,
 		t.JobID, b2i(t.Sync), t.Node, ns(t.CreatedAt), ns(t.StartedAt), ns(t.FinishedAt))
 	return err
 }
@@ -455,8 +456,8 @@ func (s *Postgres) Insert(ctx context.Context, t *Task, input io.Reader) error {
 
 func pgFinish(ctx context.Context, tx pgx.Tx, id string, o Outcome) error {
 	_, err := tx.Exec(ctx, `UPDATE lector_tasks SET status = $1, error_code = $2, error_message = $3, resources = $4,
-		pages_done = $5, pages_total = $6, finished_at = $7 WHERE id = $8`,
-		string(o.Status), o.ErrorCode, o.ErrorMessage, o.Resources, o.PagesDone, o.PagesTotal, ns(o.FinishedAt), id)
+		pages_done = $5, pages_total = $6, pages_text = $7, finished_at = $8 WHERE id = $9`,
+		string(o.Status), o.ErrorCode, o.ErrorMessage, o.Resources, o.PagesDone, o.PagesTotal, o.PagesText, ns(o.FinishedAt), id)
 	return err
 }
 
@@ -585,8 +586,8 @@ func (s *Postgres) MarkRunning(ctx context.Context, id, node string, attempt int
 	return n == 1, err
 }
 
-func (s *Postgres) Progress(ctx context.Context, id string, done, total int) error {
-	_, err := s.update(ctx, `UPDATE lector_tasks SET pages_done = $1, pages_total = $2 WHERE id = $3`, done, total, id)
+func (s *Postgres) Progress(ctx context.Context, id string, done, total, text int) error {
+	_, err := s.update(ctx, `UPDATE lector_tasks SET pages_done = $1, pages_total = $2, pages_text = $3 WHERE id = $4`, done, total, text, id)
 	return err
 }
 

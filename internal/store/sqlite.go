@@ -86,6 +86,7 @@ CREATE TABLE lector_nodes (
 	info         BLOB
 );`,
 	3: learnedMigration,
+	4: `ALTER TABLE lector_tasks ADD COLUMN pages_text INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // OpenSQLite opens (creating if needed) the database at path and applies
@@ -195,10 +196,10 @@ func sqliteInsert(ctx context.Context, tx *sql.Tx, t *Task) error {
 		ka = int64(*t.KeepAlive)
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO lector_tasks (id, subject, status, pipeline, model, formats, priority, device_request,
-		keep_alive_ns, filename, media_type, input_bytes, pages_done, pages_total, error_code, error_message, resources, attempts,
-		job_id, sync, node, created_at, started_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		keep_alive_ns, filename, media_type, input_bytes, pages_done, pages_total, pages_text, error_code, error_message, resources, attempts,
+		job_id, sync, node, created_at, started_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		t.ID, t.Subject, t.Status, t.Pipeline, t.Model, strings.Join(t.Formats, ","), t.Priority, t.DeviceRequest,
-		ka, t.Filename, t.MediaType, t.InputBytes, t.PagesDone, t.PagesTotal, t.ErrorCode, t.ErrorMessage, t.Resources, t.Attempts,
+		ka, t.Filename, t.MediaType, t.InputBytes, t.PagesDone, t.PagesTotal, t.PagesText, t.ErrorCode, t.ErrorMessage, t.Resources, t.Attempts,
 		t.JobID, b2i(t.Sync), t.Node, ns(t.CreatedAt), ns(t.StartedAt), ns(t.FinishedAt))
 	return err
 }
@@ -321,7 +322,7 @@ func (s *SQLite) Cancel(ctx context.Context, id string, now time.Time) (*Task, C
 }
 
 const taskColumns = `id, subject, status, pipeline, model, formats, priority, device_request, keep_alive_ns, filename, media_type,
-	input_bytes, pages_done, pages_total, error_code, error_message, resources, attempts, job_id, sync, cancel_requested, node,
+	input_bytes, pages_done, pages_total, pages_text, error_code, error_message, resources, attempts, job_id, sync, cancel_requested, node,
 	created_at, started_at, finished_at, results_deleted`
 
 type scanner interface{ Scan(dest ...any) error }
@@ -335,7 +336,7 @@ func scanTask(r scanner) (*Task, error) {
 	var sync, cancel int
 	var created, started, finished, deleted int64
 	err := r.Scan(&t.ID, &t.Subject, &t.Status, &t.Pipeline, &t.Model, &formats, &t.Priority, &t.DeviceRequest, &ka,
-		&t.Filename, &t.MediaType, &t.InputBytes, &t.PagesDone, &t.PagesTotal, &t.ErrorCode, &t.ErrorMessage, &t.Resources,
+		&t.Filename, &t.MediaType, &t.InputBytes, &t.PagesDone, &t.PagesTotal, &t.PagesText, &t.ErrorCode, &t.ErrorMessage, &t.Resources,
 		&t.Attempts, &t.JobID, &sync, &cancel, &t.Node, &created, &started, &finished, &deleted)
 	if err != nil {
 		return nil, err
@@ -432,8 +433,8 @@ func (s *SQLite) MarkRunning(ctx context.Context, id, node string, attempt int, 
 	return n == 1, err
 }
 
-func (s *SQLite) Progress(ctx context.Context, id string, done, total int) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE lector_tasks SET pages_done = ?, pages_total = ? WHERE id = ?`, done, total, id)
+func (s *SQLite) Progress(ctx context.Context, id string, done, total, text int) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE lector_tasks SET pages_done = ?, pages_total = ?, pages_text = ? WHERE id = ?`, done, total, text, id)
 	if err == nil {
 		s.hub.publish(id)
 	}
@@ -451,8 +452,8 @@ func (s *SQLite) Requeue(ctx context.Context, id, node string, attempt int) erro
 
 func sqliteFinish(ctx context.Context, tx *sql.Tx, id string, o Outcome) error {
 	_, err := tx.ExecContext(ctx, `UPDATE lector_tasks SET status = ?, error_code = ?, error_message = ?, resources = ?,
-		pages_done = ?, pages_total = ?, finished_at = ? WHERE id = ?`,
-		o.Status, o.ErrorCode, o.ErrorMessage, o.Resources, o.PagesDone, o.PagesTotal, ns(o.FinishedAt), id)
+		pages_done = ?, pages_total = ?, pages_text = ?, finished_at = ? WHERE id = ?`,
+		o.Status, o.ErrorCode, o.ErrorMessage, o.Resources, o.PagesDone, o.PagesTotal, o.PagesText, ns(o.FinishedAt), id)
 	return err
 }
 

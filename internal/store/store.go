@@ -68,6 +68,7 @@ type Task struct {
 	InputBytes      int64
 	PagesDone       int
 	PagesTotal      int
+	PagesText       int // of PagesDone, read from their own text
 	ErrorCode       string
 	ErrorMessage    string
 	Resources       string // JSON of task.Resources, "" until it ran
@@ -92,6 +93,7 @@ type Outcome struct {
 	Resources    string
 	PagesDone    int
 	PagesTotal   int
+	PagesText    int
 	FinishedAt   time.Time
 }
 
@@ -205,8 +207,9 @@ type Store interface {
 	// MarkRunning moves a queued (or rescued) task to running on node for
 	// attempt, and reports whether it did (false: canceled, ended or gone).
 	MarkRunning(ctx context.Context, id, node string, attempt int, now time.Time) (bool, error)
-	// Progress records pages done of total.
-	Progress(ctx context.Context, id string, done, total int) error
+	// Progress records pages done of total, text of them read from their
+	// own text.
+	Progress(ctx context.Context, id string, done, total, text int) error
 	// Requeue returns a running task to the queue (its job's retry will run
 	// it), only while node's attempt still holds it: a run given away to
 	// another node (its own was declared dead) changes nothing.
@@ -395,7 +398,7 @@ func canceledByRequest(t *Task, now time.Time) {
 
 func outcomeOf(t *Task) Outcome {
 	return Outcome{Status: t.Status, ErrorCode: t.ErrorCode, ErrorMessage: t.ErrorMessage, Resources: t.Resources,
-		PagesDone: t.PagesDone, PagesTotal: t.PagesTotal, FinishedAt: t.FinishedAt}
+		PagesDone: t.PagesDone, PagesTotal: t.PagesTotal, PagesText: t.PagesText, FinishedAt: t.FinishedAt}
 }
 
 // readChunks reads r in chunks of size bytes and calls put with each

@@ -79,11 +79,15 @@ type Options struct {
 	PDFText lector.PDFText
 	// PDF asks for the searchable PDF (Result.PDF) of a Searchable document.
 	PDF bool
-	// Progress, if set, is called after each page with pages done and total.
-	Progress func(done, total int)
+	// Progress, if set, is called after each page with pages done and
+	// total, and how many of the pages are read from their own text (a
+	// PDF's pages with text of their own, known before any is recognised).
+	Progress func(done, total, text int)
 	// Started, if set, is called once, when the first page has a lane: the
 	// task has passed admission, its semaphore and the queue for lanes.
 	Started func()
+
+	fromText int // pages read from their own text (Run sets it)
 }
 
 // Resources is what a task cost (the domain's shape).
@@ -322,12 +326,16 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (*Result, e
 	defer os.RemoveAll(ws)
 
 	var r Resources
+	o.fromText = fromText
 	if done < n {
+		if done > 0 && o.Progress != nil {
+			o.Progress(done, n, fromText)
+		}
 		if r, err = rt.recognise(ctx, doc, o, ws, pages, text, done, start); err != nil {
 			return nil, err
 		}
 	} else if o.Progress != nil {
-		o.Progress(n, n)
+		o.Progress(n, n, fromText)
 	}
 	if after := rt.o.AfterPages[o.Pipeline]; after != nil {
 		after(pages)
@@ -637,7 +645,7 @@ func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev st
 			pages[i] = page
 			d := done.Add(1)
 			if o.Progress != nil {
-				o.Progress(int(d), n)
+				o.Progress(int(d), n, o.fromText)
 			}
 			return nil
 		})

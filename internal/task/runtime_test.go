@@ -710,9 +710,14 @@ func TestPagesReadFromTextSkipTheModel(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	doc := &textDoc{pagesDoc: pagesDoc{{1000, 1000}, {1000, 1000}, {1000, 1000}}, text: map[int]bool{0: true, 2: true}, pdf: []byte("%PDF-")}
-	res, err := b.rt.Run(t.Context(), doc, Options{Model: "m:a", Device: "cpu", PDF: true})
+	var progress [][3]int // done, total, text: the task's page progress says which pages were read from their text
+	res, err := b.rt.Run(t.Context(), doc, Options{Model: "m:a", Device: "cpu", PDF: true,
+		Progress: func(done, total, text int) { progress = append(progress, [3]int{done, total, text}) }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Equal(progress, [][3]int{{2, 3, 2}, {3, 3, 2}}) {
+		t.Fatalf("progress %v, want the 2 text pages done first, then the OCR'd one, text 2 throughout", progress)
 	}
 	srcs := []string{res.Pages[0].Source, res.Pages[1].Source, res.Pages[2].Source}
 	if !slices.Equal(srcs, []string{"text", "ocr", "text"}) || res.Pages[2].Number != 3 {
