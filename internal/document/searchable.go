@@ -69,9 +69,11 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 	} else {
 		opt := render.Options{Redo: redo, DeflateJPEG: true}
 		written, first = write(&buf, p.data, pages, opt)
-		if first == nil && written.Superseded {
+		if first == nil && (written.Superseded || written.Removed) {
 			if first = p.compact(ctx, &buf); first != nil {
-				// No qpdf to drop the superseded images: the update alone.
+				// No qpdf to drop the superseded images (nor an earlier
+				// layer's words, then kept in an earlier revision): the
+				// update alone.
 				buf.Reset()
 				opt.DeflateJPEG = false
 				_, first = write(&buf, p.data, pages, opt)
@@ -118,9 +120,16 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 			continue
 		}
 		buf.Reset()
-		if _, err := render.SearchablePDF(&buf, data, pages, render.Options{Redo: redo}); err != nil {
+		w, err := render.SearchablePDF(&buf, data, pages, render.Options{Redo: redo})
+		if err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		if w.Removed {
+			if err := p.compact(ctx, &buf); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 		}
 		if err := p.keeps(ctx, buf.Bytes(), pages, step.how == PDFRepaired); err != nil {
 			if ctx.Err() != nil {

@@ -504,3 +504,53 @@ func TestStreamLengthTooShortKeepsTheWholeImage(t *testing.T) {
 		t.Fatalf("the output's bottom quarter is %d gray, the input's %d: the image was cut", got, in)
 	}
 }
+
+// redo writes the file whole: the earlier layer's words are nowhere in it,
+// not even in an earlier revision under an update (they were recoverable
+// there, and the file grew at each redo), and redoing again does not grow it.
+func TestRedoLeavesNoEarlierLayerInTheFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	in := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.GrayJPEG(64, 64), JW: 64, JH: 64}})
+	p := openFixture(t, in)
+	w, h := p.PageSize(0)
+	first, _, err := p.SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "Zyzzogeton")}, lector.PDFTextSkip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := openFixture(t, first)
+	second, _, err := again.SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "Quokka")}, lector.PDFTextRedo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, _, err := openFixture(t, second).SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "Quokka")}, lector.PDFTextRedo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string][]byte{"redo": second, "second redo": third} {
+		path := save(t, "out.pdf", out)
+		if txt := poppler(t, "pdftotext", path, "-"); !strings.Contains(txt, "Quokka") || strings.Contains(txt, "Zyzzogeton") {
+			t.Fatalf("%s: text %q", name, txt)
+		}
+		// Every stream decompressed, every revision: the words are drawn
+		// as hex UTF-16 (TextLayer), <005A0079…> for "Zy…".
+		qdf := filepath.Join(t.TempDir(), "qdf.pdf")
+		if msg, err := exec.Command("qpdf", "--qdf", "--object-streams=disable", path, qdf).CombinedOutput(); err != nil {
+			t.Fatalf("qpdf --qdf: %v\n%s", err, msg)
+		}
+		raw, err := os.ReadFile(qdf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := []byte("005A0079007A007A006F006700650074006F006E")
+		if bytes.Contains(raw, old) {
+			t.Errorf("%s: the earlier layer's words are still in the file", name)
+		}
+		if bytes.Count(out, []byte("startxref")) != 1 {
+			t.Errorf("%s: %d revisions, want the file written whole", name, bytes.Count(out, []byte("startxref")))
+		}
+	}
+	if len(third) > len(second)+len(second)/50 {
+		t.Errorf("a second redo grew the file from %d to %d bytes", len(second), len(third))
+	}
+}

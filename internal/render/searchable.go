@@ -276,6 +276,11 @@ type Written struct {
 	// keeps only the objects in use (qpdf IN OUT) makes it smaller than
 	// the input.
 	Superseded bool
+	// Removed: with Options.Redo, an earlier text layer was taken off a
+	// page. Its words are still in the input's bytes under the update (an
+	// earlier revision a reader can recover): the caller rewrites the
+	// output whole so that they go.
+	Removed bool
 }
 
 func searchablePDF(w io.Writer, input []byte, pages []*result.Page, opt Options, now time.Time) (Written, error) {
@@ -288,10 +293,11 @@ func searchablePDF(w io.Writer, input []byte, pages []*result.Page, opt Options,
 		return done, fmt.Errorf("render: the PDF has %d pages, the result %d", ctx.PageCount, len(pages))
 	}
 	size := *ctx.XRefTable.Size
-	changed, err := overlay(ctx, pages, opt.Redo)
+	changed, removed, err := overlay(ctx, pages, opt.Redo)
 	if err != nil {
 		return done, err
 	}
+	done.Removed = removed
 	if len(changed) == 0 {
 		_, err := w.Write(input)
 		return done, err
@@ -437,7 +443,7 @@ func writeContext(ctx *model.Context, w io.Writer) (err error) {
 // overlay adds the text layers and returns the numbers of the input's
 // objects it changed (the pages' dictionaries, emptied layers); objects it
 // adds are numbered from the input's size on.
-func overlay(ctx *model.Context, pages []*result.Page, redo bool) (changed []int, err error) {
+func overlay(ctx *model.Context, pages []*result.Page, redo bool) (changed []int, removed bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("render: adding the text layer: %v", p)
@@ -447,36 +453,37 @@ func overlay(ctx *model.Context, pages []*result.Page, redo bool) (changed []int
 	for i, p := range pages {
 		d, ref, inh, err := ctx.PageDict(i+1, false)
 		if err != nil {
-			return nil, fmt.Errorf("render: page %d: %w", i+1, err)
+			return nil, false, fmt.Errorf("render: page %d: %w", i+1, err)
 		}
 		res := inh.Resources
 		touched := false
 		if redo && p != nil && p.Source != result.SourceText {
 			var emptied []int
 			if res, emptied, touched, err = removeLayers(ctx.XRefTable, d, res); err != nil {
-				return nil, fmt.Errorf("render: page %d: removing an earlier text layer: %w", i+1, err)
+				return nil, false, fmt.Errorf("render: page %d: removing an earlier text layer: %w", i+1, err)
 			}
 			changed = append(changed, emptied...)
+			removed = removed || touched
 		}
 		if p != nil && p.Source != result.SourceText && hasWords(p) {
 			if font == nil {
 				if font, err = glyphlessFont(ctx.XRefTable); err != nil {
-					return nil, err
+					return nil, false, err
 				}
 			}
 			if err := addLayer(ctx.XRefTable, d, inh, res, p, font); err != nil {
-				return nil, fmt.Errorf("render: page %d: %w", i+1, err)
+				return nil, false, fmt.Errorf("render: page %d: %w", i+1, err)
 			}
 			touched = true
 		}
 		if touched {
 			if ref == nil {
-				return nil, fmt.Errorf("render: page %d has no object of its own", i+1)
+				return nil, false, fmt.Errorf("render: page %d has no object of its own", i+1)
 			}
 			changed = append(changed, ref.ObjectNumber.Value())
 		}
 	}
-	return changed, nil
+	return changed, removed, nil
 }
 
 func hasWords(p *result.Page) bool {
@@ -992,7 +999,7 @@ func ImagePDF(w io.Writer, data []byte, info []ImagePage, pages []*result.Page) 
 		}
 		ctx.PageCount++
 	}
-	if _, err := overlay(ctx, pages, false); err != nil {
+	if _, _, err := overlay(ctx, pages, false); err != nil {
 		return err
 	}
 	return writeContext(ctx, w)
