@@ -88,10 +88,22 @@ func Sniff(data []byte) string {
 		return "bmp"
 	case len(data) >= 12 && bytes.Equal(data[:4], []byte("RIFF")) && bytes.Equal(data[8:12], []byte("WEBP")):
 		return "webp"
-	case bytes.HasPrefix(data, []byte("%PDF-")):
+	case pdfStart(data) >= 0:
 		return "pdf"
 	}
 	return ""
+}
+
+// pdfHeaderWindow is how far into a file a PDF's header may start: readers
+// accept bytes before "%PDF-" (a mail or transport header) within the first
+// 1024 bytes, as Acrobat does (PDF 32000-1 Annex H.3, note 13) and poppler
+// and qpdf do.
+const pdfHeaderWindow = 1024
+
+// pdfStart is where data's "%PDF-" header starts, or -1 when it has none
+// within pdfHeaderWindow bytes.
+func pdfStart(data []byte) int {
+	return bytes.Index(data[:min(len(data), pdfHeaderWindow+len("%PDF-"))], []byte("%PDF-"))
 }
 
 // Open checks data against lim and returns its document. dir is where a PDF
@@ -110,7 +122,9 @@ func Open(ctx context.Context, data []byte, lim Limits, dir string) (Document, e
 	case "tiff":
 		return openTIFF(data, lim, dir)
 	case "pdf":
-		return openPDF(ctx, data, lim, dir)
+		// The bytes before the header are not the PDF's: its offsets
+		// count from the header, and its output starts there.
+		return openPDF(ctx, data[pdfStart(data):], lim, dir)
 	default:
 		return nil, errcode.New(errcode.UnsupportedMediaType, "the input is not an image or PDF that Lector reads (PNG, JPEG, TIFF, BMP, WebP, GIF, PDF)")
 	}

@@ -554,3 +554,30 @@ func TestRedoLeavesNoEarlierLayerInTheFile(t *testing.T) {
 		t.Errorf("a second redo grew the file from %d to %d bytes", len(second), len(third))
 	}
 }
+
+// A PDF with bytes before its header (a mail header, within the first
+// 1024 bytes, which poppler and qpdf accept) is read as a PDF — it was
+// refused as unsupported_media_type — and its searchable PDF starts at
+// the header; past 1024 bytes it is not a PDF.
+func TestBytesBeforeThePDFHeader(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pdf := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.GrayJPEG(64, 64), JW: 64, JH: 64, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
+	junk := []byte("From: scanner@example.org\r\nSubject: scan\r\nContent-Type: application/pdf\r\n\r\n")
+	p := openFixture(t, append(bytes.Clone(junk), pdf...))
+	w, h := p.PageSize(0)
+	out, how, err := p.SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "recognised")}, lector.PDFTextSkip)
+	if err != nil || how != PDFOriginal {
+		t.Fatalf("searchable PDF: %v (%q)", err, how)
+	}
+	if !bytes.HasPrefix(out, []byte("%PDF-")) {
+		t.Fatalf("the output starts %q", out[:20])
+	}
+	if txt := poppler(t, "pdftotext", save(t, "out.pdf", out), "-"); !strings.Contains(txt, "Printed") || !strings.Contains(txt, "recognised") {
+		t.Fatalf("text %q", txt)
+	}
+	_, err = Open(ctx, append(bytes.Repeat([]byte{' '}, 1100), pdf...), Limits{}, t.TempDir())
+	if errcode.Of(err) != errcode.UnsupportedMediaType {
+		t.Fatalf("a header past 1024 bytes: %v, want unsupported_media_type", err)
+	}
+}
