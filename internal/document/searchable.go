@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"unicode"
 
 	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/errcode"
@@ -51,7 +52,7 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 	if mode == lector.PDFTextSkip {
 		pages = p.withoutPrintedWords(pages)
 	} else {
-		pages = p.withoutOwnTextPages(ctx, pages)
+		pages = p.withoutOwnTextPages(ctx, pages, mode == lector.PDFTextForce)
 	}
 	if !redo && !layered(pages) {
 		return bytes.Clone(p.data), PDFOriginal, nil
@@ -277,7 +278,15 @@ func fontKey(row string) string {
 // twice, once misread (force and the structure pipeline OCR them for their
 // layout, not for the PDF). When the PDF's text cannot be read, pages is
 // returned as it is; the result's pages are not changed.
-func (p *PDF) withoutOwnTextPages(ctx context.Context, pages []*result.Page) []*result.Page {
+//
+// With force (checkText), a page keeps its layer when its own text does
+// not read as what it shows: when fewer than half of the recognised words
+// are among the page's own words (ownTextAgrees) — a broken ToUnicode
+// map, a font without one — its text is not searchable, and the user
+// forced OCR to fix that. The page is kept as it is, its unreadable text
+// included (OCRmyPDF's --force-ocr rasterises it instead), and the layer
+// goes over it.
+func (p *PDF) withoutOwnTextPages(ctx context.Context, pages []*result.Page, checkText bool) []*result.Page {
 	p.textOnce.Do(func() { p.textErr = p.readText(ctx) })
 	if p.textErr != nil || p.text == nil {
 		return pages
@@ -286,10 +295,59 @@ func (p *PDF) withoutOwnTextPages(ctx context.Context, pages []*result.Page) []*
 	copy(out, pages)
 	for i, t := range p.text {
 		if i < len(out) && t != nil && !t.ocrLayer && t.fromText(lector.PDFTextSkip) {
+			if checkText && out[i] != nil && !ownTextAgrees(t, out[i]) {
+				continue
+			}
 			out[i] = nil
 		}
 	}
 	return out
+}
+
+// ownTextAgrees reports whether at least half of page pg's recognised
+// words (letters and digits, case folded) are among the words of t, the
+// page's own text; true when pg has no words.
+func ownTextAgrees(t *pageText, pg *result.Page) bool {
+	norm := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if unicode.IsLetter(r) || unicode.IsDigit(r) {
+				return unicode.ToLower(r)
+			}
+			return -1
+		}, s)
+	}
+	own := map[string]bool{}
+	for _, b := range t.blocks {
+		for _, l := range b {
+			for _, w := range l.words {
+				own[norm(w.s)] = true
+			}
+		}
+	}
+	found, total := 0, 0
+	count := func(text string) {
+		for _, w := range strings.Fields(text) {
+			if n := norm(w); n != "" {
+				total++
+				if own[n] {
+					found++
+				}
+			}
+		}
+	}
+	for _, b := range pg.Blocks {
+		for _, para := range b.Paragraphs {
+			for _, l := range para.Lines {
+				count(l.String())
+			}
+		}
+		if b.Table != nil {
+			for _, c := range b.Table.Cells {
+				count(c.Text)
+			}
+		}
+	}
+	return total == 0 || 2*found >= total
 }
 
 // withoutPrintedWords returns pages with, on each OCR'd page that also has

@@ -318,7 +318,8 @@ func TestHugeBornDigitalPageIsReadFromItsText(t *testing.T) {
 }
 
 // force OCRs a born-digital page, but the PDF gets no layer over text
-// that is searchable already; a scan next to it still gets its layer.
+// that is searchable already (the OCR, a word misread, agrees with it);
+// a scan next to it still gets its layer.
 func TestForceAddsNoLayerOverAPagesOwnText(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -328,7 +329,7 @@ func TestForceAddsNoLayerOverAPagesOwnText(t *testing.T) {
 	})
 	p := openFixture(t, in)
 	for _, mode := range []lector.PDFText{lector.PDFTextForce} {
-		pages := []*result.Page{ocrPage(2550, 3300, "Bom"), ocrPage(2550, 3300, "scanned")}
+		pages := []*result.Page{ocrPage(2550, 3300, "Bom digital words"), ocrPage(2550, 3300, "scanned")}
 		out, how, err := p.SearchablePDF(ctx, pages, mode)
 		if err != nil || how != PDFOriginal {
 			t.Fatalf("%s: %v (%s)", mode, err, how)
@@ -579,5 +580,29 @@ func TestBytesBeforeThePDFHeader(t *testing.T) {
 	_, err = Open(ctx, append(bytes.Repeat([]byte{' '}, 1100), pdf...), Limits{}, t.TempDir())
 	if errcode.Of(err) != errcode.UnsupportedMediaType {
 		t.Fatalf("a header past 1024 bytes: %v, want unsupported_media_type", err)
+	}
+}
+
+// force on a page whose own text extracts as garbage (a broken ToUnicode
+// map: drawn right, searchable as nothing) gives it the OCR layer over
+// its own text: the input came back unchanged, still unsearchable. A page
+// whose text reads right, beside it, gets none.
+func TestForceLayersAPageWhoseOwnTextIsGarbage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	in := pdftest.Build([]pdftest.Page{
+		{MediaBox: pdftest.Letter, BrokenToUnicode: true, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Born digital words")}},
+	})
+	p := openFixture(t, in)
+	if txt := poppler(t, "pdftotext", save(t, "in.pdf", in), "-"); strings.Contains(txt, "Born") {
+		t.Fatalf("the fixture's text reads right: %q", txt)
+	}
+	w, h := p.PageSize(0)
+	out, _, err := p.SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "Born digital words")}, lector.PDFTextForce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(strings.Fields(poppler(t, "pdftotext", save(t, "out.pdf", out), "-")), " "); !strings.Contains(got, "Born digital words") {
+		t.Fatalf("text %q: force left the page unsearchable", got)
 	}
 }

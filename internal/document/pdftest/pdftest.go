@@ -39,6 +39,11 @@ type Page struct {
 	// Rules are line segments (x0, y0, x1, y1 in user space) stroked in
 	// black, 1 point wide, after the image: a ruled table's grid.
 	Rules [][4]float64
+	// BrokenToUnicode gives the shared font (every page's) a ToUnicode
+	// CMap that maps each character to the one 13 places on (ROT13-like
+	// over ASCII: "Born" extracts as "O|\x7f{"): drawn right, extracted
+	// as garbage, as some producers' files are.
+	BrokenToUnicode bool
 }
 
 // Text is a string at (X, Y) in user space, Size points high. It is drawn
@@ -120,6 +125,16 @@ func BuildWithInfo(pages []Page, info string) []byte {
 		kids = append(kids, fmt.Sprintf("%d 0 R", page))
 	}
 	objs[1] = fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), len(kids))
+	for _, p := range pages {
+		if p.BrokenToUnicode {
+			cmap := "/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /Broken def /CMapType 2 def\n" +
+				"1 begincodespacerange <00> <FF> endcodespacerange\n1 beginbfrange <20> <7E> <002D> endbfrange\n" +
+				"endcmap CMapName currentdict /CMap defineresource pop end end\n"
+			tu := add(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(cmap), cmap))
+			objs[font-1] = fmt.Sprintf("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding /ToUnicode %d 0 R >>", tu)
+			break
+		}
+	}
 	infoRef := "<< /Title (Lector test) >>"
 	if info != "" {
 		infoRef = fmt.Sprintf("%d 0 R", add(info))
