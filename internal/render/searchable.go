@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -323,7 +324,60 @@ func searchablePDF(w io.Writer, input []byte, pages []*result.Page, opt Options,
 			changed = append(changed, ctx.Info.ObjectNumber.Value())
 		}
 	}
+	if n, ok := xmpDates(ctx.XRefTable, now); ok {
+		changed = append(changed, n)
+	}
 	return done, writeIncrement(ctx, w, input, changed)
+}
+
+// xmpModifyDates are the XMP properties that say when the document and
+// its metadata were last changed (XMP Specification Part 2, xmp:ModifyDate
+// and xmp:MetadataDate), as an attribute or an element.
+var xmpModifyDates = regexp.MustCompile(`(xmp:(?:ModifyDate|MetadataDate)\s*=\s*["'])[^"']*(["'])|(<xmp:(?:ModifyDate|MetadataDate)>)[^<]*(</xmp:(?:ModifyDate|MetadataDate)>)`)
+
+// xmpDates sets the document's XMP packet (the catalog's /Metadata) to
+// say it was changed at now, where it has xmp:ModifyDate or
+// xmp:MetadataDate: the document information dictionary's ModDate is set
+// to now, and PDF/A requires the two to agree (ISO 19005-1 §6.7.3). The
+// packet is written unfiltered, as PDF/A-1 wants metadata streams. It
+// returns the stream's object number and whether it changed.
+func xmpDates(xt *model.XRefTable, now time.Time) (int, bool) {
+	root, err := xt.Catalog()
+	if err != nil || root == nil {
+		return 0, false
+	}
+	o, found := root.Find("Metadata")
+	ref, isRef := o.(types.IndirectRef)
+	if !found || !isRef {
+		return 0, false
+	}
+	sd, _, err := xt.DereferenceStreamDict(ref)
+	if err != nil || sd == nil {
+		return 0, false
+	}
+	cp := *sd
+	cp.Dict = sd.Dict.Clone().(types.Dict)
+	if err := cp.Decode(); err != nil {
+		return 0, false
+	}
+	stamp := now.Format("2006-01-02T15:04:05-07:00")
+	content := xmpModifyDates.ReplaceAll(cp.Content, []byte("${1}${3}"+stamp+"${2}${4}"))
+	if bytes.Equal(content, cp.Content) {
+		return 0, false
+	}
+	out := types.StreamDict{Dict: cp.Dict, Content: content, Raw: content}
+	out.Delete("Filter")
+	out.Delete("DecodeParms")
+	out.FilterPipeline = nil
+	l := int64(len(content))
+	out.StreamLength = &l
+	out.Update("Length", types.Integer(l))
+	entry, ok := xt.FindTableEntryForIndRef(&ref)
+	if !ok {
+		return 0, false
+	}
+	entry.Object = out
+	return ref.ObjectNumber.Value(), true
 }
 
 // deflateJPEGs wraps the data of every image XObject coded as JPEG alone

@@ -184,3 +184,33 @@ func TestLayerWordsFitTheirBoxesAndKeepSpaces(t *testing.T) {
 		t.Errorf("lines or spaces lost:\n%q", raw)
 	}
 }
+
+// A PDF/A's XMP packet is kept in agreement with the ModDate the layer
+// sets: its xmp:ModifyDate and xmp:MetadataDate say the same instant
+// (PDF/A requires it; only the Info dictionary's had changed), its other
+// properties (pdfaid) as they were.
+func TestSearchablePDFKeepsXMPDatesWithModDate(t *testing.T) {
+	t.Parallel()
+	xmp := `<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">` +
+		`<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/" pdfaid:part="2" pdfaid:conformance="B" xmp:MetadataDate="2015-03-04T05:06:07Z">` +
+		`<xmp:ModifyDate>2015-03-04T05:06:07Z</xmp:ModifyDate><xmp:CreateDate>2015-03-04T05:06:07Z</xmp:CreateDate></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>`
+	in := pdftest.BuildWithMetadata([]pdftest.Page{{MediaBox: pdftest.Letter}},
+		"<< /Producer (ScannerCo 2.1) /CreationDate (D:20150304050607Z) /ModDate (D:20150304050607Z) >>", xmp)
+	var out bytes.Buffer
+	now := time.Date(2026, 11, 30, 1, 2, 3, 0, time.UTC)
+	page := pageFrom(612, 792, []bboxWord{{S: "minutes", XMin: 72, YMin: 100, XMax: 160, YMax: 114}})
+	if _, err := searchablePDF(&out, in, []*result.Page{page}, Options{}, now); err != nil {
+		t.Fatal(err)
+	}
+	path := writeTemp(t, "out.pdf", out.Bytes())
+	if info := tool(t, "pdfinfo", "-isodates", path); !strings.Contains(info, "ModDate:         2026-11-30T01:02:03Z") {
+		t.Errorf("Info:\n%s", info)
+	}
+	meta := tool(t, "pdfinfo", "-meta", path)
+	for _, want := range []string{`xmp:MetadataDate="2026-11-30T01:02:03+00:00"`, `<xmp:ModifyDate>2026-11-30T01:02:03+00:00</xmp:ModifyDate>`,
+		`<xmp:CreateDate>2015-03-04T05:06:07Z</xmp:CreateDate>`, `pdfaid:part="2"`} {
+		if !strings.Contains(meta, want) {
+			t.Errorf("want %s in the XMP:\n%s", want, meta)
+		}
+	}
+}

@@ -63,7 +63,12 @@ func Build(pages []Page) []byte { return BuildWithInfo(pages, "") }
 // BuildWithInfo writes the PDF with info (a dictionary, "<< … >>") as its
 // document information dictionary, an indirect object; "" writes a small
 // direct one.
-func BuildWithInfo(pages []Page, info string) []byte {
+func BuildWithInfo(pages []Page, info string) []byte { return BuildWithMetadata(pages, info, "") }
+
+// BuildWithMetadata writes the PDF with info as BuildWithInfo and, when
+// xmp is not "", an XMP packet as the catalog's unfiltered /Metadata
+// stream (as PDF/A has it).
+func BuildWithMetadata(pages []Page, info, xmp string) []byte {
 	var objs []string
 	add := func(s string) int { objs = append(objs, s); return len(objs) }
 	add("<< /Type /Catalog /Pages 2 0 R >>")
@@ -134,6 +139,10 @@ func BuildWithInfo(pages []Page, info string) []byte {
 			objs[font-1] = fmt.Sprintf("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding /ToUnicode %d 0 R >>", tu)
 			break
 		}
+	}
+	if xmp != "" {
+		m := add(fmt.Sprintf("<< /Type /Metadata /Subtype /XML /Length %d >>\nstream\n%s\nendstream", len(xmp), xmp))
+		objs[0] = fmt.Sprintf("<< /Type /Catalog /Pages 2 0 R /Metadata %d 0 R >>", m)
 	}
 	infoRef := "<< /Title (Lector test) >>"
 	if info != "" {
