@@ -54,7 +54,7 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 	} else {
 		pages = p.withoutOwnTextPages(ctx, pages, mode == lector.PDFTextForce)
 	}
-	if !redo && !layered(pages) {
+	if !touched(pages, redo) {
 		return bytes.Clone(p.data), PDFOriginal, nil
 	}
 	var buf bytes.Buffer
@@ -144,10 +144,12 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 	return nil, "", errcode.Wrap(errcode.Internal, errors.Join(errs...), "the searchable PDF could not be written")
 }
 
-// layered reports whether any page gets a text layer.
-func layered(pages []*result.Page) bool {
+// touched reports whether any page may change: gets a text layer, or,
+// with redo, is OCR'd (an earlier layer may be removed from it). When
+// none does, the input is returned as it is, damaged or not.
+func touched(pages []*result.Page, redo bool) bool {
 	for _, pg := range pages {
-		if pg != nil && pg.Source != result.SourceText && len(pg.Blocks) > 0 {
+		if pg != nil && pg.Source != result.SourceText && (redo || len(pg.Blocks) > 0) {
 			return true
 		}
 	}

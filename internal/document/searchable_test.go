@@ -606,3 +606,22 @@ func TestForceLayersAPageWhoseOwnTextIsGarbage(t *testing.T) {
 		t.Fatalf("text %q: force left the page unsearchable", got)
 	}
 }
+
+// A damaged PDF (qpdf warns: here a trailer /Size too small, as pdfunite
+// writes) none of whose pages gets a layer — force on born-digital pages —
+// comes back as it is, not repaired.
+func TestDamagedInputWithoutLayersIsReturnedAsItIs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Born digital words")}}})
+	damaged := regexp.MustCompile(`/Size \d+`).ReplaceAll(good, []byte("/Size 2"))
+	p := openFixture(t, damaged)
+	if p.sound(ctx) {
+		t.Fatal("a wrong /Size read as sound")
+	}
+	w, h := p.PageSize(0)
+	out, how, err := p.SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "Born digital words")}, lector.PDFTextForce)
+	if err != nil || how != PDFOriginal || !bytes.Equal(out, damaged) {
+		t.Fatalf("%v (%q), output equal to the input: %v", err, how, bytes.Equal(out, damaged))
+	}
+}
