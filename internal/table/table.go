@@ -664,21 +664,23 @@ func borderless(words []result.Word, rules []Rule, h int) *result.Table {
 	return t
 }
 
-// joinStackedHeads joins the lines of column headings wrapped over
-// several lines: above the first row of figures (a row whose filled
-// cells open with a digit, half of them or more), a line that leaves the
-// label column empty, spans no columns (a group heading does) and has
-// text only over filled cells of the next line, which is above the
-// figures too, goes into that line, each heading's words first.
-func joinStackedHeads(t *result.Table) {
+// plainRows reports whether t is a table the line-joining rules read:
+// two columns or more and no cell spanning rows.
+func plainRows(t *result.Table) bool {
 	if t.Cols < 2 {
-		return
+		return false
 	}
 	for _, c := range t.Cells {
 		if c.RowSpan > 1 {
-			return
+			return false
 		}
 	}
+	return true
+}
+
+// rowsOf lists t's cells row by row (pointers into t.Cells; a cell whose
+// row is past t.Rows is left out).
+func rowsOf(t *result.Table) [][]*result.Cell {
 	rows := make([][]*result.Cell, t.Rows)
 	for i := range t.Cells {
 		c := &t.Cells[i]
@@ -686,6 +688,20 @@ func joinStackedHeads(t *result.Table) {
 			rows[c.Row] = append(rows[c.Row], c)
 		}
 	}
+	return rows
+}
+
+// joinStackedHeads joins the lines of column headings wrapped over
+// several lines: above the first row of figures (a row whose filled
+// cells open with a digit, half of them or more), a line that leaves the
+// label column empty, spans no columns (a group heading does) and has
+// text only over filled cells of the next line, which is above the
+// figures too, goes into that line, each heading's words first.
+func joinStackedHeads(t *result.Table) {
+	if !plainRows(t) {
+		return
+	}
+	rows := rowsOf(t)
 	figures := t.Rows
 	for r := range t.Rows {
 		filled, digits := 0, 0
@@ -770,21 +786,10 @@ func joinStackedHeads(t *result.Table) {
 // headings are lines of a label alone too, but the rows under them carry
 // their own labels.
 func joinCentred(t *result.Table) {
-	if t.Cols < 2 {
+	if !plainRows(t) {
 		return
 	}
-	for _, c := range t.Cells {
-		if c.RowSpan > 1 {
-			return
-		}
-	}
-	rows := make([][]*result.Cell, t.Rows)
-	for i := range t.Cells {
-		c := &t.Cells[i]
-		if c.Row < t.Rows {
-			rows[c.Row] = append(rows[c.Row], c)
-		}
-	}
+	rows := rowsOf(t)
 	label := func(r int) *result.Cell {
 		for _, c := range rows[r] {
 			if c.Col == 0 && c.ColSpan == 1 {
@@ -843,20 +848,15 @@ func joinCentred(t *result.Table) {
 // labels its rows. Such a row leaves the first column empty under a
 // filled one, has text only under filled cells of the row above, and is
 // not a row of figures filling every other column (a group's second
-// row) nor a heading spanning more than half the columns; the first column must be filled in at least half the body rows
-// (a column of labels). may(r) says whether rows r-1 and r may be joined
+// row) nor a heading spanning more than half the columns; the first
+// column must be filled in at least a third of the body rows (a column of
+// labels). may(r) says whether rows r-1 and r may be joined
 // at all (a ruled table: no rule between them). Cells spanning rows stop
 // a join. It is the classic multi-line cell rule of table readers
 // (continuation lines sit under a cell's first line, the other columns
 // blank).
 func joinContinued(t *result.Table, may func(r int) bool) {
-	rows := make([][]*result.Cell, t.Rows)
-	for i := range t.Cells {
-		c := &t.Cells[i]
-		if c.Row < t.Rows {
-			rows[c.Row] = append(rows[c.Row], c)
-		}
-	}
+	rows := rowsOf(t)
 	cellAt := func(row []*result.Cell, col int) *result.Cell {
 		for _, c := range row {
 			if col >= c.Col && col < c.Col+c.ColSpan {
