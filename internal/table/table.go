@@ -691,6 +691,31 @@ func rowsOf(t *result.Table) [][]*result.Cell {
 	return rows
 }
 
+// dropJoined removes the rows marked in join (rows whose cells were
+// joined into another row: their cells are empty or moved) and numbers
+// the remaining rows from 0; join has t.Rows entries.
+func dropJoined(t *result.Table, join []bool) {
+	var cells []result.Cell
+	newRow := make([]int, t.Rows)
+	n := 0
+	for r := range t.Rows {
+		if !join[r] {
+			n++
+		}
+		newRow[r] = n - 1
+	}
+	for _, c := range t.Cells {
+		if c.Row < t.Rows && join[c.Row] {
+			continue
+		}
+		if c.Row < t.Rows {
+			c.Row = newRow[c.Row]
+		}
+		cells = append(cells, c)
+	}
+	t.Cells, t.Rows = cells, n
+}
+
 // joinStackedHeads joins the lines of column headings wrapped over
 // several lines: above the first row of figures (a row whose filled
 // cells open with a digit, half of them or more), a line that leaves the
@@ -755,27 +780,14 @@ func joinStackedHeads(t *result.Table) {
 			b.Box = b.Box.Union(c.Box)
 		}
 	}
-	var cells []result.Cell
-	newRow := make([]int, t.Rows)
-	n, header := 0, t.HeaderRows
-	for r := range t.Rows {
-		if !join[r] {
-			n++
-		} else if r < t.HeaderRows {
+	header := t.HeaderRows
+	for r := range min(t.HeaderRows, t.Rows) {
+		if join[r] {
 			header--
 		}
-		newRow[r] = n - 1
 	}
-	for _, c := range t.Cells { // a joined line's cells are empty or moved
-		if c.Row < t.Rows && join[c.Row] {
-			continue
-		}
-		if c.Row < t.Rows {
-			c.Row = newRow[c.Row]
-		}
-		cells = append(cells, c)
-	}
-	t.Cells, t.Rows, t.HeaderRows = cells, n, max(min(header, n), 1)
+	dropJoined(t, join)
+	t.HeaderRows = max(min(header, t.Rows), 1)
 }
 
 // joinCentred joins a row label set on three lines around its row's
@@ -822,25 +834,7 @@ func joinCentred(t *result.Table) {
 		l.Box = top.Box.Union(bottom.Box)
 		join[r-1], join[r+1] = true, true
 	}
-	var cells []result.Cell
-	newRow := make([]int, t.Rows)
-	n := 0
-	for r := range t.Rows {
-		if !join[r] {
-			n++
-		}
-		newRow[r] = n - 1
-	}
-	for _, c := range t.Cells { // a joined line's cells are empty or moved
-		if c.Row < t.Rows && join[c.Row] {
-			continue
-		}
-		if c.Row < t.Rows {
-			c.Row = newRow[c.Row]
-		}
-		cells = append(cells, c)
-	}
-	t.Cells, t.Rows = cells, n
+	dropJoined(t, join)
 }
 
 // joinContinued merges into the row above each body row that continues
@@ -924,25 +918,7 @@ func joinContinued(t *result.Table, may func(r int) bool) {
 			a.Box = a.Box.Union(c.Box)
 		}
 	}
-	var cells []result.Cell
-	newRow := make([]int, t.Rows)
-	n := 0
-	for r := range t.Rows {
-		if !join[r] {
-			n++
-		}
-		newRow[r] = n - 1
-	}
-	for _, c := range t.Cells {
-		if c.Row < t.Rows && join[c.Row] {
-			continue
-		}
-		if c.Row < t.Rows {
-			c.Row = newRow[c.Row]
-		}
-		cells = append(cells, c)
-	}
-	t.Cells, t.Rows = cells, n
+	dropJoined(t, join)
 }
 
 // joinWrapped merges rows that continue the cells above them — every
