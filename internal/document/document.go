@@ -178,18 +178,63 @@ func openImage(kind string, data []byte, lim Limits) (*Image, error) {
 			}
 		}
 	}
+	if w, h, _, ok := im.square(); ok {
+		if err := checkPixels(w, h, lim, 1); err != nil {
+			return nil, err
+		}
+	}
 	return im, nil
+}
+
+// square is the image's size, stored (not upright), once resampled to
+// square pixels, and ok whether it needs that (squareScale).
+func (im *Image) square() (w, h int, stored [2]int, ok bool) {
+	stored = [2]int{im.Width, im.Height}
+	if im.orientation.QuarterTurns%2 == 1 {
+		stored = [2]int{im.Height, im.Width}
+	}
+	fx, fy, ok := squareScale(im.dpi, im.ydpi)
+	if !ok {
+		return 0, 0, stored, false
+	}
+	w, h = squareSize(stored[0], stored[1], fx, fy)
+	return w, h, stored, true
 }
 
 // NumPages is 1.
 func (im *Image) NumPages() int { return 1 }
 
-// PageSize returns the image's size, upright.
-func (im *Image) PageSize(int) (int, int) { return im.Width, im.Height }
+// PageSize returns the image's size, upright, as the engine gets it: at
+// square pixels when its resolutions differ (Page).
+func (im *Image) PageSize(int) (int, int) {
+	w, h, _, ok := im.square()
+	switch {
+	case !ok:
+		return im.Width, im.Height
+	case im.orientation.QuarterTurns%2 == 1:
+		return h, w
+	}
+	return w, h
+}
 
-// PageBits returns the image's bits per pixel as stored (1 for a bilevel
-// scan; 0 unknown).
-func (im *Image) PageBits(int) int { return im.bits }
+// PageBits returns the image's bits per pixel as the engine gets it: as
+// stored (1 for a bilevel scan; 0 unknown), or 8 (gray) or 24 (colour)
+// once resampled to square pixels.
+func (im *Image) PageBits(int) int {
+	if _, _, _, ok := im.square(); ok {
+		return resampledBits(im.bits)
+	}
+	return im.bits
+}
+
+// resampledBits is the bits per pixel of a page of bits once resampled
+// (squarePixels): 8 for one channel, 24 for colour.
+func resampledBits(bits int) int {
+	if bits > 0 && bits <= 8 {
+		return 8
+	}
+	return 24
+}
 
 // imageBits is an encoded image's bits per pixel: from a PNG's IHDR (bit
 // depth × channels of its colour type, PNG spec. §11.2.2), else from the
@@ -216,9 +261,24 @@ func imageBits(data []byte, m color.Model) int {
 	return 0
 }
 
-// Page returns the encoded image.
+// Page returns the encoded image; one whose horizontal and vertical
+// resolutions differ (a fax's 204 × 98 dpi) is resampled to square pixels
+// at the higher one (squarePixels), SourceWidth and SourceHeight its size
+// as it is, so that the engine reads its text in its true proportions.
 func (im *Image) Page(_ context.Context, i int, _ string) (engine.Image, error) {
-	return engine.Image{Number: i + 1, Width: im.Width, Height: im.Height, Format: im.Format, Data: im.Data, Orientation: im.orientation, DPI: im.dpi}, nil
+	out := engine.Image{Number: i + 1, Width: im.Width, Height: im.Height, Format: im.Format, Data: im.Data, Orientation: im.orientation, DPI: im.dpi}
+	w, h, _, ok := im.square()
+	if !ok {
+		return out, nil
+	}
+	data, format, err := squarePixels(im.Data, 0, w, h, false)
+	if err != nil {
+		return engine.Image{}, err
+	}
+	out.SourceWidth, out.SourceHeight = im.Width, im.Height
+	out.Width, out.Height = im.PageSize(i)
+	out.Data, out.Format, out.DPI = data, format, max(im.dpi, im.ydpi)
+	return out, nil
 }
 
 // Close does nothing.

@@ -126,6 +126,11 @@ func openTIFF(data []byte, lim Limits, dir string) (*TIFF, error) {
 		t.sizes = append(t.sizes, [2]int{w, h})
 		t.dpi = append(t.dpi, tiffDPI(xres, unit))
 		t.ydpi = append(t.ydpi, tiffDPI(yres, unit))
+		if fx, fy, ok := squareScale(t.dpi[page-1], t.ydpi[page-1]); ok {
+			if err := checkPixels(int(float64(w)*fx), int(float64(h)*fy), lim, page); err != nil {
+				return nil, err
+			}
+		}
 		g := g4Page{strips: strips, blackIs1: photo == 1, reversed: fill == 2}
 		g.fax = (comp == 2 || comp == 3 || comp == 4) && bits == 1 && spp == 1 && (photo == 0 || photo == 1)
 		g.ok = comp == 4 && bits == 1 && spp == 1 && (photo == 0 || photo == 1) && t6&2 == 0 && strips >= 1 && counts == strips
@@ -163,18 +168,43 @@ func tiffDPI(xres float64, unit int) int {
 // NumPages returns the page count.
 func (t *TIFF) NumPages() int { return len(t.sizes) }
 
-// PageBits returns page i's bits per pixel as stored (1 for a bilevel
-// scan).
-func (t *TIFF) PageBits(i int) int { return t.bits[i] }
+// PageBits returns page i's bits per pixel as the engine gets it: as
+// stored (1 for a bilevel scan), or 8 or 24 once resampled to square
+// pixels (Page).
+func (t *TIFF) PageBits(i int) int {
+	if _, _, ok := squareScale(t.dpi[i], t.ydpi[i]); ok {
+		return resampledBits(t.bits[i])
+	}
+	return t.bits[i]
+}
 
-// PageSize returns page i's size.
-func (t *TIFF) PageSize(i int) (int, int) { return t.sizes[i][0], t.sizes[i][1] }
+// PageSize returns page i's size as the engine gets it: at square pixels
+// when its resolutions differ (Page).
+func (t *TIFF) PageSize(i int) (int, int) {
+	w, h := t.sizes[i][0], t.sizes[i][1]
+	if fx, fy, ok := squareScale(t.dpi[i], t.ydpi[i]); ok {
+		return squareSize(w, h, fx, fy)
+	}
+	return w, h
+}
 
-// Page returns page i: the file and its index.
+// Page returns page i: the file and its index; a page whose horizontal
+// and vertical resolutions differ (a 204 × 98-dpi fax) is decoded and
+// resampled to square pixels at the higher one (squarePixels), with its
+// size as it is in SourceWidth and SourceHeight.
 func (t *TIFF) Page(_ context.Context, i int, _ string) (engine.Image, error) {
 	w, h := t.PageSize(i)
-	return engine.Image{Number: i + 1, Width: w, Height: h, Format: "tiff", Data: t.data,
-		TIFFPage: i + 1}, nil
+	out := engine.Image{Number: i + 1, Width: w, Height: h, Format: "tiff", Data: t.data, TIFFPage: i + 1}
+	if _, _, ok := squareScale(t.dpi[i], t.ydpi[i]); !ok {
+		return out, nil
+	}
+	data, format, err := squarePixels(t.data, i+1, w, h, t.g4[i].fax && t.g4[i].blackIs1)
+	if err != nil {
+		return engine.Image{}, err
+	}
+	out.SourceWidth, out.SourceHeight = t.sizes[i][0], t.sizes[i][1]
+	out.Data, out.Format, out.TIFFPage, out.DPI = data, format, 0, max(t.dpi[i], t.ydpi[i])
+	return out, nil
 }
 
 // Close does nothing.

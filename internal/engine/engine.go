@@ -70,6 +70,14 @@ type Image struct {
 	// PDFPage is the 1-based page of the PDF this image was rendered from;
 	// 0 when the input was an image.
 	PDFPage int
+	// SourceWidth and SourceHeight, when not 0, are the page's upright size
+	// in the input's own pixels: the input's pixels were not square (a
+	// 204 × 98-dpi fax) and Data is the page resampled to square pixels at
+	// the higher resolution (Width × Height, DPI that resolution). Engines
+	// read Data as any page; the task runtime maps the result's boxes back
+	// onto the input's pixels (result.Page.Scale). They stay in this
+	// process: a runner never needs them.
+	SourceWidth, SourceHeight int
 	// Text, when set, is the page's own words (a PDF page read from its
 	// text layer: blocks, lines and words with boxes in this image's
 	// pixels). An engine that analyses layout (structure) takes them as

@@ -3,6 +3,8 @@
 // page pixels and a confidence in [0,100]. It imports nothing of Lector's.
 package result
 
+import "math"
+
 // Box is an axis-aligned rectangle in page pixels: X0,Y0 inclusive top-left,
 // X1,Y1 exclusive bottom-right.
 type Box struct {
@@ -244,4 +246,53 @@ func (p *Page) Text() string {
 		}
 	}
 	return string(out)
+}
+
+// Scale maps the page onto a grid sx times as wide and sy times as tall
+// (its pixels resampled back to another resolution on each axis): every
+// box (blocks, paragraphs, lines, words, table cells), every polygon point
+// and the page's Width and Height are multiplied, edges rounded to the
+// nearest pixel (a box keeps at least one pixel a side where it had one).
+// The factors are in the page's own frame, after Rotation: a caller
+// undoing a resampling of the upright input swaps them for a page turned
+// 90° or 270°.
+func (p *Page) Scale(sx, sy float64) {
+	sc := func(v int, f float64) int { return int(math.Round(float64(v) * f)) }
+	box := func(b Box) Box {
+		if b == (Box{}) {
+			return b
+		}
+		o := Box{sc(b.X0, sx), sc(b.Y0, sy), sc(b.X1, sx), sc(b.Y1, sy)}
+		if b.X1 > b.X0 && o.X1 <= o.X0 {
+			o.X1 = o.X0 + 1
+		}
+		if b.Y1 > b.Y0 && o.Y1 <= o.Y0 {
+			o.Y1 = o.Y0 + 1
+		}
+		return o
+	}
+	p.Width, p.Height = sc(p.Width, sx), sc(p.Height, sy)
+	for bi := range p.Blocks {
+		b := &p.Blocks[bi]
+		b.Box = box(b.Box)
+		for pi := range b.Paragraphs {
+			para := &b.Paragraphs[pi]
+			para.Box = box(para.Box)
+			for li := range para.Lines {
+				l := &para.Lines[li]
+				l.Box = box(l.Box)
+				for i, pt := range l.Polygon {
+					l.Polygon[i] = Point{sc(pt.X, sx), sc(pt.Y, sy)}
+				}
+				for wi := range l.Words {
+					l.Words[wi].Box = box(l.Words[wi].Box)
+				}
+			}
+		}
+		if b.Table != nil {
+			for ci := range b.Table.Cells {
+				b.Table.Cells[ci].Box = box(b.Table.Cells[ci].Box)
+			}
+		}
+	}
 }

@@ -636,6 +636,19 @@ func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev st
 				return fmt.Errorf("page %d: %w", i+1, err)
 			}
 			page.Number = i + 1
+			if im.SourceWidth > 0 && im.Width > 0 && im.Height > 0 {
+				// Read at square pixels: the boxes go back onto the
+				// input's own pixels, which every output is drawn over.
+				sx, sy := float64(im.SourceWidth)/float64(im.Width), float64(im.SourceHeight)/float64(im.Height)
+				if page.Rotation%180 != 0 {
+					sx, sy = sy, sx
+				}
+				page.Scale(sx, sy)
+				page.Width, page.Height = im.SourceWidth, im.SourceHeight
+				if page.Rotation%180 != 0 {
+					page.Width, page.Height = im.SourceHeight, im.SourceWidth
+				}
+			}
 			switch {
 			case im.Text != nil:
 				page.Source = result.SourceText
