@@ -239,6 +239,10 @@ type Resources struct {
 	// went in losslessly in another coding than the file's, which the PDF
 	// library could not embed); empty when no PDF was made.
 	PDFOutput string `json:"pdf_output,omitempty"`
+	// PDFError, when set, says why the searchable PDF asked for was not
+	// made (code pdf_not_written, the cause in its message): the task
+	// succeeded with its other formats, every page recognised.
+	PDFError *Error `json:"pdf_error,omitempty"`
 }
 
 // Pages is a task's progress.

@@ -143,10 +143,14 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	wg.Wait()
 
 	failed := 0
-	for _, r := range results {
+	for i, r := range results {
 		if r.Error != nil {
 			failed++
-			fmt.Fprintf(io.Stderr, "%s: %s: %s\n", r.File, r.Error.Code, r.Error.Message)
+			kept := ""
+			if p := keptResultPath(r, paths, i); p != "" {
+				kept = "; the recognised text is kept in " + p
+			}
+			fmt.Fprintf(io.Stderr, "%s: %s: %s%s\n", r.File, r.Error.Code, r.Error.Message, kept)
 		} else if line := pagesSummary(r); line != "" {
 			fmt.Fprintf(io.Stderr, "%s: %s\n", r.File, line)
 		}
@@ -234,7 +238,13 @@ func ocrFile(ctx context.Context, rt *task.Runtime, file, dir string, lim docume
 	if err != nil {
 		return fail(err)
 	}
-	return ocrOutput{File: file, Schema: render.Schema, Pages: res.Pages, Resources: &res.Resources, pdf: res.PDF}
+	out := ocrOutput{File: file, Schema: render.Schema, Pages: res.Pages, Resources: &res.Resources, pdf: res.PDF}
+	if e := res.Resources.PDFError; e != nil && opts.PDF {
+		// The PDF asked for was not made: the file failed, but its pages
+		// were recognised and are kept (writeOCR writes them as JSON).
+		out.Error = &lector.Error{Code: e.Code, Message: e.Message}
+	}
+	return out
 }
 
 func readLimited(file string, limit int64) ([]byte, error) {
@@ -355,6 +365,16 @@ func writeOCR(stdout io.Writer, results []ocrOutput, format, out string, paths [
 		}
 	}
 	for i, r := range results {
+		if p := keptResultPath(r, paths, i); p != "" {
+			b, err := renderOutput(r, "json")
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				return err
+			}
+			continue
+		}
 		if r.Error != nil {
 			continue
 		}
@@ -370,6 +390,25 @@ func writeOCR(stdout io.Writer, results []ocrOutput, format, out string, paths [
 		}
 	}
 	return nil
+}
+
+// keptResultPath is where a file whose searchable PDF could not be written
+// (pdf_not_written: its pages were recognised) has its result written as
+// JSON instead, so that a long run's recognition is not lost: its output
+// path with .json in place of its extension (scan.ocr.pdf →
+// scan.ocr.json). "" for any other result, for standard output (a PDF
+// stream gets no JSON in its place), and where that path is the input.
+func keptResultPath(r ocrOutput, paths []string, i int) string {
+	if r.Error == nil || r.Error.Code != string(errcode.PDFNotWritten) || len(r.Pages) == 0 || i >= len(paths) {
+		return ""
+	}
+	p := strings.TrimSuffix(paths[i], filepath.Ext(paths[i])) + ".json"
+	if a, err := os.Stat(p); err == nil {
+		if b, err := os.Stat(r.File); err == nil && os.SameFile(a, b) {
+			return ""
+		}
+	}
+	return p
 }
 
 // writeAssets writes the figure images a Markdown or HTML result links,

@@ -42,13 +42,18 @@ const (
 	// DeviceUnavailable: the device asked for is not here, is turned off,
 	// or cannot run the model (no GPU, no CUDA driver, a CPU-only model).
 	DeviceUnavailable Code = "device_unavailable"
+	// PDFNotWritten: the searchable PDF could not be written, even after
+	// its fallbacks (qpdf's repair, pages rebuilt by poppler, an image
+	// re-coded). The task still succeeds with its other formats; only
+	// its PDF is missing, and asking for it answers this code.
+	PDFNotWritten Code = "pdf_not_written"
 )
 
 // All lists every code, in the order above (for tables that must cover
 // them all, such as the HTTP server's statuses).
 var All = []Code{Internal, InvalidArgument, UnknownModel, QueueFull, InsufficientMemory, UnsupportedMediaType,
 	InvalidDocument, TooLarge, TooManyPages, TooManyPixels, EncryptedPDF, ModelLoadFailed, EngineCrashed, Timeout,
-	Canceled, Unavailable, NotFound, NotFinished, Gone, Unauthorized, Forbidden, DeviceUnavailable}
+	Canceled, Unavailable, NotFound, NotFinished, Gone, Unauthorized, Forbidden, DeviceUnavailable, PDFNotWritten}
 
 // Retryable reports whether a task that failed with code may succeed if it
 // runs again unchanged: a crashed engine or a node going away, never a bad

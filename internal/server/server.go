@@ -202,6 +202,7 @@ var statusOf = map[errcode.Code]int{
 	errcode.Forbidden:            http.StatusForbidden,
 	errcode.NotFinished:          http.StatusConflict,
 	errcode.Gone:                 http.StatusGone,
+	errcode.PDFNotWritten:        http.StatusUnprocessableEntity,
 	errcode.QueueFull:            http.StatusServiceUnavailable,
 	errcode.InsufficientMemory:   http.StatusServiceUnavailable,
 	errcode.Unavailable:          http.StatusServiceUnavailable,

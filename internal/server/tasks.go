@@ -281,6 +281,10 @@ func (s *Server) ocr(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, SyncResponse{Task: res.Task, Schema: render.Schema, Pages: res.Pages})
 		return
 	}
+	if err := service.PDFNotWritten(res.Task.Resources); err != nil && format == "pdf" {
+		s.fail(w, r, err) // the task is recorded as succeeded, without its PDF: another format must be asked for
+		return
+	}
 	out, err := service.RenderAll(render.Document{Pages: res.Pages, PDF: res.PDF}, []string{format})
 	if err != nil {
 		s.fail(w, r, err)

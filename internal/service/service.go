@@ -553,6 +553,11 @@ func (s *Service) Result(ctx context.Context, subject, id, format string, w func
 	case !slices.Contains(t.Formats, format):
 		return errcode.New(errcode.NotFound, "task %s was made in %s; submit with formats=%s to get %s", id, strings.Join(t.Formats, ", "), format, format)
 	}
+	if format == "pdf" {
+		if err := PDFNotWritten(toAPI(t).Resources); err != nil {
+			return err
+		}
+	}
 	size, ok, err := s.cfg.Store.BlobSize(ctx, id, format)
 	if err != nil {
 		return err
@@ -718,6 +723,25 @@ func toAPI(t *store.Task) *api.Task {
 		}
 	}
 	return out
+}
+
+// madeFormats are the formats a task that ran can be rendered to: those
+// asked for, less the searchable PDF when it could not be written
+// (Resources.PDFError; asking for it answers that error, Result).
+func madeFormats(formats []string, r task.Resources) []string {
+	if r.PDFError == nil {
+		return formats
+	}
+	return slices.DeleteFunc(slices.Clone(formats), func(f string) bool { return f == "pdf" })
+}
+
+// PDFNotWritten is the error a task's searchable PDF answers when it could
+// not be written (nil when it could, or was not asked for).
+func PDFNotWritten(r *lector.Resources) error {
+	if r == nil || r.PDFError == nil {
+		return nil
+	}
+	return errcode.New(errcode.PDFNotWritten, "%s", r.PDFError.Message)
 }
 
 // RenderAll renders doc in each format, for storing.

@@ -347,7 +347,15 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (*Result, e
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, err
+			if errcode.IsStorage(err) { // the server's disk, not the document: run again
+				return nil, errcode.Storage(err)
+			}
+			// A PDF that cannot be written after every fallback loses
+			// only itself: the pages recognised stay, the task succeeds
+			// with its other formats, and says why there is no PDF.
+			res.PDF, r.PDFOutput = nil, ""
+			r.PDFError = &lector.Error{Code: string(errcode.PDFNotWritten), Message: "the searchable PDF could not be written: " + errcode.Message(err)}
+			rt.o.Log.Warn("searchable PDF not written", "task", o.TaskID, "code", errcode.Of(err), "err", err)
 		}
 	}
 	r.RunTime = lector.Millis(rt.o.Clock.Now().Sub(start))

@@ -2,12 +2,15 @@ package task
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -686,9 +689,10 @@ func TestAdmitHoldsNothingAfterAnError(t *testing.T) {
 // textDoc is a document whose pages in text are read from their own text.
 type textDoc struct {
 	pagesDoc
-	text  map[int]bool
-	modes []lector.PDFText
-	pdf   []byte
+	text   map[int]bool
+	modes  []lector.PDFText
+	pdf    []byte
+	pdfErr error // what SearchablePDF fails with (nil: it succeeds)
 }
 
 func (d *textDoc) TextPage(_ context.Context, i int, mode lector.PDFText) (*result.Page, error) {
@@ -700,7 +704,39 @@ func (d *textDoc) TextPage(_ context.Context, i int, mode lector.PDFText) (*resu
 }
 
 func (d *textDoc) SearchablePDF(_ context.Context, pages []*result.Page, _ lector.PDFText) ([]byte, string, error) {
+	if d.pdfErr != nil {
+		return nil, "", d.pdfErr
+	}
 	return d.pdf, "original", nil
+}
+
+// TestAPDFThatCannotBeWrittenLosesOnlyItself: a searchable PDF that fails
+// after every fallback leaves the task succeeded with every page
+// recognised, no PDF, and the reason in PDFError (pdf_not_written, the
+// cause in its message); a storage fault (the disk full) fails the task
+// as unavailable, to run again.
+func TestAPDFThatCannotBeWrittenLosesOnlyItself(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	doc := &textDoc{pagesDoc: pagesDoc{{1000, 1000}, {1000, 1000}}, text: map[int]bool{0: true},
+		pdfErr: errcode.Wrap(errcode.InvalidDocument, errors.New("xref broken"), "pdftocairo could not rebuild page 2")}
+	res, err := b.rt.Run(t.Context(), doc, Options{Model: "m:a", Device: "cpu", PDF: true})
+	if err != nil {
+		t.Fatalf("the task failed: %v", err)
+	}
+	if len(res.Pages) != 2 || res.Pages[0] == nil || res.Pages[1] == nil || res.Pages[1].Source != "ocr" {
+		t.Fatalf("pages %+v", res.Pages)
+	}
+	r := res.Resources
+	if res.PDF != nil || r.PDFOutput != "" || r.PDFError == nil || r.PDFError.Code != "pdf_not_written" ||
+		!strings.Contains(r.PDFError.Message, "pdftocairo could not rebuild page 2") || r.PagesOCR != 1 || r.PagesText != 1 {
+		t.Fatalf("resources %+v (pdf error %+v), pdf %q", r, r.PDFError, res.PDF)
+	}
+	full := &textDoc{pagesDoc: pagesDoc{{1000, 1000}}, pdfErr: fmt.Errorf("writing the layer: %w", syscall.ENOSPC)}
+	if _, err := b.rt.Run(t.Context(), full, Options{Model: "m:a", Device: "cpu", PDF: true}); errcode.Of(err) != errcode.Unavailable {
+		t.Fatalf("a full disk: %v (%s), want unavailable", err, errcode.Of(err))
+	}
+	b.quiescent(t)
 }
 
 // TestPagesReadFromTextSkipTheModel: pages a document reads from its own
