@@ -271,7 +271,7 @@ func (im *Image) Page(_ context.Context, i int, _ string) (engine.Image, error) 
 	if !ok {
 		return out, nil
 	}
-	data, format, err := squarePixels(im.Data, 0, w, h, false)
+	data, format, err := squarePixels(im.Data, 0, w, h)
 	if err != nil {
 		return engine.Image{}, err
 	}

@@ -8,7 +8,6 @@ import (
 	"image/png"
 	"math"
 
-	"github.com/hhrutter/tiff"
 	"golang.org/x/image/draw"
 
 	"github.com/lector-ocr/lector/internal/engine"
@@ -49,19 +48,13 @@ func squareSize(w, h int, fx, fy float64) (int, int) {
 // tools, sharp on text edges without a Lanczos filter's ringing). A
 // bilevel or gray page comes back as 8-bit gray PGM (it costs nothing to
 // write or read, as rendered PDF pages are), a colour one as RGB PNG.
-// invert turns the decoded page's gray over: a CCITT-coded TIFF page with
-// PhotometricInterpretation 1 (BlackIsZero), whose coder's white runs
-// print black, is decoded negative by the TIFF decoder (it takes the
-// coder's white for white whatever the photometric). Errors are
-// invalid_document.
-func squarePixels(data []byte, tiffPage, w, h int, invert bool) ([]byte, string, error) {
+// TIFF pages are decoded by engine.DecodeTIFFPage (a BlackIsZero CCITT
+// page as it shows). Errors are invalid_document.
+func squarePixels(data []byte, tiffPage, w, h int) ([]byte, string, error) {
 	var src image.Image
 	var err error
 	if tiffPage > 0 {
-		var off int64
-		if off, err = engine.TIFFPageOffset(data, tiffPage); err == nil {
-			src, err = tiff.DecodeAt(bytes.NewReader(data), off)
-		}
+		src, err = engine.DecodeTIFFPage(data, tiffPage)
 	} else {
 		src, _, err = image.Decode(bytes.NewReader(data))
 	}
@@ -69,14 +62,6 @@ func squarePixels(data []byte, tiffPage, w, h int, invert bool) ([]byte, string,
 		return nil, "", errcode.Wrap(errcode.InvalidDocument, err, "decoding the page to resample it to square pixels")
 	}
 	if gray := asGray(src); gray != nil {
-		if invert {
-			if gray == src {
-				gray = &image.Gray{Pix: bytes.Clone(gray.Pix), Stride: gray.Stride, Rect: gray.Rect}
-			}
-			for i, v := range gray.Pix {
-				gray.Pix[i] = 255 - v
-			}
-		}
 		dst := image.NewGray(image.Rect(0, 0, w, h))
 		draw.CatmullRom.Scale(dst, dst.Rect, gray, gray.Rect, draw.Src, nil)
 		var buf bytes.Buffer

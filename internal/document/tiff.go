@@ -3,6 +3,9 @@ package document
 import (
 	"context"
 	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strconv"
 
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
@@ -192,13 +195,22 @@ func (t *TIFF) PageSize(i int) (int, int) {
 // and vertical resolutions differ (a 204 × 98-dpi fax) is decoded and
 // resampled to square pixels at the higher one (squarePixels), with its
 // size as it is in SourceWidth and SourceHeight.
-func (t *TIFF) Page(_ context.Context, i int, _ string) (engine.Image, error) {
+func (t *TIFF) Page(ctx context.Context, i int, ws string) (engine.Image, error) {
 	w, h := t.PageSize(i)
 	out := engine.Image{Number: i + 1, Width: w, Height: h, Format: "tiff", Data: t.data, TIFFPage: i + 1}
 	if _, _, ok := squareScale(t.dpi[i], t.ydpi[i]); !ok {
 		return out, nil
 	}
-	data, format, err := squarePixels(t.data, i+1, w, h, t.g4[i].fax && t.g4[i].blackIs1)
+	data, format, err := squarePixels(t.data, i+1, w, h)
+	if err != nil && t.g4[i].fax {
+		// The TIFF decoder fails on some fax codings (Group 3 2-D:
+		// "ccitt: invalid code"); libtiff's tiffcp re-codes the page
+		// uncompressed, without loss, and that is decoded.
+		var page []byte
+		if page, err = t.uncompressedPage(ctx, i, ws); err == nil {
+			data, format, err = squarePixels(page, 1, w, h)
+		}
+	}
 	if err != nil {
 		return engine.Image{}, err
 	}
@@ -209,3 +221,22 @@ func (t *TIFF) Page(_ context.Context, i int, _ string) (engine.Image, error) {
 
 // Close does nothing.
 func (t *TIFF) Close() error { return nil }
+
+// uncompressedPage is page i alone, re-coded uncompressed by libtiff's
+// tiffcp (its "file,N" picks directory N, from 0) in a directory of its
+// own under ws (pages run at once). Errors are invalid_document.
+func (t *TIFF) uncompressedPage(ctx context.Context, i int, ws string) ([]byte, error) {
+	dir, err := os.MkdirTemp(ws, "page-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	in, out := filepath.Join(dir, "in.tif"), filepath.Join(dir, "out.tif")
+	if err := os.WriteFile(in, t.data, 0o600); err != nil {
+		return nil, err
+	}
+	if _, err := run(ctx, t.lim, "tiffcp", "-c", "none", in+","+strconv.Itoa(i), out); err != nil {
+		return nil, errcode.Wrap(errcode.InvalidDocument, err, "re-coding TIFF page %d to read it", i+1)
+	}
+	return os.ReadFile(out)
+}

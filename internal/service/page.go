@@ -7,8 +7,6 @@ import (
 	"image/png"
 	"os"
 
-	"github.com/hhrutter/tiff"
-
 	"github.com/lector-ocr/lector/internal/document"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
@@ -67,11 +65,10 @@ func (s *Service) PageImage(ctx context.Context, subject, id string, page int) (
 	case "png", "jpeg", "gif", "bmp", "webp":
 		return bytes.Clone(in), kind, nil
 	case "tiff":
-		off, err := engine.TIFFPageOffset(in, page)
-		if err != nil {
+		img, err := engine.DecodeTIFFPage(in, page)
+		if errcode.Of(err) == errcode.InvalidDocument {
 			return nil, "", err
 		}
-		img, err := tiff.DecodeAt(bytes.NewReader(in), off)
 		if err != nil {
 			return nil, "", errcode.Wrap(errcode.InvalidDocument, err, "decoding page %d", page)
 		}

@@ -10,7 +10,6 @@ import (
 	_ "image/png"
 	"math"
 
-	"github.com/hhrutter/tiff"
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/webp"
 
@@ -31,18 +30,13 @@ func newBGR(w, h int) *bgr { return &bgr{W: w, H: h, Pix: make([]byte, 3*w*h)} }
 func decode(data []byte) (*bgr, error) { return decodePage(data, 1) }
 
 // decodePage is decode of a TIFF's page (1-based; other formats have one).
-// TIFFs are read by github.com/hhrutter/tiff (pdfcpu's maintained
-// extension of golang.org/x/image/tiff, already in the module graph): it
-// decodes the page at its directory (DecodeAt) and reads CCITT G3/G4 (fax
-// and scanner bilevel pages), old-style JPEG and CMYK as x/image/tiff does
-// not.
+// TIFFs are read by engine.DecodeTIFFPage (github.com/hhrutter/tiff,
+// pdfcpu's maintained extension of golang.org/x/image/tiff: CCITT G3/G4,
+// old-style JPEG and CMYK, which x/image/tiff does not read; a BlackIsZero
+// fax page the right way round).
 func decodePage(data []byte, page int) (*bgr, error) {
 	if isTIFF(data) {
-		off, err := engine.TIFFPageOffset(data, page)
-		if err != nil {
-			return nil, err
-		}
-		src, err := tiff.DecodeAt(bytes.NewReader(data), off)
+		src, err := engine.DecodeTIFFPage(data, page)
 		if err != nil {
 			return nil, err
 		}

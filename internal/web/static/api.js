@@ -102,6 +102,7 @@ export function explain(err) {
     case 'not_found': return 'There is no such task (or it is not yours).';
     case 'not_finished': return 'The task has not finished yet.';
     case 'gone': return `The results were deleted. (${m})`;
+    case 'pdf_not_written': return `The searchable PDF could not be made; the other formats were. (${m})`;
     case 'timeout': return `The server ran out of time. (${m})`;
     case 'invalid_argument': return `The server refused an option: ${m}`;
     default: return `Something went wrong on the server (${err.code}). ${m}`;

@@ -45,8 +45,12 @@ function meta(t) {
 function downloads(t) {
   const base = (t.filename || t.id).replace(/\.[^.]+$/, '');
   const ext = { hocr: 'hocr.html', pdf: 'ocr.pdf' }; // the searchable PDF is not the input
+  // A searchable PDF that could not be written is no link: its reason instead.
+  const pdfError = t.resources && t.resources.pdf_error;
   const links = t.status === 'succeeded' && !t.results_deleted_at
-    ? t.formats.map((f) => el('a', { class: 'button', href: `/v1/tasks/${encodeURIComponent(t.id)}/result?format=${f}`, download: `${base}.${ext[f] || f}`, 'data-format': f, text: f }))
+    ? t.formats.map((f) => f === 'pdf' && pdfError
+      ? el('span', { class: 'pending', 'data-format': f, title: pdfError.code, text: `no PDF: ${pdfError.message}` })
+      : el('a', { class: 'button', href: `/v1/tasks/${encodeURIComponent(t.id)}/result?format=${f}`, download: `${base}.${ext[f] || f}`, 'data-format': f, text: f }))
     : [];
   if (links.length) {
     $('downloads').replaceChildren(el('span', { text: 'Download: ' }), ...links);
