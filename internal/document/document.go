@@ -272,8 +272,8 @@ func (im *Image) Page(_ context.Context, i int, _ string) (engine.Image, error) 
 		return out, nil
 	}
 	data, format, err := squarePixels(im.Data, 0, w, h)
-	if err != nil {
-		return engine.Image{}, err
+	if err != nil { // not decodable in Go: as it is, squashed, as before
+		return out, nil
 	}
 	out.SourceWidth, out.SourceHeight = im.Width, im.Height
 	out.Width, out.Height = im.PageSize(i)

@@ -194,7 +194,9 @@ func (t *TIFF) PageSize(i int) (int, int) {
 // Page returns page i: the file and its index; a page whose horizontal
 // and vertical resolutions differ (a 204 × 98-dpi fax) is decoded and
 // resampled to square pixels at the higher one (squarePixels), with its
-// size as it is in SourceWidth and SourceHeight.
+// size as it is in SourceWidth and SourceHeight. A page that cannot be
+// decoded in Go, even re-coded by tiffcp, goes as it is (the engine's own
+// decoder may read it), its pixels squashed.
 func (t *TIFF) Page(ctx context.Context, i int, ws string) (engine.Image, error) {
 	w, h := t.PageSize(i)
 	out := engine.Image{Number: i + 1, Width: w, Height: h, Format: "tiff", Data: t.data, TIFFPage: i + 1}
@@ -212,7 +214,11 @@ func (t *TIFF) Page(ctx context.Context, i int, ws string) (engine.Image, error)
 		}
 	}
 	if err != nil {
-		return engine.Image{}, err
+		// Not decodable here (a coding only libtiff reads): the engine
+		// gets the page as it is, read squashed as before, rather than
+		// no page at all.
+		out.Width, out.Height = t.sizes[i][0], t.sizes[i][1]
+		return out, nil
 	}
 	out.SourceWidth, out.SourceHeight = t.sizes[i][0], t.sizes[i][1]
 	out.Data, out.Format, out.TIFFPage, out.DPI = data, format, 0, max(t.dpi[i], t.ydpi[i])
