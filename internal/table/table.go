@@ -148,7 +148,7 @@ func threshold(g *image.Gray, b result.Box) uint8 {
 func Recognize(g *image.Gray, words []result.Word, region result.Box) *result.Table {
 	var in []result.Word
 	for _, w := range words {
-		if cx, cy := (w.Box.X0+w.Box.X1)/2, (w.Box.Y0+w.Box.Y1)/2; cx >= region.X0 && cx < region.X1 && cy >= region.Y0 && cy < region.Y1 && strings.TrimSpace(w.Text) != "" {
+		if cx, cy := (w.Box.X0+w.Box.X1)/2, (w.Box.Y0+w.Box.Y1)/2; cx >= region.X0 && cx < region.X1 && cy >= region.Y0 && cy < region.Y1 && !noText(w.Text) {
 			in = append(in, w)
 		}
 	}
@@ -194,6 +194,13 @@ func split(rules []Rule) (hs, vs []Rule) {
 		}
 	}
 	return hs, vs
+}
+
+// noText reports whether a word holds no text of a table's: spaces, or
+// only vertical bars — a column rule read as a character ("|"), whose
+// box runs the height of the rows beside it and would join their lines.
+func noText(text string) bool {
+	return strings.Trim(text, " \t|¦‖│") == ""
 }
 
 func medianHeight(ws []result.Word) int {
@@ -1075,7 +1082,7 @@ func Markdown(t *result.Table) string {
 func Find(words []result.Word) []result.Box {
 	var in []result.Word
 	for _, w := range words {
-		if strings.TrimSpace(w.Text) != "" {
+		if !noText(w.Text) {
 			in = append(in, w)
 		}
 	}

@@ -254,3 +254,28 @@ func TestFindTableAmongText(t *testing.T) {
 		t.Fatalf("two columns of text: regions %+v, want none", got)
 	}
 }
+
+// TestColumnRulesReadAsBars: the rules between a table's columns, read by
+// the recogniser as "|" words as tall as two rows, are not text: the rows
+// stay apart (Find finds the table, Recognize reads three rows) and no
+// cell holds a bar.
+func TestColumnRulesReadAsBars(t *testing.T) {
+	t.Parallel()
+	var words []result.Word
+	for i, row := range [][]string{{"Item", "2019", "2020"}, {"Tea", "0.31", "0.29"}, {"Coffee", "0.27", "0.34"}} {
+		y := 10 + 30*i
+		words = append(words, word(row[0], 20, y), word(row[1], 300, y), word(row[2], 500, y))
+	}
+	// Bars on the rules at x=250 and x=450, each running over two rows.
+	for _, b := range []result.Box{{X0: 250, Y0: 5, X1: 256, Y1: 55}, {X0: 450, Y0: 35, X1: 456, Y1: 85}, {X0: 250, Y0: 38, X1: 254, Y1: 88}} {
+		words = append(words, result.Word{Text: "|", Box: b})
+	}
+	if got := Find(words); len(got) != 1 {
+		t.Fatalf("regions %+v, want one", got)
+	}
+	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 600, Y1: 100})
+	want := `<table><thead><tr><td>Item</td><td>2019</td><td>2020</td></tr></thead><tbody><tr><td>Tea</td><td>0.31</td><td>0.29</td></tr><tr><td>Coffee</td><td>0.27</td><td>0.34</td></tr></tbody></table>`
+	if tb.HTML != want {
+		t.Fatalf("got\n%s\nwant\n%s", tb.HTML, want)
+	}
+}
