@@ -91,13 +91,16 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 	regions = mergeBoxes(regions)
 
 	var out []result.Block
+	kept := regions[:0]
 	for _, r := range regions {
 		t := recognize(r)
-		if t.Rows == 0 {
+		if t.Rows < 2 || t.Cols < 2 { // a box or a frame round a note: not a table, its words are text
 			continue
 		}
+		kept = append(kept, r)
 		out = append(out, result.Block{Type: result.BlockTable, Box: r, Table: t, Confidence: meanConf(wordsIn(words, r))})
 	}
+	regions = kept
 	inTable := func(b result.Box) bool {
 		cx, cy := (b.X0+b.X1)/2, (b.Y0+b.Y1)/2
 		for _, r := range regions {
@@ -661,7 +664,9 @@ func pictures(g *image.Gray, words []result.Word, known []result.Box, bodyH int)
 }
 
 // ruledGrids finds regions where horizontal and vertical rules cross: the
-// bounding boxes of connected groups with at least two of each.
+// bounding boxes of connected groups crossing at least four times (two
+// rules of each direction, or one column rule down a table ruled row by
+// row; a rule under a heading meeting a column rule crosses once).
 func ruledGrids(g *image.Gray, bodyH int) []result.Box {
 	page := result.Box{X0: g.Rect.Min.X, Y0: g.Rect.Min.Y, X1: g.Rect.Max.X, Y1: g.Rect.Max.Y}
 	rules := table.Rules(g, page, max(4*bodyH, 40), max(2*bodyH, 24), max(bodyH/3, 4))
@@ -681,16 +686,18 @@ func ruledGrids(g *image.Gray, bodyH int) []result.Box {
 	grow := func(b result.Box) result.Box {
 		return result.Box{X0: b.X0 - 3, Y0: b.Y0 - 3, X1: b.X1 + 3, Y1: b.Y1 + 3}
 	}
+	crossings := map[[2]int]bool{}
 	for i := range n {
 		for j := i + 1; j < n; j++ {
 			if rules[i].Horizontal != rules[j].Horizontal && intersects(grow(rules[i].Box), grow(rules[j].Box)) {
 				parent[find(i)] = find(j)
+				crossings[[2]int{i, j}] = true
 			}
 		}
 	}
 	type group struct {
-		box  result.Box
-		h, v int
+		box     result.Box
+		h, v, x int
 	}
 	groups := map[int]*group{}
 	for i, r := range rules {
@@ -706,9 +713,12 @@ func ruledGrids(g *image.Gray, bodyH int) []result.Box {
 			gr.v++
 		}
 	}
+	for c := range crossings {
+		groups[find(c[0])].x++
+	}
 	var out []result.Box
 	for _, gr := range groups {
-		if gr.h >= 2 && gr.v >= 2 {
+		if gr.x >= 4 {
 			out = append(out, result.Box{X0: gr.box.X0, Y0: gr.box.Y0, X1: gr.box.X1 + 1, Y1: gr.box.Y1 + 1})
 		}
 	}

@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"image"
 	"strings"
 	"testing"
 
@@ -89,5 +90,70 @@ func TestRepeatedHeadersAcrossPages(t *testing.T) {
 		if p.Blocks[0].Type != result.BlockHeader || p.Blocks[1].Type != result.BlockParagraph {
 			t.Fatalf("page %d: %s, %s", p.Number, p.Blocks[0].Type, p.Blocks[1].Type)
 		}
+	}
+}
+
+func white(w, h int) *image.Gray {
+	g := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range g.Pix {
+		g.Pix[i] = 255
+	}
+	return g
+}
+
+func rule(g *image.Gray, x0, y0, x1, y1 int) {
+	for y := y0; y < y1; y++ {
+		for x := x0; x < x1; x++ {
+			g.Pix[y*g.Stride+x] = 0
+		}
+	}
+}
+
+// TestRowRuledTableWithOneColumnRule: a table of terms and their
+// descriptions, ruled row by row with one rule between its two columns
+// (and none around them), is a table, though its cells are sentences; a
+// paragraph in a drawn box (one cell) is not a table, and its text stays.
+func TestRowRuledTableWithOneColumnRule(t *testing.T) {
+	t.Parallel()
+	g := white(1400, 1000)
+	var ps []result.Paragraph
+	for i, row := range [][2]string{
+		{"Type", "Description"},
+		{"Scale", "A line of fixed length with words at its ends only"},
+		{"Checklist", "A simple choice between a limited set of options"},
+		{"Diary", "Events recorded as they occur in a log the patient keeps"},
+	} {
+		y := 100 + 80*i
+		rule(g, 50, y, 1350, y+3)
+		ps = append(ps, para(80, y+25, 200, row[0]), para(420, y+25, 900, row[1]))
+	}
+	rule(g, 50, 420, 1350, 423)
+	rule(g, 390, 100, 393, 423)
+	page := &result.Page{Number: 1, Width: 1400, Height: 1000, Blocks: blocks(ps...)}
+	bs := Analyze(g, page, Options{})
+	if len(bs) != 1 || bs[0].Type != result.BlockTable || bs[0].Table.Rows != 4 || bs[0].Table.Cols != 2 {
+		var types []string
+		for _, b := range bs {
+			types = append(types, string(b.Type))
+		}
+		t.Fatalf("blocks %v, want one table of 4 rows and 2 columns", types)
+	}
+
+	g = white(1400, 1000)
+	rule(g, 50, 100, 1350, 103)
+	rule(g, 50, 300, 1350, 303)
+	rule(g, 50, 100, 53, 303)
+	rule(g, 1347, 100, 1350, 303)
+	page = &result.Page{Number: 1, Width: 1400, Height: 1000, Blocks: blocks(
+		para(80, 140, 1200, "Note: the figures for the last year are estimates", "and will be revised when the final count is in."))}
+	paragraph := false
+	for _, b := range Analyze(g, page, Options{}) {
+		if b.Type == result.BlockTable {
+			t.Fatalf("a boxed paragraph came out as a table: %s", b.Table.HTML)
+		}
+		paragraph = paragraph || b.Type == result.BlockParagraph && strings.HasPrefix(b.Words(), "Note:")
+	}
+	if !paragraph {
+		t.Fatal("a boxed paragraph: its text is lost")
 	}
 }

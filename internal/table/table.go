@@ -26,19 +26,67 @@ type Rule struct {
 }
 
 // Rules finds ruling lines in region of g: runs of dark pixels at least
-// minLen long and at most maxThick thick.
+// minLen long and at most maxThick thick. Pieces of three quarters of that
+// length (longer than a glyph's stroke) that continue one another across
+// a gap of at most maxThick are one rule (joinCollinear).
 func Rules(g *image.Gray, region result.Box, minLenH, minLenV, maxThick int) []Rule {
 	region = clip(region, g.Rect)
 	thr := threshold(g, region)
 	dark := func(x, y int) bool { return g.Pix[(y-g.Rect.Min.Y)*g.Stride+(x-g.Rect.Min.X)] < thr }
-	var out []Rule
+	var pieces []Rule
 	// Horizontal rules: runs along x on each row y.
-	for _, r := range runs(region.Y0, region.Y1, region.X0, region.X1, minLenH, maxThick, func(y, x int) bool { return dark(x, y) }) {
-		out = append(out, Rule{Box: result.Box{X0: r.a, Y0: r.c0, X1: r.b, Y1: r.c1}, Horizontal: true})
+	for _, r := range runs(region.Y0, region.Y1, region.X0, region.X1, minLenH*3/4, maxThick, func(y, x int) bool { return dark(x, y) }) {
+		pieces = append(pieces, Rule{Box: result.Box{X0: r.a, Y0: r.c0, X1: r.b, Y1: r.c1}, Horizontal: true})
 	}
 	// Vertical rules: runs along y on each column x.
-	for _, r := range runs(region.X0, region.X1, region.Y0, region.Y1, minLenV, maxThick, dark) {
-		out = append(out, Rule{Box: result.Box{X0: r.c0, Y0: r.a, X1: r.c1, Y1: r.b}})
+	for _, r := range runs(region.X0, region.X1, region.Y0, region.Y1, minLenV*3/4, maxThick, dark) {
+		pieces = append(pieces, Rule{Box: result.Box{X0: r.c0, Y0: r.a, X1: r.c1, Y1: r.b}})
+	}
+	var out []Rule
+	for _, r := range joinCollinear(pieces, maxThick) {
+		if r.Horizontal && r.Box.Width() >= minLenH || !r.Horizontal && r.Box.Height() >= minLenV {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// joinCollinear joins rules that continue one another: the same direction,
+// overlapping across, and end to end along with a gap of at most gap
+// pixels. A rule is often broken where it meets or crosses another by a
+// few pixels of lighter gray (an anti-aliased or enlarged image), and its
+// pieces are each too short to span the table or its last row.
+func joinCollinear(rules []Rule, gap int) []Rule {
+	along := func(b result.Box, horizontal bool) (a0, a1, c0, c1 int) {
+		if horizontal {
+			return b.X0, b.X1, b.Y0, b.Y1
+		}
+		return b.Y0, b.Y1, b.X0, b.X1
+	}
+	sort.SliceStable(rules, func(i, j int) bool {
+		ai, _, _, _ := along(rules[i].Box, rules[i].Horizontal)
+		aj, _, _, _ := along(rules[j].Box, rules[j].Horizontal)
+		return ai < aj
+	})
+	var out []Rule
+	for _, r := range rules {
+		a0, a1, c0, c1 := along(r.Box, r.Horizontal)
+		joined := false
+		for i := range out {
+			o := &out[i]
+			if o.Horizontal != r.Horizontal {
+				continue
+			}
+			b0, b1, d0, d1 := along(o.Box, o.Horizontal)
+			if c0 < d1 && d0 < c1 && a0 <= b1+gap && b0 <= a1+gap {
+				o.Box = o.Box.Union(r.Box)
+				joined = true
+				break
+			}
+		}
+		if !joined {
+			out = append(out, r)
+		}
 	}
 	return out
 }

@@ -279,3 +279,32 @@ func TestColumnRulesReadAsBars(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", tb.HTML, want)
 	}
 }
+
+// TestBrokenRulesJoin: rules broken by a few light pixels where they meet
+// (an anti-aliased or enlarged image) are whole rules: each piece of a
+// horizontal rule is too short to span the table, and the column rules'
+// pieces beside the short last row are shorter than a rule; joined, the
+// grid reads as ruled, row by row.
+func TestBrokenRulesJoin(t *testing.T) {
+	t.Parallel()
+	g := blank(600, 200)
+	xs, ys := []int{10, 200, 400, 590}, []int{10, 60, 110, 150}
+	for _, y := range ys {
+		for i := 0; i+1 < len(xs); i++ {
+			hline(g, xs[i]+4, xs[i+1]-1, y)
+		}
+	}
+	for _, x := range xs {
+		for i := 0; i+1 < len(ys); i++ {
+			vline(g, x, ys[i]+4, ys[i+1]-1)
+		}
+	}
+	words := []result.Word{word("Years", 30, 25), word("1990", 220, 25), word("1992", 420, 25),
+		word("Tea", 30, 75), word("0.32", 220, 75), word("0.27", 420, 75),
+		word("Herb", 30, 120), word("0.29", 220, 120), word("0.34", 420, 120)}
+	tb := Recognize(g, words, result.Box{X0: 0, Y0: 0, X1: 600, Y1: 200})
+	want := `<table><thead><tr><td>Years</td><td>1990</td><td>1992</td></tr></thead><tbody><tr><td>Tea</td><td>0.32</td><td>0.27</td></tr><tr><td>Herb</td><td>0.29</td><td>0.34</td></tr></tbody></table>`
+	if !tb.Ruled || tb.HTML != want {
+		t.Fatalf("ruled %v\n%s\nwant\n%s", tb.Ruled, tb.HTML, want)
+	}
+}
