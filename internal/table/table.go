@@ -1122,6 +1122,8 @@ func Markdown(t *result.Table) string {
 // such rows; up to two lines of one phrase may sit between rows (a label
 // row, a wrapped cell), and a line of one phrase right above the first
 // row that stands over a later column (a spanning header) belongs to it.
+// Lines of two phrases or more whose last phrases are set flush right and
+// ragged on the left (flushRight) are rows whatever their phrases' length.
 // A vertical gap of more than two lines ends a run, and a run whose rows'
 // phrases open in lower case a third of the time or more is columns of
 // running text (lines continuing lines), not a table. Words, phrases and
@@ -1172,6 +1174,29 @@ func Find(words []result.Word) []result.Box {
 		}
 		infos[i] = info{box: box, phrases: ps, lower: lower, row: len(ps) >= 2 && words <= maxPhraseWords*len(ps)}
 	}
+	// A column of cells set flush right and ragged on the left is a
+	// table's, however long its phrases: running text in columns is set
+	// flush left (or justified, flush on both sides).
+	multi := func(k int) bool { return len(infos[k].phrases) >= 2 }
+	for i := 0; i < len(ls); i++ {
+		if !multi(i) {
+			continue
+		}
+		last, members := i, []int{i}
+		for k := i + 1; k < len(ls) && ls[k].y0-ls[k-1].y1 <= 2*lineH; k++ {
+			if multi(k) {
+				last, members = k, append(members, k)
+			} else if k-last > 2 {
+				break
+			}
+		}
+		if flushRight(members, func(k int) result.Box { p := infos[k].phrases; return p[len(p)-1] }, lineH) {
+			for _, k := range members {
+				infos[k].row = true
+			}
+		}
+		i = last
+	}
 	var out []result.Box
 	for i := 0; i < len(ls); i++ {
 		if !infos[i].row {
@@ -1209,6 +1234,32 @@ func Find(words []result.Word) []result.Box {
 		i = last
 	}
 	return out
+}
+
+// flushRight reports whether the last phrases of lines (at least three)
+// end at one x, give or take half a line's height, three in four of them,
+// while their starts spread over three lines' heights or more.
+func flushRight(lines []int, last func(int) result.Box, lineH int) bool {
+	if len(lines) < 3 {
+		return false
+	}
+	var ends []int
+	for _, k := range lines {
+		ends = append(ends, last(k).X1)
+	}
+	sort.Ints(ends)
+	end := ends[len(ends)/2]
+	lo, hi, flush := 0, 0, 0
+	for _, k := range lines {
+		if b := last(k); abs(b.X1-end) <= lineH/2 {
+			if flush == 0 || b.X0 < lo {
+				lo = b.X0
+			}
+			hi = max(hi, b.X0)
+			flush++
+		}
+	}
+	return flush*4 >= len(lines)*3 && hi-lo >= 3*lineH
 }
 
 // maxPhraseWords is the most words a row's phrases have on average: table

@@ -308,3 +308,40 @@ func TestBrokenRulesJoin(t *testing.T) {
 		t.Fatalf("ruled %v\n%s\nwant\n%s", tb.Ruled, tb.HTML, want)
 	}
 }
+
+// sentenceTo lays s out in words ending at x1.
+func sentenceTo(s string, x1, y int) []result.Word {
+	n := 0
+	for _, f := range strings.Fields(s) {
+		n += 12*len(f) + 8
+	}
+	return sentence(s, x1-n+8, y)
+}
+
+// TestFindRightSetColumnOfSentences: a table whose second column holds
+// sentences set flush right (ragged on the left) is found, though its
+// phrases are long; the same sentences set flush left, as two columns of
+// running text are, are not a table.
+func TestFindRightSetColumnOfSentences(t *testing.T) {
+	t.Parallel()
+	rows := [][2]string{
+		{"Population", "Projections are consistent with the census bureau estimates"},
+		{"Young adults", "Census projection: average annual growth rate of 0.1%"},
+		{"Inflation rate", "Inflation rate ranges between 1.0% and 2.0% a year"},
+		{"Older adults", "Remains between 5.3% and 7.9% in every year"},
+	}
+	var right, left []result.Word
+	for i, r := range rows {
+		y := 10 + 30*i
+		right = append(right, sentence(r[0], 20, y)...)
+		right = append(right, sentenceTo(r[1], 1200, y)...)
+		left = append(left, sentence(r[0], 20, y)...)
+		left = append(left, sentence(r[1], 500, y)...)
+	}
+	if got := Find(right); len(got) != 1 || got[0].Y0 != 10 || got[0].Y1 != 120 {
+		t.Fatalf("set flush right: regions %+v, want one over the four lines", got)
+	}
+	if got := Find(left); len(got) != 0 {
+		t.Fatalf("set flush left: regions %+v, want none", got)
+	}
+}
