@@ -45,6 +45,8 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 		}
 	}
 	bodyH := bodyLineHeight(page.Blocks)
+	all := words
+	words = uncut(words, page.Height)
 	// A region is recognised once: a candidate that stays as it is after
 	// the merge is not read again.
 	read := map[result.Box]*result.Table{}
@@ -148,7 +150,7 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 				known = append(known, b.Box)
 			}
 		}
-		for _, r := range pictures(g, words, known, bodyH) {
+		for _, r := range pictures(g, all, known, bodyH) {
 			out = append(out, result.Block{Type: result.BlockFigure, Box: r, Image: crop(g, r)})
 		}
 	}
@@ -172,6 +174,31 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 	titleOf(out, page)
 	order(out, bodyH)
 	return continuations(out, bodyH)
+}
+
+// uncut returns the words not cut off by the page's top or bottom edge:
+// a word touching the edge and less than two thirds of the words' median
+// height is the rest of a line the crop (a table cut from its page) cut
+// through, read as nonsense; it is no table's. The words of paragraphs
+// are taken from the blocks, so they stay there.
+func uncut(words []result.Word, height int) []result.Word {
+	if len(words) == 0 {
+		return words
+	}
+	hs := make([]int, len(words))
+	for i, w := range words {
+		hs[i] = w.Box.Height()
+	}
+	sort.Ints(hs)
+	med := hs[len(hs)/2]
+	out := make([]result.Word, 0, len(words))
+	for _, w := range words {
+		if (w.Box.Y0 <= 0 || w.Box.Y1 >= height) && w.Box.Height()*3 < med*2 {
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 // outside returns the runs of p's lines whose centre is not in a table,

@@ -157,3 +157,31 @@ func TestRowRuledTableWithOneColumnRule(t *testing.T) {
 		t.Fatal("a boxed paragraph: its text is lost")
 	}
 }
+
+// TestLineCutByTheCropIsNotARow: a table cropped from its page with the
+// bottom of the line above still at the image's top edge (short glyph
+// stumps, read as nonsense) is one table of its own rows only.
+func TestLineCutByTheCropIsNotARow(t *testing.T) {
+	t.Parallel()
+	var ps []result.Paragraph
+	stumps := result.Paragraph{Lines: []result.Line{{}}}
+	for i, s := range []string{"VN", "Ved", "yw", "NAAR"} {
+		w := result.Word{Text: s, Box: result.Box{X0: 40 + 200*i, Y0: 0, X1: 40 + 200*i + 60, Y1: 12}}
+		stumps.Lines[0].Words = append(stumps.Lines[0].Words, w)
+		stumps.Lines[0].Box = stumps.Lines[0].Box.Union(w.Box)
+	}
+	stumps.Box = stumps.Lines[0].Box
+	ps = append(ps, stumps)
+	for i, row := range [][3]string{{"Answers", "Freq.", "Percent"}, {"0", "138", "6.9"}, {"1", "178", "8.8"}, {"2", "626", "31.1"}} {
+		y := 40 + 50*i
+		ps = append(ps, para(40, y, 200, row[0]), para(500, y, 200, row[1]), para(900, y, 200, row[2]))
+	}
+	page := &result.Page{Number: 1, Width: 1200, Height: 260, Blocks: blocks(ps...)}
+	bs := Analyze(nil, page, Options{})
+	if len(bs) != 1 || bs[0].Type != result.BlockTable {
+		t.Fatalf("%d blocks, want one table", len(bs))
+	}
+	if tb := bs[0].Table; tb.Rows != 4 || tb.Cols != 3 || strings.Contains(tb.HTML, "yw") {
+		t.Fatalf("table %d×%d %s, want the 4×3 table without the cut line", tb.Rows, tb.Cols, tb.HTML)
+	}
+}
