@@ -444,8 +444,11 @@ func dropEmpty(edges, centres []int) []int {
 // lines and at least half of the grid's, three quarters of them (or three)
 // with words in at least 60 % of the columns, is split between its lines.
 // A table ruled row by row has its text spread over many bands, and a
-// header's wrapped cells fill fewer columns a line. It returns the rows'
-// edges and the edges it added.
+// header's wrapped cells fill fewer columns a line. A band of two lines or
+// more each filling 60 % of the columns with figures in three quarters of
+// the columns after the first is split too, whatever its size: a number
+// never wraps onto a second line. It returns the rows' edges and the edges
+// it added.
 func unruledRows(words []result.Word, ys, xs []int) ([]int, map[int]bool) {
 	cols := len(xs) - 1
 	bands := make([][]textLine, len(ys)-1)
@@ -463,17 +466,25 @@ func unruledRows(words []result.Word, ys, xs []int) ([]int, map[int]bool) {
 	out := []int{ys[0]}
 	virtual := map[int]bool{}
 	for r, ls := range bands {
-		full := 0
+		full, figures := 0, 0
 		for _, l := range ls {
 			seen := map[int]bool{}
+			digits := map[int]bool{}
 			for _, w := range l.words {
-				seen[sort.SearchInts(xs, (w.Box.X0+w.Box.X1)/2+1)-1] = true
+				c := sort.SearchInts(xs, (w.Box.X0+w.Box.X1)/2+1) - 1
+				seen[c] = true
+				if c > 0 && strings.ContainsAny(w.Text, "0123456789") {
+					digits[c] = true
+				}
 			}
 			if len(seen)*10 >= cols*6 {
 				full++
+				if len(digits)*4 >= (cols-1)*3 && cols > 1 {
+					figures++
+				}
 			}
 		}
-		if len(ls) >= 3 && len(ls)*2 >= total && (full*4 >= len(ls)*3 || full >= 3) {
+		if len(ls) >= 3 && len(ls)*2 >= total && (full*4 >= len(ls)*3 || full >= 3) || len(ls) >= 2 && figures == len(ls) {
 			for i := 1; i < len(ls); i++ {
 				y := (ls[i-1].y1 + ls[i].y0) / 2
 				if y > out[len(out)-1] && y < ys[r+1] {

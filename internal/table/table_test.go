@@ -345,3 +345,27 @@ func TestFindRightSetColumnOfSentences(t *testing.T) {
 		t.Fatalf("set flush left: regions %+v, want none", got)
 	}
 }
+
+// TestRuledGroupsOfFigureRows: a table ruled between groups of rows, not
+// between the rows of a group, has a row for each line of figures (a
+// number never wraps onto a second line), even where a group is two lines.
+func TestRuledGroupsOfFigureRows(t *testing.T) {
+	t.Parallel()
+	g := blank(600, 300)
+	xs, ys := []int{10, 200, 400, 590}, []int{10, 60, 160, 260}
+	for _, y := range ys {
+		hline(g, xs[0], xs[3]+2, y)
+	}
+	for _, x := range xs {
+		vline(g, x, ys[0], ys[3]+2)
+	}
+	words := []result.Word{word("Group", 30, 25), word("Low", 220, 25), word("High", 420, 25),
+		word("Ann", 30, 75), word("5%", 220, 75), word("8%", 420, 75),
+		word("Bo", 30, 115), word("15%", 220, 115), word("15%", 420, 115),
+		word("Cy", 30, 175), word("1.5%", 220, 175), word("1.6%", 420, 175),
+		word("Di", 30, 215), word("2.3%", 220, 215), word("2.4%", 420, 215)}
+	tb := Recognize(g, words, result.Box{X0: 0, Y0: 0, X1: 600, Y1: 300})
+	if !tb.Ruled || tb.Rows != 5 || tb.Cols != 3 || !strings.Contains(tb.HTML, "<tr><td>Bo</td><td>15%</td><td>15%</td></tr>") {
+		t.Fatalf("ruled %v, %d×%d\n%s\nwant 5×3, a row a line", tb.Ruled, tb.Rows, tb.Cols, tb.HTML)
+	}
+}
