@@ -784,7 +784,7 @@ func dropJoined(t *result.Table, join []bool) {
 
 // joinStackedHeads joins the lines of column headings wrapped over
 // several lines: above the first row of figures (a row whose filled
-// cells open with a digit, half of them or more), a line that leaves the
+// cells are figures, half of them or more), a line that leaves the
 // label column empty, spans no columns (a group heading does) and has
 // text only over filled cells of the next line, which is above the
 // figures too, goes into that line, each heading's words first.
@@ -799,7 +799,7 @@ func joinStackedHeads(t *result.Table) {
 		for _, c := range rows[r] {
 			if s := strings.TrimSpace(c.Text); s != "" {
 				filled++
-				if unicode.IsDigit([]rune(s)[0]) {
+				if figure(s) {
 					digits++
 				}
 			}
@@ -854,6 +854,26 @@ func joinStackedHeads(t *result.Table) {
 	}
 	dropJoined(t, join)
 	t.HeaderRows = max(min(header, t.Rows), 1)
+}
+
+// figure reports whether a cell's text s is a figure: it opens with a
+// digit and holds more digits than letters ("1.38 (4.79)", "12 (30%)",
+// not the heading "6-Month").
+func figure(s string) bool {
+	r := []rune(s)
+	if len(r) == 0 || !unicode.IsDigit(r[0]) {
+		return false
+	}
+	digits, letters := 0, 0
+	for _, c := range r {
+		switch {
+		case unicode.IsDigit(c):
+			digits++
+		case unicode.IsLetter(c):
+			letters++
+		}
+	}
+	return digits > letters
 }
 
 // joinCentred joins a row label set on three lines around its row's

@@ -369,3 +369,29 @@ func TestRuledGroupsOfFigureRows(t *testing.T) {
 		t.Fatalf("ruled %v, %d×%d\n%s\nwant 5×3, a row a line", tb.Ruled, tb.Rows, tb.Cols, tb.HTML)
 	}
 }
+
+// TestStackedHeadingsOpeningWithDigits: headings that open with a digit
+// but are words ("6-Month" over "(n = 80)") are headings, not the first
+// row of figures, and join the line below.
+func TestStackedHeadingsOpeningWithDigits(t *testing.T) {
+	t.Parallel()
+	var words []result.Word
+	for _, l := range []struct {
+		y     int
+		cells [3]string
+	}{
+		{10, [3]string{"", "6-Month", "12-Month"}},
+		{40, [3]string{"", "(n = 80)", "(n = 78)"}},
+		{80, [3]string{"Manual", "1.38 (4.79)", "1.15 (2.53)"}},
+		{120, [3]string{"Web", "0.53 (1.47)", "0.25 (0.67)"}},
+		{160, [3]string{"Overall", "0.95 (3.55)", "0.70 (1.89)"}},
+	} {
+		for i, x := range []int{10, 250, 450} {
+			words = append(words, sentence(l.cells[i], x, l.y)...)
+		}
+	}
+	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 600, Y1: 200})
+	if tb.Rows != 4 || !strings.HasPrefix(tb.HTML, `<table><thead><tr><td></td><td>6-Month (n = 80)</td><td>12-Month (n = 78)</td></tr></thead>`) {
+		t.Fatalf("%d rows\n%s\nwant 4, the headings joined", tb.Rows, tb.HTML)
+	}
+}
