@@ -926,8 +926,8 @@ func joinCentred(t *result.Table) {
 // joinContinued merges into the row above each body row that continues
 // it: a cell's text wrapped onto more lines of a table whose first column
 // labels its rows. Such a row leaves the first column empty under a
-// filled one, has text only under filled cells of the row above, and is
-// not a row of figures filling every other column (a group's second
+// filled one, has text only under filled cells of the row above, each
+// set as the cell above is (aligned), and is not a row of figures filling every other column (a group's second
 // row) nor a heading spanning more than half the columns; the first
 // column must be filled in at least a third of the body rows (a column of
 // labels). may(r) says whether rows r-1 and r may be joined
@@ -983,7 +983,7 @@ func joinContinued(t *result.Table, may func(r int) bool) {
 			if c.ColSpan*2 > t.Cols { // a heading across the columns
 				ok = false
 			}
-			if a := cellAt(above, col); a == nil || strings.TrimSpace(a.Text) == "" || a.Col != c.Col {
+			if a := cellAt(above, col); a == nil || strings.TrimSpace(a.Text) == "" || a.Col != c.Col || !aligned(a.Box, c.Box) {
 				ok = false
 			}
 			if unicode.IsDigit([]rune(strings.TrimSpace(c.Text))[0]) {
@@ -1005,6 +1005,15 @@ func joinContinued(t *result.Table, may func(r int) bool) {
 		}
 	}
 	dropJoined(t, join)
+}
+
+// aligned reports whether a line b continues the cell a above it as a
+// wrapped line does: set the same way, flush with it on the left or the
+// right or centred on it, within a line's height (b's). A heading centred
+// over several columns lines up with none of their cells.
+func aligned(a, b result.Box) bool {
+	tol := max(b.Height(), 4)
+	return abs(a.X0-b.X0) <= tol || abs(a.X1-b.X1) <= tol || abs(a.X0+a.X1-b.X0-b.X1) <= 2*tol
 }
 
 // joinWrapped merges rows that continue the cells above them — every

@@ -395,3 +395,31 @@ func TestStackedHeadingsOpeningWithDigits(t *testing.T) {
 		t.Fatalf("%d rows\n%s\nwant 4, the headings joined", tb.Rows, tb.HTML)
 	}
 }
+
+// TestCentredGroupHeadingStaysARow: a group heading set centred over the
+// figure columns, under a row of figures, lines up with none of the
+// cells above it: it is a row of its own, not their continuation.
+func TestCentredGroupHeadingStaysARow(t *testing.T) {
+	t.Parallel()
+	var words []result.Word
+	for _, l := range []struct {
+		y     int
+		cells [4]string
+	}{
+		{10, [4]string{"Source", "2007", "2008", "2009"}},
+		{50, [4]string{"Actual", "49,293", "49,266", "49,373"}},
+		{130, [4]string{"Report 17", "49,644", "49,825", "50,067"}},
+		{170, [4]string{"Report 18", "49,470", "49,623", "49,788"}},
+		{210, [4]string{"Report 19", "49,101", "49,265", "49,312"}},
+		{250, [4]string{"Report 20", "49,003", "49,282", "49,306"}},
+	} {
+		for i, x := range []int{10, 250, 400, 550} {
+			words = append(words, sentence(l.cells[i], x, l.y)...)
+		}
+	}
+	words = append(words, sentence("Projected values", 370, 90)...)
+	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 700, Y1: 300})
+	if tb.Rows != 7 || !strings.Contains(tb.HTML, "<td>Actual</td><td>49,293</td><td>49,266</td><td>49,373</td></tr><tr><td></td>") {
+		t.Fatalf("%d rows\n%s\nwant 7, the heading a row of its own", tb.Rows, tb.HTML)
+	}
+}
