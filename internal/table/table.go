@@ -10,6 +10,7 @@ package table
 import (
 	"html"
 	"image"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -196,10 +197,11 @@ func threshold(g *image.Gray, b result.Box) uint8 {
 func Recognize(g *image.Gray, words []result.Word, region result.Box) *result.Table {
 	var in []result.Word
 	for _, w := range words {
-		if cx, cy := (w.Box.X0+w.Box.X1)/2, (w.Box.Y0+w.Box.Y1)/2; cx >= region.X0 && cx < region.X1 && cy >= region.Y0 && cy < region.Y1 && !noText(w.Text) {
+		if cx, cy := (w.Box.X0+w.Box.X1)/2, (w.Box.Y0+w.Box.Y1)/2; cx >= region.X0 && cx < region.X1 && cy >= region.Y0 && cy < region.Y1 && strings.TrimSpace(w.Text) != "" {
 			in = append(in, w)
 		}
 	}
+	in = slices.DeleteFunc(in, func(w result.Word) bool { return noText(w.Text) }) // column rules read as "|"
 	h := medianHeight(in)
 	var rules []Rule
 	if g != nil {
