@@ -178,3 +178,26 @@ func TestCentredGroupHeadingStaysARow(t *testing.T) {
 		t.Fatalf("%d rows\n%s\nwant 7, the heading a row of its own", tb.Rows, tb.HTML)
 	}
 }
+
+// TestLowerCaseCodesTable: a table whose cells are single words in lower
+// case ("yes", "no", names of subnetworks) is found, though its phrases
+// open in lower case as running text's continued lines do, and each of
+// its lines is a row, not a wrapped line of the one above.
+func TestLowerCaseCodesTable(t *testing.T) {
+	t.Parallel()
+	var words []result.Word
+	words = append(words, word("Network", 20, 10), word("Dimer", 200, 10), word("Monomer", 350, 10), word("Binding", 500, 10))
+	for i, row := range [][4]string{{"ab", "no", "no", "yes"}, {"abc", "no", "yes", "no"}, {"abe", "yes", "no", "no"}, {"abef", "yes", "yes", "yes"}} {
+		y := 50 + 30*i
+		for j, x := range []int{20, 200, 350, 500} {
+			words = append(words, word(row[j], x, y))
+		}
+	}
+	if got := Find(words); len(got) != 1 {
+		t.Fatalf("regions %+v, want one", got)
+	}
+	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 600, Y1: 180})
+	if tb.Rows != 5 || tb.Cols != 4 {
+		t.Fatalf("%d×%d\n%s\nwant 5×4, a row a line", tb.Rows, tb.Cols, tb.HTML)
+	}
+}

@@ -1020,7 +1020,8 @@ func aligned(a, b result.Box) bool {
 
 // joinWrapped merges rows that continue the cells above them — every
 // non-empty cell opens in lower case under a non-empty cell of the row
-// above — into that row: a cell's text wrapped onto more lines.
+// above, and not a line of single words in most columns under another —
+// into that row: a cell's text wrapped onto more lines.
 func joinWrapped(t *result.Table) {
 	rows := make([][]result.Cell, t.Rows)
 	for _, c := range t.Cells {
@@ -1034,26 +1035,37 @@ func joinWrapped(t *result.Table) {
 		}
 		return nil
 	}
-	var out [][]result.Cell
-	header := t.HeaderRows
-	for r, row := range rows {
-		cont := len(out) > 0
+	// oneWords reports whether no cell of row holds more than one word.
+	oneWords := func(row []result.Cell) bool {
+		for _, c := range row {
+			if strings.ContainsRune(strings.TrimSpace(c.Text), ' ') {
+				return false
+			}
+		}
+		return true
+	}
+	// wraps reports whether row continues the row above: text in some
+	// cell, every such cell opening in lower case under a filled one; not
+	// a line filling three quarters of the columns or more with single
+	// words under another such line (rows of cells written in lower case,
+	// "yes" and "no": a wrapped line continues the phrases above it).
+	wraps := func(row, above []result.Cell) bool {
 		filled := 0
 		for _, c := range row {
 			if c.Text == "" {
 				continue
 			}
 			filled++
-			if !cont {
-				break
-			}
-			above := cellAt(out[len(out)-1], c.Col)
-			if !unicode.IsLower([]rune(c.Text)[0]) || above == nil || above.Text == "" {
-				cont = false
-				break
+			if a := cellAt(above, c.Col); !unicode.IsLower([]rune(c.Text)[0]) || a == nil || a.Text == "" {
+				return false
 			}
 		}
-		if !cont || filled == 0 {
+		return filled > 0 && (t.Cols < 3 || filled*4 < t.Cols*3 || !oneWords(row) || !oneWords(above))
+	}
+	var out [][]result.Cell
+	header := t.HeaderRows
+	for r, row := range rows {
+		if len(out) == 0 || !wraps(row, out[len(out)-1]) {
 			out = append(out, row)
 			continue
 		}
@@ -1168,7 +1180,9 @@ func Markdown(t *result.Table) string {
 // ragged on the left (flushRight) are rows whatever their phrases' length.
 // A vertical gap of more than two lines ends a run, and a run whose rows'
 // phrases open in lower case a third of the time or more is columns of
-// running text (lines continuing lines), not a table. Words, phrases and
+// running text (lines continuing lines), not a table, unless its phrases
+// are mostly single words (cells of "yes" and "no", running text's lines
+// are phrases). Words, phrases and
 // gaps are measured as borderless does, so a region found here is one
 // Recognize reads as a table of at least two columns.
 func Find(words []result.Word) []result.Box {
@@ -1193,6 +1207,7 @@ func Find(words []result.Word) []result.Box {
 		box     result.Box
 		phrases []result.Box
 		lower   int // phrases opening in lower case
+		words   int
 		row     bool
 	}
 	infos := make([]info, len(ls))
@@ -1214,7 +1229,7 @@ func Find(words []result.Word) []result.Box {
 		for _, p := range ps {
 			box = box.Union(p)
 		}
-		infos[i] = info{box: box, phrases: ps, lower: lower, row: len(ps) >= 2 && words <= maxPhraseWords*len(ps)}
+		infos[i] = info{box: box, phrases: ps, lower: lower, words: words, row: len(ps) >= 2 && words <= maxPhraseWords*len(ps)}
 	}
 	// A column of cells set flush right and ragged on the left is a
 	// table's, however long its phrases: running text in columns is set
@@ -1252,13 +1267,13 @@ func Find(words []result.Word) []result.Box {
 				break
 			}
 		}
-		phrases, lower := 0, 0
+		phrases, lower, words := 0, 0, 0
 		for k := i; k <= last; k++ {
 			if infos[k].row {
-				phrases, lower = phrases+len(infos[k].phrases), lower+infos[k].lower
+				phrases, lower, words = phrases+len(infos[k].phrases), lower+infos[k].lower, words+infos[k].words
 			}
 		}
-		if rows >= 2 && lower*3 < phrases {
+		if rows >= 2 && (lower*3 < phrases || words < 2*phrases) {
 			first := i
 			for k := i - 1; k >= 0 && k >= i-2; k-- {
 				p := infos[k].phrases
