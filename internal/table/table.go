@@ -32,16 +32,27 @@ type Rule struct {
 // a gap of at most maxThick are one rule (joinCollinear).
 func Rules(g *image.Gray, region result.Box, minLenH, minLenV, maxThick int) []Rule {
 	region = clip(region, g.Rect)
+	w, h := region.Width(), region.Height()
+	if w <= 0 || h <= 0 {
+		return nil
+	}
+	// The region's dark pixels, row by row, read once for both scans.
 	thr := threshold(g, region)
-	dark := func(x, y int) bool { return g.Pix[(y-g.Rect.Min.Y)*g.Stride+(x-g.Rect.Min.X)] < thr }
+	dark := make([]bool, w*h)
+	for y := range h {
+		row := g.Pix[(region.Y0+y-g.Rect.Min.Y)*g.Stride+region.X0-g.Rect.Min.X:]
+		for x := range w {
+			dark[y*w+x] = row[x] < thr
+		}
+	}
 	var pieces []Rule
 	// Horizontal rules: runs along x on each row y.
-	for _, r := range runs(region.Y0, region.Y1, region.X0, region.X1, minLenH*3/4, maxThick, func(y, x int) bool { return dark(x, y) }) {
-		pieces = append(pieces, Rule{Box: result.Box{X0: r.a, Y0: r.c0, X1: r.b, Y1: r.c1}, Horizontal: true})
+	for _, r := range runs(dark, h, w, w, 1, minLenH*3/4, maxThick) {
+		pieces = append(pieces, Rule{Box: result.Box{X0: region.X0 + r.a, Y0: region.Y0 + r.c0, X1: region.X0 + r.b, Y1: region.Y0 + r.c1}, Horizontal: true})
 	}
 	// Vertical rules: runs along y on each column x.
-	for _, r := range runs(region.X0, region.X1, region.Y0, region.Y1, minLenV*3/4, maxThick, dark) {
-		pieces = append(pieces, Rule{Box: result.Box{X0: r.c0, Y0: r.a, X1: r.c1, Y1: r.b}})
+	for _, r := range runs(dark, w, h, 1, w, minLenV*3/4, maxThick) {
+		pieces = append(pieces, Rule{Box: result.Box{X0: region.X0 + r.c0, Y0: region.Y0 + r.a, X1: region.X0 + r.c1, Y1: region.Y0 + r.b}})
 	}
 	var out []Rule
 	for _, r := range joinCollinear(pieces, maxThick) {
@@ -96,25 +107,27 @@ func joinCollinear(rules []Rule, gap int) []Rule {
 // c1 across it.
 type run struct{ a, b, c0, c1 int }
 
-// runs scans lines c in [c0, c1) for dark runs along [a0, a1) at least
+// runs scans lines c in [0, n) for dark runs along [0, length) at least
 // minLen long, merges runs that overlap on consecutive lines into bands,
-// and keeps the bands at most maxThick thick. dark(c, a) tells a pixel.
-func runs(c0, c1, a0, a1, minLen, maxThick int, dark func(c, a int) bool) []run {
+// and keeps the bands at most maxThick thick. Pixel (c, a) is
+// dark[c*cStride+a*aStride].
+func runs(dark []bool, n, length, cStride, aStride, minLen, maxThick int) []run {
 	var out, open []run
 	flush := func(r run) {
 		if r.c1-r.c0 <= maxThick {
 			out = append(out, r)
 		}
 	}
-	for c := c0; c < c1; c++ {
+	for c := range n {
 		var cur []run
-		for a := a0; a < a1; {
-			if !dark(c, a) {
+		line := c * cStride
+		for a := 0; a < length; {
+			if !dark[line+a*aStride] {
 				a++
 				continue
 			}
 			s := a
-			for a < a1 && dark(c, a) {
+			for a < length && dark[line+a*aStride] {
 				a++
 			}
 			if a-s >= minLen {
