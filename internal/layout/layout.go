@@ -179,8 +179,9 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 // uncut returns the words not cut off by the page's top or bottom edge:
 // a word touching the edge and less than two thirds of the words' median
 // height is the rest of a line the crop (a table cut from its page) cut
-// through, read as nonsense; it is no table's. The words of paragraphs
-// are taken from the blocks, so they stay there.
+// through, read as nonsense; it is no table's (nor does it keep the page
+// from being read whole as one table; it is then dropped with it).
+// Paragraphs take their words from the blocks: elsewhere it stays text.
 func uncut(words []result.Word, height int) []result.Word {
 	if len(words) == 0 {
 		return words
@@ -713,18 +714,18 @@ func ruledGrids(g *image.Gray, bodyH int) []result.Box {
 	grow := func(b result.Box) result.Box {
 		return result.Box{X0: b.X0 - 3, Y0: b.Y0 - 3, X1: b.X1 + 3, Y1: b.Y1 + 3}
 	}
-	crossings := map[[2]int]bool{}
+	var crossings []int // one rule of each crossing pair
 	for i := range n {
 		for j := i + 1; j < n; j++ {
 			if rules[i].Horizontal != rules[j].Horizontal && intersects(grow(rules[i].Box), grow(rules[j].Box)) {
 				parent[find(i)] = find(j)
-				crossings[[2]int{i, j}] = true
+				crossings = append(crossings, i)
 			}
 		}
 	}
 	type group struct {
-		box     result.Box
-		h, v, x int
+		box      result.Box
+		crossing int
 	}
 	groups := map[int]*group{}
 	for i, r := range rules {
@@ -734,18 +735,13 @@ func ruledGrids(g *image.Gray, bodyH int) []result.Box {
 			groups[find(i)] = gr
 		}
 		gr.box = gr.box.Union(r.Box)
-		if r.Horizontal {
-			gr.h++
-		} else {
-			gr.v++
-		}
 	}
-	for c := range crossings {
-		groups[find(c[0])].x++
+	for _, i := range crossings {
+		groups[find(i)].crossing++
 	}
 	var out []result.Box
 	for _, gr := range groups {
-		if gr.x >= 4 {
+		if gr.crossing >= 4 {
 			out = append(out, result.Box{X0: gr.box.X0, Y0: gr.box.Y0, X1: gr.box.X1 + 1, Y1: gr.box.Y1 + 1})
 		}
 	}
