@@ -100,13 +100,14 @@ func newSessionOptions(c sessionConfig) (*ort.SessionOptions, error) {
 	if err := o.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll); err != nil {
 		return fail(err)
 	}
-	// ONNX Runtime's CPU arena stays on. Without it a page's working set
-	// is measured (the arena keeps the high-water mark of the largest page
-	// for good, so later pages measure 0-2 MiB above the runner's resident
-	// size), but each large tensor was mapped and faulted in op after op: a
-	// 30000×40 strip read as one line took 27 s against 11 s, and timed
-	// out at the 2-minute page limit under make test's load (TestBadInput).
-	// docs/BENCHMARKS.md, admission's calibration.
+	// ONNX Runtime's CPU arena stays on, and each run shrinks it when it
+	// ends (runShrink). Without the arena each large tensor was mapped and
+	// faulted in op after op: a 30000×40 strip read as one line took 27 s
+	// against 11 s and timed out under make test's load (TestBadInput).
+	// Without the shrink the arena kept the high-water mark of the largest
+	// page for good: later pages measured 0-2 MiB above the runner's
+	// resident size and the learner under-estimated the next large one
+	// (docs/BENCHMARKS.md, admission's calibration).
 	// Threads that spin between operators burn the cores other slots'
 	// runs need.
 	if err := o.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
@@ -130,6 +131,21 @@ func newSessionOptions(c sessionConfig) (*ort.SessionOptions, error) {
 	}
 	return o, nil
 }
+
+// runShrinkKey and runShrink make a run give its CPU arena's grown
+// regions back when it ends (ONNX Runtime's run option
+// "memory.enable_memory_arena_shrinkage", a list of device:id; the arena's
+// first region stays). Within the run the arena reuses its buffers, as
+// without the option: a 30000×40 strip read as one line took the same CPU
+// as with the arena kept (TestBadInput: 5.8 s user, 1.2 s system against
+// 5.7 and 1.2; arena off 7.2 and 14.4), and a page's working set is what
+// it uses above the model's resident size again (docs/BENCHMARKS.md,
+// admission's calibration). A CUDA session's GPU arena is not shrunk
+// (bounded by gpu_mem_limit, cudaOptions).
+const (
+	runShrinkKey = "memory.enable_memory_arena_shrinkage"
+	runShrink    = "cpu:0"
+)
 
 // session is one model's ONNX Runtime session. Run is safe from several
 // goroutines at once (ONNX Runtime's sessions are), so one session serves
@@ -165,6 +181,12 @@ func (s *session) close() {
 // run runs the model on one float tensor of shape and returns the output's
 // data and shape. A cancelled ctx terminates the run.
 func (s *session) run(ctx context.Context, data []float32, shape ...int64) ([]float32, []int64, error) {
+	return s.runShrinking(ctx, runShrink, data, shape...)
+}
+
+// runShrinking is run with the arenas shrink names shrunk when it ends
+// (runShrinkKey's value; "" shrinks none).
+func (s *session) runShrinking(ctx context.Context, shrink string, data []float32, shape ...int64) ([]float32, []int64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -178,6 +200,11 @@ func (s *session) run(ctx context.Context, data []float32, shape ...int64) ([]fl
 		return nil, nil, err
 	}
 	defer ro.Destroy()
+	if shrink != "" {
+		if err := addRunConfigEntry(ro, runShrinkKey, shrink); err != nil {
+			return nil, nil, err
+		}
+	}
 	stop := context.AfterFunc(ctx, func() { _ = ro.Terminate() })
 	outs := []ort.Value{nil}
 	err = s.s.RunWithOptions([]ort.Value{in}, outs, ro)

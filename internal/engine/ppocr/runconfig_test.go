@@ -1,0 +1,96 @@
+package ppocr
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestRunConfigEntry: the run option set through the C API's table
+// (addRunConfigEntry) reaches ONNX Runtime: the CPU arena's shrink runs,
+// and a shrink of an arena the session does not have (a GPU's on a CPU
+// session) fails the run with ONNX Runtime's own message — what it would
+// not do if the entry had gone nowhere.
+func TestRunConfigEntry(t *testing.T) {
+	t.Parallel()
+	m := testModel(t).(*model)
+	data := make([]float32, 3*64*64)
+	if _, _, err := m.det.runShrinking(context.Background(), runShrink, data, 1, 3, 64, 64); err != nil {
+		t.Fatalf("run shrinking %s: %v", runShrink, err)
+	}
+	_, _, err := m.det.runShrinking(context.Background(), "gpu:0", data, 1, 3, 64, 64)
+	if err == nil || !strings.Contains(err.Error(), "shrink") {
+		t.Fatalf("run shrinking gpu:0 on a CPU session: %v, want ONNX Runtime's refusal of the shrink list", err)
+	}
+	t.Logf("gpu:0 on the CPU: %v", err)
+}
+
+// TestArenaShrinksAfterRun: a large run's memory goes back when the run
+// ends (what lets admission measure a page's working set above the
+// model's resident size), and without the shrink the arena keeps it — the
+// control, without which the first check would say nothing. Not parallel:
+// it reads the process's resident size.
+func TestArenaShrinksAfterRun(t *testing.T) {
+	m := testModel(t).(*model)
+	small := make([]float32, 3*64*64)
+	big := make([]float32, 3*960*960)
+	run := func(shrink string, data []float32, side int64) {
+		t.Helper()
+		if _, _, err := m.det.runShrinking(context.Background(), shrink, data, 1, 3, side, side); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(runShrink, small, 64)
+	base := residentMiB(t)
+	resetPeak(t)
+	run(runShrink, big, 960)
+	peak, after := peakMiB(t)-base, residentMiB(t)-base
+	t.Logf("a 960×960 detector run: %.0f MiB above %.0f MiB at its peak, %.0f MiB after with the shrink", peak, base, after)
+	if peak < 64 {
+		t.Fatalf("the run used %.0f MiB: too little to tell", peak)
+	}
+	if after > peak/4 {
+		t.Errorf("%.0f of the run's %.0f MiB still resident after it ended with the arena shrunk", after, peak)
+	}
+	run("", big, 960)
+	kept := residentMiB(t) - base
+	t.Logf("without the shrink: %.0f MiB kept", kept)
+	if kept < peak/2 {
+		t.Errorf("without the shrink only %.0f of %.0f MiB was kept: the control shows nothing", kept, peak)
+	}
+	run(runShrink, small, 64) // give it back for the other tests
+}
+
+func procStatusMiB(t *testing.T, field string) float64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc/self/status (%v): resident size not readable here", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb / 1024
+		}
+	}
+	t.Fatalf("no %s in /proc/self/status", field)
+	return 0
+}
+
+func residentMiB(t *testing.T) float64 { return procStatusMiB(t, "VmRSS") }
+
+func peakMiB(t *testing.T) float64 { return procStatusMiB(t, "VmHWM") }
+
+// resetPeak sets VmHWM to the current resident size (proc(5),
+// /proc/PID/clear_refs, value 5).
+func resetPeak(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Skipf("cannot reset the peak resident size (%v)", err)
+	}
+}
