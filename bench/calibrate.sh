@@ -10,6 +10,8 @@
 # Usage: bench/calibrate.sh [BINARY]
 # COMBOS="ocr:ppocr:v4 ..." runs only those (PIPELINE:MODEL); default all four.
 # SUMMARIZE=FILE.tsv bench/calibrate.sh - prints the summary of a kept run.
+# FILES="pdfs/x.pdf pdfs/x.pdf ..." runs those files (relative to EVAL, in
+# that order, repeats allowed: the same page again measures the noise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVAL=${EVAL:-../shared/eval}
@@ -23,10 +25,11 @@ pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 
 files=()
+for f in ${FILES:-}; do files+=("$EVAL/$f"); done
 sets=(lines pages tables tables-icdar13 scene/crops scene/images pdfs)
-for i in $(seq 0 $((N - 1))); do
+[ -n "${FILES:-}" ] || for i in $(seq 0 $((N - 1))); do
   for s in "${sets[@]}"; do
-    f=$(find "$EVAL/$s" -maxdepth 1 -type f \( -name '*.png' -o -name '*.jpg' -o -name '*.pdf' \) | sort | sed -n "$((i + 1))p")
+    f=$(find "$EVAL/$s" -maxdepth 1 -type f \( -name '*.png' -o -name '*.jpg' -o -name '*.jpeg' -o -name '*.pdf' \) | sort | sed -n "$((i + 1))p")
     [ -n "$f" ] && files+=("$f")
   done
 done

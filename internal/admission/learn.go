@@ -81,7 +81,13 @@ const (
 //   - the fixed part is the 90th percentile (nearest rank) of each page's
 //     cost less slope × its megapixels, with the documented fixed part
 //     counted as one more while there are fewer than fewPages pages; never
-//     negative;
+//     below the documented fixed part (a floor: what a page of a few
+//     kilopixels costs varies with its text, not its size — a 1570×226
+//     screenshot used 6.8 MiB on Tesseract where lines of its size used
+//     1–2 — so the first small pages observed set the fixed part too low
+//     and the next dense one was under-estimated by half; the engines
+//     document the 90th percentile measured over ../shared/eval,
+//     docs/BENCHMARKS.md) and never negative;
 //   - the load is the 90th percentile of the loads observed.
 //
 // Medians and percentiles of a window cannot be moved far by one page or one
@@ -285,7 +291,7 @@ func (s *series) fit(prior Coefficients) Coefficients {
 	if len(s.Pages) < fewPages {
 		fixed = append(fixed, prior.PerPage)
 	}
-	c.PerPage = max(upper(fixed), 0)
+	c.PerPage = max(upper(fixed), prior.PerPage, 0)
 	return c
 }
 

@@ -152,3 +152,31 @@ func TestWaitingTaskWakesWhenMemoryFrees(t *testing.T) {
 		t.Fatal("the clock moved")
 	}
 }
+
+// TestFixedPartFloorIsDocumented: pages that cost less than the documented
+// fixed part (lines of a few hundred KiB) do not take the fitted fixed part
+// under it, so the next small page that is dense with text is not
+// under-estimated; pages that cost more still raise it.
+func TestFixedPartFloorIsDocumented(t *testing.T) {
+	t.Parallel()
+	learner := &Fitter{}
+	documented := Footprint{Host: Coefficients{Load: 60 * mib, PerPage: 5 * mib, PerMegapixel: 6 * mib}}
+	for i := range 8 {
+		mp := 0.05 + 0.05*float64(i)
+		learner.Observe("m", "cpu", Observation{Host: Sample{Working: 0.5*mib + 6*mib*mp, Pages: 1, Megapixels: mp}})
+	}
+	f, ok := learner.Fit("m", "cpu", documented)
+	if !ok {
+		t.Fatal("nothing fitted")
+	}
+	if f.Host.PerPage != documented.Host.PerPage {
+		t.Fatalf("fixed part %.1f MiB after pages costing 0.5 MiB beyond the slope, want the documented %.1f as its floor", f.Host.PerPage/mib, documented.Host.PerPage/mib)
+	}
+	for i := range 32 {
+		mp := 0.05 + 0.05*float64(i%8)
+		learner.Observe("m", "cpu", Observation{Host: Sample{Working: 12*mib + 6*mib*mp, Pages: 1, Megapixels: mp}})
+	}
+	if f, _ := learner.Fit("m", "cpu", documented); f.Host.PerPage < 11*mib || f.Host.PerPage > 13*mib {
+		t.Fatalf("fixed part %.1f MiB after pages costing 12 MiB beyond the slope, want about 12", f.Host.PerPage/mib)
+	}
+}

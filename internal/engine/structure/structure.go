@@ -57,8 +57,8 @@ func langs(config string) string {
 
 // Estimate is Tesseract's (or PP-OCR's), plus the page analysis: the gray
 // page (1 byte a pixel, rounded up to 2 MiB per work megapixel) and a
-// fixed 8 MiB per page with Tesseract, 16 MiB with PP-OCR. A small page is enlarged to up to
-// 3000 px square before Tesseract reads it; that is in its work megapixels
+// fixed part 8 MiB above Tesseract's own, 16 MiB above PP-OCR's. A small
+// page is enlarged to up to 3000 px square before Tesseract reads it; that is in its work megapixels
 // (WorkMegapixels), not in the fixed part, which was 48 MiB while the
 // estimate counted plain megapixels (bench/calibrate.sh,
 // docs/BENCHMARKS.md).

@@ -80,10 +80,15 @@ func checkLangs(dir, langs string) error {
 // docs/BENCHMARKS.md): they err on the safe side, and the learner replaces
 // them with actuals. A 300-dpi gray page rendered from a PDF (8.4–10.7 MP)
 // used 43–64 MiB, 5–6 MiB/MP (12 MiB/MP before pages were rendered as PGM
-// and the runner's heap given back between tasks).
+// and the runner's heap given back between tasks). perPage, the fixed
+// part, is also the fit's floor (admission.Fitter): the 90th percentile of
+// what the evaluation's pages used beyond 6 MiB/MP was 4.7 MiB over three
+// runs (102 tasks; lines and crops 0–1.5 MiB, the 1570×226 screenshot
+// cnocr-multi-line_en_black.png 4.7–5.4, 1280×720 photos up to 5.3).
 const (
 	loadPerLanguage = 40 << 20
 	loadBase        = 20 << 20
+	perPage         = 5 << 20
 	perMegapixel    = 6 << 20
 )
 
@@ -109,7 +114,7 @@ func WorkMegapixels(p engine.PageShape) float64 {
 	return p.Megapixels()
 }
 
-func estimate(langs string) (uint64, uint64) {
+func estimate(langs string) engine.Cost {
 	n := uint64(len(strings.Split(langs, "+")))
-	return loadBase + n*loadPerLanguage, perMegapixel
+	return engine.Cost{Load: loadBase + n*loadPerLanguage, PerPage: perPage, PerMegapixel: perMegapixel}
 }

@@ -129,8 +129,7 @@ func (e Engine) Estimate(langs string, _ device.Kind) (engine.Footprint, error) 
 	if err := checkLangs(DataDir(e.DataDir), langs); err != nil {
 		return engine.Footprint{}, err
 	}
-	l, p := estimate(langs)
-	return engine.Footprint{Host: engine.Cost{Load: l, PerMegapixel: p}}, nil
+	return engine.Footprint{Host: estimate(langs)}, nil
 }
 
 // RunnerEnv is OMP_THREAD_LIMIT=1: Tesseract's OpenMP reads it only at
