@@ -140,12 +140,21 @@ func newSessionOptions(c sessionConfig) (*ort.SessionOptions, error) {
 // as with the arena kept (TestBadInput: 5.8 s user, 1.2 s system against
 // 5.7 and 1.2; arena off 7.2 and 14.4), and a page's working set is what
 // it uses above the model's resident size again (docs/BENCHMARKS.md,
-// admission's calibration). A CUDA session's GPU arena is not shrunk
-// (bounded by gpu_mem_limit, cudaOptions).
+// admission's calibration). Only CPU sessions shrink (shrinkFor): a CUDA
+// session's GPU arena is bounded by gpu_mem_limit (cudaOptions), and its
+// host side was not measured with the shrink (no CUDA provider here).
 const (
 	runShrinkKey = "memory.enable_memory_arena_shrinkage"
 	runShrink    = "cpu:0"
 )
+
+// shrinkFor is what a session on c's device shrinks after each run.
+func shrinkFor(c sessionConfig) string {
+	if c.GPU >= 0 {
+		return ""
+	}
+	return runShrink
+}
 
 // session is one model's ONNX Runtime session. Run is safe from several
 // goroutines at once (ONNX Runtime's sessions are), so one session serves
@@ -154,9 +163,12 @@ type session struct {
 	s       *ort.DynamicAdvancedSession
 	in, out string
 	inShape ort.Shape // as the model declares it (-1: dynamic)
+	shrink  string    // the arenas each run shrinks (runShrinkKey; "": none)
 }
 
-func newSession(path string, opts *ort.SessionOptions) (*session, error) {
+// newSession opens the model at path; each run shrinks the arenas shrink
+// names (runShrinkKey's value, "" none).
+func newSession(path string, opts *ort.SessionOptions, shrink string) (*session, error) {
 	ins, outs, err := ort.GetInputOutputInfo(path)
 	if err != nil {
 		return nil, err
@@ -168,7 +180,7 @@ func newSession(path string, opts *ort.SessionOptions) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &session{s: s, in: ins[0].Name, out: outs[0].Name, inShape: ins[0].Dimensions}, nil
+	return &session{s: s, in: ins[0].Name, out: outs[0].Name, inShape: ins[0].Dimensions, shrink: shrink}, nil
 }
 
 func (s *session) close() {
@@ -181,7 +193,7 @@ func (s *session) close() {
 // run runs the model on one float tensor of shape and returns the output's
 // data and shape. A cancelled ctx terminates the run.
 func (s *session) run(ctx context.Context, data []float32, shape ...int64) ([]float32, []int64, error) {
-	return s.runShrinking(ctx, runShrink, data, shape...)
+	return s.runShrinking(ctx, s.shrink, data, shape...)
 }
 
 // runShrinking is run with the arenas shrink names shrunk when it ends

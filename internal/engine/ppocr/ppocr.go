@@ -142,18 +142,17 @@ func (e Engine) installedList() string {
 // thread), measured on the 2-core machine of docs/BENCHMARKS.md. The load
 // (one ONNX session set per slot) was 115-127 MiB with 2 slots; 320 MiB is
 // kept for machines with more slots (not measured). A page's working set,
-// measured with the CPU arena off (see newSessionOptions), was ~320 MiB per megapixel
-// of the detector's input plus ~20 MiB per megapixel of the page as given
-// — in WorkMegapixels' unit, 320 MiB. What a page used beyond that
-// follows its text (line batches): over bench/calibrate.sh's 34 pages its
-// median was 6 MiB and its 90th percentile 30-33 MiB, the percentile the
-// learner fits (admission.Fitter), so the fixed part is 32 MiB
-// (2026-11-30; with 16 MiB the third task, a dense 503×249 table, was
-// estimated at 0.69 of its 87 MiB).
+// with the CPU arena shrunk after each run (runShrink), grew by 180-194
+// MiB per work megapixel (Theil–Sen over three runs of bench/calibrate.sh,
+// 100 pages; 320 with the arena off, which planned no buffer reuse). What
+// a page used beyond that follows its text (line batches, the Go heap's
+// garbage): its median was 15-27 MiB and its 90th percentile 52-72 MiB,
+// the percentile the learner fits (admission.Fitter), so the fixed part,
+// also the fit's floor, is 64 MiB (2026-11-30).
 const (
 	loadBytes    = 320 << 20
-	perPageBytes = 32 << 20
-	perMPBytes   = 320 << 20
+	perPageBytes = 64 << 20
+	perMPBytes   = 192 << 20
 	// On a CUDA device (not measured here: no GPU on the machine these
 	// figures were taken on; from ONNX Runtime's CUDA provider's usual
 	// footprint, to be replaced by measurements and learned per device;
@@ -272,7 +271,7 @@ func (e Engine) Load(ctx context.Context, spec engine.Spec) (engine.Model, error
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		s, err := newSession(filepath.Join(dir, file), opts)
+		s, err := newSession(filepath.Join(dir, file), opts, shrinkFor(cfg))
 		if err != nil {
 			return nil, errcode.Wrap(errcode.ModelLoadFailed, err, "ppocr: loading %s", file)
 		}

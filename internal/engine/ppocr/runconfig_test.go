@@ -17,6 +17,9 @@ import (
 func TestRunConfigEntry(t *testing.T) {
 	t.Parallel()
 	m := testModel(t).(*model)
+	if m.det.shrink != runShrink || shrinkFor(sessionConfig{GPU: 0}) != "" {
+		t.Fatalf("a CPU session shrinks %q, a CUDA one %q: want %q and none", m.det.shrink, shrinkFor(sessionConfig{GPU: 0}), runShrink)
+	}
 	data := make([]float32, 3*64*64)
 	if _, _, err := m.det.runShrinking(context.Background(), runShrink, data, 1, 3, 64, 64); err != nil {
 		t.Fatalf("run shrinking %s: %v", runShrink, err)
