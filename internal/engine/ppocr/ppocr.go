@@ -147,11 +147,13 @@ func (e Engine) installedList() string {
 // 100 pages; 320 with the arena off, which planned no buffer reuse). What
 // a page used beyond that follows its text (line batches, the Go heap's
 // garbage): its median was 15-27 MiB and its 90th percentile 52-72 MiB,
-// the percentile the learner fits (admission.Fitter), so the fixed part,
-// also the fit's floor, is 64 MiB (2026-11-30).
+// the percentile the learner fits (admission.Fitter). The fixed part, also
+// the fit's floor, is 48 MiB: with 64 the PP-OCR medians were 1.44 and
+// 1.72 against 1.47 and 1.59, within the noise, and the floor holds small
+// pages' estimates up for good (2026-11-30, docs/BENCHMARKS.md).
 const (
 	loadBytes    = 320 << 20
-	perPageBytes = 64 << 20
+	perPageBytes = 48 << 20
 	perMPBytes   = 192 << 20
 	// On a CUDA device (not measured here: no GPU on the machine these
 	// figures were taken on; from ONNX Runtime's CUDA provider's usual
