@@ -69,7 +69,7 @@ func (l line) words() []result.Word {
 // span is the box of the part of the line between fractions f0 and f1 of
 // its reading direction.
 func (l line) span(f0, f1 float64) result.Box {
-	if l.Flipped {
+	if l.Flipped != l.Mirrored {
 		f0, f1 = 1-f1, 1-f0
 	}
 	q := l.Box

@@ -16,8 +16,9 @@ type line struct {
 	// crop's width (start, end), in reading order.
 	Spans [][2]float64
 	// Vertical: the crop was turned a quarter (tall box), so reading runs
-	// down the box. Flipped: the classifier turned it 180°.
-	Vertical, Flipped bool
+	// down the box. Flipped: the classifier turned it 180°. Mirrored: it
+	// was read mirrored (secondLooks), so its spans run right to left.
+	Vertical, Flipped, Mirrored bool
 }
 
 // score is how much a reading is worth: confident characters.
@@ -223,7 +224,7 @@ func (h *handle) classify(ctx context.Context, crops []*bgr) (flips, sure []bool
 	order := byAspect(crops)
 	for beg := 0; beg < len(order); beg += clsBatch {
 		idx := order[beg:min(beg+clsBatch, len(order))]
-		data, _ := lineInput(crops, idx, clsHeight, clsWidth)
+		data, _ := lineInput(crops, idx, clsHeight, clsWidth, 0)
 		out, shape, err := h.m.cls.run(ctx, data, int64(len(idx)), 3, clsHeight, clsWidth)
 		if err != nil {
 			return nil, nil, err
@@ -242,8 +243,83 @@ func (h *handle) classify(ctx context.Context, crops []*bgr) (flips, sure []bool
 }
 
 // recognize reads each crop into lines[i] (text, confidence, character
-// positions), in batches of similar aspect.
+// positions), in batches of similar aspect, and takes secondLooks.
 func (h *handle) recognize(ctx context.Context, crops []*bgr, lines []line) error {
+	if err := h.recognizeAt(ctx, crops, lines, 0); err != nil {
+		return err
+	}
+	return h.secondLooks(ctx, crops, lines)
+}
+
+// secondLooks reads again, differently, the crops whose first reading is
+// in doubt, and keeps a second reading only when it is more confident by
+// secondLookMargin (a reading that merely reshuffles characters is not
+// worth the change). Lector's additions to PaddleOCR's recognition:
+//
+//   - Narrow crops, stretched: the recogniser emits at most one symbol per
+//     8 input columns (its time steps), so a crop narrower than
+//     narrowRatio × 48 px has fewer than 12 steps for its characters and
+//     the blanks between them. A word tilted in a square crop, or a short
+//     word at a small scale, is read again stretched to that width.
+//   - Doubtful lines, mirrored: text seen from behind (through glass, in a
+//     reflection) reads as nonsense with low confidence; a line read with
+//     a confidence under doubtfulConf is read again mirrored. Its
+//     characters' spans then run right to left (line.Mirrored).
+//
+// Measured on every evaluation set (docs/BENCHMARKS.md, "PP-OCR"): the
+// scene English crops 29 → 24 character edits, nothing else changed.
+func (h *handle) secondLooks(ctx context.Context, crops []*bgr, lines []line) error {
+	minWidth := narrowRatio * h.m.recHeight
+	looks := []struct {
+		want func(c *bgr, l line) bool
+		make func(c *bgr) *bgr
+		min  int
+		mark func(l *line)
+	}{
+		{
+			want: func(c *bgr, _ line) bool { return float64(c.W)*float64(h.m.recHeight) < float64(minWidth*c.H) },
+			make: func(c *bgr) *bgr { return c },
+			min:  minWidth,
+			mark: func(*line) {},
+		},
+		{
+			want: func(_ *bgr, l line) bool { return l.Conf < doubtfulConf },
+			make: func(c *bgr) *bgr { return c.flipX() },
+			mark: func(l *line) { l.Mirrored = true },
+		},
+	}
+	for _, look := range looks {
+		var again []*bgr
+		var at []int
+		for i, c := range crops {
+			if look.want(c, lines[i]) {
+				again = append(again, look.make(c))
+				at = append(at, i)
+			}
+		}
+		if len(again) == 0 {
+			continue
+		}
+		read := make([]line, len(again))
+		for k, i := range at {
+			read[k] = line{Box: lines[i].Box, Vertical: lines[i].Vertical, Flipped: lines[i].Flipped}
+			look.mark(&read[k])
+		}
+		if err := h.recognizeAt(ctx, again, read, look.min); err != nil {
+			return err
+		}
+		for k, i := range at {
+			if read[k].Conf > lines[i].Conf+secondLookMargin {
+				lines[i] = read[k]
+			}
+		}
+	}
+	return nil
+}
+
+// recognizeAt reads each crop into lines[i], in batches of similar aspect,
+// each crop at least minWidth wide in the recogniser's input.
+func (h *handle) recognizeAt(ctx context.Context, crops []*bgr, lines []line, minWidth int) error {
 	height := h.m.recHeight
 	order := byAspect(crops)
 	for beg := 0; beg < len(order); {
@@ -251,7 +327,7 @@ func (h *handle) recognize(ctx context.Context, crops []*bgr, lines []line) erro
 		idx := order[beg:end]
 		beg = end
 		width := recBatchWidth(crops, idx, height)
-		data, widths := lineInput(crops, idx, height, width)
+		data, widths := lineInput(crops, idx, height, width, minWidth)
 		out, shape, err := h.m.rec.run(ctx, data, int64(len(idx)), 3, int64(height), int64(width))
 		if err != nil {
 			return err

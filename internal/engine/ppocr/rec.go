@@ -20,6 +20,14 @@ const (
 	// smaller batches.
 	recBatchColumns = 4 * recWidth
 	dropScore       = 0.5 // lines read with a lower confidence are dropped
+	// Second looks (Lector's, not PaddleOCR's; see secondLooks): a crop
+	// narrower than narrowRatio × the input height is also read stretched
+	// to that width, a line read with a confidence under doubtfulConf is
+	// also read mirrored, and a second reading replaces the first only
+	// when its confidence is higher by secondLookMargin.
+	narrowRatio      = 2
+	doubtfulConf     = 0.6
+	secondLookMargin = 0.2
 )
 
 var (
@@ -30,15 +38,16 @@ var (
 // lineInput writes crops[idx] into a batch tensor N×3×height×width, each
 // resized to height keeping its aspect ratio (at most width wide) and
 // padded with zeros on the right (PaddleOCR's resize_norm_img for both
-// the classifier and the recogniser). It returns the tensor and each
-// crop's resized width.
-func lineInput(crops []*bgr, idx []int, height, width int) ([]float32, []int) {
+// the classifier and the recogniser). A crop that would come out narrower
+// than minWidth is stretched to minWidth (0: none is; see secondLooks). It
+// returns the tensor and each crop's resized width.
+func lineInput(crops []*bgr, idx []int, height, width, minWidth int) ([]float32, []int) {
 	data := make([]float32, len(idx)*3*height*width)
 	widths := make([]int, len(idx))
 	for b, i := range idx {
 		c := crops[i]
 		rw := int(math.Ceil(float64(height) * float64(c.W) / float64(c.H)))
-		rw = max(1, min(rw, width))
+		rw = max(1, min(max(rw, minWidth), width))
 		c.resizeInto(data[b*3*height*width:], rw, height, width, halfMean, halfStd)
 		widths[b] = rw
 	}
