@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"math/rand"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lector-ocr/lector/internal/engine"
@@ -152,5 +153,28 @@ func TestConcurrentHandles(t *testing.T) {
 		if g != want[i/2] {
 			t.Errorf("concurrent read %d: %q, alone %q", i, g, want[i/2])
 		}
+	}
+}
+
+// TestMirroredText: a line of text seen from behind (mirrored) reads as
+// nonsense with low confidence; the second look (secondLooks) reads it
+// mirrored back. The recogniser reads many mirrored capitals confidently
+// as letters in reverse order ("ATTACK" as "XDATTA"), which no confidence
+// test can tell apart, so this holds only for text that reads doubtfully.
+func TestMirroredText(t *testing.T) {
+	t.Parallel()
+	h := testHandle(t)
+	src, err := decode(readFile(t, filepath.Join(evalDir(t), "scene", "crops", "rapidocr-en_rec.jpg")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := src.flipX()
+	mirrored := encodePNG(t, gray(m.W, m.H, func(x, y int) uint8 { return m.At(x, y).Y }))
+	want := "To facilitate the shot type analysis in videos, we collect MovieShots, a large-scale"
+	p := process(t, h, mirrored, engine.Options{})
+	// From the detector's tight crop the words run together (see read);
+	// the letters are what this is about.
+	if cer := eval.CER(strings.ReplaceAll(p.Text(), " ", ""), strings.ReplaceAll(want, " ", "")); cer > 0.05 {
+		t.Fatalf("mirrored line read %q (CER %.3f without spaces), want %q", p.Text(), cer, want)
 	}
 }
