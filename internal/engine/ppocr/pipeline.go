@@ -318,7 +318,8 @@ func (h *handle) secondLooks(ctx context.Context, crops []*bgr, lines []line) er
 }
 
 // recognizeAt reads each crop into lines[i], in batches of similar aspect,
-// each crop at least minWidth wide in the recogniser's input.
+// each crop at least minWidth wide in the recogniser's input, with the
+// word breaks of widely spaced text put back (wordBreaks).
 func (h *handle) recognizeAt(ctx context.Context, crops []*bgr, lines []line, minWidth int) error {
 	height := h.m.recHeight
 	order := byAspect(crops)
@@ -339,6 +340,9 @@ func (h *handle) recognizeAt(ctx context.Context, crops []*bgr, lines []line, mi
 		col := float64(width) / float64(T) // input pixels per time step
 		for b, i := range idx {
 			chars, conf := ctcDecode(out[b*T*C:(b+1)*T*C], T, C, h.m.dict)
+			c := crops[i]
+			scale := col * float64(c.W) / float64(widths[b]) // crop columns per time step
+			chars = wordBreaks(chars, c, func(step int) int { return int((float64(step) + 0.5) * scale) })
 			l := &lines[i]
 			l.Chars, l.Conf = chars, conf
 			rs := make([]rune, len(chars))

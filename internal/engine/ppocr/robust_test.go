@@ -178,3 +178,34 @@ func TestMirroredText(t *testing.T) {
 		t.Fatalf("mirrored line read %q (CER %.3f without spaces), want %q", p.Text(), cer, want)
 	}
 }
+
+// TestSignKeepsSpaces: large letter-spaced signs (testdata/sign-*.png,
+// ImageMagick's label: in DejaVu Sans Bold 40 pt, word spacing +10 px)
+// read from the detector's tight crop lost their spaces
+// ("FRESHBREADDAILY"); wordBreaks puts them back, and each word gets its
+// own box, left to right.
+func TestSignKeepsSpaces(t *testing.T) {
+	t.Parallel()
+	h := testHandle(t)
+	for file, want := range map[string]string{
+		"sign-fresh-bread-daily.png":   "FRESH BREAD DAILY",
+		"sign-open-24-hours.png":       "OPEN 24 HOURS",
+		"sign-wilmington-illinois.png": "wilmington illinois",
+	} {
+		p := process(t, h, readFile(t, filepath.Join("testdata", file)), engine.Options{})
+		if got := strings.TrimSpace(p.Text()); got != want {
+			t.Errorf("%s: read %q, want %q", file, got, want)
+			continue
+		}
+		words := p.Blocks[0].Paragraphs[0].Lines[0].Words
+		if len(words) != len(strings.Fields(want)) {
+			t.Errorf("%s: %d words, want %d", file, len(words), len(strings.Fields(want)))
+			continue
+		}
+		for i := 1; i < len(words); i++ {
+			if words[i].Box.X0 < words[i-1].Box.X1 {
+				t.Errorf("%s: word %q at x %d–%d overlaps %q at %d–%d", file, words[i].Text, words[i].Box.X0, words[i].Box.X1, words[i-1].Text, words[i-1].Box.X0, words[i-1].Box.X1)
+			}
+		}
+	}
+}

@@ -614,3 +614,77 @@ func TestCoversLine(t *testing.T) {
 		}
 	}
 }
+
+// TestWordBreaks: in widely spaced text a wide ink-free gap between two
+// letters becomes a space; letter gaps, ordinary pitch, scripts without
+// spaces and spaces already there are left alone.
+func TestWordBreaks(t *testing.T) {
+	t.Parallel()
+	// Six 12-px glyphs, 6 px apart, with a 30-px gap after the third, on a
+	// 40-px-high crop; 4 crop columns a time step.
+	glyphs := []int{10, 28, 46, 88, 106, 124}
+	crop := func(dark bool) *bgr {
+		im := newBGR(150, 40)
+		for x := 0; x < im.W; x++ {
+			for y := 0; y < im.H; y++ {
+				ink := false
+				for _, g := range glyphs {
+					ink = ink || (x >= g && x < g+12 && y >= 8 && y < 32)
+				}
+				v := byte(250)
+				if ink != dark { // dark: light text on a dark ground
+					v = 20
+				}
+				p := im.Pix[3*(y*im.W+x):]
+				p[0], p[1], p[2] = v, v, v
+			}
+		}
+		return im
+	}
+	line := func(text string, perStep int) []decodedChar {
+		var cs []decodedChar
+		for i, r := range []rune(text) {
+			s := (glyphs[i] + 6) / perStep
+			cs = append(cs, decodedChar{R: r, First: s, End: s, Prob: 0.9})
+		}
+		return cs
+	}
+	column := func(perStep int) func(int) int {
+		return func(s int) int { return int((float64(s) + 0.5) * float64(perStep)) }
+	}
+	text := func(cs []decodedChar) string {
+		var b strings.Builder
+		for _, c := range cs {
+			b.WriteRune(c.R)
+		}
+		return b.String()
+	}
+	for _, c := range []struct {
+		name, text string
+		perStep    int
+		dark       bool
+		want       string
+	}{
+		{"letters", "abcdef", 4, false, "abc def"},
+		{"light on dark", "abcdef", 4, true, "abc def"},
+		{"digits", "OPEN24", 4, false, "OPE N24"},
+		{"Han", "中文字中文字", 4, false, "中文字中文字"},
+		{"ordinary pitch", "abcdef", 8, false, "abcdef"}, // 2 steps a character: the recogniser's own spaces
+	} {
+		got := wordBreaks(line(c.text, c.perStep), crop(c.dark), column(c.perStep))
+		if text(got) != c.want {
+			t.Errorf("%s: %q, want %q", c.name, text(got), c.want)
+		}
+	}
+	// A space already there is not doubled.
+	cs := line("abcdef", 4)
+	cs = append(cs[:3], append([]decodedChar{{R: ' ', First: 18, End: 18}}, cs[3:]...)...)
+	if got := text(wordBreaks(cs, crop(false), column(4))); got != "abc def" {
+		t.Errorf("with its space: %q", got)
+	}
+	// The space lies mid-gap, between its neighbours' steps.
+	got := wordBreaks(line("abcdef", 4), crop(false), column(4))
+	if sp := got[3]; sp.First <= got[2].End || sp.First >= got[4].First {
+		t.Errorf("space at step %d, between %d and %d", sp.First, got[2].End, got[4].First)
+	}
+}
