@@ -132,7 +132,7 @@ func (h *handle) read(ctx context.Context, img *bgr) ([]line, stats, error) {
 			}
 		}
 	}
-	if err := h.recognize(ctx, crops, lines); err != nil {
+	if err := h.recognize(ctx, crops, lines, false); err != nil {
 		return nil, st, err
 	}
 	if len(turned) > 0 {
@@ -140,7 +140,7 @@ func (h *handle) read(ctx context.Context, img *bgr) ([]line, stats, error) {
 		for k, i := range turned {
 			again[k] = line{Box: lines[i].Box, Vertical: lines[i].Vertical}
 		}
-		if err := h.recognize(ctx, unturned, again); err != nil {
+		if err := h.recognize(ctx, unturned, again, false); err != nil {
 			return nil, st, err
 		}
 		for k, i := range turned {
@@ -154,7 +154,7 @@ func (h *handle) read(ctx context.Context, img *bgr) ([]line, stats, error) {
 	if len(lines) == 1 && coversLine(lines[0].Box, b, orig) && !lines[0].Vertical {
 		// One line filling the image: read the image as it stands too.
 		direct := []line{{Box: quad{{float64(b), float64(b)}, {float64(b + orig.W), float64(b)}, {float64(b + orig.W), float64(b + orig.H)}, {float64(b), float64(b + orig.H)}}}}
-		if err := h.recognize(ctx, []*bgr{orig}, direct); err != nil {
+		if err := h.recognize(ctx, []*bgr{orig}, direct, true); err != nil {
 			return nil, st, err
 		}
 		if direct[0].Conf > lines[0].Conf {
@@ -178,7 +178,7 @@ func (h *handle) read(ctx context.Context, img *bgr) ([]line, stats, error) {
 func (h *handle) readLine(ctx context.Context, img *bgr) ([]line, error) {
 	w, hh := float64(img.W), float64(img.H)
 	lines := []line{{Box: quad{{0, 0}, {w, 0}, {w, hh}, {0, hh}}}}
-	if err := h.recognize(ctx, []*bgr{img}, lines); err != nil {
+	if err := h.recognize(ctx, []*bgr{img}, lines, true); err != nil {
 		return nil, err
 	}
 	if lines[0].Text == "" {
@@ -243,31 +243,39 @@ func (h *handle) classify(ctx context.Context, crops []*bgr) (flips, sure []bool
 }
 
 // recognize reads each crop into lines[i] (text, confidence, character
-// positions), in batches of similar aspect, and takes secondLooks.
-func (h *handle) recognize(ctx context.Context, crops []*bgr, lines []line) error {
+// positions), in batches of similar aspect; with looks, it takes
+// secondLooks.
+func (h *handle) recognize(ctx context.Context, crops []*bgr, lines []line, looks bool) error {
 	if err := h.recognizeAt(ctx, crops, lines, 0); err != nil {
 		return err
+	}
+	if !looks {
+		return nil
 	}
 	return h.secondLooks(ctx, crops, lines)
 }
 
 // secondLooks reads again, differently, the crops whose first reading is
-// in doubt, and keeps a second reading only when it is more confident by
-// secondLookMargin (a reading that merely reshuffles characters is not
-// worth the change). Lector's additions to PaddleOCR's recognition:
+// in doubt (confidence under doubtfulConf), and keeps a second reading
+// only when it is more confident by secondLookMargin (a reading that
+// merely reshuffles characters is not worth the change). Lector's
+// additions to PaddleOCR's recognition:
 //
 //   - Narrow crops, stretched: the recogniser emits at most one symbol per
 //     8 input columns (its time steps), so a crop narrower than
 //     narrowRatio × 48 px has fewer than 12 steps for its characters and
 //     the blanks between them. A word tilted in a square crop, or a short
 //     word at a small scale, is read again stretched to that width.
-//   - Doubtful lines, mirrored: text seen from behind (through glass, in a
-//     reflection) reads as nonsense with low confidence; a line read with
-//     a confidence under doubtfulConf is read again mirrored. Its
-//     characters' spans then run right to left (line.Mirrored).
+//   - Mirrored: text seen from behind (through glass, in a reflection)
+//     reads as nonsense with low confidence; it is read again mirrored.
+//     Its characters' spans then run right to left (line.Mirrored).
 //
-// Measured on every evaluation set (docs/BENCHMARKS.md, "PP-OCR"): the
-// scene English crops 29 → 24 character edits, nothing else changed.
+// Taken where the image is one line (psm 7, or a one-line image read as
+// it stands), not for each line of a page: measured on every evaluation
+// set (docs/BENCHMARKS.md, "PP-OCR"), the scene English crops went from 29
+// to 24 character edits and nothing else changed, while on the pages the
+// looks cost 17–30 % more CPU time for the same text (a table's short
+// numbers are narrow, its noise doubtful).
 func (h *handle) secondLooks(ctx context.Context, crops []*bgr, lines []line) error {
 	minWidth := narrowRatio * h.m.recHeight
 	looks := []struct {
@@ -277,7 +285,9 @@ func (h *handle) secondLooks(ctx context.Context, crops []*bgr, lines []line) er
 		mark func(l *line)
 	}{
 		{
-			want: func(c *bgr, _ line) bool { return float64(c.W)*float64(h.m.recHeight) < float64(minWidth*c.H) },
+			want: func(c *bgr, l line) bool {
+				return l.Conf < doubtfulConf && float64(c.W)*float64(h.m.recHeight) < float64(minWidth*c.H)
+			},
 			make: func(c *bgr) *bgr { return c },
 			min:  minWidth,
 			mark: func(*line) {},

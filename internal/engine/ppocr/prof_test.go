@@ -35,7 +35,7 @@ func TestProfStages(t *testing.T) {
 	t2 := time.Now()
 	h.classify(ctx, crops)
 	t3 := time.Now()
-	h.recognize(ctx, crops, lines)
+	h.recognize(ctx, crops, lines, false)
 	t4 := time.Now()
 	t.Logf("det %v (%d boxes), warp %v, cls %v, rec %v", t1.Sub(t0), len(boxes), t2.Sub(t1), t3.Sub(t2), t4.Sub(t3))
 }

@@ -20,11 +20,12 @@ const (
 	// smaller batches.
 	recBatchColumns = 4 * recWidth
 	dropScore       = 0.5 // lines read with a lower confidence are dropped
-	// Second looks (Lector's, not PaddleOCR's; see secondLooks): a crop
-	// narrower than narrowRatio × the input height is also read stretched
-	// to that width, a line read with a confidence under doubtfulConf is
-	// also read mirrored, and a second reading replaces the first only
-	// when its confidence is higher by secondLookMargin.
+	// Second looks (Lector's, not PaddleOCR's; see secondLooks), where
+	// the image is one line: a reading with a confidence under
+	// doubtfulConf is read again mirrored, and also stretched when its
+	// crop is narrower than narrowRatio × the input height; a second
+	// reading replaces the first only when its confidence is higher by
+	// secondLookMargin.
 	narrowRatio      = 2
 	doubtfulConf     = 0.6
 	secondLookMargin = 0.2

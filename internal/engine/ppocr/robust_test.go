@@ -156,26 +156,43 @@ func TestConcurrentHandles(t *testing.T) {
 	}
 }
 
-// TestMirroredText: a line of text seen from behind (mirrored) reads as
-// nonsense with low confidence; the second look (secondLooks) reads it
-// mirrored back. The recogniser reads many mirrored capitals confidently
-// as letters in reverse order ("ATTACK" as "XDATTA"), which no confidence
+// TestMirroredText: a line seen from behind (mirrored) reads as nonsense
+// with low confidence; the second look (secondLooks) reads it mirrored
+// back, each word's box over its own letters (the first word at the
+// right). The recogniser reads many mirrored capitals confidently as
+// letters in reverse order ("ATTACK" as "XDATTA"), which no confidence
 // test can tell apart, so this holds only for text that reads doubtfully.
 func TestMirroredText(t *testing.T) {
 	t.Parallel()
 	h := testHandle(t)
-	src, err := decode(readFile(t, filepath.Join(evalDir(t), "scene", "crops", "rapidocr-en_rec.jpg")))
+	src, err := decode(readFile(t, filepath.Join(evalDir(t), "scene", "crops", "cnocr-00199978.jpg")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := src.flipX()
-	mirrored := encodePNG(t, gray(m.W, m.H, func(x, y int) uint8 { return m.At(x, y).Y }))
-	want := "To facilitate the shot type analysis in videos, we collect MovieShots, a large-scale"
-	p := process(t, h, mirrored, engine.Options{})
-	// From the detector's tight crop the words run together (see read);
-	// the letters are what this is about.
-	if cer := eval.CER(strings.ReplaceAll(p.Text(), " ", ""), strings.ReplaceAll(want, " ", "")); cer > 0.05 {
-		t.Fatalf("mirrored line read %q (CER %.3f without spaces), want %q", p.Text(), cer, want)
+	toPNG := func(im *bgr) []byte {
+		return encodePNG(t, gray(im.W, im.H, func(x, y int) uint8 { return im.At(x, y).Y }))
+	}
+	psm7 := engine.Options{Params: map[string]string{OptPSM: "7"}}
+	upright := process(t, h, toPNG(src), psm7)
+	want := "zouna unpayably Raqu"
+	if got := upright.Text(); strings.TrimSpace(got) != want {
+		t.Fatalf("upright: read %q, want %q", got, want)
+	}
+	p := process(t, h, toPNG(src.flipX()), psm7)
+	if got := p.Text(); strings.TrimSpace(got) != want {
+		t.Fatalf("mirrored: read %q, want %q", got, want)
+	}
+	words, up := p.Blocks[0].Paragraphs[0].Lines[0].Words, upright.Blocks[0].Paragraphs[0].Lines[0].Words
+	if len(words) != len(up) {
+		t.Fatalf("mirrored: %d words, upright %d", len(words), len(up))
+	}
+	for i, w := range words {
+		// Mirrored back, the box lies over the upright word's.
+		x0, x1 := src.W-w.Box.X1, src.W-w.Box.X0
+		u := up[i].Box
+		if ov := min(x1, u.X1) - max(x0, u.X0); float64(ov) < 0.6*float64(u.X1-u.X0) {
+			t.Errorf("word %d %q at x %d–%d (mirrored back %d–%d), upright %q at %d–%d", i, w.Text, w.Box.X0, w.Box.X1, x0, x1, up[i].Text, u.X0, u.X1)
+		}
 	}
 }
 
