@@ -275,7 +275,10 @@ func (h *handle) recognize(ctx context.Context, crops []*bgr, lines []line, look
 // set (docs/BENCHMARKS.md, "PP-OCR"), the scene English crops went from 29
 // to 24 character edits and nothing else changed, while on the pages the
 // looks cost 17–30 % more CPU time for the same text (a table's short
-// numbers are narrow, its noise doubtful).
+// numbers are narrow, its noise doubtful). Nor for a line wider than
+// one recognition batch holds (recBatchColumns at height 48): a second
+// look doubles its reading, and a 30,000×40 strip of noise read as psm 7
+// then ran past the page timeout under load.
 func (h *handle) secondLooks(ctx context.Context, crops []*bgr, lines []line) error {
 	minWidth := narrowRatio * h.m.recHeight
 	looks := []struct {
@@ -302,6 +305,9 @@ func (h *handle) secondLooks(ctx context.Context, crops []*bgr, lines []line) er
 		var again []*bgr
 		var at []int
 		for i, c := range crops {
+			if float64(c.W)*float64(h.m.recHeight) > float64(recBatchColumns*c.H) {
+				continue // a long line: see above
+			}
 			if look.want(c, lines[i]) {
 				again = append(again, look.make(c))
 				at = append(at, i)
