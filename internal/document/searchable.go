@@ -41,7 +41,9 @@ const (
 // tables and streams, keeping every object), and failing that rebuilt page
 // by page by poppler's pdftocairo (the page drawn again as poppler renders
 // it: text, vectors and images, but not the original objects); the second
-// value says which ("repaired", "rebuilt"). With lector.PDFTextRedo an
+// value says which ("repaired", "rebuilt"); a repaired or rebuilt PDF's
+// JPEGs are wrapped in Flate and the file compacted as the input's would
+// have been. With lector.PDFTextRedo an
 // earlier text layer is removed from the pages it OCRs (with
 // lector.PDFTextForce too, so that layers never stack); in those modes a
 // page with visible text of its own gets no layer (withoutOwnTextPages).
@@ -120,17 +122,22 @@ func (p *PDF) SearchablePDF(ctx context.Context, pages []*result.Page, mode lect
 			errs = append(errs, err)
 			continue
 		}
+		// The same JPEG optimisation as the input's own pages get: wrapped
+		// in Flate, the update then compacted by qpdf; without qpdf to
+		// compact it, the layer alone (the repaired file keeps its JPEGs).
 		buf.Reset()
-		w, err := render.SearchablePDF(&buf, data, pages, render.Options{Redo: redo})
+		opt := render.Options{Redo: redo, DeflateJPEG: true}
+		w, err := render.SearchablePDF(&buf, data, pages, opt)
+		if err == nil && (w.Superseded || w.Removed) {
+			if err = p.compact(ctx, &buf); err != nil && w.Superseded && !w.Removed {
+				buf.Reset()
+				opt.DeflateJPEG = false
+				_, err = render.SearchablePDF(&buf, data, pages, opt)
+			}
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
-		}
-		if w.Removed {
-			if err := p.compact(ctx, &buf); err != nil {
-				errs = append(errs, err)
-				continue
-			}
 		}
 		if err := p.keeps(ctx, buf.Bytes(), pages, step.how == PDFRepaired); err != nil {
 			if ctx.Err() != nil {

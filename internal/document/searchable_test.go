@@ -382,6 +382,88 @@ func TestDamagedInputIsWrittenWhole(t *testing.T) {
 func TestJPEGScanIsDeflatedLosslessly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
+	j := printedJPEG()
+	in := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: j, JW: 850, JH: 1100}})
+	p := openFixture(t, in)
+	w, h := p.PageSize(0)
+	out, how, err := p.SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "scanned")}, lector.PDFTextSkip)
+	if err != nil || how != PDFOriginal {
+		t.Fatalf("searchable PDF: %v (%s)", err, how)
+	}
+	if len(out) >= len(in) {
+		t.Fatalf("output %d bytes, input %d: the JPEG was not deflated or its old copy kept", len(out), len(in))
+	}
+	sameJPEG(t, in, out, j)
+	if txt := poppler(t, "pdftotext", save(t, "out.pdf", out), "-"); !strings.Contains(txt, "scanned") {
+		t.Fatalf("text %q", txt)
+	}
+}
+
+// A PDF that is repaired first (a content stream's /Length wrong), or is
+// encrypted (written whole by the PDF library, with its encryption), gets
+// the same JPEG optimisation as a sound one: its JPEG wrapped in Flate,
+// byte for byte, and the output smaller than the input.
+func TestRepairedAndEncryptedScansAreDeflatedToo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	j := printedJPEG()
+	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: j, JW: 850, JH: 1100}})
+	damaged := regexp.MustCompile(`/Length (\d+) >>\nstream\nq `).ReplaceAll(good, []byte("/Length 9 >>\nstream\nq "))
+	if bytes.Equal(damaged, good) {
+		t.Fatal("the fixture was not damaged")
+	}
+	encPath := filepath.Join(t.TempDir(), "enc.pdf")
+	if msg, err := exec.Command("qpdf", "--encrypt", "", "owner", "256", "--", save(t, "good.pdf", good), encPath).CombinedOutput(); err != nil {
+		t.Fatalf("qpdf --encrypt: %v\n%s", err, msg)
+	}
+	encrypted, err := os.ReadFile(encPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, how string
+		in        []byte
+	}{{"damaged", PDFRepaired, damaged}, {"encrypted", PDFOriginal, encrypted}} {
+		t.Run(c.name, func(t *testing.T) {
+			p := openFixture(t, c.in)
+			w, h := p.PageSize(0)
+			out, how, err := p.SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "scanned")}, lector.PDFTextSkip)
+			if err != nil || how != c.how {
+				t.Fatalf("searchable PDF: %v (%s, want %s)", err, how, c.how)
+			}
+			if len(out) >= len(c.in) {
+				t.Fatalf("output %d bytes, input %d: the JPEG was not deflated", len(out), len(c.in))
+			}
+			raw, err := exec.Command("qpdf", "--decrypt", "--stream-data=preserve", "--object-streams=disable", save(t, "o.pdf", out), "-").Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !regexp.MustCompile(`/FlateDecode\s*/DCTDecode`).Match(raw) {
+				t.Fatal("the JPEG is not wrapped in Flate")
+			}
+			sameJPEG(t, c.in, out, j)
+		})
+	}
+}
+
+// sameJPEG fails unless out's image is j byte for byte (pdfimages -j), as
+// pdfimages -list shows the input's.
+func sameJPEG(t *testing.T, in, out, j []byte) {
+	t.Helper()
+	inPath, outPath := save(t, "in.pdf", in), save(t, "out.pdf", out)
+	if before, after := imageRows(t, inPath), imageRows(t, outPath); strings.Join(before, "\n") != strings.Join(after, "\n") || !strings.Contains(after[0], "jpeg") {
+		t.Fatalf("images changed:\n%s\n--\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
+	}
+	dir := t.TempDir()
+	poppler(t, "pdfimages", "-j", outPath, filepath.Join(dir, "im"))
+	if got, err := os.ReadFile(filepath.Join(dir, "im-000.jpg")); err != nil || !bytes.Equal(got, j) {
+		t.Fatalf("the JPEG's bytes changed (%v)", err)
+	}
+}
+
+// printedJPEG is an 850 × 1100 white page with lines of dark "print", as
+// Go's encoder writes it (standard Huffman tables: Flate shrinks it).
+func printedJPEG() []byte {
 	img := image.NewGray(image.Rect(0, 0, 850, 1100))
 	for i := range img.Pix {
 		img.Pix[i] = 255
@@ -395,29 +477,7 @@ func TestJPEGScanIsDeflatedLosslessly(t *testing.T) {
 			}
 		}
 	}
-	j := pdftest.EncodeJPEG(img)
-	in := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: j, JW: 850, JH: 1100}})
-	p := openFixture(t, in)
-	w, h := p.PageSize(0)
-	out, how, err := p.SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "scanned")}, lector.PDFTextSkip)
-	if err != nil || how != PDFOriginal {
-		t.Fatalf("searchable PDF: %v (%s)", err, how)
-	}
-	if len(out) >= len(in) {
-		t.Fatalf("output %d bytes, input %d: the JPEG was not deflated or its old copy kept", len(out), len(in))
-	}
-	inPath, outPath := save(t, "in.pdf", in), save(t, "out.pdf", out)
-	if before, after := imageRows(t, inPath), imageRows(t, outPath); strings.Join(before, "\n") != strings.Join(after, "\n") || !strings.Contains(after[0], "jpeg") {
-		t.Fatalf("images changed:\n%s\n--\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
-	}
-	dir := t.TempDir()
-	poppler(t, "pdfimages", "-j", outPath, filepath.Join(dir, "im"))
-	if got, err := os.ReadFile(filepath.Join(dir, "im-000.jpg")); err != nil || !bytes.Equal(got, j) {
-		t.Fatalf("the JPEG's bytes changed (%v)", err)
-	}
-	if txt := poppler(t, "pdftotext", outPath, "-"); !strings.Contains(txt, "scanned") {
-		t.Fatalf("text %q", txt)
-	}
+	return pdftest.EncodeJPEG(img)
 }
 
 // redo takes invisible text drawn in the page's own content stream (as

@@ -252,7 +252,8 @@ func pdfConfig() *model.Configuration {
 // validation, which rewrites some valid objects (a font given as a direct
 // dictionary in a page's resources became a dangling reference). An
 // encrypted input is written whole by pdfcpu (objects of an update would
-// have to be encrypted). An error means pdfcpu could not read or write
+// have to be encrypted; its JPEGs are wrapped in Flate all the same, and
+// pdfcpu encrypts the streams it writes). An error means pdfcpu could not read or write
 // the PDF's structure.
 func SearchablePDF(w io.Writer, input []byte, pages []*result.Page, opt Options) (Written, error) {
 	return searchablePDF(w, input, pages, opt, time.Now())
@@ -303,7 +304,7 @@ func searchablePDF(w io.Writer, input []byte, pages []*result.Page, opt Options,
 		_, err := w.Write(input)
 		return done, err
 	}
-	if opt.DeflateJPEG && ctx.Encrypt == nil {
+	if opt.DeflateJPEG {
 		deflated, err := deflateJPEGs(ctx.XRefTable)
 		if err != nil {
 			return done, err
