@@ -9,14 +9,19 @@ import (
 // imageDPI reads the resolution an image declares in its header, in dots
 // per inch, or 0 when it declares none: a PNG's pHYs chunk (pixels per
 // metre, PNG specification §11.3.5.3) or a JPEG's JFIF APP0 density (units
-// 1 = per inch, 2 = per centimetre; JFIF 1.02). This is the horizontal
-// figure (the one OCR engines take); imageYDPI is the vertical one.
+// 1 = per inch, 2 = per centimetre; JFIF 1.02) or a BMP's
+// BITMAPINFOHEADER biXPelsPerMeter (pixels per metre; bmpDPI). This is the
+// horizontal figure (the one OCR engines take); imageYDPI is the vertical
+// one. GIF declares no resolution (only a pixel aspect ratio), nor do WebP's
+// VP8/VP8L bitstreams; those are unknown (300 dpi is taken).
 func imageDPI(kind string, data []byte) int {
 	switch kind {
 	case "png":
 		return pngDPI(data, 0)
 	case "jpeg":
 		return jfifDPI(data, 14)
+	case "bmp":
+		return bmpDPI(data, 38)
 	}
 	return 0
 }
@@ -31,8 +36,22 @@ func imageYDPI(kind string, data []byte) int {
 		return pngDPI(data, 4)
 	case "jpeg":
 		return jfifDPI(data, 16)
+	case "bmp":
+		return bmpDPI(data, 42)
 	}
 	return 0
+}
+
+// bmpDPI reads a BMP's resolution at offset at (38: biXPelsPerMeter, 42:
+// biYPelsPerMeter, signed 32-bit little-endian, in the BITMAPINFOHEADER
+// that follows the 14-byte file header, and in its later versions V4/V5,
+// which begin with it; Microsoft's BITMAPINFOHEADER documentation). An
+// OS/2 BITMAPCOREHEADER (12 bytes) has none.
+func bmpDPI(data []byte, at int) int {
+	if len(data) < at+4 || binary.LittleEndian.Uint32(data[14:]) < 40 {
+		return 0
+	}
+	return perInch(float64(int32(binary.LittleEndian.Uint32(data[at:]))) * 0.0254)
 }
 
 // pngDPI reads pHYs's figure at offset at (0: x, 4: y).

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/image/bmp"
+
 	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/result"
 )
@@ -56,6 +58,8 @@ func TestImageDPIFromHeaders(t *testing.T) {
 		{"jpeg 300 dpi", "jpeg", jfif(1, 300), 300},
 		{"jpeg 118 per cm", "jpeg", jfif(2, 118), 300},
 		{"jpeg aspect only", "jpeg", jfif(0, 1), 0},
+		{"bmp 150 dpi", "bmp", bmpWithPPM(t, 5906), 150},
+		{"bmp without resolution", "bmp", bmpWithPPM(t, 0), 0},
 	} {
 		if got := imageDPI(tc.kind, tc.data); got != tc.want {
 			t.Errorf("%s: %d dpi, want %d", tc.name, got, tc.want)
@@ -69,6 +73,23 @@ func TestImageDPIFromHeaders(t *testing.T) {
 	if im, _ := doc.Page(t.Context(), 0, ""); im.DPI != 300 {
 		t.Fatalf("page DPI %d, want 300", im.DPI)
 	}
+}
+
+// bmpWithPPM is a 20 × 10 BMP whose header says ppm pixels per metre
+// both ways.
+func bmpWithPPM(t *testing.T, ppm uint32) []byte { return bmpSized(t, 20, 10, ppm) }
+
+// bmpSized is a w × h BMP whose header says ppm pixels per metre.
+func bmpSized(t *testing.T, w, h int, ppm uint32) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := bmp.Encode(&b, image.NewRGBA(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+	out := b.Bytes()
+	binary.LittleEndian.PutUint32(out[38:], ppm)
+	binary.LittleEndian.PutUint32(out[42:], ppm)
+	return out
 }
 
 // A page whose vertical resolution differs from its horizontal one (a
@@ -93,6 +114,9 @@ func TestNonSquareResolutionSizesThePage(t *testing.T) {
 	}{
 		{"jpeg 300 x 150", jp, "144 x 144 pts"},
 		{"tiff 204 x 98", tf, "144 x 144 pts"},
+		// 1200 × 800 pixels at 150 dpi (5906 pixels per metre): 8 × 5⅓
+		// inches; it was laid out at 300 dpi (288 × 192 points).
+		{"bmp 150 dpi", bmpSized(t, 1200, 800, 5906), "576 x 384 pts"},
 	} {
 		doc, err := Open(ctx, c.data, Limits{}, t.TempDir())
 		if err != nil {
