@@ -8,8 +8,10 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+	"strings"
 	"testing"
 
+	"github.com/lector-ocr/lector/internal/document/pdftest"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
 )
@@ -64,6 +66,11 @@ func TestOpen(t *testing.T) {
 				t.Fatalf("err = %v, want %s", err, tc.code)
 			}
 		})
+	}
+	// A PDF whose page tree has no page says so, not "corrupt".
+	_, err = Open(t.Context(), pdftest.Build(nil), Limits{}, t.TempDir())
+	if errcode.Of(err) != errcode.InvalidDocument || !strings.Contains(err.Error(), "has no pages") {
+		t.Fatalf("a PDF of no pages: %v", err)
 	}
 }
 

@@ -186,6 +186,10 @@ func pdfError(err error) error {
 		return err
 	case strings.Contains(msg, "Incorrect password"), strings.Contains(msg, "encrypted"):
 		return errcode.Wrap(errcode.EncryptedPDF, err, "the PDF is encrypted; Lector needs it without a password")
+	case strings.Contains(msg, "Invalid page count 0"), strings.Contains(msg, "Wrong page range given"):
+		// poppler's pdfinfo on a page tree with no pages fails so (its
+		// default page range, 1 to the count, is empty).
+		return errcode.Wrap(errcode.InvalidDocument, err, "the PDF has no pages")
 	default:
 		return errcode.Wrap(errcode.InvalidDocument, err, "the PDF is corrupt or unreadable")
 	}
