@@ -146,9 +146,10 @@ type Image struct {
 	Width, Height int
 	Data          []byte
 	orientation   engine.Orientation
-	dpi           int // from the header (imageDPI); 0 unknown
-	bits          int // bits per pixel as stored (imageBits); 0 unknown
-	ydpi          int // the vertical resolution (imageYDPI); 0 unknown
+	dpi           int  // from the header (imageDPI); 0 unknown
+	bits          int  // bits per pixel as stored (imageBits); 0 unknown
+	ydpi          int  // the vertical resolution (imageYDPI); 0 unknown
+	flat          bool // Data is the file composited on white (onWhite), not the file
 }
 
 func openImage(kind string, data []byte, lim Limits) (*Image, error) {
@@ -166,7 +167,7 @@ func openImage(kind string, data []byte, lim Limits) (*Image, error) {
 			return nil, errcode.Wrap(errcode.InvalidDocument, err, "the %s image is unreadable", kind)
 		}
 		if flat != nil {
-			im.Format, im.Data = "png", flat
+			im.Format, im.Data, im.flat = "png", flat, true
 		}
 	}
 	im.bits = imageBits(im.Data, cfg.ColorModel)

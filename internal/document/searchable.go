@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"math/bits"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -432,12 +431,35 @@ func (p *PDF) withoutPrintedWords(pages []*result.Page) []*result.Page {
 
 // SearchablePDF returns the image as a one-page PDF in its own encoding at
 // its resolution, turned upright by /Rotate, with pages' words as a text
-// layer.
+// layer: a JPEG as it is (DCT); a PNG's compressed data as it is where PDF
+// reads it (pngPixels: Flate with PNG's predictors, at its bit depth and
+// palette); other images (BMP, GIF, WebP, an interlaced PNG, a PNG
+// composited on white when opened, compressed better here) decoded and
+// put in losslessly as Flate at their own depth (pixelsOf: a bilevel image
+// at 1 bit). The second value is PDFRecoded when the image's pixels went
+// in otherwise than as stored: a lossy coding PDF lacks (WebP's VP8)
+// decoded, or another bit depth; else PDFOriginal.
 func (im *Image) SearchablePDF(_ context.Context, pages []*result.Page, _ lector.PDFText) ([]byte, string, error) {
 	var buf bytes.Buffer
 	info := []render.ImagePage{{DPI: im.dpi, DPIY: im.ydpi, QuarterTurns: im.orientation.QuarterTurns}}
+	how := PDFOriginal
+	if im.Format != "jpeg" {
+		if px, ok := pngPixels(im.Data); ok && !im.flat {
+			info[0].Pixels = px
+		} else if img, _, err := image.Decode(bytes.NewReader(im.Data)); err == nil {
+			stored := 0 // a PNG's bits per pixel; other formats' as decoded, not as stored
+			if im.Format == "png" {
+				stored = im.bits
+			}
+			info[0].Pixels = pixelsOf(img, stored)
+			if (im.Format == "webp" && bytes.Contains(im.Data[:min(len(im.Data), 64)], []byte("VP8 "))) ||
+				(im.Format == "png" && im.bits != 0 && pixelBits(info[0].Pixels) != im.bits) {
+				how = PDFRecoded
+			}
+		}
+	}
 	err := render.ImagePDF(&buf, im.Data, info, pages)
-	if err != nil {
+	if err != nil && info[0].Pixels == nil {
 		// The PDF library could not embed the image in its own encoding:
 		// its pixels, decoded here, go in losslessly as PNG (Flate).
 		if png, perr := asPNG(im.Data); perr == nil {
@@ -446,9 +468,11 @@ func (im *Image) SearchablePDF(_ context.Context, pages []*result.Page, _ lector
 				return buf.Bytes(), PDFRecoded, nil
 			}
 		}
+	}
+	if err != nil {
 		return nil, "", errcode.Wrap(errcode.Internal, err, "the searchable PDF could not be written")
 	}
-	return buf.Bytes(), PDFOriginal, nil
+	return buf.Bytes(), how, nil
 }
 
 // asPNG decodes an encoded image and encodes its pixels as PNG.
@@ -466,24 +490,50 @@ func asPNG(data []byte) ([]byte, error) {
 
 // SearchablePDF returns every page of the TIFF as a PDF page sized from
 // its resolution tag (300 dpi when it has none), with pages' words as a
-// text layer. When every page is coded as CCITT Group 4, the pages go in
-// in that coding (CCITTFaxDecode, g4Images); otherwise pdfcpu embeds them
-// losslessly as Flate.
+// text layer. When every page is coded as CCITT, the pages go in as Group
+// 4 (CCITTFaxDecode, g4Images); otherwise each page in its own coding
+// where PDF has it (tiffPageImages: a fax page still as Group 4, a JPEG
+// page as DCT, others as Flate at their own depth). Should that fail,
+// pdfcpu embeds the file's pages as Flate, or libtiff re-codes it as
+// Deflate first (PDFRecoded).
 func (t *TIFF) SearchablePDF(ctx context.Context, pages []*result.Page, _ lector.PDFText) ([]byte, string, error) {
 	var buf bytes.Buffer
 	info := make([]render.ImagePage, len(t.sizes))
-	for i := range info {
-		info[i].DPI, info[i].DPIY = t.dpi[i], t.ydpi[i]
+	reset := func() {
+		for i := range info {
+			info[i] = render.ImagePage{DPI: t.dpi[i], DPIY: t.ydpi[i]}
+		}
 	}
-	if g4, err := t.g4Images(ctx); err == nil && g4 != nil {
+	reset()
+	g4, err := t.g4Images(ctx)
+	if ctx.Err() != nil {
+		return nil, "", ctx.Err()
+	}
+	if err == nil && g4 != nil {
 		for i := range info {
 			info[i].CCITT = g4[i]
 		}
-	} else if ctx.Err() != nil {
+		if err = render.ImagePDF(&buf, t.data, info, pages); err != nil {
+			return nil, "", errcode.Wrap(errcode.Internal, err, "the searchable PDF could not be written")
+		}
+		return buf.Bytes(), PDFOriginal, nil
+	}
+	recoded, perr := t.tiffPageImages(ctx, info)
+	if ctx.Err() != nil {
 		return nil, "", ctx.Err()
 	}
-	err := render.ImagePDF(&buf, t.data, info, pages)
-	if err != nil && info[0].CCITT == nil {
+	if perr == nil {
+		if perr = render.ImagePDF(&buf, t.data, info, pages); perr == nil {
+			if recoded {
+				return buf.Bytes(), PDFRecoded, nil
+			}
+			return buf.Bytes(), PDFOriginal, nil
+		}
+	}
+	reset()
+	buf.Reset()
+	err = render.ImagePDF(&buf, t.data, info, pages)
+	if err != nil {
 		// The PDF library could not decode the TIFF (a coding it lacks,
 		// such as JPEG in TIFF): libtiff re-codes it losslessly as
 		// Deflate, which it reads.
@@ -497,9 +547,9 @@ func (t *TIFF) SearchablePDF(ctx context.Context, pages []*result.Page, _ lector
 		}
 	}
 	if err != nil {
-		return nil, "", errcode.Wrap(errcode.Internal, err, "the searchable PDF could not be written")
+		return nil, "", errcode.Wrap(errcode.Internal, errors.Join(perr, err), "the searchable PDF could not be written")
 	}
-	return buf.Bytes(), PDFOriginal, nil
+	return buf.Bytes(), PDFRecoded, nil
 }
 
 // g4Images returns each page's Group 4 data as one CCITTFaxDecode image,
@@ -540,14 +590,7 @@ func (t *TIFF) g4Images(ctx context.Context) ([]*render.CCITT, error) {
 		if !g.ok || g.strips != 1 || src.sizes[i] != t.sizes[i] {
 			return nil, nil
 		}
-		data := src.data[g.off : g.off+g.n]
-		if g.reversed {
-			data = bytes.Clone(data)
-			for k, b := range data {
-				data[k] = bits.Reverse8(b)
-			}
-		}
-		out[i] = &render.CCITT{Data: data, Columns: t.sizes[i][0], Rows: t.sizes[i][1], BlackIs1: g.blackIs1}
+		out[i] = t.ccitt(src, i, g)
 	}
 	return out, nil
 }

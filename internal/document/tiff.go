@@ -32,6 +32,12 @@ type g4Page struct {
 	off, n   int64 // the single strip's offset and byte count (strips == 1)
 	blackIs1 bool  // PhotometricInterpretation 1 (BlackIsZero: the coder's white runs print black)
 	reversed bool  // FillOrder 2: the bits of each byte lowest first
+	// comp, photo, spp are the page's Compression, PhotometricInterpretation
+	// and SamplesPerPixel (TIFF 6.0 tags 259, 262, 277).
+	comp, photo, spp int
+	// tables, tablesN: where the page's JPEGTables (tag 347, Technical
+	// Note 2) are, when it has them.
+	tables, tablesN int64
 	// fax: a bilevel page coded as CCITT (Compression 2, 3 or 4) that
 	// libtiff's tiffcp can re-code as G4 without loss where it cannot pass
 	// through as it is (Group 3, which the PDF library's decoder of the
@@ -70,7 +76,7 @@ func openTIFF(data []byte, lim Limits, dir string) (*TIFF, error) {
 		unit := 2 // ResolutionUnit's default: the inch
 		comp, photo, fill, bits, spp, t6 := 1, -1, 1, 1, 1, 0
 		var strips, counts int
-		var stripOff, stripLen int64
+		var stripOff, stripLen, tables, tablesN int64
 		multi := false // BitsPerSample has one value per sample (at an offset)
 		for e := range n {
 			p := off + 2 + e*12
@@ -102,6 +108,10 @@ func openTIFF(data []byte, lim Limits, dir string) (*TIFF, error) {
 				spp = v
 			case 279: // StripByteCounts
 				counts, stripLen = count, int64(v)
+			case 347: // JPEGTables: UNDEFINED bytes, at an offset past 4
+				if typ == 7 && count > 4 {
+					tables, tablesN = int64(bo.Uint32(data[p+8:])), int64(count)
+				}
 			case 293: // T6Options
 				t6 = v
 			case 282, 283: // XResolution, YResolution: RATIONALs at an offset
@@ -134,11 +144,16 @@ func openTIFF(data []byte, lim Limits, dir string) (*TIFF, error) {
 				return nil, err
 			}
 		}
-		g := g4Page{strips: strips, blackIs1: photo == 1, reversed: fill == 2}
+		g := g4Page{strips: strips, blackIs1: photo == 1, reversed: fill == 2, comp: comp, photo: photo, spp: spp}
+		if tables >= 0 && tablesN > 0 && tables+tablesN <= int64(len(data)) {
+			g.tables, g.tablesN = tables, tablesN
+		}
+		if strips == 1 && counts == 1 {
+			g.off, g.n = stripOff, stripLen
+		}
 		g.fax = (comp == 2 || comp == 3 || comp == 4) && bits == 1 && spp == 1 && (photo == 0 || photo == 1)
 		g.ok = comp == 4 && bits == 1 && spp == 1 && (photo == 0 || photo == 1) && t6&2 == 0 && strips >= 1 && counts == strips
 		if g.ok && strips == 1 {
-			g.off, g.n = stripOff, stripLen
 			g.ok = g.off >= 0 && g.n > 0 && g.off+g.n <= int64(len(data))
 		}
 		t.g4 = append(t.g4, g)

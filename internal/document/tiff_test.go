@@ -234,49 +234,6 @@ func withPhotometric(t *testing.T, data []byte, v uint16) []byte {
 	return nil
 }
 
-// A TIFF the PDF library cannot decode and that cannot go in as CCITT
-// (a Group 3 fax page, which its decoder failed on, beside a gray page)
-// is re-coded losslessly by libtiff as Deflate, and the result says so:
-// the task's PDF (and with it the task) is not lost.
-func TestTIFFThePDFLibraryCannotReadIsRecoded(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	dir := t.TempDir()
-	pdf := save(t, "page.pdf", pdftest.Build([]pdftest.Page{{MediaBox: [4]float64{0, 0, 86.4, 57.6}, Text: []pdftest.Text{pdftest.At(10, 30, 12, "fax")}}}))
-	poppler(t, "pdftoppm", "-r", "100", "-mono", "-tiff", "-singlefile", pdf, filepath.Join(dir, "mono"))
-	g3, gray := filepath.Join(dir, "g3.tif"), filepath.Join(dir, "gray.tif")
-	poppler(t, "tiffcp", "-c", "g3:2d", filepath.Join(dir, "mono.tif"), g3)
-	if err := os.WriteFile(gray, grayTIFF(120, 80, []float64{100}, []int{2}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	in := filepath.Join(dir, "mixed.tif")
-	poppler(t, "tiffcp", g3, gray, in)
-	data, err := os.ReadFile(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := Open(ctx, data, Limits{}, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer doc.Close()
-	if doc.NumPages() != 2 {
-		t.Fatalf("%d pages", doc.NumPages())
-	}
-	w, h := doc.PageSize(0)
-	out, how, err := doc.(*TIFF).SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "faxpage"), ocrPage(120, 80, "graypage")}, lector.PDFTextSkip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if how != PDFRecoded {
-		t.Errorf("pdf_output %q, want %q", how, PDFRecoded)
-	}
-	path := save(t, "out.pdf", out)
-	if txt := poppler(t, "pdftotext", path, "-"); !strings.Contains(txt, "faxpage") || !strings.Contains(txt, "graypage") {
-		t.Errorf("text %q", txt)
-	}
-}
-
 // differing counts the pixels of a and b (same bounds) on the other side of
 // mid-gray.
 func differing(a, b image.Image) int {

@@ -918,9 +918,41 @@ type ImagePage struct {
 	// taken as DPI. The page is sized from each, as tiff2pdf and img2pdf do.
 	DPIY         int
 	QuarterTurns int // clockwise quarter turns that make it upright (EXIF), shown through /Rotate
-	// CCITT, when every page has it, is the page's image coded as CCITT
-	// Group 4, put in the PDF as it is instead of the file's decoded pixels.
-	CCITT *CCITT
+	// The page's image as it goes in, when every page has one of these
+	// (else the PDF library's import of the file is used): CCITT, coded as
+	// CCITT Group 4, put in as it is; JPEG, baseline or progressive JPEG
+	// data put in as it is (DCTDecode); Pixels, samples put in as Flate.
+	CCITT  *CCITT
+	JPEG   *JPEG
+	Pixels *Pixels
+}
+
+// JPEG is one image's JPEG (ITU-T T.81) data, whole (SOI to EOI), written
+// as an image XObject with /Filter /DCTDecode.
+type JPEG struct {
+	Data          []byte
+	Width, Height int
+	Components    int // 1 gray, 3 colour, 4 CMYK
+	// RGB: a 3-component image whose samples are R, G, B, not YCbCr (a
+	// TIFF's PhotometricInterpretation 2): DecodeParms /ColorTransform 0.
+	RGB bool
+	// Adobe: a 4-component image written by Adobe's convention, its
+	// samples inverted (Decode [1 0 1 0 1 0 1 0], as pdfcpu writes it).
+	Adobe bool
+}
+
+// Pixels is one image's samples, rows from the top, each row starting on
+// a byte, samples most significant bit first (PDF 32000-1 §8.9.2), put in
+// as Flate. When Predictor is set the data is already zlib-compressed
+// with PNG's row filters (a PNG's IDAT data as it is: /DecodeParms
+// /Predictor 15, §7.4.4.4, as img2pdf writes PNGs).
+type Pixels struct {
+	Data          []byte
+	Width, Height int
+	BPC           int    // bits per component: 1, 2, 4, 8 or 16
+	ColorSpace    string // DeviceGray, DeviceRGB or DeviceCMYK; the base of an Indexed one with Palette
+	Palette       []byte // an Indexed colour space's table: ColorSpace components per entry
+	Predictor     bool
 }
 
 // CCITT is one bilevel image coded as CCITT Group 4 (ITU-T T.6), written
@@ -933,45 +965,120 @@ type CCITT struct {
 	BlackIs1      bool   // the coder's black runs are 1 bits (a TIFF's PhotometricInterpretation 1)
 }
 
-// imageResources is each page's image XObject: the CCITT data as it is
-// when every page has it, else pdfcpu's import of the file (JPEG as DCT,
-// other formats decoded and written as Flate).
+// imageResources is each page's image XObject: each page's CCITT, JPEG
+// or Pixels when every page has one, else pdfcpu's import of the file
+// (JPEG as DCT, other formats decoded and written as Flate). No image is
+// marked /Interpolate (pdfcpu marks images under 1000 pixels a side): a
+// scan is shown as its pixels are, as OCRmyPDF and img2pdf write it.
 func imageResources(xt *model.XRefTable, data []byte, info []ImagePage) ([]model.ImageResource, error) {
 	all := len(info) > 0
 	for _, in := range info {
-		all = all && in.CCITT != nil
+		all = all && (in.CCITT != nil || in.JPEG != nil || in.Pixels != nil)
 	}
 	if !all {
 		imgs, err := model.CreateImageResources(xt, bytes.NewReader(data), false, false)
 		if err != nil {
 			return nil, fmt.Errorf("render: embedding the image: %w", err)
 		}
+		for _, im := range imgs {
+			if e, ok := xt.FindTableEntryForIndRef(im.Res.IndRef); ok {
+				if sd, ok := e.Object.(types.StreamDict); ok {
+					sd.Delete("Interpolate")
+				}
+			}
+		}
 		return imgs, nil
 	}
 	imgs := make([]model.ImageResource, len(info))
 	for i, in := range info {
-		c := in.CCITT
-		sd := types.StreamDict{Dict: types.NewDict(), Raw: c.Data,
-			FilterPipeline: []types.PDFFilter{{Name: "CCITTFaxDecode"}}}
-		l := int64(len(c.Data))
-		sd.StreamLength = &l
-		sd.InsertName("Type", "XObject")
-		sd.InsertName("Subtype", "Image")
-		sd.InsertInt("Width", c.Columns)
-		sd.InsertInt("Height", c.Rows)
-		sd.InsertName("ColorSpace", "DeviceGray")
-		sd.InsertInt("BitsPerComponent", 1)
-		sd.InsertName("Filter", "CCITTFaxDecode")
-		sd.Insert("DecodeParms", types.Dict{"K": types.Integer(-1), "Columns": types.Integer(c.Columns),
-			"Rows": types.Integer(c.Rows), "BlackIs1": types.Boolean(c.BlackIs1)})
-		sd.Insert("Length", types.Integer(l))
+		var sd types.StreamDict
+		var w, h int
+		switch {
+		case in.CCITT != nil:
+			c := in.CCITT
+			w, h = c.Columns, c.Rows
+			sd = imageStream(c.Data, w, h, 1, types.Name("DeviceGray"), "CCITTFaxDecode",
+				types.Dict{"K": types.Integer(-1), "Columns": types.Integer(w),
+					"Rows": types.Integer(h), "BlackIs1": types.Boolean(c.BlackIs1)})
+		case in.JPEG != nil:
+			j := in.JPEG
+			w, h = j.Width, j.Height
+			cs := map[int]string{1: "DeviceGray", 3: "DeviceRGB", 4: "DeviceCMYK"}[j.Components]
+			if cs == "" {
+				return nil, fmt.Errorf("render: a JPEG of %d components", j.Components)
+			}
+			var parms types.Dict
+			if j.RGB && j.Components == 3 {
+				parms = types.Dict{"ColorTransform": types.Integer(0)}
+			}
+			sd = imageStream(j.Data, w, h, 8, types.Name(cs), "DCTDecode", parms)
+			if j.Adobe && j.Components == 4 {
+				sd.Insert("Decode", types.NewIntegerArray(1, 0, 1, 0, 1, 0, 1, 0))
+			}
+		default:
+			px := in.Pixels
+			w, h = px.Width, px.Height
+			var cs types.Object = types.Name(px.ColorSpace)
+			if px.Palette != nil {
+				n := len(px.Palette) / map[string]int{"DeviceGray": 1, "DeviceRGB": 3, "DeviceCMYK": 4}[px.ColorSpace]
+				cs = types.Array{types.Name("Indexed"), types.Name(px.ColorSpace), types.Integer(n - 1), types.NewHexLiteral(px.Palette)}
+			}
+			z := px.Data
+			var parms types.Dict
+			if px.Predictor {
+				comps := map[string]int{"DeviceGray": 1, "DeviceRGB": 3, "DeviceCMYK": 4}[px.ColorSpace]
+				if px.Palette != nil {
+					comps = 1
+				}
+				parms = types.Dict{"Predictor": types.Integer(15), "Colors": types.Integer(comps),
+					"BitsPerComponent": types.Integer(px.BPC), "Columns": types.Integer(w)}
+			} else {
+				var b bytes.Buffer
+				zw, err := zlib.NewWriterLevel(&b, zlib.BestCompression)
+				if err != nil {
+					return nil, err
+				}
+				if _, err := zw.Write(px.Data); err != nil {
+					return nil, err
+				}
+				if err := zw.Close(); err != nil {
+					return nil, err
+				}
+				z = b.Bytes()
+			}
+			sd = imageStream(z, w, h, px.BPC, cs, "FlateDecode", parms)
+		}
 		ref, err := xt.IndRefForNewObject(sd)
 		if err != nil {
 			return nil, err
 		}
-		imgs[i] = model.ImageResource{Res: model.Resource{IndRef: ref}, Width: c.Columns, Height: c.Rows}
+		imgs[i] = model.ImageResource{Res: model.Resource{IndRef: ref}, Width: w, Height: h}
 	}
 	return imgs, nil
+}
+
+// imageStream is an image XObject whose stream is data, already coded by
+// filter (with DecodeParms parms when not nil).
+func imageStream(data []byte, w, h, bpc int, cs types.Object, filter string, parms types.Dict) types.StreamDict {
+	pf := types.PDFFilter{Name: filter}
+	if parms != nil {
+		pf.DecodeParms = parms
+	}
+	sd := types.StreamDict{Dict: types.NewDict(), Raw: data, FilterPipeline: []types.PDFFilter{pf}}
+	l := int64(len(data))
+	sd.StreamLength = &l
+	sd.InsertName("Type", "XObject")
+	sd.InsertName("Subtype", "Image")
+	sd.InsertInt("Width", w)
+	sd.InsertInt("Height", h)
+	sd.Insert("ColorSpace", cs)
+	sd.InsertInt("BitsPerComponent", bpc)
+	sd.InsertName("Filter", filter)
+	if parms != nil {
+		sd.Insert("DecodeParms", parms)
+	}
+	sd.Insert("Length", types.Integer(l))
+	return sd
 }
 
 // MinPagePoints is PDF's smallest page side (PDF 32000-1 Annex C.2: 3 units).
@@ -981,8 +1088,9 @@ const MinPagePoints = 3.0
 const maxPagePoints = 14400.0
 
 // ImagePDF writes a PDF of an image input — one page per image, each in
-// its own encoding where PDF has it (JPEG as DCT, as it is; other formats
-// losslessly as Flate: pdfcpu's image import) at its own resolution — with
+// its own encoding where PDF has it (JPEG as DCT, as it is; CCITT as
+// CCITTFaxDecode; other formats losslessly as Flate: info's Pixels, or
+// pdfcpu's image import) at its own resolution — with
 // pages' words as a text layer. data is the encoded file (every page of a
 // multi-page TIFF); info[i] describes page i. A page under 3 points on a
 // side is enlarged to 3.
