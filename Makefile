@@ -10,7 +10,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 # Tesseract (and other OpenMP engines) must see this at process start.
 export OMP_THREAD_LIMIT ?= 1
 
-APT_PACKAGES := gcc g++ cmake pkg-config ca-certificates libtesseract-dev tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-chi-tra tesseract-ocr-osd poppler-utils qpdf libtiff-tools postgresql chromium fonts-dejavu-core
+APT_PACKAGES := gcc g++ cmake pkg-config ca-certificates libtesseract-dev tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-chi-tra tesseract-ocr-osd poppler-utils qpdf libtiff-tools libjpeg-turbo-progs postgresql chromium fonts-dejavu-core
 
 # Go commands link Lector's own Tesseract build when it is there
 # (scripts/tesseract.sh), Debian's libtesseract otherwise.

@@ -9,8 +9,10 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
+	"image/jpeg"
 	"image/png"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/document/pdftest"
 	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/result"
 )
 
@@ -260,7 +263,11 @@ func TestImagesKeepTheirDepthAndAreNotInterpolated(t *testing.T) {
 
 // pixelsDiffer counts the pixels of a and b (same size) whose colours
 // differ by more than 1 in 255 in a channel.
-func pixelsDiffer(a, b image.Image) int {
+func pixelsDiffer(a, b image.Image) int { return pixelsDifferBy(a, b, 1) }
+
+// pixelsDifferBy counts the pixels of a and b (same size) whose colours
+// differ by more than tol in 255 in a channel.
+func pixelsDifferBy(a, b image.Image, tol int) int {
 	if a.Bounds().Size() != b.Bounds().Size() {
 		return a.Bounds().Dx() * a.Bounds().Dy()
 	}
@@ -271,7 +278,7 @@ func pixelsDiffer(a, b image.Image) int {
 			r1, g1, b1, _ := a.At(ra.Min.X+x, ra.Min.Y+y).RGBA()
 			r2, g2, b2, _ := b.At(rb.Min.X+x, rb.Min.Y+y).RGBA()
 			for _, d := range []int{int(r1>>8) - int(r2>>8), int(g1>>8) - int(g2>>8), int(b1>>8) - int(b2>>8)} {
-				if d > 1 || d < -1 {
+				if d > tol || d < -tol {
 					n++
 					break
 				}
@@ -279,4 +286,78 @@ func pixelsDiffer(a, b image.Image) int {
 		}
 	}
 	return n
+}
+
+// arithmeticJPEG is a 120 × 80 gray-gradient JPEG and the same JPEG
+// losslessly transcoded to arithmetic coding by libjpeg's jpegtran.
+func arithmeticJPEG(t *testing.T) (baseline, arith []byte) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 120, 80))
+	for y := range 80 {
+		for x := range 120 {
+			img.Set(x, y, color.RGBA{uint8(2 * x), uint8(3 * y), 128, 255})
+		}
+	}
+	var j bytes.Buffer
+	if err := jpeg.Encode(&j, img, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	in := save(t, "base.jpg", j.Bytes())
+	out, err := exec.Command("jpegtran", "-arithmetic", in).Output()
+	if err != nil {
+		t.Fatalf("jpegtran -arithmetic (libjpeg-turbo-progs): %v", err)
+	}
+	return j.Bytes(), out
+}
+
+// An arithmetic-coded JPEG (valid, but not read by Go's decoder) is
+// decoded by libjpeg's djpeg: its page is the file's pixels, its JFIF
+// resolution kept, and the PDF holds them losslessly (pdf_output
+// recoded: PDF's DCTDecode is baseline and progressive JPEG). It had been
+// invalid_document, "the jpeg header is unreadable".
+func TestArithmeticJPEGIsRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	base, arith := arithmeticJPEG(t)
+	if _, _, err := image.DecodeConfig(bytes.NewReader(arith)); err == nil {
+		t.Fatal("Go's decoder reads the arithmetic-coded fixture: it tests nothing")
+	}
+	doc, err := Open(ctx, arith, Limits{}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer doc.Close()
+	if w, h := doc.PageSize(0); w != 120 || h != 80 {
+		t.Fatalf("page %d×%d", w, h)
+	}
+	page, err := doc.Page(ctx, 0, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := image.Decode(bytes.NewReader(page.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, _ := image.Decode(bytes.NewReader(base))
+	if n := pixelsDifferBy(got, want, 4); n != 0 {
+		t.Fatalf("%d pixels differ from the baseline JPEG's", n)
+	}
+	out, how, err := doc.(*Image).SearchablePDF(ctx, []*result.Page{ocrPage(120, 80, "arith")}, lector.PDFTextSkip)
+	if err != nil || how != PDFRecoded {
+		t.Fatalf("%v (%s, want %s)", err, how, PDFRecoded)
+	}
+	if rows := imageList(t, save(t, "out.pdf", out)); len(rows) != 1 || rows[0][8] != "image" || rows[0][5] != "rgb" {
+		t.Fatalf("images %v", rows)
+	}
+}
+
+// Without djpeg an arithmetic-coded JPEG is unsupported_media_type, and
+// the message names arithmetic coding.
+func TestArithmeticJPEGWithoutDjpeg(t *testing.T) {
+	_, arith := arithmeticJPEG(t)
+	t.Setenv("PATH", t.TempDir())
+	_, err := Open(context.Background(), arith, Limits{}, t.TempDir())
+	if errcode.Of(err) != errcode.UnsupportedMediaType || !strings.Contains(err.Error(), "arithmetic") {
+		t.Fatalf("err = %v", err)
+	}
 }
