@@ -15,7 +15,7 @@ import (
 	"image/color"
 	_ "image/gif"  // registers GIF headers for DecodeConfig
 	_ "image/jpeg" // registers JPEG headers for DecodeConfig
-	"image/png"    // registers PNG headers for DecodeConfig
+	_ "image/png"  // registers PNG headers for DecodeConfig
 	"time"
 
 	_ "golang.org/x/image/bmp"  // registers BMP headers
@@ -150,16 +150,17 @@ type Image struct {
 	dpi           int  // from the header (imageDPI); 0 unknown
 	bits          int  // bits per pixel as stored (imageBits); 0 unknown
 	ydpi          int  // the vertical resolution (imageYDPI); 0 unknown
-	flat          bool // Data is the file composited on white (onWhite) or decoded (arithJPEG), not the file
-	recoded       bool // Data is the file's pixels decoded from a lossy coding (an arithmetic-coded JPEG)
+	flat          bool // Data is the file composited on white (onWhite), not the file
+	recoded       bool // Data is the file in another coding (an arithmetic-coded JPEG Huffman-coded: arithJPEG)
 }
 
 // openImage opens an encoded image. An arithmetic-coded JPEG, which Go's
-// decoder does not read, is decoded by libjpeg's djpeg (arithJPEG) and
-// held as its pixels (a PNG; the searchable PDF says recoded).
+// decoder does not read, is transcoded losslessly to Huffman coding by
+// libjpeg's jpegtran (arithJPEG) and held so (the searchable PDF says
+// recoded).
 func openImage(ctx context.Context, kind string, data []byte, lim Limits, dir string) (*Image, error) {
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
-	var arith []byte // the arithmetic-coded JPEG's pixels
+	var arith []byte // the arithmetic-coded JPEG, Huffman-coded
 	if err != nil && kind == "jpeg" {
 		if w, h, ar, ok := jpegFrame(data); ok && ar {
 			if err := checkPixels(w, h, lim, 1); err != nil {
@@ -168,8 +169,8 @@ func openImage(ctx context.Context, kind string, data []byte, lim Limits, dir st
 			if arith, err = arithJPEG(ctx, data, lim, dir); err != nil {
 				return nil, err
 			}
-			if cfg, err = png.DecodeConfig(bytes.NewReader(arith)); err == nil && (cfg.Width != w || cfg.Height != h) {
-				err = fmt.Errorf("djpeg wrote %d×%d pixels of a %d×%d frame", cfg.Width, cfg.Height, w, h)
+			if cfg, _, err = image.DecodeConfig(bytes.NewReader(arith)); err == nil && (cfg.Width != w || cfg.Height != h) {
+				err = fmt.Errorf("jpegtran wrote %d×%d pixels of a %d×%d frame", cfg.Width, cfg.Height, w, h)
 			}
 		}
 	}
@@ -181,9 +182,9 @@ func openImage(ctx context.Context, kind string, data []byte, lim Limits, dir st
 	}
 	im := &Image{Format: kind, Width: cfg.Width, Height: cfg.Height, Data: data, dpi: imageDPI(kind, data), ydpi: imageYDPI(kind, data)}
 	if arith != nil {
-		im.Format, im.Data, im.flat, im.recoded = "png", arith, true, true
+		im.Data, im.recoded = arith, true
 	}
-	if arith == nil && hasAlpha(cfg.ColorModel) {
+	if hasAlpha(cfg.ColorModel) {
 		flat, err := onWhite(data)
 		if err != nil {
 			return nil, errcode.Wrap(errcode.InvalidDocument, err, "the %s image is unreadable", kind)

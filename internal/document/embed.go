@@ -211,8 +211,8 @@ func (t *TIFF) tiffPageImages(ctx context.Context, info []render.ImagePage) (rec
 			if img, err = engine.DecodeTIFFPage(one.data, 1); err != nil {
 				return false, err
 			}
-			recoded = recoded || g.comp == 7 || g.comp == 6
 		}
+		recoded = recoded || g.comp == 6 || g.comp == 7 // JPEG (old- or new-style) decoded
 		if img.Bounds().Dx() != t.sizes[i][0] || img.Bounds().Dy() != t.sizes[i][1] {
 			return false, fmt.Errorf("TIFF page %d decoded at %v, not %v", i+1, img.Bounds().Size(), t.sizes[i])
 		}

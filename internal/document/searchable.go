@@ -437,10 +437,10 @@ func (p *PDF) withoutPrintedWords(pages []*result.Page) []*result.Page {
 // composited on white when opened, compressed better here) decoded and
 // put in losslessly as Flate at their own depth (pixelsOf: a bilevel image
 // at 1 bit). The second value is PDFRecoded when the image's pixels went
-// in otherwise than as stored: a lossy coding PDF lacks (WebP's VP8) or
-// that readers may not decode (an arithmetic-coded JPEG: PDF's DCTDecode
-// is baseline and progressive JPEG) decoded, or another bit depth; else
-// PDFOriginal.
+// in otherwise than as stored: a lossy coding PDF lacks (WebP's VP8)
+// decoded, another bit depth, or an arithmetic-coded JPEG transcoded to
+// Huffman coding (openImage; PDF's DCTDecode is baseline and progressive
+// JPEG); else PDFOriginal.
 func (im *Image) SearchablePDF(_ context.Context, pages []*result.Page, _ lector.PDFText) ([]byte, string, error) {
 	var buf bytes.Buffer
 	info := []render.ImagePage{{DPI: im.dpi, DPIY: im.ydpi, QuarterTurns: im.orientation.QuarterTurns}}
