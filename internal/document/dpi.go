@@ -13,7 +13,9 @@ import (
 // BITMAPINFOHEADER biXPelsPerMeter (pixels per metre; bmpDPI). This is the
 // horizontal figure (the one OCR engines take); imageYDPI is the vertical
 // one. GIF declares no resolution (only a pixel aspect ratio), nor do WebP's
-// VP8/VP8L bitstreams; those are unknown (300 dpi is taken).
+// VP8/VP8L bitstreams; those are unknown (300 dpi is taken). An EXIF
+// XResolution (in a JPEG without JFIF density, or a WebP's EXIF chunk) is
+// not read.
 func imageDPI(kind string, data []byte) int {
 	switch kind {
 	case "png":
