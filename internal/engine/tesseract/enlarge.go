@@ -3,6 +3,7 @@ package tesseract
 import (
 	"image"
 	"math"
+	"slices"
 
 	"golang.org/x/image/draw"
 )
@@ -73,4 +74,77 @@ func stretch(g *image.Gray) {
 			row[i] = lut[v]
 		}
 	}
+}
+
+// printHeight estimates the height of g's print in pixels: the upper
+// quartile of the heights of its letter-like connected components (ink
+// darker than midway between the darkest 0.2 % and the median level;
+// components at least 3 px tall, narrower than three times their height,
+// under a quarter of the image's height). The upper quartile rather than
+// the median: x-height letters outnumber capitals, ascenders and digits,
+// whose height is the print's size. 0 when none is found.
+func printHeight(g *image.Gray) int {
+	b := g.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w <= 0 || h <= 0 {
+		return 0
+	}
+	var hist [256]int
+	for y := 0; y < h; y++ {
+		for _, v := range g.Pix[y*g.Stride : y*g.Stride+w] {
+			hist[v]++
+		}
+	}
+	n := w * h
+	lo, c := 0, 0
+	for ; lo < 255; lo++ {
+		if c += hist[lo]; c > n/500 {
+			break
+		}
+	}
+	med := 0
+	for c = 0; med < 255; med++ {
+		if c += hist[med]; c > n/2 {
+			break
+		}
+	}
+	if med-lo < 32 {
+		return 0 // no contrast to speak of
+	}
+	thr := uint8((lo + med) / 2)
+	ink := func(x, y int) bool { return g.Pix[y*g.Stride+x] < thr }
+	seen := make([]bool, w*h)
+	var heights []int
+	var stack []int
+	for i := range seen {
+		x, y := i%w, i/w
+		if seen[i] || !ink(x, y) {
+			continue
+		}
+		seen[i] = true
+		stack = append(stack[:0], i)
+		x0, y0, x1, y1 := x, y, x, y
+		for len(stack) > 0 {
+			p := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			px, py := p%w, p/w
+			x0, y0, x1, y1 = min(x0, px), min(y0, py), max(x1, px), max(y1, py)
+			for _, d := range [4][2]int{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
+				qx, qy := px+d[0], py+d[1]
+				if qx < 0 || qy < 0 || qx >= w || qy >= h || seen[qy*w+qx] || !ink(qx, qy) {
+					continue
+				}
+				seen[qy*w+qx] = true
+				stack = append(stack, qy*w+qx)
+			}
+		}
+		if cw, ch := x1-x0+1, y1-y0+1; ch >= 3 && cw < 3*ch && ch < h/4 {
+			heights = append(heights, ch)
+		}
+	}
+	if len(heights) < 10 {
+		return 0
+	}
+	slices.Sort(heights)
+	return heights[len(heights)*3/4]
 }

@@ -76,3 +76,43 @@ func TestWorkMegapixelsOfABilevelPage(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintHeightIsTheLettersUpperQuartile: thirty 6-px "x-height
+// letters" and ten 10-px "capitals" read as 10 px print; a rule across
+// the image, a box taller than a quarter of it and specks under 3 px do
+// not count; a blank image has none.
+func TestPrintHeightIsTheLettersUpperQuartile(t *testing.T) {
+	t.Parallel()
+	g := image.NewGray(image.Rect(0, 0, 400, 200))
+	for i := range g.Pix {
+		g.Pix[i] = 250
+	}
+	box := func(x, y, w, h int) {
+		for yy := y; yy < y+h; yy++ {
+			for xx := x; xx < x+w; xx++ {
+				g.Pix[yy*g.Stride+xx] = 20
+			}
+		}
+	}
+	for i := range 30 {
+		box(10+i*12, 20, 5, 6)
+	}
+	for i := range 10 {
+		box(10+i*12, 60, 6, 10)
+	}
+	box(0, 100, 400, 2)   // a rule: wider than three times its height
+	box(300, 120, 20, 70) // a picture: over a quarter of the height
+	for i := range 20 {
+		box(10+i*8, 190, 2, 2) // specks
+	}
+	if got := printHeight(g); got != 10 {
+		t.Fatalf("printHeight = %d, want 10", got)
+	}
+	blank := image.NewGray(image.Rect(0, 0, 50, 50))
+	for i := range blank.Pix {
+		blank.Pix[i] = 255
+	}
+	if got := printHeight(blank); got != 0 {
+		t.Fatalf("a blank image: %d, want 0", got)
+	}
+}

@@ -249,6 +249,10 @@ const (
 	OptNoDeskew = "no_deskew" // skip deskew
 	OptScale    = "scale"     // enlarge the image by this factor (1–8) before reading (small print); boxes stay in the enlarged frame
 	OptGray     = "gray"      // also return the page as read (upright, deskewed, scaled) in Page.Gray, 8-bit
+	// OptPrintHeight bounds OptScale's enlargement: no more than brings
+	// the print's height (letters' upper quartile) to this many pixels,
+	// and no less than 1.
+	OptPrintHeight = "print_height"
 	// OptRegions runs Tesseract's page layout analysis alone
 	// (TessBaseAPIAnalyseLayout: no recognition, no orientation search, no
 	// deskew, no scaling): the page's blocks with their types and boxes in
@@ -264,6 +268,9 @@ type Options struct {
 	Scale    float64 // enlarge by this factor first (1 < Scale ≤ 8), else 1
 	Gray     bool    // return the page as read in Page.Gray
 	Regions  bool    // layout analysis alone: blocks without words
+	// PrintHeight, with Scale: enlarge no more than brings the print to
+	// this height in pixels (printHeight); 0: by Scale.
+	PrintHeight int
 }
 
 // ParseOptions reads o's Params (the Opt* keys; unknown keys are ignored,
@@ -276,6 +283,9 @@ func ParseOptions(o engine.Options) Options {
 	}
 	if f, err := strconv.ParseFloat(o.Param(OptScale), 64); err == nil && f > 1 && f <= 8 {
 		out.Scale = f
+	}
+	if n, err := strconv.Atoi(o.Param(OptPrintHeight)); err == nil && n > 0 {
+		out.PrintHeight = n
 	}
 	return out
 }
@@ -313,7 +323,7 @@ func (h *handle) Process(ctx context.Context, im engine.Image, eo engine.Options
 		return h.regions(pix, dpi, im.Number), nil
 	}
 	if f := opts.Scale; f > 1 {
-		scaled := scalePix(pix, f)
+		scaled, f := scalePix(pix, f, opts.PrintHeight)
 		C.lector_pix_destroy(pix)
 		if scaled == nil {
 			return nil, errcode.New(errcode.InvalidDocument, "page %d: the image could not be scaled", im.Number)
@@ -376,19 +386,29 @@ func (h *handle) Process(ctx context.Context, im engine.Image, eo engine.Options
 	return page, nil
 }
 
-// scalePix returns pix as 8-bit gray, enlarged by f (see enlarge), or nil.
-func scalePix(pix *C.PIX, f float64) *C.PIX {
+// scalePix returns pix as 8-bit gray, enlarged by f (see enlarge), or
+// nil, and the factor applied: with print > 0, no more than brings the
+// print's height (printHeight) to print pixels, and at least 1.
+func scalePix(pix *C.PIX, f float64, print int) (*C.PIX, float64) {
 	w, h := int(C.lector_width(pix)), int(C.lector_height(pix))
 	if w <= 0 || h <= 0 {
-		return nil
+		return nil, 1
 	}
 	g := image.NewGray(image.Rect(0, 0, w, h))
 	if C.lector_gray8(pix, (*C.uchar)(unsafe.Pointer(&g.Pix[0])), C.int(w), C.int(h)) != 0 {
-		return nil
+		return nil, 1
 	}
-	e := enlarge(g, f)
+	if print > 0 {
+		if ph := printHeight(g); ph > 0 {
+			f = max(min(f, float64(print)/float64(ph)), 1)
+		}
+	}
+	e := g
+	if f > 1 {
+		e = enlarge(g, f)
+	}
 	b := e.Bounds()
-	return C.lector_from_gray8((*C.uchar)(unsafe.Pointer(&e.Pix[0])), C.int(b.Dx()), C.int(b.Dy()))
+	return C.lector_from_gray8((*C.uchar)(unsafe.Pointer(&e.Pix[0])), C.int(b.Dx()), C.int(b.Dy())), f
 }
 
 // uprightConfidence is the mean word confidence under which a page's
