@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"image"
 	"io"
 	"math"
 	"strconv"
@@ -15,15 +16,36 @@ import (
 	"github.com/lector-ocr/lector/internal/result"
 )
 
-// The rule for a page that has both a picture and text: a page is a scan
-// when images cover at least ScanImageCover of it, and its text is then
-// "a little typed text" (a stamp, a form field, a page number added later)
-// when its words cover under LittleTextCover of it — such a page is OCR'd,
-// so that its scan is read. A page with more text than that is read from
-// its text (a born-digital page with a large figure).
+// The rule for a page that has both a picture and text (inkOutside): when
+// images cover at least ScanImageCover of it, the page is rendered in gray
+// at InkDPI (as shown: CropBox, /Rotate) and its ink is looked for —
+// pixels at least InkContrast levels darker than the lightest pixel within
+// InkRadius pixels (a local background, so that a gradient, a tint or a
+// paper texture is not ink). Ink under the page's own words' boxes (each
+// grown by WordMargin of its height on every side, so that an OCR layer
+// placed a few points off its printed word still covers it) is left out,
+// and the rest is cut into 8-connected marks. A mark InkMinHeight to
+// InkMaxHeight pixels high and at most InkMaxWidth wide is glyph-like
+// (a letter or a word at 72 dpi; a rule, a frame, a photo's large shapes
+// or a speck are not). InkGlyphs or more glyph-like marks outside the
+// words are text that the page's own text does not carry: the page is a
+// scan with a little typed text on it (a stamp, a form field), and is
+// OCR'd so that its scan is read. A page whose only ink is under its words
+// — a born-digital page over a letterhead, slide or form background, a
+// gradient, or a scan already covered by an earlier OCR layer — is read
+// from its text. Figures, measured on the field trial's pages
+// (docs/BENCHMARKS.md, "Pages over a background image"), are in
+// docs/BENCHMARKS.md.
 const (
-	ScanImageCover  = 0.5
-	LittleTextCover = 0.15
+	ScanImageCover = 0.5
+	InkDPI         = 72
+	InkContrast    = 64
+	InkRadius      = 4
+	WordMargin     = 0.5
+	InkMinHeight   = 3
+	InkMaxHeight   = 48
+	InkMaxWidth    = 160
+	InkGlyphs      = 20
 )
 
 // pageText is what a PDF page's own text says about it.
@@ -32,7 +54,9 @@ type pageText struct {
 	words      int
 	textCover  float64 // word boxes' area over the page's
 	imageCover float64 // images' shown area over the page's (capped at 1)
+	glyphs     int     // glyph-like marks outside the words (inkOutside; images ≥ ScanImageCover only)
 	ocrLayer   bool    // every font of the page is a glyph-less OCR font
+	glyphless  bool    // some font of the page is a glyph-less OCR font: an earlier OCR layer
 }
 
 type textLine struct {
@@ -49,9 +73,9 @@ func (t *pageText) fromText(mode lector.PDFText) bool {
 	switch {
 	case mode == lector.PDFTextForce || t == nil || t.words == 0:
 		return false
-	case t.ocrLayer:
+	case t.ocrLayer || t.glyphless:
 		return mode == lector.PDFTextSkip
-	case t.imageCover >= ScanImageCover && t.textCover < LittleTextCover:
+	case t.imageCover >= ScanImageCover && t.glyphs >= InkGlyphs:
 		return false
 	}
 	return true
@@ -108,10 +132,122 @@ func (p *PDF) readText(ctx context.Context) error {
 				return pdfError(err)
 			}
 			t.ocrLayer = onlyGlyphless(fonts)
+			t.glyphless = bytes.Contains(fonts, []byte("GlyphLess"))
+			if t.glyphs, err = p.inkOutside(ctx, i, t); err != nil {
+				if ctx.Err() != nil || errcode.Of(err) == errcode.Timeout {
+					return err
+				}
+				t.glyphs = InkGlyphs // not rendered: OCR'd, as a scan
+			}
 		}
 	}
 	p.text = pages
 	return nil
+}
+
+// inkOutside renders page i in gray at InkDPI (pdftoppm -cropbox, PGM) and
+// returns the share of its pixels that are ink lying outside the words of
+// t (see ScanImageCover for the rule and its figures).
+func (p *PDF) inkOutside(ctx context.Context, i int, t *pageText) (int, error) {
+	n := strconv.Itoa(i + 1)
+	out, err := run(ctx, p.lim, "pdftoppm", "-r", strconv.Itoa(InkDPI), "-f", n, "-l", n, "-cropbox", "-gray", p.path)
+	if err != nil {
+		if ctx.Err() != nil || errcode.Of(err) == errcode.Timeout {
+			return 0, err
+		}
+		return 0, pdfError(err)
+	}
+	img, _, err := image.Decode(bytes.NewReader(out))
+	if err != nil {
+		return 0, err
+	}
+	g, ok := img.(*image.Gray)
+	if !ok {
+		return 0, fmt.Errorf("pdftoppm -gray gave %T", img)
+	}
+	return inkOutsideWords(g, t, p.points[i]), nil
+}
+
+// inkOutsideWords is inkOutside's measure on g, the page (size points) as
+// rendered.
+func inkOutsideWords(g *image.Gray, t *pageText, size [2]float64) int {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	if w == 0 || h == 0 || size[0] <= 0 || size[1] <= 0 {
+		return 0
+	}
+	// The lightest pixel within InkRadius: a max filter, rows then columns.
+	rows := make([]uint8, w*h)
+	for y := range h {
+		line := g.Pix[y*g.Stride : y*g.Stride+w]
+		for x := range w {
+			m := uint8(0)
+			for k := max(0, x-InkRadius); k <= min(w-1, x+InkRadius); k++ {
+				m = max(m, line[k])
+			}
+			rows[y*w+x] = m
+		}
+	}
+	covered := make([]bool, w*h)
+	sx, sy := float64(w)/size[0], float64(h)/size[1]
+	for _, b := range t.blocks {
+		for _, l := range b {
+			for _, wd := range l.words {
+				m := WordMargin * (wd.yMax - wd.yMin)
+				x0, x1 := int((wd.xMin-m)*sx), int(math.Ceil((wd.xMax+m)*sx))
+				y0, y1 := int((wd.yMin-m)*sy), int(math.Ceil((wd.yMax+m)*sy))
+				for y := max(0, y0); y < min(h, y1); y++ {
+					for x := max(0, x0); x < min(w, x1); x++ {
+						covered[y*w+x] = true
+					}
+				}
+			}
+		}
+	}
+	// Ink outside the words, then its 8-connected components; a
+	// component is glyph-like when its box is InkMinHeight to
+	// InkMaxHeight pixels high and at most InkMaxWidth wide.
+	ink := make([]bool, w*h)
+	for y := range h {
+		for x := range w {
+			if covered[y*w+x] {
+				continue
+			}
+			bg := uint8(0)
+			for k := max(0, y-InkRadius); k <= min(h-1, y+InkRadius); k++ {
+				bg = max(bg, rows[k*w+x])
+			}
+			ink[y*w+x] = int(bg)-int(g.Pix[y*g.Stride+x]) >= InkContrast
+		}
+	}
+	glyphs := 0
+	var stack []int
+	for start, on := range ink {
+		if !on {
+			continue
+		}
+		ink[start] = false
+		stack = append(stack[:0], start)
+		x0, y0, x1, y1 := w, h, -1, -1
+		for len(stack) > 0 {
+			q := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			x, y := q%w, q/w
+			x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+			for dy := -1; dy <= 1; dy++ {
+				for dx := -1; dx <= 1; dx++ {
+					nx, ny := x+dx, y+dy
+					if nx >= 0 && nx < w && ny >= 0 && ny < h && ink[ny*w+nx] {
+						ink[ny*w+nx] = false
+						stack = append(stack, ny*w+nx)
+					}
+				}
+			}
+		}
+		if bh := y1 - y0 + 1; bh >= InkMinHeight && bh <= InkMaxHeight && x1-x0+1 <= InkMaxWidth {
+			glyphs++
+		}
+	}
+	return glyphs
 }
 
 // parseBBoxLayout reads pdftotext -bbox-layout's XHTML: page → flow →
@@ -278,5 +414,5 @@ func (p *PDF) TextPage(ctx context.Context, i int, mode lector.PDFText) (*result
 
 // String describes the page's text for logs and tests.
 func (t *pageText) String() string {
-	return fmt.Sprintf("words=%d text=%.3f images=%.3f ocr_layer=%v", t.words, t.textCover, t.imageCover, t.ocrLayer)
+	return fmt.Sprintf("words=%d text=%.3f images=%.3f glyphs=%d ocr_layer=%v glyphless=%v", t.words, t.textCover, t.imageCover, t.glyphs, t.ocrLayer, t.glyphless)
 }
