@@ -34,6 +34,9 @@ type PDF struct {
 	textOnce sync.Once
 	text     []*pageText // each page's own text (readText)
 	textErr  error
+
+	visibleOnce sync.Once
+	visible     []*pageText // each page's visible text: earlier layers removed (visibleText)
 }
 
 var (

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -284,8 +285,11 @@ func fontKey(row string) string {
 // earlier OCR layer not counting) — whatever mode read them: their text is
 // searchable already, and a layer over it would have every word found
 // twice, once misread (force and the structure pipeline OCR them for their
-// layout, not for the PDF). When the PDF's text cannot be read, pages is
-// returned as it is; the result's pages are not changed.
+// layout, not for the PDF). On the other pages that have visible text of
+// their own (a scan with a stamp), the recognised words lying on a visible
+// word (onOwnWord) get no layer, for the same reason. When the PDF's text
+// cannot be read, pages is returned as it is; the result's pages are not
+// changed.
 //
 // With force (checkText), a page keeps its layer when its own text does
 // not read as what it shows: when fewer than half of the recognised words
@@ -293,7 +297,9 @@ func fontKey(row string) string {
 // map, a font without one — its text is not searchable, and the user
 // forced OCR to fix that. The page is kept as it is, its unreadable text
 // included (OCRmyPDF's --force-ocr rasterises it instead), and the layer
-// goes over it.
+// goes over it. On a scan with visible words, force likewise keeps a
+// recognised word that does not read as the visible word it lies on
+// (readsAs).
 func (p *PDF) withoutOwnTextPages(ctx context.Context, pages []*result.Page, checkText bool) []*result.Page {
 	p.textOnce.Do(func() { p.textErr = p.readText(ctx) })
 	if p.textErr != nil || p.text == nil {
@@ -302,14 +308,205 @@ func (p *PDF) withoutOwnTextPages(ctx context.Context, pages []*result.Page, che
 	out := make([]*result.Page, len(pages))
 	copy(out, pages)
 	for i, t := range p.text {
-		if i < len(out) && t != nil && !t.ocrLayer && t.fromText(lector.PDFTextSkip) {
+		if i >= len(out) || t == nil {
+			continue
+		}
+		if !t.ocrLayer && !t.glyphless && t.fromText(lector.PDFTextSkip) {
 			if checkText && out[i] != nil && !ownTextAgrees(t, out[i]) {
 				continue
 			}
 			out[i] = nil
+			continue
 		}
+		pg := out[i]
+		if pg == nil || pg.Source == result.SourceText || t.ocrLayer {
+			continue
+		}
+		vis := t
+		if t.glyphless { // an earlier OCR layer among visible text: the visible words only
+			if vis = p.visibleText(ctx, i); vis == nil {
+				continue
+			}
+		}
+		own := p.ownWords(i, vis, pg)
+		if own == nil {
+			continue
+		}
+		out[i] = filterWords(pg, func(b result.Box) bool {
+			for _, k := range onOwnWord(b, own) {
+				if !checkText || readsAs(wordAt(pg, b), own[k].text) {
+					return false
+				}
+			}
+			return true
+		})
 	}
 	return out
+}
+
+// wordAt is the text of pg's word (or text-only line) whose box is b.
+func wordAt(pg *result.Page, b result.Box) string {
+	for _, blk := range pg.Blocks {
+		for _, para := range blk.Paragraphs {
+			for _, l := range para.Lines {
+				for _, w := range l.Words {
+					if w.Box == b {
+						return w.Text
+					}
+				}
+				if len(l.Words) == 0 && l.Box == b {
+					return l.Text
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// lookAlike folds letters and digits that OCR confuses (I l 1 | i, O o 0,
+// S 5, B 8, Z 2) and case, and drops everything else.
+func lookAlike(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case 'I', 'l', '1', '|', 'i', 'L':
+			return 'l'
+		case 'O', 'o', '0', 'Q', 'D':
+			return 'o'
+		case 'S', 's', '5':
+			return 's'
+		case 'B', '8':
+			return 'b'
+		case 'Z', 'z', '2':
+			return 'z'
+		}
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return unicode.ToLower(r)
+		}
+		return -1
+	}, s)
+}
+
+// readsAs reports whether a recognised word reads as a visible one: equal
+// once look-alikes are folded (lookAlike), or the one a part of the
+// other (a word the engine split or joined differently).
+func readsAs(recognised, visible string) bool {
+	r, v := lookAlike(recognised), lookAlike(visible)
+	if r == "" || v == "" {
+		return r == v
+	}
+	return r == v || strings.Contains(r, v) || strings.Contains(v, r)
+}
+
+// visibleText returns page i's own visible words: the page's text once
+// every earlier text layer is removed (render.SearchablePDF with redo and
+// no words: Lector's, OCRmyPDF's and Tesseract's layers go, visible text
+// stays), read by pdftotext -bbox-layout; nil when that cannot be done.
+// The document's is made once.
+func (p *PDF) visibleText(ctx context.Context, i int) *pageText {
+	p.visibleOnce.Do(func() {
+		empty := make([]*result.Page, len(p.sizes))
+		for k := range empty {
+			empty[k] = &result.Page{Number: k + 1}
+		}
+		var buf bytes.Buffer
+		if _, err := render.SearchablePDF(&buf, p.data, empty, render.Options{Redo: true}); err != nil {
+			return
+		}
+		path := filepath.Join(p.dir, "visible.pdf")
+		if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+			return
+		}
+		defer os.Remove(path)
+		out, err := run(ctx, p.lim, "pdftotext", "-q", "-bbox-layout", "-cropbox", "-enc", "UTF-8", path, "-")
+		if err != nil {
+			return
+		}
+		if pages, err := parseBBoxLayout(out); err == nil && len(pages) == len(p.sizes) {
+			p.visible = pages
+		}
+	})
+	if i < len(p.visible) {
+		return p.visible[i]
+	}
+	return nil
+}
+
+// WithOwnWords gives OCR'd pages the PDF's own words where they read the
+// same place: on a page that also has text of its own (a scan with a
+// typed stamp or form field), a recognised word lying on own words
+// (onOwnWord) is replaced by them, exactly (text and box, confidence 100),
+// and a further recognised word on the same own words goes; the rest of
+// the page stays as recognised. In skip mode every own word counts (an
+// earlier OCR layer's too, as skip keeps it); in redo only on pages
+// without an earlier OCR layer (their own words are visible); force reads
+// everything by OCR. pages are changed in place.
+func (p *PDF) WithOwnWords(ctx context.Context, pages []*result.Page, mode lector.PDFText) {
+	if mode == lector.PDFTextForce {
+		return
+	}
+	p.textOnce.Do(func() { p.textErr = p.readText(ctx) })
+	if p.textErr != nil {
+		return
+	}
+	for i, pg := range pages {
+		if pg == nil || pg.Source == result.SourceText || i >= len(p.text) || p.text[i] == nil {
+			continue
+		}
+		t := p.text[i]
+		if mode == lector.PDFTextRedo && (t.ocrLayer || t.glyphless) {
+			continue
+		}
+		own := p.ownWords(i, t, pg)
+		if own == nil {
+			continue
+		}
+		used := make([]bool, len(own))
+		for bi := range pg.Blocks {
+			for pi := range pg.Blocks[bi].Paragraphs {
+				lines := pg.Blocks[bi].Paragraphs[pi].Lines
+				for li := range lines {
+					l := &lines[li]
+					if len(l.Words) == 0 {
+						continue
+					}
+					changed := false
+					words := l.Words[:0:0]
+					for _, w := range l.Words {
+						on := onOwnWord(w.Box, own)
+						if len(on) == 0 {
+							words = append(words, w)
+							continue
+						}
+						changed = true
+						var texts []string
+						box := result.Box{}
+						for _, k := range on {
+							if !used[k] {
+								used[k] = true
+								texts = append(texts, own[k].text)
+								box = box.Union(own[k].box)
+							}
+						}
+						if len(texts) > 0 {
+							words = append(words, result.Word{Text: strings.Join(texts, " "), Box: box, Confidence: 100})
+						}
+					}
+					if !changed {
+						continue
+					}
+					l.Words = words
+					if l.Text != "" {
+						l.Text = ""
+						var parts []string
+						for _, w := range words {
+							parts = append(parts, w.Text)
+						}
+						l.Text = strings.Join(parts, " ")
+					}
+				}
+			}
+		}
+	}
 }
 
 // ownTextAgrees reports whether at least half of page pg's recognised
@@ -358,15 +555,95 @@ func ownTextAgrees(t *pageText, pg *result.Page) bool {
 	return total == 0 || 2*found >= total
 }
 
+// ownWord is one of a page's own words in the pixels of a recognised page.
+type ownWord struct {
+	text string
+	box  result.Box
+}
+
+// ownWords returns page i's own words (t) in the pixels of pg, a page the
+// engine recognised, or nil where the engine turned the page (its pixels
+// are then not the page's as shown).
+func (p *PDF) ownWords(i int, t *pageText, pg *result.Page) []ownWord {
+	if t == nil || t.words == 0 || pg == nil || pg.Rotation != 0 || pg.Width <= 0 || i >= len(p.points) {
+		return nil
+	}
+	sx, sy := float64(pg.Width)/p.points[i][0], float64(pg.Height)/p.points[i][1]
+	var own []ownWord
+	for _, b := range t.blocks {
+		for _, l := range b {
+			for _, w := range l.words {
+				own = append(own, ownWord{w.s, result.Box{X0: int(w.xMin * sx), Y0: int(w.yMin * sy), X1: int(math.Ceil(w.xMax * sx)), Y1: int(math.Ceil(w.yMax * sy))}})
+			}
+		}
+	}
+	return own
+}
+
+// onOwnWord returns the indexes of the own words that recognised word box
+// b lies on: those whose box, grown by WordMargin of its height above and
+// below and by half that to the sides, holds b's centre, or that cover at
+// least half of b. Other tools place their boxes a few points off the
+// printed word (OCRmyPDF's layer sat 3 points above the words it was read
+// from), so a bare centre-in-box test missed them.
+func onOwnWord(b result.Box, own []ownWord) []int {
+	var out []int
+	cx, cy := (b.X0+b.X1)/2, (b.Y0+b.Y1)/2
+	area := max(1, b.Width()*b.Height())
+	for k, o := range own {
+		m := int(WordMargin * float64(o.box.Height()))
+		in := cx >= o.box.X0-m/2 && cx < o.box.X1+m/2 && cy >= o.box.Y0-m && cy < o.box.Y1+m
+		iw := min(b.X1, o.box.X1) - max(b.X0, o.box.X0)
+		ih := min(b.Y1, o.box.Y1) - max(b.Y0, o.box.Y0)
+		if in || (iw > 0 && ih > 0 && 2*iw*ih >= area) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// filterWords returns a copy of pg whose recognised words (and lines given
+// as text only) are kept where keep says so; empty lines go.
+func filterWords(pg *result.Page, keep func(result.Box) bool) *result.Page {
+	cp := *pg
+	cp.Blocks = nil
+	for _, blk := range pg.Blocks {
+		nb := blk
+		nb.Paragraphs = nil
+		for _, para := range blk.Paragraphs {
+			np := para
+			np.Lines = nil
+			for _, l := range para.Lines {
+				nl := l
+				nl.Words, nl.Text = nil, ""
+				for _, w := range l.Words {
+					if keep(w.Box) {
+						nl.Words = append(nl.Words, w)
+					}
+				}
+				if len(l.Words) == 0 && l.Text != "" && keep(l.Box) {
+					nl.Text = l.Text
+				}
+				if len(nl.Words) > 0 || nl.Text != "" {
+					np.Lines = append(np.Lines, nl)
+				}
+			}
+			nb.Paragraphs = append(nb.Paragraphs, np)
+		}
+		cp.Blocks = append(cp.Blocks, nb)
+	}
+	return &cp
+}
+
 // withoutPrintedWords returns pages with, on each OCR'd page that also has
-// visible text of its own (a scan with a stamp or a filled-in field), the
-// recognised words whose centre lies in one of the page's own words taken
+// text of its own (a scan with a stamp or a filled-in field), the
+// recognised words lying on one of the page's own words (onOwnWord) taken
 // out of the text layer — they are searchable already, and would be found
 // twice (an earlier OCR layer on such a page counts too, so that layers do
-// not stack). Used in skip mode only: pdftotext does not say which words
-// are invisible, and redo and force remove earlier layers, whose words must
-// then not hide new ones. Only where the engine did not turn the page; the
-// result's pages are not changed.
+// not stack). Used in skip mode only: redo and force remove earlier
+// layers, whose words must then not hide new ones (withoutOwnTextPages
+// uses the visible words only). Only where the engine did not turn the
+// page; the result's pages are not changed.
 func (p *PDF) withoutPrintedWords(pages []*result.Page) []*result.Page {
 	if p.text == nil {
 		return pages
@@ -374,57 +651,14 @@ func (p *PDF) withoutPrintedWords(pages []*result.Page) []*result.Page {
 	out := make([]*result.Page, len(pages))
 	copy(out, pages)
 	for i, pg := range pages {
-		t := p.text[i]
-		if pg == nil || pg.Source == result.SourceText || t == nil || t.words == 0 || t.ocrLayer || pg.Rotation != 0 || pg.Width <= 0 {
+		if pg == nil || pg.Source == result.SourceText || i >= len(p.text) || p.text[i] == nil || p.text[i].ocrLayer {
 			continue
 		}
-		// The page's own words in the engine's pixels.
-		sx, sy := float64(pg.Width)/p.points[i][0], float64(pg.Height)/p.points[i][1]
-		var own []result.Box
-		for _, b := range t.blocks {
-			for _, l := range b {
-				for _, w := range l.words {
-					own = append(own, result.Box{X0: int(w.xMin * sx), Y0: int(w.yMin * sy), X1: int(w.xMax*sx) + 1, Y1: int(w.yMax*sy) + 1})
-				}
-			}
+		own := p.ownWords(i, p.text[i], pg)
+		if own == nil {
+			continue
 		}
-		printed := func(b result.Box) bool {
-			cx, cy := (b.X0+b.X1)/2, (b.Y0+b.Y1)/2
-			for _, o := range own {
-				if cx >= o.X0 && cx < o.X1 && cy >= o.Y0 && cy < o.Y1 {
-					return true
-				}
-			}
-			return false
-		}
-		cp := *pg
-		cp.Blocks = nil
-		for _, blk := range pg.Blocks {
-			nb := blk
-			nb.Paragraphs = nil
-			for _, para := range blk.Paragraphs {
-				np := para
-				np.Lines = nil
-				for _, l := range para.Lines {
-					nl := l
-					nl.Words, nl.Text = nil, ""
-					for _, w := range l.Words {
-						if !printed(w.Box) {
-							nl.Words = append(nl.Words, w)
-						}
-					}
-					if len(l.Words) == 0 && l.Text != "" && !printed(l.Box) {
-						nl.Text = l.Text
-					}
-					if len(nl.Words) > 0 || nl.Text != "" {
-						np.Lines = append(np.Lines, nl)
-					}
-				}
-				nb.Paragraphs = append(nb.Paragraphs, np)
-			}
-			cp.Blocks = append(cp.Blocks, nb)
-		}
-		out[i] = &cp
+		out[i] = filterWords(pg, func(b result.Box) bool { return len(onOwnWord(b, own)) == 0 })
 	}
 	return out
 }

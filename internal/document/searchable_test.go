@@ -96,15 +96,15 @@ func imageRows(t *testing.T, path string) []string {
 func TestScansAreOCRdKeepTheirImagesAndRedoDoesNotStack(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	j := pdftest.GrayJPEG(425, 550)
+	j, scan := pdftest.GrayJPEG(425, 550), pdftest.ScanJPEG(425, 550)
 	var lots []pdftest.Text
 	for i := range 40 {
 		lots = append(lots, pdftest.At(40, float64(760-18*i), 14, "a born-digital line of text over a picture that covers the page"))
 	}
 	in := pdftest.Build([]pdftest.Page{
-		{MediaBox: pdftest.Letter, JPEG: j, JW: 425, JH: 550},                                                                  // a scan
-		{MediaBox: pdftest.Letter, JPEG: j, JW: 425, JH: 550, Text: []pdftest.Text{pdftest.At(450, 40, 9, "PAID 2024-03-01")}}, // a scan with a stamp
-		{MediaBox: pdftest.Letter, JPEG: j, JW: 425, JH: 550, Text: lots},                                                      // text over a picture
+		{MediaBox: pdftest.Letter, JPEG: scan, JW: 425, JH: 550},                                                                  // a scan
+		{MediaBox: pdftest.Letter, JPEG: scan, JW: 425, JH: 550, Text: []pdftest.Text{pdftest.At(450, 40, 9, "PAID 2024-03-01")}}, // a scan with a stamp
+		{MediaBox: pdftest.Letter, JPEG: j, JW: 425, JH: 550, Text: lots},                                                         // text over a smooth picture
 	})
 	p := openFixture(t, in)
 	var pages []*result.Page
@@ -194,7 +194,7 @@ func TestStructureThePDFLibraryCannotReadFallsBack(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	// A scan with a stamp: OCR'd, so it gets a layer.
-	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.GrayJPEG(64, 64), JW: 64, JH: 64, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
+	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.ScanJPEG(64, 64), JW: 64, JH: 64, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
 	broken := regexp.MustCompile(`\d{10} 00000 n`).ReplaceAll(good, []byte("0000000003 00000 n"))
 	p := openFixture(t, broken)
 	w, h := p.PageSize(0)
@@ -224,7 +224,7 @@ func TestRebuiltWhenNeitherPDFLibraryNorQPDFCan(t *testing.T) {
 	}
 	t.Setenv("PATH", dir)
 	// A scan with a stamp: OCR'd, so it gets a layer.
-	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.GrayJPEG(64, 64), JW: 64, JH: 64, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
+	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.ScanJPEG(64, 64), JW: 64, JH: 64, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
 	broken := regexp.MustCompile(`\d{10} 00000 n`).ReplaceAll(good, []byte("0000000003 00000 n"))
 	p := openFixture(t, broken)
 	w, h := p.PageSize(0)
@@ -350,7 +350,7 @@ func TestForceAddsNoLayerOverAPagesOwnText(t *testing.T) {
 func TestDamagedInputIsWrittenWhole(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.GrayJPEG(64, 64), JW: 64, JH: 64, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
+	good := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.ScanJPEG(64, 64), JW: 64, JH: 64, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
 	damaged := regexp.MustCompile(`/Length (\d+) >>\nstream\nq `).ReplaceAll(good, []byte("/Length 9 >>\nstream\nq "))
 	if bytes.Equal(damaged, good) {
 		t.Fatal("the fixture was not damaged")
@@ -487,7 +487,7 @@ func TestRedoRemovesInvisibleTextFromThePagesContent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	old := pdftest.Text{X: 72, Y: 700, Size: 12, S: "oldlayer", Invisible: true}
-	in := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.GrayJPEG(425, 550), JW: 425, JH: 550,
+	in := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.ScanJPEG(425, 550), JW: 425, JH: 550,
 		Text: []pdftest.Text{old, pdftest.At(450, 40, 9, "PAID")}}})
 	p := openFixture(t, in)
 	if page, err := p.TextPage(ctx, 0, lector.PDFTextRedo); err != nil || page != nil {
@@ -623,7 +623,7 @@ func TestRedoLeavesNoEarlierLayerInTheFile(t *testing.T) {
 func TestBytesBeforeThePDFHeader(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pdf := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.GrayJPEG(64, 64), JW: 64, JH: 64, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
+	pdf := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.ScanJPEG(64, 64), JW: 64, JH: 64, Text: []pdftest.Text{pdftest.At(72, 700, 14, "Printed")}}})
 	junk := []byte("From: scanner@example.org\r\nSubject: scan\r\nContent-Type: application/pdf\r\n\r\n")
 	p := openFixture(t, append(bytes.Clone(junk), pdf...))
 	w, h := p.PageSize(0)

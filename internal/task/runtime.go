@@ -54,6 +54,13 @@ type TextPager interface {
 	TextPage(ctx context.Context, i int, mode lector.PDFText) (*result.Page, error)
 }
 
+// OwnWorder is a document some of whose OCR'd pages have words of their
+// own (a PDF scan with a typed stamp): WithOwnWords puts the document's
+// exact words in place of the recognised ones that lie on them, in place.
+type OwnWorder interface {
+	WithOwnWords(ctx context.Context, pages []*result.Page, mode lector.PDFText)
+}
+
 // Searchable is a document that makes a searchable PDF of itself: its own
 // pages with the result's words as a text layer, and how the pages were
 // made (lector.Resources.PDFOutput).
@@ -336,6 +343,9 @@ func (rt *Runtime) Run(ctx context.Context, doc Document, o Options) (*Result, e
 		}
 	} else if o.Progress != nil {
 		o.Progress(n, n, fromText)
+	}
+	if ow, ok := doc.(OwnWorder); ok && done < n {
+		ow.WithOwnWords(ctx, pages, o.PDFText)
 	}
 	if after := rt.o.AfterPages[o.Pipeline]; after != nil {
 		after(pages)

@@ -175,6 +175,30 @@ func GrayJPEG(w, h int) []byte {
 	return EncodeJPEG(img)
 }
 
+// ScanJPEG is a w×h gray JPEG of a scanned page of text: GrayJPEG's faint
+// pattern with rows of dark glyph-sized marks (w/85 by w/53 pixels, a
+// line every w/17 pixels down the middle eight tenths of the page) — ink
+// that a text layer over it does not account for.
+func ScanJPEG(w, h int) []byte {
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetGray(x, y, color.Gray{Y: uint8(200 + (x*7+y*3)%50)})
+		}
+	}
+	gw, gh, step := max(2, w/85), max(3, w/53), max(6, w/17)
+	for y := h / 10; y+gh < h*9/10; y += step {
+		for x := w / 10; x+gw < w*9/10; x += gw + gw/2 + 1 {
+			for dy := range gh {
+				for dx := range gw {
+					img.SetGray(x+dx, y+dy, color.Gray{Y: 20})
+				}
+			}
+		}
+	}
+	return EncodeJPEG(img)
+}
+
 // EncodeJPEG encodes img at quality 85.
 func EncodeJPEG(img image.Image) []byte {
 	var buf bytes.Buffer
