@@ -203,7 +203,7 @@ func TestOnOwnWordAllowsAnOffsetOfAFewPoints(t *testing.T) {
 		want bool
 	}{
 		{result.Box{X0: 100, Y0: 100, X1: 300, Y1: 150}, true},
-		{result.Box{X0: 100, Y0: 80, X1: 300, Y1: 130}, true},  // 20 px (a third of the height) above
+		{result.Box{X0: 100, Y0: 80, X1: 300, Y1: 130}, true},   // 20 px (a third of the height) above
 		{result.Box{X0: 100, Y0: 160, X1: 300, Y1: 210}, false}, // the line below
 		{result.Box{X0: 320, Y0: 100, X1: 400, Y1: 150}, false}, // the next word
 	} {
