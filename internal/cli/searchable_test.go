@@ -166,3 +166,73 @@ func TestRotatedScansAreSearchableOnThePrintedWords(t *testing.T) {
 		}
 	}
 }
+
+// TestBackgroundPageAndStampedScanWithTesseract: in the default skip mode a
+// born-digital page drawn over a full-page background image is read from
+// its text, exactly; a scan with a typed stamp is OCR'd by Tesseract, its
+// result carries the stamp's exact words (look-alikes included), and the
+// searchable PDF has the stamp's words once (no layer over them).
+func TestBackgroundPageAndStampedScanWithTesseract(t *testing.T) {
+	t.Parallel()
+	needTesseract(t)
+	dir := t.TempDir()
+	// The scan: a text page rendered at 150 dpi as a gray JPEG.
+	var lines []pdftest.Text
+	for i := range 8 {
+		lines = append(lines, pdftest.At(72, float64(700-40*i), 16, fmt.Sprintf("Scanned line %d of the quick brown fox", i+1)))
+	}
+	stored := writeFile(t, dir, "stored.pdf", pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, Text: lines}}))
+	base := filepath.Join(dir, "scan")
+	if out, err := exec.Command("pdftoppm", "-r", "150", "-gray", "-jpeg", "-singlefile", stored, base).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v %s", err, out)
+	}
+	f, err := os.Open(base + ".jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := jpeg.Decode(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gray := image.NewGray(img.Bounds())
+	draw.Draw(gray, gray.Bounds(), img, image.Point{}, draw.Src)
+	const stamp = "APPROVED 2026-11-30 ref Il1O0"
+	letter := "invoice Il1O0 due 10.01.2027, account 0O1lI."
+	var letterLines []pdftest.Text
+	for i := range 20 {
+		letterLines = append(letterLines, pdftest.At(72, float64(700-14*i), 11, letter))
+	}
+	in := writeFile(t, dir, "in.pdf", pdftest.Build([]pdftest.Page{
+		{MediaBox: pdftest.Letter, JPEG: pdftest.GradientJPEG(850, 1100), JW: 850, JH: 1100, Text: letterLines},
+		{MediaBox: pdftest.Letter, JPEG: pdftest.EncodeJPEG(gray), JW: 1275, JH: 1650, Text: []pdftest.Text{pdftest.At(320, 60, 14, stamp)}},
+	}))
+	out, stderr, err := run(t, testEnv(), "ocr", in)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var res ocrOutput
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Pages) != 2 || res.Pages[0].Source != result.SourceText || res.Pages[1].Source != result.SourceOCR {
+		t.Fatalf("sources %+v", res.Pages)
+	}
+	if got := strings.Count(res.Pages[0].Text(), letter); got != 20 {
+		t.Fatalf("the page over a background: the exact line %d times of 20 in %q", got, res.Pages[0].Text())
+	}
+	if got := res.Pages[1].Text(); !strings.Contains(got, stamp) || !strings.Contains(got, "quick brown fox") {
+		t.Fatalf("the stamped scan read as %q, want its scan and the stamp %q exactly", got, stamp)
+	}
+	pdf := filepath.Join(dir, "out.pdf")
+	if _, stderr, err := run(t, testEnv(), "ocr", in, "-o", pdf); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if got := pdftotext(t, "-f", "1", "-l", "1", pdf, "-"); got != pdftotext(t, "-f", "1", "-l", "1", in, "-") {
+		t.Fatalf("page 1's text changed: %q", got)
+	}
+	got := pdftotext(t, "-f", "2", "-l", "2", pdf, "-")
+	if strings.Count(got, "APPROVED") != 1 || !strings.Contains(got, "quick brown fox") {
+		t.Fatalf("page 2 of the PDF: %q, want the scan's text and the stamp once", got)
+	}
+}

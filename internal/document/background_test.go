@@ -2,8 +2,6 @@ package document
 
 import (
 	"context"
-	"image"
-	"image/color"
 	"strings"
 	"testing"
 
@@ -11,18 +9,6 @@ import (
 	"github.com/lector-ocr/lector/internal/document/pdftest"
 	"github.com/lector-ocr/lector/internal/result"
 )
-
-// gradientJPEG is a w×h gray JPEG shading from near white at the top to a
-// light grey at the bottom: a slide's or letterhead's background.
-func gradientJPEG(w, h int) []byte {
-	img := image.NewGray(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			img.SetGray(x, y, color.Gray{Y: uint8(248 - 30*y/h)})
-		}
-	}
-	return pdftest.EncodeJPEG(img)
-}
 
 // recognised is an OCR'd page of w×h pixels with one line of words, each
 // at its box.
@@ -63,7 +49,7 @@ func TestPageOverABackgroundImageIsReadFromItsText(t *testing.T) {
 	for i := range 25 {
 		lines = append(lines, pdftest.At(72, float64(700-14*i), 11, "invoice Il1O0 due 10.01.2027, account 0O1lI."))
 	}
-	in := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: gradientJPEG(850, 1100), JW: 850, JH: 1100, Text: lines}})
+	in := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.GradientJPEG(850, 1100), JW: 850, JH: 1100, Text: lines}})
 	p := openFixture(t, in)
 	for _, mode := range []lector.PDFText{lector.PDFTextSkip, lector.PDFTextRedo} {
 		page, err := p.TextPage(ctx, 0, mode)
@@ -88,15 +74,15 @@ func TestPageOverABackgroundImageIsReadFromItsText(t *testing.T) {
 }
 
 // A scan (text-like ink all over the image) with a typed stamp is OCR'd;
-// the result carries the stamp's exact words where the OCR read them
-// (WithOwnWords); the text layer leaves out the recognised words lying on
+// the result carries the stamp's exact words where the OCR read them, and
+// those it did not read too (WithOwnWords); the text layer leaves out the recognised words lying on
 // the stamp in skip, redo and force, even when the engine's boxes sit a
 // few points off the printed ones.
 func TestScanWithAStampIsOCRdAndKeepsTheStampsExactWords(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	in := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.ScanJPEG(425, 550), JW: 425, JH: 550,
-		Text: []pdftest.Text{pdftest.At(400, 40, 12, "APPROVED ref Il1O0")}}})
+		Text: []pdftest.Text{pdftest.At(400, 40, 12, "APPROVED ref Il1O0"), pdftest.At(72, 40, 12, "Form 7b")}}})
 	p := openFixture(t, in)
 	for _, mode := range []lector.PDFText{lector.PDFTextSkip, lector.PDFTextRedo} {
 		if page, err := p.TextPage(ctx, 0, mode); err != nil || page != nil {
@@ -121,7 +107,7 @@ func TestScanWithAStampIsOCRdAndKeepsTheStampsExactWords(t *testing.T) {
 	for _, mode := range []lector.PDFText{lector.PDFTextSkip, lector.PDFTextRedo, lector.PDFTextForce} {
 		page := ocr()
 		p.WithOwnWords(ctx, []*result.Page{page}, mode)
-		want := "scanned\nAPPROVED ref Il1O0"
+		want := "scanned\nAPPROVED ref Il1O0\n\nForm 7b" // the words the engine missed: a block of their own
 		if mode == lector.PDFTextForce {
 			want = "scanned\nAPPROVED ref II1Q0" // force reads everything by OCR
 		}
@@ -197,7 +183,7 @@ func TestScanCoveredByAnEarlierLayerHasText(t *testing.T) {
 }
 
 func TestOnOwnWordAllowsAnOffsetOfAFewPoints(t *testing.T) {
-	own := []ownWord{{"APPROVED", result.Box{X0: 100, Y0: 100, X1: 300, Y1: 150}}}
+	own := []ownWord{{text: "APPROVED", box: result.Box{X0: 100, Y0: 100, X1: 300, Y1: 150}}}
 	for _, c := range []struct {
 		b    result.Box
 		want bool

@@ -435,8 +435,9 @@ func (p *PDF) visibleText(ctx context.Context, i int) *pageText {
 // same place: on a page that also has text of its own (a scan with a
 // typed stamp or form field), a recognised word lying on own words
 // (onOwnWord) is replaced by them, exactly (text and box, confidence 100),
-// and a further recognised word on the same own words goes; the rest of
-// the page stays as recognised. In skip mode every own word counts (an
+// and a further recognised word on the same own words goes; own words no
+// recognised word lies on are added as a last block, a line for each of
+// the PDF's lines; the rest of the page stays as recognised. In skip mode every own word counts (an
 // earlier OCR layer's too, as skip keeps it); in redo only on pages
 // without an earlier OCR layer (their own words are visible); force reads
 // everything by OCR. pages are changed in place.
@@ -495,8 +496,7 @@ func (p *PDF) WithOwnWords(ctx context.Context, pages []*result.Page, mode lecto
 						continue
 					}
 					l.Words = words
-					if l.Text != "" {
-						l.Text = ""
+					if l.Text != "" { // the engine's line text: now its words'
 						var parts []string
 						for _, w := range words {
 							parts = append(parts, w.Text)
@@ -505,6 +505,28 @@ func (p *PDF) WithOwnWords(ctx context.Context, pages []*result.Page, mode lecto
 					}
 				}
 			}
+		}
+		var rest []result.Line
+		for k, o := range own {
+			if used[k] {
+				continue
+			}
+			if k == 0 || own[k-1].line != o.line || used[k-1] {
+				rest = append(rest, result.Line{Confidence: 100})
+			}
+			l := &rest[len(rest)-1]
+			l.Words = append(l.Words, result.Word{Text: o.text, Box: o.box, Confidence: 100})
+			l.Box = l.Box.Union(o.box)
+		}
+		if len(rest) > 0 {
+			blk := result.Block{Type: result.BlockText, Confidence: 100, Order: len(pg.Blocks)}
+			para := result.Paragraph{Lines: rest}
+			for _, l := range rest {
+				para.Box = para.Box.Union(l.Box)
+			}
+			blk.Box = para.Box
+			blk.Paragraphs = []result.Paragraph{para}
+			pg.Blocks = append(pg.Blocks, blk)
 		}
 	}
 }
@@ -559,6 +581,7 @@ func ownTextAgrees(t *pageText, pg *result.Page) bool {
 type ownWord struct {
 	text string
 	box  result.Box
+	line int // the index of its line among the page's
 }
 
 // ownWords returns page i's own words (t) in the pixels of pg, a page the
@@ -570,11 +593,13 @@ func (p *PDF) ownWords(i int, t *pageText, pg *result.Page) []ownWord {
 	}
 	sx, sy := float64(pg.Width)/p.points[i][0], float64(pg.Height)/p.points[i][1]
 	var own []ownWord
+	line := 0
 	for _, b := range t.blocks {
 		for _, l := range b {
 			for _, w := range l.words {
-				own = append(own, ownWord{w.s, result.Box{X0: int(w.xMin * sx), Y0: int(w.yMin * sy), X1: int(math.Ceil(w.xMax * sx)), Y1: int(math.Ceil(w.yMax * sy))}})
+				own = append(own, ownWord{w.s, result.Box{X0: int(w.xMin * sx), Y0: int(w.yMin * sy), X1: int(math.Ceil(w.xMax * sx)), Y1: int(math.Ceil(w.yMax * sy))}, line})
 			}
+			line++
 		}
 	}
 	return own

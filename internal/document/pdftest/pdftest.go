@@ -175,6 +175,18 @@ func GrayJPEG(w, h int) []byte {
 	return EncodeJPEG(img)
 }
 
+// GradientJPEG is a w×h gray JPEG shading from near white at the top to a
+// light grey at the bottom: a slide's or letterhead's background.
+func GradientJPEG(w, h int) []byte {
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetGray(x, y, color.Gray{Y: uint8(248 - 30*y/h)})
+		}
+	}
+	return EncodeJPEG(img)
+}
+
 // ScanJPEG is a w×h gray JPEG of a scanned page of text: GrayJPEG's faint
 // pattern with rows of dark glyph-sized marks (w/85 by w/53 pixels, a
 // line every w/17 pixels down the middle eight tenths of the page) — ink
