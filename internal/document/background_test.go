@@ -1,7 +1,11 @@
 package document
 
 import (
+	"bytes"
 	"context"
+	"image"
+	"image/draw"
+	_ "image/jpeg"
 	"strings"
 	"testing"
 
@@ -195,6 +199,24 @@ func TestOnOwnWordAllowsAnOffsetOfAFewPoints(t *testing.T) {
 	} {
 		if got := len(onOwnWord(c.b, own)) > 0; got != c.want {
 			t.Errorf("%+v on %+v: %v, want %v", c.b, own[0].box, got, c.want)
+		}
+	}
+}
+
+// BenchmarkInkOutsideWords: the ink measure on a Letter page at InkDPI
+// (612×792 pixels) of ScanJPEG's marks, with one word.
+func BenchmarkInkOutsideWords(b *testing.B) {
+	img, _, err := image.Decode(bytes.NewReader(pdftest.ScanJPEG(612, 792)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := image.NewGray(img.Bounds())
+	draw.Draw(g, g.Bounds(), img, image.Point{}, draw.Src)
+	t := &pageText{blocks: [][]textLine{{{words: []textWord{{s: "APPROVED", xMin: 400, yMin: 740, xMax: 480, yMax: 752}}}}}}
+	b.ResetTimer()
+	for range b.N {
+		if inkOutsideWords(g, t, [2]float64{612, 792}) < InkGlyphs {
+			b.Fatal("no marks")
 		}
 	}
 }
