@@ -186,6 +186,26 @@ func TestScanCoveredByAnEarlierLayerHasText(t *testing.T) {
 	}
 }
 
+// A poster (200 × 200 inches) is measured at the DPI that keeps its render
+// near InkMaxPixels: a scan with a stamp is still a scan, a page over a
+// gradient still read from its text.
+func TestPosterPagesAreMeasuredAtAFittingResolution(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	poster := [4]float64{0, 0, 14400, 14400}
+	in := pdftest.Build([]pdftest.Page{
+		{MediaBox: poster, JPEG: pdftest.ScanJPEG(425, 425), JW: 425, JH: 425, Text: []pdftest.Text{pdftest.At(9000, 400, 300, "APPROVED")}},
+		{MediaBox: poster, JPEG: pdftest.GradientJPEG(425, 425), JW: 425, JH: 425, Text: []pdftest.Text{pdftest.At(2000, 9000, 300, "Poster title Il1O0")}},
+	})
+	p := openFixture(t, in)
+	for i, want := range []bool{false, true} {
+		page, err := p.TextPage(ctx, i, lector.PDFTextSkip)
+		if err != nil || (page != nil) != want {
+			t.Fatalf("page %d (%s): read from its text %v, want %v (%v)", i+1, p.text[i], page != nil, want, err)
+		}
+	}
+}
+
 func TestOnOwnWordAllowsAnOffsetOfAFewPoints(t *testing.T) {
 	own := []ownWord{{text: "APPROVED", box: result.Box{X0: 100, Y0: 100, X1: 300, Y1: 150}}}
 	for _, c := range []struct {

@@ -46,6 +46,10 @@ const (
 	InkMaxHeight   = 48
 	InkMaxWidth    = 160
 	InkGlyphs      = 20
+	// InkMaxPixels bounds the render: a page larger than 4 Mpx at InkDPI
+	// (a poster, whose letters are as large in points as the page is) is
+	// rendered at the DPI that fits, and measured in those pixels.
+	InkMaxPixels = 4_000_000
 )
 
 // pageText is what a PDF page's own text says about it.
@@ -150,7 +154,12 @@ func (p *PDF) readText(ctx context.Context) error {
 // t (see ScanImageCover for the rule and its figures).
 func (p *PDF) inkOutside(ctx context.Context, i int, t *pageText) (int, error) {
 	n := strconv.Itoa(i + 1)
-	out, err := run(ctx, p.lim, "pdftoppm", "-r", strconv.Itoa(InkDPI), "-f", n, "-l", n, "-cropbox", "-gray", p.path)
+	scale := 1.0
+	if px := p.points[i][0] * p.points[i][1] * InkDPI * InkDPI / (72 * 72); px > InkMaxPixels {
+		scale = math.Sqrt(InkMaxPixels / px)
+	}
+	dpi := strconv.FormatFloat(InkDPI*scale, 'f', 3, 64)
+	out, err := run(ctx, p.lim, "pdftoppm", "-r", dpi, "-f", n, "-l", n, "-cropbox", "-gray", p.path)
 	if err != nil {
 		if ctx.Err() != nil || errcode.Of(err) == errcode.Timeout {
 			return 0, err
@@ -169,19 +178,24 @@ func (p *PDF) inkOutside(ctx context.Context, i int, t *pageText) (int, error) {
 }
 
 // inkOutsideWords is inkOutside's measure on g, the page (size points) as
-// rendered.
+// rendered (at most about InkMaxPixels: a larger one is not measured, and
+// counts as a scan).
 func inkOutsideWords(g *image.Gray, t *pageText, size [2]float64) int {
 	w, h := g.Rect.Dx(), g.Rect.Dy()
 	if w == 0 || h == 0 || size[0] <= 0 || size[1] <= 0 {
 		return 0
 	}
-	// The lightest pixel within InkRadius: a max filter, rows then columns.
+	if w*h > 2*InkMaxPixels {
+		return InkGlyphs
+	}
+	radius, minH, maxH, maxW := InkRadius, InkMinHeight, InkMaxHeight, InkMaxWidth
+	// The lightest pixel within radius: a max filter, rows then columns.
 	rows := make([]uint8, w*h)
 	for y := range h {
 		line := g.Pix[y*g.Stride : y*g.Stride+w]
 		for x := range w {
 			m := uint8(0)
-			for k := max(0, x-InkRadius); k <= min(w-1, x+InkRadius); k++ {
+			for k := max(0, x-radius); k <= min(w-1, x+radius); k++ {
 				m = max(m, line[k])
 			}
 			rows[y*w+x] = m
@@ -213,7 +227,7 @@ func inkOutsideWords(g *image.Gray, t *pageText, size [2]float64) int {
 				continue
 			}
 			bg := uint8(0)
-			for k := max(0, y-InkRadius); k <= min(h-1, y+InkRadius); k++ {
+			for k := max(0, y-radius); k <= min(h-1, y+radius); k++ {
 				bg = max(bg, rows[k*w+x])
 			}
 			ink[y*w+x] = int(bg)-int(g.Pix[y*g.Stride+x]) >= InkContrast
@@ -243,7 +257,7 @@ func inkOutsideWords(g *image.Gray, t *pageText, size [2]float64) int {
 				}
 			}
 		}
-		if bh := y1 - y0 + 1; bh >= InkMinHeight && bh <= InkMaxHeight && x1-x0+1 <= InkMaxWidth {
+		if bh := y1 - y0 + 1; bh >= minH && bh <= maxH && x1-x0+1 <= maxW {
 			glyphs++
 		}
 	}
