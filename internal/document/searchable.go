@@ -440,7 +440,8 @@ func (p *PDF) visibleText(ctx context.Context, i int) *pageText {
 // the PDF's lines; the rest of the page stays as recognised. In skip mode every own word counts (an
 // earlier OCR layer's too, as skip keeps it); in redo only on pages
 // without an earlier OCR layer (their own words are visible); force reads
-// everything by OCR. pages are changed in place.
+// everything by OCR. Pages the engine turned (Rotation) are left as they
+// are. pages are changed in place.
 func (p *PDF) WithOwnWords(ctx context.Context, pages []*result.Page, mode lector.PDFText) {
 	if mode == lector.PDFTextForce {
 		return
