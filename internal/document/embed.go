@@ -10,9 +10,6 @@ import (
 	"image/color"
 	"image/jpeg"
 	"math/bits"
-	"os"
-	"path/filepath"
-	"strconv"
 
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/render"
@@ -275,26 +272,13 @@ func (t *TIFF) jpegPage(i int) (*render.JPEG, bool) {
 	return j, true
 }
 
-// pageRecoded is page i alone re-coded by libtiff's tiffcp with
-// compression comp (tiffcp -c; "file,N" picks directory N, from 0) and
-// the further arguments args.
+// pageRecoded is page i alone re-coded by recodePage (compression comp,
+// further tiffcp arguments args) in the TIFF's workspace, opened again.
 func (t *TIFF) pageRecoded(ctx context.Context, i int, comp string, args ...string) (*TIFF, error) {
 	if t.dir == "" {
 		return nil, errors.New("no workspace for tiffcp")
 	}
-	dir, err := os.MkdirTemp(t.dir, "page-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	in, out := filepath.Join(dir, "in.tif"), filepath.Join(dir, "out.tif")
-	if err := os.WriteFile(in, t.data, 0o600); err != nil {
-		return nil, err
-	}
-	if _, err := run(ctx, t.lim, "tiffcp", append(append([]string{"-c", comp}, args...), in+","+strconv.Itoa(i), out)...); err != nil {
-		return nil, err
-	}
-	data, err := os.ReadFile(out)
+	data, err := t.recodePage(ctx, i, t.dir, comp, args...)
 	if err != nil {
 		return nil, err
 	}

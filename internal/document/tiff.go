@@ -3,6 +3,7 @@ package document
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -243,10 +244,18 @@ func (t *TIFF) Page(ctx context.Context, i int, ws string) (engine.Image, error)
 // Close does nothing.
 func (t *TIFF) Close() error { return nil }
 
-// uncompressedPage is page i alone, re-coded uncompressed by libtiff's
-// tiffcp (its "file,N" picks directory N, from 0) in a directory of its
-// own under ws (pages run at once). Errors are invalid_document.
+// uncompressedPage is page i alone, re-coded uncompressed by recodePage
+// in a directory of its own under ws (pages run at once).
 func (t *TIFF) uncompressedPage(ctx context.Context, i int, ws string) ([]byte, error) {
+	return t.recodePage(ctx, i, ws, "none")
+}
+
+// recodePage is the TIFF file of page i alone, re-coded by libtiff's
+// tiffcp with compression comp (tiffcp -c) and the further arguments args
+// ("file,N" picks directory N, from 0), written in a directory of its own
+// under ws. tiffcp failing is invalid_document (a limit's own code kept); the workspace's own
+// errors (a full disk) are returned as they are.
+func (t *TIFF) recodePage(ctx context.Context, i int, ws, comp string, args ...string) ([]byte, error) {
 	dir, err := os.MkdirTemp(ws, "page-")
 	if err != nil {
 		return nil, err
@@ -256,8 +265,12 @@ func (t *TIFF) uncompressedPage(ctx context.Context, i int, ws string) ([]byte, 
 	if err := os.WriteFile(in, t.data, 0o600); err != nil {
 		return nil, err
 	}
-	if _, err := run(ctx, t.lim, "tiffcp", "-c", "none", in+","+strconv.Itoa(i), out); err != nil {
-		return nil, errcode.Wrap(errcode.InvalidDocument, err, "re-coding TIFF page %d to read it", i+1)
+	argv := append(append([]string{"-c", comp}, args...), in+","+strconv.Itoa(i), out)
+	if _, err := run(ctx, t.lim, "tiffcp", argv...); err != nil {
+		if _, coded := errors.AsType[*errcode.Error](err); coded {
+			return nil, err // the render limits' timeout or memory codes
+		}
+		return nil, errcode.Wrap(errcode.InvalidDocument, err, "re-coding TIFF page %d with tiffcp", i+1)
 	}
 	return os.ReadFile(out)
 }
