@@ -240,3 +240,77 @@ func BenchmarkInkOutsideWords(b *testing.B) {
 		}
 	}
 }
+
+// A page drawn upright whose /Rotate (90 or 180) shows it turned, as a
+// viewer shows it and as it is rendered for the engine, which turns it
+// back (Rotation 270 or 180). Over a background image it is read from its
+// text, exactly, and gets no layer in force; a scan with a typed stamp is
+// OCR'd, its result carries the stamp's exact words where the engine read
+// them (in the engine's upright frame), and the output has the stamp once.
+func TestRotatedPagesKeepTheirOwnWords(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, rot := range []int{90, 180} {
+		var lines []pdftest.Text
+		for i := range 25 {
+			lines = append(lines, pdftest.At(72, float64(700-14*i), 11, "invoice Il1O0 due 10.01.2027, account 0O1lI."))
+		}
+		bg := openFixture(t, pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, Rotate: rot, TextTurn: 360,
+			JPEG: pdftest.GradientJPEG(850, 1100), JW: 850, JH: 1100, Text: lines}}))
+		page, err := bg.TextPage(ctx, 0, lector.PDFTextSkip)
+		if err != nil || page == nil {
+			t.Fatalf("/Rotate %d: a page over a background image was not read from its text: %v (%s)", rot, err, bg.text[0])
+		}
+		if got := strings.Count(page.Text(), "invoice Il1O0 due 10.01.2027, account 0O1lI."); got != 25 {
+			t.Fatalf("/Rotate %d: the exact line is in the text %d times, want 25:\n%s", rot, got, page.Text())
+		}
+		w, h := bg.PageSize(0)
+		turned := recognised(w, h, result.Word{Text: "invoice", Box: result.Box{X0: 10, Y0: 10, X1: 50, Y1: 20}})
+		out, how, err := bg.SearchablePDF(ctx, []*result.Page{turned}, lector.PDFTextForce)
+		if err != nil || how != PDFOriginal {
+			t.Fatalf("/Rotate %d: searchable PDF: %v (%s)", rot, err, how)
+		}
+		if fonts := poppler(t, "pdffonts", save(t, "out.pdf", out)); strings.Contains(fonts, "GlyphLess") {
+			t.Fatalf("/Rotate %d: force put a layer over the page's own text:\n%s", rot, fonts)
+		}
+
+		stamp := func(rotate int) *PDF {
+			return openFixture(t, pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, Rotate: rotate, TextTurn: 360,
+				JPEG: pdftest.ScanJPEG(425, 550), JW: 425, JH: 550,
+				Text: []pdftest.Text{pdftest.At(400, 40, 12, "APPROVED ref Il1O0"), pdftest.At(72, 40, 12, "Form 7b")}}}))
+		}
+		// The engine's upright frame is the page unturned: the words' boxes
+		// there are those of the same page without /Rotate.
+		upright, p := stamp(0), stamp(rot)
+		for _, d := range []*PDF{upright, p} {
+			if page, err := d.TextPage(ctx, 0, lector.PDFTextSkip); err != nil || page != nil {
+				t.Fatalf("/Rotate %d: a scan with a stamp was read from its text: %v (%s)", rot, err, d.text[0])
+			}
+		}
+		w, h = upright.PageSize(0)
+		if pw, ph := p.PageSize(0); rot == 90 && (pw != h || ph != w) {
+			t.Fatalf("/Rotate 90: the page as shown is %d×%d, want %d×%d", pw, ph, h, w)
+		}
+		scanned := result.Word{Text: "scanned", Box: result.Box{X0: w / 10, Y0: h / 10, X1: w / 2, Y1: h/10 + h/40}, Confidence: 90}
+		for _, mode := range []lector.PDFText{lector.PDFTextSkip, lector.PDFTextRedo} {
+			pg := recognised(w, h, result.Word{Text: "APPROVED", Box: ownBox(t, upright, 0, "APPROVED", -3), Confidence: 90},
+				result.Word{Text: "ref", Box: ownBox(t, upright, 0, "ref", -3), Confidence: 90},
+				result.Word{Text: "II1Q0", Box: ownBox(t, upright, 0, "Il1O0", -3), Confidence: 90})
+			para := &pg.Blocks[0].Paragraphs[0]
+			para.Lines = append([]result.Line{{Box: scanned.Box, Words: []result.Word{scanned}}}, para.Lines...)
+			pg.Rotation = (360 - rot) % 360
+			p.WithOwnWords(ctx, []*result.Page{pg}, mode)
+			if got, want := pg.Text(), "scanned\nAPPROVED ref Il1O0\n\nForm 7b"; got != want {
+				t.Fatalf("/Rotate %d, %s: result %q, want %q", rot, mode, got, want)
+			}
+			out, how, err := p.SearchablePDF(ctx, []*result.Page{pg}, mode)
+			if err != nil || how != PDFOriginal {
+				t.Fatalf("/Rotate %d, %s: searchable PDF: %v (%s)", rot, mode, err, how)
+			}
+			txt := poppler(t, "pdftotext", save(t, "out.pdf", out), "-")
+			if strings.Count(txt, "APPROVED") != 1 || strings.Count(txt, "Il1O0") != 1 || strings.Count(txt, "scanned") != 1 {
+				t.Fatalf("/Rotate %d, %s: the output's text %q, want the stamp once (its own words) and the scan's word once", rot, mode, txt)
+			}
+		}
+	}
+}

@@ -440,8 +440,9 @@ func (p *PDF) visibleText(ctx context.Context, i int) *pageText {
 // the PDF's lines; the rest of the page stays as recognised. In skip mode every own word counts (an
 // earlier OCR layer's too, as skip keeps it); in redo only on pages
 // without an earlier OCR layer (their own words are visible); force reads
-// everything by OCR. Pages the engine turned (Rotation) are left as they
-// are. pages are changed in place.
+// everything by OCR. Own words are matched in the engine's frame, on pages
+// with /Rotate or that the engine turned (Rotation) too (ownWords). pages
+// are changed in place.
 func (p *PDF) WithOwnWords(ctx context.Context, pages []*result.Page, mode lector.PDFText) {
 	if mode == lector.PDFTextForce {
 		return
@@ -586,19 +587,48 @@ type ownWord struct {
 }
 
 // ownWords returns page i's own words (t) in the pixels of pg, a page the
-// engine recognised, or nil where the engine turned the page (its pixels
-// are then not the page's as shown).
+// engine recognised: pdftotext gives them in points of the page as shown
+// (CropBox, turned by /Rotate: p.points), the frame the page was rendered
+// in for the engine; they are scaled to its pixels and turned as the
+// engine turned the page (pg.Rotation degrees clockwise, result.Page), so
+// that they lie where the engine read the same words on a page with
+// /Rotate 90, 180 or 270 too. The engine's deskew (pg.Skew, a fraction
+// of a degree) is not applied: WordMargin absorbs it.
 func (p *PDF) ownWords(i int, t *pageText, pg *result.Page) []ownWord {
-	if t == nil || t.words == 0 || pg == nil || pg.Rotation != 0 || pg.Width <= 0 || i >= len(p.points) {
+	if t == nil || t.words == 0 || pg == nil || pg.Width <= 0 || pg.Height <= 0 || i >= len(p.points) {
 		return nil
 	}
-	sx, sy := float64(pg.Width)/p.points[i][0], float64(pg.Height)/p.points[i][1]
+	rot := ((pg.Rotation % 360) + 360) % 360
+	if rot%90 != 0 {
+		return nil
+	}
+	w0, h0 := float64(pg.Width), float64(pg.Height) // the page's pixels before the engine turned it
+	if rot%180 == 90 {
+		w0, h0 = h0, w0
+	}
+	sx, sy := w0/p.points[i][0], h0/p.points[i][1]
+	// turn maps a point of the rendered page (pixels, y down) to the
+	// engine's upright frame.
+	turn := func(x, y float64) (float64, float64) {
+		switch rot {
+		case 90:
+			return h0 - y, x
+		case 180:
+			return w0 - x, h0 - y
+		case 270:
+			return y, w0 - x
+		}
+		return x, y
+	}
 	var own []ownWord
 	line := 0
 	for _, b := range t.blocks {
 		for _, l := range b {
 			for _, w := range l.words {
-				own = append(own, ownWord{w.s, result.Box{X0: int(w.xMin * sx), Y0: int(w.yMin * sy), X1: int(math.Ceil(w.xMax * sx)), Y1: int(math.Ceil(w.yMax * sy))}, line})
+				ax, ay := turn(w.xMin*sx, w.yMin*sy)
+				bx, by := turn(w.xMax*sx, w.yMax*sy)
+				box := result.Box{X0: int(math.Min(ax, bx)), Y0: int(math.Min(ay, by)), X1: int(math.Ceil(math.Max(ax, bx))), Y1: int(math.Ceil(math.Max(ay, by)))}
+				own = append(own, ownWord{w.s, box, line})
 			}
 			line++
 		}
@@ -668,8 +698,9 @@ func filterWords(pg *result.Page, keep func(result.Box) bool) *result.Page {
 // twice (an earlier OCR layer on such a page counts too, so that layers do
 // not stack). Used in skip mode only: redo and force remove earlier
 // layers, whose words must then not hide new ones (withoutOwnTextPages
-// uses the visible words only). Only where the engine did not turn the
-// page; the result's pages are not changed.
+// uses the visible words only). Pages with /Rotate or that the engine
+// turned are matched in its frame (ownWords); the result's pages are not
+// changed.
 func (p *PDF) withoutPrintedWords(pages []*result.Page) []*result.Page {
 	if p.text == nil {
 		return pages

@@ -20,7 +20,8 @@ type Page struct {
 	CropBox  *[4]float64 // optional
 	Rotate   int         // 0, 90, 180, 270
 	// TextTurn, when not zero, turns the text as for that /Rotate instead
-	// of the page's own (a page drawn sideways: what a scanner stores).
+	// of the page's own (a page drawn sideways: what a scanner stores);
+	// 360 draws it unturned, so that a page with /Rotate shows it turned.
 	TextTurn int
 	// TextAngle turns the text a further number of degrees,
 	// counter-clockwise (a skewed scan).
@@ -74,7 +75,7 @@ func BuildWithMetadata(pages []Page, info, xmp string) []byte {
 	add("<< /Type /Catalog /Pages 2 0 R >>")
 	add("")
 	font := add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
-	turn := map[int][2]int{0: {1, 0}, 90: {0, 1}, 180: {-1, 0}, 270: {0, -1}}
+	turn := map[int][2]int{0: {1, 0}, 90: {0, 1}, 180: {-1, 0}, 270: {0, -1}, 360: {1, 0}}
 	var kids []string
 	for _, p := range pages {
 		var c strings.Builder
