@@ -234,17 +234,32 @@ func (t *TIFF) ccitt(src *TIFF, i int, g g4Page) *render.CCITT {
 }
 
 // jpegPage is page i's JPEG data whole, as PDF's DCTDecode reads it, when
-// the page is one strip of 8-bit JPEG (TIFF Technical Note 2, Compression
+// the page is one strip of 8-bit JPEG, or strips that join into one
+// (joinJPEGStrips), (TIFF Technical Note 2, Compression
 // 7) that Go's decoder reads at the page's size (baseline or progressive;
 // not arithmetic-coded, not 12-bit): the strip's abbreviated stream with
 // the page's JPEGTables put in after its SOI (what tiff2pdf writes), gray
 // (PhotometricInterpretation 1), YCbCr (6) or RGB (2: /ColorTransform 0).
 func (t *TIFF) jpegPage(i int) (*render.JPEG, bool) {
 	g := t.g4[i]
-	if g.strips != 1 || g.n < 4 || g.off < 0 || g.off+g.n > int64(len(t.data)) {
+	var strip []byte
+	switch {
+	case g.strips == 1 && g.n >= 4 && g.off >= 0 && g.off+g.n <= int64(len(t.data)):
+		strip = t.data[g.off : g.off+g.n]
+	case g.strips > 1 && g.stripOffs != nil:
+		strips := make([][]byte, g.strips)
+		for k, off := range g.stripOffs {
+			if off < 0 || g.stripLens[k] < 4 || off+g.stripLens[k] > int64(len(t.data)) {
+				return nil, false
+			}
+			strips[k] = t.data[off : off+g.stripLens[k]]
+		}
+		if strip = joinJPEGStrips(strips, t.sizes[i][0], t.sizes[i][1], g.rowsPerStrip); strip == nil {
+			return nil, false
+		}
+	default:
 		return nil, false
 	}
-	strip := t.data[g.off : g.off+g.n]
 	if strip[0] != 0xFF || strip[1] != 0xD8 {
 		return nil, false
 	}
@@ -283,4 +298,111 @@ func (t *TIFF) pageRecoded(ctx context.Context, i int, comp string, args ...stri
 		return nil, err
 	}
 	return openTIFF(data, t.lim, "")
+}
+
+// joinJPEGStrips joins a JPEG-in-TIFF page's strips (TIFF Technical Note 2:
+// each strip an abbreviated baseline JPEG of rowsPerStrip rows, the last
+// one shorter) into one JPEG stream without decoding it, as libtiff's
+// tiff2pdf does: the first strip's headers with the page's height, a
+// restart interval (DRI) of one strip's MCUs, and the strips' entropy-coded
+// data one after another, each but the last followed by a restart marker
+// (RST0…RST7 in turn). A restart resets the DC predictions and starts on a
+// byte, as each strip's data did, so the pixels are the strips' own
+// (ITU-T T.81 §B.2.1, §E.1.4). nil where the strips are not so joinable:
+// other headers than the first's (tables, components, scan) but for the
+// height, rows per strip not a whole number of MCU rows, a strip already
+// using restarts or holding another marker in its data, a progressive or
+// arithmetic frame (only SOF0 and SOF1 are joined), or an interval past
+// 65535 MCUs.
+func joinJPEGStrips(strips [][]byte, width, height, rowsPerStrip int) []byte {
+	if len(strips) < 2 || rowsPerStrip <= 0 || width <= 0 || height <= 0 || height > 0xFFFF {
+		return nil
+	}
+	var head []byte // the first strip's headers up to its SOS, its SOF height zeroed
+	var sofAt, sosAt, maxH, maxV int
+	var data [][]byte
+	for k, s := range strips {
+		if len(s) < 4 || s[0] != 0xFF || s[1] != 0xD8 || s[len(s)-2] != 0xFF || s[len(s)-1] != 0xD9 {
+			return nil
+		}
+		sof, sos, end := -1, -1, -1
+		for i := 2; i+4 <= len(s); {
+			if s[i] != 0xFF {
+				return nil
+			}
+			m := s[i+1]
+			n := int(s[i+2])<<8 | int(s[i+3])
+			if n < 2 || i+2+n > len(s) {
+				return nil
+			}
+			switch {
+			case m == 0xC0 || m == 0xC1:
+				sof = i
+			case m >= 0xC2 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC, m == 0xDD:
+				return nil // progressive, lossless, arithmetic; or restarts already
+			case m == 0xDA:
+				sos, end = i, i+2+n
+			}
+			if sos >= 0 {
+				break
+			}
+			i += 2 + n
+		}
+		if sof < 0 || sos < 0 || sof+9 > len(s) {
+			return nil
+		}
+		rows := int(s[sof+5])<<8 | int(s[sof+6])
+		if w := int(s[sof+7])<<8 | int(s[sof+8]); w != width {
+			return nil
+		}
+		want := rowsPerStrip
+		if k == len(strips)-1 {
+			want = height - rowsPerStrip*(len(strips)-1)
+		}
+		if rows != want || want <= 0 {
+			return nil
+		}
+		h := bytes.Clone(s[:end])
+		h[sof+5], h[sof+6] = 0, 0
+		if k == 0 {
+			head, sofAt, sosAt = h, sof, sos
+			nc := int(s[sof+9])
+			if sof+10+3*nc > len(s) || nc == 0 {
+				return nil
+			}
+			for c := range nc {
+				f := s[sof+11+3*c]
+				maxH, maxV = max(maxH, int(f>>4)), max(maxV, int(f&15))
+			}
+		} else if !bytes.Equal(h, head) {
+			return nil
+		}
+		ecs := s[end : len(s)-2]
+		for i := 0; i+1 < len(ecs); i++ {
+			if ecs[i] == 0xFF && ecs[i+1] != 0x00 && ecs[i+1] != 0xFF {
+				return nil // a marker inside the data (RSTn or another)
+			}
+		}
+		data = append(data, ecs)
+	}
+	if maxH == 0 || maxV == 0 || rowsPerStrip%(8*maxV) != 0 {
+		return nil
+	}
+	interval := (width + 8*maxH - 1) / (8 * maxH) * (rowsPerStrip / (8 * maxV))
+	if interval > 0xFFFF {
+		return nil
+	}
+	var out bytes.Buffer
+	out.Write(head[:sosAt])
+	out.Bytes()[sofAt+5], out.Bytes()[sofAt+6] = byte(height>>8), byte(height)
+	out.Write([]byte{0xFF, 0xDD, 0, 4, byte(interval >> 8), byte(interval)})
+	out.Write(head[sosAt:])
+	for k, ecs := range data {
+		out.Write(ecs)
+		if k < len(data)-1 {
+			out.Write([]byte{0xFF, 0xD0 + byte(k%8)})
+		}
+	}
+	out.Write([]byte{0xFF, 0xD9})
+	return out.Bytes()
 }

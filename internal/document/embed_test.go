@@ -362,3 +362,97 @@ func TestArithmeticJPEGWithoutJpegtran(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A JPEG-in-TIFF page cut in strips of 16 rows (what PIL and scanners
+// write), gray and RGB (libtiff codes it YCbCr, chroma halved each way: a
+// 16-row MCU), goes in as one JPEG (DCT) whose strips are joined by
+// restart markers, not decoded to Flate: pdf_output says original, and
+// the pixels are those libtiff decodes from the TIFF (within the JPEG
+// decoders' rounding).
+func TestTIFFJPEGStripsAreJoinedNotDecoded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	var lines []pdftest.Text
+	for i := range 8 {
+		lines = append(lines, pdftest.At(6, float64(110-13*i), 11, "strips Il1O0 joined"))
+	}
+	pdf := save(t, "page.pdf", pdftest.Build([]pdftest.Page{{MediaBox: [4]float64{0, 0, 130, 120}, Text: lines}}))
+	for _, color := range []string{"-gray", "-r"} {
+		args := []string{"-r", "150", "-tiff", "-singlefile", pdf, filepath.Join(dir, "src")}
+		if color == "-gray" {
+			args = append([]string{"-gray"}, args...)
+		}
+		poppler(t, "pdftoppm", args...)
+		src, in, plain := filepath.Join(dir, "src.tif"), filepath.Join(dir, "in.tif"), filepath.Join(dir, "plain.tif")
+		poppler(t, "tiffcp", "-c", "jpeg", "-r", "16", src, in)
+		poppler(t, "tiffcp", "-c", "none", in, plain) // libtiff's decoding of the strips
+		data, err := os.ReadFile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := Open(ctx, data, Limits{}, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer doc.Close()
+		if g := doc.(*TIFF).g4[0]; g.strips < 10 || g.comp != 7 {
+			t.Fatalf("%s: the fixture has %d strips, compression %d; want ≥ 10 JPEG strips", color, g.strips, g.comp)
+		}
+		w, h := doc.PageSize(0)
+		out, how, err := doc.(*TIFF).SearchablePDF(ctx, []*result.Page{ocrPage(w, h, "strips")}, lector.PDFTextSkip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if how != PDFOriginal {
+			t.Errorf("%s: pdf_output %q, want %q", color, how, PDFOriginal)
+		}
+		path := save(t, "out.pdf", out)
+		if rows := imageList(t, path); len(rows) != 1 || rows[0][8] != "jpeg" {
+			t.Fatalf("%s: images %v, want one JPEG", color, rows)
+		}
+		poppler(t, "pdfimages", "-j", path, filepath.Join(dir, "im"))
+		got, want := decodeFile(t, filepath.Join(dir, "im-000.jpg")), decodeMono(t, plain)
+		if got.Bounds() != want.Bounds() {
+			t.Fatalf("%s: the JPEG is %v, the TIFF %v", color, got.Bounds(), want.Bounds())
+		}
+		if d := maxDiff(got, want); d > 8 {
+			t.Errorf("%s: the joined JPEG's pixels differ from libtiff's by up to %d levels, want ≤ 8", color, d)
+		}
+	}
+}
+
+// maxDiff is the largest difference of a and b (same bounds) in any
+// channel, in 8-bit levels.
+func maxDiff(a, b image.Image) int {
+	m := 0
+	r := a.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			ar, ag, ab, _ := a.At(x, y).RGBA()
+			br, bg, bb, _ := b.At(x, y).RGBA()
+			for _, d := range []int{int(ar>>8) - int(br>>8), int(ag>>8) - int(bg>>8), int(ab>>8) - int(bb>>8)} {
+				m = max(m, d, -d)
+			}
+		}
+	}
+	return m
+}
+
+// Strips that do not cut the page at MCU rows (8 rows a strip of 16-row
+// MCUs) cannot be joined by restarts: joinJPEGStrips declines them.
+func TestJoinJPEGStripsNeedsWholeMCURows(t *testing.T) {
+	t.Parallel()
+	// One SOF0 with one component sampled 2×2 (a 16×16 MCU), 8 rows a
+	// strip, then SOS and a byte of data.
+	strip := func(rows byte) []byte {
+		return []byte{0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8, 0, rows, 0, 16, 1, 1, 0x22, 0,
+			0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0, 0x12, 0xFF, 0xD9}
+	}
+	if j := joinJPEGStrips([][]byte{strip(8), strip(8)}, 16, 16, 8); j != nil {
+		t.Fatalf("joined strips of half an MCU row: % x", j)
+	}
+	if j := joinJPEGStrips([][]byte{strip(16), strip(16)}, 16, 32, 16); j == nil {
+		t.Fatal("declined strips of whole MCU rows")
+	}
+}

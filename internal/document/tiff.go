@@ -39,6 +39,12 @@ type g4Page struct {
 	// tables, tablesN: where the page's JPEGTables (tag 347, Technical
 	// Note 2) are, when it has them.
 	tables, tablesN int64
+	// stripOffs, stripLens are every strip's offset and byte count
+	// (StripOffsets, StripByteCounts), and rowsPerStrip RowsPerStrip (tag
+	// 278; 0 when absent: one strip), for a JPEG page cut in strips
+	// (jpegStrips); nil where the arrays are not in the file.
+	stripOffs, stripLens []int64
+	rowsPerStrip         int
 	// fax: a bilevel page coded as CCITT (Compression 2, 3 or 4) that
 	// libtiff's tiffcp can re-code as G4 without loss where it cannot pass
 	// through as it is (Group 3, which the PDF library's decoder of the
@@ -76,8 +82,9 @@ func openTIFF(data []byte, lim Limits, dir string) (*TIFF, error) {
 		var xres, yres float64
 		unit := 2 // ResolutionUnit's default: the inch
 		comp, photo, fill, bits, spp, t6 := 1, -1, 1, 1, 1, 0
-		var strips, counts int
+		var strips, counts, rows int
 		var stripOff, stripLen, tables, tablesN int64
+		var stripOffs, stripLens []int64
 		multi := false // BitsPerSample has one value per sample (at an offset)
 		for e := range n {
 			p := off + 2 + e*12
@@ -105,10 +112,14 @@ func openTIFF(data []byte, lim Limits, dir string) (*TIFF, error) {
 				fill = v
 			case 273: // StripOffsets: the value itself when there is one
 				strips, stripOff = count, int64(v)
+				stripOffs = tiffArray(data, bo, p, typ, count)
+			case 278:
+				rows = v
 			case 277:
 				spp = v
 			case 279: // StripByteCounts
 				counts, stripLen = count, int64(v)
+				stripLens = tiffArray(data, bo, p, typ, count)
 			case 347: // JPEGTables: UNDEFINED bytes, at an offset past 4
 				if typ == 7 && count > 4 {
 					tables, tablesN = int64(bo.Uint32(data[p+8:])), int64(count)
@@ -145,7 +156,10 @@ func openTIFF(data []byte, lim Limits, dir string) (*TIFF, error) {
 				return nil, err
 			}
 		}
-		g := g4Page{strips: strips, blackIs1: photo == 1, reversed: fill == 2, comp: comp, photo: photo, spp: spp}
+		g := g4Page{strips: strips, blackIs1: photo == 1, reversed: fill == 2, comp: comp, photo: photo, spp: spp, rowsPerStrip: rows}
+		if comp == 7 && strips > 1 && len(stripOffs) == strips && len(stripLens) == strips {
+			g.stripOffs, g.stripLens = stripOffs, stripLens
+		}
 		if tables >= 0 && tablesN > 0 && tables+tablesN <= int64(len(data)) {
 			g.tables, g.tablesN = tables, tablesN
 		}
@@ -169,6 +183,40 @@ func openTIFF(data []byte, lim Limits, dir string) (*TIFF, error) {
 		return nil, bad("no pages")
 	}
 	return t, nil
+}
+
+// tiffArray is the values of the SHORT or LONG IFD entry at p (type typ,
+// count values), inline where they fit in its 4 bytes and at its offset
+// otherwise; nil for another type, or values past the end of data.
+func tiffArray(data []byte, bo binary.ByteOrder, p int64, typ uint16, count int) []int64 {
+	size := int64(0)
+	switch typ {
+	case 3:
+		size = 2
+	case 4:
+		size = 4
+	default:
+		return nil
+	}
+	if count <= 0 || int64(count) > int64(len(data))/size {
+		return nil
+	}
+	at := p + 8
+	if int64(count)*size > 4 {
+		at = int64(bo.Uint32(data[p+8:]))
+	}
+	if at < 0 || at+int64(count)*size > int64(len(data)) {
+		return nil
+	}
+	out := make([]int64, count)
+	for k := range out {
+		if size == 2 {
+			out[k] = int64(bo.Uint16(data[at+int64(k)*2:]))
+		} else {
+			out[k] = int64(bo.Uint32(data[at+int64(k)*4:]))
+		}
+	}
+	return out
 }
 
 // tiffDPI is a TIFF page's resolution in dots per inch from its
