@@ -348,7 +348,7 @@ func joinJPEGStrips(strips [][]byte, width, height, rowsPerStrip int) []byte {
 			}
 			i += 2 + n
 		}
-		if sof < 0 || sos < 0 || sof+9 > len(s) {
+		if sof < 0 || sos < 0 || sof+10 > len(s) || end > len(s)-2 {
 			return nil
 		}
 		rows := int(s[sof+5])<<8 | int(s[sof+6])

@@ -456,3 +456,13 @@ func TestJoinJPEGStripsNeedsWholeMCURows(t *testing.T) {
 		t.Fatal("declined strips of whole MCU rows")
 	}
 }
+
+// joinJPEGStrips never panics, whatever the strips hold (its segment
+// lengths and SOF fields are read from the file).
+func FuzzJoinJPEGStrips(f *testing.F) {
+	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8, 0, 16, 0, 16, 1, 1, 0x22, 0, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0, 0x12, 0xFF, 0xD9}, 16, 32, 16)
+	f.Fuzz(func(t *testing.T, s []byte, w, h, rows int) {
+		joinJPEGStrips([][]byte{s, s}, w, h, rows)
+		joinJPEGStrips([][]byte{s[:len(s)/2], s}, w, h, rows)
+	})
+}
