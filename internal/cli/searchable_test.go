@@ -171,7 +171,8 @@ func TestRotatedScansAreSearchableOnThePrintedWords(t *testing.T) {
 // born-digital page drawn over a full-page background image is read from
 // its text, exactly; a scan with a typed stamp is OCR'd by Tesseract, its
 // result carries the stamp's exact words (look-alikes included), and the
-// searchable PDF has the stamp's words once (no layer over them).
+// searchable PDF has the stamp's words once (no layer over them) — on
+// pages with /Rotate 90 and 180 too, which the engine turns back.
 func TestBackgroundPageAndStampedScanWithTesseract(t *testing.T) {
 	t.Parallel()
 	needTesseract(t)
@@ -206,6 +207,10 @@ func TestBackgroundPageAndStampedScanWithTesseract(t *testing.T) {
 	in := writeFile(t, dir, "in.pdf", pdftest.Build([]pdftest.Page{
 		{MediaBox: pdftest.Letter, JPEG: pdftest.GradientJPEG(850, 1100), JW: 850, JH: 1100, Text: letterLines},
 		{MediaBox: pdftest.Letter, JPEG: pdftest.EncodeJPEG(gray), JW: 1275, JH: 1650, Text: []pdftest.Text{pdftest.At(320, 60, 14, stamp)}},
+		// The stamped scan again, drawn upright with /Rotate 90 and 180:
+		// shown turned, and turned back by the engine.
+		{MediaBox: pdftest.Letter, Rotate: 90, TextTurn: 360, JPEG: pdftest.EncodeJPEG(gray), JW: 1275, JH: 1650, Text: []pdftest.Text{pdftest.At(320, 60, 14, stamp)}},
+		{MediaBox: pdftest.Letter, Rotate: 180, TextTurn: 360, JPEG: pdftest.EncodeJPEG(gray), JW: 1275, JH: 1650, Text: []pdftest.Text{pdftest.At(320, 60, 14, stamp)}},
 	}))
 	out, stderr, err := run(t, testEnv(), "ocr", in)
 	if err != nil {
@@ -215,14 +220,18 @@ func TestBackgroundPageAndStampedScanWithTesseract(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Pages) != 2 || res.Pages[0].Source != result.SourceText || res.Pages[1].Source != result.SourceOCR {
+	if len(res.Pages) != 4 || res.Pages[0].Source != result.SourceText || res.Pages[1].Source != result.SourceOCR ||
+		res.Pages[2].Source != result.SourceOCR || res.Pages[3].Source != result.SourceOCR {
 		t.Fatalf("sources %+v", res.Pages)
 	}
 	if got := strings.Count(res.Pages[0].Text(), letter); got != 20 {
 		t.Fatalf("the page over a background: the exact line %d times of 20 in %q", got, res.Pages[0].Text())
 	}
-	if got := res.Pages[1].Text(); !strings.Contains(got, stamp) || !strings.Contains(got, "quick brown fox") {
-		t.Fatalf("the stamped scan read as %q, want its scan and the stamp %q exactly", got, stamp)
+	for i, rot := range []int{0, 90, 180} {
+		pg := res.Pages[1+i]
+		if got := pg.Text(); !strings.Contains(got, stamp) || !strings.Contains(got, "quick brown fox") {
+			t.Fatalf("the stamped scan (/Rotate %d, turned %d by the engine) read as %q, want its scan and the stamp %q exactly", rot, pg.Rotation, got, stamp)
+		}
 	}
 	pdf := filepath.Join(dir, "out.pdf")
 	if _, stderr, err := run(t, testEnv(), "ocr", in, "-o", pdf); err != nil {
@@ -231,8 +240,10 @@ func TestBackgroundPageAndStampedScanWithTesseract(t *testing.T) {
 	if got := pdftotext(t, "-f", "1", "-l", "1", pdf, "-"); got != pdftotext(t, "-f", "1", "-l", "1", in, "-") {
 		t.Fatalf("page 1's text changed: %q", got)
 	}
-	got := pdftotext(t, "-f", "2", "-l", "2", pdf, "-")
-	if strings.Count(got, "APPROVED") != 1 || !strings.Contains(got, "quick brown fox") {
-		t.Fatalf("page 2 of the PDF: %q, want the scan's text and the stamp once", got)
+	for n := 2; n <= 4; n++ {
+		got := pdftotext(t, "-f", strconv.Itoa(n), "-l", strconv.Itoa(n), pdf, "-")
+		if strings.Count(got, "APPROVED") != 1 || !strings.Contains(got, "quick brown fox") {
+			t.Fatalf("page %d of the PDF: %q, want the scan's text and the stamp once", n, got)
+		}
 	}
 }
