@@ -39,16 +39,22 @@ func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, i
 		return lines, 0, err
 	}
 	// Sideways: most boxes tall. The better of a quarter turn either way.
+	// Both turns read well, since the classifier turns each line of the
+	// upside-down one back (its lines then come out in reverse order and
+	// its boxes mirrored): the turn whose lines the classifier mostly
+	// turned is the wrong one, and the score decides only when that does
+	// not tell them apart.
 	if st.tall > st.wide && st.tall >= 2 {
 		var best []line
-		bestRot, bestScore := 0, -1.0
+		bestRot, bestScore, bestFlipped := 0, -1.0, true
 		for _, q := range []int{1, 3} {
-			l, _, err := h.read(ctx, img.rotate(q))
+			l, qst, err := h.read(ctx, img.rotate(q))
 			if err != nil {
 				return nil, 0, err
 			}
-			if s := score(l); s > bestScore {
-				best, bestRot, bestScore = l, q*90, s
+			s, flipped := score(l), qst.mostlyFlipped()
+			if best == nil || (bestFlipped && !flipped) || (flipped == bestFlipped && s > bestScore) {
+				best, bestRot, bestScore, bestFlipped = l, q*90, s, flipped
 			}
 		}
 		// Vertical writing (Chinese, Japanese) also gives tall boxes, and
@@ -60,7 +66,7 @@ func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, i
 		return best, bestRot, nil
 	}
 	// Upside down: the classifier turned most lines.
-	if st.classified >= 2 && st.flipped*2 > st.classified {
+	if st.classified >= 2 && st.mostlyFlipped() {
 		l, _, err := h.read(ctx, img.rotate(2))
 		if err != nil {
 			return nil, 0, err
@@ -74,6 +80,12 @@ func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, i
 type stats struct {
 	tall, wide          int // boxes at least 1.5 times as tall as wide, and the others
 	classified, flipped int // lines the classifier was sure of, and of those the ones it turned
+}
+
+// mostlyFlipped reports whether the classifier turned more than half the
+// lines it was sure of: the image reads upside down.
+func (st stats) mostlyFlipped() bool {
+	return st.classified > 0 && st.flipped*2 > st.classified
 }
 
 // read is PaddleOCR's TextSystem on one image: detect, crop, classify,
