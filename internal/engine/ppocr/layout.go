@@ -24,7 +24,15 @@ import (
 //     gap between them under paraGap of their height, and whose heights are
 //     alike (within paraHeight×);
 //   - one text block per paragraph, in reading order.
+//
+// A tilted page is grouped as if level: when the median direction of the
+// level (not Vertical) lines' quadrilaterals is more than deskewMin
+// degrees off the horizontal, the grouping above runs on the lines turned
+// back by that angle, and the result keeps the boxes and polygons as read.
+// Upright bounding boxes of lines tilted 15° or more overlap their
+// neighbours' and were read as one row (tilt15.png, tilt25.png).
 const (
+	deskewMin  = 3.0 // degrees
 	colGap     = 0.8
 	colLine    = 4.0 // a column's lines are at least this many times as wide as high
 	rowOverlap = 0.5
@@ -105,8 +113,9 @@ func layout(lines []line) []result.Block {
 	if len(lines) == 0 {
 		return []result.Block{} // read, and nothing found
 	}
+	grouped := deskew(lines)
 	var paras [][]row
-	for _, region := range xyCut(lines, medianHeight(lines)) {
+	for _, region := range xyCut(grouped, medianHeight(grouped)) {
 		for _, r := range groupRows(region) {
 			if n := len(paras); n > 0 && sameParagraph(paras[n-1][len(paras[n-1])-1], r) {
 				paras[n-1] = append(paras[n-1], r)
@@ -123,7 +132,10 @@ func layout(lines []line) []result.Block {
 			var rl result.Line
 			lc := 0.0
 			var texts []string
-			for _, l := range r.lines {
+			for k, l := range r.lines {
+				l = lines[l.at] // as read
+				r.lines[k] = l
+				rl.Box = rl.Box.Union(boxOf(l.Box[:]))
 				rl.Words = append(rl.Words, l.words()...)
 				lc += l.Conf
 				if t := strings.TrimSpace(l.Text); t != "" {
@@ -137,7 +149,6 @@ func layout(lines []line) []result.Block {
 			if len(r.lines) == 1 {
 				rl.Polygon = r.lines[0].polygon()
 			}
-			rl.Box = r.box
 			rl.Confidence = round1(100 * lc / float64(len(r.lines)))
 			confSum += rl.Confidence
 			n++
@@ -154,6 +165,47 @@ func layout(lines []line) []result.Block {
 		blocks[i].Order = i
 	}
 	return blocks
+}
+
+// deskew returns copies of lines for grouping, each with at set to its
+// index in lines: turned about the origin by minus the median direction of
+// the level lines' top edges when that is over deskewMin degrees, as they
+// are otherwise.
+func deskew(lines []line) []line {
+	out := make([]line, len(lines))
+	var angles []float64
+	for i, l := range lines {
+		out[i] = l
+		out[i].at = i
+		q := l.Box
+		if l.Vertical || q[0].dist(q[1]) < q[0].dist(q[3]) {
+			continue
+		}
+		a := math.Atan2(q[1].Y-q[0].Y, q[1].X-q[0].X)
+		// A flipped line's corners may start at the far end: the
+		// direction counts, not the way it is read.
+		if a > math.Pi/2 {
+			a -= math.Pi
+		} else if a <= -math.Pi/2 {
+			a += math.Pi
+		}
+		angles = append(angles, a)
+	}
+	if len(angles) == 0 {
+		return out
+	}
+	sort.Float64s(angles)
+	a := angles[len(angles)/2]
+	if math.Abs(a) <= deskewMin*math.Pi/180 {
+		return out
+	}
+	sin, cos := math.Sincos(-a)
+	for i := range out {
+		for k, p := range out[i].Box {
+			out[i].Box[k] = pt{p.X*cos - p.Y*sin, p.X*sin + p.Y*cos}
+		}
+	}
+	return out
 }
 
 // groupRows joins lines on one row (see the constants above), rows in order

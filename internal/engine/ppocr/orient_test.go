@@ -1,7 +1,9 @@
 package ppocr
 
 import (
+	"fmt"
 	"image"
+	"math"
 	"strings"
 	"testing"
 
@@ -9,6 +11,7 @@ import (
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/gofont/goregular"
 	"golang.org/x/image/font/opentype"
+	"golang.org/x/image/math/f64"
 	"golang.org/x/image/math/fixed"
 
 	"github.com/lector-ocr/lector/internal/engine"
@@ -126,5 +129,51 @@ func TestTurnedLatinPage(t *testing.T) {
 			t.Errorf("%s: rotation %d, want %d", name, p.Rotation, c.rotation)
 		}
 		checkReading(t, name, p, page)
+	}
+}
+
+// tilted is the page turned deg degrees about its centre (positive:
+// clockwise on screen), on a white canvas that holds it all, with its
+// line ink boxes moved along (the upright boxes of their turned corners).
+func (p *latinPage) tilted(deg float64) *latinPage {
+	w, h := float64(p.img.Bounds().Dx()), float64(p.img.Bounds().Dy())
+	sin, cos := math.Sincos(deg * math.Pi / 180)
+	W, H := math.Abs(w*cos)+math.Abs(h*sin)+40, math.Abs(w*sin)+math.Abs(h*cos)+40
+	// x' = cos·(x−w/2) − sin·(y−h/2) + W/2, y' = sin·(x−w/2) + cos·(y−h/2) + H/2
+	tx := W/2 - cos*w/2 + sin*h/2
+	ty := H/2 - sin*w/2 - cos*h/2
+	m := f64.Aff3{cos, -sin, tx, sin, cos, ty}
+	out := &latinPage{img: image.NewGray(image.Rect(0, 0, int(W), int(H))), lines: p.lines}
+	draw.Draw(out.img, out.img.Bounds(), image.White, image.Point{}, draw.Src)
+	draw.BiLinear.Transform(out.img, m, p.img, p.img.Bounds(), draw.Src, nil)
+	for _, r := range p.ink {
+		x0, y0, x1, y1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+		for _, c := range [][2]float64{{float64(r.Min.X), float64(r.Min.Y)}, {float64(r.Max.X), float64(r.Min.Y)}, {float64(r.Max.X), float64(r.Max.Y)}, {float64(r.Min.X), float64(r.Max.Y)}} {
+			x, y := m[0]*c[0]+m[1]*c[1]+m[2], m[3]*c[0]+m[4]*c[1]+m[5]
+			x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+		}
+		out.ink = append(out.ink, image.Rect(int(x0), int(y0), int(math.Ceil(x1)), int(math.Ceil(y1))))
+	}
+	return out
+}
+
+// TestTiltedLatinPage: a page tilted ±20° reads line by line in order, each
+// line with its own box and polygon. The upright bounding boxes of lines
+// so tilted overlap their neighbours', and layout grouped the whole page
+// as one row (bottom line first) until it learnt to group deskewed lines.
+func TestTiltedLatinPage(t *testing.T) {
+	t.Parallel()
+	h := testHandle(t)
+	page := newLatinPage(t)
+	for _, deg := range []float64{20, -20} {
+		tp := page.tilted(deg)
+		p := process(t, h, encodePNG(t, tp.img), engine.Options{})
+		name := fmt.Sprintf("tilted %+g°", deg)
+		checkReading(t, name, p, tp)
+		for _, l := range pageLines(p) {
+			if len(l.Polygon) != 4 {
+				t.Errorf("%s: line %q has polygon %v, want its quadrilateral", name, l.Text, l.Polygon)
+			}
+		}
 	}
 }

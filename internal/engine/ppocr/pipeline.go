@@ -19,6 +19,9 @@ type line struct {
 	// down the box. Flipped: the classifier turned it 180°. Mirrored: it
 	// was read mirrored (secondLooks), so its spans run right to left.
 	Vertical, Flipped, Mirrored bool
+	// at is the line's index in the page's lines (layout's deskewed copies
+	// point back to the lines as read).
+	at int
 }
 
 // score is how much a reading is worth: confident characters.
