@@ -80,10 +80,17 @@ func ParsePDFText(s string) (PDFText, error) {
 // CheckModel refuses a model the pipeline cannot run: the structure
 // pipeline's layout analysis is part of its models ("structure:<config>":
 // structure:default, structure:ppocr, …), so an OCR model under it would
-// quietly give plain text blocks. invalid_argument.
-func (p Pipeline) CheckModel(model string) error {
-	if p == PipelineStructure && !strings.HasPrefix(model, "structure:") {
+// quietly give plain text blocks; and a structure model analyses the layout
+// whatever the pipeline, so the OCR pipeline, when the request names it
+// (named), refuses one rather than quietly running it as structure.
+// invalid_argument.
+func (p Pipeline) CheckModel(model string, named bool) error {
+	structure := strings.HasPrefix(model, "structure:")
+	if p == PipelineStructure && !structure {
 		return errcode.New(errcode.InvalidArgument, "pipeline structure runs structure models (structure:default, structure:ppocr, …), not %s", model)
+	}
+	if p == PipelineOCR && named && structure {
+		return errcode.New(errcode.InvalidArgument, "pipeline ocr runs OCR models (tesseract:eng, ppocr:v4, …), not %s; use pipeline structure for it", model)
 	}
 	return nil
 }

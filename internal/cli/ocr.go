@@ -76,12 +76,15 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return &UsageError{"ocr: " + errcode.Message(err)}
 	}
-	modelSet := false
-	fs.Visit(func(f *flag.Flag) { modelSet = modelSet || f.Name == "model" })
+	modelSet, pipeSet := false, false
+	fs.Visit(func(f *flag.Flag) {
+		modelSet = modelSet || f.Name == "model"
+		pipeSet = pipeSet || f.Name == "pipeline"
+	})
 	if pipe == lector.PipelineStructure && !modelSet {
 		*modelName = "structure:default"
 	}
-	if err := pipe.CheckModel(*modelName); err != nil {
+	if err := pipe.CheckModel(*modelName, pipeSet); err != nil {
 		return &UsageError{"ocr: " + errcode.Message(err)}
 	}
 	textMode, err := lector.ParsePDFText(*pdfText)
@@ -115,6 +118,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	// What the model cannot do is refused before any file is read, with
 	// its code, as the per-file errors are.
 	for _, check := range []func() error{
+		func() error { return st.registry.Validate(*modelName) },
 		func() error { return st.registry.CheckFormats(*modelName, []string{*format}) },
 		func() error { _, _, err := st.rt.Place(*modelName, *dev); return err },
 	} {

@@ -49,6 +49,21 @@ func TestPPOCREndToEnd(t *testing.T) {
 	if err == nil || !strings.Contains(stderr, "unknown_model") || !strings.Contains(stderr, "installed: ppocr:v4") {
 		t.Fatalf("ppocr:v9: %v\n%s", err, stderr)
 	}
+	// No config, or a config not installed: every engine's installed
+	// models are named, not only ppocr's.
+	for _, m := range []string{"ppocr", "ppocr:v9"} {
+		_, stderr, err = run(t, ppocrEnv(), "ocr", "--model", m, img)
+		if err == nil || !strings.Contains(stderr, "unknown_model") || !strings.Contains(stderr, "installed models: ") ||
+			!strings.Contains(stderr, "ppocr:v4") || !strings.Contains(stderr, "tesseract:eng") {
+			t.Fatalf("%s: %v\n%s", m, err, stderr)
+		}
+	}
+	// A structure model under the OCR pipeline, named, is refused (it
+	// would run as structure).
+	_, stderr, err = run(t, ppocrEnv(), "ocr", "--pipeline", "ocr", "--model", "structure:ppocr", img)
+	if err == nil || !strings.Contains(err.Error(), "pipeline ocr runs OCR models") {
+		t.Fatalf("--pipeline ocr --model structure:ppocr: %v\n%s", err, stderr)
+	}
 	empty := ppocrEnv()
 	empty["LECTOR_PPOCR_DIR"] = t.TempDir()
 	_, stderr, err = run(t, empty, "ocr", "--model", "ppocr:v4", img)

@@ -254,9 +254,26 @@ func (r *Registry) Resolve(model string) (Engine, string, error) {
 }
 
 // Validate checks that model names an installed model that runs on some
-// device here: unknown_model otherwise (naming what is installed where the
-// engine knows).
+// device here: unknown_model otherwise, its message ending with every
+// installed model of every engine (Catalog), since a user who misspelt
+// an engine or left out its config ("ppocr") needs the other engines'
+// names as much as the one engine's.
 func (r *Registry) Validate(model string) error {
+	err := r.validate(model)
+	if errcode.Of(err) != errcode.UnknownModel {
+		return err
+	}
+	var names []string
+	for _, e := range r.Catalog() {
+		names = append(names, e.Model)
+	}
+	if len(names) == 0 {
+		names = []string{"none"}
+	}
+	return errcode.New(errcode.UnknownModel, "%s; installed models: %s", errcode.Message(err), strings.Join(names, ", "))
+}
+
+func (r *Registry) validate(model string) error {
 	kinds, err := r.DeviceKinds(model)
 	if err != nil {
 		return err

@@ -28,5 +28,5 @@ func ExampleRegistry() {
 	// makes: [json txt md html hocr pdf]
 	// on the CPU: 100 MiB loaded, 10 MiB per megapixel
 	// model synthetic:100MiB cannot make docx (it makes json, txt, md, html, hocr, pdf)
-	// model "tesseract:eng": this build has no engine "tesseract" (engines: synthetic)
+	// model "tesseract:eng": this build has no engine "tesseract" (engines: synthetic); installed models: synthetic:SIZE[,ws=SIZE][,gpu=SIZE][,gws=SIZE][,t=DURATION][,load=DURATION]
 }

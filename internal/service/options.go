@@ -54,7 +54,7 @@ func (s *Service) options(f Fields, mediaType string) (Options, error) {
 	default:
 		o.Model = "tesseract:eng"
 	}
-	if err := o.Pipeline.CheckModel(o.Model); err != nil {
+	if err := o.Pipeline.CheckModel(o.Model, strings.TrimSpace(f.Pipeline) != ""); err != nil {
 		return o, err
 	}
 	if s.cfg.Validate != nil {

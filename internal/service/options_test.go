@@ -36,10 +36,14 @@ func TestOptions(t *testing.T) {
 		t.Fatalf("pdf_text unset is %q, want the pipeline's default (empty)", o.PDFText)
 	}
 	for _, f := range []Fields{{Pipeline: "tables"}, {Formats: "docx"}, {Priority: "now"}, {KeepAlive: "x"}, {Timeout: "-1s"},
-		{Pipeline: "structure", Model: "tesseract:eng"}, {PDFText: "sometimes"}} {
+		{Pipeline: "structure", Model: "tesseract:eng"}, {Pipeline: "ocr", Model: "structure:ppocr"}, {PDFText: "sometimes"}} {
 		if _, err := s.options(f, ""); errcode.Of(err) != errcode.InvalidArgument {
 			t.Errorf("%+v: %v, want invalid_argument", f, err)
 		}
+	}
+	// A structure model with no pipeline named runs as structure, as before.
+	if o, err := s.options(Fields{Model: "structure:ppocr"}, ""); err != nil || o.Model != "structure:ppocr" {
+		t.Errorf("structure:ppocr with no pipeline: %+v %v", o, err)
 	}
 	if _, err := s.options(Fields{Device: "cuda:1"}, ""); errcode.Of(err) != errcode.DeviceUnavailable {
 		t.Errorf("a device that is not here: %v, want device_unavailable", err)
