@@ -89,6 +89,9 @@ type Options struct {
 	// Progress, if set, is called after each page with pages done and
 	// total, and how many of the pages are read from their own text (a
 	// PDF's pages with text of their own, known before any is recognised).
+	// Calls never overlap and done only grows (pages that end at once
+	// report one after the other), so a store written from it never
+	// goes backwards.
 	Progress func(done, total, text int)
 	// Started, if set, is called once, when the first page has a lane: the
 	// task has passed admission, its semaphore and the queue for lanes.
@@ -602,6 +605,7 @@ func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev st
 	n := doc.NumPages()
 	var done atomic.Int64
 	done.Store(int64(done0))
+	var progressMu sync.Mutex // pages end at once: their counts reach Progress in order
 	var laneWait atomic.Int64
 	var startedOnce sync.Once
 	g, gctx := errgroup.WithContext(ctx)
@@ -674,6 +678,8 @@ func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev st
 				page.Source = result.SourceOCR
 			}
 			pages[i] = page
+			progressMu.Lock()
+			defer progressMu.Unlock()
 			d := done.Add(1)
 			if o.Progress != nil {
 				o.Progress(int(d), n, o.fromText)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -819,6 +820,47 @@ func TestStructurePagesReadFromTextGoToTheModel(t *testing.T) {
 	}
 	if res.Pages[0].Source != "ocr" || withText.Load() != 1 {
 		t.Fatalf("force: source %q, %d pages with text", res.Pages[0].Source, withText.Load())
+	}
+	b.quiescent(t)
+}
+
+// TestProgressNeverGoesBackwards: pages recognised on several lanes end at
+// once, yet Progress is never called twice at the same time and its count
+// only grows — a store written from it (the task's pages done, which the
+// event stream follows) never goes backwards.
+func TestProgressNeverGoesBackwards(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	doc := make(pagesDoc, 24)
+	for i := range doc {
+		doc[i] = [2]int{200, 200}
+	}
+	var (
+		inflight   atomic.Int32
+		overlapped atomic.Bool
+		mu         sync.Mutex
+		seen       []int
+	)
+	_, err := b.rt.Run(t.Context(), doc, Options{Model: "m:a", Device: "cpu", Progress: func(done, total, text int) {
+		if inflight.Add(1) > 1 {
+			overlapped.Store(true)
+		}
+		for range 200 {
+			runtime.Gosched() // a store's write takes a while: let other pages end meanwhile
+		}
+		mu.Lock()
+		seen = append(seen, done)
+		mu.Unlock()
+		inflight.Add(-1)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overlapped.Load() {
+		t.Fatal("Progress was called while another call was running")
+	}
+	if len(seen) != len(doc) || !slices.IsSorted(seen) || seen[len(seen)-1] != len(doc) {
+		t.Fatalf("progress %v, want 1..%d in order", seen, len(doc))
 	}
 	b.quiescent(t)
 }
