@@ -542,6 +542,20 @@ type textLine struct {
 	words  []result.Word
 }
 
+// phraseGap is the median height of the lines ls (pixels; ls not empty)
+// and the gap that separates phrases, which column gaps are: most of a
+// line's height (an em, roughly; spaces between words are a third of it),
+// at least 3 px.
+func phraseGap(ls []textLine) (lineH, gap int) {
+	lhs := make([]int, 0, len(ls))
+	for _, l := range ls {
+		lhs = append(lhs, l.y1-l.y0)
+	}
+	sort.Ints(lhs)
+	lineH = lhs[len(lhs)/2]
+	return lineH, max(lineH*8/10, 3)
+}
+
 // lines groups words into lines by vertical overlap, top to bottom, each
 // line's words left to right.
 func lines(words []result.Word) []textLine {
@@ -592,13 +606,7 @@ func borderless(words []result.Word, rules []Rule, h int) *result.Table {
 	// a line's height (an em, roughly), where spaces between words are a
 	// third of it. Line heights, not word heights: short words of x-height
 	// would make the measure too small.
-	var lhs []int
-	for _, l := range ls {
-		lhs = append(lhs, l.y1-l.y0)
-	}
-	sort.Ints(lhs)
-	lineH := lhs[len(lhs)/2]
-	gap := max(lineH*8/10, 3)
+	_, gap := phraseGap(ls)
 	type phrase struct {
 		a, b  int
 		words []result.Word
@@ -1209,13 +1217,7 @@ func Find(words []result.Word) []result.Box {
 	if len(ls) < 2 {
 		return nil
 	}
-	var lhs []int
-	for _, l := range ls {
-		lhs = append(lhs, l.y1-l.y0)
-	}
-	sort.Ints(lhs)
-	lineH := lhs[len(lhs)/2]
-	gap := max(lineH*8/10, 3)
+	lineH, gap := phraseGap(ls)
 	type info struct {
 		box     result.Box
 		phrases []result.Box
