@@ -20,10 +20,15 @@ import (
 	"github.com/lector-ocr/lector/internal/table"
 )
 
-// Options tune the analysis. There is none at present: what the page is
-// (a cropped table, a page with tables among its text, a page of text) is
-// decided from the page, never told by the caller.
-type Options struct{}
+// Options describe the words analysed. What the page is (a cropped
+// table, a page with tables among its text, a page of text) is never told
+// by the caller: it is decided from the page.
+type Options struct {
+	// ExactWords says the words are the page's own (a born-digital PDF's
+	// text layer), not recognised: a "|" among them is text, never a
+	// ruling line misread, so none is dropped (table.DropRuleMarks).
+	ExactWords bool
+}
 
 // Analyze returns page's blocks as a document's: one block per paragraph
 // of text, typed; tables recognised; figures cropped from g; sorted in
@@ -47,6 +52,10 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 	bodyH := bodyLineHeight(page.Blocks)
 	all := words
 	words = uncut(words, page.Height)
+	tw := words // the words tables are read from: recognised rules read as "|" left out
+	if !o.ExactWords {
+		tw = table.DropRuleMarks(words)
+	}
 	// A region is recognised once: a candidate that stays as it is after
 	// the merge is not read again.
 	read := map[result.Box]*result.Table{}
@@ -54,11 +63,11 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 		if t, ok := read[r]; ok {
 			return t
 		}
-		t := table.Recognize(g, words, r)
+		t := table.Recognize(g, tw, r)
 		read[r] = t
 		return t
 	}
-	found := table.Find(words)
+	found := table.Find(tw)
 	for i, r := range found { // the rules just above and below its lines belong to it
 		pad := bodyH / 2
 		found[i] = result.Box{X0: max(r.X0-pad, 0), Y0: max(r.Y0-pad, 0), X1: min(r.X1+pad, page.Width), Y1: min(r.Y1+pad, page.Height)}

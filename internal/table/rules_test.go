@@ -25,6 +25,7 @@ func TestColumnRulesReadAsBars(t *testing.T) {
 	for _, b := range []result.Box{{X0: 250, Y0: 5, X1: 256, Y1: 55}, {X0: 450, Y0: 35, X1: 456, Y1: 85}, {X0: 250, Y0: 38, X1: 254, Y1: 88}} {
 		words = append(words, result.Word{Text: "|", Box: b})
 	}
+	words = DropRuleMarks(words)
 	if got := Find(words); len(got) != 1 {
 		t.Fatalf("regions %+v, want one", got)
 	}
@@ -199,5 +200,27 @@ func TestLowerCaseCodesTable(t *testing.T) {
 	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 600, Y1: 180})
 	if tb.Rows != 5 || tb.Cols != 4 {
 		t.Fatalf("%d×%d\n%s\nwant 5×4, a row a line", tb.Rows, tb.Cols, tb.HTML)
+	}
+}
+
+// TestBarsThatAreTextStay: Recognize and Find read every word they are
+// given, so a table of exact words (a PDF's own text) keeps a cell that
+// is "|" or "||"; only DropRuleMarks, for recognised words, removes them.
+func TestBarsThatAreTextStay(t *testing.T) {
+	t.Parallel()
+	var words []result.Word
+	for i, row := range [][]string{{"Op", "Sign", "Use"}, {"or", "|", "pipes"}, {"oror", "||", "logic"}} {
+		y := 10 + 30*i
+		words = append(words, word(row[0], 20, y), word(row[1], 300, y), word(row[2], 500, y))
+	}
+	if got := Find(words); len(got) != 1 {
+		t.Fatalf("regions %+v, want one", got)
+	}
+	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 600, Y1: 100})
+	if !strings.Contains(tb.HTML, "<td>|</td>") || !strings.Contains(tb.HTML, "<td>||</td>") {
+		t.Fatalf("the bars that are text were dropped: %s", tb.HTML)
+	}
+	if n := len(DropRuleMarks(words)); n != len(words)-2 {
+		t.Fatalf("DropRuleMarks kept %d of %d words, want all but the two bar words", n, len(words))
 	}
 }

@@ -214,7 +214,6 @@ func Recognize(g *image.Gray, words []result.Word, region result.Box) *result.Ta
 			in = append(in, w)
 		}
 	}
-	in = slices.DeleteFunc(in, func(w result.Word) bool { return noText(w.Text) }) // column rules read as "|"
 	h := medianHeight(in)
 	var rules []Rule
 	if g != nil {
@@ -259,11 +258,16 @@ func split(rules []Rule) (hs, vs []Rule) {
 	return hs, vs
 }
 
-// noText reports whether a word holds no text of a table's: spaces, or
-// only vertical bars — a column rule read as a character ("|"), whose
-// box runs the height of the rows beside it and would join their lines.
-func noText(text string) bool {
-	return strings.Trim(text, " \t|¦‖│") == ""
+// DropRuleMarks returns words without those that hold only vertical bars
+// (or spaces): a column rule read by a recogniser as a character ("|"),
+// whose box runs the height of the rows beside it and would join their
+// lines and make cells of "|". Recognize and Find take every word they
+// are given, so words that are exact (a PDF's own text, where "|" is
+// text) are given to them as they are.
+func DropRuleMarks(words []result.Word) []result.Word {
+	return slices.DeleteFunc(slices.Clone(words), func(w result.Word) bool {
+		return strings.Trim(w.Text, " \t|¦‖│") == ""
+	})
 }
 
 func medianHeight(ws []result.Word) int {
@@ -1209,7 +1213,7 @@ func Markdown(t *result.Table) string {
 func Find(words []result.Word) []result.Box {
 	var in []result.Word
 	for _, w := range words {
-		if !noText(w.Text) {
+		if strings.TrimSpace(w.Text) != "" {
 			in = append(in, w)
 		}
 	}

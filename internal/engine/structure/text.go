@@ -39,7 +39,7 @@ func (h *handle) processText(ctx context.Context, im engine.Image) (*result.Page
 			}
 		}
 	}
-	page.Blocks = layout.Analyze(g, &page, layout.Options{})
+	page.Blocks = layout.Analyze(g, &page, layout.Options{ExactWords: true})
 	page.Engine = h.name
 	page.Source = result.SourceText
 	page.Gray = nil
