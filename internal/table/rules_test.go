@@ -223,4 +223,8 @@ func TestBarsThatAreTextStay(t *testing.T) {
 	if n := len(DropRuleMarks(words)); n != len(words)-2 {
 		t.Fatalf("DropRuleMarks kept %d of %d words, want all but the two bar words", n, len(words))
 	}
+	if got := DropRuleMarks([]result.Word{word("|987", 0, 0), word("$48,160|", 0, 0), word("a|b", 0, 0)}); len(got) != 3 ||
+		got[0].Text != "987" || got[1].Text != "$48,160" || got[2].Text != "a|b" {
+		t.Fatalf("a rule stuck to a recognised word: %+v, want its bars at the ends trimmed, inner ones kept", got)
+	}
 }

@@ -10,7 +10,6 @@ package table
 import (
 	"html"
 	"image"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -258,16 +257,23 @@ func split(rules []Rule) (hs, vs []Rule) {
 	return hs, vs
 }
 
-// DropRuleMarks returns words without those that hold only vertical bars
-// (or spaces): a column rule read by a recogniser as a character ("|"),
+// DropRuleMarks returns words without vertical bars at their ends, and
+// without those that hold only bars (or spaces): a column rule read by a
+// recogniser as a character ("|", or stuck to a word: "|987"),
 // whose box runs the height of the rows beside it and would join their
 // lines and make cells of "|". Recognize and Find take every word they
 // are given, so words that are exact (a PDF's own text, where "|" is
 // text) are given to them as they are.
 func DropRuleMarks(words []result.Word) []result.Word {
-	return slices.DeleteFunc(slices.Clone(words), func(w result.Word) bool {
-		return strings.Trim(w.Text, " \t|¦‖│") == ""
-	})
+	out := make([]result.Word, 0, len(words))
+	for _, w := range words {
+		// A rule touching a word is read as part of it ("|987"): the bars
+		// at its ends are the rule's.
+		if w.Text = strings.Trim(w.Text, " \t|¦‖│"); w.Text != "" {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 func medianHeight(ws []result.Word) int {
