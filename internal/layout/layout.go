@@ -26,7 +26,8 @@ import (
 type Options struct {
 	// ExactWords says the words are the page's own (a born-digital PDF's
 	// text layer), not recognised: a "|" among them is text, never a
-	// ruling line misread, so none is dropped (table.DropRuleMarks).
+	// ruling line misread, so none is dropped (table.DropRuleMarks) nor
+	// split or trimmed at a rule (table.RecognizeRead).
 	ExactWords bool
 }
 
@@ -63,7 +64,10 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 		if t, ok := read[r]; ok {
 			return t
 		}
-		t := table.Recognize(g, tw, r)
+		t := table.RecognizeRead(g, tw, r)
+		if o.ExactWords {
+			t = table.Recognize(g, tw, r)
+		}
 		read[r] = t
 		return t
 	}

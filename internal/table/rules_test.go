@@ -228,3 +228,43 @@ func TestBarsThatAreTextStay(t *testing.T) {
 		t.Fatalf("a rule stuck to a recognised word: %+v, want its bars at the ends trimmed, inner ones kept", got)
 	}
 }
+
+// TestWordsAcrossColumnRulesSplit: in a ruled grid of small print a
+// recogniser reads two cells' words as one across the column rule
+// ("license}300", "Rate/Amount") and reads a rule touching a word with it
+// ("[120", "Code}"); RecognizeRead splits the first at the rule and trims
+// the second, so each cell holds its own words. A bracket the word closes
+// ("[1]") stays, and Recognize (exact words) keeps every word as given.
+func TestWordsAcrossColumnRulesSplit(t *testing.T) {
+	t.Parallel()
+	g := blank(460, 130)
+	xs, ys := []int{10, 80, 260, 340, 450}, []int{10, 50, 90, 125}
+	for _, y := range ys {
+		hline(g, xs[0], xs[4]+2, y)
+	}
+	for _, x := range xs {
+		vline(g, x, ys[0], ys[3]+2)
+	}
+	w := func(text string, x0, x1, y int) result.Word {
+		return result.Word{Text: text, Box: result.Box{X0: x0, Y0: y, X1: x1, Y1: y + 20}}
+	}
+	words := []result.Word{
+		w("Code}", 16, 72, 20), w("Description", 90, 220, 20), w("Rate/Amount", 268, 420, 20),
+		w("A17", 16, 50, 60), w("Software", 90, 180, 60), w("license}300", 188, 300, 60), w("[120", 348, 400, 60),
+		w("B22", 16, 50, 100), w("Travel", 90, 150, 100), w("[1]", 268, 300, 100), w("{95", 348, 380, 100),
+	}
+	region := result.Box{X0: 0, Y0: 0, X1: 460, Y1: 130}
+	tb := RecognizeRead(g, words, region)
+	want := "Code|Description|Rate|Amount|A17|Software license|300|120|B22|Travel|[1]|95"
+	var got []string
+	for _, c := range tb.Cells {
+		got = append(got, c.Text)
+	}
+	if tb.Rows != 3 || tb.Cols != 4 || strings.Join(got, "|") != want {
+		t.Fatalf("%d×%d cells %s\nwant 3×4 %s", tb.Rows, tb.Cols, strings.Join(got, "|"), want)
+	}
+	exact := Recognize(g, words, region)
+	if !strings.Contains(exact.HTML, "license}300") || !strings.Contains(exact.HTML, "[120") {
+		t.Fatalf("exact words were changed: %s", exact.HTML)
+	}
+}
