@@ -283,8 +283,9 @@ func countTag(n *eval.Node, tag string) int {
 	return c
 }
 
-// TableTree is a recognised table as a TEDS tree: the header rows in
-// thead, the rest in tbody, cell text as characters.
+// TableTree is a recognised table as a TEDS tree, as table.HTML writes it:
+// the header rows in thead, their cells th, the rest in tbody, cell text
+// as characters.
 func TableTree(t *result.Table) *eval.Node {
 	root := &eval.Node{Tag: "table"}
 	rows := make([]*eval.Node, t.Rows)
@@ -300,7 +301,11 @@ func TableTree(t *result.Table) *eval.Node {
 	})
 	for _, c := range cells {
 		if c.Row < t.Rows {
-			rows[c.Row].Children = append(rows[c.Row].Children, &eval.Node{Tag: "td", Colspan: max(c.ColSpan, 1), Rowspan: max(c.RowSpan, 1), Content: eval.Chars(c.Text)})
+			tag := "td"
+			if c.Row < t.HeaderRows {
+				tag = "th" // as table.HTML writes it
+			}
+			rows[c.Row].Children = append(rows[c.Row].Children, &eval.Node{Tag: tag, Colspan: max(c.ColSpan, 1), Rowspan: max(c.RowSpan, 1), Content: eval.Chars(c.Text)})
 		}
 	}
 	head, body := &eval.Node{Tag: "thead"}, &eval.Node{Tag: "tbody"}

@@ -58,3 +58,24 @@ func TestPubTabNetTree(t *testing.T) {
 		t.Fatalf("TEDS %v size %d", got, n.Size())
 	}
 }
+
+// TestHeaderCellsAsTh: a table whose header cells are <th> (as Lector
+// writes them) scores as the same table with <td> header cells (as
+// PubTabNet's truth marks them), text and spans still counted.
+func TestHeaderCellsAsTh(t *testing.T) {
+	t.Parallel()
+	th := func(text string) *Node { n := td(text); n.Tag = "th"; return n }
+	truth := table([]*Node{tr(td("Name"), td("Age"))}, []*Node{tr(td("Ann"), td("31"))})
+	out := table([]*Node{tr(th("Name"), th("Age"))}, []*Node{tr(td("Ann"), td("31"))})
+	if got := TEDS(out, truth, false); got != 1 {
+		t.Fatalf("th against td: %v, want 1", got)
+	}
+	typo := table([]*Node{tr(th("Name"), th("Agd"))}, []*Node{tr(td("Ann"), td("31"))})
+	if got, want := TEDS(typo, truth, false), 1-1.0/3/9; math.Abs(got-want) > 1e-9 {
+		t.Fatalf("th with a typo: %v, want %v", got, want)
+	}
+	n, err := PubTabNetTree([]string{"<thead>", "<tr>", "<th>", "</th>", "<th", ` colspan="2"`, ">", "</th>", "</tr>", "</thead>"}, [][]string{{"a"}, {"b"}})
+	if err != nil || n.Size() != 5 || n.Children[0].Children[0].Children[1].Colspan != 2 {
+		t.Fatalf("annotation with th: %v, %+v", err, n)
+	}
+}

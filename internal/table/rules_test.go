@@ -30,7 +30,7 @@ func TestColumnRulesReadAsBars(t *testing.T) {
 		t.Fatalf("regions %+v, want one", got)
 	}
 	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 600, Y1: 100})
-	want := `<table><thead><tr><td>Item</td><td>2019</td><td>2020</td></tr></thead><tbody><tr><td>Tea</td><td>0.31</td><td>0.29</td></tr><tr><td>Coffee</td><td>0.27</td><td>0.34</td></tr></tbody></table>`
+	want := `<table><thead><tr><th>Item</th><th>2019</th><th>2020</th></tr></thead><tbody><tr><td>Tea</td><td>0.31</td><td>0.29</td></tr><tr><td>Coffee</td><td>0.27</td><td>0.34</td></tr></tbody></table>`
 	if tb.HTML != want {
 		t.Fatalf("got\n%s\nwant\n%s", tb.HTML, want)
 	}
@@ -59,7 +59,7 @@ func TestBrokenRulesJoin(t *testing.T) {
 		word("Tea", 30, 75), word("0.32", 220, 75), word("0.27", 420, 75),
 		word("Herb", 30, 120), word("0.29", 220, 120), word("0.34", 420, 120)}
 	tb := Recognize(g, words, result.Box{X0: 0, Y0: 0, X1: 600, Y1: 200})
-	want := `<table><thead><tr><td>Years</td><td>1990</td><td>1992</td></tr></thead><tbody><tr><td>Tea</td><td>0.32</td><td>0.27</td></tr><tr><td>Herb</td><td>0.29</td><td>0.34</td></tr></tbody></table>`
+	want := `<table><thead><tr><th>Years</th><th>1990</th><th>1992</th></tr></thead><tbody><tr><td>Tea</td><td>0.32</td><td>0.27</td></tr><tr><td>Herb</td><td>0.29</td><td>0.34</td></tr></tbody></table>`
 	if !tb.Ruled || tb.HTML != want {
 		t.Fatalf("ruled %v\n%s\nwant\n%s", tb.Ruled, tb.HTML, want)
 	}
@@ -147,7 +147,7 @@ func TestStackedHeadingsOpeningWithDigits(t *testing.T) {
 		}
 	}
 	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 600, Y1: 200})
-	if tb.Rows != 4 || !strings.HasPrefix(tb.HTML, `<table><thead><tr><td></td><td>6-Month (n = 80)</td><td>12-Month (n = 78)</td></tr></thead>`) {
+	if tb.Rows != 4 || !strings.HasPrefix(tb.HTML, `<table><thead><tr><th></th><th>6-Month (n = 80)</th><th>12-Month (n = 78)</th></tr></thead>`) {
 		t.Fatalf("%d rows\n%s\nwant 4, the headings joined", tb.Rows, tb.HTML)
 	}
 }

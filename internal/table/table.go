@@ -1244,8 +1244,9 @@ func joinWrapped(t *result.Table) {
 	t.HeaderRows = max(min(header, t.Rows), 1)
 }
 
-// HTML renders t as an HTML table: the header rows in <thead>, the rest in
-// <tbody>, spans as rowspan and colspan.
+// HTML renders t as an HTML table: the header rows in <thead>, their cells
+// <th> (header cells, as HTML marks them), the rest in <tbody> as <td>,
+// spans as rowspan and colspan.
 func HTML(t *result.Table) string {
 	var b strings.Builder
 	b.WriteString("<table>")
@@ -1264,15 +1265,19 @@ func HTML(t *result.Table) string {
 		}
 		b.WriteString("<tr>")
 		sort.Slice(cells, func(i, j int) bool { return cells[i].Col < cells[j].Col })
+		tag := "td"
+		if r < t.HeaderRows {
+			tag = "th"
+		}
 		for _, c := range cells {
-			b.WriteString("<td")
+			b.WriteString("<" + tag)
 			if c.ColSpan > 1 {
 				b.WriteString(` colspan="` + strconv.Itoa(c.ColSpan) + `"`)
 			}
 			if c.RowSpan > 1 {
 				b.WriteString(` rowspan="` + strconv.Itoa(c.RowSpan) + `"`)
 			}
-			b.WriteString(">" + html.EscapeString(c.Text) + "</td>")
+			b.WriteString(">" + html.EscapeString(c.Text) + "</" + tag + ">")
 		}
 		b.WriteString("</tr>")
 		if r == t.HeaderRows-1 {

@@ -56,7 +56,7 @@ func TestRuledGridMergesWhereARuleIsMissing(t *testing.T) {
 		word("Ann", 30, 105), word("4", 170, 105), word("5", 320, 105), word("9", 470, 105),
 		word("Bo", 30, 175), word("1", 170, 175), word("2", 320, 175), word("3", 470, 175)}
 	tb := Recognize(g, words, result.Box{X0: 0, Y0: 0, X1: 600, Y1: 300})
-	want := `<table><thead><tr><td>Name</td><td colspan="2">Scores</td><td>Sum</td></tr></thead><tbody><tr><td>Ann</td><td>4</td><td>5</td><td>9</td></tr><tr><td>Bo</td><td>1</td><td>2</td><td>3</td></tr></tbody></table>`
+	want := `<table><thead><tr><th>Name</th><th colspan="2">Scores</th><th>Sum</th></tr></thead><tbody><tr><td>Ann</td><td>4</td><td>5</td><td>9</td></tr><tr><td>Bo</td><td>1</td><td>2</td><td>3</td></tr></tbody></table>`
 	if !tb.Ruled || tb.HTML != want {
 		t.Fatalf("ruled %v\n%s\nwant\n%s", tb.Ruled, tb.HTML, want)
 	}
@@ -81,7 +81,7 @@ func TestBorderlessColumnsAndSpanningHeader(t *testing.T) {
 	if tb.Ruled || tb.Rows != 5 || tb.Cols != 3 {
 		t.Fatalf("%d×%d ruled %v: %s", tb.Rows, tb.Cols, tb.Ruled, tb.HTML)
 	}
-	if !strings.Contains(tb.HTML, `<td colspan="2">Weight (kg)</td>`) {
+	if !strings.Contains(tb.HTML, `<th colspan="2">Weight (kg)</th>`) {
 		t.Fatalf("spanning header: %s", tb.HTML)
 	}
 	plain := Recognize(nil, words[3:9], result.Box{X0: 0, Y0: 0, X1: 400, Y1: 200})
@@ -117,7 +117,7 @@ func TestWrappedCellsJoin(t *testing.T) {
 		word("Fourth", 10, 200), word("6.2", 300, 200),
 	}
 	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 400, Y1: 240})
-	want := `<table><thead><tr><td>Item</td><td>Score</td></tr></thead><tbody><tr><td>Drug treatment is most effective</td><td>7.1</td></tr><tr><td>Second item</td><td>4.5</td></tr><tr><td>Third</td><td>5.0</td></tr><tr><td>Fourth</td><td>6.2</td></tr></tbody></table>`
+	want := `<table><thead><tr><th>Item</th><th>Score</th></tr></thead><tbody><tr><td>Drug treatment is most effective</td><td>7.1</td></tr><tr><td>Second item</td><td>4.5</td></tr><tr><td>Third</td><td>5.0</td></tr><tr><td>Fourth</td><td>6.2</td></tr></tbody></table>`
 	if tb.HTML != want || tb.Rows != 5 {
 		t.Fatalf("%d rows\n%s\nwant\n%s", tb.Rows, tb.HTML, want)
 	}
@@ -146,7 +146,7 @@ func TestContinuationLinesJoin(t *testing.T) {
 		}
 	}
 	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 460, Y1: 240})
-	want := `<table><thead><tr><td>Name</td><td>Use</td><td>Cost</td></tr></thead><tbody><tr><td>Alpha</td><td>Cleans floors Polishes tables</td><td>12</td></tr><tr><td>Beta</td><td>Paints walls</td><td>30</td></tr><tr><td></td><td>Primer</td><td>5</td></tr><tr><td>Gamma</td><td>Seals</td><td>8</td></tr></tbody></table>`
+	want := `<table><thead><tr><th>Name</th><th>Use</th><th>Cost</th></tr></thead><tbody><tr><td>Alpha</td><td>Cleans floors Polishes tables</td><td>12</td></tr><tr><td>Beta</td><td>Paints walls</td><td>30</td></tr><tr><td></td><td>Primer</td><td>5</td></tr><tr><td>Gamma</td><td>Seals</td><td>8</td></tr></tbody></table>`
 	if tb.HTML != want || tb.Rows != 5 {
 		t.Fatalf("%d rows\n%s\nwant\n%s", tb.Rows, tb.HTML, want)
 	}
@@ -176,7 +176,7 @@ func TestCentredLabelJoins(t *testing.T) {
 		}
 	}
 	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 460, Y1: 300})
-	want := `<table><thead><tr><td>Measure</td><td>1997</td><td>1998</td></tr></thead><tbody><tr><td>Median income</td><td>49</td><td>51</td></tr><tr><td>Mean health ages 18-65</td><td>0.87</td><td>0.88</td></tr><tr><td>Rates</td><td></td><td></td></tr><tr><td>Births</td><td>12</td><td>13</td></tr><tr><td>Deaths</td><td>8</td><td>9</td></tr></tbody></table>`
+	want := `<table><thead><tr><th>Measure</th><th>1997</th><th>1998</th></tr></thead><tbody><tr><td>Median income</td><td>49</td><td>51</td></tr><tr><td>Mean health ages 18-65</td><td>0.87</td><td>0.88</td></tr><tr><td>Rates</td><td></td><td></td></tr><tr><td>Births</td><td>12</td><td>13</td></tr><tr><td>Deaths</td><td>8</td><td>9</td></tr></tbody></table>`
 	if tb.HTML != want || tb.Rows != 6 {
 		t.Fatalf("%d rows\n%s\nwant\n%s", tb.Rows, tb.HTML, want)
 	}
@@ -203,7 +203,7 @@ func TestStackedHeadingsJoin(t *testing.T) {
 		}
 	}
 	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 480, Y1: 240})
-	want := `<table><thead><tr><td>Dose</td><td>Body weight</td><td>Weight gain</td></tr></thead><tbody><tr><td>0</td><td>5.8</td><td>102</td></tr><tr><td>250</td><td>5.9</td><td>101</td></tr><tr><td>500</td><td>6.0</td><td>99</td></tr><tr><td>1000</td><td>5.8</td><td>98</td></tr></tbody></table>`
+	want := `<table><thead><tr><th>Dose</th><th>Body weight</th><th>Weight gain</th></tr></thead><tbody><tr><td>0</td><td>5.8</td><td>102</td></tr><tr><td>250</td><td>5.9</td><td>101</td></tr><tr><td>500</td><td>6.0</td><td>99</td></tr><tr><td>1000</td><td>5.8</td><td>98</td></tr></tbody></table>`
 	if tb.HTML != want || tb.Rows != 5 {
 		t.Fatalf("%d rows\n%s\nwant\n%s", tb.Rows, tb.HTML, want)
 	}

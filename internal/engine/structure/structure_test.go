@@ -214,7 +214,7 @@ func TestRuledTableWithMergedHeader(t *testing.T) {
 	if got := strings.Join(cellsOf(tb), "|"); got != want {
 		t.Fatalf("cells %s\nwant  %s\n%s", got, want, tb.HTML)
 	}
-	if !strings.Contains(tb.HTML, `<td colspan="2">Scores</td>`) || !strings.HasPrefix(tb.HTML, "<table><thead><tr>") {
+	if !strings.Contains(tb.HTML, `<th colspan="2">Scores</th>`) || !strings.HasPrefix(tb.HTML, "<table><thead><tr>") {
 		t.Fatalf("html: %s", tb.HTML)
 	}
 }
