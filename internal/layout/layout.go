@@ -173,13 +173,16 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 		paras = regroup(paras, bodyH)
 		conf = nil
 	}
+	gap, measured := lineGap(paras)
 	for i, p := range paras {
 		c := meanConf(paraWords(p))
 		if conf != nil {
 			c = conf[i]
 		}
-		for _, part := range splitList(p) {
-			out = append(out, result.Block{Type: classify(part, bodyH), Box: part.Box, Confidence: c, Paragraphs: []result.Paragraph{part}})
+		for _, gp := range splitGaps(p, gap, measured, bodyH) {
+			for _, part := range splitList(gp) {
+				out = append(out, result.Block{Type: classify(part, bodyH), Box: part.Box, Confidence: c, Paragraphs: []result.Paragraph{part}})
+			}
 		}
 	}
 	marginals(out, page, bodyH)
@@ -318,6 +321,52 @@ func regroup(paras []result.Paragraph, bodyH int) []result.Paragraph {
 		}
 		out[best].Lines = append(out[best].Lines, f)
 		out[best].Box = out[best].Box.Union(f.Box)
+	}
+	return out
+}
+
+// lineGap is the page's leading: the median space between one line's
+// box and the next one's within the paragraphs (pixels, may be negative:
+// descenders reach below the next line's top), and whether any paragraph
+// had two lines to measure it on.
+func lineGap(paras []result.Paragraph) (int, bool) {
+	var gs []int
+	for _, p := range paras {
+		for i := 1; i < len(p.Lines); i++ {
+			gs = append(gs, p.Lines[i].Box.Y0-p.Lines[i-1].Box.Y1)
+		}
+	}
+	if len(gs) == 0 {
+		return 0, false
+	}
+	sort.Ints(gs)
+	return gs[len(gs)/2], true
+}
+
+// splitGaps splits a paragraph where the space between two of its lines
+// exceeds the page's leading (gap, lineGap) by more than three quarters
+// of the body's text size (bodyH): a blank line or a paragraph's spacing,
+// which Tesseract's paragraphs sometimes run across (a letter's date and
+// its greeting, set a line apart: 23 px over a leading of 1 px in 13 px
+// text). A line without ascenders under one without descenders adds
+// about half a text size, which stays under it; the text's size, not the
+// lines' pitch, is the measure, so a large line (a logo over its company's
+// name) does not split from a small one set close under it. Evenly spaced
+// lines, double-spaced ones included, are never split (their spacing is
+// the page's leading). No leading measured (no paragraph of two lines on
+// the page): nothing is split.
+func splitGaps(p result.Paragraph, gap int, measured bool, bodyH int) []result.Paragraph {
+	if !measured || len(p.Lines) < 2 {
+		return []result.Paragraph{p}
+	}
+	var out []result.Paragraph
+	for i, l := range p.Lines {
+		if i == 0 || (l.Box.Y0-p.Lines[i-1].Box.Y1-gap)*4 > bodyH*3 {
+			out = append(out, result.Paragraph{})
+		}
+		cur := &out[len(out)-1]
+		cur.Lines = append(cur.Lines, l)
+		cur.Box = cur.Box.Union(l.Box)
 	}
 	return out
 }

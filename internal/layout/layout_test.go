@@ -185,3 +185,54 @@ func TestLineCutByTheCropIsNotARow(t *testing.T) {
 		t.Fatalf("table %d×%d %s, want the 4×3 table without the cut line", tb.Rows, tb.Cols, tb.HTML)
 	}
 }
+
+// TestParagraphSplitAtABlankLine: lines a paragraph's spacing apart in one
+// of Tesseract's paragraphs (a letter's date over its greeting) are two
+// paragraphs; lines whose spacing varies by a descender's worth, and
+// double-spaced lines, stay one.
+func TestParagraphSplitAtABlankLine(t *testing.T) {
+	t.Parallel()
+	// Lines 30 px tall, 40 px apart (10 px leading); body text size 30.
+	letter := para(100, 100, 800, "14 March 2026", "Dear Ms Smith,")
+	letter.Lines[1] = shift(letter.Lines[1], 30) // a blank line's spacing more
+	body := para(100, 300, 800, "Thank you for your letter of the", "second of March about the", "library and its reading room.", "We have read it with the", "committee and will write again.")
+	body.Lines[2] = shift(body.Lines[2], 12) // no ascender on the line below a line without descenders
+	double := para(100, 500, 800, "Set double spaced the lines", "of this paragraph stand apart", "but evenly so they stay one.")
+	for i := range double.Lines {
+		double.Lines[i] = shift(double.Lines[i], 30*i)
+	}
+	page := &result.Page{Number: 1, Width: 1000, Height: 1000, Blocks: blocks(letter, body)}
+	got := summary(Analyze(nil, page, Options{}))
+	if want := "paragraph:14 paragraph:Dear paragraph:Thank"; got != want {
+		t.Fatalf("blocks %s\nwant   %s", got, want)
+	}
+	// A page set double-spaced: its leading is 40 px, and no line stands
+	// further apart.
+	page = &result.Page{Number: 1, Width: 1000, Height: 1000, Blocks: blocks(double, shiftPara(body, 400))}
+	for i := range page.Blocks[1].Paragraphs[0].Lines {
+		page.Blocks[1].Paragraphs[0].Lines[i] = shift(page.Blocks[1].Paragraphs[0].Lines[i], 30*i)
+	}
+	if got, want := summary(Analyze(nil, page, Options{})), "paragraph:Set paragraph:Thank"; got != want {
+		t.Fatalf("double-spaced: blocks %s\nwant   %s", got, want)
+	}
+}
+
+func shiftPara(p result.Paragraph, dy int) result.Paragraph {
+	ls := append([]result.Line(nil), p.Lines...)
+	for i := range ls {
+		ls[i] = shift(ls[i], dy)
+	}
+	p.Lines = ls
+	p.Box.Y0, p.Box.Y1 = p.Box.Y0+dy, p.Box.Y1+dy
+	return p
+}
+
+func shift(l result.Line, dy int) result.Line {
+	l.Box.Y0, l.Box.Y1 = l.Box.Y0+dy, l.Box.Y1+dy
+	ws := append([]result.Word(nil), l.Words...)
+	for i := range ws {
+		ws[i].Box.Y0, ws[i].Box.Y1 = ws[i].Box.Y0+dy, ws[i].Box.Y1+dy
+	}
+	l.Words = ws
+	return l
+}

@@ -75,3 +75,44 @@ func TestSmallRuledTableWordsInTheirCells(t *testing.T) {
 		}
 	}
 }
+
+// TestLetterDateAndGreetingApart: a screenshot of a letter (18 px print,
+// lines 22 px apart, paragraphs a line's height apart) comes out a
+// paragraph per paragraph: the date and the greeting, a blank line apart,
+// had come out as one; the body's paragraphs of several lines, and the
+// signature's name and title set line under line, stay whole.
+func TestLetterDateAndGreetingApart(t *testing.T) {
+	t.Parallel()
+	paras := [][]string{
+		{"14 March 2026"},
+		{"Dear Ms Smith,"},
+		{"Thank you for your letter of 2 March about the renovation of the",
+			"community library. We have read the proposal with the committee and",
+			"are pleased to confirm that the work can begin in April."},
+		{"The contractor has agreed to finish the reading room first, so that",
+			"the children's section can open again before the summer holidays."},
+		{"Yours sincerely,"},
+		{"Robert Hale", "Secretary"},
+	}
+	p := newPage(t, 740, 420)
+	y := 40
+	for _, para := range paras {
+		for _, l := range para {
+			p.text(30, y, 18, false, l)
+			y += 22
+		}
+		y += 18
+	}
+	out := analyse(t, p, engine.Options{})
+	var got []string
+	for _, b := range out.Blocks {
+		got = append(got, b.Words())
+	}
+	var want []string
+	for _, para := range paras {
+		want = append(want, strings.Join(para, " "))
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("blocks (%s):\n%s\nwant a block a paragraph:\n%s", blockTypes(out), strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
