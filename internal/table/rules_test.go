@@ -268,3 +268,40 @@ func TestWordsAcrossColumnRulesSplit(t *testing.T) {
 		t.Fatalf("exact words were changed: %s", exact.HTML)
 	}
 }
+
+// TestOneWordRowsUnderOneWordRowsStay: in a two-column table of codes
+// (a PDF's own words: "|", "a|b", "||"), a row of lower-case single
+// words filling the same columns as the row above is a row, not a wrapped
+// line of it ("a|b or" had joined "| pipe"); a wrapped phrase still joins.
+func TestOneWordRowsUnderOneWordRowsStay(t *testing.T) {
+	t.Parallel()
+	var words []result.Word
+	rows := [][]string{{"Flag", "Meaning"}, {"x", "y"}, {"|", "pipe"}, {"a|b", "or"}, {"||", "either"}}
+	for i, row := range rows {
+		y := 10 + 30*i
+		words = append(words, word(row[0], 20, y), word(row[1], 300, y))
+	}
+	tb := Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 600, Y1: 180})
+	var want []string
+	for _, row := range rows {
+		want = append(want, row...)
+	}
+	var got []string
+	for _, c := range tb.Cells {
+		got = append(got, c.Text)
+	}
+	if tb.Rows != len(rows) || strings.Join(got, " ¦ ") != strings.Join(want, " ¦ ") {
+		t.Fatalf("%d rows: %s\nwant %d rows: %s", tb.Rows, strings.Join(got, " ¦ "), len(rows), strings.Join(want, " ¦ "))
+	}
+	// Phrases wrapped in both columns at once still join their row.
+	words = nil
+	for i, row := range [][]string{{"Name", "Use"}, {"Alpha", "Cleans floors"}, {"Beta red", "Paints walls"}, {"and blue", "and doors"}, {"Gamma", "Seals"}} {
+		y := 10 + 30*i
+		words = append(words, sentence(row[0], 20, y)...)
+		words = append(words, sentence(row[1], 300, y)...)
+	}
+	tb = Recognize(nil, words, result.Box{X0: 0, Y0: 0, X1: 600, Y1: 180})
+	if tb.Rows != 4 || !strings.Contains(tb.HTML, "<td>Beta red and blue</td><td>Paints walls and doors</td>") {
+		t.Fatalf("wrapped phrases: %d rows %s", tb.Rows, tb.HTML)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/image/font"
 
 	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/result"
 )
 
 // Tests of the results a new user's first trial got wrong (issue 15), on
@@ -114,5 +115,34 @@ func TestLetterDateAndGreetingApart(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("blocks (%s):\n%s\nwant a block a paragraph:\n%s", blockTypes(out), strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestTextPageCodesTableRowsStay: a page given its own words (a
+// born-digital PDF's text layer) holding a two-column table of codes —
+// "|", "a|b" and "||" beside lower-case one-word meanings — keeps a row a
+// line and every cell's exact text: the row "a|b or" had joined the row
+// "| pipe" above it as a wrapped line.
+func TestTextPageCodesTableRowsStay(t *testing.T) {
+	t.Parallel()
+	p := newPage(t, 1275, 700)
+	text := &result.Page{Width: 1275, Height: 700, Source: result.SourceText}
+	rows := [][]string{{"Flag", "Meaning"}, {"x", "y"}, {"|", "pipe"}, {"a|b", "or"}, {"||", "either"}}
+	for r, row := range rows {
+		for c, s := range row {
+			w := p.word(150+c*300, 150+r*60, 30, s)
+			l := result.Line{Box: w.Box, Words: []result.Word{w}, Confidence: 100}
+			text.Blocks = append(text.Blocks, result.Block{Type: result.BlockText, Box: w.Box, Confidence: 100,
+				Paragraphs: []result.Paragraph{{Box: w.Box, Lines: []result.Line{l}}}})
+		}
+	}
+	out := analyse(t, p, engine.Options{}, text)
+	tb := onlyTable(t, out)
+	var want []string
+	for _, row := range rows {
+		want = append(want, row...)
+	}
+	if got := strings.Join(cellsOf(tb), " ¦ "); tb.Rows != len(rows) || tb.Cols != 2 || got != strings.Join(want, " ¦ ") {
+		t.Fatalf("table %d×%d: %s\nwant %d×2: %s", tb.Rows, tb.Cols, got, len(rows), strings.Join(want, " ¦ "))
 	}
 }
