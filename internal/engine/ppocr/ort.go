@@ -199,42 +199,22 @@ func (s *session) run(ctx context.Context, data []float32, shape ...int64) ([]fl
 // runShrinking is run with the arenas shrink names shrunk when it ends
 // (runShrinkKey's value; "" shrinks none).
 func (s *session) runShrinking(ctx context.Context, shrink string, data []float32, shape ...int64) ([]float32, []int64, error) {
-	var out []float32
-	var outShape []int64
-	err := s.visit(ctx, shrink, data, shape, func(o []float32, sh []int64) error {
-		out, outShape = append([]float32(nil), o...), sh
-		return nil
-	})
-	return out, outShape, err
-}
-
-// use runs the session on data (shape) and gives fn its output in ONNX
-// Runtime's own buffer, valid only during the call: nothing is copied. A
-// recognition batch's output is N × T × 6625 float32 (T = width/8; 4 MiB
-// for a batch of 1280 columns), so a copy a batch made a dense page's Go
-// heap grow with its number of lines until the next collection
-// (docs/BENCHMARKS.md, "Admission's calibration").
-func (s *session) use(ctx context.Context, data []float32, shape []int64, fn func(out []float32, shape []int64) error) error {
-	return s.visit(ctx, s.shrink, data, shape, fn)
-}
-
-func (s *session) visit(ctx context.Context, shrink string, data []float32, shape []int64, fn func(out []float32, shape []int64) error) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, nil, err
 	}
 	in, err := ort.NewTensor(ort.NewShape(shape...), data)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer in.Destroy()
 	ro, err := ort.NewRunOptions()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer ro.Destroy()
 	if shrink != "" {
 		if err := addRunConfigEntry(ro, runShrinkKey, shrink); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	stop := context.AfterFunc(ctx, func() { _ = ro.Terminate() })
@@ -243,14 +223,14 @@ func (s *session) visit(ctx context.Context, shrink string, data []float32, shap
 	stop()
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, nil, ctx.Err()
 		}
-		return err
+		return nil, nil, err
 	}
 	defer outs[0].Destroy()
 	t, ok := outs[0].(*ort.Tensor[float32])
 	if !ok {
-		return fmt.Errorf("model output is %T, not float32", outs[0])
+		return nil, nil, fmt.Errorf("model output is %T, not float32", outs[0])
 	}
-	return fn(t.GetData(), []int64(t.GetShape()))
+	return append([]float32(nil), t.GetData()...), []int64(t.GetShape()), nil
 }

@@ -207,17 +207,14 @@ func (h *handle) readLine(ctx context.Context, img *bgr) ([]line, error) {
 func (h *handle) detect(ctx context.Context, img *bgr) ([]quad, error) {
 	src := padSmall(img)
 	data, w, hh := detInput(src, detLimitSide)
-	var boxes []quad
-	err := h.m.det.use(ctx, data, []int64{1, 3, int64(hh), int64(w)}, func(out []float32, shape []int64) error {
-		if len(shape) != 4 || int(shape[2]) != hh || int(shape[3]) != w {
-			return errShape("detector", shape)
-		}
-		boxes = dbBoxes(out[:w*hh], w, hh, src.W, src.H)
-		return nil
-	})
+	out, shape, err := h.m.det.run(ctx, data, 1, 3, int64(hh), int64(w))
 	if err != nil {
 		return nil, err
 	}
+	if len(shape) != 4 || int(shape[2]) != hh || int(shape[3]) != w {
+		return nil, errShape("detector", shape)
+	}
+	boxes := dbBoxes(out[:w*hh], w, hh, src.W, src.H)
 	if src != img { // padded: drop what lies on the padding
 		kept := boxes[:0]
 		for _, b := range boxes {
@@ -242,21 +239,19 @@ func (h *handle) classify(ctx context.Context, crops []*bgr) (flips, sure []bool
 	order := byAspect(crops)
 	for beg := 0; beg < len(order); beg += clsBatch {
 		idx := order[beg:min(beg+clsBatch, len(order))]
-		data, _ := lineInput(crops, idx, clsHeight, clsWidth, 0, h.floats)
-		err := h.m.cls.use(ctx, data, []int64{int64(len(idx)), 3, clsHeight, clsWidth}, func(out []float32, shape []int64) error {
-			if len(shape) != 2 || int(shape[0]) != len(idx) || shape[1] < 2 {
-				return errShape("classifier", shape)
-			}
-			n := int(shape[1])
-			for b, i := range idx {
-				p0, p180 := out[b*n], out[b*n+1]
-				flips[i] = p180 > p0 && p180 > clsThresh
-				sure[i] = max(p0, p180) > clsThresh
-			}
-			return nil
-		})
+		data, _ := lineInput(crops, idx, clsHeight, clsWidth, 0)
+		out, shape, err := h.m.cls.run(ctx, data, int64(len(idx)), 3, clsHeight, clsWidth)
 		if err != nil {
 			return nil, nil, err
+		}
+		if len(shape) != 2 || int(shape[0]) != len(idx) || shape[1] < 2 {
+			return nil, nil, errShape("classifier", shape)
+		}
+		n := int(shape[1])
+		for b, i := range idx {
+			p0, p180 := out[b*n], out[b*n+1]
+			flips[i] = p180 > p0 && p180 > clsThresh
+			sure[i] = max(p0, p180) > clsThresh
 		}
 	}
 	return flips, sure, nil
@@ -364,35 +359,33 @@ func (h *handle) recognizeAt(ctx context.Context, crops []*bgr, lines []line, mi
 		idx := order[beg:end]
 		beg = end
 		width := recBatchWidth(crops, idx, height)
-		data, widths := lineInput(crops, idx, height, width, minWidth, h.floats)
-		err := h.m.rec.use(ctx, data, []int64{int64(len(idx)), 3, int64(height), int64(width)}, func(out []float32, shape []int64) error {
-			if len(shape) != 3 || int(shape[0]) != len(idx) {
-				return errShape("recogniser", shape)
-			}
-			T, C := int(shape[1]), int(shape[2])
-			col := float64(width) / float64(T) // input pixels per time step
-			for b, i := range idx {
-				chars, conf := ctcDecode(out[b*T*C:(b+1)*T*C], T, C, h.m.dict)
-				c := crops[i]
-				scale := col * float64(c.W) / float64(widths[b]) // crop columns per time step
-				chars = wordBreaks(chars, c, func(step int) int { return int((float64(step) + 0.5) * scale) })
-				l := &lines[i]
-				l.Chars, l.Conf = chars, conf
-				rs := make([]rune, len(chars))
-				l.Spans = make([][2]float64, len(chars))
-				for k, c := range chars {
-					rs[k] = c.R
-					l.Spans[k] = [2]float64{
-						clamp(float64(c.First)*col/float64(widths[b]), 0, 1),
-						clamp(float64(c.End+1)*col/float64(widths[b]), 0, 1),
-					}
-				}
-				l.Text = string(rs)
-			}
-			return nil
-		})
+		data, widths := lineInput(crops, idx, height, width, minWidth)
+		out, shape, err := h.m.rec.run(ctx, data, int64(len(idx)), 3, int64(height), int64(width))
 		if err != nil {
 			return err
+		}
+		if len(shape) != 3 || int(shape[0]) != len(idx) {
+			return errShape("recogniser", shape)
+		}
+		T, C := int(shape[1]), int(shape[2])
+		col := float64(width) / float64(T) // input pixels per time step
+		for b, i := range idx {
+			chars, conf := ctcDecode(out[b*T*C:(b+1)*T*C], T, C, h.m.dict)
+			c := crops[i]
+			scale := col * float64(c.W) / float64(widths[b]) // crop columns per time step
+			chars = wordBreaks(chars, c, func(step int) int { return int((float64(step) + 0.5) * scale) })
+			l := &lines[i]
+			l.Chars, l.Conf = chars, conf
+			rs := make([]rune, len(chars))
+			l.Spans = make([][2]float64, len(chars))
+			for k, c := range chars {
+				rs[k] = c.R
+				l.Spans[k] = [2]float64{
+					clamp(float64(c.First)*col/float64(widths[b]), 0, 1),
+					clamp(float64(c.End+1)*col/float64(widths[b]), 0, 1),
+				}
+			}
+			l.Text = string(rs)
 		}
 	}
 	return nil

@@ -358,35 +358,7 @@ func (m *model) Close() error {
 	return nil
 }
 
-type handle struct {
-	m *model
-	// in is the line batches' input buffer, reused batch after batch (a
-	// handle reads one page at a time, on its own thread): each batch
-	// would otherwise allocate up to 3 × 48 × recBatchColumns float32
-	// (720 KiB), a dense page's 50–70 batches of garbage.
-	in []float32
-}
-
-// maxReused is the largest input kept for reuse (float32s): one full
-// recognition batch. A wider one (a single line longer than a batch) is
-// allocated for itself, so that what a handle keeps resident between
-// pages stays under 1 MiB.
-const maxReused = 3 * 48 * recBatchColumns
-
-// floats returns n zeroed float32, from the handle's reused buffer when n
-// is at most maxReused; valid until the next call.
-func (h *handle) floats(n int) []float32 {
-	if n > maxReused {
-		return make([]float32, n)
-	}
-	if cap(h.in) < n {
-		h.in = make([]float32, n, maxReused)
-		return h.in
-	}
-	h.in = h.in[:n]
-	clear(h.in)
-	return h.in
-}
+type handle struct{ m *model }
 
 func (h *handle) Close() error { return nil }
 

@@ -41,10 +41,9 @@ var (
 // padded with zeros on the right (PaddleOCR's resize_norm_img for both
 // the classifier and the recogniser). A crop that would come out narrower
 // than minWidth is stretched to minWidth (0: none is; see secondLooks). It
-// returns the tensor (from alloc, which gives zeroed float32s: the
-// handle's reused buffer) and each crop's resized width.
-func lineInput(crops []*bgr, idx []int, height, width, minWidth int, alloc func(int) []float32) ([]float32, []int) {
-	data := alloc(len(idx) * 3 * height * width)
+// returns the tensor and each crop's resized width.
+func lineInput(crops []*bgr, idx []int, height, width, minWidth int) ([]float32, []int) {
+	data := make([]float32, len(idx)*3*height*width)
 	widths := make([]int, len(idx))
 	for b, i := range idx {
 		c := crops[i]
