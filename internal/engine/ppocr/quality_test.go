@@ -109,6 +109,19 @@ type figures struct {
 	seconds       map[string]float64
 }
 
+// dump writes what was read for one item to $PPOCR_DUMP/set-name.txt
+// when PPOCR_DUMP names a directory, so that two runs can be compared
+// text for text (diff -r), not only by their pooled figures.
+func dump(t testing.TB, set, name, got string) {
+	dir := os.Getenv("PPOCR_DUMP")
+	if dir == "" {
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, set+"-"+filepath.Base(name)+".txt"), []byte(got), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // measure reads every set with read (the crops with psm, lang chooses a
 // crop's reader) and returns the figures.
 func measure(t *testing.T, read func(set, lang string) reader) *figures {
@@ -128,6 +141,7 @@ func measure(t *testing.T, read func(set, lang string) reader) *figures {
 		for _, r := range readTSV(t, filepath.Join(crops, "labels.tsv")) {
 			l := lang[r[0]]
 			got := read("crops", l)(t, readFile(t, filepath.Join(crops, r[0])), engine.Options{Params: map[string]string{OptPSM: "7"}})
+			dump(t, "crop", r[0], got)
 			if l == "zh" {
 				f.cropsZH.add(sceneNorm(got, false), sceneNorm(r[1], false))
 			} else {
@@ -144,6 +158,7 @@ func measure(t *testing.T, read func(set, lang string) reader) *figures {
 			name, file, lang, spaces := r[0], r[1], r[2], r[6] == "keep"
 			want := strings.TrimSpace(string(readFile(t, filepath.Join(images, name+".txt"))))
 			got := read("images", lang)(t, readFile(t, filepath.Join(images, file)), engine.Options{})
+			dump(t, "image", name, got)
 			p := &f.imagesEN
 			if lang == "zh" {
 				p = &f.imagesZH
@@ -163,6 +178,7 @@ func measure(t *testing.T, read func(set, lang string) reader) *figures {
 		for _, img := range imgs {
 			want := string(readFile(t, strings.TrimSuffix(img, ".bin.png")+".gt.txt"))
 			got := read("lines", "en")(t, readFile(t, img), engine.Options{})
+			dump(t, "line", img, got)
 			f.lines.add(got, want)
 			if c := eval.CER(got, want); testing.Verbose() && c > 0.02 {
 				t.Logf("line %s: CER %.3f got %q want %q", filepath.Base(img), c, got, strings.TrimSpace(want))
@@ -171,7 +187,9 @@ func measure(t *testing.T, read func(set, lang string) reader) *figures {
 	})
 	timed("linn", func() {
 		want := string(readFile(t, filepath.Join(dir, "pages", "linn.txt")))
-		f.linn.add(read("linn", "en")(t, readFile(t, filepath.Join(dir, "pages", "linn.png")), engine.Options{}), want)
+		got := read("linn", "en")(t, readFile(t, filepath.Join(dir, "pages", "linn.png")), engine.Options{})
+		dump(t, "page", "linn", got)
+		f.linn.add(got, want)
 	})
 	if os.Getenv("PPOCR_PDFS") != "" {
 		timed("pdfs", func() { measurePDFs(t, dir, read("pdfs", "en"), f) })
@@ -212,6 +230,7 @@ func measurePDFs(t *testing.T, dir string, read reader, f *figures) {
 		}
 		want := string(readFile(t, base+".txt"))
 		got := read(t, readFile(t, base+".png"), engine.Options{})
+		dump(t, "pdf", base, got)
 		f.pdfs.add(got, want)
 		m, n := eval.BagErrors(got, want)
 		f.missed += m

@@ -616,8 +616,8 @@ func TestCoversLine(t *testing.T) {
 }
 
 // TestWordBreaks: in widely spaced text a wide ink-free gap between two
-// letters becomes a space; letter gaps, ordinary pitch, scripts without
-// spaces and spaces already there are left alone.
+// letters becomes a space (at ordinary pitch too: tightBreaks); letter
+// gaps, scripts without spaces and spaces already there are left alone.
 func TestWordBreaks(t *testing.T) {
 	t.Parallel()
 	// Six 12-px glyphs, 6 px apart, with a 30-px gap after the third, on a
@@ -669,7 +669,7 @@ func TestWordBreaks(t *testing.T) {
 		{"light on dark", "abcdef", 4, true, "abc def"},
 		{"digits", "OPEN24", 4, false, "OPE N24"},
 		{"Han", "中文字中文字", 4, false, "中文字中文字"},
-		{"ordinary pitch", "abcdef", 8, false, "abcdef"}, // 2 steps a character: the recogniser's own spaces
+		{"ordinary pitch", "abcdef", 8, false, "abc def"}, // 2 steps a character: tightBreaks finds the gap
 	} {
 		got := wordBreaks(line(c.text, c.perStep), crop(c.dark), column(c.perStep))
 		if text(got) != c.want {
@@ -686,5 +686,103 @@ func TestWordBreaks(t *testing.T) {
 	got := wordBreaks(line("abcdef", 4), crop(false), column(4))
 	if sp := got[3]; sp.First <= got[2].End || sp.First >= got[4].First {
 		t.Errorf("space at step %d, between %d and %d", sp.First, got[2].End, got[4].First)
+	}
+}
+
+// TestTightBreaks: at ordinary pitch (3 time steps a character) a word gap
+// clearly wider than the line's letter gaps becomes a space, in sharp,
+// blurred and faint ink alike; letter gaps, two digits, Han and a line
+// without a word gap are left alone, and punctuation followed by a letter
+// is split.
+func TestTightBreaks(t *testing.T) {
+	t.Parallel()
+	const perStep = 4 // crop columns a time step; 10-px glyphs 2 px apart: 3 steps a character
+	// layout gives each glyph's left edge: 10 px wide, 2 px apart, and a
+	// 9-px gap (0.3 crop heights of 30) before the glyphs in words.
+	layout := func(n int, words map[int]bool) []int {
+		var xs []int
+		x := 4
+		for i := 0; i < n; i++ {
+			if words[i] {
+				x += 9 - 2
+			}
+			xs = append(xs, x)
+			x += 12
+		}
+		return xs
+	}
+	// crop draws the glyphs (full-height bars between rows 6 and 24)
+	// in ink on a 250 ground, then blurs it horizontally blur times
+	// with a [1 2 1]/4 kernel.
+	crop := func(xs []int, ink byte, blur int) *bgr {
+		w := xs[len(xs)-1] + 16
+		row := make([]float64, w)
+		for x := range row {
+			row[x] = 250
+			for _, g := range xs {
+				if x >= g && x < g+10 {
+					row[x] = float64(ink)
+				}
+			}
+		}
+		for ; blur > 0; blur-- {
+			next := make([]float64, w)
+			for x := range row {
+				l, r := row[max(x-1, 0)], row[min(x+1, w-1)]
+				next[x] = (l + 2*row[x] + r) / 4
+			}
+			row = next
+		}
+		im := newBGR(w, 30)
+		for y := 0; y < im.H; y++ {
+			for x := 0; x < w; x++ {
+				v := byte(250)
+				if y >= 6 && y < 24 {
+					v = byte(row[x] + 0.5)
+				}
+				p := im.Pix[3*(y*w+x):]
+				p[0], p[1], p[2] = v, v, v
+			}
+		}
+		return im
+	}
+	line := func(text string, xs []int) []decodedChar {
+		var cs []decodedChar
+		for i, r := range []rune(text) {
+			s := (xs[i] + 5) / perStep
+			cs = append(cs, decodedChar{R: r, First: s, End: s, Prob: 0.9})
+		}
+		return cs
+	}
+	column := func(s int) int { return int((float64(s) + 0.5) * perStep) }
+	text := func(cs []decodedChar) string {
+		var b strings.Builder
+		for _, c := range cs {
+			b.WriteRune(c.R)
+		}
+		return b.String()
+	}
+	gapAt := map[int]bool{4: true, 7: true} // "abcd efg hi"
+	for _, c := range []struct {
+		name, text string
+		words      map[int]bool
+		ink        byte
+		blur       int
+		want       string
+	}{
+		{"sharp", "abcdefghi", gapAt, 20, 0, "abcd efg hi"},
+		{"blurred", "abcdefghi", gapAt, 20, 2, "abcd efg hi"},
+		{"faint", "abcdefghi", gapAt, 170, 0, "abcd efg hi"},
+		{"faint and blurred", "abcdefghi", gapAt, 170, 2, "abcd efg hi"},
+		{"no word gap", "abcdefghi", nil, 20, 0, "abcdefghi"},
+		{"digits", "abcd12345", map[int]bool{4: true, 6: true}, 20, 0, "abcd 12345"},
+		{"comma", "abcd,efgh", map[int]bool{5: true}, 20, 0, "abcd, efgh"},
+		{"Han", "中文字中文字中文", gapAt, 20, 0, "中文字中文字中文"},
+	} {
+		xs := layout(len([]rune(c.text)), c.words)
+		got := text(wordBreaks(line(c.text, xs), crop(xs, c.ink, c.blur), column))
+		if got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
 	}
 }

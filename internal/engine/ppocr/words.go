@@ -54,7 +54,7 @@ func wordBreaks(chars []decodedChar, crop *bgr, column func(step int) int) []dec
 	}
 	sort.Ints(steps)
 	if steps[len(steps)/2] < breakPitch {
-		return chars // ordinary spacing: the recogniser's own spaces
+		return tightBreaks(chars, crop, column)
 	}
 	empty := emptyColumns(crop)
 	gap := func(a, b decodedChar) int {
@@ -90,6 +90,136 @@ func wordBreaks(chars []decodedChar, crop *bgr, column func(step int) int) []dec
 			out = append(out, decodedChar{R: ' ', First: mid, End: mid, Prob: (a.Prob + c.Prob) / 2})
 		}
 		out = append(out, c)
+	}
+	return tightBreaks(out, crop, column)
+}
+
+// tightBreaks returns chars with a space put between two characters of a
+// Latin-like run (tightPair) where the crop's columns between their time
+// steps hold a clear gap — a run of columns whose darkest pixel is within
+// tightClear of the background (columnDarkness: relative to the crop's own
+// background and ink, so blurred and faint lines count alike) — of at
+// least tightHeight × the crop's height and at least tightLetter × the
+// median such gap over the line's pairs plus one column (the line's letter
+// gaps; most pairs lie inside words). Lines with fewer than tightPairs
+// pairs are left as read. The space lies mid-gap in time steps, with its
+// neighbours' mean probability.
+//
+// Measured on 72 synthetic paragraphs (bench/ppocr-spaces.sh: six fonts,
+// 18–26 px, sharp and blurred by σ = 1 px, black and grey 150 on white;
+// docs/BENCHMARKS.md): word gaps measured 0.22–0.45 crop heights, the
+// gaps between letters of a word 0–0.19.
+func tightBreaks(chars []decodedChar, crop *bgr, column func(step int) int) []decodedChar {
+	if len(chars) < tightPairs+1 {
+		return chars
+	}
+	dark := columnDarkness(crop)
+	gap := func(a, b decodedChar) int {
+		x0, x1 := max(0, column(a.End)+1), min(len(dark), column(b.First))
+		best, run := 0, 0
+		for x := x0; x < x1; x++ {
+			if dark[x] < tightClear {
+				run++
+				best = max(best, run)
+			} else {
+				run = 0
+			}
+		}
+		return best
+	}
+	gaps := make([]int, len(chars)) // gaps[k]: between chars k-1 and k; -1 where no space may go
+	var pairs []int
+	for k := 1; k < len(chars); k++ {
+		gaps[k] = -1
+		if tightPair(chars[k-1].R, chars[k].R) {
+			gaps[k] = gap(chars[k-1], chars[k])
+			pairs = append(pairs, gaps[k])
+		}
+	}
+	if len(pairs) < tightPairs {
+		return chars
+	}
+	sort.Ints(pairs)
+	minGap := max(tightHeight*float64(crop.H), tightLetter*float64(pairs[len(pairs)/2])+1)
+	var out []decodedChar
+	for k, c := range chars {
+		if k > 0 && gaps[k] >= 0 && float64(gaps[k]) >= minGap {
+			a := chars[k-1]
+			mid := (a.End + c.First) / 2
+			out = append(out, decodedChar{R: ' ', First: mid, End: mid, Prob: (a.Prob + c.Prob) / 2})
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// Word gaps in lines at ordinary pitch (tightBreaks).
+const (
+	tightClear  = 0.3 // a column is clear when its darkest pixel is under this fraction of the way from background to ink,
+	tightHeight = 0.2 // a word gap is at least this many crop heights of clear columns,
+	tightLetter = 2   // and at least this many times the line's median gap (+1 column),
+	tightPairs  = 4   // in a line of at least this many pairs of characters
+)
+
+// tightPair: a word break may go between a and b in a line at ordinary
+// pitch: both letters of a script that spaces its words, or a letter and
+// a digit either way, or sentence punctuation (,.;:!?) followed by a
+// letter. Two digits are never split (tabular figures leave wide gaps
+// around a narrow 1).
+func tightPair(a, b rune) bool {
+	if !spacedScript(b) || unicode.IsDigit(b) && !unicode.IsLetter(a) {
+		return false
+	}
+	switch a {
+	case ',', '.', ';', ':', '!', '?':
+		return unicode.IsLetter(b)
+	}
+	return spacedScript(a) && !(unicode.IsDigit(a) && unicode.IsDigit(b))
+}
+
+// columnDarkness is, per column of im, how dark its darkest pixel is
+// between the crop's background and its ink: 0 at the background (the
+// 90th percentile of grey levels on the majority side), 1 at the ink
+// (the 3rd percentile), for dark text on light; mirrored for light text.
+func columnDarkness(im *bgr) []float64 {
+	grey := make([]uint8, im.W*im.H)
+	var hist [256]int
+	for i := range grey {
+		p := im.Pix[3*i:]
+		g := uint8((int(p[0]) + int(p[1]) + int(p[2])) / 3)
+		grey[i] = g
+		hist[g]++
+	}
+	t := otsu(hist[:], len(grey))
+	dark := 0
+	for v := 0; v <= t; v++ {
+		dark += hist[v]
+	}
+	inkDark := 2*dark <= len(grey)
+	level := func(q float64) float64 { // grey level at quantile q
+		n, want := 0, int(q*float64(len(grey)))
+		for v := 0; v < 256; v++ {
+			n += hist[v]
+			if n > want {
+				return float64(v)
+			}
+		}
+		return 255
+	}
+	bg, ink := level(0.9), level(0.03)
+	if !inkDark {
+		bg, ink = level(0.1), level(0.97)
+	}
+	out := make([]float64, im.W)
+	if bg == ink {
+		return out
+	}
+	for x := 0; x < im.W; x++ {
+		m := 0.0
+		for y := 0; y < im.H; y++ {
+			m = max(m, (bg-float64(grey[y*im.W+x]))/(bg-ink))
+		}
+		out[x] = m
 	}
 	return out
 }
