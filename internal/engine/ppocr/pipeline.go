@@ -373,7 +373,10 @@ func (h *handle) recognizeAt(ctx context.Context, crops []*bgr, lines []line, mi
 			chars, conf := ctcDecode(out[b*T*C:(b+1)*T*C], T, C, h.m.dict)
 			c := crops[i]
 			scale := col * float64(c.W) / float64(widths[b]) // crop columns per time step
-			chars = wordBreaks(chars, c, func(step int) int { return int((float64(step) + 0.5) * scale) })
+			row := out[b*T*C : (b+1)*T*C]
+			spaceClass := len(h.m.dict) // the dictionary's last character, the space (use_space_char)
+			chars = wordBreaks(chars, c, func(step int) int { return int((float64(step) + 0.5) * scale) },
+				func(step int) float32 { return row[min(max(step, 0), T-1)*C+spaceClass] })
 			l := &lines[i]
 			l.Chars, l.Conf = chars, conf
 			rs := make([]rune, len(chars))

@@ -60,3 +60,24 @@ func TestSpacesSynthetic(t *testing.T) {
 	}
 	t.Logf("words correct %d of %d (%.3f); words read %d", correct, truth, float64(correct)/float64(truth), read)
 }
+
+// TestTightLinesKeepSpaces: paragraphs of ordinary English at 18–22 px
+// (x-height 9–12 px) on a 660-px canvas, sharp or blurred, black or faint
+// grey (bench/ppocr-spaces.sh), read with every word. The recogniser
+// alone gave "Salesgrewineveryregionthisquarter,ledbystrongdemandfor…"
+// (0–2 of 20–22 words); tightBreaks finds the word gaps in the ink.
+func TestTightLinesKeepSpaces(t *testing.T) {
+	t.Parallel()
+	h := testHandle(t)
+	for file, want := range map[string]string{
+		"tight-dejavusans-18.png":            "Sales grew in every region this quarter, led by strong demand for our new products and steady growth in services.",
+		"tight-dejavusans-18-blur-faint.png": "All visitors must sign in at the front desk and wear their badge at all times while they are in the building.",
+		"tight-nimbusroman-22-blur.png":      "Sales grew in every region this quarter, led by strong demand for our new products and steady growth in services.",
+		"tight-nimbussans-18-blur.png":       "The committee will meet on Tuesday to review the budget and decide which of the proposed projects to fund next year.",
+	} {
+		got := strings.Join(strings.Fields(process(t, h, readFile(t, filepath.Join("testdata", file)), engine.Options{}).Text()), " ")
+		if c := wordsCorrect(got, want); c != len(strings.Fields(want)) {
+			t.Errorf("%s: %d of %d words: %q", file, c, len(strings.Fields(want)), got)
+		}
+	}
+}

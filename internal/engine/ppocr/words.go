@@ -42,7 +42,7 @@ const (
 // of consecutive characters in the line (plus one column). column maps a
 // time step to the crop's column at its centre. The space lies mid-gap,
 // with its neighbours' mean probability; nothing else changes.
-func wordBreaks(chars []decodedChar, crop *bgr, column func(step int) int) []decodedChar {
+func wordBreaks(chars []decodedChar, crop *bgr, column func(step int) int, space func(step int) float32) []decodedChar {
 	var steps []int
 	for k := 1; k < len(chars); k++ {
 		if chars[k].R != ' ' && chars[k-1].R != ' ' {
@@ -54,7 +54,7 @@ func wordBreaks(chars []decodedChar, crop *bgr, column func(step int) int) []dec
 	}
 	sort.Ints(steps)
 	if steps[len(steps)/2] < breakPitch {
-		return tightBreaks(chars, crop, column)
+		return tightBreaks(chars, crop, column, space)
 	}
 	empty := emptyColumns(crop)
 	gap := func(a, b decodedChar) int {
@@ -91,7 +91,7 @@ func wordBreaks(chars []decodedChar, crop *bgr, column func(step int) int) []dec
 		}
 		out = append(out, c)
 	}
-	return tightBreaks(out, crop, column)
+	return tightBreaks(out, crop, column, space)
 }
 
 // tightBreaks returns chars with a space put between two characters of a
@@ -109,7 +109,7 @@ func wordBreaks(chars []decodedChar, crop *bgr, column func(step int) int) []dec
 // 18–26 px, sharp and blurred by σ = 1 px, black and grey 150 on white;
 // docs/BENCHMARKS.md): word gaps measured 0.22–0.45 crop heights, the
 // gaps between letters of a word 0–0.19.
-func tightBreaks(chars []decodedChar, crop *bgr, column func(step int) int) []decodedChar {
+func tightBreaks(chars []decodedChar, crop *bgr, column func(step int) int, space func(step int) float32) []decodedChar {
 	if len(chars) < tightPairs+1 {
 		return chars
 	}
@@ -143,7 +143,7 @@ func tightBreaks(chars []decodedChar, crop *bgr, column func(step int) int) []de
 	minGap := max(tightHeight*float64(crop.H), tightLetter*float64(pairs[len(pairs)/2])+1)
 	var out []decodedChar
 	for k, c := range chars {
-		if k > 0 && gaps[k] >= 0 && float64(gaps[k]) >= minGap {
+		if k > 0 && gaps[k] >= 0 && float64(gaps[k]) >= minGap && spaceSeen(chars[k-1], c, space) {
 			a := chars[k-1]
 			mid := (a.End + c.First) / 2
 			out = append(out, decodedChar{R: ' ', First: mid, End: mid, Prob: (a.Prob + c.Prob) / 2})
@@ -153,26 +153,39 @@ func tightBreaks(chars []decodedChar, crop *bgr, column func(step int) int) []de
 	return out
 }
 
+// spaceSeen: the recogniser gave the space class at least tightSpace at
+// some time step from a's last to b's first.
+func spaceSeen(a, b decodedChar, space func(step int) float32) bool {
+	for s := a.End; s <= b.First; s++ {
+		if space(s) >= tightSpace {
+			return true
+		}
+	}
+	return false
+}
+
 // Word gaps in lines at ordinary pitch (tightBreaks).
 const (
-	tightClear  = 0.3 // a column is clear when its darkest pixel is under this fraction of the way from background to ink,
-	tightHeight = 0.2 // a word gap is at least this many crop heights of clear columns,
-	tightLetter = 2   // and at least this many times the line's median gap (+1 column),
-	tightPairs  = 4   // in a line of at least this many pairs of characters
+	tightClear  = 0.3  // a column is clear when its darkest pixel is under this fraction of the way from background to ink,
+	tightHeight = 0.2  // a word gap is at least this many crop heights of clear columns,
+	tightLetter = 2    // and at least this many times the line's median gap (+1 column),
+	tightPairs  = 4    // in a line of at least this many pairs of characters,
+	tightSpace  = 0.01 // where the recogniser gave the space class at least this probability between the two
 )
 
 // tightPair: a word break may go between a and b in a line at ordinary
 // pitch: both letters of a script that spaces its words, or a letter and
-// a digit either way, or sentence punctuation (,.;:!?) followed by a
-// letter. Two digits are never split (tabular figures leave wide gaps
-// around a narrow 1).
+// a digit either way, or a comma followed by a lower-case letter. Two
+// digits are never split (tabular figures leave wide gaps around a narrow
+// 1), nor a full stop or colon from what follows (N.Y., file.name,
+// Tag#:SJ3095: their narrow ink leaves a gap as wide as a word's).
 func tightPair(a, b rune) bool {
 	if !spacedScript(b) || unicode.IsDigit(b) && !unicode.IsLetter(a) {
 		return false
 	}
 	switch a {
-	case ',', '.', ';', ':', '!', '?':
-		return unicode.IsLetter(b)
+	case ',':
+		return unicode.IsLower(b)
 	}
 	return spacedScript(a) && !(unicode.IsDigit(a) && unicode.IsDigit(b))
 }
