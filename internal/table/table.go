@@ -1358,8 +1358,11 @@ func Markdown(t *result.Table) string {
 // running text (lines continuing lines), not a table, unless its phrases
 // are mostly single words (cells of "yes" and "no", running text's lines
 // are phrases). Words, phrases and
-// gaps are measured as borderless does, so a region found here is one
-// Recognize reads as a table of at least two columns.
+// gaps are measured as borderless does — but for a line taller than the
+// median (a heading in large type, whose word spaces are wider than the
+// body's column gap), where the gap is most of that line's own height —
+// so a region found here is one Recognize reads as a table of at least
+// two columns.
 func Find(words []result.Word) []result.Box {
 	var in []result.Word
 	for _, w := range words {
@@ -1383,9 +1386,13 @@ func Find(words []result.Word) []result.Box {
 	for i, l := range ls {
 		var ps []result.Box
 		words, lower := 0, 0
+		// A line in larger type than the page's body (a heading) has its
+		// word spaces in proportion: phrases there are apart by most of
+		// its own height.
+		lgap := max(gap, (l.y1-l.y0)*8/10)
 		for _, w := range l.words {
 			words++
-			if n := len(ps); n > 0 && w.Box.X0-ps[n-1].X1 < gap {
+			if n := len(ps); n > 0 && w.Box.X0-ps[n-1].X1 < lgap {
 				ps[n-1] = ps[n-1].Union(w.Box)
 				continue
 			}
