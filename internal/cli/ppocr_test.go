@@ -111,6 +111,39 @@ func TestStructureOverPPOCR(t *testing.T) {
 	}
 }
 
+// TestStructureOverPPOCRKeepsHeadingAndParagraphs: on a drawn page (a
+// 40-pt heading, a paragraph, a two-column table of three rows and a
+// paragraph; ImageMagick, DejaVu Sans) structure:ppocr makes the heading a
+// heading, the paragraphs paragraphs and only the rows a table. It made the
+// whole page one table: ppocr's word boxes (from CTC time steps) put the
+// heading's two words 33 px apart where the ink is 17, and the table
+// finder took the heading for a row of two cells, the paragraph under it
+// for a spanning row.
+func TestStructureOverPPOCRKeepsHeadingAndParagraphs(t *testing.T) {
+	t.Parallel()
+	out, stderr, err := run(t, ppocrEnv(), "ocr", "--pipeline", "structure", "--model", "structure:ppocr", filepath.Join("testdata", "heading-paragraphs-table.png"), "--format", "md")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	want := []string{
+		"# Sales Report\n",
+		"\nSales grew in every region this quarter, led by strong demand for our new products and steady growth in services.\n",
+		"| Region | Sales |\n| --- | --- |\n| North | 1,250 |\n| South | 980 |\n",
+		"\nWe expect demand to stay strong in the next quarter, and we plan to open two new offices in the West.\n",
+	}
+	at := 0
+	for _, w := range want {
+		i := strings.Index(out[at:], w)
+		if i < 0 {
+			t.Fatalf("no %q after offset %d in\n%s", w, at, out)
+		}
+		at += i + len(w)
+	}
+	if strings.Count(out, "|") != 15 || strings.Contains(out, "<table") {
+		t.Fatalf("more than the rows in a table:\n%s", out)
+	}
+}
+
 // TestPPOCRMultiPageTIFF: `lector ocr --model ppocr:v4` reads every page
 // of a two-page TIFF (joined by libtiff's tiffcp) through a runner, in
 // order.

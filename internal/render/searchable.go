@@ -181,7 +181,7 @@ func num(b *bytes.Buffer, v float64) {
 
 // layerMatrices map the frame the engine read page p in (its pixels, y up:
 // the page turned upright by p.Rotation clockwise degrees, then deskewed by
-// p.Skew degrees) onto the page as shown, w×h points, in the order they are
+// p.Skew degrees unless p.SkewNotApplied) onto the page as shown, w×h points, in the order they are
 // concatenated (cm): scale the input's pixels to points, undo the quarter
 // turn, undo the deskew (a rotation about the page's centre). The layer's
 // words thus lie on the printed words, skew and all.
@@ -201,7 +201,7 @@ func layerMatrices(p *result.Page, w, h float64) [][6]float64 {
 	case 270:
 		out = append(out, [6]float64{0, -1, 1, 0, 0, h0})
 	}
-	if p.Skew != 0 {
+	if p.Skew != 0 && !p.SkewNotApplied {
 		// Leptonica's deskew turned the page by −Skew degrees about its centre.
 		a := deskewSign * p.Skew * math.Pi / 180
 		c, s := math.Cos(a), math.Sin(a)

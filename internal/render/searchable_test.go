@@ -214,3 +214,37 @@ func TestSearchablePDFKeepsXMPDatesWithModDate(t *testing.T) {
 		}
 	}
 }
+
+// TestSkewNotAppliedKeepsWordsInPlace: a page whose skew was measured but
+// not straightened (ppocr: boxes in the image's frame) has its words laid
+// where its boxes say; the same skew applied (Tesseract's deskewed frame)
+// turns them about the page's centre.
+func TestSkewNotAppliedKeepsWordsInPlace(t *testing.T) {
+	t.Parallel()
+	printed := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, Text: []pdftest.Text{pdftest.At(60, 700, 14, "corner"), pdftest.At(450, 80, 14, "far")}}})
+	want := bboxWords(t, writeTemp(t, "printed.pdf", printed), "-cropbox")
+	blank := pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter}})
+	moved := func(notApplied bool) float64 {
+		p := pageFrom(pdftest.Letter[2], pdftest.Letter[3], want)
+		p.Skew, p.SkewNotApplied = 5, notApplied
+		var out bytes.Buffer
+		if _, err := SearchablePDF(&out, blank, []*result.Page{p}, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		got := bboxWords(t, writeTemp(t, "out.pdf", out.Bytes()), "-cropbox")
+		if len(got) != len(want) {
+			t.Fatalf("layer words %+v, want %+v", got, want)
+		}
+		d := 0.0
+		for i := range want {
+			d = math.Max(d, math.Max(math.Abs(got[i].XMin-want[i].XMin), math.Abs(got[i].YMin-want[i].YMin)))
+		}
+		return d
+	}
+	if d := moved(true); d > 2 {
+		t.Errorf("skew not applied: words moved %.1f pt from their boxes", d)
+	}
+	if d := moved(false); d < 10 {
+		t.Errorf("skew applied: words moved only %.1f pt, want them turned about the centre", d)
+	}
+}

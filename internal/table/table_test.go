@@ -254,3 +254,28 @@ func TestFindTableAmongText(t *testing.T) {
 		t.Fatalf("two columns of text: regions %+v, want none", got)
 	}
 }
+
+// TestFindLeavesLargeHeadingAlone: a heading in large type, whose word
+// space (20 px) is wider than the body's column gap (0.8 of a 20-px line),
+// is no row of two cells: the table found starts at its header row, and
+// the heading and the paragraph under it stay text.
+func TestFindLeavesLargeHeadingAlone(t *testing.T) {
+	t.Parallel()
+	var words []result.Word
+	big := func(s string, x, y int) result.Word {
+		return result.Word{Text: s, Box: result.Box{X0: x, Y0: y, X1: x + 24*len(s), Y1: y + 44}}
+	}
+	words = append(words, big("Sales", 20, 10), big("Report", 160, 10))
+	words = append(words, sentence("Sales grew in every region this quarter, led by", 20, 64)...)
+	words = append(words, sentence("strong demand for our new products.", 20, 88)...)
+	for i, row := range [][]string{{"Region", "Sales"}, {"North", "1,250"}, {"South", "980"}} {
+		y := 122 + 26*i
+		words = append(words, word(row[0], 20, y), word(row[1], 400, y))
+	}
+	words = append(words, sentence("We expect demand to stay strong in the next quarter.", 20, 212)...)
+	got := Find(words)
+	want := result.Box{X0: 20, Y0: 122, X1: 460, Y1: 194}
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("regions %+v, want one, %+v", got, want)
+	}
+}

@@ -169,14 +169,34 @@ func layout(lines []line) []result.Block {
 
 // deskew returns copies of lines for grouping, each with at set to its
 // index in lines: turned about the origin by minus the median direction of
-// the level lines' top edges when that is over deskewMin degrees, as they
-// are otherwise.
+// the level lines' top edges (tilt) when that is over deskewMin degrees, as
+// they are otherwise.
 func deskew(lines []line) []line {
 	out := make([]line, len(lines))
-	var angles []float64
 	for i, l := range lines {
 		out[i] = l
 		out[i].at = i
+	}
+	a := tilt(lines)
+	if math.Abs(a) <= deskewMin*math.Pi/180 {
+		return out
+	}
+	sin, cos := math.Sincos(-a)
+	for i := range out {
+		for k, p := range out[i].Box {
+			out[i].Box[k] = pt{p.X*cos - p.Y*sin, p.X*sin + p.Y*cos}
+		}
+	}
+	return out
+}
+
+// tilt is the median direction of the top edges of the level (not
+// Vertical, wider than tall) lines' quadrilaterals, radians in the page's
+// pixels (y down: positive where the text runs down to the right), in
+// (−π/2, π/2]; 0 when there are none.
+func tilt(lines []line) float64 {
+	var angles []float64
+	for _, l := range lines {
 		q := l.Box
 		if l.Vertical || q[0].dist(q[1]) < q[0].dist(q[3]) {
 			continue
@@ -192,20 +212,20 @@ func deskew(lines []line) []line {
 		angles = append(angles, a)
 	}
 	if len(angles) == 0 {
-		return out
+		return 0
 	}
 	sort.Float64s(angles)
-	a := angles[len(angles)/2]
-	if math.Abs(a) <= deskewMin*math.Pi/180 {
-		return out
-	}
-	sin, cos := math.Sincos(-a)
-	for i := range out {
-		for k, p := range out[i].Box {
-			out[i].Box[k] = pt{p.X*cos - p.Y*sin, p.X*sin + p.Y*cos}
-		}
-	}
-	return out
+	return angles[len(angles)/2]
+}
+
+// skewOf is the page's skew as the Tesseract engine reports it
+// (result.Page.Skew: degrees, Leptonica's deskew angle, rounded to
+// hundredths): the lines' tilt, in degrees, with Leptonica's sign — the
+// angle text rising to the right (counter-clockwise as seen) is deskewed
+// by is positive (checked against the Tesseract engine on the same tilted
+// pages, TestSkewReported).
+func skewOf(lines []line) float64 {
+	return math.Round(-tilt(lines)*180/math.Pi*100) / 100
 }
 
 // groupRows joins lines on one row (see the constants above), rows in order

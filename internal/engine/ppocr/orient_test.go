@@ -1,6 +1,7 @@
 package ppocr
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"math"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/image/math/fixed"
 
 	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/engine/tesseract"
 	"github.com/lector-ocr/lector/internal/result"
 )
 
@@ -174,6 +176,40 @@ func TestTiltedLatinPage(t *testing.T) {
 			if len(l.Polygon) != 4 {
 				t.Errorf("%s: line %q has polygon %v, want its quadrilateral", name, l.Text, l.Polygon)
 			}
+		}
+	}
+}
+
+// TestSkewReported: ppocr reports a tilted page's skew as the Tesseract
+// engine does (result.Page.Skew: degrees, Leptonica's sign), measured and
+// not applied (its boxes stay in the image's frame); a level page reports
+// none to speak of.
+func TestSkewReported(t *testing.T) {
+	t.Parallel()
+	h := testHandle(t)
+	m, err := tesseract.Engine{}.Load(context.Background(), engine.Spec{Model: "tesseract:eng", Config: "eng", Device: "cpu", Slots: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	th, err := m.NewHandle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer th.Close()
+	page := newLatinPage(t)
+	if p := process(t, h, encodePNG(t, page.img), engine.Options{}); math.Abs(p.Skew) > 0.3 || p.Rotation != 0 {
+		t.Errorf("level page: skew %.2f°, rotation %d", p.Skew, p.Rotation)
+	}
+	for _, deg := range []float64{4, -4} {
+		data := encodePNG(t, page.tilted(deg).img)
+		p := process(t, h, data, engine.Options{})
+		tp := process(t, th, data, engine.Options{})
+		t.Logf("tilted %+g° (down to the right when positive): ppocr skew %.2f°, tesseract %.2f°", deg, p.Skew, tp.Skew)
+		if math.Abs(p.Skew-tp.Skew) > 0.5 || math.Abs(math.Abs(p.Skew)-4) > 0.5 {
+			t.Errorf("tilted %+g°: ppocr skew %.2f°, tesseract %.2f°, want both ±4", deg, p.Skew, tp.Skew)
+		}
+		if !p.SkewNotApplied {
+			t.Errorf("tilted %+g°: ppocr says its skew %.2f° was applied", deg, p.Skew)
 		}
 	}
 }

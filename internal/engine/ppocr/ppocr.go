@@ -409,5 +409,10 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	}
 	page.Width, page.Height = img.W, img.H
 	page.Blocks = layout(lines)
+	// The page is not turned by its skew (boxes and polygons stay as
+	// read): Skew is what Tesseract would have straightened.
+	if page.Skew = skewOf(lines); page.Skew != 0 {
+		page.SkewNotApplied = true
+	}
 	return page, nil
 }

@@ -778,7 +778,10 @@ func TestTightBreaks(t *testing.T) {
 		{"digits", "abcd12345", map[int]bool{4: true, 6: true}, 20, 0, "abcd 12345"},
 		{"comma", "abcd,efgh", map[int]bool{5: true}, 20, 0, "abcd, efgh"},
 		{"Han", "中文字中文字中文", gapAt, 20, 0, "中文字中文字中文"},
-		{"full stop", "abcd.Efgh", map[int]bool{5: true}, 20, 0, "abcd.Efgh"},
+		{"full stop, sentence", "abcd.Efgh", map[int]bool{5: true}, 20, 0, "abcd. Efgh"},
+		{"full stop, initial", "abcD.Efgh", map[int]bool{5: true}, 20, 0, "abcD.Efgh"},
+		{"full stop, lower case", "abcd.efgh", map[int]bool{5: true}, 20, 0, "abcd.efgh"},
+		{"colon", "abcd:Efgh", map[int]bool{5: true}, 20, 0, "abcd:Efgh"},
 	} {
 		xs := layout(len([]rune(c.text)), c.words)
 		got := text(wordBreaks(line(c.text, xs), crop(xs, c.ink, c.blur), column, likely))
@@ -798,3 +801,15 @@ func TestTightBreaks(t *testing.T) {
 // likely is a space class probability at every time step (0.05) that lets
 // every ink gap be a word break.
 func likely(int) float32 { return 0.05 }
+
+// BenchmarkColumnDarkness: the per-line cost of reading a crop's ink for
+// word gaps and word boxes (tightBreaks, snapWords), on a 700×40 line crop.
+func BenchmarkColumnDarkness(b *testing.B) {
+	im := newBGR(700, 40)
+	for i := range im.Pix {
+		im.Pix[i] = byte(200 + i%50)
+	}
+	for b.Loop() {
+		columnDarkness(im)
+	}
+}

@@ -131,7 +131,7 @@ func tightBreaks(chars []decodedChar, crop *bgr, column func(step int) int, spac
 	var pairs []int
 	for k := 1; k < len(chars); k++ {
 		gaps[k] = -1
-		if tightPair(chars[k-1].R, chars[k].R) {
+		if tightPair(chars[k-1].R, chars[k].R) || sentenceEnd(chars[:k], chars[k].R) {
 			gaps[k] = gap(chars[k-1], chars[k])
 			pairs = append(pairs, gaps[k])
 		}
@@ -173,11 +173,22 @@ const (
 	tightSpace  = 0.01 // where the recogniser gave the space class at least this probability between the two
 )
 
+// sentenceEnd: a word break may go between before (ending in a full
+// stop) and b, a capital letter, when the full stop ends a word of two
+// lower-case letters or more ("quarter.The"), not an initial or an
+// abbreviation of one ("N.Y.", "Ph.D").
+func sentenceEnd(before []decodedChar, b rune) bool {
+	n := len(before)
+	return n >= 3 && before[n-1].R == '.' && unicode.IsUpper(b) && unicode.IsLower(before[n-2].R) && unicode.IsLower(before[n-3].R) &&
+		spacedScript(b) && spacedScript(before[n-2].R)
+}
+
 // tightPair: a word break may go between a and b in a line at ordinary
 // pitch: both letters of a script that spaces its words, or a letter and
-// a digit either way, or a comma followed by a lower-case letter. Two
-// digits are never split (tabular figures leave wide gaps around a narrow
-// 1), nor a full stop or colon from what follows (N.Y., file.name,
+// a digit either way, or a comma followed by a lower-case letter (and a
+// full stop ending a sentence: sentenceEnd). Two digits are never split
+// (tabular figures leave wide gaps around a narrow 1), nor a colon or
+// other full stops from what follows (N.Y., fi_property.item_status,
 // Tag#:SJ3095: their narrow ink leaves a gap as wide as a word's).
 func tightPair(a, b rune) bool {
 	if !spacedScript(b) || unicode.IsDigit(b) && !unicode.IsLetter(a) {
