@@ -376,7 +376,8 @@ func (h *handle) recognizeAt(ctx context.Context, crops []*bgr, lines []line, mi
 			row := out[b*T*C : (b+1)*T*C]
 			spaceClass := len(h.m.dict) // the dictionary's last character, the space (use_space_char)
 			column := func(step int) int { return int((float64(step) + 0.5) * scale) }
-			chars = wordBreaks(chars, c, column, func(step int) float32 { return row[min(max(step, 0), T-1)*C+spaceClass] })
+			dark := columnDarkness(c)
+			chars = wordBreaks(chars, c, dark, column, func(step int) float32 { return row[min(max(step, 0), T-1)*C+spaceClass] })
 			l := &lines[i]
 			l.Chars, l.Conf = chars, conf
 			rs := make([]rune, len(chars))
@@ -388,7 +389,7 @@ func (h *handle) recognizeAt(ctx context.Context, crops []*bgr, lines []line, mi
 					clamp(float64(c.End+1)*col/float64(widths[b]), 0, 1),
 				}
 			}
-			snapWords(chars, l.Spans, columnDarkness(c), column)
+			snapWords(chars, l.Spans, dark, column)
 			l.Text = string(rs)
 		}
 	}

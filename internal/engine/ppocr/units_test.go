@@ -671,7 +671,7 @@ func TestWordBreaks(t *testing.T) {
 		{"Han", "中文字中文字", 4, false, "中文字中文字"},
 		{"ordinary pitch", "abcdef", 8, false, "abc def"}, // 2 steps a character: tightBreaks finds the gap
 	} {
-		got := wordBreaks(line(c.text, c.perStep), crop(c.dark), column(c.perStep), likely)
+		got := wordBreaks(line(c.text, c.perStep), crop(c.dark), columnDarkness(crop(c.dark)), column(c.perStep), likely)
 		if text(got) != c.want {
 			t.Errorf("%s: %q, want %q", c.name, text(got), c.want)
 		}
@@ -679,11 +679,11 @@ func TestWordBreaks(t *testing.T) {
 	// A space already there is not doubled.
 	cs := line("abcdef", 4)
 	cs = append(cs[:3], append([]decodedChar{{R: ' ', First: 18, End: 18}}, cs[3:]...)...)
-	if got := text(wordBreaks(cs, crop(false), column(4), likely)); got != "abc def" {
+	if got := text(wordBreaks(cs, crop(false), columnDarkness(crop(false)), column(4), likely)); got != "abc def" {
 		t.Errorf("with its space: %q", got)
 	}
 	// The space lies mid-gap, between its neighbours' steps.
-	got := wordBreaks(line("abcdef", 4), crop(false), column(4), likely)
+	got := wordBreaks(line("abcdef", 4), crop(false), columnDarkness(crop(false)), column(4), likely)
 	if sp := got[3]; sp.First <= got[2].End || sp.First >= got[4].First {
 		t.Errorf("space at step %d, between %d and %d", sp.First, got[2].End, got[4].First)
 	}
@@ -784,7 +784,8 @@ func TestTightBreaks(t *testing.T) {
 		{"colon", "abcd:Efgh", map[int]bool{5: true}, 20, 0, "abcd:Efgh"},
 	} {
 		xs := layout(len([]rune(c.text)), c.words)
-		got := text(wordBreaks(line(c.text, xs), crop(xs, c.ink, c.blur), column, likely))
+		im := crop(xs, c.ink, c.blur)
+		got := text(wordBreaks(line(c.text, xs), im, columnDarkness(im), column, likely))
 		if got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
@@ -793,7 +794,8 @@ func TestTightBreaks(t *testing.T) {
 	// letter): no break, however wide the ink gap.
 	xs := layout(9, gapAt)
 	never := func(int) float32 { return 0.001 }
-	if got := text(wordBreaks(line("abcdefghi", xs), crop(xs, 20, 0), column, never)); got != "abcdefghi" {
+	im := crop(xs, 20, 0)
+	if got := text(wordBreaks(line("abcdefghi", xs), im, columnDarkness(im), column, never)); got != "abcdefghi" {
 		t.Errorf("no space class: %q", got)
 	}
 }

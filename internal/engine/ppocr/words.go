@@ -42,7 +42,7 @@ const (
 // of consecutive characters in the line (plus one column). column maps a
 // time step to the crop's column at its centre. The space lies mid-gap,
 // with its neighbours' mean probability; nothing else changes.
-func wordBreaks(chars []decodedChar, crop *bgr, column func(step int) int, space func(step int) float32) []decodedChar {
+func wordBreaks(chars []decodedChar, crop *bgr, dark []float64, column func(step int) int, space func(step int) float32) []decodedChar {
 	var steps []int
 	for k := 1; k < len(chars); k++ {
 		if chars[k].R != ' ' && chars[k-1].R != ' ' {
@@ -54,7 +54,7 @@ func wordBreaks(chars []decodedChar, crop *bgr, column func(step int) int, space
 	}
 	sort.Ints(steps)
 	if steps[len(steps)/2] < breakPitch {
-		return tightBreaks(chars, crop, column, space)
+		return tightBreaks(chars, crop, dark, column, space)
 	}
 	empty := emptyColumns(crop)
 	gap := func(a, b decodedChar) int {
@@ -91,7 +91,7 @@ func wordBreaks(chars []decodedChar, crop *bgr, column func(step int) int, space
 		}
 		out = append(out, c)
 	}
-	return tightBreaks(out, crop, column, space)
+	return tightBreaks(out, crop, dark, column, space)
 }
 
 // tightBreaks returns chars with a space put between two characters of a
@@ -109,11 +109,10 @@ func wordBreaks(chars []decodedChar, crop *bgr, column func(step int) int, space
 // 18–26 px, sharp and blurred by σ = 1 px, black and grey 150 on white;
 // docs/BENCHMARKS.md): word gaps measured 0.22–0.45 crop heights, the
 // gaps between letters of a word 0–0.19.
-func tightBreaks(chars []decodedChar, crop *bgr, column func(step int) int, space func(step int) float32) []decodedChar {
+func tightBreaks(chars []decodedChar, crop *bgr, dark []float64, column func(step int) int, space func(step int) float32) []decodedChar {
 	if len(chars) < tightPairs+1 {
 		return chars
 	}
-	dark := columnDarkness(crop)
 	gap := func(a, b decodedChar) int {
 		x0, x1 := max(0, column(a.End)+1), min(len(dark), column(b.First))
 		best, run := 0, 0
@@ -238,12 +237,16 @@ func columnDarkness(im *bgr) []float64 {
 	if bg == ink {
 		return out
 	}
+	// The darkest pixel of a column is its ink-most grey level: the
+	// lowest for dark ink, the highest for light.
 	for x := 0; x < im.W; x++ {
-		m := 0.0
-		for y := 0; y < im.H; y++ {
-			m = max(m, (bg-float64(grey[y*im.W+x]))/(bg-ink))
+		m := grey[x]
+		for i := x; i < len(grey); i += im.W {
+			if g := grey[i]; (g < m) == inkDark && g != m {
+				m = g
+			}
 		}
-		out[x] = m
+		out[x] = max(0, (bg-float64(m))/(bg-ink))
 	}
 	return out
 }
