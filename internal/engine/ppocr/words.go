@@ -256,7 +256,7 @@ func columnDarkness(im *bgr) []float64 {
 // covers: from the column of its first character's time step leftwards,
 // and from its last character's rightwards, while the columns hold ink
 // (dark at least tightClear, columnDarkness), never past the neighbouring
-// words' characters. A CTC character's time step lies inside or after
+// words' characters nor further than one character's advance. A CTC character's time step lies inside or after
 // its glyph, not at its edges, so the spans alone start a word up to half
 // a glyph late and end it early: in large type the gap between two words'
 // boxes came out about twice the ink's (a heading's "Sales Report" 33 px
@@ -266,6 +266,21 @@ func snapWords(chars []decodedChar, spans [][2]float64, dark []float64, column f
 	w := float64(len(dark))
 	if w == 0 {
 		return
+	}
+	// reach: a glyph's edge lies within one character's advance of its
+	// time step (the line's median distance between consecutive
+	// characters' steps, in columns), so ink further off (a table's rule
+	// in the crop's margin, a photo's texture) is not the word's.
+	var steps []int
+	for k := 1; k < len(chars); k++ {
+		if chars[k].R != ' ' && chars[k-1].R != ' ' {
+			steps = append(steps, chars[k].First-chars[k-1].First)
+		}
+	}
+	reach := column(1) - column(0) // one time step, at least
+	if len(steps) > 0 {
+		sort.Ints(steps)
+		reach = max(reach, column(steps[len(steps)/2])-column(0))
 	}
 	for s := 0; s < len(chars); {
 		if chars[s].R == ' ' {
@@ -291,13 +306,15 @@ func snapWords(chars []decodedChar, spans [][2]float64, dark []float64, column f
 				break
 			}
 		}
-		x := min(max(column(chars[s].First), lo), len(dark)-1)
-		for x-1 >= lo && dark[x-1] >= tightClear {
+		from := min(max(column(chars[s].First), lo), len(dark)-1)
+		x := from
+		for x-1 >= max(lo, from-reach) && dark[x-1] >= tightClear {
 			x--
 		}
 		spans[s][0] = min(spans[s][0], float64(x)/w)
-		x = min(max(column(chars[e-1].End), 0), hi-1)
-		for x+1 < hi && dark[x+1] >= tightClear {
+		from = min(max(column(chars[e-1].End), 0), hi-1)
+		x = from
+		for x+1 < min(hi, from+reach+1) && dark[x+1] >= tightClear {
 			x++
 		}
 		spans[e-1][1] = max(spans[e-1][1], float64(x+1)/w)
