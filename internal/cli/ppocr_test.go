@@ -139,7 +139,7 @@ func TestStructureOverPPOCRKeepsHeadingAndParagraphs(t *testing.T) {
 		}
 		at += i + len(w)
 	}
-	if strings.Count(out, "|") != 15 || strings.Contains(out, "<table") {
+	if strings.Count(out, "|") != 12 || strings.Contains(out, "<table") {
 		t.Fatalf("more than the rows in a table:\n%s", out)
 	}
 }
