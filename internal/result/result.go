@@ -141,21 +141,17 @@ type Cell struct {
 
 // Page is one recognised page.
 type Page struct {
-	Number   int `json:"number"` // 1-based
-	Width    int `json:"width"`
-	Height   int `json:"height"`
-	Rotation int `json:"rotation"` // degrees clockwise applied to make it upright: 0, 90, 180, 270
-	// Skew is the page's skew in degrees as Leptonica's deskew measures
-	// it (positive: text rising to the right, counter-clockwise as seen),
-	// applied before recognition (the Tesseract engine: the boxes are in
-	// the deskewed frame) unless SkewNotApplied.
-	Skew float64 `json:"skew"`
-	// SkewNotApplied: Skew was measured, not straightened (ppocr, which
-	// reads tilted lines as they stand): the boxes and polygons are in the
-	// frame of the page turned by Rotation only.
-	SkewNotApplied bool    `json:"skew_not_applied,omitempty"`
-	Blocks         []Block `json:"blocks"`
-	Engine         string  `json:"engine"` // the model that produced it
+	Number   int     `json:"number"` // 1-based
+	Width    int     `json:"width"`
+	Height   int     `json:"height"`
+	Rotation int     `json:"rotation"` // degrees clockwise applied to make it upright: 0, 90, 180, 270
+	Skew     float64 `json:"skew"`     // degrees of deskew (Leptonica's angle: positive for text rising to the right), applied unless SkewNotApplied
+	Blocks   []Block `json:"blocks"`
+	Engine   string  `json:"engine"` // the model that produced it
+	// SkewNotApplied: Skew was measured, not straightened (ppocr reads
+	// tilted lines as they stand): the boxes and polygons are in the frame
+	// of the page turned by Rotation only, not deskewed as Tesseract's are.
+	SkewNotApplied bool `json:"skew_not_applied,omitempty"`
 	// Source says where the words came from: SourceOCR (recognised from
 	// the page's image) or SourceText (read from a PDF page's own text).
 	Source string `json:"source,omitempty"`

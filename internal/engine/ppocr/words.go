@@ -256,12 +256,13 @@ func columnDarkness(im *bgr) []float64 {
 // covers: from the column of its first character's time step leftwards,
 // and from its last character's rightwards, while the columns hold ink
 // (dark at least tightClear, columnDarkness), never past the neighbouring
-// words' characters nor further than one character's advance. A CTC character's time step lies inside or after
-// its glyph, not at its edges, so the spans alone start a word up to half
-// a glyph late and end it early: in large type the gap between two words'
-// boxes came out about twice the ink's (a heading's "Sales Report" 33 px
-// apart where the ink is 17), wide enough for the table finder to take the
-// heading for a row of two cells.
+// words' characters nor further than one character's advance. A CTC
+// character's time step lies inside or after its glyph, not at its edges,
+// so the spans alone start a word up to half a glyph late and end it
+// early: in large type the gap between two words' boxes came out about
+// twice the ink's (a heading's "Sales Report" 33 px apart where the ink is
+// 17), wide enough for the table finder to take the heading for a row of
+// two cells.
 func snapWords(chars []decodedChar, spans [][2]float64, dark []float64, column func(step int) int) {
 	w := float64(len(dark))
 	if w == 0 {
