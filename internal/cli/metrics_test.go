@@ -72,6 +72,9 @@ func TestMetricsAfterATask(t *testing.T) {
 	if task, err = ts.client.Wait(ctx, task.ID); err != nil || task.Status != "succeeded" {
 		t.Fatalf("%+v %v", task, err)
 	}
+	// The task reads as succeeded once its end is stored; the metrics
+	// count it just after.
+	ts.sig.ended.Wait(t, func(id string) bool { return id == task.ID })
 	m := scrape(t, ts.base)
 	cpu := []string{"device", "cpu"}
 	inst := []string{"device", "cpu", "model", model}

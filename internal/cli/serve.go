@@ -128,7 +128,7 @@ func runServe(ctx context.Context, io IO, args []string) (err error) {
 		MaxQueued: cfg.Admission.MaxQueuedTasks, MaxQueuedPerSubject: cfg.Tasks.MaxQueuedPerSubject,
 		Retention: cfg.Tasks.Retention, RetentionInterval: cfg.Tasks.RetentionInterval,
 		HeartbeatInterval: cfg.Tasks.HeartbeatInterval, NodeTimeout: cfg.Tasks.NodeTimeout,
-		OnTaskEnd: mx.OnTaskEndFunc(), OnWorking: signalsOf(ctx).working.Send, OnRetention: signalsOf(ctx).retained.Send, Log: log,
+		OnTaskEnd: endedSignal(mx.OnTaskEndFunc(), signalsOf(ctx).ended.Send), OnWorking: signalsOf(ctx).working.Send, OnRetention: signalsOf(ctx).retained.Send, Log: log,
 		NodeInfo: func() []byte { return srv.NodeInfo() },
 	})
 	if err != nil {

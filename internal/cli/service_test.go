@@ -106,6 +106,7 @@ func startServerIn(t *testing.T, dataDir string, args ...string) *testServer {
 	ts.sig.unloaded.Init()
 	ts.sig.working.Init()
 	ts.sig.retained.Init()
+	ts.sig.ended.Init()
 	ctx, cancel := context.WithCancel(withSignals(context.Background(), ts.sig))
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 
+	"github.com/lector-ocr/lector/internal/api"
 	"github.com/lector-ocr/lector/internal/model"
 	"github.com/lector-ocr/lector/internal/testsignal"
 )
@@ -14,6 +15,7 @@ type nodeSignals struct {
 	unloaded testsignal.Signal[model.UnloadRecord]
 	working  testsignal.Signal[string] // the id of a task whose first page has its lane
 	retained testsignal.Signal[int]    // tasks whose results a retention pass deleted
+	ended    testsignal.Signal[string] // the id of a task whose end the metrics have counted
 }
 
 type signalsKey struct{}
@@ -38,5 +40,14 @@ func (s *nodeSignals) onUnload(next func(model.UnloadRecord)) func(model.UnloadR
 			next(r)
 		}
 		s.unloaded.Send(r)
+	}
+}
+
+// endedSignal observes a task's end with observe (the metrics), then
+// sends its id: a test that waits for it reads the counted end.
+func endedSignal(observe func(*api.Task), send func(string)) func(*api.Task) {
+	return func(t *api.Task) {
+		observe(t)
+		send(t.ID)
 	}
 }
