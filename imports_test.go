@@ -37,7 +37,7 @@ var allowed = map[string][]string{
 	"internal/engine/tesseract": {"internal/device", "internal/engine", "internal/errcode", "internal/result"},
 	"internal/engine/ppocr":     {"internal/device", "internal/engine", "internal/errcode", "internal/result"},
 	"internal/engine/synthetic": {"internal/cuda", "internal/device", "internal/engine", "internal/errcode", "internal/result"},
-	"internal/engine/structure": {"internal/device", "internal/engine", "internal/engine/tesseract", "internal/errcode", "internal/layout", "internal/result"},
+	"internal/engine/structure": {"internal/device", "internal/engine", "internal/engine/ppocr", "internal/engine/tesseract", "internal/errcode", "internal/layout", "internal/result"},
 	"internal/document":         {".", "internal/engine", "internal/errcode", "internal/render", "internal/result"},
 	"internal/document/pdftest": {},
 	"internal/runner":           {"internal/engine", "internal/errcode", "internal/obs", "internal/result"},

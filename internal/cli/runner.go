@@ -24,7 +24,7 @@ func newRegistry(enableSynthetic bool, env Env, pageTimeout time.Duration) *engi
 	tess := tesseract.Engine{DataDir: env["TESSDATA_PREFIX"], PageTimeout: pageTimeout}
 	r.Register("tesseract", tess)
 	pp := ppocr.Engine{Dir: ppocrDir(env), PageTimeout: pageTimeout}
-	r.Register("structure", structure.Engine{Tesseract: tess, PPOCR: pp})
+	r.Register("structure", structure.Engine{Tesseract: tess, PPOCR: pp, Reread: pp})
 	r.Register("ppocr", pp)
 	if enableSynthetic {
 		r.Register("synthetic", synthetic.Engine{})

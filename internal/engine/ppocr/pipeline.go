@@ -355,10 +355,10 @@ func (h *handle) recognizeAt(ctx context.Context, crops []*bgr, lines []line, mi
 	height := h.m.recHeight
 	order := byAspect(crops)
 	for beg := 0; beg < len(order); {
-		end := recBatchEnd(crops, order, beg, height)
+		end := recBatchEnd(crops, order, beg, height, h.m.narrowest())
 		idx := order[beg:end]
 		beg = end
-		width := recBatchWidth(crops, idx, height)
+		width := recBatchWidth(crops, idx, height, h.m.narrowest())
 		data, widths := lineInput(crops, idx, height, width, minWidth)
 		out, shape, err := h.m.rec.run(ctx, data, int64(len(idx)), 3, int64(height), int64(width))
 		if err != nil {

@@ -347,6 +347,17 @@ type model struct {
 	dict          []rune
 	recHeight     int
 	timeout       time.Duration
+	// minInput is the narrowest recognition input in pixels (0:
+	// recWidth, PaddleOCR's).
+	minInput int
+}
+
+// narrowest is the narrowest recognition input (minInput or recWidth).
+func (m *model) narrowest() int {
+	if m.minInput > 0 {
+		return m.minInput
+	}
+	return recWidth
 }
 
 func (m *model) NewHandle() (engine.Handle, error) { return &handle{m: m}, nil }

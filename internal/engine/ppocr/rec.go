@@ -72,11 +72,12 @@ func byAspect(crops []*bgr) []int {
 // recBatchEnd is where the batch starting at order[beg] ends: at most
 // recBatch lines whose count times the batch's width stays within
 // recBatchColumns (one line at least). order is sorted by aspect, so the
-// batch's width is its last line's.
-func recBatchEnd(crops []*bgr, order []int, beg, height int) int {
+// batch's width is its last line's. narrowest is the narrowest input
+// (recWidth in PaddleOCR's pipeline).
+func recBatchEnd(crops []*bgr, order []int, beg, height, narrowest int) int {
 	end := beg + 1
 	for end < len(order) && end-beg < recBatch {
-		w := recBatchWidth(crops, order[end:end+1], height)
+		w := recBatchWidth(crops, order[end:end+1], height, narrowest)
 		if (end-beg+1)*w > recBatchColumns {
 			break
 		}
@@ -86,9 +87,9 @@ func recBatchEnd(crops []*bgr, order []int, beg, height int) int {
 }
 
 // recBatchWidth is the input width of a recognition batch: height × the
-// largest width/height ratio in it, at least recWidth.
-func recBatchWidth(crops []*bgr, idx []int, height int) int {
-	ratio := float64(recWidth) / float64(height)
+// largest width/height ratio in it, at least narrowest.
+func recBatchWidth(crops []*bgr, idx []int, height, narrowest int) int {
+	ratio := float64(narrowest) / float64(height)
 	for _, i := range idx {
 		ratio = max(ratio, float64(crops[i].W)/float64(crops[i].H))
 	}

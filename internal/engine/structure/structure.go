@@ -19,6 +19,7 @@ import (
 
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/engine/ppocr"
 	"github.com/lector-ocr/lector/internal/engine/tesseract"
 	"github.com/lector-ocr/lector/internal/errcode"
 	"github.com/lector-ocr/lector/internal/layout"
@@ -32,6 +33,12 @@ type Engine struct {
 	// the layout analysis over ppocr's lines and words instead of
 	// Tesseract's. Not a default: see docs/BENCHMARKS.md.
 	PPOCR engine.Engine
+	// Reread, when its recogniser is installed (ppocr.Engine.
+	// RecognizerInstalled), re-reads small print's words for
+	// structure:default and the other Tesseract configs (reread.go); a
+	// zero Engine, or one without the model files, leaves Tesseract's
+	// text as it is.
+	Reread ppocr.Engine
 }
 
 // ppocrConfig is the model name's config that reads with PPOCR, and the
@@ -84,6 +91,12 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 	}
 	f.Host.PerPage += 8 << 20
 	f.Host.PerMegapixel += 2 << 20
+	if kind == device.CPU && e.Reread.RecognizerInstalled(recModel) {
+		// The recogniser that re-reads small print, counted whether or
+		// not a page has needed it yet (it opens on the first that does).
+		f.Host.Load += ppocr.RecognizerLoadBytes
+		f.Host.PerPage += ppocr.RecognizerPerPageBytes
+	}
 	return f, nil
 }
 
@@ -155,13 +168,18 @@ func (e Engine) Load(ctx context.Context, spec engine.Spec) (engine.Model, error
 	if err != nil {
 		return nil, err
 	}
-	return &model{ocr: m, name: spec.Model}, nil
+	var rec *recognizer
+	if spec.Device == "" || spec.Device == string(device.CPU) {
+		rec = newRecognizer(e.Reread, spec.Slots)
+	}
+	return &model{ocr: m, name: spec.Model, rec: rec}, nil
 }
 
 type model struct {
 	ocr   engine.Model
 	name  string
 	ppocr bool
+	rec   *recognizer // re-reads small print; nil: not installed
 }
 
 func (m *model) NewHandle() (engine.Handle, error) {
@@ -169,15 +187,21 @@ func (m *model) NewHandle() (engine.Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &handle{ocr: h, name: m.name, ppocr: m.ppocr}, nil
+	return &handle{ocr: h, name: m.name, ppocr: m.ppocr, rec: m.rec}, nil
 }
 
-func (m *model) Close() error { return m.ocr.Close() }
+func (m *model) Close() error {
+	if m.rec != nil {
+		m.rec.close()
+	}
+	return m.ocr.Close()
+}
 
 type handle struct {
 	ocr   engine.Handle
 	name  string
 	ppocr bool
+	rec   *recognizer
 }
 
 func (h *handle) Close() error { return h.ocr.Close() }
@@ -256,6 +280,21 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	var g *image.Gray
 	if len(page.Gray) == page.Width*page.Height && page.Width > 0 {
 		g = &image.Gray{Pix: page.Gray, Stride: page.Width, Rect: image.Rect(0, 0, page.Width, page.Height)}
+	}
+	if g != nil && h.rec != nil {
+		f := 1.0
+		if m := max(im.Width, im.Height); m > 0 {
+			f = float64(max(page.Width, page.Height)) / float64(m)
+		}
+		if ph := printPixels(page, f); ph > 0 && ph < smallPrintHeight {
+			// The recogniser opens on the first page that needs it; where
+			// it cannot, the page keeps Tesseract's text.
+			if r, err := h.rec.get(); err == nil {
+				if _, err := reread(ctx, r, page, g); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	page.Blocks = layout.Analyze(g, page, layout.Options{})
 	page.Gray = nil
