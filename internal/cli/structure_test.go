@@ -95,8 +95,9 @@ func TestStructureModelFromOutside(t *testing.T) {
 // PubTabNet examples (all 20) and on every eighth of the ICDAR 2013 tables
 // (14 of 105: the whole set takes over a minute of two lanes without the
 // race detector, which slows the layout analysis's pixel loops several
-// times), and holds the pipeline to bounds it meets with margin (the
-// figures are in docs/BENCHMARKS.md).
+// times), and holds the pipeline to bounds it meets with margin, about
+// the noise (the standard error of the set's mean: 0.028 and 0.010 TEDS;
+// the figures are in docs/BENCHMARKS.md).
 func TestTableQualityTEDS(t *testing.T) {
 	t.Parallel()
 	needTesseract(t)
@@ -106,13 +107,15 @@ func TestTableQualityTEDS(t *testing.T) {
 		teds, structure float64
 		minFound        int
 	}{
-		{"tables", 1, 20, 0.73, 0.91, 20},         // scores 0.761 / 0.940, 20 found
+		{"tables", 1, 20, 0.78, 0.91, 20},         // scores 0.809 / 0.939, 20 found
 		{"tables-icdar13", 8, 14, 0.84, 0.87, 13}, // scores 0.874 / 0.898, 14 found
 	} {
 		t.Run(set.dir, func(t *testing.T) {
 			t.Parallel()
 			htmlDir := t.TempDir()
-			out, stderr, err := run(t, testEnv(), "eval", "tables", "--json", "--every", strconv.Itoa(set.every), "--html", htmlDir, filepath.Join(evalDir(t), set.dir))
+			// With the ppocr directory, as make setup installs it: small
+			// print is re-read by PP-OCR's recogniser.
+			out, stderr, err := run(t, ppocrEnv(), "eval", "tables", "--json", "--every", strconv.Itoa(set.every), "--html", htmlDir, filepath.Join(evalDir(t), set.dir))
 			if err != nil {
 				t.Fatalf("%v\n%s", err, stderr)
 			}

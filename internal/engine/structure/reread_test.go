@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/engine/ppocr"
 	"github.com/lector-ocr/lector/internal/engine/tesseract"
@@ -149,5 +150,32 @@ func TestNormalPrintIsNotReadAgain(t *testing.T) {
 	}
 	if len(out.Blocks) == 0 {
 		t.Fatal("nothing read")
+	}
+}
+
+// TestEstimateCountsTheRecognizer: where the recogniser is installed,
+// structure:default's estimate holds its load and a page's batches,
+// whether or not a page has opened it yet; where it is missing, the
+// estimate is Tesseract's as before.
+func TestEstimateCountsTheRecognizer(t *testing.T) {
+	t.Parallel()
+	if len(tesseract.Languages(tesseract.DataDir(""))) == 0 {
+		t.Skip("skipping: no Tesseract language data (make setup installs it)")
+	}
+	tess := tesseract.Engine{}
+	est := func(rr ppocr.Engine) engine.Footprint {
+		t.Helper()
+		f, err := Engine{Tesseract: tess, Reread: rr}.Estimate("default", device.CPU)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	base, with, missing := est(ppocr.Engine{}), est(ppocrEngine(t)), est(ppocr.Engine{Dir: t.TempDir()})
+	if with.Host.Load-base.Host.Load != ppocr.RecognizerLoadBytes || with.Host.PerPage-base.Host.PerPage != ppocr.RecognizerPerPageBytes {
+		t.Errorf("with the recogniser %+v, without %+v", with.Host, base.Host)
+	}
+	if missing != base {
+		t.Errorf("with the recogniser missing %+v, want %+v", missing, base)
 	}
 }
