@@ -1,7 +1,8 @@
 // Package structure is the structure pipeline's engine, the role
 // PP-StructureV3 played in the system Lector replaces: it reads a page with
-// Tesseract (in the same runner, no second recognition) and turns it into a
-// document page with internal/layout — typed blocks, tables with their
+// Tesseract (in the same runner, no second recognition, except that small
+// print's phrases are read again by PP-OCR's recogniser: reread.go) and
+// turns it into a document page with internal/layout — typed blocks, tables with their
 // cells, cropped figures, reading order. Model names: "structure:default"
 // (English) or "structure:<tesseract languages>".
 package structure
@@ -62,7 +63,9 @@ func langs(config string) string {
 	return config
 }
 
-// Estimate is Tesseract's (or PP-OCR's), plus the page analysis: the gray
+// Estimate is Tesseract's (or PP-OCR's), plus the page analysis (and, on
+// the CPU where it is installed, PP-OCR's recogniser for small print:
+// ppocr.RecognizerLoadBytes and RecognizerPerPageBytes): the gray
 // page (1 byte a pixel, rounded up to 2 MiB per work megapixel) and a
 // fixed part 8 MiB above Tesseract's own, 16 MiB above PP-OCR's. A small
 // page is enlarged to up to 3000 px square before Tesseract reads it; that is in its work megapixels
@@ -247,7 +250,10 @@ func small(w, h int) bool {
 // tables sideways), and automatic segmentation drops the lone digits of
 // number columns as noise (measured on the PubTabNet examples: TEDS 0.703
 // automatic, 0.716 one uniform block, PSM 6, 0.734 one column; sparse
-// text, PSM 11, drops lone numbers too).
+// text, PSM 11, drops lone numbers too). Where the print is small
+// (printPixels under smallPrintHeight, in the page's own pixels) and
+// PP-OCR's recogniser is installed, the phrases Tesseract doubted are read
+// again by it before the layout analysis (reread).
 func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Options) (*result.Page, error) {
 	if im.Text != nil {
 		return h.processText(ctx, im)
