@@ -122,8 +122,8 @@ func TestMeasurePhases(t *testing.T) {
 			widest = max(widest, c)
 		}
 		for beg := 0; beg < len(order); {
-			end := recBatchEnd(crops, order, beg, h.m.recHeight)
-			batchMax = max(batchMax, (end-beg)*recBatchWidth(crops, order[beg:end], h.m.recHeight))
+			end := recBatchEnd(crops, order, beg, h.m.recHeight, h.m.narrowest())
+			batchMax = max(batchMax, (end-beg)*recBatchWidth(crops, order[beg:end], h.m.recHeight, h.m.narrowest()))
 			beg = end
 			batches++
 		}
