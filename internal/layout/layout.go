@@ -526,8 +526,14 @@ func classify(p result.Paragraph, bodyH int) result.BlockType {
 	return result.BlockParagraph
 }
 
-// marginals marks short blocks in the top and bottom bands: a number there
-// is a page number; other text a header or footer when it is small.
+// marginals marks short blocks in the top and bottom bands (7 % of the
+// page's height): a number there is a page number; other text of one or two
+// lines a header or footer only when it stands well apart from the body —
+// at least marginGap body lines from the nearest block below (a header) or
+// above (a footer). A page's first or last body line, set at the usual
+// paragraph spacing from the rest (a born-digital page printed with narrow
+// margins), stays body text; headers that repeat across pages are found
+// by Pages whatever their spacing.
 func marginals(bs []result.Block, page *result.Page, bodyH int) {
 	band := page.Height * 7 / 100
 	for i := range bs {
@@ -543,12 +549,47 @@ func marginals(bs []result.Block, page *result.Page, bodyH int) {
 		switch {
 		case numberRe.MatchString(text):
 			b.Type = result.BlockPageNumber
-		case len(b.Paragraphs[0].Lines) <= 2 && top:
+		case len(b.Paragraphs[0].Lines) > 2:
+		case top && apart(bs, i, true, marginGap*bodyH):
 			b.Type = result.BlockHeader
-		case len(b.Paragraphs[0].Lines) <= 2 && bottom:
+		case bottom && apart(bs, i, false, marginGap*bodyH):
 			b.Type = result.BlockFooter
 		}
 	}
+}
+
+// marginGap is how many body line heights (bodyH) of space set a running
+// header or footer apart from the body: paragraphs are spaced about one
+// line apart, a page's furniture by more.
+const marginGap = 2
+
+// apart reports whether block i has no other block within gap pixels below
+// it (below true) or above it, and has some block on that side (a page
+// whose only text is one line has no body to stand apart from). Blocks
+// beside it (a page number on the header's line) are not counted.
+func apart(bs []result.Block, i int, below bool, gap int) bool {
+	b := bs[i].Box
+	mid := (b.Y0 + b.Y1) / 2
+	found := false
+	for j, o := range bs {
+		if j == i {
+			continue
+		}
+		var d int
+		switch {
+		case below && o.Box.Y0 > mid:
+			d = o.Box.Y0 - b.Y1
+		case !below && o.Box.Y1 < mid:
+			d = b.Y0 - o.Box.Y1
+		default:
+			continue
+		}
+		found = true
+		if d < gap {
+			return false
+		}
+	}
+	return found
 }
 
 // captions marks "Figure N…"/"Table N…" paragraphs next to a figure or

@@ -236,3 +236,27 @@ func shift(l result.Line, dy int) result.Line {
 	l.Words = ws
 	return l
 }
+
+// TestFirstBodyLineInTheTopBandIsNotAHeader: a one-page document's first
+// line, in the top band but at paragraph spacing from what follows (a
+// born-digital page with narrow margins, trial15's born_esc.pdf), is body
+// text; a line in the band set well apart from the body is a header, and
+// one likewise at the bottom a footer.
+func TestFirstBodyLineInTheTopBandIsNotAHeader(t *testing.T) {
+	t.Parallel()
+	near := &result.Page{Number: 1, Width: 1400, Height: 2000, Blocks: blocks(
+		para(100, 90, 900, "Operators and markup in cells:"),
+		para(100, 150, 900, "The body goes on here for a while", "and ends on this line."),
+	)}
+	if got, want := summary(Analyze(nil, near, Options{})), "paragraph:Operators paragraph:The"; got != want {
+		t.Fatalf("near the body: %s\nwant %s", got, want)
+	}
+	apart := &result.Page{Number: 1, Width: 1400, Height: 2000, Blocks: blocks(
+		para(100, 40, 900, "Acme quarterly bulletin"),
+		para(100, 300, 900, "The body goes on here for a while", "and ends on this line."),
+		para(100, 1920, 900, "Confidential draft only"),
+	)}
+	if got, want := summary(Analyze(nil, apart, Options{})), "header:Acme paragraph:The footer:Confidential"; got != want {
+		t.Fatalf("apart from the body: %s\nwant %s", got, want)
+	}
+}

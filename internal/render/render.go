@@ -91,7 +91,8 @@ func paraText(p result.Paragraph) string {
 // Markdown writes paragraphs as Markdown paragraphs, headings as "##" and
 // title as "#", recognised tables as pipe tables; other blocks' text
 // (a table block without a recognised Table among them) as paragraphs. Pages are separated by a
-// rule.
+// rule. Recognised text is escaped (table.EscapeMarkdown) so that it renders
+// as the text it is, never as markup.
 func Markdown(doc Document) string {
 	var b strings.Builder
 	for pi, p := range doc.Pages {
@@ -119,13 +120,17 @@ func Markdown(doc Document) string {
 			}
 			for _, para := range blk.Paragraphs {
 				t := paraText(para)
+				if blk.Type == result.BlockListItem {
+					t = strings.TrimLeft(t, "•·▪◦*-–¢©®«» ")
+				}
+				t = table.EscapeMarkdown(t)
 				switch blk.Type {
 				case result.BlockTitle:
 					t = "# " + t
 				case result.BlockHeading:
 					t = "## " + t
 				case result.BlockListItem:
-					t = "- " + strings.TrimLeft(t, "•·▪◦*-–¢©®«» ")
+					t = "- " + t
 				case result.BlockCaption:
 					t = "*" + t + "*"
 				}

@@ -40,7 +40,7 @@ func TestText(t *testing.T) {
 
 func TestMarkdown(t *testing.T) {
 	t.Parallel()
-	if got, want := Markdown(doc()), "## Title\n\na <b> c\n\n\n---\n\nend\n\n"; got != want {
+	if got, want := Markdown(doc()), "## Title\n\na \\<b\\> c\n\n\n---\n\nend\n\n"; got != want {
 		t.Fatalf("Markdown = %q, want %q", got, want)
 	}
 }
@@ -121,7 +121,7 @@ func TestTableBlockWithoutTableKeepsItsText(t *testing.T) {
 			{Lines: []result.Line{{Words: []result.Word{word("<gamma>", 0)}}}},
 		}},
 	}}}}
-	if got, want := Markdown(d), "alpha beta\n\n<gamma>\n\n"; got != want {
+	if got, want := Markdown(d), "alpha beta\n\n\\<gamma\\>\n\n"; got != want {
 		t.Fatalf("Markdown = %q, want %q", got, want)
 	}
 	var buf bytes.Buffer
@@ -181,5 +181,42 @@ func TestHOCRWritesTableCellsWithTheirBoxes(t *testing.T) {
 		} else if err != nil {
 			t.Fatalf("not well-formed: %v", err)
 		}
+	}
+}
+
+// Recognised text that looks like Markdown is escaped in paragraphs,
+// headings, list items and table cells (trial15's born_esc.pdf): it must
+// render as the text, not as bold, italics, HTML or a heading.
+func TestMarkdownEscapesRecognisedText(t *testing.T) {
+	t.Parallel()
+	line := func(ws ...string) []result.Paragraph {
+		var l result.Line
+		for i, w := range ws {
+			l.Words = append(l.Words, word(w, 50*i))
+		}
+		return []result.Paragraph{{Lines: []result.Line{l}}}
+	}
+	tb := &result.Table{Rows: 2, Cols: 2, HeaderRows: 1, Cells: []result.Cell{
+		{Row: 0, Col: 0, RowSpan: 1, ColSpan: 1, Text: "Expr"},
+		{Row: 0, Col: 1, RowSpan: 1, ColSpan: 1, Text: "Meaning"},
+		{Row: 1, Col: 0, RowSpan: 1, ColSpan: 1, Text: "x < y && y > z"},
+		{Row: 1, Col: 1, RowSpan: 1, ColSpan: 1, Text: "<b>bold</b>"},
+	}}
+	d := Document{Pages: []*result.Page{{Number: 1, Width: 100, Height: 100, Blocks: []result.Block{
+		{Type: result.BlockHeading, Paragraphs: line("#1", "*not", "italic*")},
+		{Type: result.BlockText, Paragraphs: line("_under_", "score,", "snake_case", "[link](x)", "`code`", "a\\b", "&amp;")},
+		{Type: result.BlockText, Paragraphs: line("1.", "not", "a", "list")},
+		{Type: result.BlockText, Paragraphs: line("-", "not", "an", "item.", "Fine.")},
+		{Type: result.BlockListItem, Paragraphs: line("•", "# not a heading")},
+		{Type: result.BlockTable, Table: tb},
+	}}}}
+	want := "## \\#1 \\*not italic\\*\n\n" +
+		"\\_under\\_ score, snake_case \\[link\\](x) \\`code\\` a\\\\b \\&amp;\n\n" +
+		"1\\. not a list\n\n" +
+		"\\- not an item. Fine.\n\n" +
+		"- \\# not a heading\n\n" +
+		"| Expr | Meaning |\n| --- | --- |\n| x \\< y && y \\> z | \\<b\\>bold\\</b\\> |\n\n"
+	if got := Markdown(d); got != want {
+		t.Fatalf("Markdown =\n%s\nwant\n%s", got, want)
 	}
 }

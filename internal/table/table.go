@@ -1327,7 +1327,7 @@ func Markdown(t *result.Table) string {
 	}
 	for _, c := range t.Cells {
 		if c.Row < t.Rows && c.Col < t.Cols {
-			grid[c.Row][c.Col] = strings.NewReplacer("|", `\|`, "\n", " ").Replace(c.Text)
+			grid[c.Row][c.Col] = EscapeMarkdown(c.Text)
 		}
 	}
 	var b strings.Builder
