@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -66,6 +67,14 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	}
 	if _, ok := render.Formats[*format]; !ok {
 		return &UsageError{fmt.Sprintf("ocr: format %q is not json, txt, md, html, hocr or pdf", *format)}
+	}
+	// An output file whose extension names another format is refused
+	// rather than written in the wrong format (hOCR, being XHTML, may be
+	// named .html).
+	if f := formatFromExt(*out); f != "" && f != *format && !(*format == "hocr" && f == "html") && len(files) == 1 && !strings.HasSuffix(*out, string(filepath.Separator)) {
+		if fi, err := os.Stat(*out); err != nil || !fi.IsDir() {
+			return &UsageError{fmt.Sprintf("ocr: -o %s is a .%s file but --format is %s; name the file .%s or leave --format out (it follows -o's extension)", *out, strings.TrimPrefix(filepath.Ext(*out), "."), *format, *format)}
+		}
 	}
 	if *format == "pdf" && *out == "" && len(fs.Args()) > 0 {
 		if isTerminal(os.Stdout) {
@@ -273,8 +282,45 @@ func renderOutput(r ocrOutput, format string) ([]byte, error) {
 		return append(b, '\n'), err
 	}
 	var buf bytes.Buffer
-	err := render.Write(&buf, format, render.Document{Pages: r.Pages, PDF: r.pdf})
+	err := render.Write(&buf, format, render.Document{Pages: r.Pages, PDF: r.pdf, Title: filepath.Base(r.File)})
 	return buf.Bytes(), err
+}
+
+// linkFigures returns r with its figures' links (result.Block.Asset) made
+// for where its Markdown or HTML goes: for a file, the figure files beside
+// it named after it (out/scan.html links out/scan-page1-figure1.png), so
+// that several outputs in one directory never share a figure file; for
+// standard output, where no file is written beside it, the image itself as
+// a data: URI (RFC 2397). Other formats and blocks are left as they are;
+// r's own pages are not changed.
+func linkFigures(r ocrOutput, format, path string) ocrOutput {
+	if format != "md" && format != "html" {
+		return r
+	}
+	prefix := ""
+	if path != "" {
+		base := filepath.Base(path)
+		prefix = strings.TrimSuffix(base, filepath.Ext(base)) + "-"
+	}
+	pages := make([]*result.Page, len(r.Pages))
+	for i, p := range r.Pages {
+		cp := *p
+		cp.Blocks = append([]result.Block(nil), p.Blocks...)
+		for j := range cp.Blocks {
+			b := &cp.Blocks[j]
+			if b.Asset == "" || len(b.Image) == 0 {
+				continue
+			}
+			if path == "" {
+				b.Asset = "data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Image)
+			} else {
+				b.Asset = prefix + b.Asset
+			}
+		}
+		pages[i] = &cp
+	}
+	r.Pages = pages
+	return r
 }
 
 // outputPaths are the files results are written to: none for standard
@@ -353,7 +399,7 @@ func writeOCR(stdout io.Writer, results []ocrOutput, format, out string, paths [
 			if format != "json" && len(results) > 1 {
 				fmt.Fprintf(stdout, "==> %s <==\n", r.File)
 			}
-			b, err := renderOutput(r, format)
+			b, err := renderOutput(linkFigures(r, format, ""), format)
 			if err != nil {
 				return err
 			}
@@ -382,6 +428,7 @@ func writeOCR(stdout io.Writer, results []ocrOutput, format, out string, paths [
 		if r.Error != nil {
 			continue
 		}
+		r = linkFigures(r, format, paths[i])
 		b, err := renderOutput(r, format)
 		if err != nil {
 			return err
@@ -415,8 +462,8 @@ func keptResultPath(r ocrOutput, paths []string, i int) string {
 	return p
 }
 
-// writeAssets writes the figure images a Markdown or HTML result links,
-// beside it.
+// writeAssets writes the figure images a Markdown or HTML result links
+// (named by linkFigures), beside it.
 func writeAssets(dir string, r ocrOutput, format string) error {
 	if format != "md" && format != "html" {
 		return nil

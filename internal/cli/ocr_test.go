@@ -149,3 +149,26 @@ func TestOcrHelpListsItsOwnFlags(t *testing.T) {
 		}
 	}
 }
+
+// An explicit --format that -o's extension contradicts (md into x.html) is
+// refused before anything is read, naming both, instead of writing one
+// format under the other's name; a matching extension, or none, is fine.
+func TestOCRFormatMustMatchOutputExtension(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := writePNG(t, dir, "a.png", 300, 200)
+	x := filepath.Join(dir, "x.html")
+	_, _, err := run(t, testEnv(), "ocr", "--enable-synthetic", "--model", "synthetic:1MiB", "--format", "md", a, "-o", x)
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), ".html file but --format is md") {
+		t.Fatalf("--format md -o x.html: %v", err)
+	}
+	if _, err := os.Stat(x); err == nil {
+		t.Fatal("x.html was written")
+	}
+	for _, o := range []string{"x.md", "x.out"} {
+		if _, stderr, err := run(t, testEnv(), "ocr", "--enable-synthetic", "--model", "synthetic:1MiB", "--format", "md", a, "-o", filepath.Join(dir, o)); err != nil {
+			t.Fatalf("--format md -o %s: %v\n%s", o, err, stderr)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -343,5 +344,68 @@ func TestStructureModelEvictedUnderPressure(t *testing.T) {
 	}
 	if n := cg.OOMKills(); n != 0 {
 		t.Fatalf("%d processes OOM-killed in the cgroup", n)
+	}
+}
+
+// TestStructureFigureFilesPerOutput: two inputs written as HTML into one
+// directory each link a figure file named after their own output, both
+// written, each holding its own input's figure (trial15: both linked
+// page1-figure1.png and the second overwrote the first); the <title> is the
+// input's name. Written to standard output, the HTML carries the figure as
+// a data: URI, as no file is written beside it.
+func TestStructureFigureFilesPerOutput(t *testing.T) {
+	t.Parallel()
+	needTesseract(t)
+	dir := t.TempDir()
+	chart := func(name string, period int) string {
+		img := image.NewGray(image.Rect(0, 0, 1200, 1000))
+		for i := range img.Pix {
+			img.Pix[i] = 255
+		}
+		for y := 200; y < 800; y++ {
+			for x := 200; x < 1000; x++ {
+				img.Pix[y*img.Stride+x] = uint8(128 + 100*((x/period+y/30)%2))
+			}
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a, b := chart("dot.png", 20), chart("dot2.png", 50)
+	out := filepath.Join(dir, "out") + string(filepath.Separator)
+	if _, stderr, err := run(t, testEnv(), "ocr", "--pipeline", "structure", "--format", "html", a, b, "-o", out); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var figs [2][]byte
+	for i, stem := range []string{"dot", "dot2"} {
+		html, err := os.ReadFile(filepath.Join(out, stem+".html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(html), `<img src="`+stem+`-page1-figure1.png"`) || !strings.Contains(string(html), "<title>"+stem+".png</title>") {
+			t.Fatalf("%s.html:\n%s", stem, html)
+		}
+		if figs[i], err = os.ReadFile(filepath.Join(out, stem+"-page1-figure1.png")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bytes.Equal(figs[0], figs[1]) {
+		t.Fatal("both outputs' figure files hold the same image")
+	}
+	if _, err := os.Stat(filepath.Join(out, "page1-figure1.png")); err == nil {
+		t.Fatal("a shared page1-figure1.png was written")
+	}
+	stdout, stderr, err := run(t, testEnv(), "ocr", "--pipeline", "structure", "--format", "html", a)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, `<img src="data:image/png;base64,`+base64.StdEncoding.EncodeToString(figs[0])+`"`) {
+		t.Fatalf("standard output's HTML does not embed the figure:\n%.400s", stdout)
 	}
 }

@@ -37,6 +37,9 @@ type Document struct {
 	// PDF is the searchable PDF made over the input (SearchablePDF,
 	// ImagePDF), which the pdf format writes as it is.
 	PDF []byte
+	// Title names the document (the input file's name), as the html
+	// format's <title>; "" leaves it empty.
+	Title string
 }
 
 // Write renders doc in format to w. An unknown format is invalid_argument;
@@ -144,10 +147,10 @@ func Markdown(doc Document) string {
 
 // HTML writes the document as semantic HTML: headings, paragraphs, lists,
 // tables (with spans), figures with their captions' text, page furniture
-// left out.
+// left out; doc.Title is its <title>.
 func HTML(w io.Writer, doc Document) error {
 	var b strings.Builder
-	b.WriteString("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title></title></head><body>\n")
+	b.WriteString("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + html.EscapeString(doc.Title) + "</title></head><body>\n")
 	for _, p := range doc.Pages {
 		fmt.Fprintf(&b, "<section class=\"page\" data-page=\"%d\">\n", p.Number)
 		inList := false

@@ -285,7 +285,7 @@ func (s *Server) ocr(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err) // the task is recorded as succeeded, without its PDF: another format must be asked for
 		return
 	}
-	out, err := service.RenderAll(render.Document{Pages: res.Pages, PDF: res.PDF}, []string{format})
+	out, err := service.RenderAll(render.Document{Pages: res.Pages, PDF: res.PDF, Title: name}, []string{format})
 	if err != nil {
 		s.fail(w, r, err)
 		return

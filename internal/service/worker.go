@@ -167,7 +167,7 @@ func (s *Service) work(ctx context.Context, id string, pdfText lector.PDFText, a
 	s.finish(t, res, err)
 	var outputs map[string][]byte
 	if err == nil {
-		if outputs, err = RenderAll(render.Document{Pages: res.Pages, PDF: res.PDF}, madeFormats(t.Formats, res.Resources)); err != nil {
+		if outputs, err = RenderAll(render.Document{Pages: res.Pages, PDF: res.PDF, Title: t.Filename}, madeFormats(t.Formats, res.Resources)); err != nil {
 			s.finish(t, res, errcode.Wrap(errcode.Internal, err, "rendering the result"))
 		}
 		for name, data := range render.Assets(render.Document{Pages: res.Pages}) {
