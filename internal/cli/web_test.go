@@ -474,6 +474,12 @@ func TestWebPageInABrowser(t *testing.T) {
 	if want := `<div class="markdown-doc"><h1>T</h1><table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>&lt;i&gt;x&lt;/i&gt;</td><td>2</td></tr></tbody></table><ul><li>one</li><li>two</li></ul><hr><figure><img src="/v1/tasks/x/page1-figure1.png" alt=""></figure><p>end</p></div>`; md != want {
 		t.Errorf("Markdown rendered as\n%s\nwant\n%s", md, want)
 	}
+	// Backslash escapes (render's, before text that would read as markup)
+	// show as the characters they escape, in headings, cells and text.
+	md = jsEval[string](t, ctx, "rendering escaped Markdown", `import('/ui/viewer.js').then((m) => m.markdown('## \\#1 \\*not\\*\n\n| \\<b\\> | x \\< y && z |\n| --- | --- |\n| 1 | 2 |\n\n- \\[a\\]\n\n\\_u\\_ a\\\\b', '/').outerHTML)`)
+	if want := `<div class="markdown-doc"><h2>#1 *not*</h2><table><thead><tr><th>&lt;b&gt;</th><th>x &lt; y &amp;&amp; z</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr></tbody></table><ul><li>[a]</li></ul><p>_u_ a\b</p></div>`; md != want {
+		t.Errorf("escaped Markdown rendered as\n%s\nwant\n%s", md, want)
+	}
 	// An escaped pipe stays in its cell; a table with spans (written as its
 	// HTML) keeps its spans and text, nothing else.
 	md = jsEval[string](t, ctx, "rendering Markdown's harder tables", `import('/ui/viewer.js').then((m) => m.markdown('| a \\| b | c |\n| --- | --- |\n| 1 | 2 |\n\n<table><tr><td colspan="2" onclick="x()">A<img src="y" onerror="z()"><b>B</b></td></tr><script>w()</script></table>', '/').outerHTML)`)

@@ -238,7 +238,10 @@ function safeTable(src) {
 export function markdown(md, base) {
   const out = el('div', { class: 'markdown-doc' });
   const blocks = md.replace(/\r/g, '').split(/\n{2,}/);
-  const cells = (line) => line.trim().replace(/^\|/, '').replace(/(?<!\\)\|$/, '').split(/(?<!\\)\|/).map((c) => c.trim().replace(/\\\|/g, '|'));
+  // Backslash escapes (CommonMark §2.4: any ASCII punctuation), as the
+  // renderer writes them before text that would read as markup.
+  const unesc = (t) => t.replace(/\\([!-\/:-@[-`{-~])/g, '$1');
+  const cells = (line) => line.trim().replace(/^\|/, '').replace(/(?<!\\)\|$/, '').split(/(?<!\\)\|/).map((c) => unesc(c.trim()));
   for (const raw of blocks) {
     const b = raw.trim();
     if (!b) continue;
@@ -250,11 +253,11 @@ export function markdown(md, base) {
       table.append(el('tbody', {}, ...lines.slice(2).map((l) => el('tr', {}, ...cells(l).map((c) => el('td', { text: c }))))));
       out.append(table);
     } else if (/^<table[\s>]/.test(b)) out.append(safeTable(b));
-    else if (/^# /.test(b)) out.append(el('h1', { text: b.slice(2) }));
-    else if (/^## /.test(b)) out.append(el('h2', { text: b.slice(3) }));
-    else if (lines.every((l) => l.startsWith('- '))) out.append(el('ul', {}, ...lines.map((l) => el('li', { text: l.slice(2) }))));
+    else if (/^# /.test(b)) out.append(el('h1', { text: unesc(b.slice(2)) }));
+    else if (/^## /.test(b)) out.append(el('h2', { text: unesc(b.slice(3)) }));
+    else if (lines.every((l) => l.startsWith('- '))) out.append(el('ul', {}, ...lines.map((l) => el('li', { text: unesc(l.slice(2)) }))));
     else if (/^!\[[^\]]*\]\(([\w.-]+)\)$/.test(b)) out.append(el('figure', {}, el('img', { src: base + b.match(/\(([\w.-]+)\)$/)[1], alt: '' })));
-    else out.append(el('p', { text: b }));
+    else out.append(el('p', { text: unesc(b) }));
   }
   return out;
 }
