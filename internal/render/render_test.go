@@ -204,14 +204,14 @@ func TestMarkdownEscapesRecognisedText(t *testing.T) {
 	}}
 	d := Document{Pages: []*result.Page{{Number: 1, Width: 100, Height: 100, Blocks: []result.Block{
 		{Type: result.BlockHeading, Paragraphs: line("#1", "*not", "italic*")},
-		{Type: result.BlockText, Paragraphs: line("_under_", "score,", "snake_case", "[link](x)", "`code`", "a\\b", "&amp;")},
+		{Type: result.BlockText, Paragraphs: line("_under_", "score,", "snake_case", "[link](x)", "`code`", "a\\b", "&amp;", "x&&y", "&#42;")},
 		{Type: result.BlockText, Paragraphs: line("1.", "not", "a", "list")},
 		{Type: result.BlockText, Paragraphs: line("-", "not", "an", "item.", "Fine.")},
 		{Type: result.BlockListItem, Paragraphs: line("•", "# not a heading")},
 		{Type: result.BlockTable, Table: tb},
 	}}}}
 	want := "## \\#1 \\*not italic\\*\n\n" +
-		"\\_under\\_ score, snake_case \\[link\\](x) \\`code\\` a\\\\b \\&amp;\n\n" +
+		"\\_under\\_ score, snake_case \\[link\\](x) \\`code\\` a\\\\b \\&amp; x&&y \\&#42;\n\n" +
 		"1\\. not a list\n\n" +
 		"\\- not an item. Fine.\n\n" +
 		"- \\# not a heading\n\n" +

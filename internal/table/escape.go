@@ -1,10 +1,15 @@
 package table
 
 import (
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 )
+
+// entityRe matches a CommonMark entity or numeric character reference
+// (CommonMark 0.31 §6.5) at the start of a string.
+var entityRe = regexp.MustCompile(`^&([A-Za-z][A-Za-z0-9]{0,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});`)
 
 // EscapeMarkdown returns text (one line: recognised text, a paragraph's or
 // a cell's) with a backslash before each character that CommonMark would
@@ -16,8 +21,8 @@ import (
 //     autolinks and raw HTML, GFM strikethrough) and | (GFM table cells);
 //   - _ unless it sits between two letters or digits (§6.2: intraword _
 //     opens no emphasis, so snake_case stays as it is);
-//   - & when an entity or numeric reference could follow (&name; &#…;),
-//     not in "&&" or "A & B";
+//   - & when it opens an entity or numeric character reference (§6.5:
+//     &name; &#123; &#x1F;), not in "&&", "A & B" or "x&y";
 //   - at the line's start: # (ATX heading), - + = (list item, thematic
 //     break, setext underline) and the . or ) after 1–9 digits (ordered
 //     list item);
@@ -51,8 +56,7 @@ func EscapeMarkdown(text string) string {
 			next, _ := utf8.DecodeRuneInString(text[i+1:])
 			esc = !(isWordRune(prev) && isWordRune(next))
 		case '&':
-			next, _ := utf8.DecodeRuneInString(text[i+1:])
-			esc = next == '#' || isWordRune(next)
+			esc = entityRe.MatchString(text[i:])
 		case '#':
 			esc = i == lead || i == len(last)-1
 		case '-', '+', '=':
