@@ -36,7 +36,15 @@ import (
 // character, a word is fitted exactly to its box by horizontal scaling
 // (Tz = 100 × box width / (characters × ½ × font size)); the font size is
 // the line's height and the baseline the line's bottom, so that a viewer's
-// selection and pdftotext's -bbox cover the printed line. The words are
+// selection and pdftotext's -bbox cover the printed line. A tilted line
+// (one with a Polygon: PP-OCR reads tilted pages as they are, Skew not
+// applied) is written along its own baseline instead, as Tesseract's PDF
+// renderer and OCRmyPDF write rotated baselines: each word's text matrix
+// (Tm) turned to the line's direction, from the polygon's bottom left along
+// its bottom edge, the font size the line's height across that direction,
+// Tz fitting the word to its length along it (writeTilted). Drawn level at
+// the bottom of the line's upright box, the words of a page tilted 8° ran
+// into each other and the lines above (pdftotext: "Thewhilequoperating"). The words are
 // written in the engine's frame and placed by matrices (layerMatrices).
 // Between two words of a line a space is drawn as its own glyph, fitted
 // to the gap, so extracted text has its spaces while each word's glyphs
@@ -124,6 +132,9 @@ func writeLine(b *bytes.Buffer, l result.Line, sx, sy, h float64) {
 	if len(words) == 0 && l.Text != "" {
 		words = []result.Word{{Text: l.Text, Box: l.Box}}
 	}
+	if len(l.Polygon) == 4 && len(words) > 0 && writeTilted(b, l.Polygon, words, sx, sy, h) {
+		return
+	}
 	size := float64(l.Box.Height()) * sy
 	if size <= 0 || len(words) == 0 {
 		return
@@ -164,6 +175,117 @@ func writeLine(b *bytes.Buffer, l result.Line, sx, sy, h float64) {
 			show(" ", x1, next)
 		}
 	}
+}
+
+// writeTilted writes the words of a line whose polygon (4 points in the
+// engine's pixels, y down, clockwise from the top left of the text) is
+// poly along its baseline, the polygon's bottom edge (see the text layer
+// above). Each word is placed by the centre of its box (upright, in the
+// same pixels) projected on the baseline, its length along the line the
+// one a rectangle of the line's height turned to the line's angle has for
+// that box: W = L·|cos θ| + H·|sin θ| across x (or the same over y where
+// the line is steeper than 45°). It reports false, writing nothing, for a
+// degenerate polygon.
+func writeTilted(b *bytes.Buffer, poly []result.Point, words []result.Word, sx, sy, h float64) bool {
+	type v2 struct{ x, y float64 }
+	at := func(p result.Point) v2 { return v2{float64(p.X) * sx, h - float64(p.Y)*sy} } // y up
+	tl, tr, br, bl := at(poly[0]), at(poly[1]), at(poly[2]), at(poly[3])
+	dx, dy := br.x-bl.x, br.y-bl.y
+	if d := math.Hypot(tr.x-tl.x, tr.y-tl.y); d > math.Hypot(dx, dy) { // the longer edge, for the direction
+		dx, dy = tr.x-tl.x, tr.y-tl.y
+	}
+	n := math.Hypot(dx, dy)
+	if n <= 0 {
+		return false
+	}
+	ux, uy := dx/n, dy/n // along the line
+	nx, ny := -uy, ux    // up from the baseline
+	size := ((tl.x+tr.x-bl.x-br.x)*nx + (tl.y+tr.y-bl.y-br.y)*ny) / 2
+	if size <= 0 {
+		return false
+	}
+	cos, sin := math.Abs(ux), math.Abs(uy)
+	b.WriteString("/F1 ")
+	num(b, size)
+	b.WriteString(" Tf\n")
+	show := func(text string, t0, t1 float64) {
+		units := utf16.Encode([]rune(text))
+		tz := 100.0
+		if t1 > t0 {
+			tz = 100 * (t1 - t0) / (float64(len(units)) * size / 2)
+		}
+		num(b, tz)
+		b.WriteString(" Tz ")
+		for _, v := range []float64{ux, uy, nx, ny, bl.x + ux*t0, bl.y + uy*t0} {
+			num4(b, v)
+			b.WriteByte(' ')
+		}
+		b.WriteString("Tm <")
+		for _, u := range units {
+			fmt.Fprintf(b, "%04X", u)
+		}
+		b.WriteString("> Tj\n")
+	}
+	// span is the word's extent along the baseline, from bl.
+	span := func(wd result.Word) (float64, float64) {
+		cx, cy := float64(wd.Box.X0+wd.Box.X1)/2*sx, h-float64(wd.Box.Y0+wd.Box.Y1)/2*sy
+		t := (cx-bl.x)*ux + (cy-bl.y)*uy
+		var l float64
+		if cos >= sin {
+			l = (float64(wd.Box.Width())*sx - size*sin) / cos
+		} else {
+			l = (float64(wd.Box.Height())*sy - size*cos) / sin
+		}
+		l = max(l, 0.01)
+		return t - l/2, t + l/2
+	}
+	// The words' spans, with a gap of at least minSpace of the size
+	// between neighbours (each trimmed by half of what is missing):
+	// readers that extract text (pdftotext) drop the space glyphs and
+	// break words at gaps, and the upright boxes of a tilted line's words,
+	// whole pixels, overlap a little across a narrow space ("ofthem").
+	var ws []string
+	var ts [][2]float64
+	for _, wd := range words {
+		if text := strings.TrimSpace(wd.Text); text != "" {
+			t0, t1 := span(wd)
+			ws, ts = append(ws, text), append(ts, [2]float64{t0, t1})
+		}
+	}
+	for i := 1; i < len(ts); i++ {
+		if g := minSpace * size; ts[i][0]-ts[i-1][1] < g {
+			m := (ts[i-1][1] + ts[i][0]) / 2
+			ts[i-1][1] = max(m-g/2, ts[i-1][0]+0.01)
+			ts[i][0] = min(m+g/2, ts[i][1]-0.01)
+		}
+	}
+	for i, text := range ws {
+		show(text, ts[i][0], ts[i][1])
+		if i+1 < len(ws) {
+			show(" ", ts[i][1], math.Max(ts[i+1][0], ts[i][1]+0.01))
+		}
+	}
+	return true
+}
+
+// minSpace is the narrowest gap between two words of a tilted line, as a
+// fraction of the font size (writeTilted); pdftotext breaks words at
+// gaps over a tenth of it (poppler's minWordBreakSpace).
+const minSpace = 0.2
+
+// num4 writes v with at most four decimals (a text matrix's direction
+// cosines), no trailing zeros.
+func num4(b *bytes.Buffer, v float64) {
+	var a [32]byte
+	t := strconv.AppendFloat(a[:0], v, 'f', 4, 64)
+	if bytes.IndexByte(t, '.') >= 0 {
+		t = bytes.TrimRight(t, "0")
+		t = bytes.TrimSuffix(t, []byte("."))
+	}
+	if len(t) == 0 || string(t) == "-" || string(t) == "-0" {
+		t = []byte("0")
+	}
+	b.Write(t)
 }
 
 // num writes v with at most two decimals and no trailing zeros (the
