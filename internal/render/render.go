@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/lector-ocr/lector/internal/errcode"
@@ -223,10 +224,56 @@ func Assets(doc Document) map[string][]byte {
 	return out
 }
 
-func bbox(b result.Box) string { return fmt.Sprintf("bbox %d %d %d %d", b.X0, b.Y0, b.X1, b.Y1) }
+// inputFrame maps boxes of a result page (the frame the engine read it in)
+// back to the input image's pixels, w×h.
+type inputFrame struct {
+	m    [][6]float64 // layerMatrices with points = the input's pixels
+	w, h int          // the input's size
+	he   float64      // the result page's height (its y axis is flipped for m)
+	rot  int          // Page.Rotation in [0, 360)
+}
+
+func newInputFrame(p *result.Page) inputFrame {
+	rot := ((p.Rotation % 360) + 360) % 360
+	w, h := p.Width, p.Height
+	if rot%180 == 90 {
+		w, h = h, w
+	}
+	return inputFrame{m: layerMatrices(p, float64(w), float64(h)), w: w, h: h, he: float64(p.Height), rot: rot}
+}
+
+// bbox writes box b, in the input's frame, as an hOCR bbox property.
+func (f inputFrame) bbox(b result.Box) string {
+	if len(f.m) == 1 { // neither turned nor deskewed: the frames agree
+		return fmt.Sprintf("bbox %d %d %d %d", b.X0, b.Y0, b.X1, b.Y1)
+	}
+	x0, y0, x1, y1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, c := range [4][2]int{{b.X0, b.Y0}, {b.X1, b.Y0}, {b.X0, b.Y1}, {b.X1, b.Y1}} {
+		x, y := float64(c[0]), f.he-float64(c[1]) // PDF's y-up space
+		for i := len(f.m) - 1; i >= 0; i-- {      // cm concatenation: the last matrix applies first
+			m := f.m[i]
+			x, y = m[0]*x+m[2]*y+m[4], m[1]*x+m[3]*y+m[5]
+		}
+		y = float64(f.h) - y
+		x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+	}
+	cl := func(v float64, hi int) int { return max(0, min(hi, int(math.Round(v)))) }
+	return fmt.Sprintf("bbox %d %d %d %d", cl(x0, f.w), cl(y0, f.h), cl(x1, f.w), cl(y1, f.h))
+}
 
 // HOCR writes one hOCR document with a div per page; a recognised table's
 // cells are written as words with the cell's box (hocrTable).
+//
+// Boxes are in the frame of the input image, as Tesseract's own hOCR
+// renderer writes them and as hOCR tools (hocr-tools, OCRmyPDF's hocrtransform,
+// viewers that overlay an ocr_page on its image) expect: the page's bbox is the
+// input's size, and each box is the axis-aligned hull of the result's box
+// taken back through the engine's quarter turn (Page.Rotation) and deskew
+// (Page.Skew unless SkewNotApplied) — the same mapping the searchable PDF's
+// text layer uses (layerMatrices). On a turned page each ocr_line carries
+// `textangle` (hOCR 1.2: degrees counter-clockwise of the text against the
+// page; Tesseract writes it the same way), so a line read upright from a page
+// turned 90° clockwise says `textangle 90`.
 func HOCR(w io.Writer, doc Document) error {
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>
@@ -242,11 +289,17 @@ func HOCR(w io.Writer, doc Document) error {
 `)
 	for pi, p := range doc.Pages {
 		n := pi + 1
-		fmt.Fprintf(&b, "  <div class=\"ocr_page\" id=\"page_%d\" title=\"%s; ppageno %d\">\n", n, bbox(result.Box{X1: p.Width, Y1: p.Height}), pi)
+		fr := newInputFrame(p)
+		bbox := fr.bbox
+		fmt.Fprintf(&b, "  <div class=\"ocr_page\" id=\"page_%d\" title=\"bbox 0 0 %d %d; ppageno %d\">\n", n, fr.w, fr.h, pi)
+		angle := ""
+		if fr.rot != 0 {
+			angle = fmt.Sprintf("; textangle %d", fr.rot)
+		}
 		ids := [4]int{}
 		for _, blk := range p.Blocks {
 			if blk.Table != nil {
-				hocrTable(&b, n, &ids, blk)
+				hocrTable(&b, n, &ids, blk, bbox)
 				continue
 			}
 			if len(blk.Paragraphs) == 0 {
@@ -259,7 +312,7 @@ func HOCR(w io.Writer, doc Document) error {
 				fmt.Fprintf(&b, "    <p class=\"ocr_par\" id=\"par_%d_%d\" title=\"%s\">\n", n, ids[1], bbox(para.Box))
 				for _, l := range para.Lines {
 					ids[2]++
-					fmt.Fprintf(&b, "     <span class=\"ocr_line\" id=\"line_%d_%d\" title=\"%s\">", n, ids[2], bbox(l.Box))
+					fmt.Fprintf(&b, "     <span class=\"ocr_line\" id=\"line_%d_%d\" title=\"%s%s\">", n, ids[2], bbox(l.Box), angle)
 					for _, wd := range l.Words {
 						ids[3]++
 						fmt.Fprintf(&b, "<span class=\"ocrx_word\" id=\"word_%d_%d\" title=\"%s; x_wconf %.0f\">%s</span> ", n, ids[3], bbox(wd.Box), wd.Confidence, html.EscapeString(wd.Text))
@@ -281,7 +334,7 @@ func HOCR(w io.Writer, doc Document) error {
 // each non-empty cell an ocr_par holding one ocr_line and one ocrx_word with
 // the cell's box and text (cells carry no word boxes; the block's
 // confidence stands for the word's).
-func hocrTable(b *bytes.Buffer, n int, ids *[4]int, blk result.Block) {
+func hocrTable(b *bytes.Buffer, n int, ids *[4]int, blk result.Block, bbox func(result.Box) string) {
 	ids[0]++
 	fmt.Fprintf(b, "   <div class=\"ocr_carea\" id=\"block_%d_%d\" title=\"%s\">\n", n, ids[0], bbox(blk.Box))
 	for _, c := range blk.Table.Cells {

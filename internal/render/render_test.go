@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -218,5 +219,68 @@ func TestMarkdownEscapesRecognisedText(t *testing.T) {
 		"| Expr | Meaning |\n| --- | --- |\n| x \\< y && y \\> z | \\<b\\>bold\\</b\\> |\n\n"
 	if got := Markdown(d); got != want {
 		t.Fatalf("Markdown =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestHOCRBoxesAreInTheInputsFrame: a page the engine turned upright (an
+// input 300 wide and 100 high, read turned 90° clockwise, so the result is
+// 100×300) is written with the input's size and its boxes taken back onto
+// the input, lines marked with textangle; an upright page is unchanged.
+func TestHOCRBoxesAreInTheInputsFrame(t *testing.T) {
+	t.Parallel()
+	// Upright frame: a word at x 10..50, y 20..40 of the 100×300 page.
+	// Turned back (u = y, v = W − x): u 20..40, v 50..90 of the 300×100 input.
+	w := result.Word{Text: "up", Box: result.Box{X0: 10, Y0: 20, X1: 50, Y1: 40}, Confidence: 90}
+	page := func(rot int) *result.Page {
+		return &result.Page{Number: 1, Width: 100, Height: 300, Rotation: rot, Blocks: []result.Block{{Type: result.BlockText, Box: w.Box,
+			Paragraphs: []result.Paragraph{{Box: w.Box, Lines: []result.Line{{Box: w.Box, Words: []result.Word{w}}}}}}}}
+	}
+	cases := []struct {
+		rot        int
+		page, word string
+		angle      bool
+	}{
+		{0, "bbox 0 0 100 300", "bbox 10 20 50 40", false},
+		{90, "bbox 0 0 300 100", "bbox 20 50 40 90", true},
+		{180, "bbox 0 0 100 300", "bbox 50 260 90 280", true},
+		{270, "bbox 0 0 300 100", "bbox 260 10 280 50", true},
+	}
+	for _, c := range cases {
+		var buf bytes.Buffer
+		if err := HOCR(&buf, Document{Pages: []*result.Page{page(c.rot)}}); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		if !strings.Contains(out, `title="`+c.page+`; ppageno 0"`) || !strings.Contains(out, `title="`+c.word+`; x_wconf 90"`) {
+			t.Errorf("rotation %d: want page %q and word %q in\n%s", c.rot, c.page, c.word, out)
+		}
+		if got := strings.Contains(out, fmt.Sprintf("; textangle %d", c.rot)); got != c.angle {
+			t.Errorf("rotation %d: textangle present %v, want %v", c.rot, got, c.angle)
+		}
+	}
+}
+
+// TestHOCRUndoesTheDeskew: a deskewed page's boxes are turned back about the
+// page's centre as the searchable PDF's words are; a page whose skew was not
+// applied (ppocr) keeps its boxes.
+func TestHOCRUndoesTheDeskew(t *testing.T) {
+	t.Parallel()
+	w := result.Word{Text: "edge", Box: result.Box{X0: 0, Y0: 0, X1: 100, Y1: 10}, Confidence: 90}
+	p := &result.Page{Number: 1, Width: 200, Height: 200, Skew: 2, Blocks: []result.Block{{Type: result.BlockText,
+		Paragraphs: []result.Paragraph{{Lines: []result.Line{{Words: []result.Word{w}}}}}}}}
+	var buf bytes.Buffer
+	if err := HOCR(&buf, Document{Pages: []*result.Page{p}}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), `"bbox 0 0 100 10; x_wconf`) {
+		t.Errorf("deskewed page's word kept its deskewed box:\n%s", buf.String())
+	}
+	p.SkewNotApplied = true
+	buf.Reset()
+	if err := HOCR(&buf, Document{Pages: []*result.Page{p}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"bbox 0 0 100 10; x_wconf`) {
+		t.Errorf("skew_not_applied page's word moved:\n%s", buf.String())
 	}
 }

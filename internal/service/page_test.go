@@ -2,6 +2,7 @@ package service
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -89,5 +90,72 @@ func TestPageImage(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Join(work, "uploads")); len(entries) != 0 {
 		t.Errorf("%d files left in uploads", len(entries))
+	}
+}
+
+// A page the engine turned upright (the JSON page's rotation) is served in
+// the frame of the result's boxes: the input turned the same way, so a
+// pixel at (u, v) of a 40×30 input read turned 90° clockwise is at
+// (29 − v, u) of the 30×40 image; 180° puts it at (39 − u, 29 − v). Without
+// a stored JSON (a synchronous task) the input is served as it is.
+func TestPageImageIsInTheResultsFrame(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(work, "uploads"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.OpenSQLite(t.Context(), filepath.Join(work, "lector.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s, err := New(Config{Store: db, WorkDir: work})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := image.NewGray(image.Rect(0, 0, 40, 30))
+	img.SetGray(3, 4, color.Gray{Y: 200})
+	var pngData, tiffData bytes.Buffer
+	if err := png.Encode(&pngData, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := tiff.Encode(&tiffData, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	put := func(id string, input []byte, rotation int, w, h int) {
+		tk := &store.Task{ID: id, Subject: "alice", Status: lector.Running, Pipeline: "ocr", Model: "m", Formats: []string{"json"},
+			Priority: "normal", DeviceRequest: "auto", PagesTotal: 1, CreatedAt: time.Now()}
+		if err := db.Insert(t.Context(), tk, bytes.NewReader(input)); err != nil {
+			t.Fatal(err)
+		}
+		js := fmt.Sprintf(`{"schema":"lector.ocr/v1","pages":[{"number":1,"width":%d,"height":%d,"rotation":%d}]}`, w, h, rotation)
+		if _, err := db.Finish(t.Context(), id, 0, store.Outcome{Status: lector.Succeeded, PagesDone: 1, PagesTotal: 1, FinishedAt: time.Now()},
+			map[string][]byte{"json": []byte(js)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("p90", pngData.Bytes(), 90, 30, 40)
+	put("t90", tiffData.Bytes(), 90, 30, 40)
+	put("p180", pngData.Bytes(), 180, 40, 30)
+	put("p0", pngData.Bytes(), 0, 40, 30)
+	for _, c := range []struct {
+		id         string
+		w, h, x, y int
+	}{{"p90", 30, 40, 25, 3}, {"t90", 30, 40, 25, 3}, {"p180", 40, 30, 36, 25}, {"p0", 40, 30, 3, 4}} {
+		data, media, err := s.PageImage(t.Context(), "alice", c.id, 1)
+		if err != nil || media != "png" {
+			t.Fatalf("%s: %s %v", c.id, media, err)
+		}
+		got, err := png.Decode(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s: %v", c.id, err)
+		}
+		if b := got.Bounds(); b.Dx() != c.w || b.Dy() != c.h {
+			t.Errorf("%s: image is %v, want %d×%d (the JSON page's size)", c.id, b, c.w, c.h)
+			continue
+		}
+		if r, _, _, _ := got.At(c.x, c.y).RGBA(); r>>8 != 200 {
+			t.Errorf("%s: pixel (%d,%d) is %d, want the input's (3,4), 200", c.id, c.x, c.y, r>>8)
+		}
 	}
 }

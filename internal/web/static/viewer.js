@@ -102,21 +102,18 @@ export function words(page) {
   return out;
 }
 
-// pageView draws one page: the page image in the result's frame (rotated
-// as the engine turned it upright), a box per word, and the text beside.
+// pageView draws one page: the page image (the server sends it in the
+// result's frame, already turned as the engine turned it upright), a box
+// per word, and the text beside.
 function pageView(t, page) {
   const W = page.width, H = page.height;
   const fig = el('figure', { class: 'page', 'data-page': String(page.number) });
   const box = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `Page ${page.number} with ${page.blocks ? 'its words outlined' : 'no words'}` });
-  const rot = ((page.rotation || 0) % 360 + 360) % 360;
-  const iw = rot === 90 || rot === 270 ? H : W, ih = rot === 90 || rot === 270 ? W : H;
-  const transforms = { 0: '', 90: `translate(${W},0) rotate(90)`, 180: `translate(${W},${H}) rotate(180)`, 270: `translate(0,${H}) rotate(270)` };
   // The image is fetched when the page nears the screen (a PDF page is
   // rendered by the server for it).
-  const img = svg('image', { x: 0, y: 0, width: iw, height: ih, preserveAspectRatio: 'none' });
+  const img = svg('image', { x: 0, y: 0, width: W, height: H, preserveAspectRatio: 'none' });
   img.dataset.href = `/v1/tasks/${encodeURIComponent(t.id)}/pages/${page.number}`;
   nearScreen.observe(fig);
-  if (transforms[rot]) img.setAttribute('transform', transforms[rot]);
   img.addEventListener('load', () => { fig.dataset.loaded = 'true'; });
   img.addEventListener('error', () => { fig.dataset.loaded = 'error'; });
   box.append(img);
