@@ -113,6 +113,16 @@ type Result struct {
 // Runtime runs tasks. It is safe for concurrent use.
 type Runtime struct {
 	o Config
+
+	mu sync.Mutex // guards measuring
+	// measuring counts, per runner pid, the tasks whose memory is being
+	// measured on it. A runner's high-water mark (VmHWM) is reset only when
+	// the first of them starts: a task that starts while another runs on
+	// the same runner must not erase the other's peak (which made that
+	// task's peak read below its starting RSS: peak_bytes 0). Tasks that
+	// overlap on a runner thus each count the runner's peak since the
+	// first of them began — more than their own share, never less.
+	measuring map[int]int
 }
 
 // Models is what the runtime needs of the model manager (model.Manager).
@@ -410,6 +420,7 @@ func (rt *Runtime) recognise(ctx context.Context, doc Document, o Options, ws st
 	}
 	defer a.release()
 	m := rt.startMeasure(a.dev, a.lease.Pid())
+	defer m.release()
 	laneWait, err := rt.runPages(ctx, doc, o, a.dev, a.concurrent, a.lease, ws, pages, text, done)
 	m.stop()
 	if err != nil {
@@ -555,6 +566,7 @@ func (rt *Runtime) admit(ctx context.Context, doc Document, o Options) (*admitte
 func (rt *Runtime) account(o Options, a *admitted, m *measure, laneWait time.Duration, start time.Time) Resources {
 	gpuPeak, gpuStart, samples := m.stop()
 	endMem, _ := rt.o.Probe.Read(m.pid)
+	m.release()
 	working := sub(endMem.Peak, m.host.RSS)
 	actual := working
 	if !a.resident {
@@ -695,8 +707,9 @@ func (rt *Runtime) runPages(ctx context.Context, doc Document, o Options, dev st
 // at the start (the peak is reset then, and read at the end), and on a GPU
 // the runner's GPU memory sampled from NVML until stop.
 type measure struct {
-	pid  int
-	host memory.ProcessMemory
+	pid     int
+	host    memory.ProcessMemory
+	release func() // ends this task's count in Runtime.measuring, once the runner's peak is read
 
 	stopOnce sync.Once
 	quit     chan struct{}
@@ -709,8 +722,23 @@ type measure struct {
 
 func (rt *Runtime) startMeasure(dev string, pid int) *measure {
 	m := &measure{pid: pid, quit: make(chan struct{}), done: make(chan struct{})}
+	rt.mu.Lock()
 	m.host, _ = rt.o.Probe.Read(pid)
-	_ = rt.o.Probe.ResetPeak(pid)
+	if rt.measuring[pid] == 0 {
+		_ = rt.o.Probe.ResetPeak(pid)
+	}
+	if rt.measuring == nil {
+		rt.measuring = map[int]int{}
+	}
+	rt.measuring[pid]++
+	rt.mu.Unlock()
+	m.release = sync.OnceFunc(func() {
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		if rt.measuring[pid]--; rt.measuring[pid] <= 0 {
+			delete(rt.measuring, pid)
+		}
+	})
 	idx, isGPU := device.GPUIndex(dev)
 	if !isGPU || rt.o.GPUs == nil {
 		close(m.done)
