@@ -282,3 +282,184 @@ func sortBoxes(boxes []quad) {
 		}
 	}
 }
+
+// Tiled detection (Lector's, not PaddleOCR's pipeline; what PaddleOCR's
+// users do for screenshots, posters and strips, where det_limit_side_len
+// 960 shrinks 16-pixel text on a 3,840-pixel screen to 4 pixels and a
+// 30,000×40 strip to a sliver): the page at scale detTileScale, read in
+// detTileSide tiles overlapping by detTileOverlap, the boxes a seam cut
+// joined again (mergeSeams). Measured on the trial inputs of issue #14
+// and every evaluation set (docs/BENCHMARKS.md, "PP-OCR: large and wide
+// images").
+const (
+	// detTileBelow: a page the single pass shrinks to less than this
+	// (the longer side over 2×960) is a candidate for tiles.
+	detTileBelow = 0.5
+	// detDistortion: a single pass that scales the sides differently by
+	// more than this (a strip whose shorter side was kept at detMinSide
+	// while the longer one hit detMaxSide) squashes its letters: tiles.
+	detDistortion = 1.15
+	// detSmallLine: when the single pass's boxes are this tall or less
+	// in the detector's input (their median), or it found none, the
+	// candidate is detected again in tiles. DB finds 16-pixel text at a
+	// quarter of its size poorly or not at all (screen3840 of the trial).
+	detSmallLine   = 12
+	detTileSide    = 960     // a tile's longer side in the detector's input, a multiple of 32
+	detTileOverlap = 128     // tiles overlap by this in the detector's input: a line up to this tall lies whole in one of them
+	detTileBudget  = 4 << 20 // detector input pixels over all tiles: the scale is lowered to stay within it
+)
+
+// detPlan is how a page is detected: tileFirst, in tiles at once (the
+// single pass would distort it); tileScale > 0, in tiles at that scale
+// when the single pass finds only small text or none (smallText); 0, the
+// single pass only.
+type detPlan struct {
+	tileFirst bool
+	tileScale float64
+}
+
+// planDet plans the detection of a w×h image (see the constants above).
+func planDet(w, h int) detPlan {
+	if max(w, h) <= detLimitSide {
+		return detPlan{}
+	}
+	rw, rh := detSize(w, h, detLimitSide)
+	sx, sy := float64(rw)/float64(w), float64(rh)/float64(h)
+	distorted := max(sx, sy)/min(sx, sy) > detDistortion
+	if min(sx, sy) >= detTileBelow && !distorted {
+		return detPlan{}
+	}
+	s := tileScale(w, h)
+	if !distorted && s < 1.25*min(sx, sy) {
+		return detPlan{} // tiles would hardly enlarge the text
+	}
+	return detPlan{tileFirst: distorted, tileScale: s}
+}
+
+// tileScale is the scale a w×h image is detected at in tiles: as it is
+// (1), its shorter side enlarged to detMinSide where it is shorter, and
+// lowered so that the whole stays within detTileBudget pixels.
+func tileScale(w, h int) float64 {
+	s := 1.0
+	if short := float64(min(w, h)); short < detMinSide {
+		s = detMinSide / short
+	}
+	if px := float64(w) * float64(h) * s * s; px > detTileBudget {
+		s *= math.Sqrt(detTileBudget / px)
+	}
+	return s
+}
+
+// smallText reports whether the single pass's boxes (in the image's
+// frame, scale its detector input's size over the image's) are, by their
+// median height, detSmallLine pixels or less in the detector's input, or
+// whether it found none.
+func smallText(boxes []quad, scale float64) bool {
+	if len(boxes) == 0 {
+		return true
+	}
+	hs := make([]float64, len(boxes))
+	for i, b := range boxes {
+		hs[i] = min(b.height(), b.width())
+	}
+	sort.Float64s(hs)
+	return hs[len(hs)/2]*scale <= detSmallLine
+}
+
+// detTile is one tile: the image's columns [x0, x1) and rows [y0, y1),
+// resized to w×h (multiples of 32) for the detector.
+type detTile struct {
+	x0, y0, x1, y1 int
+	w, h           int
+}
+
+// detTiles cuts a w×h image detected at scale s into tiles of at most
+// detTileSide (in the detector's input) a side, overlapping by at least
+// detTileOverlap, spread evenly from edge to edge.
+func detTiles(w, h int, s float64) []detTile {
+	xs, ys := tileSpans(w, s), tileSpans(h, s)
+	tiles := make([]detTile, 0, len(xs)*len(ys))
+	for _, y := range ys {
+		for _, x := range xs {
+			tiles = append(tiles, detTile{
+				x0: x[0], x1: x[1], y0: y[0], y1: y[1],
+				w: max(int(math.Round(float64(x[1]-x[0])*s/32))*32, 32),
+				h: max(int(math.Round(float64(y[1]-y[0])*s/32))*32, 32),
+			})
+		}
+	}
+	return tiles
+}
+
+// tileSpans are the [start, end) spans, in the image's pixels, that cover
+// n pixels seen at scale s with windows detTileSide wide overlapping by
+// detTileOverlap or more (in the scaled frame).
+func tileSpans(n int, s float64) [][2]int {
+	scaled := float64(n) * s
+	if scaled <= detTileSide {
+		return [][2]int{{0, n}}
+	}
+	k := int(math.Ceil((scaled-detTileSide)/(detTileSide-detTileOverlap))) + 1
+	step := (scaled - detTileSide) / float64(k-1)
+	spans := make([][2]int, k)
+	for i := range spans {
+		a := int(math.Floor(float64(i) * step / s))
+		b := min(n, int(math.Ceil((float64(i)*step+detTileSide)/s)))
+		spans[i] = [2]int{a, b}
+	}
+	spans[k-1][1] = n
+	return spans
+}
+
+// crop copies the image's columns [x0, x1) and rows [y0, y1).
+func (im *bgr) crop(x0, y0, x1, y1 int) *bgr {
+	out := newBGR(x1-x0, y1-y0)
+	for y := y0; y < y1; y++ {
+		copy(out.Pix[3*(y-y0)*out.W:3*(y-y0+1)*out.W], im.Pix[3*(y*im.W+x0):3*(y*im.W+x1)])
+	}
+	return out
+}
+
+// mergeSeams joins the boxes of one line that tiles found apart: two
+// boxes that overlap across (their extents in x intersect) and share at
+// least half the smaller one's height in y are one line cut by a seam, or
+// found whole by two overlapping tiles; they become the minimum-area
+// rectangle around both (a union, where NMS would keep one of them and
+// lose the other's part of the line). Taken only on tiled detection, where
+// DB's own boxes of one tile do not overlap so.
+func mergeSeams(boxes []quad) []quad {
+	type item struct {
+		q                      quad
+		x0, x1, y0, y1, height float64
+	}
+	items := make([]item, len(boxes))
+	set := func(i int, q quad) {
+		items[i] = item{q: q, x0: q.minX(), x1: q.maxX(), y0: q.minY(), y1: q.maxY(), height: min(q.width(), q.height())}
+	}
+	for i, q := range boxes {
+		set(i, q)
+	}
+	for merged := true; merged; {
+		merged = false
+		sort.Slice(items, func(a, b int) bool { return items[a].x0 < items[b].x0 })
+		for i := 0; i < len(items); i++ {
+			for j := i + 1; j < len(items) && items[j].x0 < items[i].x1; j++ {
+				a, b := items[i], items[j]
+				ov := min(a.y1, b.y1) - max(a.y0, b.y0)
+				if ov < 0.5*min(a.height, b.height) {
+					continue
+				}
+				q, _ := miniBox(append(append([]pt{}, a.q[:]...), b.q[:]...))
+				set(i, orderClockwise(q))
+				items = append(items[:j], items[j+1:]...)
+				merged = true
+				j = i // the grown box is checked against the rest again
+			}
+		}
+	}
+	out := make([]quad, len(items))
+	for i, it := range items {
+		out[i] = it.q
+	}
+	return out
+}

@@ -203,18 +203,31 @@ func (h *handle) readLine(ctx context.Context, img *bgr) ([]line, error) {
 }
 
 // detect runs the detector and DB post-processing: boxes in img's frame,
-// in PaddleOCR's reading order.
+// in PaddleOCR's reading order. A page the single pass would shrink or
+// squash too far for its text is detected in tiles (detPlan, detectTiled).
 func (h *handle) detect(ctx context.Context, img *bgr) ([]quad, error) {
 	src := padSmall(img)
-	data, w, hh := detInput(src, detLimitSide)
-	out, shape, err := h.m.det.run(ctx, data, 1, 3, int64(hh), int64(w))
-	if err != nil {
-		return nil, err
+	plan := planDet(src.W, src.H)
+	var boxes []quad
+	if !plan.tileFirst {
+		data, w, hh := detInput(src, detLimitSide)
+		prob, err := h.runDet(ctx, data, w, hh)
+		if err != nil {
+			return nil, err
+		}
+		boxes = dbBoxes(prob, w, hh, src.W, src.H)
+		if plan.tileScale > 0 && smallText(boxes, float64(hh)/float64(src.H)) {
+			boxes = nil // the text came out too small to trust: tiles
+		} else {
+			plan.tileScale = 0
+		}
 	}
-	if len(shape) != 4 || int(shape[2]) != hh || int(shape[3]) != w {
-		return nil, errShape("detector", shape)
+	if plan.tileScale > 0 {
+		var err error
+		if boxes, err = h.detectTiled(ctx, src, plan.tileScale); err != nil {
+			return nil, err
+		}
 	}
-	boxes := dbBoxes(out[:w*hh], w, hh, src.W, src.H)
 	if src != img { // padded: drop what lies on the padding
 		kept := boxes[:0]
 		for _, b := range boxes {
@@ -229,6 +242,45 @@ func (h *handle) detect(ctx context.Context, img *bgr) ([]quad, error) {
 	}
 	sortBoxes(boxes)
 	return boxes, nil
+}
+
+// runDet runs the detector on a 1×3×hh×w input and returns its w×hh
+// probability map.
+func (h *handle) runDet(ctx context.Context, data []float32, w, hh int) ([]float32, error) {
+	out, shape, err := h.m.det.run(ctx, data, 1, 3, int64(hh), int64(w))
+	if err != nil {
+		return nil, err
+	}
+	if len(shape) != 4 || int(shape[2]) != hh || int(shape[3]) != w {
+		return nil, errShape("detector", shape)
+	}
+	return out[:w*hh], nil
+}
+
+// detectTiled detects im at scale s in overlapping tiles (detTiles) and
+// merges the boxes a seam cut or two tiles both found (mergeSeams).
+func (h *handle) detectTiled(ctx context.Context, im *bgr, s float64) ([]quad, error) {
+	var boxes []quad
+	for _, t := range detTiles(im.W, im.H, s) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		sub := im.crop(t.x0, t.y0, t.x1, t.y1)
+		data := make([]float32, 3*t.w*t.h)
+		sub.resizeInto(data, t.w, t.h, t.w, detMean, detStd)
+		prob, err := h.runDet(ctx, data, t.w, t.h)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range dbBoxes(prob, t.w, t.h, sub.W, sub.H) {
+			for i := range b {
+				b[i].X += float64(t.x0)
+				b[i].Y += float64(t.y0)
+			}
+			boxes = append(boxes, b)
+		}
+	}
+	return mergeSeams(boxes), nil
 }
 
 // classify runs the direction classifier over the crops in batches:

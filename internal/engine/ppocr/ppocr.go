@@ -205,7 +205,15 @@ func (Engine) WorkMegapixels(_ string, p engine.PageShape) float64 {
 		w, h = max(w, 32), max(h, 32)
 	}
 	dw, dh := detSize(w, h, detLimitSide)
-	return float64(dw)*float64(dh)/1e6 + p.Megapixels()*fullPixelWeight
+	det := float64(dw) * float64(dh)
+	if plan := planDet(w, h); plan.tileScale > 0 {
+		// Tiles are detected one after the other: the largest is the
+		// working set, not their sum.
+		for _, t := range detTiles(w, h, plan.tileScale) {
+			det = max(det, float64(t.w)*float64(t.h))
+		}
+	}
+	return det/1e6 + p.Megapixels()*fullPixelWeight
 }
 
 var (
