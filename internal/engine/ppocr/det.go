@@ -302,11 +302,16 @@ const (
 	// detSmallLine: when the single pass's boxes are this tall or less
 	// in the detector's input (their median), or it found none, the
 	// candidate is detected again in tiles. DB finds 16-pixel text at a
-	// quarter of its size poorly or not at all (screen3840 of the trial).
-	detSmallLine   = 12
+	// quarter of its size not at all (screen3840 of the trial) and at
+	// 0.375 in pieces (screen2560: median 9.9 px, CER 0.143); the
+	// evaluation's pages at 300 dpi have medians of 11.4 (background-
+	// checks' 6-pt table) to 14.8 and keep the single pass, which reads
+	// them best ("Detection size on dense pages" in docs/BENCHMARKS.md:
+	// larger inputs read san-jose and linn.png worse).
+	detSmallLine   = 10.5
 	detTileSide    = 960     // a tile's longer side in the detector's input, a multiple of 32
 	detTileOverlap = 128     // tiles overlap by this in the detector's input: a line up to this tall lies whole in one of them
-	detTileBudget  = 4 << 20 // detector input pixels over all tiles: the scale is lowered to stay within it
+	detTileBudget  = 4 << 20 // detector input pixels of the scaled page (the tiles' overlaps add up to a third): the scale is lowered to stay within it
 )
 
 // detPlan is how a page is detected: tileFirst, in tiles at once (the
@@ -392,19 +397,21 @@ func detTiles(w, h int, s float64) []detTile {
 }
 
 // tileSpans are the [start, end) spans, in the image's pixels, that cover
-// n pixels seen at scale s with windows detTileSide wide overlapping by
-// detTileOverlap or more (in the scaled frame).
+// n pixels seen at scale s with the fewest windows at most detTileSide
+// wide overlapping by detTileOverlap (in the scaled frame), all of one
+// length: 1,000 pixels take two windows of 564, not two of 960.
 func tileSpans(n int, s float64) [][2]int {
 	scaled := float64(n) * s
 	if scaled <= detTileSide {
 		return [][2]int{{0, n}}
 	}
 	k := int(math.Ceil((scaled-detTileSide)/(detTileSide-detTileOverlap))) + 1
-	step := (scaled - detTileSide) / float64(k-1)
+	size := (scaled + float64(k-1)*detTileOverlap) / float64(k)
+	step := size - detTileOverlap
 	spans := make([][2]int, k)
 	for i := range spans {
 		a := int(math.Floor(float64(i) * step / s))
-		b := min(n, int(math.Ceil((float64(i)*step+detTileSide)/s)))
+		b := min(n, int(math.Ceil((float64(i)*step+size)/s)))
 		spans[i] = [2]int{a, b}
 	}
 	spans[k-1][1] = n

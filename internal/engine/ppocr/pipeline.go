@@ -37,7 +37,7 @@ func score(lines []line) float64 {
 // upright and read again. It returns the lines (in the upright frame) and
 // the clockwise turn applied.
 func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, int, error) {
-	lines, st, err := h.read(ctx, img)
+	lines, st, err := h.read(ctx, img, true)
 	if err != nil || !orient {
 		return lines, 0, err
 	}
@@ -51,7 +51,7 @@ func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, i
 		var best []line
 		bestRot, bestScore, bestFlipped := 0, -1.0, true
 		for _, q := range []int{1, 3} {
-			l, qst, err := h.read(ctx, img.rotate(q))
+			l, qst, err := h.read(ctx, img.rotate(q), st.tiled)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -70,7 +70,7 @@ func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, i
 	}
 	// Upside down: the classifier turned most lines.
 	if st.classified >= 2 && st.mostlyFlipped() {
-		l, _, err := h.read(ctx, img.rotate(2))
+		l, _, err := h.read(ctx, img.rotate(2), st.tiled)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -81,8 +81,9 @@ func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, i
 
 // stats are what a reading says of the page's orientation.
 type stats struct {
-	tall, wide          int // boxes at least 1.5 times as tall as wide, and the others
-	classified, flipped int // lines the classifier was sure of, and of those the ones it turned
+	tall, wide          int  // boxes at least 1.5 times as tall as wide, and the others
+	classified, flipped int  // lines the classifier was sure of, and of those the ones it turned
+	tiled               bool // detected in tiles (detectIn)
 }
 
 // mostlyFlipped reports whether the classifier turned more than half the
@@ -101,12 +102,19 @@ func (st stats) mostlyFlipped() bool {
 // scene/crops/rapidocr-en_rec.jpg read as a page, "Tofacilitate the
 // shottype analysisinvideos" against every space kept as a line, and on
 // lines/ (50 one-line images) CER 0.0110 → 0.0105 (docs/BENCHMARKS.md).
-func (h *handle) read(ctx context.Context, img *bgr) ([]line, stats, error) {
+//
+// mayTile lets the detection go to tiles (detectIn); readPage's turned
+// reads of a page tile only where the page's first reading did: the
+// text's size does not change with a turn, but a sideways page's small
+// boxes (letters found one by one) would send a page of normal print to
+// tiles, costing minutes on a dense table.
+func (h *handle) read(ctx context.Context, img *bgr, mayTile bool) ([]line, stats, error) {
 	var st stats
 	b := border(img)
 	orig := img
 	img = img.pad(b)
-	boxes, err := h.detect(ctx, img)
+	boxes, tiled, err := h.detectIn(ctx, img, mayTile)
+	st.tiled = tiled
 	if err != nil || len(boxes) == 0 {
 		return nil, st, err
 	}
@@ -203,17 +211,26 @@ func (h *handle) readLine(ctx context.Context, img *bgr) ([]line, error) {
 }
 
 // detect runs the detector and DB post-processing: boxes in img's frame,
-// in PaddleOCR's reading order. A page the single pass would shrink or
-// squash too far for its text is detected in tiles (detPlan, detectTiled).
+// in PaddleOCR's reading order (detectIn, tiles allowed).
 func (h *handle) detect(ctx context.Context, img *bgr) ([]quad, error) {
+	boxes, _, err := h.detectIn(ctx, img, true)
+	return boxes, err
+}
+
+// detectIn is detect; with mayTile, a page the single pass would shrink or
+// squash too far for its text is detected in tiles (planDet, detectTiled),
+// and tiled says whether it was.
+func (h *handle) detectIn(ctx context.Context, img *bgr, mayTile bool) (boxes []quad, tiled bool, err error) {
 	src := padSmall(img)
 	plan := planDet(src.W, src.H)
-	var boxes []quad
+	if !mayTile {
+		plan = detPlan{}
+	}
 	if !plan.tileFirst {
 		data, w, hh := detInput(src, detLimitSide)
 		prob, err := h.runDet(ctx, data, w, hh)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		boxes = dbBoxes(prob, w, hh, src.W, src.H)
 		if plan.tileScale > 0 && smallText(boxes, float64(hh)/float64(src.H)) {
@@ -223,9 +240,8 @@ func (h *handle) detect(ctx context.Context, img *bgr) ([]quad, error) {
 		}
 	}
 	if plan.tileScale > 0 {
-		var err error
 		if boxes, err = h.detectTiled(ctx, src, plan.tileScale); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if src != img { // padded: drop what lies on the padding
@@ -241,7 +257,7 @@ func (h *handle) detect(ctx context.Context, img *bgr) ([]quad, error) {
 		boxes = kept
 	}
 	sortBoxes(boxes)
-	return boxes, nil
+	return boxes, plan.tileScale > 0, nil
 }
 
 // runDet runs the detector on a 1×3×hh×w input and returns its w×hh
@@ -402,8 +418,80 @@ func (h *handle) secondLooks(ctx context.Context, crops []*bgr, lines []line) er
 
 // recognizeAt reads each crop into lines[i], in batches of similar aspect,
 // each crop at least minWidth wide in the recogniser's input, with the
-// word breaks of widely spaced text put back (wordBreaks).
+// word breaks of widely spaced text put back (wordBreaks). A crop longer
+// than recChunkAspect × its height is read in pieces cut at gaps
+// (chunkCuts) and the readings joined: the recogniser's cost grows faster
+// than its input's width (its global mixing blocks attend across the
+// whole line), and a 30,000×40 strip read whole took most of a minute.
 func (h *handle) recognizeAt(ctx context.Context, crops []*bgr, lines []line, minWidth int) error {
+	var pieces []*bgr
+	var owner, offset []int
+	var spaced []bool // the piece follows a gap as wide as a word space
+	long := false
+	for i, c := range crops {
+		if c.W <= recChunkAspect*c.H*3/2 {
+			pieces, owner, offset, spaced = append(pieces, c), append(owner, i), append(offset, 0), append(spaced, false)
+			continue
+		}
+		long = true
+		start, space := 0, false
+		for _, cut := range append(chunkCuts(columnDarkness(c), recChunkAspect*c.H, c.H), chunkCut{at: c.W}) {
+			pieces, owner, offset = append(pieces, c.crop(start, 0, cut.at, c.H)), append(owner, i), append(offset, start)
+			spaced = append(spaced, space)
+			start, space = cut.at, cut.space
+		}
+	}
+	if !long {
+		return h.recognizeBatches(ctx, crops, lines, minWidth)
+	}
+	read := make([]line, len(pieces))
+	if err := h.recognizeBatches(ctx, pieces, read, minWidth); err != nil {
+		return err
+	}
+	for i := range crops {
+		lines[i].Chars, lines[i].Spans, lines[i].Conf, lines[i].Text = nil, nil, 0, ""
+	}
+	sum := make([]float64, len(crops))
+	for k, r := range read {
+		i, W := owner[k], float64(crops[owner[k]].W)
+		l := &lines[i]
+		if len(r.Chars) == 0 {
+			continue
+		}
+		if spaced[k] && len(l.Chars) > 0 && l.Chars[len(l.Chars)-1].R != ' ' {
+			at := float64(offset[k]) / W
+			l.Chars = append(l.Chars, decodedChar{R: ' ', Prob: 1})
+			l.Spans = append(l.Spans, [2]float64{l.Spans[len(l.Spans)-1][1], at})
+		}
+		pw := float64(pieces[k].W)
+		for j, c := range r.Chars {
+			l.Chars = append(l.Chars, c)
+			l.Spans = append(l.Spans, [2]float64{(float64(offset[k]) + r.Spans[j][0]*pw) / W, (float64(offset[k]) + r.Spans[j][1]*pw) / W})
+		}
+		sum[i] += r.Conf * float64(len(r.Chars))
+	}
+	for i := range lines {
+		l := &lines[i]
+		rs := make([]rune, len(l.Chars))
+		n := 0
+		for k, c := range l.Chars {
+			rs[k] = c.R
+		}
+		for k := range read {
+			if owner[k] == i {
+				n += len(read[k].Chars)
+			}
+		}
+		if n > 0 {
+			l.Conf = sum[i] / float64(n)
+		}
+		l.Text = string(rs)
+	}
+	return nil
+}
+
+// recognizeBatches is recognizeAt without the cutting of long lines.
+func (h *handle) recognizeBatches(ctx context.Context, crops []*bgr, lines []line, minWidth int) error {
 	height := h.m.recHeight
 	order := byAspect(crops)
 	for beg := 0; beg < len(order); {

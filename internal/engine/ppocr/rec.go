@@ -135,3 +135,60 @@ func ctcDecode(probs []float32, T, C int, dict []rune) ([]decodedChar, float64) 
 	}
 	return out, sum / float64(len(out))
 }
+
+// Long lines are read in pieces (recognizeAt): a crop wider than 1.5 ×
+// recChunkAspect × its height is cut about every recChunkAspect heights
+// (48 × 50 = 2,400 input columns; a page's lines, up to ~75 heights long,
+// stay whole and read as before) at the widest run of blank columns in the last third of each
+// piece; a run at least chunkSpace × the height wide is a word space, and
+// the joined reading gets one there.
+const (
+	recChunkAspect = 50
+	chunkSpace     = 0.12
+	chunkBlank     = 0.2 // a column this dark or less (columnDarkness) is blank
+)
+
+// chunkCut is where a long line is cut, and whether the gap there is a
+// word space.
+type chunkCut struct {
+	at    int
+	space bool
+}
+
+// chunkCuts cuts a line crop (dark: its columnDarkness, height its
+// height) into pieces at most maxW wide: each cut in the middle of the
+// widest run of blank columns among the last third of the piece, or at its
+// lightest column where none is blank. The pieces do not overlap: a cut
+// falls between characters wherever the line has a gap.
+func chunkCuts(dark []float64, maxW, height int) []chunkCut {
+	var cuts []chunkCut
+	start := 0
+	for len(dark)-start > maxW {
+		lo, hi := start+maxW*2/3, start+maxW
+		best, bestLen, lightest := -1, 0, lo
+		for x := lo; x < hi; {
+			if dark[x] < dark[lightest] {
+				lightest = x
+			}
+			if dark[x] > chunkBlank {
+				x++
+				continue
+			}
+			end := x
+			for end < len(dark) && dark[end] <= chunkBlank {
+				end++
+			}
+			if end-x > bestLen {
+				best, bestLen = (x+end)/2, end-x
+			}
+			x = end
+		}
+		cut := chunkCut{at: lightest}
+		if best > start {
+			cut = chunkCut{at: best, space: float64(bestLen) >= chunkSpace*float64(height)}
+		}
+		cuts = append(cuts, cut)
+		start = cut.at
+	}
+	return cuts
+}
