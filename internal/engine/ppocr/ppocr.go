@@ -191,8 +191,10 @@ const fullPixelWeight = 1.0 / 16
 
 // WorkMegapixels (engine.Sizer): a page's working set is the detector's,
 // whose input is the page resized to at most 960 pixels on its longer side
-// (detSize: a line is kept 64 high, so it may be enlarged) — bounded
-// whatever the page — plus the page's own pixels at fullPixelWeight (its
+// (detSize: a line is kept 64 high, so it may be enlarged), or, for a page
+// that may be detected in tiles (planDet), the largest tile where it is
+// larger (tiles run one after the other; their number is time, not
+// memory) — bounded whatever the page — plus the page's own pixels at fullPixelWeight (its
 // decoded copies and the crops). The text lines' batches add a part that
 // follows the text's density, not the pixels: it is in the fixed part the
 // learner fits.
