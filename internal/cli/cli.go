@@ -17,6 +17,7 @@ import (
 
 	"github.com/lector-ocr/lector"
 	"github.com/lector-ocr/lector/internal/config"
+	"github.com/lector-ocr/lector/internal/errcode"
 )
 
 // Env is the process environment as a map, so tests pass their own.
@@ -37,6 +38,14 @@ func NewEnv(pairs []string) Env {
 type UsageError struct{ msg string }
 
 func (e *UsageError) Error() string { return e.msg }
+
+// codedUsage is a usage error for err, which carries a stable code (the
+// one the API answers for the same option): "CMD: CODE: message", the
+// code first as the CLI prints its other errors ("invalid_argument:
+// ...").
+func codedUsage(cmd string, err error) *UsageError {
+	return &UsageError{fmt.Sprintf("%s: %s: %s", cmd, errcode.Of(err), errcode.Message(err))}
+}
 
 // ExitCode maps an error from Run to a process exit status.
 func ExitCode(err error) int {

@@ -83,7 +83,7 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 	}
 	pipe, err := lector.ParsePipeline(*pipeline)
 	if err != nil {
-		return &UsageError{"ocr: " + errcode.Message(err)}
+		return codedUsage("ocr", err)
 	}
 	modelSet, pipeSet := false, false
 	fs.Visit(func(f *flag.Flag) {
@@ -94,11 +94,11 @@ func runOCR(ctx context.Context, io IO, args []string) error {
 		*modelName = "structure:default"
 	}
 	if err := pipe.CheckModel(*modelName, pipeSet); err != nil {
-		return &UsageError{"ocr: " + errcode.Message(err)}
+		return codedUsage("ocr", err)
 	}
 	textMode, err := lector.ParsePDFText(*pdfText)
 	if err != nil {
-		return &UsageError{"ocr: " + errcode.Message(err)}
+		return codedUsage("ocr", err)
 	}
 	if *jobs < 1 {
 		return &UsageError{"ocr: --jobs must be at least 1"}

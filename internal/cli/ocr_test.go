@@ -172,3 +172,20 @@ func TestOCRFormatMustMatchOutputExtension(t *testing.T) {
 		}
 	}
 }
+
+// A pipeline and model that do not go together are a usage error (exit
+// 2) that names the stable code the API answers for the same request
+// (invalid_argument, service_test's "structure with an OCR model"), as
+// the CLI's other errors print theirs; nothing is read.
+func TestOCRPipelineModelMismatchPrintsItsCode(t *testing.T) {
+	t.Parallel()
+	a := writePNG(t, t.TempDir(), "a.png", 100, 50)
+	_, _, err := run(t, testEnv(), "ocr", "--pipeline", "structure", "--model", "ppocr:v4", a)
+	if err == nil || ExitCode(err) != 2 || !strings.Contains(err.Error(), "ocr: invalid_argument: ") {
+		t.Fatalf("err = %v (exit %d), want a usage error with code invalid_argument", err, ExitCode(err))
+	}
+	_, _, err = run(t, testEnv(), "ocr", "--pipeline", "layout", a)
+	if err == nil || ExitCode(err) != 2 || !strings.Contains(err.Error(), "ocr: invalid_argument: ") {
+		t.Fatalf("bad pipeline: err = %v (exit %d), want a usage error with code invalid_argument", err, ExitCode(err))
+	}
+}
