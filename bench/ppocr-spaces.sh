@@ -41,4 +41,20 @@ for f in "${!fonts[@]}"; do
     done
   done
 done
+# Commas before capitals and names (issue #14: "Oslo,Bergen"), in every
+# font at 18 and 22 px, sharp, black: 12 more paragraphs.
+commas=(
+  "Customers in Oslo, Bergen and Trondheim ordered more units, and Paris, Lyon and Nice followed in May."
+  "The report, signed by Anna, Peter and Maria, went to London, Dublin and Madrid on Friday, June the third."
+)
+for f in "${!fonts[@]}"; do
+  for size in 18 22; do
+    t=${commas[$(( i % ${#commas[@]} ))]}
+    name=$(printf 'p%03d-f%d-s%d-b0-i0-comma' "$i" "$f" "$size")
+    convert -background white -fill black -font "${fonts[$f]}" -pointsize "$size" -size 620x caption:"$t" \
+      -bordercolor white -border 20 -colorspace Gray -depth 8 "$out/$name.png"
+    printf '%s\n' "$t" > "$out/$name.gt.txt"
+    i=$((i + 1))
+  done
+done
 echo "$i paragraphs in $out"

@@ -14,7 +14,9 @@ import (
 //   - regions by recursive XY-cut: a region is split into columns at a
 //     vertical strip that no line crosses, at least colGap line heights wide,
 //     with lines of text (colLine times as wide as high) on both sides in
-//     two or more of the bands it divides; otherwise into
+//     two or more of the bands it divides, the lines right of it
+//     starting at one x in at least half of their rows (leftAligned: a
+//     receipt's flush-right prices do not make a column); otherwise into
 //     bands at horizontal gaps no line crosses; columns read left to right,
 //     bands top to bottom;
 //   - rows, within a region: lines whose vertical extents overlap by at
@@ -41,6 +43,7 @@ const (
 	rowOverlap = 0.5
 	paraGap    = 0.8
 	paraHeight = 1.6
+	alignTol   = 0.3 // line heights: a column's lines start this close to their median start
 )
 
 // words splits a recognised line into words at spaces, each with the box
@@ -422,13 +425,63 @@ func columns(bands [][]line, i int, minGap, h float64) (int, float64, float64) {
 				end++
 			}
 			j = end
-			if both >= 2 && j-i > 1 && j > bestJ {
+			if both >= 2 && j-i > 1 && j > bestJ && leftAligned(bands[i:j], (lo+hi)/2, h) {
 				bestJ, bestLo, bestHi = j, lo, hi
 			}
 		}
 		reach = max(reach, v.hi)
 	}
 	return bestJ, bestLo, bestHi
+}
+
+// leftAligned: the lines right of x (a column gap's middle) in bands
+// start a column — the first line of each row right of x (the leftmost of
+// those overlapping it by half the smaller height) starts within
+// alignTol × h of the median of those starts in at least half of the
+// rows. Text set in columns is left-aligned (ragged right or justified;
+// an indented first line is a paragraph's one exception); the right half
+// of a receipt is prices and quantities set flush right, whose starts
+// vary with their widths, and reads as rows with the items beside them
+// (receipt_mono_16.png read all items, then all prices: issue #14).
+// Tesseract's column finder likewise needs aligned tab stops to open a
+// column.
+func leftAligned(bands [][]line, x, h float64) bool {
+	var right []line
+	for _, b := range bands {
+		for _, l := range b {
+			if l.Box.centerX() >= x {
+				right = append(right, l)
+			}
+		}
+	}
+	var starts []float64
+	for k, l := range right {
+		first := true
+		for m, o := range right {
+			ov := min(l.Box.maxY(), o.Box.maxY()) - max(l.Box.minY(), o.Box.minY())
+			hmin := min(l.Box.maxY()-l.Box.minY(), o.Box.maxY()-o.Box.minY())
+			if m != k && ov >= rowOverlap*hmin && (o.Box.minX() < l.Box.minX() || o.Box.minX() == l.Box.minX() && m < k) {
+				first = false
+				break
+			}
+		}
+		if first {
+			starts = append(starts, l.Box.minX())
+		}
+	}
+	if len(starts) == 0 {
+		return false
+	}
+	sorted := append([]float64(nil), starts...)
+	sort.Float64s(sorted)
+	med := sorted[len(sorted)/2]
+	n := 0
+	for _, s := range starts {
+		if math.Abs(s-med) <= alignTol*h {
+			n++
+		}
+	}
+	return 2*n >= len(starts)
 }
 
 // split groups lines by their intervals on one axis: a gap wider than

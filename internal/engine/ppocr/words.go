@@ -195,7 +195,7 @@ func tightPair(a, b rune) bool {
 	}
 	switch a {
 	case ',':
-		return unicode.IsLower(b)
+		return unicode.IsLetter(b)
 	}
 	return spacedScript(a) && !(unicode.IsDigit(a) && unicode.IsDigit(b))
 }
