@@ -3,6 +3,7 @@ package ppocr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"math"
@@ -354,6 +355,59 @@ func TestLayoutReadingOrder(t *testing.T) {
 	}
 	if b := layout(nil); b == nil || len(b) != 0 {
 		t.Fatal("a page without lines is not an empty list of blocks")
+	}
+}
+
+// A receipt's items and prices, boxed apart by the detector on each row,
+// are read row by row: the prices are set flush right, so their starts
+// vary and do not open a column (receipt_mono_16.png of issue #14 read
+// all items, then all prices). Two columns of left-aligned text beside
+// it stay two columns (TestLayoutReadingOrder has another).
+func TestLayoutReceiptRowsNotColumns(t *testing.T) {
+	t.Parallel()
+	paras := func(lines []line) []string {
+		var out []string
+		for _, b := range layout(lines) {
+			for _, p := range b.Paragraphs {
+				var ls []string
+				for _, l := range p.Lines {
+					ls = append(ls, l.Text)
+				}
+				out = append(out, strings.Join(ls, "/"))
+			}
+		}
+		return out
+	}
+	// Monospaced, 10 px a character, rows 24 px apart, boxes 20 px high:
+	// items from x = 10, prices ending at x = 400.
+	rows := [][2]string{{"SUPERMART #0142", "2026-11-29 18:42"}, {"MILK 1L", "2 x 1.49   2.98"}, {"BREAD WHOLEGRAIN", "1   3.25"},
+		{"APPLES GALA 1.2KG", "1   4.10"}, {"COFFEE BEANS 500G", "1  11.99"}, {"SUBTOTAL", "22.32"}, {"VAT 15%", "3.35"}, {"TOTAL", "25.67"}}
+	var wantRows []string
+	var receipt []line
+	for i, r := range rows {
+		y := float64(10 + 24*i)
+		receipt = append(receipt, textLine(r[0], 10, y, 10+10*float64(len(r[0])), y+20),
+			textLine(r[1], 400-10*float64(len(r[1])), y+1, 400, y+21))
+		wantRows = append(wantRows, r[0]+" "+r[1])
+	}
+	if got, want := paras(receipt), []string{strings.Join(wantRows, "/")}; !slices.Equal(got, want) {
+		t.Fatalf("receipt read as %q, want one paragraph of rows %q", got, want)
+	}
+	// Two columns of text, rows aligned across the gutter, ragged right
+	// on the left, the right column's lines starting at x = 350 but for
+	// an indented first line.
+	var page []line
+	for i := range 6 {
+		y := float64(10 + 24*i)
+		page = append(page, textLine(fmt.Sprintf("L%d", i), 10, y, 290-float64(20*(i%3)), y+20))
+		x := 350.0
+		if i == 0 {
+			x = 380
+		}
+		page = append(page, textLine(fmt.Sprintf("R%d", i), x, y, 640-float64(30*(i%2)), y+20))
+	}
+	if got, want := paras(page), []string{"L0/L1/L2/L3/L4/L5", "R0/R1/R2/R3/R4/R5"}; !slices.Equal(got, want) {
+		t.Fatalf("two columns read as %q, want %q", got, want)
 	}
 }
 
