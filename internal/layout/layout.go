@@ -167,8 +167,11 @@ func Analyze(g *image.Gray, page *result.Page, o Options) []result.Block {
 			out = append(out, result.Block{Type: result.BlockFigure, Box: r, Image: crop(g, r)})
 		}
 	}
-	// Lines that jump a column gap mean Tesseract read across columns:
-	// rebuild the paragraphs from line fragments, column by column.
+	// Fragments of one line (a justified line's words apart by wide
+	// spaces) are joined; lines that jump a column gap mean Tesseract read
+	// across columns: rebuild the paragraphs from line fragments, column
+	// by column.
+	paras, conf = rejoin(paras, conf, bodyH)
 	if crossesColumns(paras, bodyH) {
 		paras = regroup(paras, bodyH)
 		conf = nil
@@ -267,11 +270,120 @@ func paraWords(p result.Paragraph) []result.Word {
 // columnGap is how wide a gap between words must be to separate columns.
 func columnGap(lineH int) int { return lineH * 3 / 2 }
 
+// gutters decides whether a gap in a line is a gap between columns: a
+// column's gutter runs down the page, empty in the lines above and below,
+// whereas a justified line's stretched word spaces move from line to
+// line, and the lines around them cover them. lines are every line of
+// the page's text.
+type gutters struct {
+	lines []result.Line
+	bodyH int
+}
+
+// band returns the words of the lines in the row just above l (up < 0)
+// or just below it: lines of about l's size (0.6–1.6× its height) whose
+// centre lies between half and 2.2 of l's heights (at least the body's)
+// from l's, whichever paragraph or block they came in (a row may be in
+// fragments).
+func (g gutters) band(l result.Line, up bool) []result.Word {
+	h := max(l.Box.Height(), g.bodyH)
+	cy := (l.Box.Y0 + l.Box.Y1) / 2
+	var ws []result.Word
+	for _, n := range g.lines {
+		d := (n.Box.Y0+n.Box.Y1)/2 - cy
+		if up {
+			d = -d
+		}
+		nh := n.Box.Height()
+		if d*2 < h || d*10 > h*22 || nh*10 < l.Box.Height()*6 || nh*10 > l.Box.Height()*16 {
+			continue
+		}
+		ws = append(ws, n.Words...)
+	}
+	return ws
+}
+
+// continues reports, for the gap between x0 and x1 in line l, whether
+// some row next to it (band) spans the gap — has words on both sides — and
+// whether every row that spans it leaves it empty: an uncovered piece of
+// it at least min(x1-x0, l's height) wide (a ragged column's line ending
+// short leaves the gutter empty, not all of the gap).
+func (g gutters) continues(l result.Line, x0, x1 int) (spanned, empty bool) {
+	w := min(x1-x0, max(l.Box.Height(), g.bodyH))
+	empty = true
+	for _, up := range []bool{true, false} {
+		ws := g.band(l, up)
+		lo, hi := x1, x0
+		for _, b := range ws {
+			lo, hi = min(lo, b.Box.X0), max(hi, b.Box.X1)
+		}
+		if len(ws) == 0 || lo >= x0 || hi <= x1 {
+			continue
+		}
+		spanned = true
+		sort.Slice(ws, func(i, j int) bool { return ws[i].Box.X0 < ws[j].Box.X0 })
+		at, widest := x0, 0
+		for _, b := range ws {
+			if b.Box.X1 <= at || b.Box.X0 >= x1 {
+				continue
+			}
+			widest = max(widest, b.Box.X0-at)
+			at = max(at, b.Box.X1)
+		}
+		widest = max(widest, x1-at)
+		if widest < w {
+			empty = false
+		}
+	}
+	return spanned, empty
+}
+
+// columnGapAt reports whether the gap between x0 and x1 in line l
+// separates columns: wider than columnGap and, where a row above or below
+// spans it, empty in every such row. A gap no neighbouring row spans (a
+// lone line) is judged by its width alone.
+func (g gutters) columnGapAt(l result.Line, x0, x1 int) bool {
+	if x1-x0 <= columnGap(max(l.Box.Height(), g.bodyH)) {
+		return false
+	}
+	spanned, empty := g.continues(l, x0, x1)
+	return !spanned || empty
+}
+
+// sameLine reports whether fragments a and b (a left of b, on one row)
+// are pieces of one line: apart by under four times the line's height (a
+// justified line stretched to its measure; a PDF's text layer breaks such
+// a line into a block a word), by a gap that the rows above and below
+// cover where they span it, or, where none spans it, narrower than a
+// column gap.
+func (g gutters) sameLine(a, b result.Line) bool {
+	x0, x1 := a.Box.X1, b.Box.X0
+	l := a
+	l.Box = a.Box.Union(b.Box)
+	h := max(l.Box.Height(), g.bodyH)
+	if x1 < x0-h/2 || x1-x0 > 4*h {
+		return false
+	}
+	if spanned, empty := g.continues(l, x0, x1); spanned {
+		return !empty
+	}
+	return x1-x0 <= columnGap(h)
+}
+
+func pageLines(paras []result.Paragraph) []result.Line {
+	var ls []result.Line
+	for _, p := range paras {
+		ls = append(ls, p.Lines...)
+	}
+	return ls
+}
+
 func crossesColumns(paras []result.Paragraph, bodyH int) bool {
+	g := gutters{lines: pageLines(paras), bodyH: bodyH}
 	for _, p := range paras {
 		for _, l := range p.Lines {
 			for i := 1; i < len(l.Words); i++ {
-				if l.Words[i].Box.X0-l.Words[i-1].Box.X1 > columnGap(max(l.Box.Height(), bodyH)) {
+				if g.columnGapAt(l, l.Words[i-1].Box.X1, l.Words[i].Box.X0) {
 					return true
 				}
 			}
@@ -280,16 +392,64 @@ func crossesColumns(paras []result.Paragraph, bodyH int) bool {
 	return false
 }
 
+// rejoin joins paragraphs that end and begin on one row, apart by a gap
+// that is no column's (gutters.sameLine): the fragments of a justified
+// line, which a PDF's text layer gives as blocks of their own (a block a
+// word) and a recognition may too. The row's fragments become one line of
+// the first paragraph, the later paragraph's other lines follow it. conf
+// follows paras (the first paragraph's is kept).
+func rejoin(paras []result.Paragraph, conf []float64, bodyH int) ([]result.Paragraph, []float64) {
+	for {
+		g := gutters{lines: pageLines(paras), bodyH: bodyH}
+		i, j := -1, -1
+		for a := range paras {
+			last := paras[a].Lines[len(paras[a].Lines)-1]
+			best := -1
+			for b := range paras {
+				if b == a {
+					continue
+				}
+				first := paras[b].Lines[0]
+				ov := min(last.Box.Y1, first.Box.Y1) - max(last.Box.Y0, first.Box.Y0)
+				if ov*2 < min(last.Box.Height(), first.Box.Height()) || first.Box.X0 < last.Box.X1-max(last.Box.Height(), bodyH)/2 {
+					continue
+				}
+				if best < 0 || first.Box.X0 < paras[best].Lines[0].Box.X0 {
+					best = b
+				}
+			}
+			if best >= 0 && g.sameLine(last, paras[best].Lines[0]) {
+				i, j = a, best
+				break
+			}
+		}
+		if i < 0 {
+			return paras, conf
+		}
+		p, q := &paras[i], paras[j]
+		last := &p.Lines[len(p.Lines)-1]
+		last.Words = append(append([]result.Word(nil), last.Words...), q.Lines[0].Words...)
+		last.Box = last.Box.Union(q.Lines[0].Box)
+		p.Lines = append(p.Lines, q.Lines[1:]...)
+		p.Box = p.Box.Union(q.Box)
+		paras = append(paras[:j], paras[j+1:]...)
+		if conf != nil {
+			conf = append(conf[:j], conf[j+1:]...)
+		}
+	}
+}
+
 // regroup splits lines at column gaps and stacks the fragments into
 // paragraphs: a fragment continues the paragraph whose last line is just
 // above it (less than a line's height between) and overlaps it across.
 func regroup(paras []result.Paragraph, bodyH int) []result.Paragraph {
+	g := gutters{lines: pageLines(paras), bodyH: bodyH}
 	var frags []result.Line
 	for _, p := range paras {
 		for _, l := range p.Lines {
 			cur := result.Line{}
 			for i, w := range l.Words {
-				if i > 0 && w.Box.X0-l.Words[i-1].Box.X1 > columnGap(max(l.Box.Height(), bodyH)) {
+				if i > 0 && g.columnGapAt(l, l.Words[i-1].Box.X1, w.Box.X0) {
 					frags = append(frags, cur)
 					cur = result.Line{}
 				}

@@ -1392,7 +1392,7 @@ func Find(words []result.Word) []result.Box {
 		lgap := max(gap, (l.y1-l.y0)*8/10)
 		for _, w := range l.words {
 			words++
-			if n := len(ps); n > 0 && w.Box.X0-ps[n-1].X1 < lgap {
+			if n := len(ps); n > 0 && (w.Box.X0-ps[n-1].X1 < lgap || !linedUp(ls, i, ps[n-1].X1, w.Box.X0, lineH, gap)) {
 				ps[n-1] = ps[n-1].Union(w.Box)
 				continue
 			}
@@ -1467,6 +1467,47 @@ func Find(words []result.Word) []result.Box {
 		i = last
 	}
 	return out
+}
+
+// linedUp reports whether the gap between x0 and x1 in line i of ls can
+// be a column gap: a table's column gap runs through the rows, empty in
+// the line above or below it (within two line heights, lineH), whereas a
+// justified line's stretched word spaces move from line to line and the
+// lines around them cover them. It is lined up when a neighbouring line
+// that spans it (has words on both sides) leaves a piece of it empty at
+// least min(x1-x0, gap) wide, or when no neighbouring line spans it
+// (the last row of a table whose last cells are empty, a lone line).
+func linedUp(ls []textLine, i, x0, x1, lineH, gap int) bool {
+	w := min(x1-x0, gap)
+	spanned := false
+	for _, k := range []int{i - 1, i + 1} {
+		if k < 0 || k >= len(ls) || max(ls[k].y0-ls[i].y1, ls[i].y0-ls[k].y1) > 2*lineH {
+			continue
+		}
+		ws := ls[k].words // left to right
+		if len(ws) == 0 || ws[0].Box.X0 >= x0 || ws[len(ws)-1].Box.X1 <= x1 {
+			hi := 0
+			for _, b := range ws {
+				hi = max(hi, b.Box.X1)
+			}
+			if len(ws) == 0 || ws[0].Box.X0 >= x0 || hi <= x1 {
+				continue
+			}
+		}
+		spanned = true
+		at, widest := x0, 0
+		for _, b := range ws {
+			if b.Box.X1 <= at || b.Box.X0 >= x1 {
+				continue
+			}
+			widest = max(widest, b.Box.X0-at)
+			at = max(at, b.Box.X1)
+		}
+		if max(widest, x1-at) >= w {
+			return true
+		}
+	}
+	return !spanned
 }
 
 // flushRight reports whether the last phrases of lines (at least three)
