@@ -260,3 +260,140 @@ func TestFirstBodyLineInTheTopBandIsNotAHeader(t *testing.T) {
 		t.Fatalf("apart from the body: %s\nwant %s", got, want)
 	}
 }
+
+// justified lays out lines as para does (14 px a character, 30 px tall,
+// 40 px apart) but set justified: every line but the last is stretched to
+// measure pixels, its spaces widened evenly.
+func justified(x, y, measure int, lines ...string) result.Paragraph {
+	p := result.Paragraph{}
+	for i, s := range lines {
+		fs := strings.Fields(s)
+		space := 10
+		if i < len(lines)-1 && len(fs) > 1 {
+			chars := 0
+			for _, f := range fs {
+				chars += len(f)
+			}
+			space = (measure - 14*chars) / (len(fs) - 1)
+		}
+		l := result.Line{}
+		x0 := x
+		for _, t := range fs {
+			wb := result.Box{X0: x0, Y0: y + i*40, X1: x0 + 14*len(t), Y1: y + i*40 + 30}
+			l.Words = append(l.Words, result.Word{Text: t, Box: wb})
+			l.Box = l.Box.Union(wb)
+			x0 = wb.X1 + space
+		}
+		p.Lines = append(p.Lines, l)
+		p.Box = p.Box.Union(l.Box)
+	}
+	return p
+}
+
+// fragments returns p's line i as a paragraph a word (a PDF's text layer
+// gives a justified line's words as blocks of their own), and the lines
+// before and after it as paragraphs.
+func fragments(p result.Paragraph, i int) []result.Paragraph {
+	var out []result.Paragraph
+	part := func(ls []result.Line) {
+		if len(ls) == 0 {
+			return
+		}
+		q := result.Paragraph{Lines: ls}
+		for _, l := range ls {
+			q.Box = q.Box.Union(l.Box)
+		}
+		out = append(out, q)
+	}
+	part(p.Lines[:i])
+	for _, w := range p.Lines[i].Words {
+		part([]result.Line{{Box: w.Box, Words: []result.Word{w}}})
+	}
+	part(p.Lines[i+1:])
+	return out
+}
+
+func texts(bs []result.Block) []string {
+	var out []string
+	for _, b := range bs {
+		out = append(out, string(b.Type)+": "+b.Words())
+	}
+	return out
+}
+
+var (
+	riverText = []string{
+		"Rivers are dynamic systems in which water,",
+		"sediment and living organisms interact",
+		"continuously. The upper reaches are usually",
+		"steep and fast, with cold water rich in",
+		"oxygen, while the lower reaches are slow.",
+	}
+	leftText = []string{
+		"Compact vision models trade a small loss",
+		"of accuracy for large savings",
+		"in computation. In this note we compare",
+		"families on two standard benchmarks.",
+	}
+	rightText = []string{
+		"All models were trained with the same",
+		"schedule of the three epochs,",
+		"with identical data augmentation, so that",
+		"the differences reflect the models.",
+	}
+)
+
+// TestJustifiedLineIsOneLine: a justified paragraph whose second line is
+// stretched to spaces wider than a column gap (56 px in 30-px text) is one
+// paragraph, whether the line comes as one line (a recognition) or as a
+// paragraph a word (a PDF's text layer): the lines above and below cover
+// those spaces, which no column's gutter is.
+func TestJustifiedLineIsOneLine(t *testing.T) {
+	t.Parallel()
+	p := justified(100, 200, 700, riverText...)
+	if sp := p.Lines[1].Words[1].Box.X0 - p.Lines[1].Words[0].Box.X1; sp <= columnGap(30) {
+		t.Fatalf("the stretched line's space is %d px, want wider than a column gap (%d)", sp, columnGap(30))
+	}
+	want := []string{"paragraph: " + strings.Join(riverText, " ")}
+	for _, ps := range [][]result.Paragraph{{p}, fragments(p, 1)} {
+		page := &result.Page{Number: 1, Width: 1000, Height: 1400, Blocks: blocks(ps...)}
+		if got := texts(Analyze(nil, page, Options{ExactWords: len(ps) > 1})); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("%d paragraphs in: blocks\n%s\nwant\n%s", len(ps), strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+// TestJustifiedColumns: two justified columns 80 px apart, their stretched
+// lines' spaces (52 px) wider than a column gap, are two paragraphs,
+// left then right — read as whole rows across both columns (the gutter
+// runs down every row and splits them; the stretched spaces do not), and
+// given as a PDF's text layer gives them, the stretched lines a block a
+// word.
+func TestJustifiedColumns(t *testing.T) {
+	t.Parallel()
+	left := justified(100, 200, 560, leftText...)
+	right := justified(740, 200, 560, rightText...)
+	for _, p := range []result.Paragraph{left, right} {
+		if sp := p.Lines[1].Words[1].Box.X0 - p.Lines[1].Words[0].Box.X1; sp <= columnGap(30) || sp >= 80 {
+			t.Fatalf("a stretched line's space is %d px, want wider than a column gap (%d), narrower than the gutter", sp, columnGap(30))
+		}
+	}
+	want := []string{"paragraph: " + strings.Join(leftText, " "), "paragraph: " + strings.Join(rightText, " ")}
+	across := result.Paragraph{Box: left.Box.Union(right.Box)}
+	for i := range left.Lines {
+		l := result.Line{Box: left.Lines[i].Box.Union(right.Lines[i].Box)}
+		l.Words = append(append(l.Words, left.Lines[i].Words...), right.Lines[i].Words...)
+		across.Lines = append(across.Lines, l)
+	}
+	cases := map[string][]result.Paragraph{
+		"rows across":    {across},
+		"a text layer":   append(fragments(left, 1), fragments(right, 1)...),
+		"one per column": {left, right},
+	}
+	for name, ps := range cases {
+		page := &result.Page{Number: 1, Width: 1400, Height: 1400, Blocks: blocks(ps...)}
+		if got := texts(Analyze(nil, page, Options{ExactWords: name == "a text layer"})); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: blocks\n%s\nwant\n%s", name, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}

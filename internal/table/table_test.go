@@ -279,3 +279,57 @@ func TestFindLeavesLargeHeadingAlone(t *testing.T) {
 		t.Fatalf("regions %+v, want one, %+v", got, want)
 	}
 }
+
+// justifiedLine lays out s's words (12 px a character) from x, stretched
+// to end at x+measure: a justified line's widened spaces.
+func justifiedLine(s string, x, y, measure int) []result.Word {
+	fs := strings.Fields(s)
+	chars := 0
+	for _, f := range fs {
+		chars += len(f)
+	}
+	space := (measure - 12*chars) / max(len(fs)-1, 1)
+	var out []result.Word
+	for _, f := range fs {
+		w := word(f, x, y)
+		out = append(out, w)
+		x = w.Box.X1 + space
+	}
+	return out
+}
+
+// TestFindLeavesJustifiedColumnsAlone: two columns of justified text,
+// their lines' spaces stretched past the phrase gap (0.8 of a 20-px line)
+// to 16–32 px, are no table — those spaces move from line to line, and
+// a column gap runs down the rows — while the table under them, whose
+// gaps line up, is found as it is.
+func TestFindLeavesJustifiedColumnsAlone(t *testing.T) {
+	t.Parallel()
+	left := []string{"compact vision models trade a small", "loss of accuracy for large savings", "in computation and in this note we", "compare several families of models", "on two standard benchmarks here."}
+	right := []string{"all models were trained with the", "same schedule of three hundred", "epochs with identical augmentation", "so that differences reflect the", "architectures rather than recipes."}
+	var words []result.Word
+	for i := range left {
+		words = append(words, justifiedLine(left[i], 20, 10+30*i, 440)...)
+		words = append(words, justifiedLine(right[i], 540, 10+30*i, 440)...)
+	}
+	widest := 0
+	for i := 1; i < len(words); i++ {
+		if words[i].Box.Y0 == words[i-1].Box.Y0 && words[i].Box.X0-words[i-1].Box.X1 < 80 {
+			widest = max(widest, words[i].Box.X0-words[i-1].Box.X1)
+		}
+	}
+	if widest <= 16 {
+		t.Fatalf("widest stretched space %d px, want past the phrase gap (16)", widest)
+	}
+	if got := Find(words); len(got) != 0 {
+		t.Fatalf("two justified columns: regions %+v, want none", got)
+	}
+	for i, row := range [][]string{{"Method", "Top-1", "Params"}, {"ResNet", "76.1", "25.6"}, {"ViT-B", "81.8", "86.6"}} {
+		y := 200 + 30*i
+		words = append(words, word(row[0], 300, y), word(row[1], 420, y), word(row[2], 520, y))
+	}
+	want := result.Box{X0: 300, Y0: 200, X1: 592, Y1: 280}
+	if got := Find(words); len(got) != 1 || got[0] != want {
+		t.Fatalf("regions %+v, want one, %+v", got, want)
+	}
+}
