@@ -392,12 +392,14 @@ func crossesColumns(paras []result.Paragraph, bodyH int) bool {
 	return false
 }
 
-// rejoin joins paragraphs that end and begin on one row, apart by a gap
-// that is no column's (gutters.sameLine): the fragments of a justified
-// line, which a PDF's text layer gives as blocks of their own (a block a
-// word) and a recognition may too. The row's fragments become one line of
-// the first paragraph, the later paragraph's other lines follow it. conf
-// follows paras (the first paragraph's is kept).
+// rejoin joins paragraphs that end and begin on one row in type of one
+// size (heights within 1.6× of each other: a word with a descender beside
+// one of small letters), apart by a gap that is no column's
+// (gutters.sameLine): the fragments of a justified line, which a PDF's
+// text layer gives as blocks of their own (a block a word) and a
+// recognition may too. The row's fragments become one line of the first
+// paragraph, the later paragraph's other lines follow it. conf follows
+// paras (the first paragraph's is kept).
 func rejoin(paras []result.Paragraph, conf []float64, bodyH int) ([]result.Paragraph, []float64) {
 	for {
 		g := gutters{lines: pageLines(paras), bodyH: bodyH}
@@ -411,7 +413,8 @@ func rejoin(paras []result.Paragraph, conf []float64, bodyH int) ([]result.Parag
 				}
 				first := paras[b].Lines[0]
 				ov := min(last.Box.Y1, first.Box.Y1) - max(last.Box.Y0, first.Box.Y0)
-				if ov*2 < min(last.Box.Height(), first.Box.Height()) || first.Box.X0 < last.Box.X1-max(last.Box.Height(), bodyH)/2 {
+				sameSize := first.Box.Height()*10 <= last.Box.Height()*16 && last.Box.Height()*10 <= first.Box.Height()*16
+				if !sameSize || ov*2 < min(last.Box.Height(), first.Box.Height()) || first.Box.X0 < last.Box.X1-max(last.Box.Height(), bodyH)/2 {
 					continue
 				}
 				if best < 0 || first.Box.X0 < paras[best].Lines[0].Box.X0 {
