@@ -280,7 +280,7 @@ type gutters struct {
 	bodyH int
 }
 
-// band returns the words of the lines in the row just above l (up < 0)
+// band returns the words of the lines in the row just above l (up)
 // or just below it: lines of about l's size (0.6–1.6× its height) whose
 // centre lies between half and 2.2 of l's heights (at least the body's)
 // from l's, whichever paragraph or block they came in (a row may be in
