@@ -205,20 +205,7 @@ func tightPair(a, b rune) bool {
 // 90th percentile of grey levels on the majority side), 1 at the ink
 // (the 3rd percentile), for dark text on light; mirrored for light text.
 func columnDarkness(im *bgr) []float64 {
-	grey := make([]uint8, im.W*im.H)
-	var hist [256]int
-	for i := range grey {
-		p := im.Pix[3*i:]
-		g := uint8((int(p[0]) + int(p[1]) + int(p[2])) / 3)
-		grey[i] = g
-		hist[g]++
-	}
-	t := otsu(hist[:], len(grey))
-	dark := 0
-	for v := 0; v <= t; v++ {
-		dark += hist[v]
-	}
-	inkDark := 2*dark <= len(grey)
+	grey, hist, _, inkDark := greyInk(im)
 	level := func(q float64) float64 { // grey level at quantile q
 		n, want := 0, int(q*float64(len(grey)))
 		for v := 0; v < 256; v++ {
@@ -332,25 +319,31 @@ func spacedScript(r rune) bool {
 	return !unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul, unicode.Thai, unicode.Lao, unicode.Khmer, unicode.Myanmar, unicode.Tibetan)
 }
 
-// emptyColumns reports, per column of im, whether it holds no ink: at
-// most 1/20 of its pixels on the ink side of Otsu's threshold of the
-// crop's grey levels, ink being the less numerous side (text on either a
-// light or a dark background).
-func emptyColumns(im *bgr) []bool {
-	grey := make([]uint8, im.W*im.H)
-	var hist [256]int
+// greyInk returns im's grey levels (the mean of its channels, row by
+// row), their histogram, Otsu's threshold of them, and whether the ink is
+// the dark side (the less numerous side of the threshold).
+func greyInk(im *bgr) (grey []uint8, hist [256]int, t int, inkDark bool) {
+	grey = make([]uint8, im.W*im.H)
 	for i := range grey {
 		p := im.Pix[3*i:]
 		g := uint8((int(p[0]) + int(p[1]) + int(p[2])) / 3)
 		grey[i] = g
 		hist[g]++
 	}
-	t := otsu(hist[:], len(grey))
+	t = otsu(hist[:], len(grey))
 	dark := 0
 	for v := 0; v <= t; v++ {
 		dark += hist[v]
 	}
-	inkDark := 2*dark <= len(grey)
+	return grey, hist, t, 2*dark <= len(grey)
+}
+
+// emptyColumns reports, per column of im, whether it holds no ink: at
+// most 1/20 of its pixels on the ink side of Otsu's threshold of the
+// crop's grey levels, ink being the less numerous side (text on either a
+// light or a dark background).
+func emptyColumns(im *bgr) []bool {
+	grey, _, t, inkDark := greyInk(im)
 	out := make([]bool, im.W)
 	for x := 0; x < im.W; x++ {
 		n := 0
