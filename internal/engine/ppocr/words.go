@@ -58,17 +58,7 @@ func wordBreaks(chars []decodedChar, crop *bgr, dark []float64, column func(step
 	}
 	empty := emptyColumns(crop)
 	gap := func(a, b decodedChar) int {
-		x0, x1 := max(0, column(a.End)+1), min(len(empty), column(b.First))
-		best, run := 0, 0
-		for x := x0; x < x1; x++ {
-			if empty[x] {
-				run++
-				best = max(best, run)
-			} else {
-				run = 0
-			}
-		}
-		return best
+		return longestRun(max(0, column(a.End)+1), min(len(empty), column(b.First)), func(x int) bool { return empty[x] })
 	}
 	gaps := make([]int, len(chars)) // gaps[k]: between chars k-1 and k; -1 where a space is there
 	var letters []int
@@ -114,17 +104,7 @@ func tightBreaks(chars []decodedChar, crop *bgr, dark []float64, column func(ste
 		return chars
 	}
 	gap := func(a, b decodedChar) int {
-		x0, x1 := max(0, column(a.End)+1), min(len(dark), column(b.First))
-		best, run := 0, 0
-		for x := x0; x < x1; x++ {
-			if dark[x] < tightClear {
-				run++
-				best = max(best, run)
-			} else {
-				run = 0
-			}
-		}
-		return best
+		return longestRun(max(0, column(a.End)+1), min(len(dark), column(b.First)), func(x int) bool { return dark[x] < tightClear })
 	}
 	gaps := make([]int, len(chars)) // gaps[k]: between chars k-1 and k; -1 where no space may go
 	var pairs []int
@@ -317,6 +297,21 @@ func spacedScript(r rune) bool {
 		return false
 	}
 	return !unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul, unicode.Thai, unicode.Lao, unicode.Khmer, unicode.Myanmar, unicode.Tibetan)
+}
+
+// longestRun is the length of the longest run of consecutive columns x in
+// [x0, x1) for which clear holds (0 for an empty range).
+func longestRun(x0, x1 int, clear func(x int) bool) int {
+	best, run := 0, 0
+	for x := x0; x < x1; x++ {
+		if clear(x) {
+			run++
+			best = max(best, run)
+		} else {
+			run = 0
+		}
+	}
+	return best
 }
 
 // greyInk returns im's grey levels (the mean of its channels, row by
