@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/lector-ocr/lector/internal/engine/ppocr"
 	"github.com/lector-ocr/lector/internal/result"
@@ -58,6 +59,8 @@ type recognizer struct {
 	mu      sync.Mutex
 	r       *ppocr.Recognizer
 	err     error
+	// rereads counts the pages given to the recogniser.
+	rereads atomic.Int64
 }
 
 // get opens the recogniser once; a failure to open is remembered and the
@@ -80,8 +83,8 @@ func (l *recognizer) close() {
 	}
 }
 
-// newRecognizer is the lazily opened recogniser of a structure model
-// with slots handles (each run gets the cores / slots intra-op threads,
+// newRecognizer is the recogniser of a structure model (opened with the
+// model, Engine.Load) with slots handles (each run gets the cores / slots intra-op threads,
 // as ppocr's do), or nil where it is not installed.
 func newRecognizer(pp ppocr.Engine, slots int) *recognizer {
 	if !pp.RecognizerInstalled(recModel) {

@@ -20,7 +20,7 @@ import (
 
 // readWith runs structure:default on p with rr as the re-reading engine
 // (a zero ppocr.Engine: none) and returns the page and whether the
-// model's recogniser was opened.
+// recogniser read it again.
 func readWith(t *testing.T, p *page, rr ppocr.Engine) (*result.Page, bool) {
 	t.Helper()
 	if len(tesseract.Languages(tesseract.DataDir(""))) == 0 {
@@ -45,7 +45,7 @@ func readWith(t *testing.T, p *page, rr ppocr.Engine) (*result.Page, bool) {
 		t.Fatal(err)
 	}
 	rec := m.(*model).rec
-	return out, rec != nil && rec.r != nil
+	return out, rec != nil && rec.rereads.Load() > 0
 }
 
 // ppocrEngine is the installed ppocr directory; its absence fails the
@@ -117,12 +117,12 @@ func TestSmallPrintIsReadAgain(t *testing.T) {
 		}
 		return n
 	}
-	tess, opened := readWith(t, p, ppocr.Engine{})
-	if opened {
-		t.Fatal("the recogniser was opened with no ppocr engine")
+	tess, reread := readWith(t, p, ppocr.Engine{})
+	if reread {
+		t.Fatal("the page was read again with no ppocr engine")
 	}
-	again, opened := readWith(t, p, rr)
-	if !opened {
+	again, reread := readWith(t, p, rr)
+	if !reread {
 		t.Fatal("small print was not read again")
 	}
 	tc, ac := cells(tess), cells(again)
@@ -134,7 +134,7 @@ func TestSmallPrintIsReadAgain(t *testing.T) {
 }
 
 // TestNormalPrintIsNotReadAgain: a table in print Tesseract reads well
-// (15 pt) takes today's path: the recogniser is not even opened.
+// (15 pt) takes today's path: the recogniser does not read it.
 func TestNormalPrintIsNotReadAgain(t *testing.T) {
 	t.Parallel()
 	p := newPage(t, 560, 130)
@@ -144,9 +144,9 @@ func TestNormalPrintIsNotReadAgain(t *testing.T) {
 			p.text(12+c*180, 36+r*36, 15, false, s)
 		}
 	}
-	out, opened := readWith(t, p, ppocrEngine(t))
-	if opened {
-		t.Errorf("the recogniser was opened for normal print")
+	out, reread := readWith(t, p, ppocrEngine(t))
+	if reread {
+		t.Errorf("normal print was read again")
 	}
 	if len(out.Blocks) == 0 {
 		t.Fatal("nothing read")
@@ -155,7 +155,7 @@ func TestNormalPrintIsNotReadAgain(t *testing.T) {
 
 // TestEstimateCountsTheRecognizer: where the recogniser is installed,
 // structure:default's estimate holds its load and a page's batches,
-// whether or not a page has opened it yet; where it is missing, the
+// whether or not a page has needed it yet; where it is missing, the
 // estimate is Tesseract's as before.
 func TestEstimateCountsTheRecognizer(t *testing.T) {
 	t.Parallel()

@@ -95,8 +95,8 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 	f.Host.PerPage += 8 << 20
 	f.Host.PerMegapixel += 2 << 20
 	if kind == device.CPU && e.Reread.RecognizerInstalled(recModel) {
-		// The recogniser that re-reads small print, counted whether or
-		// not a page has needed it yet (it opens on the first that does).
+		// The recogniser that re-reads small print, opened with the model
+		// whether or not a page needs it.
 		f.Host.Load += ppocr.RecognizerLoadBytes
 		f.Host.PerPage += ppocr.RecognizerPerPageBytes
 	}
@@ -174,6 +174,18 @@ func (e Engine) Load(ctx context.Context, spec engine.Spec) (engine.Model, error
 	var rec *recognizer
 	if spec.Device == "" || spec.Device == string(device.CPU) {
 		rec = newRecognizer(e.Reread, spec.Slots)
+	}
+	if rec != nil {
+		// Opened with the model, not on the first page of small print
+		// that needs it: its memory is then in the model's load, where the
+		// estimate counts it (Estimate) and the learner observes it. Opened
+		// inside a task, its ~55 MiB were that page's working set — a
+		// re-read PubTabNet table measured 129 MiB against an estimate of
+		// 78 — and stayed in the learner's window as one, raising the next
+		// pages' fixed part (ICDAR 2013 tables estimated at up to 5×,
+		// bench/calibrate.sh, docs/BENCHMARKS.md). A failure to open is
+		// remembered and pages keep Tesseract's text (recognizer.get).
+		_, _ = rec.get()
 	}
 	return &model{ocr: m, name: spec.Model, rec: rec}, nil
 }
@@ -293,9 +305,10 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 			f = float64(max(page.Width, page.Height)) / float64(m)
 		}
 		if ph := printPixels(page, f); ph > 0 && ph < smallPrintHeight {
-			// The recogniser opens on the first page that needs it; where
-			// it cannot, the page keeps Tesseract's text.
+			// Where the recogniser could not open, the page keeps
+			// Tesseract's text.
 			if r, err := h.rec.get(); err == nil {
+				h.rec.rereads.Add(1)
 				if _, err := reread(ctx, r, page, g); err != nil {
 					return nil, err
 				}
