@@ -7,3 +7,9 @@ func trimCHeap() {}
 
 // holdCHeapWhileBusy does nothing without cgo on Linux.
 func holdCHeapWhileBusy() {}
+
+// churnCHeap does nothing without cgo on Linux.
+func churnCHeap(n, size int) {}
+
+// haveCHeap: trimCHeap and churnCHeap do nothing here.
+const haveCHeap = false
