@@ -56,6 +56,10 @@ run_combo() { # PIPELINE MODEL
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
   for min in 1 4194304 16777216; do summarize "$pipeline $model" "$min" "$out"; done
   cp "$out" "${CALIBRATE_OUT:-/tmp}/" 2>/dev/null || true
+  # The server's log: each task's "task resources" line holds what the
+  # learner observed (work megapixels, pages at once, working set, load),
+  # for replaying fits offline (go run ./bench/replay).
+  cp "$work/log" "${CALIBRATE_OUT:-/tmp}/$(basename "$out" .tsv).log" 2>/dev/null || true
 }
 
 # summarize NAME MIN FILE: the ratios of the tasks whose peak was at least

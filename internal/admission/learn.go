@@ -61,12 +61,12 @@ const (
 	// fewPages is how many pages the fixed part needs before the
 	// documented one stops counting as one more observation.
 	fewPages = 3
-	// quantile of the fixed parts and loads taken: the 90th percentile, so
+	// DefaultQuantile of the fixed parts and loads taken: the 90th percentile, so
 	// that the fit errs on the side of over-estimating (an under-estimate
 	// is how an OOM kill happens) without letting the highest outliers (up
 	// to a tenth of the window) set it. The upper quartile left pages
 	// under-estimated by up to half on ../shared/eval (docs/BENCHMARKS.md).
-	quantile = 0.9
+	DefaultQuantile = 0.9
 )
 
 // Fitter is the Learner: for each model and device, and for each memory
@@ -95,9 +95,12 @@ const (
 // its area became an enormous per-megapixel figure). A task's working set
 // is divided evenly among the pages it ran at once.
 type Fitter struct {
-	Window  int
-	Persist Persister // nil: kept in memory only
-	Log     *slog.Logger
+	Window int
+	// Quantile is the quantile of the fixed parts and loads taken
+	// (0: DefaultQuantile).
+	Quantile float64
+	Persist  Persister // nil: kept in memory only
+	Log      *slog.Logger
 
 	mu sync.Mutex // guards m
 	m  map[[2]string]*fitState
@@ -132,6 +135,13 @@ type fitState struct {
 // runner returned its Go heap; the unversioned states before were plain
 // megapixels.
 const stateVersion = 2
+
+func (f *Fitter) quantile() float64 {
+	if f.Quantile <= 0 || f.Quantile > 1 {
+		return DefaultQuantile
+	}
+	return f.Quantile
+}
 
 func (f *Fitter) window() int {
 	if f.Window <= 0 {
@@ -228,7 +238,8 @@ func (f *Fitter) Fit(model, device string, documented Footprint) (Footprint, boo
 	if st == nil || st.Tasks == 0 {
 		return documented, false
 	}
-	return Footprint{Host: st.Host.fit(documented.Host), Device: st.Device.fit(documented.Device)}, true
+	q := f.quantile()
+	return Footprint{Host: st.Host.fit(documented.Host, q), Device: st.Device.fit(documented.Device, q)}, true
 }
 
 // Learned is what a Fitter knows of one model on one device.
@@ -257,10 +268,10 @@ func (f *Fitter) Learned() []Learned {
 }
 
 // fit is this memory's coefficients (see Fitter).
-func (s *series) fit(prior Coefficients) Coefficients {
+func (s *series) fit(prior Coefficients, q float64) Coefficients {
 	c := prior
 	if len(s.Loads) > 0 {
-		c.Load = upper(s.Loads)
+		c.Load = upper(s.Loads, q)
 	}
 	if len(s.Pages) == 0 {
 		return c
@@ -291,7 +302,7 @@ func (s *series) fit(prior Coefficients) Coefficients {
 	if len(s.Pages) < fewPages {
 		fixed = append(fixed, prior.PerPage)
 	}
-	c.PerPage = max(upper(fixed), prior.PerPage, 0)
+	c.PerPage = max(upper(fixed, q), prior.PerPage, 0)
 	return c
 }
 
@@ -304,10 +315,10 @@ func median(v []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// upper is the quantile-th of v by nearest rank (the ⌈0.9·n⌉-th
+// upper is the q-th quantile of v by nearest rank (the ⌈q·n⌉-th
 // smallest).
-func upper(v []float64) float64 {
+func upper(v []float64, q float64) float64 {
 	s := slices.Sorted(slices.Values(v))
-	r := int(math.Ceil(quantile*float64(len(s)))) - 1
+	r := int(math.Ceil(q*float64(len(s)))) - 1
 	return s[max(r, 0)]
 }

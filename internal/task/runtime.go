@@ -601,7 +601,13 @@ func (rt *Runtime) account(o Options, a *admitted, m *measure, laneWait time.Dur
 	}
 	rt.o.Log.Info("task resources", "task", o.TaskID, "device", a.dev, "model", o.Model, "estimated_bytes", r.EstimatedBytes,
 		"peak_bytes", r.PeakBytes, "gpu_estimated_bytes", r.GPUEstimatedBytes, "gpu_peak_bytes", r.GPUPeakBytes,
-		"fallback", r.Fallback, "run_time", time.Duration(r.RunTime))
+		"fallback", r.Fallback, "run_time", time.Duration(r.RunTime),
+		// What the learner observed: the largest page's work megapixels,
+		// the pages run at once, the working set above the runner's
+		// resident size at the start, and that size (bench/replay reads
+		// these to replay the fit offline).
+		"work_megapixels", a.maxMP, "pages_at_once", a.concurrent, "working_bytes", working,
+		"loaded", !a.resident, "start_rss_bytes", m.host.RSS)
 	return r
 }
 
