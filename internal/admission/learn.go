@@ -61,11 +61,13 @@ const (
 	// fewPages is how many pages the fixed part needs before the
 	// documented one stops counting as one more observation.
 	fewPages = 3
-	// DefaultQuantile of the fixed parts and loads taken: the 90th percentile, so
-	// that the fit errs on the side of over-estimating (an under-estimate
-	// is how an OOM kill happens) without letting the highest outliers (up
-	// to a tenth of the window) set it. The upper quartile left pages
-	// under-estimated by up to half on ../shared/eval (docs/BENCHMARKS.md).
+	// DefaultQuantile of the fixed parts and loads taken: the 90th
+	// percentile, so that the fit errs on the side of over-estimating (an
+	// under-estimate is how an OOM kill happens) without letting the
+	// highest outliers (up to a tenth of the window) set it. The upper
+	// quartile left pages under-estimated by up to half on ../shared/eval;
+	// with runners on one malloc arena, 0.8 lowered PP-OCR's median by
+	// 0.07 and its lowest ratio to 0.76 (bench/replay, docs/BENCHMARKS.md).
 	DefaultQuantile = 0.9
 )
 
@@ -96,8 +98,8 @@ const (
 // is divided evenly among the pages it ran at once.
 type Fitter struct {
 	Window int
-	// Quantile is the quantile of the fixed parts and loads taken
-	// (0: DefaultQuantile).
+	// Quantile is the quantile of the fixed parts and loads taken, in
+	// (0, 1] (otherwise DefaultQuantile); bench/replay varies it.
 	Quantile float64
 	Persist  Persister // nil: kept in memory only
 	Log      *slog.Logger
