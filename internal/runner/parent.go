@@ -97,14 +97,10 @@ func (l *Launcher) Launch(ctx context.Context, spec Spec) (*Process, error) {
 		"--socket-dir", dir, "--parent-pid", strconv.Itoa(os.Getpid()))
 	args = append(args, l.RunnerArgs...)
 	cmd := exec.Command(l.Exe, args...)
-	env := l.Env
-	if env == nil {
-		env = os.Environ()
-	}
+	cmd.Env = l.Env
 	if l.EnvFor != nil {
-		env = mergeEnv(env, l.EnvFor(spec))
+		cmd.Env = mergeEnv(l.Env, l.EnvFor(spec))
 	}
-	cmd.Env = OneMallocArena(env)
 	// Pdeathsig: the runner is killed when the thread that started it goes
 	// away; Setpgid keeps a terminal's ^C from reaching it before the parent
 	// has decided how to stop it.
@@ -189,50 +185,6 @@ func (l *Launcher) Launch(ctx context.Context, spec Spec) (*Process, error) {
 
 // mergeEnv returns base with extra's variables replacing those of the same
 // name.
-// OneMallocArena returns env with glibc's malloc limited to one arena
-// (GLIBC_TUNABLES glibc.malloc.arena_max=1, added to the tunables env
-// has; an arena_max it sets is kept), for a runner: malloc_trim, which the
-// runner calls when idle (releaseMemory), gives back only the main arena's
-// top, and a thread arena's top is trimmed on free alone, above
-// M_TRIM_THRESHOLD, which the runner holds at 1 GiB while pages run. So
-// with an arena per thread, what a page freed in a thread's arena stayed
-// resident after it: the runner's smaps showed 8–15 MiB in each of two
-// 64 MiB thread heaps after a PDF task, a PP-OCR runner started its tasks
-// at 99–143 MiB over bench/calibrate.sh's files (91–111 with one arena),
-// and a page that reused what the one before left measured a fraction of
-// its working set (a one-line image 16 MiB after a PDF, 58–67 after small
-// pages) — the learner's worst noise. CPU was unchanged (PP-OCR, 18 files,
-// two at once: user 35.2 and 35.9 s against 35.3 and 35.2;
-// docs/BENCHMARKS.md). It is set in the environment rather than with
-// mallopt because glibc gives a thread its arena on its first malloc, and
-// Go's threads allocate (cgo's thread start) before the runner's code
-// runs.
-func OneMallocArena(env []string) []string {
-	const key, tunable = "GLIBC_TUNABLES", "glibc.malloc.arena_max=1"
-	out := make([]string, 0, len(env)+1)
-	set := false
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		if k != key {
-			out = append(out, kv)
-			continue
-		}
-		set = true
-		switch {
-		case strings.Contains(v, "glibc.malloc.arena_max="):
-			out = append(out, kv)
-		case v == "":
-			out = append(out, key+"="+tunable)
-		default:
-			out = append(out, kv+":"+tunable)
-		}
-	}
-	if !set {
-		out = append(out, key+"="+tunable)
-	}
-	return out
-}
-
 func mergeEnv(base, extra []string) []string {
 	names := make(map[string]bool, len(extra))
 	for _, kv := range extra {
@@ -245,7 +197,49 @@ func mergeEnv(base, extra []string) []string {
 			out = append(out, kv)
 		}
 	}
-	return append(out, extra...)
+	for _, kv := range extra {
+		if v, ok := strings.CutPrefix(kv, tunablesKey+"="); ok {
+			kv = tunablesKey + "=" + joinTunables(lookup(base, tunablesKey), v)
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// tunablesKey is glibc's tunables variable: an engine's tunables (ppocr's
+// one malloc arena, ppocr.Engine.RunnerEnv) join the operator's rather
+// than replace them, and the operator's setting of a tunable wins.
+const tunablesKey = "GLIBC_TUNABLES"
+
+// joinTunables is GLIBC_TUNABLES' colon-separated name=value list of
+// operator's, then those of engine's whose names it does not set.
+func joinTunables(operator, engine string) string {
+	set := map[string]bool{}
+	var out []string
+	for _, t := range strings.Split(operator, ":") {
+		if t == "" {
+			continue
+		}
+		name, _, _ := strings.Cut(t, "=")
+		set[name] = true
+		out = append(out, t)
+	}
+	for _, t := range strings.Split(engine, ":") {
+		if name, _, _ := strings.Cut(t, "="); t != "" && !set[name] {
+			out = append(out, t)
+		}
+	}
+	return strings.Join(out, ":")
+}
+
+// lookup is key's value in env ("" when unset).
+func lookup(env []string, key string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // Pid returns the runner's process id.

@@ -47,15 +47,16 @@ func TestReleaseMemoryReturnsTheGoHeap(t *testing.T) {
 // Tesseract's buffers are, below the 32 MiB mmap threshold); after
 // releaseMemory the process holds no more than a few MiB of them. With a
 // glibc arena per thread each thread's top stayed resident (malloc_trim
-// trims the main arena's top only: OneMallocArena). It runs in a process
-// of its own, started with the environment a runner gets.
+// trims the main arena's top only). It runs in a process of its own,
+// started with the environment a PP-OCR runner gets (one arena).
 func TestFreedCMemoryComesBackFromEveryThread(t *testing.T) {
 	if !haveCHeap {
 		t.Skip("no C heap: built without cgo or not on Linux")
 	}
 	if os.Getenv("LECTOR_TEST_CHEAP_CHILD") == "" {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestFreedCMemoryComesBackFromEveryThread$", "-test.count=1")
-		cmd.Env = OneMallocArena(append(os.Environ(), "LECTOR_TEST_CHEAP_CHILD=1")) // as the parent starts a runner
+		// As the parent starts a PP-OCR runner (ppocr.Engine.RunnerEnv).
+		cmd.Env = mergeEnv(append(os.Environ(), "LECTOR_TEST_CHEAP_CHILD=1"), []string{"GLIBC_TUNABLES=glibc.malloc.arena_max=1"})
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
@@ -94,10 +95,11 @@ func TestFreedCMemoryComesBackFromEveryThread(t *testing.T) {
 	}
 }
 
-// TestOneMallocArenaKeepsTheOperatorsTunables: the runner's arena limit is
-// added to the tunables the environment has, and an arena_max an operator
-// set is kept.
-func TestOneMallocArenaKeepsTheOperatorsTunables(t *testing.T) {
+// TestEngineTunablesJoinTheOperators: an engine's GLIBC_TUNABLES are
+// added to the ones the operator set, and the operator's setting of a
+// tunable wins.
+func TestEngineTunablesJoinTheOperators(t *testing.T) {
+	engine := []string{"GLIBC_TUNABLES=glibc.malloc.arena_max=1"}
 	for _, c := range []struct {
 		in   []string
 		want string
@@ -108,13 +110,13 @@ func TestOneMallocArenaKeepsTheOperatorsTunables(t *testing.T) {
 		{[]string{"GLIBC_TUNABLES=glibc.malloc.arena_max=4"}, "glibc.malloc.arena_max=4"},
 	} {
 		var got []string
-		for _, kv := range OneMallocArena(c.in) {
+		for _, kv := range mergeEnv(c.in, engine) {
 			if v, ok := strings.CutPrefix(kv, "GLIBC_TUNABLES="); ok {
 				got = append(got, v)
 			}
 		}
 		if len(got) != 1 || got[0] != c.want {
-			t.Errorf("OneMallocArena(%q): GLIBC_TUNABLES %q, want one, %q", c.in, got, c.want)
+			t.Errorf("mergeEnv(%q, %q): GLIBC_TUNABLES %q, want one, %q", c.in, engine, got, c.want)
 		}
 	}
 }

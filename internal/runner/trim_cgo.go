@@ -35,8 +35,9 @@ func trimCHeap() { C.malloc_trim(0) }
 // time of PP-OCR's pages (docs/BENCHMARKS.md); Tesseract's buffers are
 // held and returned the same way.
 //
-// The runner's threads all allocate in glibc's main arena (OneMallocArena,
-// set in its environment by the parent).
+// malloc_trim gives back only the main arena's top: a runner whose engine
+// allocates from threads of its own keeps what a page freed in their
+// arenas unless it runs with one (ppocr.Engine.RunnerEnv).
 func holdCHeapWhileBusy() {
 	C.mallopt(C.M_MMAP_THRESHOLD, 32<<20)
 	C.mallopt(C.M_TRIM_THRESHOLD, 1<<30)

@@ -222,6 +222,7 @@ var (
 	_ engine.Sizer     = Engine{}
 	_ engine.Placer    = Engine{}
 	_ engine.Cataloger = Engine{}
+	_ engine.Environ   = Engine{}
 )
 
 // Estimate returns the documented footprint: on the CPU all host memory;
@@ -239,6 +240,31 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 		}, nil
 	}
 	return engine.Footprint{Host: engine.Cost{Load: loadBytes, PerPage: perPageBytes, PerMegapixel: perMPBytes}}, nil
+}
+
+// RunnerEnv (engine.Environ) limits glibc's malloc to one arena in
+// PP-OCR's runner (GLIBC_TUNABLES glibc.malloc.arena_max=1, joined to an
+// operator's tunables, whose own arena_max wins: runner.mergeEnv).
+// malloc_trim, which the runner calls when idle, returns the free pages
+// inside every arena but the top only of the main one, and a thread
+// arena's top shrinks on free alone, above M_TRIM_THRESHOLD (1 GiB while
+// pages run). ONNX Runtime's threads freed into their own arenas' tops, so
+// a runner kept 8–15 MiB in each of two thread heaps after a PDF task,
+// started its tasks at 99–195 MiB over bench/calibrate.sh's files (93–187
+// with one arena, second highest 118–120 against 167), and a page that
+// reused what the one before left measured a fraction of its working set
+// (a one-line image 16 MiB after a PDF, 58–67 after small pages): the
+// learner's worst noise. With one arena the calibration's lowest ratio is
+// 0.87–0.88 (0.76–0.77) and its highest 3.0–3.3 (3.6–6.2), for unchanged
+// CPU (18 files, two at once: user 35.2 and 35.9 s against 35.3 and 35.2).
+// Tesseract's runners are not limited: the same setting cost Tesseract
+// 3–9 % more CPU (two threads contending for one arena's lock) for no
+// better calibration (docs/BENCHMARKS.md). An environment variable rather
+// than mallopt: glibc gives a thread its arena on its first malloc, and
+// Go's threads allocate (cgo's thread start) before the runner's code
+// runs.
+func (Engine) RunnerEnv(string, device.Kind) []string {
+	return []string{"GLIBC_TUNABLES=glibc.malloc.arena_max=1"}
 }
 
 // DeviceKinds: CUDA first where ONNX Runtime's CUDA provider is installed

@@ -7,6 +7,7 @@ import (
 	"image/draw"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,5 +178,19 @@ func TestEstimateCountsTheRecognizer(t *testing.T) {
 	}
 	if missing != base {
 		t.Errorf("with the recogniser missing %+v, want %+v", missing, base)
+	}
+}
+
+// TestRunnerEnvIsTheReadingEngines: structure:ppocr's runner gets
+// PP-OCR's environment (one malloc arena), structure:default's
+// Tesseract's (OpenMP's thread limit, glibc's arenas as they are).
+func TestRunnerEnvIsTheReadingEngines(t *testing.T) {
+	t.Parallel()
+	e := Engine{PPOCR: ppocr.Engine{}}
+	if got, want := e.RunnerEnv("ppocr", device.CPU), (ppocr.Engine{}).RunnerEnv("v4", device.CPU); !slices.Equal(got, want) {
+		t.Errorf("structure:ppocr's runner environment %q, want PP-OCR's %q", got, want)
+	}
+	if got, want := e.RunnerEnv("default", device.CPU), (tesseract.Engine{}).RunnerEnv("eng", device.CPU); !slices.Equal(got, want) {
+		t.Errorf("structure:default's runner environment %q, want Tesseract's %q", got, want)
 	}
 }

@@ -121,9 +121,12 @@ func (e Engine) WorkMegapixels(config string, p engine.PageShape) float64 {
 	return tesseract.WorkMegapixels(p)
 }
 
-// RunnerEnv is Tesseract's.
+// RunnerEnv is Tesseract's, or PP-OCR's for structure:ppocr.
 func (e Engine) RunnerEnv(config string, kind device.Kind) []string {
 	if config == ppocrConfig {
+		if en, ok := e.PPOCR.(engine.Environ); ok {
+			return en.RunnerEnv(ppocrModel, kind)
+		}
 		return nil
 	}
 	return e.Tesseract.RunnerEnv(langs(config), kind)
