@@ -54,6 +54,7 @@ func main() {
 	perPage := flag.Float64("perpage", -1, "documented fixed part per page in MiB (-1: the model's)")
 	perMP := flag.Float64("permp", -1, "documented part per work megapixel in MiB (-1: the model's)")
 	quiet := flag.Bool("q", false, "print the summary only")
+	wmpFile := flag.String("wmp", "", "file of lines 'TASK WORK_MEGAPIXELS' (1-based; negative keeps the log's): the tasks' work megapixels as another Sizer would give them")
 	fromFloor := flag.Bool("floor", false, "measure each working set from the runner's floor (its lowest resident size at a task's start) instead of its size at the task's start")
 	flag.Parse()
 	if *model == "" || flag.NArg() == 0 {
@@ -76,6 +77,19 @@ func main() {
 	}
 	if *perMP >= 0 {
 		doc.PerMegapixel = *perMP * (1 << 20)
+	}
+	if *wmpFile != "" {
+		b, err := os.ReadFile(*wmpFile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			var i int
+			var mp float64
+			if n, _ := fmt.Sscan(l, &i, &mp); n == 2 && i >= 1 && i <= len(tasks) && mp >= 0 {
+				tasks[i-1].mp = mp
+			}
+		}
 	}
 	if *fromFloor {
 		floor := 0.0
@@ -111,6 +125,10 @@ func main() {
 			o.Host.Load = t.start
 		}
 		fit.Observe(*model, "cpu", o)
+	}
+	if f, ok := fit.Fit(*model, "cpu", admission.Footprint{Host: doc}); ok {
+		fmt.Printf("fit after the last task: load %.1f MiB, fixed part %.1f MiB a page, %.1f MiB a work megapixel\n",
+			f.Host.Load/(1<<20), f.Host.PerPage/(1<<20), f.Host.PerMegapixel/(1<<20))
 	}
 	// As bench/calibrate.sh counts: the tasks of min bytes or more, and of
 	// those all but the first 5.

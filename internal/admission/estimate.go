@@ -1,6 +1,8 @@
 package admission
 
 import (
+	"image"
+
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
 )
@@ -63,8 +65,22 @@ type Estimator struct {
 	Documented func(model string, kind device.Kind) (Footprint, error)
 	// Work returns a page's work megapixels for model (engine.Registry's
 	// WorkMegapixels); nil: the page's plain megapixels.
-	Work    func(model string, p engine.PageShape) float64
+	Work func(model string, p engine.PageShape) float64
+	// Print returns a page's print height where model's work megapixels
+	// follow it, decoding the page with decode only then (engine.Registry's
+	// PrintHeight); nil: never measured.
+	Print   func(model string, p engine.PageShape, decode func() (image.Image, error)) int
 	Learner Learner
+}
+
+// PrintHeight returns page p's print height for model's work megapixels
+// (engine.PrintSizer), or 0 where the model's pages do not depend on it,
+// Print is nil, or the page cannot be decoded.
+func (e Estimator) PrintHeight(model string, p engine.PageShape, decode func() (image.Image, error)) int {
+	if e.Print == nil {
+		return 0
+	}
+	return e.Print(model, p, decode)
 }
 
 // WorkMegapixels returns the size page p counts as in model's

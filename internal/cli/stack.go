@@ -117,7 +117,7 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 	}
 	s.sems = admission.NewSemaphores(limits)
 	s.learner = &admission.Fitter{Log: log}
-	s.estimator = admission.Estimator{Documented: documented, Work: reg.WorkMegapixels, Learner: s.learner}
+	s.estimator = admission.Estimator{Documented: documented, Work: reg.WorkMegapixels, Print: reg.PrintHeight, Learner: s.learner}
 	s.rt = task.New(task.Config{
 		Models: s.models, Pool: s.pool, Admission: s.adm, Semaphores: s.sems,
 		Estimator: s.estimator,

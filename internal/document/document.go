@@ -10,6 +10,7 @@ package document
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -239,6 +240,19 @@ func (im *Image) PageSize(int) (int, int) {
 		return h, w
 	}
 	return w, h
+}
+
+// DecodePage decodes the image as stored, for a measure before it runs
+// (task.PageDecoder: the structure pipeline's print height). It refuses,
+// with an error, an image the engine gets otherwise — turned by its EXIF
+// orientation or resampled to square pixels — whose measure would not be
+// the engine's.
+func (im *Image) DecodePage(int) (image.Image, error) {
+	if _, _, _, ok := im.square(); ok || im.orientation != (engine.Orientation{}) {
+		return nil, errors.New("the page is turned or resampled before it is read")
+	}
+	img, _, err := image.Decode(bytes.NewReader(im.Data))
+	return img, err
 }
 
 // PageBits returns the image's bits per pixel as the engine gets it: as

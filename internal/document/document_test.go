@@ -134,3 +134,31 @@ func TestJPEGExifOrientation(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodePageOnlyAsTheEngineGetsIt: an image decodes for a measure
+// before it runs (the structure pipeline's print height) as stored; one
+// the engine gets turned (EXIF orientation) refuses, since a measure of
+// the stored pixels would not be the engine's.
+func TestDecodePageOnlyAsTheEngineGetsIt(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 40, 10)), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		orientation uint16
+		ok          bool
+	}{{1, true}, {6, false}, {2, false}} {
+		doc, err := Open(t.Context(), withExif(buf.Bytes(), tc.orientation), Limits{}, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := doc.(*Image).DecodePage(0)
+		if tc.ok && (err != nil || img.Bounds().Dx() != 40 || img.Bounds().Dy() != 10) {
+			t.Errorf("orientation %d: decoded %v, %v; want the 40×10 image", tc.orientation, img, err)
+		}
+		if !tc.ok && err == nil {
+			t.Errorf("orientation %d: decoded a page the engine gets turned", tc.orientation)
+		}
+	}
+}

@@ -15,6 +15,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"image"
 	"slices"
 	"sort"
 	"strings"
@@ -128,6 +129,10 @@ type Footprint struct {
 type PageShape struct {
 	Width, Height int
 	Bits          int
+	// PrintHeight is the print's height in pixels (letters' upper
+	// quartile), measured before the page runs where the engine asks for
+	// it (PrintSizer); 0 when not measured.
+	PrintHeight int
 }
 
 // Megapixels is the page's plain size, width × height / 10⁶.
@@ -142,6 +147,18 @@ func (p PageShape) Megapixels() float64 { return float64(p.Width) * float64(p.He
 // a Sizer is sized by p.Megapixels().
 type Sizer interface {
 	WorkMegapixels(config string, p PageShape) float64
+}
+
+// PrintSizer is a Sizer whose work megapixels follow the page's print
+// as well as its size (the structure pipeline enlarges a small image no
+// further than brings its print to 30 px). NeedsPrint reports whether
+// page p's size depends on its print; MeasurePrint measures it on the
+// decoded page (its PageShape.PrintHeight, 0 when none is found). Without
+// the measure WorkMegapixels is an upper bound.
+type PrintSizer interface {
+	Sizer
+	NeedsPrint(config string, p PageShape) bool
+	MeasurePrint(img image.Image) int
 }
 
 // Engine loads models.
@@ -314,6 +331,26 @@ func (r *Registry) WorkMegapixels(model string, p PageShape) float64 {
 		return s.WorkMegapixels(cfg, p)
 	}
 	return p.Megapixels()
+}
+
+// PrintHeight returns page p's print height for model's work megapixels
+// (PrintSizer), decoding the page with decode only when the model's
+// engine needs it; 0 when it does not, or when the page cannot be decoded
+// (its work megapixels are then the upper bound).
+func (r *Registry) PrintHeight(model string, p PageShape, decode func() (image.Image, error)) int {
+	e, cfg, err := r.Resolve(model)
+	if err != nil {
+		return 0
+	}
+	ps, ok := e.(PrintSizer)
+	if !ok || decode == nil || !ps.NeedsPrint(cfg, p) {
+		return 0
+	}
+	img, err := decode()
+	if err != nil || img == nil {
+		return 0
+	}
+	return ps.MeasurePrint(img)
 }
 
 func deviceKinds(e Engine, cfg string) []device.Kind {

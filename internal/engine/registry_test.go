@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"errors"
+	"image"
 	"strings"
 	"testing"
 
@@ -56,5 +58,41 @@ func TestValidateNamesEveryInstalledModel(t *testing.T) {
 	}
 	if err := r.Validate("tesseract:eng"); err != nil {
 		t.Errorf("an installed model: %v", err)
+	}
+}
+
+// printEngine is a fake engine.PrintSizer whose pages under 1000 px need
+// their print, measured as the decoded image's width.
+type printEngine struct{ catalogEngine }
+
+func (printEngine) WorkMegapixels(_ string, p engine.PageShape) float64 { return p.Megapixels() }
+func (printEngine) NeedsPrint(_ string, p engine.PageShape) bool        { return p.Width < 1000 }
+func (printEngine) MeasurePrint(img image.Image) int                    { return img.Bounds().Dx() }
+
+// TestPrintHeightDecodesOnlyWhereTheEngineNeedsIt: the registry decodes a
+// page for its print only when the model's engine sizes that page by it,
+// and a page that does not decode is left unmeasured (0).
+func TestPrintHeightDecodesOnlyWhereTheEngineNeedsIt(t *testing.T) {
+	t.Parallel()
+	r := engine.NewRegistry()
+	r.Register("print", printEngine{catalogEngine{[]string{"print:a"}}})
+	r.Register("plain", catalogEngine{[]string{"plain:a"}})
+	decodes := 0
+	decode := func() (image.Image, error) { decodes++; return image.NewGray(image.Rect(0, 0, 17, 1)), nil }
+	if got := r.PrintHeight("print:a", engine.PageShape{Width: 800, Height: 300}, decode); got != 17 || decodes != 1 {
+		t.Errorf("a small page: print %d after %d decodes, want 17 after 1", got, decodes)
+	}
+	for _, c := range []struct {
+		model string
+		p     engine.PageShape
+	}{{"print:a", engine.PageShape{Width: 2000, Height: 3000}}, {"plain:a", engine.PageShape{Width: 800, Height: 300}}} {
+		decodes = 0
+		if got := r.PrintHeight(c.model, c.p, decode); got != 0 || decodes != 0 {
+			t.Errorf("%s %v: print %d after %d decodes, want 0 after none", c.model, c.p, got, decodes)
+		}
+	}
+	bad := func() (image.Image, error) { return nil, errors.New("unreadable") }
+	if got := r.PrintHeight("print:a", engine.PageShape{Width: 800, Height: 300}, bad); got != 0 {
+		t.Errorf("an undecodable page: print %d, want 0", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -45,6 +46,14 @@ type Document interface {
 // quarter of a gray page).
 type PageBitser interface {
 	PageBits(i int) int
+}
+
+// PageDecoder is a document that can decode a page before it runs, for a
+// measure of its content admission sizes it by (engine.PrintSizer: the
+// structure pipeline's print height); an error leaves the page sized
+// without it.
+type PageDecoder interface {
+	DecodePage(i int) (image.Image, error)
 }
 
 // TextPager is a document some of whose pages are read from their own
@@ -472,11 +481,15 @@ func (rt *Runtime) admit(ctx context.Context, doc Document, o Options) (*admitte
 	n := doc.NumPages()
 	a := &admitted{}
 	bits, _ := doc.(PageBitser)
+	dec, _ := doc.(PageDecoder)
 	for i := range n {
 		p := engine.PageShape{}
 		p.Width, p.Height = doc.PageSize(i)
 		if bits != nil {
 			p.Bits = bits.PageBits(i)
+		}
+		if dec != nil {
+			p.PrintHeight = rt.o.Estimator.PrintHeight(o.Model, p, func() (image.Image, error) { return dec.DecodePage(i) })
 		}
 		a.maxMP = max(a.maxMP, rt.o.Estimator.WorkMegapixels(o.Model, p))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"maps"
 	"os"
 	"runtime"
@@ -863,4 +864,64 @@ func TestProgressNeverGoesBackwards(t *testing.T) {
 		t.Fatalf("progress %v, want 1..%d in order", seen, len(doc))
 	}
 	b.quiescent(t)
+}
+
+// decodedDoc is pagesDoc whose pages decode (PageDecoder) to images whose
+// width stands for their print height, counting the decodes.
+type decodedDoc struct {
+	pagesDoc
+	decodes atomic.Int32
+}
+
+func (d *decodedDoc) DecodePage(i int) (image.Image, error) {
+	d.decodes.Add(1)
+	return image.NewGray(image.Rect(0, 0, 30, 1)), nil
+}
+
+// TestPrintMeasuredBeforeAdmission: a page whose engine sizes it by its
+// print (engine.PrintSizer) is decoded before admission and estimated at
+// the work megapixels its measured print gives, not at their upper bound;
+// a document that cannot decode its pages is estimated at the bound.
+func TestPrintMeasuredBeforeAdmission(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		doc     Document
+		decodes int32
+		want    uint64
+	}{
+		// Not resident: load 100 MiB + 1 MP × 10 MiB at print 30 px.
+		{"measured", &decodedDoc{pagesDoc: onePage()}, 1, 110 << 20},
+		// The upper bound: 4 work megapixels.
+		{"not decodable", onePage(), 0, 140 << 20},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.rt.o.Estimator.Work = func(_ string, p engine.PageShape) float64 {
+				if p.PrintHeight == 30 {
+					return p.Megapixels()
+				}
+				return 4 * p.Megapixels()
+			}
+			b.rt.o.Estimator.Print = func(_ string, _ engine.PageShape, decode func() (image.Image, error)) int {
+				img, err := decode()
+				if err != nil {
+					return 0
+				}
+				return img.Bounds().Dx()
+			}
+			res, err := b.rt.Run(t.Context(), c.doc, Options{Model: "m:a", Device: "cpu"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := res.Resources.EstimatedBytes; got != c.want {
+				t.Errorf("estimate %d MiB, want %d", got>>20, c.want>>20)
+			}
+			if d, ok := c.doc.(*decodedDoc); ok && d.decodes.Load() != c.decodes {
+				t.Errorf("%d decodes, want %d", d.decodes.Load(), c.decodes)
+			}
+			b.quiescent(t)
+		})
+	}
 }

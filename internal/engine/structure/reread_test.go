@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -192,5 +193,32 @@ func TestRunnerEnvIsTheReadingEngines(t *testing.T) {
 	}
 	if got, want := e.RunnerEnv("default", device.CPU), (tesseract.Engine{}).RunnerEnv("eng", device.CPU); !slices.Equal(got, want) {
 		t.Errorf("structure:default's runner environment %q, want Tesseract's %q", got, want)
+	}
+}
+
+// TestWorkMegapixelsFollowTheMeasuredPrint: a small page's work
+// megapixels are its enlargement's, stopped where its print reaches
+// printHeight when the print was measured before admission (MeasurePrint
+// on the page, as admission does), scaleFor's bound when not; a large page
+// and structure:ppocr's pages need no measure.
+func TestWorkMegapixelsFollowTheMeasuredPrint(t *testing.T) {
+	t.Parallel()
+	e := Engine{}
+	p := newPage(t, 800, 300)
+	for i := range 4 {
+		p.text(12, 40+i*60, 22, false, "Quarterly totals by region 2024")
+	}
+	shape := engine.PageShape{Width: 800, Height: 300, Bits: 8}
+	if !e.NeedsPrint("default", shape) || e.NeedsPrint("ppocr", shape) || e.NeedsPrint("default", engine.PageShape{Width: 2480, Height: 3508}) {
+		t.Fatal("NeedsPrint: want a small page under structure:default only")
+	}
+	shape.PrintHeight = e.MeasurePrint(p.img)
+	if shape.PrintHeight < 12 || shape.PrintHeight > 24 {
+		t.Fatalf("measured print %d px of 22-pt type, want 12–24", shape.PrintHeight)
+	}
+	bound := e.WorkMegapixels("default", engine.PageShape{Width: 800, Height: 300, Bits: 8})
+	s := float64(printHeight) / float64(shape.PrintHeight)
+	if got, want := e.WorkMegapixels("default", shape), 0.24*s*s; math.Abs(got-want) > 1e-9 || got >= bound {
+		t.Errorf("work megapixels %.3f with print %d px, want %.3f (0.24 MP enlarged %.2f×), under the bound %.3f", got, shape.PrintHeight, want, s, bound)
 	}
 }

@@ -50,10 +50,10 @@ const (
 )
 
 var (
-	_ engine.Engine    = Engine{}
-	_ engine.Sizer     = Engine{}
-	_ engine.Environ   = Engine{}
-	_ engine.Cataloger = Engine{}
+	_ engine.Engine     = Engine{}
+	_ engine.PrintSizer = Engine{}
+	_ engine.Environ    = Engine{}
+	_ engine.Cataloger  = Engine{}
 )
 
 func langs(config string) string {
@@ -106,8 +106,12 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 // WorkMegapixels (engine.Sizer): structure:ppocr's pages are PP-OCR's;
 // structure:default's are Tesseract's at the size it reads them, a small
 // page enlarged by scaleFor (to gray, 8 bits) and a large one as given.
-// A small page with large print is enlarged less (printHeight), which is
-// known only once it is decoded: the figure is then an upper bound.
+// A small page's enlargement stops where its print reaches printHeight,
+// as Tesseract's does (tesseract.OptPrintHeight), when p.PrintHeight was
+// measured before admission (NeedsPrint, MeasurePrint); unmeasured, the
+// figure is scaleFor's upper bound. ICDAR 2013's tables (11–15 px print)
+// were estimated by that bound at 1.4–2.8× what they used and a photo
+// with 19 px print at 4.7–5× (bench/calibrate.sh, docs/BENCHMARKS.md).
 func (e Engine) WorkMegapixels(config string, p engine.PageShape) float64 {
 	if config == ppocrConfig {
 		if s, ok := e.PPOCR.(engine.Sizer); ok {
@@ -116,9 +120,32 @@ func (e Engine) WorkMegapixels(config string, p engine.PageShape) float64 {
 		return p.Megapixels()
 	}
 	if s := scaleFor(p.Width, p.Height); s > 1 {
+		if p.PrintHeight > 0 {
+			s = max(min(s, float64(printHeight)/float64(p.PrintHeight)), 1)
+		}
 		return p.Megapixels() * s * s
 	}
 	return tesseract.WorkMegapixels(p)
+}
+
+// NeedsPrint (engine.PrintSizer): a small page's work megapixels follow
+// its print under structure:default and the other Tesseract configs.
+func (e Engine) NeedsPrint(config string, p engine.PageShape) bool {
+	return config != ppocrConfig && scaleFor(p.Width, p.Height) > 1
+}
+
+// MeasurePrint (engine.PrintSizer) is Tesseract's measure of the print
+// (tesseract.PrintHeight) on img in 8-bit gray, the one its enlargement
+// is bounded by. A page of at most 1600 × 1600 pixels (small): at most
+// 2.6 MB of gray and as much of labels, ~10–40 ms.
+func (e Engine) MeasurePrint(img image.Image) int {
+	b := img.Bounds()
+	g, ok := img.(*image.Gray)
+	if !ok {
+		g = image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+		draw.Draw(g, g.Bounds(), img, b.Min, draw.Src)
+	}
+	return tesseract.PrintHeight(g)
 }
 
 // RunnerEnv is Tesseract's, or PP-OCR's for structure:ppocr.

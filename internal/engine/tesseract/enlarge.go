@@ -76,14 +76,14 @@ func stretch(g *image.Gray) {
 	}
 }
 
-// printHeight estimates the height of g's print in pixels: the upper
+// PrintHeight estimates the height of g's print in pixels: the upper
 // quartile of the heights of its letter-like connected components (ink
 // darker than midway between the darkest 0.2 % and the median level;
 // components at least 3 px tall, narrower than three times their height,
 // under a quarter of the image's height). The upper quartile rather than
 // the median: x-height letters outnumber capitals, ascenders and digits,
 // whose height is the print's size. 0 when none is found.
-func printHeight(g *image.Gray) int {
+func PrintHeight(g *image.Gray) int {
 	b := g.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w <= 0 || h <= 0 {

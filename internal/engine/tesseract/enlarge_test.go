@@ -105,14 +105,14 @@ func TestPrintHeightIsTheLettersUpperQuartile(t *testing.T) {
 	for i := range 20 {
 		box(10+i*8, 190, 2, 2) // specks
 	}
-	if got := printHeight(g); got != 10 {
-		t.Fatalf("printHeight = %d, want 10", got)
+	if got := PrintHeight(g); got != 10 {
+		t.Fatalf("PrintHeight = %d, want 10", got)
 	}
 	blank := image.NewGray(image.Rect(0, 0, 50, 50))
 	for i := range blank.Pix {
 		blank.Pix[i] = 255
 	}
-	if got := printHeight(blank); got != 0 {
+	if got := PrintHeight(blank); got != 0 {
 		t.Fatalf("a blank image: %d, want 0", got)
 	}
 }

@@ -269,7 +269,7 @@ type Options struct {
 	Gray     bool    // return the page as read in Page.Gray
 	Regions  bool    // layout analysis alone: blocks without words
 	// PrintHeight, with Scale: enlarge no more than brings the print to
-	// this height in pixels (printHeight); 0: by Scale.
+	// this height in pixels (PrintHeight); 0: by Scale.
 	PrintHeight int
 }
 
@@ -388,7 +388,7 @@ func (h *handle) Process(ctx context.Context, im engine.Image, eo engine.Options
 
 // scalePix returns pix as 8-bit gray, enlarged by f (see enlarge), or
 // nil, and the factor applied: with print > 0, no more than brings the
-// print's height (printHeight) to print pixels, and at least 1.
+// print's height (PrintHeight) to print pixels, and at least 1.
 func scalePix(pix *C.PIX, f float64, print int) (*C.PIX, float64) {
 	w, h := int(C.lector_width(pix)), int(C.lector_height(pix))
 	if w <= 0 || h <= 0 {
@@ -399,7 +399,7 @@ func scalePix(pix *C.PIX, f float64, print int) (*C.PIX, float64) {
 		return nil, 1
 	}
 	if print > 0 {
-		if ph := printHeight(g); ph > 0 {
+		if ph := PrintHeight(g); ph > 0 {
 			f = max(min(f, float64(print)/float64(ph)), 1)
 		}
 	}
