@@ -4,9 +4,12 @@ import (
 	"context"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	ort "github.com/yalue/onnxruntime_go"
 )
 
 // TestRunConfigEntry: the run option set through the C API's table
@@ -98,5 +101,87 @@ func resetPeak(t *testing.T) {
 	t.Helper()
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		t.Skipf("cannot reset the peak resident size (%v)", err)
+	}
+}
+
+// TestOwnOutputLeavesTheArenaEmpty: a run's output goes to memory of our
+// own where its shape is known before the run (session.outputFor), so
+// that the run's shrink finds the arena idle and gives its regions back;
+// with ONNX Runtime's own output, in the arena, the region holding it
+// stayed resident after the run. The same 960×960 detector run, both ways.
+func TestOwnOutputLeavesTheArenaEmpty(t *testing.T) {
+	m := testModel(t).(*model)
+	defer m.det.ownOutput.Store(true)
+	small := make([]float32, 3*64*64)
+	big := make([]float32, 3*960*960)
+	if got := m.det.outputFor([]int64{1, 3, 960, 960}); !slices.Equal(got, ort.Shape{1, 1, 960, 960}) {
+		t.Fatalf("the detector's output predicted %v, want [1 1 960 960]", got)
+	}
+	left := func(own bool) float64 {
+		t.Helper()
+		m.det.ownOutput.Store(own)
+		if _, _, err := m.det.run(context.Background(), small, 1, 3, 64, 64); err != nil {
+			t.Fatal(err)
+		}
+		debug.FreeOSMemory()
+		trimCHeap()
+		base := residentMiB(t)
+		m.det.ownOutput.Store(own)
+		if _, _, err := m.det.run(context.Background(), big, 1, 3, 960, 960); err != nil {
+			t.Fatal(err)
+		}
+		debug.FreeOSMemory()
+		trimCHeap() // as the runner does between pages
+		return residentMiB(t) - base
+	}
+	theirs := left(false)
+	ours := left(true)
+	t.Logf("after a 960×960 detector run: %.0f MiB resident with ONNX Runtime's output, %.0f with ours", theirs, ours)
+	if theirs < 8 {
+		t.Fatalf("ONNX Runtime's own output left %.0f MiB: too little to tell", theirs)
+	}
+	if ours > theirs/2 {
+		t.Errorf("with our own output %.0f MiB stayed resident after the run, against %.0f with ONNX Runtime's", ours, theirs)
+	}
+}
+
+// TestOutputShapesPredicted: each session's output shape is predicted
+// from its input's once known — the detector's and the classifier's
+// before any run, the recogniser's after its first (its sequence length's
+// step) — and a run into our own output gives what ONNX Runtime's own
+// does; a wrong prediction falls back to ONNX Runtime's output for good.
+func TestOutputShapesPredicted(t *testing.T) {
+	m := testModel(t).(*model)
+	if m.cls != nil {
+		if got := m.cls.outputFor([]int64{6, 3, 48, 192}); !slices.Equal(got, ort.Shape{6, 2}) {
+			t.Errorf("the classifier's output predicted %v, want [6 2]", got)
+		}
+	}
+	in := make([]float32, 2*3*48*320)
+	for i := range in {
+		in[i] = float32(i%7) / 7
+	}
+	m.rec.ownOutput.Store(false)
+	want, wshape, err := m.rec.run(context.Background(), in, 2, 3, 48, 320)
+	m.rec.ownOutput.Store(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.rec.outputFor([]int64{2, 3, 48, 320}); !slices.Equal(got, ort.Shape(wshape)) {
+		t.Fatalf("the recogniser's output predicted %v after a run, want %v", got, wshape)
+	}
+	got, gshape, err := m.rec.run(context.Background(), in, 2, 3, 48, 320)
+	if err != nil || !slices.Equal(gshape, wshape) || !slices.Equal(got, want) {
+		t.Fatalf("into our own output: shape %v (err %v), data equal %v; want ONNX Runtime's shape %v and data", gshape, err, slices.Equal(got, want), wshape)
+	}
+	step := m.rec.step.Load()
+	defer func() { m.rec.step.Store(step); m.rec.ownOutput.Store(true) }()
+	m.rec.step.Store(step * 2) // a wrong prediction
+	got, gshape, err = m.rec.run(context.Background(), in, 2, 3, 48, 320)
+	if err != nil || !slices.Equal(gshape, wshape) || !slices.Equal(got, want) {
+		t.Fatalf("after a wrong prediction: shape %v (err %v), want ONNX Runtime's %v and the same data", gshape, err, wshape)
+	}
+	if m.rec.ownOutput.Load() {
+		t.Error("a wrong prediction left the session predicting")
 	}
 }
