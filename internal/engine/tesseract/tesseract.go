@@ -5,6 +5,7 @@ package tesseract
 #cgo CXXFLAGS: -std=c++17
 #include <stdlib.h>
 #include <malloc.h>
+#include <math.h>
 #include <tesseract/capi.h>
 #include <leptonica/allheaders.h>
 
@@ -45,11 +46,46 @@ static PIX *lector_orient(PIX *pix, int quads, int flip) {
 	return cur;
 }
 
-// lector_deskew returns a deskewed copy and the angle found (degrees).
-static PIX *lector_deskew(PIX *pix, float *angle, float *conf) {
+// lector_deskew returns a deskewed copy (or a clone), the angle applied
+// (degrees; 0 when none was) and Leptonica's confidence. Leptonica's
+// default (pixFindSkewAndDeskew: a sweep of ±7° at 1° steps, then a binary
+// search, applied from 0.1° at confidence 3) straightens most pages. Where
+// it is not confident (a page tilted past its sweep, or no text), the same
+// search sweeps ±wide degrees about the centre (Leptonica advises shearing
+// about the centre past 20°), and a tilt found there past the default
+// range, with Leptonica's confidence, is undone by pixRotate onto a canvas
+// grown to hold the whole page (pixEmbedForRotation's size, centred), so
+// no corner is cut off.
+static PIX *lector_deskew(PIX *pix, float *angle, float *conf, float wide) {
 	*angle = 0; *conf = 0;
 	PIX *d = pixFindSkewAndDeskew(pix, 2, angle, conf);
-	return d;
+	if (d == NULL) return NULL;
+	if (*conf >= 3.0) {
+		if (fabsf(*angle) < 0.1) *angle = 0;
+		return d;
+	}
+	*angle = 0;
+	if (wide <= 7.0) return d;
+	PIX *b = pixConvertTo1(pix, 130);
+	if (b == NULL) return d;
+	float a = 0, c = 0;
+	l_int32 bad = pixFindSkewSweepAndSearchScorePivot(b, &a, &c, NULL, 4, 2, 0.0, wide, 1.0, 0.01, L_SHEAR_ABOUT_CENTER);
+	pixDestroy(&b);
+	*conf = c;
+	if (bad || c < 3.0 || fabsf(a) <= 7.0) return d;
+	PIX *r = pixRotate(pix, a * 3.1415926535 / 180.0, L_ROTATE_AREA_MAP, L_BRING_IN_WHITE, pixGetWidth(pix), pixGetHeight(pix));
+	if (r == NULL) return d;
+	pixDestroy(&d);
+	*angle = a;
+	return r;
+}
+
+// lector_clip returns the w×h rectangle of pix at (x, y).
+static PIX *lector_clip(PIX *pix, int x, int y, int w, int h) {
+	BOX *b = boxCreate(x, y, w, h);
+	PIX *c = pixClipRectangle(pix, b, NULL);
+	boxDestroy(&b);
+	return c;
 }
 
 static PIX *lector_half(PIX *p) { return pixScale(p, 0.5, 0.5); }
@@ -341,6 +377,10 @@ func (h *handle) Process(ctx context.Context, im engine.Image, eo engine.Options
 	}
 	deadline := time.Now().Add(h.m.timeout)
 	deskew := !opts.NoDeskew
+	// The page's frame is pix's size (the input, turned and scaled): a
+	// page deskewed past Leptonica's default range is read on a larger
+	// canvas, and its boxes are moved back into that frame below.
+	frameW, frameH := int(C.lector_width(pix)), int(C.lector_height(pix))
 	pix, page.Skew = h.straighten(pix, deskew)
 	defer func() { C.lector_pix_destroy(pix) }()
 	if err := h.recognizePix(ctx, pix, dpi, deadline); err != nil {
@@ -367,7 +407,16 @@ func (h *handle) Process(ctx context.Context, im engine.Image, eo engine.Options
 		if rot != 0 {
 			turned := C.lector_orient(pix, C.int(rot/90), 0)
 			C.lector_pix_destroy(pix)
-			pix, page.Skew = h.straighten(turned, deskew)
+			// Both deskews and the quarter turn are rotations about the
+			// same centre (a grown canvas is centred on the page), so they
+			// commute: the page is the input turned by rot, then deskewed
+			// by their sum.
+			var more float64
+			pix, more = h.straighten(turned, deskew)
+			page.Skew = math.Round((page.Skew+more)*100) / 100
+			if rot%180 == 90 {
+				frameW, frameH = frameH, frameW
+			}
 			page.Rotation = rot
 			if err := h.recognizePix(ctx, pix, dpi, deadline); err != nil {
 				return nil, fmt.Errorf("page %d: %w", im.Number, err)
@@ -377,6 +426,21 @@ func (h *handle) Process(ctx context.Context, im engine.Image, eo engine.Options
 	}
 	defer C.TessBaseAPIClear(h.api)
 	page.Width, page.Height = int(C.lector_width(pix)), int(C.lector_height(pix))
+	if dx, dy := (page.Width-frameW)/2, (page.Height-frameH)/2; dx > 0 || dy > 0 {
+		// Read on a grown canvas (a wide deskew): the boxes move into the
+		// page's own frame, the canvas's centred frameW×frameH window, so
+		// that Skew (a rotation about the centre) maps them onto the input
+		// as for any deskewed page; parts outside the frame (print that was
+		// in the input's corners) are cut at its edge.
+		shiftBoxes(page.Blocks, -dx, -dy, frameW, frameH)
+		c := C.lector_clip(pix, C.int(dx), C.int(dy), C.int(frameW), C.int(frameH))
+		if c == nil {
+			return nil, errcode.New(errcode.Internal, "page %d: cropping the deskewed page failed", im.Number)
+		}
+		C.lector_pix_destroy(pix)
+		pix = c
+		page.Width, page.Height = frameW, frameH
+	}
 	if opts.Gray && page.Width > 0 && page.Height > 0 {
 		page.Gray = make([]byte, page.Width*page.Height)
 		if C.lector_gray8(pix, (*C.uchar)(unsafe.Pointer(&page.Gray[0])), C.int(page.Width), C.int(page.Height)) != 0 {
@@ -415,19 +479,59 @@ func scalePix(pix *C.PIX, f float64, print int) (*C.PIX, float64) {
 // orientation is checked.
 const uprightConfidence = 60
 
+// wideDeskew is how far (degrees either way) the deskew looks for a tilt
+// when Leptonica's default ±7° sweep is not confident: 45°, the rest of a
+// turn being the orientation check's quarter turns.
+const wideDeskew = 45
+
 // straighten deskews pix (taking ownership of it) and returns the result and
-// the angle applied.
+// the angle applied (degrees, hundredths; 0 when it was not turned). The
+// result is larger than pix when it was turned past Leptonica's default
+// range (lector_deskew), centred on it.
 func (h *handle) straighten(pix *C.PIX, deskew bool) (*C.PIX, float64) {
 	if !deskew {
 		return pix, 0
 	}
 	var angle, conf C.float
-	d := C.lector_deskew(pix, &angle, &conf)
+	d := C.lector_deskew(pix, &angle, &conf, wideDeskew)
 	if d == nil {
 		return pix, 0
 	}
 	C.lector_pix_destroy(pix)
 	return d, math.Round(float64(angle)*100) / 100
+}
+
+// shiftBoxes moves every box of blocks by (dx, dy) pixels and cuts it to
+// the w×h frame (a box wholly outside keeps a one-pixel sliver at the edge).
+func shiftBoxes(blocks []result.Block, dx, dy, w, h int) {
+	clamp := func(v, hi int) int { return max(0, min(hi, v)) }
+	mv := func(b result.Box) result.Box {
+		o := result.Box{X0: clamp(b.X0+dx, w), Y0: clamp(b.Y0+dy, h), X1: clamp(b.X1+dx, w), Y1: clamp(b.Y1+dy, h)}
+		if o.X1 <= o.X0 {
+			o.X0 = max(0, min(o.X0, w-1))
+			o.X1 = o.X0 + 1
+		}
+		if o.Y1 <= o.Y0 {
+			o.Y0 = max(0, min(o.Y0, h-1))
+			o.Y1 = o.Y0 + 1
+		}
+		return o
+	}
+	for bi := range blocks {
+		b := &blocks[bi]
+		b.Box = mv(b.Box)
+		for pi := range b.Paragraphs {
+			p := &b.Paragraphs[pi]
+			p.Box = mv(p.Box)
+			for li := range p.Lines {
+				l := &p.Lines[li]
+				l.Box = mv(l.Box)
+				for wi := range l.Words {
+					l.Words[wi].Box = mv(l.Words[wi].Box)
+				}
+			}
+		}
+	}
 }
 
 // recognizePix sets pix and runs Recognize under a monitor that a cancelled
