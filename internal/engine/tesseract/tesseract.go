@@ -492,13 +492,35 @@ func (h *handle) straighten(pix *C.PIX, deskew bool) (*C.PIX, float64) {
 	if !deskew {
 		return pix, 0
 	}
+	return deskewPix(pix, wideDeskew)
+}
+
+// deskewPix is straighten searching ±wide degrees past Leptonica's default
+// sweep (none when wide ≤ 7).
+func deskewPix(pix *C.PIX, wide float64) (*C.PIX, float64) {
 	var angle, conf C.float
-	d := C.lector_deskew(pix, &angle, &conf, wideDeskew)
+	d := C.lector_deskew(pix, &angle, &conf, C.float(wide))
 	if d == nil {
 		return pix, 0
 	}
 	C.lector_pix_destroy(pix)
 	return d, math.Round(float64(angle)*100) / 100
+}
+
+// deskewImage decodes an image and deskews it as straighten does,
+// searching ±wide degrees, and returns the angle applied (for measuring
+// the deskew alone: BenchmarkDeskew).
+func deskewImage(data []byte, wide float64) (float64, error) {
+	if len(data) == 0 {
+		return 0, errcode.New(errcode.InvalidDocument, "no image data")
+	}
+	pix := C.lector_read((*C.uchar)(unsafe.Pointer(&data[0])), C.size_t(len(data)), 0)
+	if pix == nil {
+		return 0, errcode.New(errcode.InvalidDocument, "the image could not be decoded")
+	}
+	d, angle := deskewPix(pix, wide)
+	C.lector_pix_destroy(d)
+	return angle, nil
 }
 
 // shiftBoxes moves every box of blocks by (dx, dy) pixels and cuts it to
