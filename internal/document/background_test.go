@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/draw"
 	_ "image/jpeg"
+	"math"
 	"strings"
 	"testing"
 
@@ -311,6 +312,38 @@ func TestRotatedPagesKeepTheirOwnWords(t *testing.T) {
 			if strings.Count(txt, "APPROVED") != 1 || strings.Count(txt, "Il1O0") != 1 || strings.Count(txt, "scanned") != 1 {
 				t.Fatalf("/Rotate %d, %s: the output's text %q, want the stamp once (its own words) and the scan's word once", rot, mode, txt)
 			}
+		}
+	}
+}
+
+// TestOwnWordsFollowTheDeskew: a page's own words are placed in the
+// engine's frame turned by its deskew (Skew degrees about the page's
+// centre; not when SkewNotApplied), so that a tilted scan's stamp lies on
+// the words the engine read: at 20° a word 400 px from the centre moves
+// some 140 px.
+func TestOwnWordsFollowTheDeskew(t *testing.T) {
+	p := &PDF{points: [][2]float64{{612, 792}}}
+	// One word at (100, 100)-(200, 120) pt, y down: at 150 dpi (1275×1650
+	// px) its centre is (312.5, 229.2) px, (−325, −595.8) from the centre.
+	text := &pageText{words: 1, blocks: [][]textLine{{{words: []textWord{{s: "APPROVED", xMin: 100, yMin: 100, xMax: 200, yMax: 120}}}}}}
+	for _, c := range []struct {
+		skew       float64
+		notApplied bool
+		x, y       float64 // the word's centre in the engine's frame
+	}{
+		{0, false, 312.5, 229.2},
+		{20, true, 312.5, 229.2},
+		// (u, v) turned by 20° (y down): (u cos − v sin, u sin + v cos).
+		{20, false, 637.5 - 325*math.Cos(20*math.Pi/180) + 595.8*math.Sin(20*math.Pi/180), 825 - 325*math.Sin(20*math.Pi/180) - 595.8*math.Cos(20*math.Pi/180)},
+	} {
+		pg := &result.Page{Width: 1275, Height: 1650, Skew: c.skew, SkewNotApplied: c.notApplied}
+		own := p.ownWords(0, text, pg)
+		if len(own) != 1 {
+			t.Fatalf("skew %g: %d own words", c.skew, len(own))
+		}
+		b := own[0].box
+		if x, y := float64(b.X0+b.X1)/2, float64(b.Y0+b.Y1)/2; math.Abs(x-c.x) > 2 || math.Abs(y-c.y) > 2 {
+			t.Errorf("skew %g (not applied %v): the word's box %+v, centre (%.1f, %.1f), want (%.1f, %.1f)", c.skew, c.notApplied, b, x, y, c.x, c.y)
 		}
 	}
 }

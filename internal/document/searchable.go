@@ -592,8 +592,11 @@ type ownWord struct {
 // in for the engine; they are scaled to its pixels and turned as the
 // engine turned the page (pg.Rotation degrees clockwise, result.Page), so
 // that they lie where the engine read the same words on a page with
-// /Rotate 90, 180 or 270 too. The engine's deskew (pg.Skew, a fraction
-// of a degree) is not applied: WordMargin absorbs it.
+// /Rotate 90, 180 or 270 too, and then, unless pg.SkewNotApplied, turned
+// by the engine's deskew (pg.Skew degrees about the page's centre, as
+// Tesseract turned the page; each box the hull of the turned one): a
+// fraction of a degree on most scans, which WordMargin would absorb, but up
+// to 45° on a tilted photo.
 func (p *PDF) ownWords(i int, t *pageText, pg *result.Page) []ownWord {
 	if t == nil || t.words == 0 || pg == nil || pg.Width <= 0 || pg.Height <= 0 || i >= len(p.points) {
 		return nil
@@ -620,6 +623,18 @@ func (p *PDF) ownWords(i int, t *pageText, pg *result.Page) []ownWord {
 		}
 		return x, y
 	}
+	// deskew maps a point of the upright frame (pixels, y down) to the
+	// deskewed one: turned by Skew degrees about the centre (the inverse of
+	// the searchable layer's undoing of it, render.layerMatrices).
+	sin, cos := 0.0, 1.0
+	if pg.Skew != 0 && !pg.SkewNotApplied {
+		sin, cos = math.Sincos(pg.Skew * math.Pi / 180)
+	}
+	cx, cy := float64(pg.Width)/2, float64(pg.Height)/2
+	deskew := func(x, y float64) (float64, float64) {
+		u, v := x-cx, y-cy
+		return cx + cos*u - sin*v, cy + sin*u + cos*v
+	}
 	var own []ownWord
 	line := 0
 	for _, b := range t.blocks {
@@ -627,7 +642,12 @@ func (p *PDF) ownWords(i int, t *pageText, pg *result.Page) []ownWord {
 			for _, w := range l.words {
 				ax, ay := turn(w.xMin*sx, w.yMin*sy)
 				bx, by := turn(w.xMax*sx, w.yMax*sy)
-				box := result.Box{X0: int(math.Min(ax, bx)), Y0: int(math.Min(ay, by)), X1: int(math.Ceil(math.Max(ax, bx))), Y1: int(math.Ceil(math.Max(ay, by)))}
+				x0, y0, x1, y1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+				for _, c := range [][2]float64{{ax, ay}, {bx, ay}, {bx, by}, {ax, by}} {
+					x, y := deskew(c[0], c[1])
+					x0, y0, x1, y1 = math.Min(x0, x), math.Min(y0, y), math.Max(x1, x), math.Max(y1, y)
+				}
+				box := result.Box{X0: int(math.Floor(x0 + 1e-9)), Y0: int(math.Floor(y0 + 1e-9)), X1: int(math.Ceil(x1 - 1e-9)), Y1: int(math.Ceil(y1 - 1e-9))}
 				own = append(own, ownWord{w.s, box, line})
 			}
 			line++
