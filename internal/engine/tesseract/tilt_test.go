@@ -102,34 +102,45 @@ func (p *textPage) png(t testing.TB) []byte {
 }
 
 // TestTiltedPagesAreStraightened: a page tilted past Leptonica's default
-// ±7° sweep (8°, 15°, 25°, both ways) is found tilted by the wide search,
-// straightened without losing its line ends and read: the skew reported
+// ±7° sweep (8°, 15°, 25°, both ways; −15° upside down too) is found
+// tilted by the wide search, straightened and read: the skew reported
 // within 1° of the truth, the text within CER 0.02 (ten characters of the
 // page's 502: the upright page and every tilt here read exactly, so the
 // bound leaves room for resampling's odd letter, not for a lost line;
-// before, 8° and 25° read as an empty page and 15° as CER 0.53), and each
-// line's box, taken back through the deskew onto the tilted image, on
-// that line's ink (covering 80% of its hull, and no more than 130% of it).
+// before, ±8° and ±25° read as an empty page, +15° too and −15° at CER
+// 0.53), and each line's box, taken back through the deskew onto the
+// tilted image, on that line's ink (covering 80% of it, its hull no more
+// than 130% of the ink's).
 func TestTiltedPagesAreStraightened(t *testing.T) {
 	t.Parallel()
 	h := newHandle(t, time.Minute)
 	page := newTextPage(t)
 	want := strings.Join(page.lines, "\n")
-	for _, deg := range []float64{8, -8, 15, 25, -25} {
+	for _, c := range []struct {
+		deg      float64
+		flipped  bool // also upside down: found by the orientation check
+		rotation int
+	}{{8, false, 0}, {-8, false, 0}, {15, false, 0}, {25, false, 0}, {-25, false, 0}, {-15, true, 180}} {
+		deg := c.deg
 		tp := page.tilted(deg)
-		p, err := h.Process(context.Background(), engine.Image{Number: 1, Data: tp.png(t)}, engine.Options{})
+		in := tp
+		if c.flipped {
+			in = &textPage{img: upsideDown(tp.img)}
+		}
+		p, err := h.Process(context.Background(), engine.Image{Number: 1, Data: in.png(t)}, engine.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := fmt.Sprintf("tilted %+g°", deg)
+		name := fmt.Sprintf("tilted %+g°, upside down %v", deg, c.flipped)
 		got := p.Text()
 		if c := eval.CER(strings.TrimSpace(got), want); c > 0.02 {
 			t.Errorf("%s: CER %.3f, read %q", name, c, got)
 		}
 		// Leptonica's angle is the one that straightens the page: the
-		// negative of the tilt drawn clockwise.
-		if math.Abs(p.Skew+deg) > 1 || p.Rotation != 0 {
-			t.Errorf("%s: skew %.2f°, rotation %d; want %.0f°, 0", name, p.Skew, p.Rotation, -deg)
+		// negative of the tilt drawn clockwise. Upside down, the page is
+		// deskewed, turned and deskewed again, and skew is the sum.
+		if math.Abs(p.Skew+deg) > 1 || p.Rotation != c.rotation {
+			t.Errorf("%s: skew %.2f°, rotation %d; want %.0f°, %d", name, p.Skew, p.Rotation, -deg, c.rotation)
 		}
 		if b := tp.img.Bounds(); p.Width != b.Dx() || p.Height != b.Dy() {
 			t.Errorf("%s: page %d×%d, want the input's %v", name, p.Width, p.Height, b.Size())
@@ -142,7 +153,9 @@ func TestTiltedPagesAreStraightened(t *testing.T) {
 		for i, l := range lines {
 			// The line's box in the deskewed frame, its corners turned
 			// back by Skew about the page's centre (as the searchable PDF
-			// and hOCR do): the hull must cover most of the line's ink.
+			// and hOCR do): the hull must cover most of the line's ink
+			// (on the page before it was turned upside down: the frame
+			// the quarter turn brings it back to).
 			hull := unskew(l, p)
 			r := tp.ink[i]
 			if ov := hull.Intersect(r); ov.Dx()*ov.Dy() < r.Dx()*r.Dy()*8/10 || hull.Dx()*hull.Dy() > r.Dx()*r.Dy()*13/10 {
@@ -150,6 +163,18 @@ func TestTiltedPagesAreStraightened(t *testing.T) {
 			}
 		}
 	}
+}
+
+// upsideDown returns g turned 180°.
+func upsideDown(g *image.Gray) *image.Gray {
+	b := g.Bounds()
+	out := image.NewGray(b)
+	for y := range b.Dy() {
+		for x := range b.Dx() {
+			out.Pix[(b.Dy()-1-y)*out.Stride+b.Dx()-1-x] = g.Pix[y*g.Stride+x]
+		}
+	}
+	return out
 }
 
 // lineBoxes lists the page's line boxes in order.
