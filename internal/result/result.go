@@ -276,6 +276,13 @@ func (p *Page) Scale(sx, sy float64) {
 		return o
 	}
 	p.Width, p.Height = sc(p.Width, sx), sc(p.Height, sy)
+	p.MapBoxes(box, func(pt Point) Point { return Point{sc(pt.X, sx), sc(pt.Y, sy)} })
+}
+
+// MapBoxes replaces every box of the page (blocks, paragraphs, lines,
+// words, table cells) by box(it) and every line polygon's point by
+// point(it); Width and Height are left to the caller.
+func (p *Page) MapBoxes(box func(Box) Box, point func(Point) Point) {
 	for bi := range p.Blocks {
 		b := &p.Blocks[bi]
 		b.Box = box(b.Box)
@@ -286,7 +293,7 @@ func (p *Page) Scale(sx, sy float64) {
 				l := &para.Lines[li]
 				l.Box = box(l.Box)
 				for i, pt := range l.Polygon {
-					l.Polygon[i] = Point{sc(pt.X, sx), sc(pt.Y, sy)}
+					l.Polygon[i] = point(pt)
 				}
 				for wi := range l.Words {
 					l.Words[wi].Box = box(l.Words[wi].Box)

@@ -432,7 +432,7 @@ func (h *handle) Process(ctx context.Context, im engine.Image, eo engine.Options
 		// that Skew (a rotation about the centre) maps them onto the input
 		// as for any deskewed page; parts outside the frame (print that was
 		// in the input's corners) are cut at its edge.
-		shiftBoxes(page.Blocks, -dx, -dy, frameW, frameH)
+		shiftBoxes(page, -dx, -dy, frameW, frameH)
 		c := C.lector_clip(pix, C.int(dx), C.int(dy), C.int(frameW), C.int(frameH))
 		if c == nil {
 			return nil, errcode.New(errcode.Internal, "page %d: cropping the deskewed page failed", im.Number)
@@ -523,11 +523,12 @@ func deskewImage(data []byte, wide float64) (float64, error) {
 	return angle, nil
 }
 
-// shiftBoxes moves every box of blocks by (dx, dy) pixels and cuts it to
-// the w×h frame (a box wholly outside keeps a one-pixel sliver at the edge).
-func shiftBoxes(blocks []result.Block, dx, dy, w, h int) {
+// shiftBoxes moves every box (and polygon point) of page by (dx, dy)
+// pixels and cuts it to the w×h frame (a box wholly outside keeps a
+// one-pixel sliver at the edge).
+func shiftBoxes(page *result.Page, dx, dy, w, h int) {
 	clamp := func(v, hi int) int { return max(0, min(hi, v)) }
-	mv := func(b result.Box) result.Box {
+	page.MapBoxes(func(b result.Box) result.Box {
 		o := result.Box{X0: clamp(b.X0+dx, w), Y0: clamp(b.Y0+dy, h), X1: clamp(b.X1+dx, w), Y1: clamp(b.Y1+dy, h)}
 		if o.X1 <= o.X0 {
 			o.X0 = max(0, min(o.X0, w-1))
@@ -538,22 +539,9 @@ func shiftBoxes(blocks []result.Block, dx, dy, w, h int) {
 			o.Y1 = o.Y0 + 1
 		}
 		return o
-	}
-	for bi := range blocks {
-		b := &blocks[bi]
-		b.Box = mv(b.Box)
-		for pi := range b.Paragraphs {
-			p := &b.Paragraphs[pi]
-			p.Box = mv(p.Box)
-			for li := range p.Lines {
-				l := &p.Lines[li]
-				l.Box = mv(l.Box)
-				for wi := range l.Words {
-					l.Words[wi].Box = mv(l.Words[wi].Box)
-				}
-			}
-		}
-	}
+	}, func(pt result.Point) result.Point {
+		return result.Point{X: clamp(pt.X+dx, w), Y: clamp(pt.Y+dy, h)}
+	})
 }
 
 // recognizePix sets pix and runs Recognize under a monitor that a cancelled
