@@ -1,10 +1,12 @@
 package structure
 
 import (
+	"bytes"
 	"context"
 	"image"
 	"image/color"
 	"image/draw"
+	"image/png"
 	"math"
 	"os"
 	"runtime"
@@ -220,5 +222,26 @@ func TestWorkMegapixelsFollowTheMeasuredPrint(t *testing.T) {
 	s := float64(printHeight) / float64(shape.PrintHeight)
 	if got, want := e.WorkMegapixels("default", shape), 0.24*s*s; math.Abs(got-want) > 1e-9 || got >= bound {
 		t.Errorf("work megapixels %.3f with print %d px, want %.3f (0.24 MP enlarged %.2f×), under the bound %.3f", got, shape.PrintHeight, want, s, bound)
+	}
+}
+
+// BenchmarkMeasurePrint is what admission spends on a small image's
+// print: decoding it (a PNG) and measuring, on a 1599×1000 page of 22-pt
+// lines, the largest image that is measured.
+func BenchmarkMeasurePrint(b *testing.B) {
+	p := newPage(b, 1599, 1000)
+	for i := range 14 {
+		p.text(12, 40+i*68, 22, false, "Quarterly totals by region 2024, restated and audited in full")
+	}
+	data := p.png()
+	e := Engine{}
+	for b.Loop() {
+		img, err := png.Decode(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if e.MeasurePrint(img) == 0 {
+			b.Fatal("no print found")
+		}
 	}
 }

@@ -136,8 +136,10 @@ func (e Engine) NeedsPrint(config string, p engine.PageShape) bool {
 
 // MeasurePrint (engine.PrintSizer) is Tesseract's measure of the print
 // (tesseract.PrintHeight) on img in 8-bit gray, the one its enlargement
-// is bounded by. A page of at most 1600 × 1600 pixels (small): at most
-// 2.6 MB of gray and as much of labels, ~10–40 ms.
+// is bounded by. On the largest image measured (small: under 1600 px a
+// side), a 1599×1000 page, a gray PNG decoded and measured takes 8.7 ms
+// and 3.3 MB (BenchmarkMeasurePrint); a colour image adds its conversion
+// to gray (14 ms measured from RGBA, decode excluded).
 func (e Engine) MeasurePrint(img image.Image) int {
 	b := img.Bounds()
 	g, ok := img.(*image.Gray)

@@ -27,10 +27,10 @@ import (
 // Tesseract reads well.
 type page struct {
 	img *image.Gray
-	t   *testing.T
+	t   testing.TB
 }
 
-func newPage(t *testing.T, w, h int) *page {
+func newPage(t testing.TB, w, h int) *page {
 	img := image.NewGray(image.Rect(0, 0, w, h))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	return &page{img: img, t: t}
