@@ -117,20 +117,7 @@ func TestRotatedScansAreSearchableOnThePrintedWords(t *testing.T) {
 		// The scanner's image: the page as stored, before /Rotate.
 		stored := writeFile(t, dir, name+"-stored.pdf", pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, TextTurn: (rot + tc.turn) % 360, TextAngle: tc.angle, Text: text}}))
 		base := filepath.Join(dir, name)
-		if out, err := exec.Command("pdftoppm", "-r", "150", "-gray", "-jpeg", "-singlefile", stored, base).CombinedOutput(); err != nil {
-			t.Fatalf("pdftoppm: %v %s", err, out)
-		}
-		f, err := os.Open(base + ".jpg")
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := jpeg.Decode(f) // pdftoppm -gray writes three components
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		gray := image.NewGray(img.Bounds())
-		draw.Draw(gray, gray.Bounds(), img, image.Point{}, draw.Src)
+		gray := scan150(t, stored, base)
 		jpg := pdftest.EncodeJPEG(gray)
 		scan := writeFile(t, dir, name+"-scan.pdf", pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, Rotate: rot, JPEG: jpg, JW: 1275, JH: 1650}}))
 		out := filepath.Join(dir, name+"-scan.ocr.pdf")
@@ -190,20 +177,7 @@ func TestSteeplyTiltedScanIsSearchableOnItsLines(t *testing.T) {
 	}
 	stored := writeFile(t, dir, "stored.pdf", pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, TextAngle: angle, Text: text}}))
 	base := filepath.Join(dir, "scan")
-	if out, err := exec.Command("pdftoppm", "-r", "150", "-gray", "-jpeg", "-singlefile", stored, base).CombinedOutput(); err != nil {
-		t.Fatalf("pdftoppm: %v %s", err, out)
-	}
-	f, err := os.Open(base + ".jpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := jpeg.Decode(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	gray := image.NewGray(img.Bounds())
-	draw.Draw(gray, gray.Bounds(), img, image.Point{}, draw.Src)
+	gray := scan150(t, stored, base)
 	scan := writeFile(t, dir, "scan.pdf", pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, JPEG: pdftest.EncodeJPEG(gray), JW: 1275, JH: 1650}}))
 	out := filepath.Join(dir, "scan.ocr.pdf")
 	if _, stderr, err := run(t, testEnv(), "ocr", scan, "-o", out); err != nil {
@@ -258,20 +232,7 @@ func TestBackgroundPageAndStampedScanWithTesseract(t *testing.T) {
 	}
 	stored := writeFile(t, dir, "stored.pdf", pdftest.Build([]pdftest.Page{{MediaBox: pdftest.Letter, Text: lines}}))
 	base := filepath.Join(dir, "scan")
-	if out, err := exec.Command("pdftoppm", "-r", "150", "-gray", "-jpeg", "-singlefile", stored, base).CombinedOutput(); err != nil {
-		t.Fatalf("pdftoppm: %v %s", err, out)
-	}
-	f, err := os.Open(base + ".jpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := jpeg.Decode(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	gray := image.NewGray(img.Bounds())
-	draw.Draw(gray, gray.Bounds(), img, image.Point{}, draw.Src)
+	gray := scan150(t, stored, base)
 	const stamp = "APPROVED 2026-11-30 ref Il1O0"
 	letter := "invoice Il1O0 due 10.01.2027, account 0O1lI."
 	var letterLines []pdftest.Text
@@ -320,4 +281,26 @@ func TestBackgroundPageAndStampedScanWithTesseract(t *testing.T) {
 			t.Fatalf("page %d of the PDF: %q, want the scan's text and the stamp once", n, got)
 		}
 	}
+}
+
+// scan150 renders the PDF at path as a scanner would, 150 dpi in gray
+// (pdftoppm's JPEG at base.jpg, which has three components), and returns
+// the page's pixels.
+func scan150(t *testing.T, path, base string) *image.Gray {
+	t.Helper()
+	if out, err := exec.Command("pdftoppm", "-r", "150", "-gray", "-jpeg", "-singlefile", path, base).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v %s", err, out)
+	}
+	f, err := os.Open(base + ".jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := jpeg.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gray := image.NewGray(img.Bounds())
+	draw.Draw(gray, gray.Bounds(), img, image.Point{}, draw.Src)
+	return gray
 }

@@ -3,11 +3,6 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"image"
-	"image/draw"
-	"image/jpeg"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,20 +61,7 @@ func scannedPage(t *testing.T, dir string) pdftest.Page {
 		pdftest.At(72, 660, 24, "by optical recognition."),
 	}}}))
 	base := filepath.Join(dir, "scan")
-	if out, err := exec.Command("pdftoppm", "-r", "150", "-gray", "-jpeg", "-singlefile", printed, base).CombinedOutput(); err != nil {
-		t.Fatalf("pdftoppm: %v %s", err, out)
-	}
-	f, err := os.Open(base + ".jpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := jpeg.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gray := image.NewGray(img.Bounds())
-	draw.Draw(gray, gray.Bounds(), img, image.Point{}, draw.Src)
+	gray := scan150(t, printed, base)
 	return pdftest.Page{MediaBox: pdftest.Letter, JPEG: pdftest.EncodeJPEG(gray), JW: gray.Rect.Dx(), JH: gray.Rect.Dy()}
 }
 

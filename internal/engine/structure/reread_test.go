@@ -2,14 +2,12 @@ package structure
 
 import (
 	"bytes"
-	"context"
 	"image"
 	"image/color"
 	"image/draw"
 	"image/png"
 	"math"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -27,27 +25,7 @@ import (
 // recogniser read it again.
 func readWith(t *testing.T, p *page, rr ppocr.Engine) (*result.Page, bool) {
 	t.Helper()
-	if len(tesseract.Languages(tesseract.DataDir(""))) == 0 {
-		t.Skip("skipping: no Tesseract language data (make setup installs it)")
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	e := Engine{Tesseract: tesseract.Engine{PageTimeout: time.Minute}, Reread: rr}
-	m, err := e.Load(context.Background(), engine.Spec{Model: "structure:default", Config: "default", Device: "cpu", Slots: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	h, err := m.NewHandle()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	b := p.img.Bounds()
-	out, err := h.Process(context.Background(), engine.Image{Number: 1, Width: b.Dx(), Height: b.Dy(), Format: "png", Data: p.png()}, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, m := process(t, Engine{Tesseract: tesseract.Engine{PageTimeout: time.Minute}, Reread: rr}, p, engine.Options{})
 	rec := m.(*model).rec
 	return out, rec != nil && rec.rereads.Load() > 0
 }

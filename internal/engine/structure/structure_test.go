@@ -79,12 +79,20 @@ func (p *page) png() []byte {
 // given its own text when text is given.
 func analyse(t *testing.T, p *page, opts engine.Options, text ...*result.Page) *result.Page {
 	t.Helper()
+	out, _ := process(t, Engine{Tesseract: tesseract.Engine{PageTimeout: time.Minute}}, p, opts, text...)
+	return out
+}
+
+// process loads structure:default from e (Tesseract in-process), runs it
+// on the page (with its own text when text is given) and returns the page
+// and the model, closed.
+func process(t *testing.T, e Engine, p *page, opts engine.Options, text ...*result.Page) (*result.Page, engine.Model) {
+	t.Helper()
 	if len(tesseract.Languages(tesseract.DataDir(""))) == 0 {
 		t.Skip("skipping: no Tesseract language data (make setup installs it)")
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	e := Engine{Tesseract: tesseract.Engine{PageTimeout: time.Minute}}
 	m, err := e.Load(context.Background(), engine.Spec{Model: "structure:default", Config: "default", Device: "cpu", Slots: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +112,7 @@ func analyse(t *testing.T, p *page, opts engine.Options, text ...*result.Page) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return out, m
 }
 
 // TestTwoColumnsHeadingsAndAList: a title, a heading, two columns of
