@@ -66,6 +66,7 @@ func Serve(ctx context.Context, o ChildOptions) error {
 	}
 	o.Log = obs.Log(o.Log)
 	holdCHeapWhileBusy()
+	collectSooner()
 	model, err := load(ctx, o)
 	if err != nil {
 		// The parent reads the code from this line; the exit says the rest.
@@ -272,6 +273,27 @@ func releaseMemory() {
 	}
 	trimCHeap()
 }
+
+// collectSooner sets the runner's garbage collection target to
+// runnerGCPercent, unless the operator set GOGC. A page's Go-side buffers
+// (its decoded and padded copies, turned copies for the rotation search,
+// the detector's tensors) are large and free of pointers, so collecting
+// them costs little, while at Go's default (GOGC=100) the heap grew to
+// twice what was live before a collection: a PP-OCR runner's heap reached
+// 157–163 MB with 72–110 MB live on a 300 dpi page (GODEBUG=gctrace=1),
+// and whether a page's peak caught the heap before or after a collection
+// varied its working set from one page to the next — the noise that
+// admission's estimates must cover (docs/BENCHMARKS.md, "The runner's Go
+// heap").
+func collectSooner() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(runnerGCPercent)
+	}
+}
+
+// runnerGCPercent is the runner's GOGC: the heap grows by at most a
+// quarter of what is live before a collection.
+const runnerGCPercent = 25
 
 // goFreeAfter is how much the Go heap must have allocated since the last
 // debug.FreeOSMemory for releaseMemory to run another.

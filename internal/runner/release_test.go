@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -118,5 +119,47 @@ func TestEngineTunablesJoinTheOperators(t *testing.T) {
 		if len(got) != 1 || got[0] != c.want {
 			t.Errorf("mergeEnv(%q, %q): GLIBC_TUNABLES %q, want one, %q", c.in, engine, got, c.want)
 		}
+	}
+}
+
+// TestRunnerHeapStaysCloseToLive: with collectSooner, a runner's Go heap
+// grows by about a quarter of what is live before a collection — with 64
+// MiB live and a page's worth of 4 MiB garbage buffers the heap goal stays
+// under 1.6 times the live heap (1.25 and the garbage live at the last collection), where Go's default lets it reach twice —
+// and an operator's GOGC is left as set.
+func TestRunnerHeapStaysCloseToLive(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	over := func() float64 { // the highest heap goal over the live heap
+		live := make([]byte, 64<<20)
+		for i := range live {
+			live[i] = 1
+		}
+		runtime.GC()
+		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/goal:bytes"}}
+		metrics.Read(s)
+		base := float64(s[0].Value.Uint64())
+		var most float64
+		for range 64 {
+			sink = make([]byte, 4<<20)
+			metrics.Read(s)
+			most = max(most, float64(s[1].Value.Uint64()))
+		}
+		sink = nil
+		runtime.KeepAlive(live)
+		return most / base
+	}
+	t.Setenv("GOGC", "100") // the operator's
+	collectSooner()
+	theirs := over()
+	t.Setenv("GOGC", "")
+	collectSooner()
+	ours := over()
+	t.Logf("heap goal over the live heap (64 MiB and the test's): %.2f at the operator's GOGC=100, %.2f as the runner sets it", theirs, ours)
+	if theirs < 1.8 {
+		t.Errorf("the operator's GOGC=100 was not kept: heap goal %.2f times the live heap", theirs)
+	}
+	if ours > 1.6 {
+		t.Errorf("heap goal %.2f times the live heap: the runner's GOGC=25 not in effect", ours)
 	}
 }

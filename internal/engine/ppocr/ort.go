@@ -166,10 +166,9 @@ type session struct {
 	inShape  ort.Shape // as the model declares it (-1: dynamic)
 	outShape ort.Shape // as the model declares it (-1: dynamic)
 	shrink   string    // the arenas each run shrinks (runShrinkKey; "": none)
-	// step is, for an output of rank 3 from an input of rank 4 (the
-	// recogniser's N×T×classes from N×3×48×W), the input columns per
-	// output step (W/T), learned from the first run; 0 until then.
-	step atomic.Int64
+	// seq learns, for an output of rank 3 from an input of rank 4 (the
+	// recogniser's N×T×classes from N×3×48×W), T from W.
+	seq seqLength
 	// ownOutput is cleared when a run into an output of the shape
 	// predicted (outputFor) failed: the session's outputs are then ONNX
 	// Runtime's own.
@@ -199,8 +198,8 @@ func newSession(path string, opts *ort.SessionOptions, shrink string) (*session,
 // it cannot be told before the run: the model's declared dimensions, a
 // dynamic one taken from the input's — the batch from the batch, a map's
 // height and width from the input's (the detector's N×1×H×W), a
-// sequence's length from the width at the learned step (the recogniser's
-// N×T×classes).
+// sequence's length from the width as runs have shown it to follow
+// (seqLength; the recogniser's N×T×classes).
 func (s *session) outputFor(in []int64) ort.Shape {
 	if !s.ownOutput.Load() || len(s.outShape) == 0 {
 		return nil
@@ -214,8 +213,12 @@ func (s *session) outputFor(in []int64) ort.Shape {
 			out[i] = in[0]
 		case len(s.outShape) == len(in):
 			out[i] = in[i]
-		case len(s.outShape) == 3 && len(in) == 4 && i == 1 && s.step.Load() > 0 && in[3]%s.step.Load() == 0:
-			out[i] = in[3] / s.step.Load()
+		case len(s.outShape) == 3 && len(in) == 4 && i == 1:
+			t, ok := s.seq.predict(in[3])
+			if !ok {
+				return nil
+			}
+			out[i] = t
 		default:
 			return nil
 		}
@@ -224,11 +227,75 @@ func (s *session) outputFor(in []int64) ort.Shape {
 }
 
 // learn records from a run ONNX Runtime gave the output of what outputFor
-// needs (the recogniser's step).
+// needs (the recogniser's sequence length for its input's width).
 func (s *session) learn(in, out []int64) {
-	if len(out) == 3 && len(in) == 4 && out[1] > 0 && in[3]%out[1] == 0 {
-		s.step.CompareAndSwap(0, in[3]/out[1])
+	if len(out) == 3 && len(in) == 4 {
+		s.seq.observe(in[3], out[1])
 	}
+}
+
+// seqLength learns how a model's output sequence length T follows its
+// input's width W, of the form T = ⌊(W + a) / s⌋ that strided
+// convolutions and pools give (PP-OCRv4's recogniser: s = 8, a = 3 —
+// widths 321–324 give 40 steps, 325–332 give 41), from the runs ONNX
+// Runtime's own outputs showed: every (s, a) with s ≤ maxSeqStride and
+// 0 ≤ a < s consistent with all of them is kept, and a width's T is
+// predicted only where all agree. A model of another form is left
+// unpredicted or, predicted wrong, falls back to ONNX Runtime's outputs
+// (session.ownOutput). Safe for concurrent use.
+type seqLength struct {
+	mu   sync.Mutex
+	seen bool
+	// fits holds the candidates still consistent with every observation.
+	fits []seqFit
+}
+
+// seqFit is one candidate T = ⌊(W + a) / s⌋.
+type seqFit struct{ s, a int64 }
+
+// maxSeqStride bounds the strides seqLength considers: a text
+// recogniser's downsampling of its width (8 in PP-OCR, 4 in CRNNs).
+const maxSeqStride = 32
+
+func (f seqFit) at(w int64) int64 { return (w + f.a) / f.s }
+
+func (l *seqLength) observe(w, t int64) {
+	if w <= 0 || t <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.seen {
+		l.seen = true
+		for s := int64(1); s <= maxSeqStride; s++ {
+			for a := int64(0); a < s; a++ {
+				l.fits = append(l.fits, seqFit{s, a})
+			}
+		}
+	}
+	kept := l.fits[:0]
+	for _, f := range l.fits {
+		if f.at(w) == t {
+			kept = append(kept, f)
+		}
+	}
+	l.fits = kept
+}
+
+// predict returns T for width w where every candidate left agrees.
+func (l *seqLength) predict(w int64) (int64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.fits) == 0 {
+		return 0, false
+	}
+	t := l.fits[0].at(w)
+	for _, f := range l.fits[1:] {
+		if f.at(w) != t {
+			return 0, false
+		}
+	}
+	return t, true
 }
 
 func (s *session) close() {
@@ -241,12 +308,20 @@ func (s *session) close() {
 // run runs the model on one float tensor of shape and returns the output's
 // data and shape. A cancelled ctx terminates the run.
 func (s *session) run(ctx context.Context, data []float32, shape ...int64) ([]float32, []int64, error) {
-	return s.runShrinking(ctx, s.shrink, data, shape...)
+	return s.runShrinking(ctx, s.shrink, nil, data, shape...)
 }
 
-// runShrinking is run with the arenas shrink names shrunk when it ends
+// runInto is run with the output written into into's memory where its
+// capacity holds it (a new slice otherwise): a page's batches reuse one
+// output instead of leaving one to the garbage collector each (see
+// grow). The output is valid until into's memory is used again.
+func (s *session) runInto(ctx context.Context, into, data []float32, shape ...int64) ([]float32, []int64, error) {
+	return s.runShrinking(ctx, s.shrink, into, data, shape...)
+}
+
+// runShrinking is runInto with the arenas shrink names shrunk when it ends
 // (runShrinkKey's value; "" shrinks none).
-func (s *session) runShrinking(ctx context.Context, shrink string, data []float32, shape ...int64) ([]float32, []int64, error) {
+func (s *session) runShrinking(ctx context.Context, shrink string, into, data []float32, shape ...int64) ([]float32, []int64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -273,7 +348,7 @@ func (s *session) runShrinking(ctx context.Context, shrink string, data []float3
 	// holds it stayed resident until the next run (a 128 MiB region, 83 MiB
 	// resident, after an 813×527 table; docs/BENCHMARKS.md).
 	if oshape := s.outputFor(shape); oshape != nil {
-		buf := make([]float32, oshape.FlattenedSize())
+		buf := grow(into, int(oshape.FlattenedSize()))
 		out, err := ort.NewTensor(oshape, buf)
 		if err != nil {
 			return nil, nil, err
@@ -303,5 +378,22 @@ func (s *session) runShrinking(ctx context.Context, shrink string, data []float3
 		return nil, nil, fmt.Errorf("model output is %T, not float32", outs[0])
 	}
 	s.learn(shape, []int64(t.GetShape()))
-	return append([]float32(nil), t.GetData()...), []int64(t.GetShape()), nil
+	return append(into[:0], t.GetData()...), []int64(t.GetShape()), nil
+}
+
+// grow returns buf's memory as a slice of n elements where its capacity
+// holds them, a new slice otherwise; its contents are undefined. A page's
+// tensors are allocated once and reused from batch to batch: a dense page
+// reads its lines in tens of batches, each ~4 MiB of recogniser output
+// (N×T×6,625 float32 at ≤ 1,280 columns) and ~0.7 MiB of input, and with
+// each batch's left to the garbage collector the runner's heap grew by up
+// to the Go heap's own size (GOGC=100) before a collection — 20–80 MiB
+// more on the dense pages than on sparse ones of the same size, the
+// variation that made their memory hard to estimate (docs/BENCHMARKS.md,
+// "Tensors reused").
+func grow(buf []float32, n int) []float32 {
+	if cap(buf) >= n {
+		return buf[:n]
+	}
+	return make([]float32, n)
 }

@@ -36,8 +36,24 @@ func score(lines []line) float64 {
 // readPage reads img; with orient, a page that reads as turned is turned
 // upright and read again. It returns the lines (in the upright frame) and
 // the clockwise turn applied.
+//
+// The page is padded once, and a turned reading turns the padded page
+// (padding is the same whichever way a page is turned: border and pad's
+// colour do not depend on it), so img is not needed past the padding and
+// at most two copies of the page are live — the padded one and one turned
+// — where the turned readings had held three (img, its turn and the turn
+// padded). Before each turned reading the C heap's free memory goes back
+// to the OS (trimCHeap, as the runner does between pages): glibc keeps
+// what a reading's runs freed while pages run (runner.holdCHeapWhileBusy),
+// and the next reading's differently sized buffers did not fit in it, so
+// a page read three times (background-checks.pdf, found sideways) peaked
+// at 276–325 MiB above its start where one reading of a page its size
+// takes ~190; with the trim, 219–221 at the same time (docs/BENCHMARKS.md,
+// "The runner's Go heap").
 func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, int, error) {
-	lines, st, err := h.read(ctx, img, true)
+	b := border(img)
+	page := padded{img.pad(b), b}
+	lines, st, err := h.read(ctx, page, true)
 	if err != nil || !orient {
 		return lines, 0, err
 	}
@@ -51,7 +67,8 @@ func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, i
 		var best []line
 		bestRot, bestScore, bestFlipped := 0, -1.0, true
 		for _, q := range []int{1, 3} {
-			l, qst, err := h.read(ctx, img.rotate(q), st.tiled)
+			trimCHeap() // what the reading before freed (see below)
+			l, qst, err := h.read(ctx, page.rotate(q), st.tiled)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -70,7 +87,8 @@ func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, i
 	}
 	// Upside down: the classifier turned most lines.
 	if st.classified >= 2 && st.mostlyFlipped() {
-		l, _, err := h.read(ctx, img.rotate(2), st.tiled)
+		trimCHeap()
+		l, _, err := h.read(ctx, page.rotate(2), st.tiled)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -78,6 +96,19 @@ func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, i
 	}
 	return lines, 0, nil
 }
+
+// padded is a page inside a margin of b pixels (bgr.pad).
+type padded struct {
+	*bgr
+	b int
+}
+
+// rotate turns the padded page clockwise by quads quarter turns: the
+// page turned, in the same margin.
+func (p padded) rotate(quads int) padded { return padded{p.bgr.rotate(quads), p.b} }
+
+// inner returns a copy of the page without its margin.
+func (p padded) inner() *bgr { return p.crop(p.b, p.b, p.W-p.b, p.H-p.b) }
 
 // stats are what a reading says of the page's orientation.
 type stats struct {
@@ -108,11 +139,10 @@ func (st stats) mostlyFlipped() bool {
 // text's size does not change with a turn, but a sideways page's small
 // boxes (letters found one by one) would send a page of normal print to
 // tiles, costing minutes on a dense table.
-func (h *handle) read(ctx context.Context, img *bgr, mayTile bool) ([]line, stats, error) {
+func (h *handle) read(ctx context.Context, page padded, mayTile bool) ([]line, stats, error) {
 	var st stats
-	b := border(img)
-	orig := img
-	img = img.pad(b)
+	img, b := page.bgr, page.b
+	ow, oh := img.W-2*b, img.H-2*b // the page's own size
 	boxes, tiled, err := h.detectIn(ctx, img, mayTile)
 	st.tiled = tiled
 	if err != nil || len(boxes) == 0 {
@@ -174,10 +204,10 @@ func (h *handle) read(ctx context.Context, img *bgr, mayTile bool) ([]line, stat
 			}
 		}
 	}
-	if len(lines) == 1 && coversLine(lines[0].Box, b, orig) && !lines[0].Vertical {
+	if len(lines) == 1 && coversLine(lines[0].Box, b, ow, oh) && !lines[0].Vertical {
 		// One line filling the image: read the image as it stands too.
-		direct := []line{{Box: quad{{float64(b), float64(b)}, {float64(b + orig.W), float64(b)}, {float64(b + orig.W), float64(b + orig.H)}, {float64(b), float64(b + orig.H)}}}}
-		if err := h.recognize(ctx, []*bgr{orig}, direct, true); err != nil {
+		direct := []line{{Box: quad{{float64(b), float64(b)}, {float64(b + ow), float64(b)}, {float64(b + ow), float64(b + oh)}, {float64(b), float64(b + oh)}}}}
+		if err := h.recognize(ctx, []*bgr{page.inner()}, direct, true); err != nil {
 			return nil, st, err
 		}
 		if direct[0].Conf > lines[0].Conf {
@@ -188,8 +218,8 @@ func (h *handle) read(ctx context.Context, img *bgr, mayTile bool) ([]line, stat
 	for _, l := range lines {
 		if l.Conf >= dropScore && l.Text != "" {
 			for i := range l.Box { // into the unpadded image
-				l.Box[i].X = clamp(l.Box[i].X-float64(b), 0, float64(orig.W-1))
-				l.Box[i].Y = clamp(l.Box[i].Y-float64(b), 0, float64(orig.H-1))
+				l.Box[i].X = clamp(l.Box[i].X-float64(b), 0, float64(ow-1))
+				l.Box[i].Y = clamp(l.Box[i].Y-float64(b), 0, float64(oh-1))
 			}
 			kept = append(kept, l)
 		}
@@ -228,7 +258,7 @@ func (h *handle) detectIn(ctx context.Context, img *bgr, mayTile bool) (boxes []
 	}
 	if !plan.tileFirst {
 		data, w, hh := detInput(src, detLimitSide)
-		prob, err := h.runDet(ctx, data, w, hh)
+		prob, err := h.runDet(ctx, nil, data, w, hh)
 		if err != nil {
 			return nil, false, err
 		}
@@ -261,9 +291,9 @@ func (h *handle) detectIn(ctx context.Context, img *bgr, mayTile bool) (boxes []
 }
 
 // runDet runs the detector on a 1×3×hh×w input and returns its w×hh
-// probability map.
-func (h *handle) runDet(ctx context.Context, data []float32, w, hh int) ([]float32, error) {
-	out, shape, err := h.m.det.run(ctx, data, 1, 3, int64(hh), int64(w))
+// probability map, in into's memory where it fits (session.runInto).
+func (h *handle) runDet(ctx context.Context, into, data []float32, w, hh int) ([]float32, error) {
+	out, shape, err := h.m.det.runInto(ctx, into, data, 1, 3, int64(hh), int64(w))
 	if err != nil {
 		return nil, err
 	}
@@ -277,15 +307,16 @@ func (h *handle) runDet(ctx context.Context, data []float32, w, hh int) ([]float
 // merges the boxes a seam cut or two tiles both found (mergeSeams).
 func (h *handle) detectTiled(ctx context.Context, im *bgr, s float64) ([]quad, error) {
 	var boxes []quad
+	var data, prob []float32 // reused from tile to tile (grow)
 	for _, t := range detTiles(im.W, im.H, s) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		sub := im.crop(t.x0, t.y0, t.x1, t.y1)
-		data := make([]float32, 3*t.w*t.h)
+		data = grow(data, 3*t.w*t.h)
 		sub.resizeInto(data, t.w, t.h, t.w, detMean, detStd)
-		prob, err := h.runDet(ctx, data, t.w, t.h)
-		if err != nil {
+		var err error
+		if prob, err = h.runDet(ctx, prob, data, t.w, t.h); err != nil {
 			return nil, err
 		}
 		for _, b := range dbBoxes(prob, t.w, t.h, sub.W, sub.H) {
@@ -305,9 +336,10 @@ func (h *handle) detectTiled(ctx context.Context, im *bgr, s float64) ([]quad, e
 func (h *handle) classify(ctx context.Context, crops []*bgr) (flips, sure []bool, err error) {
 	flips, sure = make([]bool, len(crops)), make([]bool, len(crops))
 	order := byAspect(crops)
+	var data []float32 // reused from batch to batch (grow)
 	for beg := 0; beg < len(order); beg += clsBatch {
 		idx := order[beg:min(beg+clsBatch, len(order))]
-		data, _ := lineInput(crops, idx, clsHeight, clsWidth, 0)
+		data, _ = lineInput(data, crops, idx, clsHeight, clsWidth, 0)
 		out, shape, err := h.m.cls.run(ctx, data, int64(len(idx)), 3, clsHeight, clsWidth)
 		if err != nil {
 			return nil, nil, err
@@ -494,13 +526,17 @@ func (h *handle) recognizeAt(ctx context.Context, crops []*bgr, lines []line, mi
 func (h *handle) recognizeBatches(ctx context.Context, crops []*bgr, lines []line, minWidth int) error {
 	height := h.m.recHeight
 	order := byAspect(crops)
+	var data, out []float32 // reused from batch to batch (grow)
 	for beg := 0; beg < len(order); {
 		end := recBatchEnd(crops, order, beg, height, h.m.narrowest())
 		idx := order[beg:end]
 		beg = end
 		width := recBatchWidth(crops, idx, height, h.m.narrowest())
-		data, widths := lineInput(crops, idx, height, width, minWidth)
-		out, shape, err := h.m.rec.run(ctx, data, int64(len(idx)), 3, int64(height), int64(width))
+		var widths []int
+		data, widths = lineInput(data, crops, idx, height, width, minWidth)
+		var shape []int64
+		var err error
+		out, shape, err = h.m.rec.runInto(ctx, out, data, int64(len(idx)), 3, int64(height), int64(width))
 		if err != nil {
 			return err
 		}
@@ -541,13 +577,13 @@ func errShape(what string, shape []int64) error {
 }
 
 // coversLine reports whether box (in the image padded by b) spans most of
-// the unpadded image orig: at least 80 % of its width and half its height,
-// with orig at least twice as wide as tall.
-func coversLine(box quad, b int, orig *bgr) bool {
-	if orig.W < 2*orig.H {
+// the unpadded image, ow×oh: at least 80 % of its width and half its
+// height, with the image at least twice as wide as tall.
+func coversLine(box quad, b, ow, oh int) bool {
+	if ow < 2*oh {
 		return false
 	}
-	w := min(box.maxX(), float64(b+orig.W)) - max(box.minX(), float64(b))
-	h := min(box.maxY(), float64(b+orig.H)) - max(box.minY(), float64(b))
-	return w >= 0.8*float64(orig.W) && h >= 0.5*float64(orig.H)
+	w := min(box.maxX(), float64(b+ow)) - max(box.minX(), float64(b))
+	h := min(box.maxY(), float64(b+oh)) - max(box.minY(), float64(b))
+	return w >= 0.8*float64(ow) && h >= 0.5*float64(oh)
 }

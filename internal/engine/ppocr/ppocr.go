@@ -454,15 +454,18 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 	img = img.rotate(im.Orientation.QuarterTurns)
 	ctx, cancel := context.WithTimeout(ctx, h.m.timeout)
 	defer cancel()
-	page := &result.Page{Number: im.Number, Engine: h.m.name}
+	page := &result.Page{Number: im.Number, Engine: h.m.name, Width: img.W, Height: img.H}
 	var lines []line
 	switch opts.Param(OptPSM) {
 	case "7", "13":
 		lines, err = h.readLine(ctx, img)
 	default:
 		var rot int
+		// img is not used past this call: readPage's copy stands for it.
 		lines, rot, err = h.readPage(ctx, img, opts.Param(OptNoOSD) == "")
-		img = img.rotate(rot / 90)
+		if rot%180 != 0 {
+			page.Width, page.Height = page.Height, page.Width
+		}
 		page.Rotation = rot
 	}
 	if err != nil {
@@ -471,7 +474,6 @@ func (h *handle) Process(ctx context.Context, im engine.Image, opts engine.Optio
 		}
 		return nil, fmt.Errorf("page %d: %w", im.Number, err)
 	}
-	page.Width, page.Height = img.W, img.H
 	page.Blocks = layout(lines)
 	// The page is not turned by its skew (boxes and polygons stay as
 	// read): Skew is what Tesseract would have straightened.

@@ -41,9 +41,11 @@ var (
 // padded with zeros on the right (PaddleOCR's resize_norm_img for both
 // the classifier and the recogniser). A crop that would come out narrower
 // than minWidth is stretched to minWidth (0: none is; see secondLooks). It
-// returns the tensor and each crop's resized width.
-func lineInput(crops []*bgr, idx []int, height, width, minWidth int) ([]float32, []int) {
-	data := make([]float32, len(idx)*3*height*width)
+// returns the tensor, in into's memory where it fits (grow), and each
+// crop's resized width.
+func lineInput(into []float32, crops []*bgr, idx []int, height, width, minWidth int) ([]float32, []int) {
+	data := grow(into, len(idx)*3*height*width)
+	clear(data)
 	widths := make([]int, len(idx))
 	for b, i := range idx {
 		c := crops[i]

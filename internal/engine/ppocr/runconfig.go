@@ -109,6 +109,7 @@ func addRunConfigEntry(ro *ort.RunOptions, key, value string) error {
 }
 
 // trimCHeap returns glibc's free memory to the OS (malloc_trim), as a
-// runner does between pages (runner.releaseMemory): for the tests that
-// measure what a run leaves resident.
+// runner does between pages (runner.releaseMemory): between a page's
+// readings (readPage), and in the tests that measure what a run leaves
+// resident.
 func trimCHeap() { C.malloc_trim(0) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,10 +25,10 @@ func TestRunConfigEntry(t *testing.T) {
 		t.Fatalf("a CPU session shrinks %q, a CUDA one %q: want %q and none", m.det.shrink, shrinkFor(sessionConfig{GPU: 0}), runShrink)
 	}
 	data := make([]float32, 3*64*64)
-	if _, _, err := m.det.runShrinking(context.Background(), runShrink, data, 1, 3, 64, 64); err != nil {
+	if _, _, err := m.det.runShrinking(context.Background(), runShrink, nil, data, 1, 3, 64, 64); err != nil {
 		t.Fatalf("run shrinking %s: %v", runShrink, err)
 	}
-	_, _, err := m.det.runShrinking(context.Background(), "gpu:0", data, 1, 3, 64, 64)
+	_, _, err := m.det.runShrinking(context.Background(), "gpu:0", nil, data, 1, 3, 64, 64)
 	if err == nil || !strings.Contains(err.Error(), "shrink") {
 		t.Fatalf("run shrinking gpu:0 on a CPU session: %v, want ONNX Runtime's refusal of the shrink list", err)
 	}
@@ -46,7 +47,7 @@ func TestArenaShrinksAfterRun(t *testing.T) {
 	big := make([]float32, 3*960*960)
 	run := func(shrink string, data []float32, side int64) {
 		t.Helper()
-		if _, _, err := m.det.runShrinking(context.Background(), shrink, data, 1, 3, side, side); err != nil {
+		if _, _, err := m.det.runShrinking(context.Background(), shrink, nil, data, 1, 3, side, side); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -148,7 +149,7 @@ func TestOwnOutputLeavesTheArenaEmpty(t *testing.T) {
 // TestOutputShapesPredicted: each session's output shape is predicted
 // from its input's once known — the detector's and the classifier's
 // before any run, the recogniser's after its first (its sequence length's
-// step) — and a run into our own output gives what ONNX Runtime's own
+// length, seqLength) — and a run into our own output gives what ONNX Runtime's own
 // does; a wrong prediction falls back to ONNX Runtime's output for good.
 func TestOutputShapesPredicted(t *testing.T) {
 	m := testModel(t).(*model)
@@ -174,14 +175,93 @@ func TestOutputShapesPredicted(t *testing.T) {
 	if err != nil || !slices.Equal(gshape, wshape) || !slices.Equal(got, want) {
 		t.Fatalf("into our own output: shape %v (err %v), data equal %v; want ONNX Runtime's shape %v and data", gshape, err, slices.Equal(got, want), wshape)
 	}
-	step := m.rec.step.Load()
-	defer func() { m.rec.step.Store(step); m.rec.ownOutput.Store(true) }()
-	m.rec.step.Store(step * 2) // a wrong prediction
+	m.rec.seq.mu.Lock()
+	fits := m.rec.seq.fits
+	m.rec.seq.fits = []seqFit{{s: 16}} // a wrong prediction
+	m.rec.seq.mu.Unlock()
+	defer func() {
+		m.rec.seq.mu.Lock()
+		m.rec.seq.fits = fits
+		m.rec.seq.mu.Unlock()
+		m.rec.ownOutput.Store(true)
+	}()
 	got, gshape, err = m.rec.run(context.Background(), in, 2, 3, 48, 320)
 	if err != nil || !slices.Equal(gshape, wshape) || !slices.Equal(got, want) {
 		t.Fatalf("after a wrong prediction: shape %v (err %v), want ONNX Runtime's %v and the same data", gshape, err, wshape)
 	}
 	if m.rec.ownOutput.Load() {
 		t.Error("a wrong prediction left the session predicting")
+	}
+}
+
+// TestBatchesReuseTheirTensors: a page's recognition batches share one
+// input and one output tensor (grow) — forty 320×48 lines, ten batches of
+// four, allocate on the Go heap about one batch's tensors, not ten (each
+// ~4.9 MiB: 4×3×48×320 float32 in, 4×T×classes out), which the garbage
+// collector would let pile up to the heap's own size before collecting.
+func TestBatchesReuseTheirTensors(t *testing.T) {
+	h := testHandle(t).(*handle)
+	crops := make([]*bgr, 40)
+	for i := range crops {
+		c := newBGR(320, 48)
+		for k := range c.Pix {
+			c.Pix[k] = byte(200 + (k*7+i)%50)
+		}
+		crops[i] = c
+	}
+	ctx := context.Background()
+	if err := h.recognizeBatches(ctx, crops, make([]line, len(crops)), 0); err != nil {
+		t.Fatal(err) // a first pass: the recogniser's sequence length learned
+	}
+	n := 4 // lines a batch holds at 320 columns (recBatchColumns)
+	T, ok := h.m.rec.seq.predict(320)
+	if !ok {
+		t.Fatal("the recogniser's sequence length at 320 columns not learned from a run")
+	}
+	batch := float64(n*3*48*320+n*int(T)*(len(h.m.dict)+1)) * 4
+	before := heapAllocs()
+	if err := h.recognizeBatches(ctx, crops, make([]line, len(crops)), 0); err != nil {
+		t.Fatal(err)
+	}
+	got := float64(heapAllocs() - before)
+	t.Logf("%d lines in %d batches: %.1f MiB allocated, one batch's tensors %.1f MiB", len(crops), len(crops)/n, got/(1<<20), batch/(1<<20))
+	if got > 2*batch {
+		t.Errorf("%.1f MiB allocated for %d batches: more than two batches' tensors (%.1f MiB each)", got/(1<<20), len(crops)/n, batch/(1<<20))
+	}
+}
+
+// heapAllocs is the Go heap's cumulative allocations in bytes.
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestSequenceLengthLearned: seqLength predicts the recogniser's T from W
+// once runs have pinned the rounding (PP-OCRv4's T = ⌊(W+3)/8⌋, measured
+// at widths 320–3,601), and not before: after 320 → 40 alone, 325 may be
+// 40 or 41.
+func TestSequenceLengthLearned(t *testing.T) {
+	var l seqLength
+	if _, ok := l.predict(320); ok {
+		t.Fatal("predicted before any run")
+	}
+	l.observe(320, 40)
+	if got, ok := l.predict(640); !ok || got != 80 {
+		t.Errorf("640 after 320 → 40: %d, %v; want 80", got, ok)
+	}
+	if got, ok := l.predict(325); ok {
+		t.Errorf("325 predicted %d after 320 → 40 alone: its rounding is not known yet", got)
+	}
+	l.observe(324, 40)
+	l.observe(325, 41)
+	for w, want := range map[int64]int64{97: 12, 100: 12, 321: 40, 328: 41, 333: 42, 1279: 160, 1281: 160, 3601: 450} {
+		if got, ok := l.predict(w); !ok || got != want {
+			t.Errorf("W %d: %d, %v; want %d (ONNX Runtime's)", w, got, ok, want)
+		}
+	}
+	l.observe(330, 7) // a model of another form: nothing fits
+	if got, ok := l.predict(320); ok {
+		t.Errorf("predicted %d with no candidate consistent", got)
 	}
 }

@@ -663,7 +663,7 @@ func TestCoversLine(t *testing.T) {
 		{"a thin strip", line, quad{{16, 20}, {316, 20}, {316, 30}, {16, 30}}, false},
 		{"not line-shaped", newBGR(50, 40), quad{{16, 16}, {66, 16}, {66, 56}, {16, 56}}, false},
 	} {
-		if got := coversLine(c.box, 16, c.img); got != c.want {
+		if got := coversLine(c.box, 16, c.img.W, c.img.H); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}
@@ -867,5 +867,36 @@ func BenchmarkColumnDarkness(b *testing.B) {
 	}
 	for b.Loop() {
 		columnDarkness(im)
+	}
+}
+
+// TestTurnedPagePaddedAlike: readPage turns the padded page instead of
+// padding each turned copy, which holds only where both are the same
+// image: the margin's width (border) and colour (the median of the edge
+// pixels) do not depend on the turn. Checked on a page whose edges are
+// not uniform, so a colour taken from one side only would differ.
+func TestTurnedPagePaddedAlike(t *testing.T) {
+	im := newBGR(97, 41)
+	for i := range im.Pix {
+		im.Pix[i] = byte((i*37 + i/(3*97)*11) % 251)
+	}
+	for x := 0; x < 97; x++ { // a dark top edge: the median moves if it is left out
+		copy(im.Pix[3*x:3*x+3], []byte{3, 5, 7})
+	}
+	b := border(im)
+	p := padded{im.pad(b), b}
+	for q := 1; q <= 3; q++ {
+		turned := im.rotate(q)
+		if border(turned) != b {
+			t.Fatalf("turn %d: border %d, want %d", q, border(turned), b)
+		}
+		want := turned.pad(b)
+		got := p.rotate(q)
+		if got.W != want.W || got.H != want.H || !slices.Equal(got.Pix, want.Pix) {
+			t.Errorf("turn %d: the padded page turned differs from the turned page padded", q)
+		}
+		if in := got.inner(); in.W != turned.W || in.H != turned.H || !slices.Equal(in.Pix, turned.Pix) {
+			t.Errorf("turn %d: inner() is not the turned page", q)
+		}
 	}
 }
