@@ -101,6 +101,19 @@ func newSessionOptions(c sessionConfig) (*ort.SessionOptions, error) {
 	if err := o.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll); err != nil {
 		return fail(err)
 	}
+	// No memory pattern. ONNX Runtime plans one per input shape on the
+	// first run at that shape and keeps it, and pages come in every size:
+	// the first large page in a fresh runner peaked anywhere from 166 to
+	// 573 MiB above its start (linn.png, a 300 dpi page, thirteen fresh
+	// runners) where the same page a second time took 176–187. Without
+	// the pattern it takes 158–169 MiB first or again, for the same CPU
+	// (87 files: 40.7–43.1 s against 42.0–42.1) and the same text
+	// (docs/BENCHMARKS.md, "The first large page"). A Recognizer's phrases,
+	// in many widths, grew the runner by each pattern kept (70 → 570 MiB
+	// over four readings of 220 crops, 410 without).
+	if err := o.SetMemPattern(false); err != nil {
+		return fail(err)
+	}
 	// ONNX Runtime's CPU arena stays on, and each run shrinks it when it
 	// ends (runShrink). Without the arena each large tensor was mapped and
 	// faulted in op after op: a 30000×40 strip read as one line took 27 s

@@ -152,26 +152,23 @@ func (e Engine) installedList() string {
 // 1.72 against 1.47 and 1.59, within the noise, and the floor holds small
 // pages' estimates up for good (2026-11-30, docs/BENCHMARKS.md).
 //
-// The per-megapixel part is searchReads readings' worth: a page found
+// The per-megapixel part is one reading's, although a page found
 // sideways (most boxes tall) is read three times — as given, then turned
 // 90° and 270° — and one found upside down twice (Page rotation in
-// docs/ARCHITECTURE.md), and which page will be is not known before it
-// runs. On a loaded runner an upright 833×344 page peaked at 88-97 MB and
-// the same page turned 90° at 137-174 MB (five runs; 2.3× an upright one,
-// 272 MB, in a user's trial); with one reading's 192 MiB the estimate,
-// 117 MB, was under by up to 56 %, with three it is 238 MB (2026-11-30,
-// docs/BENCHMARKS.md, "A turned page's memory"). Upright pages are thus
-// over-estimated until the learner has fitted the slope to what pages
-// actually use.
+// docs/ARCHITECTURE.md): the readings run one after the other, and since
+// the padded page is turned rather than copied and glibc's free memory
+// goes back before each turned reading (readPage), a turned page costs
+// what the upright one does — an 833×344 page 84–88 MiB upright, 88–98
+// turned 90°, 180° or 270° (three runs each), where it had cost 146–201
+// turned, up to 2.3× (272 MB in a user's trial), and three readings' worth
+// was documented (2026-11-30, docs/BENCHMARKS.md, "A turned page's
+// memory").
 const (
 	loadBytes    = 320 << 20
 	perPageBytes = 48 << 20
-	perMPBytes   = searchReads * perReadMPBytes
-	// perReadMPBytes is one reading's working set per work megapixel (the
+	// perMPBytes is one reading's working set per work megapixel (the
 	// calibration above).
-	perReadMPBytes = 192 << 20
-	// searchReads is how many readings the rotation search makes at most.
-	searchReads = 3
+	perMPBytes = 192 << 20
 	// On a CUDA device (not measured here: no GPU on the machine these
 	// figures were taken on; from ONNX Runtime's CUDA provider's usual
 	// footprint, to be replaced by measurements and learned per device;

@@ -65,15 +65,10 @@ func (e Engine) OpenRecognizer(config string, threads int) (*Recognizer, error) 
 	if err != nil {
 		return nil, errcode.Wrap(errcode.ModelLoadFailed, err, "ppocr")
 	}
-	defer opts.Destroy()
-	// No memory pattern: ONNX Runtime plans and keeps one per input
-	// shape, and a Recognizer's phrases come in many widths. Measured
-	// reading the same 220 crops four times in one process: the
-	// resident size grew 70 → 360 → 440 → 470 → 570 MiB with the
-	// pattern, 70 → 340 → 355 → 385 → 410 MiB without.
-	if err := opts.SetMemPattern(false); err != nil {
-		return nil, errcode.Wrap(errcode.ModelLoadFailed, err, "ppocr")
-	}
+	defer opts.Destroy() // no memory pattern (newSessionOptions): reading
+	// the same 220 crops four times in one process, the resident size grew
+	// 70 → 360 → 440 → 470 → 570 MiB with the pattern, 70 → 340 → 355 →
+	// 385 → 410 MiB without.
 	s, err := newSession(filepath.Join(dir, recFile), opts, shrinkFor(cfg))
 	if err != nil {
 		return nil, errcode.Wrap(errcode.ModelLoadFailed, err, "ppocr: loading %s", recFile)

@@ -2,6 +2,8 @@ package ppocr
 
 import (
 	"context"
+	"image"
+	"math"
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
@@ -11,6 +13,9 @@ import (
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
+	xdraw "golang.org/x/image/draw"
+
+	"github.com/lector-ocr/lector/internal/engine"
 )
 
 // TestRunConfigEntry: the run option set through the C API's table
@@ -263,5 +268,55 @@ func TestSequenceLengthLearned(t *testing.T) {
 	l.observe(330, 7) // a model of another form: nothing fits
 	if got, ok := l.predict(320); ok {
 		t.Errorf("predicted %d with no candidate consistent", got)
+	}
+}
+
+// TestTurnedPageCostsWhatUprightDoes: a page found sideways is read three
+// times (as given, then turned 90° and 270°), one after the other, and
+// peaks about where the upright page does — glibc's free memory goes back
+// before each turned reading and the padded page is turned rather than
+// copied (readPage). Without the trim the turned page's readings had
+// peaked up to 2.3× the upright one's (docs/BENCHMARKS.md, "A turned
+// page's memory"). Measured as the runner measures a page: its VmHWM above
+// the resident size at its start, the runner's GOGC, the C heap trimmed
+// and the Go heap returned before it; the lowest of three reads of each.
+func TestTurnedPageCostsWhatUprightDoes(t *testing.T) {
+	h := testHandle(t)
+	page := newLatinPage(t)
+	img := page.img
+	big := image.NewGray(image.Rect(0, 0, 3*img.Bounds().Dx(), 3*img.Bounds().Dy()))
+	xdraw.CatmullRom.Scale(big, big.Bounds(), img, img.Bounds(), xdraw.Src, nil)
+	src := newBGR(big.Bounds().Dx(), big.Bounds().Dy())
+	for y := 0; y < src.H; y++ {
+		for x := 0; x < src.W; x++ {
+			v := big.GrayAt(x, y).Y
+			copy(src.Pix[3*(y*src.W+x):], []byte{v, v, v})
+		}
+	}
+	toPNG := func(im *bgr) []byte {
+		return encodePNG(t, gray(im.W, im.H, func(x, y int) uint8 { return im.At(x, y).Y }))
+	}
+	upright, turned := toPNG(src), toPNG(src.rotate(1))
+	defer debug.SetGCPercent(debug.SetGCPercent(25))
+	cost := func(data []byte) float64 {
+		least := math.Inf(1)
+		for range 3 {
+			trimCHeap()
+			debug.FreeOSMemory()
+			resetPeak(t)
+			base := residentMiB(t)
+			p := process(t, h, data, engine.Options{})
+			least = min(least, peakMiB(t)-base)
+			if len(pageLines(p)) != len(latinLines) {
+				t.Fatalf("read %d lines, want %d", len(pageLines(p)), len(latinLines))
+			}
+		}
+		return least
+	}
+	process(t, h, turned, engine.Options{}) // the sessions' first runs at these sizes
+	up, side := cost(upright), cost(turned)
+	t.Logf("%d×%d page: %.0f MiB upright, %.0f read three times turned", src.W, src.H, up, side)
+	if side > 1.3*up+8 {
+		t.Errorf("the turned page peaked at %.0f MiB against %.0f upright: its readings add up", side, up)
 	}
 }
