@@ -392,6 +392,26 @@ func (c *Controller) refuseAlone(d Demand) error {
 	return errcode.New(errcode.InsufficientMemory, "the task needs about %d MiB on %s, more than is free with no other task holding memory", d.Bytes>>20, d.Device)
 }
 
+// waitError is the refusal of a task that waited Wait for memory, with
+// the numbers of the device where it did not fit: its demand, what is in
+// use, what other tasks' reservations hold, and the critical line.
+func (c *Controller) waitError(d Demand) error {
+	for _, on := range d.devices() {
+		st, _ := c.o.Monitor.State(on)
+		line := uint64(c.o.Critical * float64(st.Usage.Total))
+		c.mu.Lock()
+		held := c.reserved[on]
+		c.mu.Unlock()
+		if float64(st.Usage.Used)+float64(held)+float64(d.On(on)) > float64(line) {
+			return errcode.New(errcode.InsufficientMemory, "no memory on %s within %s: the task needs about %d MiB there, %d MiB are in use "+
+				"and other tasks' reservations hold %d MiB more; the critical line is %d MiB of %d MiB (submit it again when they have finished, "+
+				"or raise --critical-wait)",
+				on, c.o.Wait, d.On(on)>>20, st.Usage.Used>>20, held>>20, line>>20, st.Usage.Total>>20)
+		}
+	}
+	return errcode.New(errcode.InsufficientMemory, "no memory on %s within %s", d.Device, c.o.Wait)
+}
+
 // Admit returns a reservation for the task, or insufficient_memory. A task
 // is admitted when used + reserved + its demand stays under the critical
 // line on every device it uses (idle models evicted if need be), with its
@@ -476,7 +496,11 @@ func (c *Controller) Admit(ctx context.Context, req Request) (*Reservation, erro
 		case <-tick.C():
 		case <-expired:
 			c.decide(Rejected, req.Device, "wait_expired")
-			return nil, errcode.New(errcode.InsufficientMemory, "no memory on %s within %s", req.Device, c.o.Wait)
+			one := est
+			if req.Serial != nil {
+				one = req.Serial(req.Device)
+			}
+			return nil, c.waitError(one)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}

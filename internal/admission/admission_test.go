@@ -236,7 +236,8 @@ func TestCriticalRejectsWithoutFallback(t *testing.T) {
 	}
 	<-b.decided
 	// A queued task waits for the other's reservation, bounded, then fails
-	// with the same code.
+	// with the same code and the numbers: what it needs, what is in use,
+	// what the other task holds, the critical line.
 	ch := b.admitAsync(t, Request{Task: "queued", Device: "cuda:0", Estimate: fixed(100)})
 	done := make(chan struct{})
 	defer close(done)
@@ -249,8 +250,14 @@ func TestCriticalRejectsWithoutFallback(t *testing.T) {
 	default:
 	}
 	b.clock.Advance(time.Minute)
-	if res := <-ch; errcode.Of(res.err) != errcode.InsufficientMemory {
+	res := <-ch
+	if errcode.Of(res.err) != errcode.InsufficientMemory {
 		t.Fatalf("after the bound: %+v", res)
+	}
+	for _, want := range []string{"within 1m0s", "needs about", "in use", "other tasks' reservations hold", "critical line"} {
+		if msg := errcode.Message(res.err); !strings.Contains(msg, want) {
+			t.Errorf("the refusal after the wait says %q, without %q", msg, want)
+		}
 	}
 }
 
