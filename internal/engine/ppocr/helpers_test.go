@@ -2,6 +2,7 @@ package ppocr
 
 import (
 	"context"
+	"image"
 	"os"
 	"sync"
 	"testing"
@@ -70,4 +71,23 @@ func process(t testing.TB, h engine.Handle, data []byte, opts engine.Options) *r
 		t.Fatal(err)
 	}
 	return p
+}
+
+// grayPNG encodes im's luma as a gray PNG.
+func grayPNG(t testing.TB, im *bgr) []byte {
+	t.Helper()
+	return encodePNG(t, gray(im.W, im.H, func(x, y int) uint8 { return im.At(x, y).Y }))
+}
+
+// bgrOfGray is g as a BGR image, each pixel's gray in all three channels.
+func bgrOfGray(g *image.Gray) *bgr {
+	b := g.Bounds()
+	out := newBGR(b.Dx(), b.Dy())
+	for y := 0; y < out.H; y++ {
+		for x := 0; x < out.W; x++ {
+			v := g.GrayAt(b.Min.X+x, b.Min.Y+y).Y
+			copy(out.Pix[3*(y*out.W+x):], []byte{v, v, v})
+		}
+	}
+	return out
 }

@@ -113,20 +113,11 @@ func TestTurnedLatinPage(t *testing.T) {
 	t.Parallel()
 	h := testHandle(t)
 	page := newLatinPage(t)
-	src := newBGR(page.img.Bounds().Dx(), page.img.Bounds().Dy())
-	for y := 0; y < src.H; y++ {
-		for x := 0; x < src.W; x++ {
-			v := page.img.GrayAt(x, y).Y
-			copy(src.Pix[3*(y*src.W+x):], []byte{v, v, v})
-		}
-	}
-	toPNG := func(im *bgr) []byte {
-		return encodePNG(t, gray(im.W, im.H, func(x, y int) uint8 { return im.At(x, y).Y }))
-	}
-	checkReading(t, "upright", process(t, h, toPNG(src), engine.Options{}), page)
+	src := bgrOfGray(page.img)
+	checkReading(t, "upright", process(t, h, grayPNG(t, src), engine.Options{}), page)
 	for _, c := range []struct{ turn, rotation int }{{1, 270}, {3, 90}} {
 		name := []string{"", "turned 90° clockwise", "", "turned 90° anticlockwise"}[c.turn]
-		p := process(t, h, toPNG(src.rotate(c.turn)), engine.Options{})
+		p := process(t, h, grayPNG(t, src.rotate(c.turn)), engine.Options{})
 		if p.Rotation != c.rotation {
 			t.Errorf("%s: rotation %d, want %d", name, p.Rotation, c.rotation)
 		}

@@ -95,16 +95,13 @@ func TestRotatedPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := string(readFile(t, filepath.Join(dir, "cnocr-multi-line_en_black.txt")))
-	toPNG := func(im *bgr) []byte {
-		return encodePNG(t, gray(im.W, im.H, func(x, y int) uint8 { return im.At(x, y).Y }))
-	}
-	upright := process(t, h, toPNG(src), engine.Options{})
+	upright := process(t, h, grayPNG(t, src), engine.Options{})
 	base := eval.CER(upright.Text(), want)
 	if upright.Rotation != 0 || base > 0.05 {
 		t.Fatalf("upright: rotation %d, CER %.3f", upright.Rotation, base)
 	}
 	for _, c := range []struct{ turn, rotation int }{{1, 270}, {2, 180}, {3, 90}} {
-		p := process(t, h, toPNG(src.rotate(c.turn)), engine.Options{})
+		p := process(t, h, grayPNG(t, src.rotate(c.turn)), engine.Options{})
 		cer := eval.CER(p.Text(), want)
 		t.Logf("turned %d°: rotation %d, CER %.4f (upright %.4f)", 90*c.turn, p.Rotation, cer, base)
 		if p.Rotation != c.rotation {
@@ -118,7 +115,7 @@ func TestRotatedPages(t *testing.T) {
 		}
 	}
 	// Known upright: no search.
-	p := process(t, h, toPNG(src.rotate(2)), engine.Options{Params: map[string]string{OptNoOSD: "1"}})
+	p := process(t, h, grayPNG(t, src.rotate(2)), engine.Options{Params: map[string]string{OptNoOSD: "1"}})
 	if p.Rotation != 0 {
 		t.Errorf("no_osd: rotation %d", p.Rotation)
 	}
@@ -169,16 +166,13 @@ func TestMirroredText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	toPNG := func(im *bgr) []byte {
-		return encodePNG(t, gray(im.W, im.H, func(x, y int) uint8 { return im.At(x, y).Y }))
-	}
 	psm7 := engine.Options{Params: map[string]string{OptPSM: "7"}}
-	upright := process(t, h, toPNG(src), psm7)
+	upright := process(t, h, grayPNG(t, src), psm7)
 	want := "zouna unpayably Raqu"
 	if got := upright.Text(); strings.TrimSpace(got) != want {
 		t.Fatalf("upright: read %q, want %q", got, want)
 	}
-	p := process(t, h, toPNG(src.flipX()), psm7)
+	p := process(t, h, grayPNG(t, src.flipX()), psm7)
 	if got := p.Text(); strings.TrimSpace(got) != want {
 		t.Fatalf("mirrored: read %q, want %q", got, want)
 	}

@@ -286,17 +286,8 @@ func TestTurnedPageCostsWhatUprightDoes(t *testing.T) {
 	img := page.img
 	big := image.NewGray(image.Rect(0, 0, 3*img.Bounds().Dx(), 3*img.Bounds().Dy()))
 	xdraw.CatmullRom.Scale(big, big.Bounds(), img, img.Bounds(), xdraw.Src, nil)
-	src := newBGR(big.Bounds().Dx(), big.Bounds().Dy())
-	for y := 0; y < src.H; y++ {
-		for x := 0; x < src.W; x++ {
-			v := big.GrayAt(x, y).Y
-			copy(src.Pix[3*(y*src.W+x):], []byte{v, v, v})
-		}
-	}
-	toPNG := func(im *bgr) []byte {
-		return encodePNG(t, gray(im.W, im.H, func(x, y int) uint8 { return im.At(x, y).Y }))
-	}
-	upright, turned := toPNG(src), toPNG(src.rotate(1))
+	src := bgrOfGray(big)
+	upright, turned := grayPNG(t, src), grayPNG(t, src.rotate(1))
 	defer debug.SetGCPercent(debug.SetGCPercent(25))
 	cost := func(data []byte) float64 {
 		least := math.Inf(1)
