@@ -279,7 +279,9 @@ func TestSequenceLengthLearned(t *testing.T) {
 // peaked up to 2.3× the upright one's (docs/BENCHMARKS.md, "A turned
 // page's memory"). Measured as the runner measures a page: its VmHWM above
 // the resident size at its start, the runner's GOGC, the C heap trimmed
-// and the Go heap returned before it; the lowest of three reads of each.
+// and the Go heap returned before it; the turned page's lowest of three
+// reads against the upright page's highest, since a page measures 53–71
+// MiB from one read to the next in a process that ran other tests.
 func TestTurnedPageCostsWhatUprightDoes(t *testing.T) {
 	h := testHandle(t)
 	page := newLatinPage(t)
@@ -289,25 +291,26 @@ func TestTurnedPageCostsWhatUprightDoes(t *testing.T) {
 	src := bgrOfGray(big)
 	upright, turned := grayPNG(t, src), grayPNG(t, src.rotate(1))
 	defer debug.SetGCPercent(debug.SetGCPercent(25))
-	cost := func(data []byte) float64 {
-		least := math.Inf(1)
+	cost := func(data []byte) (least, most float64) {
+		least = math.Inf(1)
 		for range 3 {
 			trimCHeap()
 			debug.FreeOSMemory()
 			resetPeak(t)
 			base := residentMiB(t)
 			p := process(t, h, data, engine.Options{})
-			least = min(least, peakMiB(t)-base)
+			least, most = min(least, peakMiB(t)-base), max(most, peakMiB(t)-base)
 			if len(pageLines(p)) != len(latinLines) {
 				t.Fatalf("read %d lines, want %d", len(pageLines(p)), len(latinLines))
 			}
 		}
-		return least
+		return least, most
 	}
 	process(t, h, turned, engine.Options{}) // the sessions' first runs at these sizes
-	up, side := cost(upright), cost(turned)
-	t.Logf("%d×%d page: %.0f MiB upright, %.0f read three times turned", src.W, src.H, up, side)
-	if side > 1.3*up+8 {
+	_, up := cost(upright)
+	side, _ := cost(turned)
+	t.Logf("%d×%d page: at most %.0f MiB upright, at least %.0f read three times turned", src.W, src.H, up, side)
+	if side > up+15 { // measured without the trim: 27–35 MiB over; with it, 12 under to 2 over
 		t.Errorf("the turned page peaked at %.0f MiB against %.0f upright: its readings add up", side, up)
 	}
 }
