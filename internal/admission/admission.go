@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -392,9 +393,16 @@ func (c *Controller) refuseAlone(d Demand) error {
 	return errcode.New(errcode.InsufficientMemory, "the task needs about %d MiB on %s, more than is free with no other task holding memory", d.Bytes>>20, d.Device)
 }
 
+// ErrBusy marks a refusal after Wait while other tasks' reservations held
+// the memory the task needed: a shortage of the node's own making, which
+// ends as those tasks end — the task may be put back in the queue rather
+// than fail (the service does so, a bounded number of times).
+var ErrBusy = errors.New("memory held by other tasks")
+
 // waitError is the refusal of a task that waited Wait for memory, with
 // the numbers of the device where it did not fit: its demand, what is in
-// use, what other tasks' reservations hold, and the critical line.
+// use, what other tasks' reservations hold, and the critical line. It
+// wraps ErrBusy when other tasks held reservations there.
 func (c *Controller) waitError(d Demand) error {
 	for _, on := range d.devices() {
 		st, _ := c.o.Monitor.State(on)
@@ -403,7 +411,11 @@ func (c *Controller) waitError(d Demand) error {
 		held := c.reserved[on]
 		c.mu.Unlock()
 		if float64(st.Usage.Used)+float64(held)+float64(d.On(on)) > float64(line) {
-			return errcode.New(errcode.InsufficientMemory, "no memory on %s within %s: the task needs about %d MiB there, %d MiB are in use "+
+			var cause error
+			if held > 0 {
+				cause = ErrBusy
+			}
+			return errcode.Wrap(errcode.InsufficientMemory, cause, "no memory on %s within %s: the task needs about %d MiB there, %d MiB are in use "+
 				"and other tasks' reservations hold %d MiB more; the critical line is %d MiB of %d MiB (submit it again when they have finished, "+
 				"or raise --critical-wait)",
 				on, c.o.Wait, d.On(on)>>20, st.Usage.Used>>20, held>>20, line>>20, st.Usage.Total>>20)

@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -253,6 +254,9 @@ func TestCriticalRejectsWithoutFallback(t *testing.T) {
 	res := <-ch
 	if errcode.Of(res.err) != errcode.InsufficientMemory {
 		t.Fatalf("after the bound: %+v", res)
+	}
+	if !errors.Is(res.err, ErrBusy) {
+		t.Errorf("refused after waiting behind another task's reservation, not marked ErrBusy (the service would not put it back): %v", res.err)
 	}
 	for _, want := range []string{"within 1m0s", "needs about", "in use", "other tasks' reservations hold", "critical line"} {
 		if msg := errcode.Message(res.err); !strings.Contains(msg, want) {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -83,6 +84,49 @@ func TestTasksThatFitAloneSucceedIn512MiB(t *testing.T) {
 	fin, err := p.client.Wait(ctx, huge.ID)
 	if err != nil || fin.Status != "failed" || fin.Error == nil || fin.Error.Code != "insufficient_memory" || !strings.Contains(fin.Error.Message, "can ever hold") {
 		t.Fatalf("a task that can never fit: %+v (%+v) %v", fin, fin.Error, err)
+	}
+	if n := cg.OOMKills(); n != 0 {
+		t.Fatalf("%d processes OOM-killed in the cgroup", n)
+	}
+}
+
+// TestTaskWaitingForOthersMemoryGoesBackToTheQueue: in a real 512 MiB
+// cgroup, a task that does not fit beside another task's reservation
+// waits --critical-wait and, the memory still held by that task, goes
+// back to the queue without spending an attempt (admission.ErrBusy,
+// service.MaxBusyRequeues) rather than failing: once the other task has
+// ended it runs and succeeds on its first attempt. Before, it failed with
+// "no memory on cpu within 1s", final, though it fitted alone (a user's
+// trial, behind a 7-page PDF in a 768 MiB cgroup).
+func TestTaskWaitingForOthersMemoryGoesBackToTheQueue(t *testing.T) {
+	if raceDetector {
+		t.Skip("skipping under the race detector: this test measures Lector's memory in a 512 MiB cgroup; make test runs it again without -race")
+	}
+	t.Parallel()
+	cg := memtest.New(t, 512<<20)
+	cmd := cg.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--enable-synthetic",
+		"--critical-wait", "1s", "--max-attempts", "1")
+	cmd.Env = append(cmd.Env, TestMainEnv+"=1", "OMP_THREAD_LIMIT=1")
+	p := startCommand(t, cmd)
+	ctx := t.Context()
+	// One megapixel at 4 s a megapixel: it holds its 300 MiB for 4 s.
+	first, err := p.client.Submit(ctx, "first.png", bytes.NewReader(grayPNG(t, 1000, 1000)), api.Options{Model: "synthetic:300MiB,t=4s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.logs.waitFor(t, 0, `msg="task working".*task=`+first.ID)
+	second, err := p.client.Submit(ctx, "second.png", bytes.NewReader(grayPNG(t, 100, 100)), api.Options{Model: "synthetic:250MiB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{first.ID, second.ID} {
+		fin, err := p.client.Wait(ctx, id)
+		if err != nil || fin.Status != "succeeded" || fin.Attempts != 1 {
+			t.Fatalf("task %s: %s after %d attempts (%+v) %v, want succeeded after 1 (max attempts 1)\n%s", id, fin.Status, fin.Attempts, fin.Error, err, p.logs)
+		}
+	}
+	if !regexp.MustCompile(`task returned to the queue: memory is held by other tasks.*task=` + second.ID).MatchString(p.logs.String()) {
+		t.Fatalf("the second task never waited for the first's memory (it fitted beside it: the test proves nothing)\n%s", p.logs)
 	}
 	if n := cg.OOMKills(); n != 0 {
 		t.Fatalf("%d processes OOM-killed in the cgroup", n)

@@ -112,6 +112,7 @@ type Service struct {
 	mu             sync.Mutex
 	running        map[string]context.CancelFunc // tasks running here
 	storageRetries map[string]int                // tasks put back for a storage fault
+	busyRequeues   map[string]int                // tasks put back after waiting for memory others held
 	drain          drain
 	started        atomic.Bool  // the queue (River) runs
 	lastFree       atomic.Int64 // when returnMemory last ran (Unix ns)
@@ -171,7 +172,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.NodeID = NewNodeID()
 	}
 	host, _ := os.Hostname()
-	s := &Service{cfg: cfg, running: map[string]context.CancelFunc{}, storageRetries: map[string]int{},
+	s := &Service{cfg: cfg, running: map[string]context.CancelFunc{}, storageRetries: map[string]int{}, busyRequeues: map[string]int{},
 		node: store.Node{ID: cfg.NodeID, Host: host, StartedAt: cfg.Clock.Now()}}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -39,10 +40,44 @@ func (w *worker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	if errcode.IsStorage(err) {
 		return w.s.storageRetry(ctx, job.Args.TaskID, job.Attempt, err)
 	}
+	if errors.Is(err, admission.ErrBusy) { // work left it unfinished: mayPutBack
+		w.s.mu.Lock()
+		n := w.s.busyRequeues[job.Args.TaskID]
+		w.s.mu.Unlock()
+		return w.s.putBack(ctx, job.Args.TaskID, job.Attempt, n, "memory is held by other tasks", err)
+	}
 	w.s.mu.Lock()
 	delete(w.s.storageRetries, job.Args.TaskID)
+	delete(w.s.busyRequeues, job.Args.TaskID)
 	w.s.mu.Unlock()
 	return err
+}
+
+// MaxBusyRequeues bounds how often a task is put back in the queue, without
+// spending an attempt, after waiting CriticalWait for memory that other
+// tasks' reservations held (admission.ErrBusy): each time it has waited a
+// CriticalWait, so the default bound is over ten minutes of others' work.
+// Then it fails with insufficient_memory and the numbers.
+const MaxBusyRequeues = 10
+
+// mayPutBack counts a refusal of task id for memory other tasks held and
+// reports whether it may go back to the queue (MaxBusyRequeues).
+func (s *Service) mayPutBack(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.busyRequeues[id]++
+	return s.busyRequeues[id] <= MaxBusyRequeues
+}
+
+// putBack returns task id to the queue without spending an attempt (its
+// nth time back for this reason), to run again after storageRetryDelay(n).
+func (s *Service) putBack(ctx context.Context, id string, attempt, n int, why string, err error) error {
+	bg := context.WithoutCancel(ctx)
+	if rerr := s.cfg.Store.Requeue(bg, id, s.cfg.NodeID, attempt); rerr != nil {
+		s.cfg.Log.Warn("returning a task to the queue", "task", id, "err", rerr)
+	}
+	s.cfg.Log.Warn("task returned to the queue: "+why, "task", id, "retry", n, "err", err)
+	return river.JobSnooze(storageRetryDelay(n))
 }
 
 // MaxStorageRetries bounds how often a task is put back for a storage
@@ -68,12 +103,7 @@ func (s *Service) storageRetry(ctx context.Context, id string, attempt int, err 
 		s.cfg.Log.Error("task failed: storage still cannot be written", "task", id, "retries", n-1, "err", err)
 		return err
 	}
-	bg := context.WithoutCancel(ctx)
-	if rerr := s.cfg.Store.Requeue(bg, id, s.cfg.NodeID, attempt); rerr != nil {
-		s.cfg.Log.Warn("returning a task to the queue", "task", id, "err", rerr)
-	}
-	s.cfg.Log.Warn("task returned to the queue: storage cannot be written", "task", id, "retry", n, "err", err)
-	return river.JobSnooze(storageRetryDelay(n))
+	return s.putBack(ctx, id, attempt, n, "storage cannot be written", err)
 }
 
 // blameStorage returns err as a storage fault (unavailable) when it is
@@ -129,6 +159,9 @@ func (s *Service) work(ctx context.Context, id string, pdfText lector.PDFText, a
 	if ctx.Err() == nil {
 		if err = s.blameStorage(err); errcode.IsStorage(err) {
 			return err
+		}
+		if errors.Is(err, admission.ErrBusy) && s.mayPutBack(id) {
+			return err // Work puts it back
 		}
 	}
 	if err != nil && ctx.Err() != nil {
