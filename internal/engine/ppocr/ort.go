@@ -398,12 +398,12 @@ func (s *session) runShrinking(ctx context.Context, shrink string, into, data []
 // holds them, a new slice otherwise; its contents are undefined. A page's
 // tensors are allocated once and reused from batch to batch: a dense page
 // reads its lines in tens of batches, each ~4 MiB of recogniser output
-// (N×T×6,625 float32 at ≤ 1,280 columns) and ~0.7 MiB of input, and with
-// each batch's left to the garbage collector the runner's heap grew by up
-// to the Go heap's own size (GOGC=100) before a collection — 20–80 MiB
-// more on the dense pages than on sparse ones of the same size, the
-// variation that made their memory hard to estimate (docs/BENCHMARKS.md,
-// "Tensors reused").
+// (N×T×6,625 float32 at ≤ 1,280 columns) and ~0.7 MiB of input, all of it
+// garbage for the collector otherwise (forty lines in ten batches: 5.8 MiB
+// allocated, 48.5 without; TestBatchesReuseTheirTensors). Alone it did not
+// change what pages measured — the runner's GOGC (runner.collectSooner)
+// bounds what garbage costs — but it is allocation the collector need not
+// chase (docs/BENCHMARKS.md, "Now: the runner's Go heap").
 func grow(buf []float32, n int) []float32 {
 	if cap(buf) >= n {
 		return buf[:n]

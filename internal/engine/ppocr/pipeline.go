@@ -48,8 +48,8 @@ func score(lines []line) float64 {
 // and the next reading's differently sized buffers did not fit in it, so
 // a page read three times (background-checks.pdf, found sideways) peaked
 // at 276–325 MiB above its start where one reading of a page its size
-// takes ~190; with the trim, 219–221 at the same time (docs/BENCHMARKS.md,
-// "The runner's Go heap").
+// takes ~190; with the trim, 219–222 at the same time (docs/BENCHMARKS.md,
+// "Now: the runner's Go heap").
 func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, int, error) {
 	b := border(img)
 	page := padded{img.pad(b), b}
