@@ -122,14 +122,22 @@ func TestEngineTunablesJoinTheOperators(t *testing.T) {
 	}
 }
 
-// TestRunnerHeapStaysCloseToLive: with collectSooner, a runner's Go heap
-// grows by about a quarter of what is live before a collection — with 64
-// MiB live and a page's worth of 4 MiB garbage buffers the heap goal stays
-// under 1.6 times the live heap (1.25 and the garbage live at the last collection), where Go's default lets it reach twice —
-// and an operator's GOGC is left as set.
+// TestRunnerHeapStaysCloseToLive: collectSooner sets the runner's GC
+// target to runnerGCPercent (25) unless the operator set GOGC, whose
+// setting is then left as it is; and with that target the heap grows less
+// before a collection — with 64 MiB live and a page's worth of 4 MiB
+// garbage buffers, the heap goal over the live heap is lower than at
+// Go's default (in a quiet process about 1.3–1.6 against 2.25; the test
+// compares the two rather than a fixed figure, since other tests' memory
+// in the same process moves both).
 func TestRunnerHeapStaysCloseToLive(t *testing.T) {
 	prev := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(prev)
+	gogc := func() uint64 {
+		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
 	over := func() float64 { // the highest heap goal over the live heap
 		live := make([]byte, 64<<20)
 		for i := range live {
@@ -151,15 +159,18 @@ func TestRunnerHeapStaysCloseToLive(t *testing.T) {
 	}
 	t.Setenv("GOGC", "100") // the operator's
 	collectSooner()
+	if got := gogc(); got != 100 {
+		t.Fatalf("with the operator's GOGC=100 the runner set GOGC=%d", got)
+	}
 	theirs := over()
 	t.Setenv("GOGC", "")
 	collectSooner()
+	if got := gogc(); got != runnerGCPercent {
+		t.Fatalf("with no GOGC set the runner's GC target is %d, want %d", got, runnerGCPercent)
+	}
 	ours := over()
 	t.Logf("heap goal over the live heap (64 MiB and the test's): %.2f at the operator's GOGC=100, %.2f as the runner sets it", theirs, ours)
-	if theirs < 1.8 {
-		t.Errorf("the operator's GOGC=100 was not kept: heap goal %.2f times the live heap", theirs)
-	}
-	if ours > 1.6 {
-		t.Errorf("heap goal %.2f times the live heap: the runner's GOGC=25 not in effect", ours)
+	if ours >= theirs {
+		t.Errorf("heap goal %.2f times the live heap at GOGC=%d, %.2f at 100: the lower target did not keep the heap closer to live", ours, runnerGCPercent, theirs)
 	}
 }
