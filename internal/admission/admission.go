@@ -75,25 +75,67 @@ type Request struct {
 // Device and, for a GPU, HostBytes on the CPU.
 type Reservation struct {
 	Device    string
-	Bytes     uint64
-	HostBytes uint64
+	Bytes     uint64        // the task's estimate on Device, as admitted
+	HostBytes uint64        // and on the CPU, for a GPU task
 	Fallback  bool          // placed on the fallback device
 	Serial    bool          // admitted for one page at a time (Request.Serial)
 	Waited    time.Duration // time spent deferred or waiting for memory
 
-	c    *Controller
-	once sync.Once
+	c *Controller
+	// held and heldHost are what the reservation still holds: Bytes and
+	// HostBytes less the model's load once Loaded. Guarded by c.mu.
+	held, heldHost uint64
+	load, hostLoad uint64 // Demand.Load and HostLoad
+	loaded         bool   // Loaded ran; guarded by c.mu
+	released       bool   // Release ran; guarded by c.mu
+}
+
+// Loaded tells admission that the task holds its model, loaded: the
+// model's load, which the estimate counted because the model was not
+// resident (Demand.Load, HostLoad), is now in the device's used memory,
+// so the reservation stops holding it — otherwise it would be counted
+// twice, in use and reserved, for the task's whole life, and tasks that
+// fit would wait. Waiting tasks look again at once. Loaded is idempotent
+// and does nothing after Release.
+func (r *Reservation) Loaded() {
+	c := r.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r.loaded || r.released || (r.load == 0 && r.hostLoad == 0) {
+		return
+	}
+	r.loaded = true
+	r.held -= r.load
+	r.heldHost -= r.hostLoad
+	c.reserved[r.Device] -= r.load
+	c.reserved[hostDevice] -= r.hostLoad
+	// A decision that read used memory before the load was complete must
+	// not meet the reservation without it: it reads again (reserveIfFits).
+	c.gen++
+	c.signalLocked()
 }
 
 // Release returns the reservation. It is idempotent.
 func (r *Reservation) Release() {
-	r.once.Do(func() {
-		r.c.mu.Lock()
-		r.c.reserved[r.Device] -= r.Bytes
-		r.c.reserved[hostDevice] -= r.HostBytes
-		r.c.signalLocked()
-		r.c.mu.Unlock()
-	})
+	c := r.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r.released {
+		return
+	}
+	r.released = true
+	c.reserved[r.Device] -= r.held
+	c.reserved[hostDevice] -= r.heldHost
+	for _, on := range r.devices() {
+		c.holders[on]--
+	}
+	c.signalLocked()
+}
+
+// devices lists the devices the reservation holds memory on, as
+// Demand.devices.
+func (r *Reservation) devices() []string {
+	return Demand{Device: r.Device, Bytes: r.Bytes, Host: r.HostBytes}.devices()
 }
 
 // hostDevice is where the host part of a GPU task's demand is reserved.
@@ -133,9 +175,16 @@ type Controller struct {
 	stopOnce sync.Once
 	bg       sync.WaitGroup // emergency evictions
 
-	mu       sync.Mutex // guards reserved and changed
+	mu       sync.Mutex // guards reserved, holders, gen and changed
 	reserved map[string]uint64
-	changed  chan struct{} // closed and replaced when reservations or levels change
+	// holders counts the reservations on each device: a task whose
+	// reservation dropped its model's load may hold few or no bytes, and
+	// still holds memory that is released when it ends.
+	holders map[string]int
+	// gen counts reservations that stopped holding a model's load
+	// (Reservation.Loaded).
+	gen     uint64
+	changed chan struct{} // closed and replaced when reservations or levels change
 }
 
 // New returns a controller subscribed to the monitor's level changes. Call
@@ -145,7 +194,7 @@ func New(o Options) *Controller {
 	if o.Recheck <= 0 {
 		o.Recheck = DefaultRecheck
 	}
-	c := &Controller{o: o, reserved: map[string]uint64{}, changed: make(chan struct{})}
+	c := &Controller{o: o, reserved: map[string]uint64{}, holders: map[string]int{}, changed: make(chan struct{})}
 	c.unsub = o.Monitor.Subscribe(c.onLevel)
 	return c
 }
@@ -275,25 +324,45 @@ func (c *Controller) fitsLocked(s memory.DeviceState, est uint64) bool {
 }
 
 // reserveIfFits reserves d on every device it uses, or nothing, under one
-// lock.
+// lock. Where a reservation dropped a model's load (Reservation.Loaded)
+// after the used figures were read, they are read again: those figures may
+// predate the load, and the reservation no longer counts it.
 func (c *Controller) reserveIfFits(d Demand) bool {
 	devs := d.devices()
 	states := make([]memory.DeviceState, len(devs))
-	for i, on := range devs {
-		states[i], _ = c.o.Monitor.State(on)
+	for {
+		c.mu.Lock()
+		gen := c.gen
+		c.mu.Unlock()
+		for i, on := range devs {
+			states[i], _ = c.o.Monitor.State(on)
+		}
+		if fits, current := c.reserveLocked(d, devs, states, gen); current {
+			return fits
+		}
+		_ = c.o.Monitor.Poll()
 	}
+}
+
+// reserveLocked reserves d if it fits on states, read when c.gen was gen;
+// current is false, and nothing is reserved, when gen has moved since.
+func (c *Controller) reserveLocked(d Demand, devs []string, states []memory.DeviceState, gen uint64) (fits, current bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.gen != gen {
+		return false, false
+	}
 	for i, on := range devs {
 		if !c.fitsLocked(states[i], d.On(on)) {
-			return false
+			return false, true
 		}
 	}
 	for _, on := range devs {
 		c.reserved[on] += d.On(on)
+		c.holders[on]++
 	}
 	c.signalLocked()
-	return true
+	return true, true
 }
 
 // neverFits reports a device of d's that could never hold its part, even
@@ -320,7 +389,8 @@ func (c *Controller) Headroom(dev string) int64 {
 }
 
 func (c *Controller) reservation(d Demand, fallback, serial bool, start time.Time) *Reservation {
-	return &Reservation{Device: d.Device, Bytes: d.Bytes, HostBytes: d.Host, Fallback: fallback, Serial: serial, Waited: c.o.Clock.Now().Sub(start), c: c}
+	return &Reservation{Device: d.Device, Bytes: d.Bytes, HostBytes: d.Host, Fallback: fallback, Serial: serial, Waited: c.o.Clock.Now().Sub(start), c: c,
+		held: d.Bytes, heldHost: d.Host, load: min(d.Load, d.Bytes), hostLoad: min(d.HostLoad, d.Host)}
 }
 
 // tryBoth reserves the task's demand on dev with its pages at once, else
@@ -371,7 +441,7 @@ func (c *Controller) alone(d Demand) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, on := range d.devices() {
-		if c.reserved[on] != 0 {
+		if c.holders[on] != 0 {
 			return false
 		}
 	}
@@ -408,14 +478,14 @@ func (c *Controller) waitError(d Demand) error {
 		st, _ := c.o.Monitor.State(on)
 		line := uint64(c.o.Critical * float64(st.Usage.Total))
 		c.mu.Lock()
-		held := c.reserved[on]
+		held, holders := c.reserved[on], c.holders[on]
 		c.mu.Unlock()
 		if float64(st.Usage.Used)+float64(held)+float64(d.On(on)) > float64(line) {
 			var cause error
-			if held > 0 {
+			if holders > 0 {
 				cause = ErrBusy
 			}
-			return errcode.Wrap(errcode.InsufficientMemory, cause, "no memory on %s within %s: the task needs about %d MiB there, %d MiB are in use "+
+			return errcode.Wrap(errcode.InsufficientMemory, cause, "no memory on %s within %s: the task needs about %d MiB there, %d MiB are in use (running tasks' models included) "+
 				"and other tasks' reservations hold %d MiB more; the critical line is %d MiB of %d MiB (submit it again when they have finished, "+
 				"or raise --critical-wait)",
 				on, c.o.Wait, d.On(on)>>20, st.Usage.Used>>20, held>>20, line>>20, st.Usage.Total>>20)

@@ -396,7 +396,7 @@ func TestEstimateSplitsHostAndDevice(t *testing.T) {
 		return Footprint{Host: Coefficients{Load: 100, PerMegapixel: 10}}, nil
 	}, Learner: learner}
 	got, _ := e.Estimate(Shape{Model: "m", Device: "cuda:0", MaxMegapixels: 2, Concurrent: 1})
-	if got != (Demand{Device: "cuda:0", Bytes: 300 + 40, Host: 50 + 2}) {
+	if got != (Demand{Device: "cuda:0", Bytes: 300 + 40, Host: 50 + 2, Load: 300, HostLoad: 50}) {
 		t.Fatalf("GPU demand %+v", got)
 	}
 	learner.Observe("m", "cuda:0", Observation{Device: Sample{Load: 400}})
@@ -404,7 +404,10 @@ func TestEstimateSplitsHostAndDevice(t *testing.T) {
 	if got.Bytes != 400+40 || got.Host != 52 {
 		t.Fatalf("after learning the device load: %+v", got)
 	}
-	if cpu, _ := e.Estimate(Shape{Model: "m", Device: "cpu", MaxMegapixels: 1, Concurrent: 1}); cpu != (Demand{Device: "cpu", Bytes: 110}) {
+	if res, _ := e.Estimate(Shape{Model: "m", Device: "cuda:0", Resident: true, MaxMegapixels: 2, Concurrent: 1}); res != (Demand{Device: "cuda:0", Bytes: 40, Host: 2}) {
+		t.Fatalf("resident, no load: %+v", res)
+	}
+	if cpu, _ := e.Estimate(Shape{Model: "m", Device: "cpu", MaxMegapixels: 1, Concurrent: 1}); cpu != (Demand{Device: "cpu", Bytes: 110, Load: 100}) {
 		t.Fatalf("the GPU's figures leaked into the CPU's: %+v", cpu)
 	}
 }

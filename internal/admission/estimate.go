@@ -113,6 +113,12 @@ type Demand struct {
 	Device string
 	Bytes  uint64
 	Host   uint64
+	// Load and HostLoad are the parts of Bytes and Host that are the
+	// model's load, counted because it was not resident (zero when it
+	// was). Once the task holds the loaded model, that memory is in the
+	// device's used figure and its reservation drops it
+	// (Reservation.Loaded).
+	Load, HostLoad uint64
 }
 
 // On returns the bytes the demand puts on dev.
@@ -155,15 +161,17 @@ func (e Estimator) Estimate(s Shape) (Demand, error) {
 	if err != nil {
 		return Demand{}, err
 	}
-	part := func(c Coefficients) uint64 {
-		total := c.page(s.MaxMegapixels) * float64(max(s.Concurrent, 1))
+	part := func(c Coefficients) (total, load uint64) {
+		w := c.page(s.MaxMegapixels) * float64(max(s.Concurrent, 1))
 		if !s.Resident {
-			total += c.Load
+			load = uint64(max(c.Load, 0))
 		}
-		return uint64(max(total, 0))
+		return uint64(max(w, 0)) + load, load
 	}
+	host, hostLoad := part(f.Host)
+	dev, devLoad := part(f.Device)
 	if s.Device == string(device.CPU) {
-		return Demand{Device: s.Device, Bytes: part(f.Host) + part(f.Device)}, nil
+		return Demand{Device: s.Device, Bytes: host + dev, Load: hostLoad + devLoad}, nil
 	}
-	return Demand{Device: s.Device, Bytes: part(f.Device), Host: part(f.Host)}, nil
+	return Demand{Device: s.Device, Bytes: dev, Host: host, Load: devLoad, HostLoad: hostLoad}, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/errcode"
+	"github.com/lector-ocr/lector/internal/memory"
 )
 
 const mib = 1 << 20
@@ -178,5 +179,93 @@ func TestFixedPartFloorIsDocumented(t *testing.T) {
 	}
 	if f, _ := learner.Fit("m", "cpu", documented); f.Host.PerPage < 11*mib || f.Host.PerPage > 13*mib {
 		t.Fatalf("fixed part %.1f MiB after pages costing 12 MiB beyond the slope, want about 12", f.Host.PerPage/mib)
+	}
+}
+
+// TestLoadedModelIsNotCountedTwice: a task admitted with its model's load
+// in its estimate stops reserving the load once it holds the model
+// (Reservation.Loaded) — the load is then in used memory — so a second
+// task that fits beside it is admitted, woken at once rather than by the
+// recheck ticker; the estimate as admitted stays the task's record, and
+// Release gives back only what is still held.
+func TestLoadedModelIsNotCountedTwice(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.cpu.set(100)
+	_ = b.mon.Poll()
+	first, err := b.c.Admit(t.Context(), Request{Task: "first", Device: "cpu",
+		Estimate: func(d string) Demand { return Demand{Device: d, Bytes: 500, Load: 400} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-b.decided
+	b.cpu.set(500) // the runner loaded the model: 400 more in use
+	_ = b.mon.Poll()
+	// 500 used + 500 reserved + 300 is over the line (950): it waits.
+	ch := b.admitAsync(t, Request{Task: "second", Device: "cpu", Estimate: fixed(300)})
+	done := make(chan struct{})
+	defer close(done)
+	if !b.clock.WaitPending(2, done) {
+		t.Fatal("the second task never waited")
+	}
+	first.Loaded() // 500 used + 100 reserved + 300 fits
+	var res admitResult
+	select {
+	case res = <-ch:
+	case <-time.After(time.Minute): // a guard against a hang, not a wait: the fake clock has not moved
+		t.Fatal("the second task was not woken when the first's load left its reservation")
+	}
+	if res.err != nil {
+		t.Fatalf("with the load counted once: %v", res.err)
+	}
+	if got := b.c.Reserved("cpu"); got != 400 {
+		t.Fatalf("reserved %d, want 100 (the first's working set) + 300", got)
+	}
+	if first.Bytes != 500 {
+		t.Fatalf("the first's estimate reads %d after Loaded, want 500 as admitted", first.Bytes)
+	}
+	first.Loaded()
+	first.Release()
+	first.Release()
+	first.Loaded()
+	if got := b.c.Reserved("cpu"); got != 300 {
+		t.Fatalf("reserved %d after the first ended, want the second's 300", got)
+	}
+	res.r.Release()
+	if got := b.c.Reserved("cpu"); got != 0 {
+		t.Fatalf("reserved %d at the end, want 0", got)
+	}
+	if b.clock.Now() != time.Unix(0, 0) {
+		t.Fatal("the clock moved")
+	}
+}
+
+// TestReservingReadsUsedAgainAfterALoad: used figures read before a
+// reservation dropped its load (they may predate the load) are not
+// reserved against: the decision reads them again.
+func TestReservingReadsUsedAgainAfterALoad(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	first, err := b.c.Admit(t.Context(), Request{Task: "first", Device: "cpu",
+		Estimate: func(d string) Demand { return Demand{Device: d, Bytes: 500, Load: 400} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Release()
+	stale, _ := b.mon.State("cpu") // used 0: read before the load
+	b.c.mu.Lock()
+	gen := b.c.gen
+	b.c.mu.Unlock()
+	b.cpu.set(400)
+	first.Loaded()
+	d := Demand{Device: "cpu", Bytes: 800}
+	if fits, current := b.c.reserveLocked(d, []string{"cpu"}, []memory.DeviceState{stale}, gen); current || fits {
+		t.Fatalf("reserved against used figures read before the load (fits %v, current %v)", fits, current)
+	}
+	if ok, _, _ := b.c.tryReserve(t.Context(), "cpu", func(string) Demand { return d }); ok {
+		t.Fatal("800 more admitted with 400 in use and 100 reserved (line 950)")
+	}
+	if got := b.c.Reserved("cpu"); got != 100 {
+		t.Fatalf("reserved %d, want the first's 100", got)
 	}
 }

@@ -132,3 +132,47 @@ func TestTaskWaitingForOthersMemoryGoesBackToTheQueue(t *testing.T) {
 		t.Fatalf("%d processes OOM-killed in the cgroup", n)
 	}
 }
+
+// TestLoadedModelIsCountedOnceIn512MiB: a running task's model, once
+// loaded, is counted once — in the cgroup's used memory — not again in the
+// task's reservation, so a second task that fits beside it runs at once.
+// With the load counted twice (200 MiB in use and 200 MiB reserved, plus
+// the second's 150 MiB and the server's own, over the 486 MiB critical
+// line) the second would wait for the first to end.
+func TestLoadedModelIsCountedOnceIn512MiB(t *testing.T) {
+	if raceDetector {
+		t.Skip("skipping under the race detector: this test measures Lector's memory in a 512 MiB cgroup; make test runs it again without -race")
+	}
+	t.Parallel()
+	cg := memtest.New(t, 512<<20)
+	cmd := cg.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--enable-synthetic",
+		"--critical-wait", "1m", "--max-attempts", "1")
+	cmd.Env = append(cmd.Env, TestMainEnv+"=1", "OMP_THREAD_LIMIT=1")
+	p := startCommand(t, cmd)
+	ctx := t.Context()
+	// One megapixel at 4 s a megapixel: it holds its 200 MiB for 4 s.
+	first, err := p.client.Submit(ctx, "first.png", bytes.NewReader(grayPNG(t, 1000, 1000)), api.Options{Model: "synthetic:200MiB,t=4s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.logs.waitFor(t, 0, `msg="task working".*task=`+first.ID)
+	second, err := p.client.Submit(ctx, "second.png", bytes.NewReader(grayPNG(t, 100, 100)), api.Options{Model: "synthetic:150MiB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fins := map[string]*api.Task{}
+	for _, id := range []string{second.ID, first.ID} {
+		fin, err := p.client.Wait(ctx, id)
+		if err != nil || fin.Status != "succeeded" || fin.FinishedAt == nil {
+			t.Fatalf("task %s: %s (%+v) %v, want succeeded\n%s", id, fin.Status, fin.Error, err, p.logs)
+		}
+		fins[id] = fin
+	}
+	if !fins[second.ID].FinishedAt.Before(*fins[first.ID].FinishedAt) {
+		t.Fatalf("the second task finished at %s, after the first (%s): it waited for memory the first's reservation counted twice\n%s",
+			fins[second.ID].FinishedAt, fins[first.ID].FinishedAt, p.logs)
+	}
+	if n := cg.OOMKills(); n != 0 {
+		t.Fatalf("%d processes OOM-killed in the cgroup", n)
+	}
+}

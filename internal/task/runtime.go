@@ -568,6 +568,9 @@ func (rt *Runtime) admit(ctx context.Context, doc Document, o Options) (*admitte
 			return nil, err
 		}
 	}
+	// The model is resident and leased: its load, which the estimate
+	// counted when it was not, is now in the device's used memory.
+	a.resv.Loaded()
 	rt.hook("leased")
 	ok = true
 	return a, nil
