@@ -53,22 +53,33 @@ func score(lines []line) float64 {
 func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, int, error) {
 	b := border(img)
 	page := padded{img.pad(b), b}
-	lines, st, err := h.read(ctx, page, true)
-	if err != nil || !orient {
+	if !orient { // known upright: text running down is vertical writing
+		lines, _, err := h.read(ctx, page, tilesAllowed)
 		return lines, 0, err
 	}
-	// Sideways: most boxes tall. The better of a quarter turn either way.
+	lines, st, err := h.read(ctx, page, tilesUnlessDown)
+	if err != nil {
+		return nil, 0, err
+	}
+	// The turned readings tile where the first did, or where it held its
+	// tiles back because its text ran down (detectIn).
+	turned := noTiles
+	if st.tiled || st.held {
+		turned = tilesAllowed
+	}
+	// Sideways: more of the text runs down than across. The better of a
+	// quarter turn either way.
 	// Both turns read well, since the classifier turns each line of the
 	// upside-down one back (its lines then come out in reverse order and
 	// its boxes mirrored): the turn whose lines the classifier mostly
 	// turned is the wrong one, and the score decides only when that does
 	// not tell them apart.
-	if st.tall > st.wide && st.tall >= 2 {
+	if st.sideways() {
 		var best []line
 		bestRot, bestScore, bestFlipped := 0, -1.0, true
 		for _, q := range []int{1, 3} {
 			trimCHeap() // what the reading before freed (see below)
-			l, qst, err := h.read(ctx, page.rotate(q), st.tiled)
+			l, qst, err := h.read(ctx, page.rotate(q), turned)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -81,6 +92,16 @@ func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, i
 		// reads well as it stands and badly turned: a turn must read
 		// about as well as the page as it is.
 		if bestScore < 0.8*score(lines) {
+			if st.held { // and its print may be small: read it again in tiles
+				trimCHeap()
+				l, _, err := h.read(ctx, page, tilesAllowed)
+				if err != nil {
+					return nil, 0, err
+				}
+				if score(l) > score(lines) {
+					return l, 0, nil
+				}
+			}
 			return lines, 0, nil
 		}
 		return best, bestRot, nil
@@ -88,7 +109,7 @@ func (h *handle) readPage(ctx context.Context, img *bgr, orient bool) ([]line, i
 	// Upside down: the classifier turned most lines.
 	if st.classified >= 2 && st.mostlyFlipped() {
 		trimCHeap()
-		l, _, err := h.read(ctx, page.rotate(2), st.tiled)
+		l, _, err := h.read(ctx, page.rotate(2), turned)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -112,9 +133,46 @@ func (p padded) inner() *bgr { return p.crop(p.b, p.b, p.W-p.b, p.H-p.b) }
 
 // stats are what a reading says of the page's orientation.
 type stats struct {
-	tall, wide          int  // boxes at least 1.5 times as tall as wide, and the others
+	run                      // how the text runs
 	classified, flipped int  // lines the classifier was sure of, and of those the ones it turned
 	tiled               bool // detected in tiles (detectIn)
+	held                bool // tiles held back: the text ran down (detectIn)
+}
+
+// run is which way a page's text runs, from its detected boxes: tall
+// counts the boxes at least 1.5 times as tall as wide (read as vertical
+// lines, bgr.warp); down and across are the text's run in pixels, the
+// tall boxes' heights and the widths of the boxes at least 1.5 times as
+// wide as tall (boxes near square, a letter or two, run neither way).
+type run struct {
+	tall         int
+	down, across float64
+}
+
+func runOf(boxes []quad) run {
+	var r run
+	for _, b := range boxes {
+		switch w, h := b.width(), b.height(); {
+		case h >= 1.5*w:
+			r.tall++
+			r.down += h
+		case w >= 1.5*h:
+			r.across += w
+		}
+	}
+	return r
+}
+
+// sideways reports whether the page reads as turned a quarter: at least
+// two tall boxes, and more of the text running down than across. Counting
+// boxes instead — more tall boxes than others — missed dense pages turned
+// a quarter clockwise: the detector cut their lines into letters and
+// fragments, near square, that outnumbered the tall boxes (a 40-line page
+// at 150 dpi: 35 tall boxes running 23,289 px down, 34 wide ones 1,563 px
+// across and 88 near square), and the page was read sideways, as garbage
+// (TestDensePageTurnedAQuarterIsReadUpright).
+func (r run) sideways() bool {
+	return r.tall >= 2 && r.down > r.across
 }
 
 // mostlyFlipped reports whether the classifier turned more than half the
@@ -134,17 +192,18 @@ func (st stats) mostlyFlipped() bool {
 // shottype analysisinvideos" against every space kept as a line, and on
 // lines/ (50 one-line images) CER 0.0110 → 0.0105 (docs/BENCHMARKS.md).
 //
-// mayTile lets the detection go to tiles (detectIn); readPage's turned
-// reads of a page tile only where the page's first reading did: the
-// text's size does not change with a turn, but a sideways page's small
-// boxes (letters found one by one) would send a page of normal print to
-// tiles, costing minutes on a dense table.
-func (h *handle) read(ctx context.Context, page padded, mayTile bool) ([]line, stats, error) {
+// tiles says whether the detection may go to tiles (detectIn); readPage's
+// turned reads of a page tile only where the page's first reading did, or
+// held its tiles back because its text ran down: the text's size does not
+// change with a turn, but a sideways page's small boxes (letters found one
+// by one) would send a page of normal print to tiles, costing minutes on a
+// dense table.
+func (h *handle) read(ctx context.Context, page padded, tiles tiling) ([]line, stats, error) {
 	var st stats
 	img, b := page.bgr, page.b
 	ow, oh := img.W-2*b, img.H-2*b // the page's own size
-	boxes, tiled, err := h.detectIn(ctx, img, mayTile)
-	st.tiled = tiled
+	boxes, tiled, held, err := h.detectIn(ctx, img, tiles)
+	st.tiled, st.held, st.run = tiled, held, runOf(boxes)
 	if err != nil || len(boxes) == 0 {
 		return nil, st, err
 	}
@@ -154,11 +213,6 @@ func (h *handle) read(ctx context.Context, page padded, mayTile bool) ([]line, s
 		c, vertical := img.warp(b)
 		if c == nil {
 			continue
-		}
-		if vertical {
-			st.tall++
-		} else {
-			st.wide++
 		}
 		crops = append(crops, c)
 		lines = append(lines, line{Box: b, Vertical: vertical})
@@ -243,35 +297,54 @@ func (h *handle) readLine(ctx context.Context, img *bgr) ([]line, error) {
 // detect runs the detector and DB post-processing: boxes in img's frame,
 // in PaddleOCR's reading order (detectIn, tiles allowed).
 func (h *handle) detect(ctx context.Context, img *bgr) ([]quad, error) {
-	boxes, _, err := h.detectIn(ctx, img, true)
+	boxes, _, _, err := h.detectIn(ctx, img, tilesAllowed)
 	return boxes, err
 }
 
-// detectIn is detect; with mayTile, a page the single pass would shrink or
-// squash too far for its text is detected in tiles (planDet, detectTiled),
-// and tiled says whether it was.
-func (h *handle) detectIn(ctx context.Context, img *bgr, mayTile bool) (boxes []quad, tiled bool, err error) {
+// tiling is whether a detection may go to tiles (detectIn).
+type tiling int
+
+const (
+	noTiles tiling = iota
+	// tilesUnlessDown: tiles, unless the single pass's text runs down
+	// (run.sideways: a page turned a quarter). Its letters, found one by
+	// one, look like small print, and tiles of sideways text found next to
+	// nothing: a 300 dpi page turned a quarter read empty, where the page
+	// turned upright reads without tiles. The page's turned readings
+	// decide (readPage).
+	tilesUnlessDown
+	tilesAllowed
+)
+
+// detectIn is detect; where tiles allows, a page the single pass would
+// shrink or squash too far for its text is detected in tiles (planDet,
+// detectTiled), and tiled says whether it was; held says that tiles were
+// held back because the text ran down (tilesUnlessDown).
+func (h *handle) detectIn(ctx context.Context, img *bgr, tiles tiling) (boxes []quad, tiled, held bool, err error) {
 	src := padSmall(img)
 	plan := planDet(src.W, src.H)
-	if !mayTile {
+	if tiles == noTiles {
 		plan = detPlan{}
 	}
 	if !plan.tileFirst {
 		data, w, hh := detInput(src, detLimitSide)
 		prob, err := h.runDet(ctx, nil, data, w, hh)
 		if err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
 		boxes = dbBoxes(prob, w, hh, src.W, src.H)
-		if plan.tileScale > 0 && smallText(boxes, float64(hh)/float64(src.H)) {
-			boxes = nil // the text came out too small to trust: tiles
-		} else {
+		switch {
+		case plan.tileScale == 0 || !smallText(boxes, float64(hh)/float64(src.H)):
 			plan.tileScale = 0
+		case tiles == tilesUnlessDown && runOf(boxes).sideways():
+			plan.tileScale, held = 0, true
+		default:
+			boxes = nil // the text came out too small to trust: tiles
 		}
 	}
 	if plan.tileScale > 0 {
 		if boxes, err = h.detectTiled(ctx, src, plan.tileScale); err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
 	}
 	if src != img { // padded: drop what lies on the padding
@@ -287,7 +360,7 @@ func (h *handle) detectIn(ctx context.Context, img *bgr, mayTile bool) (boxes []
 		boxes = kept
 	}
 	sortBoxes(boxes)
-	return boxes, plan.tileScale > 0, nil
+	return boxes, plan.tileScale > 0, held, nil
 }
 
 // runDet runs the detector on a 1×3×hh×w input and returns its w×hh

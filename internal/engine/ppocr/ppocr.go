@@ -153,7 +153,7 @@ func (e Engine) installedList() string {
 // pages' estimates up for good (2026-11-30, docs/BENCHMARKS.md).
 //
 // The per-megapixel part is one reading's, although a page found
-// sideways (most boxes tall) is read three times — as given, then turned
+// sideways (more of its text running down than across) is read three times — as given, then turned
 // 90° and 270° — and one found upside down twice (Page rotation in
 // docs/ARCHITECTURE.md): the readings run one after the other, and since
 // the padded page is turned rather than copied and glibc's free memory
