@@ -103,22 +103,9 @@ func TestTaskWaitingForOthersMemoryGoesBackToTheQueue(t *testing.T) {
 		t.Skip("skipping under the race detector: this test measures Lector's memory in a 512 MiB cgroup; make test runs it again without -race")
 	}
 	t.Parallel()
-	cg := memtest.New(t, 512<<20)
-	cmd := cg.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--enable-synthetic",
-		"--critical-wait", "1s", "--max-attempts", "1")
-	cmd.Env = append(cmd.Env, TestMainEnv+"=1", "OMP_THREAD_LIMIT=1")
-	p := startCommand(t, cmd)
+	// One megapixel at 4 s a megapixel: the first holds its 300 MiB for 4 s.
+	p, first, second, cg := overlapIn512MiB(t, "synthetic:300MiB,t=4s", "synthetic:250MiB", "--critical-wait", "1s", "--max-attempts", "1")
 	ctx := t.Context()
-	// One megapixel at 4 s a megapixel: it holds its 300 MiB for 4 s.
-	first, err := p.client.Submit(ctx, "first.png", bytes.NewReader(grayPNG(t, 1000, 1000)), api.Options{Model: "synthetic:300MiB,t=4s"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.logs.waitFor(t, 0, `msg="task working".*task=`+first.ID)
-	second, err := p.client.Submit(ctx, "second.png", bytes.NewReader(grayPNG(t, 100, 100)), api.Options{Model: "synthetic:250MiB"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, id := range []string{first.ID, second.ID} {
 		fin, err := p.client.Wait(ctx, id)
 		if err != nil || fin.Status != "succeeded" || fin.Attempts != 1 {
@@ -144,22 +131,9 @@ func TestLoadedModelIsCountedOnceIn512MiB(t *testing.T) {
 		t.Skip("skipping under the race detector: this test measures Lector's memory in a 512 MiB cgroup; make test runs it again without -race")
 	}
 	t.Parallel()
-	cg := memtest.New(t, 512<<20)
-	cmd := cg.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--enable-synthetic",
-		"--critical-wait", "1m", "--max-attempts", "1")
-	cmd.Env = append(cmd.Env, TestMainEnv+"=1", "OMP_THREAD_LIMIT=1")
-	p := startCommand(t, cmd)
+	// One megapixel at 4 s a megapixel: the first holds its 200 MiB for 4 s.
+	p, first, second, cg := overlapIn512MiB(t, "synthetic:200MiB,t=4s", "synthetic:150MiB", "--critical-wait", "1m", "--max-attempts", "1")
 	ctx := t.Context()
-	// One megapixel at 4 s a megapixel: it holds its 200 MiB for 4 s.
-	first, err := p.client.Submit(ctx, "first.png", bytes.NewReader(grayPNG(t, 1000, 1000)), api.Options{Model: "synthetic:200MiB,t=4s"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.logs.waitFor(t, 0, `msg="task working".*task=`+first.ID)
-	second, err := p.client.Submit(ctx, "second.png", bytes.NewReader(grayPNG(t, 100, 100)), api.Options{Model: "synthetic:150MiB"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	fins := map[string]*api.Task{}
 	for _, id := range []string{second.ID, first.ID} {
 		fin, err := p.client.Wait(ctx, id)
@@ -175,4 +149,28 @@ func TestLoadedModelIsCountedOnceIn512MiB(t *testing.T) {
 	if n := cg.OOMKills(); n != 0 {
 		t.Fatalf("%d processes OOM-killed in the cgroup", n)
 	}
+}
+
+// overlapIn512MiB starts `lector serve` (synthetic models, flags added) in
+// a 512 MiB memory cgroup, submits a one-megapixel page to firstModel,
+// and, once that task is working, a small page to secondModel. It returns
+// the server, the two tasks and the cgroup.
+func overlapIn512MiB(t *testing.T, firstModel, secondModel string, flags ...string) (*serverProcess, *api.Task, *api.Task, *memtest.Cgroup) {
+	t.Helper()
+	cg := memtest.New(t, 512<<20)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--enable-synthetic"}, flags...)
+	cmd := cg.Command(os.Args[0], args...)
+	cmd.Env = append(cmd.Env, TestMainEnv+"=1", "OMP_THREAD_LIMIT=1")
+	p := startCommand(t, cmd)
+	ctx := t.Context()
+	first, err := p.client.Submit(ctx, "first.png", bytes.NewReader(grayPNG(t, 1000, 1000)), api.Options{Model: firstModel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.logs.waitFor(t, 0, `msg="task working".*task=`+first.ID)
+	second, err := p.client.Submit(ctx, "second.png", bytes.NewReader(grayPNG(t, 100, 100)), api.Options{Model: secondModel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, first, second, cg
 }
