@@ -169,7 +169,7 @@ func runOf(boxes []quad) run {
 // a quarter clockwise: the detector cut their lines into letters and
 // fragments, near square, that outnumbered the tall boxes (a 40-line page
 // at 150 dpi: 35 tall boxes running 23,289 px down, 34 wide ones 1,563 px
-// across and 88 near square), and the page was read sideways, as garbage
+// across and 88 near square), and the page was read as it stood, as garbage
 // (TestDensePageTurnedAQuarterIsReadUpright).
 func (r run) sideways() bool {
 	return r.tall >= 2 && r.down > r.across
