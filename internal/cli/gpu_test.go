@@ -208,17 +208,19 @@ func TestGPURuntimeOnStandInDriver(t *testing.T) {
 		t.Fatalf("GPU memory still held after unload: %v", used)
 	}
 
-	// A holds 600 MiB of the GPU (its reservation: 600 MiB and the
-	// context's documented 512) and runs until cancelled; B, as large, does
-	// not fit beside it (critical line: 1945 MiB) and falls back to the CPU
-	// at once.
+	// A holds 600 MiB of the GPU and the context's 64 (in use once loaded;
+	// its reservation then keeps its working set alone) and runs until
+	// cancelled; B, 1100 MiB and the context's documented 512, does not fit
+	// beside it (664 + 1612 over the critical line, 1945 MiB) and falls
+	// back to the CPU at once. (One as large as A would fit beside it now
+	// that A's load is counted once, and wait for the GPU's one lane.)
 	page := grayPNG(t, 1000, 1000)
 	a, err := c.Submit(ctx, "a.png", bytes.NewReader(page), api.Options{Model: "synthetic:8MiB,gpu=600MiB,t=1h", Formats: "json"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.logs.waitFor(t, 0, `task working.*task=`+a.ID+`|task=`+a.ID+`.*task working`)
-	b, err := c.Submit(ctx, "b.png", bytes.NewReader(page), api.Options{Model: "synthetic:8MiB,gpu=610MiB", Formats: "json"})
+	b, err := c.Submit(ctx, "b.png", bytes.NewReader(page), api.Options{Model: "synthetic:8MiB,gpu=1100MiB", Formats: "json"})
 	if err != nil {
 		t.Fatal(err)
 	}
