@@ -174,3 +174,37 @@ func overlapIn512MiB(t *testing.T, firstModel, secondModel string, flags ...stri
 	}
 	return p, first, second, cg
 }
+
+// TestPPOCRRunsInAFresh512MiBServer: the first PP-OCR task of a fresh
+// server in a 512 MiB cgroup — a 300 dpi page, the model not loaded — is
+// admitted and succeeds with no OOM kill. With the documented load at 320
+// MiB (a runner measures ~100), its estimate (604 MiB) was over the
+// critical line (486 MiB) and the task was refused at once as more than
+// the node could ever hold (a user's trial, 517 MiB for a 150 dpi page).
+func TestPPOCRRunsInAFresh512MiBServer(t *testing.T) {
+	if raceDetector {
+		t.Skip("skipping under the race detector: this test measures Lector's memory in a 512 MiB cgroup; make test runs it again without -race")
+	}
+	t.Parallel()
+	page, err := os.ReadFile(evaldata.Path(t, "pages", "linn.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg := memtest.New(t, 512<<20)
+	cmd := cg.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
+	cmd.Env = append(cmd.Env, TestMainEnv+"=1", "OMP_THREAD_LIMIT=1")
+	p := startCommand(t, cmd)
+	ctx := t.Context()
+	task, err := p.client.Submit(ctx, "linn.png", bytes.NewReader(page), api.Options{Model: "ppocr:v4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fin, err := p.client.Wait(ctx, task.ID)
+	if err != nil || fin.Status != "succeeded" || fin.Resources == nil {
+		t.Fatalf("the first PP-OCR task in a fresh 512 MiB server: %+v (%+v) %v\n%s", fin, fin.Error, err, p.logs)
+	}
+	t.Logf("estimated %d MiB, peak %d MiB", fin.Resources.EstimatedBytes>>20, fin.Resources.PeakBytes>>20)
+	if n := cg.OOMKills(); n != 0 {
+		t.Fatalf("%d processes OOM-killed in the cgroup", n)
+	}
+}

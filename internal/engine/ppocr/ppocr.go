@@ -140,8 +140,16 @@ func (e Engine) installedList() string {
 
 // Documented memory on the CPU (ONNX Runtime 1.29.0, v4, 2 slots of one
 // thread), measured on the 2-core machine of docs/BENCHMARKS.md. The load
-// (one ONNX session set per slot) was 115-127 MiB with 2 slots; 320 MiB is
-// kept for machines with more slots (not measured). A page's working set,
+// (one session set, shared by the runner's slots) is 160 MiB: the runner's
+// resident size after it was 96-101 MiB in thirty bench/calibrate.sh runs,
+// and a tiny page's first task peaked at 112-117 MiB with 1, 2, 4, 8 or 16
+// lanes; the rest is a margin for machines with more cores (more ONNX
+// Runtime threads; not measured). It was 320 MiB, "for machines with more
+// slots", and then a 150 dpi A4 page's first task was refused at once in
+// a 512 MiB container as more than it could ever hold (517 MiB against a
+// 486 MiB critical line) where it peaks at 209-250 (a user's trial;
+// TestPPOCRRunsInAFresh512MiBServer). The learner replaces it with the
+// loads observed (admission.Fitter). A page's working set,
 // with the CPU arena shrunk after each run (runShrink), grew by 180-194
 // MiB per work megapixel (Theil–Sen over three runs of bench/calibrate.sh,
 // 100 pages; 320 with the arena off, which planned no buffer reuse). What
@@ -164,7 +172,7 @@ func (e Engine) installedList() string {
 // was documented (2026-11-30, docs/BENCHMARKS.md, "A turned page's
 // memory").
 const (
-	loadBytes    = 320 << 20
+	loadBytes    = 160 << 20
 	perPageBytes = 48 << 20
 	// perMPBytes is one reading's working set per work megapixel (the
 	// calibration above).

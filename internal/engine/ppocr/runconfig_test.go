@@ -140,9 +140,15 @@ func TestOwnOutputLeavesTheArenaEmpty(t *testing.T) {
 		trimCHeap() // as the runner does between pages
 		return residentMiB(t) - base
 	}
-	theirs := left(false)
-	ours := left(true)
-	t.Logf("after a 960×960 detector run: %.0f MiB resident with ONNX Runtime's output, %.0f with ours", theirs, ours)
+	// Each way three times, the lowest of each kept: once in a clean-clone
+	// CI run under load, ours read 27 MiB (against 30) where alone it reads
+	// -7 (against 31) every time.
+	theirs, ours := math.Inf(1), math.Inf(1)
+	for range 3 {
+		theirs = min(theirs, left(false))
+		ours = min(ours, left(true))
+	}
+	t.Logf("after a 960×960 detector run: %.0f MiB resident with ONNX Runtime's output, %.0f with ours (the lowest of three each)", theirs, ours)
 	if theirs < 8 {
 		t.Fatalf("ONNX Runtime's own output left %.0f MiB: too little to tell", theirs)
 	}
