@@ -40,7 +40,7 @@ check: setup ## formatting and vet
 test: check ## set up and run every test with the race detector, then the memory-measuring and large-page ones without it
 	$(CGO_GO) test -race -count=1 -parallel 4 -timeout 15m ./...
 	$(CGO_GO) test -count=1 -timeout 10m -run 'TestTasksThatFitAloneSucceedIn512MiB|TestTaskWaitingForOthersMemoryGoesBackToTheQueue|TestLoadedModelIsCountedOnceIn512MiB|TestPPOCRRunsInAFresh512MiBServer' ./internal/cli
-	$(CGO_GO) test -count=1 -timeout 10m -run 'TestDensePageTurnedAQuarterIsReadUpright' ./internal/engine/ppocr
+	$(CGO_GO) test -count=1 -timeout 10m -run 'TestDensePageTurnedAQuarterIsReadUpright|TestOwnOutputLeavesTheArenaEmpty|TestTurnedPageCostsWhatUprightDoes' ./internal/engine/ppocr
 
 bench: setup ## Go benchmarks (figures go to docs/BENCHMARKS.md)
 	$(CGO_GO) test -run '^$$' -bench . -benchmem ./...
