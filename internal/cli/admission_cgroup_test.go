@@ -49,10 +49,7 @@ func TestTasksThatFitAloneSucceedIn512MiB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cg := memtest.New(t, 512<<20)
-	cmd := cg.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--enable-synthetic", "--critical-wait", "20s")
-	cmd.Env = append(cmd.Env, TestMainEnv+"=1", "OMP_THREAD_LIMIT=1")
-	p := startCommand(t, cmd)
+	p, cg := serveIn512MiB(t, "--enable-synthetic", "--critical-wait", "20s")
 	ctx := t.Context()
 
 	var ids []string
@@ -152,16 +149,12 @@ func TestLoadedModelIsCountedOnceIn512MiB(t *testing.T) {
 }
 
 // overlapIn512MiB starts `lector serve` (synthetic models, flags added) in
-// a 512 MiB memory cgroup, submits a one-megapixel page to firstModel,
+// a 512 MiB memory cgroup (serveIn512MiB), submits a one-megapixel page to firstModel,
 // and, once that task is working, a small page to secondModel. It returns
 // the server, the two tasks and the cgroup.
 func overlapIn512MiB(t *testing.T, firstModel, secondModel string, flags ...string) (*serverProcess, *api.Task, *api.Task, *memtest.Cgroup) {
 	t.Helper()
-	cg := memtest.New(t, 512<<20)
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--enable-synthetic"}, flags...)
-	cmd := cg.Command(os.Args[0], args...)
-	cmd.Env = append(cmd.Env, TestMainEnv+"=1", "OMP_THREAD_LIMIT=1")
-	p := startCommand(t, cmd)
+	p, cg := serveIn512MiB(t, append([]string{"--enable-synthetic"}, flags...)...)
 	ctx := t.Context()
 	first, err := p.client.Submit(ctx, "first.png", bytes.NewReader(grayPNG(t, 1000, 1000)), api.Options{Model: firstModel})
 	if err != nil {
@@ -190,10 +183,7 @@ func TestPPOCRRunsInAFresh512MiBServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cg := memtest.New(t, 512<<20)
-	cmd := cg.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
-	cmd.Env = append(cmd.Env, TestMainEnv+"=1", "OMP_THREAD_LIMIT=1")
-	p := startCommand(t, cmd)
+	p, cg := serveIn512MiB(t)
 	ctx := t.Context()
 	task, err := p.client.Submit(ctx, "linn.png", bytes.NewReader(page), api.Options{Model: "ppocr:v4"})
 	if err != nil {
@@ -207,4 +197,15 @@ func TestPPOCRRunsInAFresh512MiBServer(t *testing.T) {
 	if n := cg.OOMKills(); n != 0 {
 		t.Fatalf("%d processes OOM-killed in the cgroup", n)
 	}
+}
+
+// serveIn512MiB starts `lector serve` (a fresh data directory, flags
+// added) in a 512 MiB memory cgroup and returns it and the cgroup.
+func serveIn512MiB(t *testing.T, flags ...string) (*serverProcess, *memtest.Cgroup) {
+	t.Helper()
+	cg := memtest.New(t, 512<<20)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, flags...)
+	cmd := cg.Command(os.Args[0], args...)
+	cmd.Env = append(cmd.Env, TestMainEnv+"=1", "OMP_THREAD_LIMIT=1")
+	return startCommand(t, cmd), cg
 }
