@@ -28,9 +28,11 @@ import (
 	"strings"
 
 	"github.com/lector-ocr/lector/internal/admission"
+	"github.com/lector-ocr/lector/internal/device"
 )
 
 type task struct {
+	class   string // the page class the task was sized by (page_class)
 	mp      float64
 	pages   int
 	working float64
@@ -55,6 +57,7 @@ func main() {
 	perMP := flag.Float64("permp", -1, "documented part per work megapixel in MiB (-1: the model's)")
 	quiet := flag.Bool("q", false, "print the summary only")
 	wmpFile := flag.String("wmp", "", "file of lines 'TASK WORK_MEGAPIXELS' (1-based; negative keeps the log's): the tasks' work megapixels as another Sizer would give them")
+	classDoc := flag.String("classdoc", "", "documented fixed part and part per work megapixel of page classes, in MiB: 'CLASS=PERPAGE,PERMP;…' (structure:default: 'enlarged=8,46;enlarged-small-print=23,54'); a class not given has the model's")
 	fromFloor := flag.Bool("floor", false, "measure each working set from the runner's floor (its lowest resident size at a task's start) instead of its size at the task's start")
 	flag.Parse()
 	if *model == "" || flag.NArg() == 0 {
@@ -100,13 +103,36 @@ func main() {
 			tasks[i].working = t.start + t.working - floor
 		}
 	}
+	docs := map[string]admission.Coefficients{"": doc}
+	for _, d := range strings.Split(*classDoc, ";") {
+		class, v, ok := strings.Cut(d, "=")
+		var pp, pm float64
+		if n, _ := fmt.Sscanf(v, "%g,%g", &pp, &pm); !ok || n != 2 {
+			continue
+		}
+		docs[class] = admission.Coefficients{Load: doc.Load, PerPage: pp * (1 << 20), PerMegapixel: pm * (1 << 20)}
+	}
+	docOf := func(class string) admission.Footprint {
+		if c, ok := docs[class]; ok {
+			return admission.Footprint{Host: c}
+		}
+		return admission.Footprint{Host: doc}
+	}
+	// As admission.Estimator fits: the pages under their class, the load
+	// under the model's name.
+	est := admission.Estimator{
+		Documented:      func(string, device.Kind) (admission.Footprint, error) { return docOf(""), nil },
+		DocumentedClass: func(_, class string, _ device.Kind) (admission.Footprint, error) { return docOf(class), nil },
+	}
 	fit := &admission.Fitter{Window: *window, Quantile: *quantile}
+	est.Learner = fit
 	var ratios []float64
 	for i, t := range tasks {
-		c := doc
-		if f, ok := fit.Fit(*model, "cpu", admission.Footprint{Host: doc}); ok {
-			c = f.Host
+		f, err := est.ClassFootprint(*model, t.class, "cpu")
+		if err != nil {
+			log.Fatal(err)
 		}
+		c := f.Host
 		est := (c.PerPage + c.PerMegapixel*t.mp) * float64(max(t.pages, 1))
 		if t.loaded {
 			est += c.Load
@@ -121,10 +147,13 @@ func main() {
 			ratios = append(ratios, -1)
 		}
 		o := admission.Observation{Host: admission.Sample{Working: t.working, Pages: t.pages, Megapixels: t.mp}}
-		if t.loaded {
+		switch {
+		case t.loaded && t.class == "":
 			o.Host.Load = t.start
+		case t.loaded:
+			fit.Observe(*model, "cpu", admission.Observation{Host: admission.Sample{Load: t.start}})
 		}
-		fit.Observe(*model, "cpu", o)
+		fit.Observe(admission.LearnKey(*model, t.class), "cpu", o)
 	}
 	if f, ok := fit.Fit(*model, "cpu", admission.Footprint{Host: doc}); ok {
 		fmt.Printf("fit after the last task: load %.1f MiB, fixed part %.1f MiB a page, %.1f MiB a work megapixel\n",
@@ -206,7 +235,7 @@ func read(path, model string) ([]task, error) {
 			continue
 		}
 		num := func(k string) float64 { v, _ := strconv.ParseFloat(kv[k], 64); return v }
-		out = append(out, task{mp: num("work_megapixels"), pages: int(num("pages_at_once")), working: num("working_bytes"),
+		out = append(out, task{class: kv["page_class"], mp: num("work_megapixels"), pages: int(num("pages_at_once")), working: num("working_bytes"),
 			loaded: kv["loaded"] == "true", start: num("start_rss_bytes")})
 	}
 	return out, sc.Err()

@@ -1,7 +1,9 @@
 package admission
 
 import (
+	"fmt"
 	"image"
+	"strings"
 
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
@@ -52,13 +54,16 @@ type Learner interface {
 //	working set = PerPage + PerMegapixel × work megapixels
 //
 // where the work megapixels are the size the engine's working set grows
-// with (engine.Sizer: PP-OCR's detector input, the structure pipeline's
-// enlarged page, a quarter of a 1-bit page's megapixels for Tesseract; the
-// plain width × height / 10⁶ otherwise). A task's demand is the model's
-// Load when it is not resident plus one page's working set for each page
-// that runs at once, sized as its largest. The coefficients are the
-// engine's documented ones until the Learner has fitted them to what
-// tasks used (Fitter).
+// with (engine.Sizer: PP-OCR's detector input, a small page's megapixels
+// × its enlargement in the structure pipeline, 0.55 of a 1-bit page's
+// megapixels for Tesseract; the plain width × height / 10⁶ otherwise). A
+// task's demand is the model's Load when it is not resident plus one
+// page's working set for each page that runs at once, sized as its
+// largest. The coefficients are the engine's documented ones until the
+// Learner has fitted them to what tasks used (Fitter). An engine whose
+// pages fall into classes (engine.Classer) has a line per class,
+// documented and learned apart (LearnKey); a task is sized by the class
+// whose largest page costs most.
 type Estimator struct {
 	// Documented returns the engine's documented footprint on a device of
 	// kind.
@@ -69,8 +74,39 @@ type Estimator struct {
 	// Print returns a page's print height where model's work megapixels
 	// follow it, decoding the page with decode only then (engine.Registry's
 	// PrintHeight); nil: never measured.
-	Print   func(model string, p engine.PageShape, decode func() (image.Image, error)) int
-	Learner Learner
+	Print func(model string, p engine.PageShape, decode func() (image.Image, error)) int
+	// Class returns page p's class under model (engine.Registry's
+	// PageClass); nil: every page is of class "".
+	Class func(model string, p engine.PageShape) string
+	// DocumentedClass returns the documented footprint of model's pages
+	// of a class other than "" (engine.Registry's EstimateClass); needed
+	// wherever Class names one.
+	DocumentedClass func(model, class string, kind device.Kind) (Footprint, error)
+	Learner         Learner
+}
+
+// PageClass returns page p's class under model (see Estimator.Class).
+func (e Estimator) PageClass(model string, p engine.PageShape) string {
+	if e.Class == nil {
+		return ""
+	}
+	return e.Class(model, p)
+}
+
+// LearnKey is the name a model's pages of class are learned under: the
+// model's own for class "" (and its load, whatever the class), the model
+// and the class apart by "#" otherwise ("structure:default#enlarged").
+func LearnKey(model, class string) string {
+	if class == "" {
+		return model
+	}
+	return model + "#" + class
+}
+
+// SplitLearnKey undoes LearnKey.
+func SplitLearnKey(key string) (model, class string) {
+	model, class, _ = strings.Cut(key, "#")
+	return model, class
 }
 
 // PrintHeight returns page p's print height for model's work megapixels
@@ -99,8 +135,9 @@ type Shape struct {
 	// Resident reports whether the model is already loaded there (its load
 	// is then already in the device's used memory).
 	Resident bool
-	// MaxMegapixels is the largest page in work megapixels
-	// (Estimator.WorkMegapixels).
+	// Class is the pages' class (Estimator.PageClass); MaxMegapixels is
+	// the largest of them in work megapixels (Estimator.WorkMegapixels).
+	Class         string
 	MaxMegapixels float64
 	// Concurrent is how many pages run at once.
 	Concurrent int
@@ -132,10 +169,18 @@ func (d Demand) On(dev string) uint64 {
 	return 0
 }
 
-// Footprint returns the coefficients the estimate of model on dev uses:
-// the documented ones, replaced by the learner's fit once it has
-// observations.
+// Footprint returns the coefficients the estimate of model on dev uses
+// for pages of class "" (ClassFootprint).
 func (e Estimator) Footprint(model, dev string) (Footprint, error) {
+	return e.ClassFootprint(model, "", dev)
+}
+
+// ClassFootprint returns the coefficients the estimate of model's pages
+// of class on dev uses: the documented ones, each memory's page replaced
+// by the learner's fit of that class once it has observations, and the
+// load by the fit of the model's loads (learned under the model's own
+// name whatever the class of the task that loaded it).
+func (e Estimator) ClassFootprint(model, class, dev string) (Footprint, error) {
 	kind, _, err := device.ParseID(dev)
 	if err != nil {
 		return Footprint{}, err
@@ -144,9 +189,24 @@ func (e Estimator) Footprint(model, dev string) (Footprint, error) {
 	if err != nil {
 		return Footprint{}, err
 	}
-	if e.Learner != nil {
-		if l, ok := e.Learner.Fit(model, dev, f); ok {
-			f = l
+	base := f
+	if class != "" {
+		if e.DocumentedClass == nil {
+			return Footprint{}, fmt.Errorf("model %s: no documented footprint for its %s pages", model, class)
+		}
+		if f, err = e.DocumentedClass(model, class, kind); err != nil {
+			return Footprint{}, err
+		}
+	}
+	if e.Learner == nil {
+		return f, nil
+	}
+	if l, ok := e.Learner.Fit(LearnKey(model, class), dev, f); ok {
+		f = l
+	}
+	if class != "" {
+		if l, ok := e.Learner.Fit(model, dev, base); ok {
+			f.Host.Load, f.Device.Load = l.Host.Load, l.Device.Load
 		}
 	}
 	return f, nil
@@ -157,7 +217,7 @@ func (e Estimator) Footprint(model, dev string) (Footprint, error) {
 // working set of the pages that run at once, each sized as the largest
 // page (fixed part + megapixels × per-megapixel part).
 func (e Estimator) Estimate(s Shape) (Demand, error) {
-	f, err := e.Footprint(s.Model, s.Device)
+	f, err := e.ClassFootprint(s.Model, s.Class, s.Device)
 	if err != nil {
 		return Demand{}, err
 	}

@@ -132,11 +132,12 @@ type fitState struct {
 	Tasks   int    `json:"tasks"` // tasks observed since the first, window or not
 }
 
-// stateVersion is the unit of the persisted observations: 2 is work
-// megapixels (Estimator.WorkMegapixels) and working sets measured after the
-// runner returned its Go heap; the unversioned states before were plain
-// megapixels.
-const stateVersion = 2
+// stateVersion is the unit of the persisted observations: 3 is work
+// megapixels (Estimator.WorkMegapixels) with the structure pipeline's
+// small pages learned as classes of their own and counted by their
+// enlargement's side (LearnKey); 2 counted them by its area, under the
+// model's name; before 2, plain megapixels.
+const stateVersion = 3
 
 func (f *Fitter) quantile() float64 {
 	if f.Quantile <= 0 || f.Quantile > 1 {

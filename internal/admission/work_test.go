@@ -6,6 +6,7 @@ import (
 
 	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/errcode"
 )
 
 // TestEstimateCountsWorkMegapixels: the estimator sizes a page by the
@@ -103,5 +104,64 @@ func TestSlopeIsLearnedFromSmallWorkSizes(t *testing.T) {
 		if r := float64(d.Bytes) / cost(mp); r < 0.75 || r > 1.25 {
 			t.Errorf("a page of %.2f work megapixels: estimate %.0f MiB, cost %.0f MiB (ratio %.2f)", mp, float64(d.Bytes)/mib, cost(mp)/mib, r)
 		}
+	}
+}
+
+// TestPageClassesAreLearnedApart: an engine's page classes each have
+// their documented line and their own fit — costly pages of one class
+// leave the other's estimate where it was — while the model's load,
+// observed under its own name whatever class loaded it, is every class's.
+func TestPageClassesAreLearnedApart(t *testing.T) {
+	t.Parallel()
+	learner := &Fitter{}
+	e := Estimator{
+		Documented: func(string, device.Kind) (Footprint, error) {
+			return Footprint{Host: Coefficients{Load: 100 * mib, PerPage: 40 * mib, PerMegapixel: 8 * mib}}, nil
+		},
+		DocumentedClass: func(_, class string, _ device.Kind) (Footprint, error) {
+			if class != "small" {
+				return Footprint{}, errcode.New(errcode.Internal, "no class %q", class)
+			}
+			return Footprint{Host: Coefficients{Load: 100 * mib, PerPage: 5 * mib, PerMegapixel: 50 * mib}}, nil
+		},
+		Learner: learner,
+	}
+	est := func(class string, mp float64, resident bool) float64 {
+		t.Helper()
+		d, err := e.Estimate(Shape{Model: "m", Device: "cpu", Class: class, Resident: resident, MaxMegapixels: mp, Concurrent: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return float64(d.Bytes) / mib
+	}
+	if got, want := est("small", 1, true), 55.0; got != want {
+		t.Fatalf("a small page before any task: %.1f MiB, want its class's documented %.1f", got, want)
+	}
+	page := est("", 4, true)
+	// Small pages that cost four times their class's line, over a spread
+	// of sizes, one of them loading the model (130 MiB).
+	for i, mp := range []float64{0.2, 0.5, 1, 0.3, 0.8, 0.4} {
+		if i == 0 {
+			learner.Observe("m", "cpu", Observation{Host: Sample{Load: 130 * mib}})
+		}
+		learner.Observe(LearnKey("m", "small"), "cpu", Observation{Host: Sample{Working: 4 * (5*mib + 50*mib*mp), Pages: 1, Megapixels: mp}})
+	}
+	if got := est("small", 1, true); got < 3.5*55 {
+		t.Errorf("a small page after costly small pages: %.1f MiB, want its class's fit, near %.0f", got, 4*55.0)
+	}
+	if got := est("", 4, true); got != page {
+		t.Errorf("a page of class \"\": %.1f MiB after the small pages, want %.1f as before", got, page)
+	}
+	if got, want := est("", 4, false)-page, 130.0; got != want {
+		t.Errorf("the load counted for a page of class \"\": %.1f MiB, want the learned %.1f", got, want)
+	}
+	if got, want := est("small", 1, false)-est("small", 1, true), 130.0; got != want {
+		t.Errorf("the load counted for a small page: %.1f MiB, want the learned %.1f", got, want)
+	}
+	if m, c := SplitLearnKey(LearnKey("m", "small")); m != "m" || c != "small" || LearnKey("m", "") != "m" {
+		t.Errorf("SplitLearnKey(LearnKey(m, small)) = %q, %q", m, c)
+	}
+	if _, err := e.Estimate(Shape{Model: "m", Device: "cpu", Class: "wide", MaxMegapixels: 1}); err == nil {
+		t.Error("a class without a documented footprint was estimated")
 	}
 }

@@ -64,7 +64,12 @@ type ModelInfo struct {
 // load, and a page's working set as a fixed part plus a part per
 // megapixel) and the observations behind them.
 type Learned struct {
-	Device             string `json:"device"`
+	Device string `json:"device"`
+	// Class is the engine's page class the figures are for ("" or absent:
+	// the model's pages, or those of no other class; "enlarged" and
+	// "enlarged-small-print": the structure pipeline's small pages, read
+	// enlarged, whose megapixels are counted × the enlargement).
+	Class              string `json:"class,omitempty"`
 	Tasks              int    `json:"tasks"`        // tasks observed since the first
 	Observations       int    `json:"observations"` // pages in the fit's window (host memory)
 	LoadBytes          uint64 `json:"load_bytes"`   // host memory

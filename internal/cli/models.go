@@ -38,7 +38,8 @@ func catalog(reg *engine.Registry) []ModelInfo {
 func withLearned(models []ModelInfo, est admission.Estimator, f *admission.Fitter) []ModelInfo {
 	by := map[string][]admission.Learned{}
 	for _, l := range f.Learned() {
-		by[l.Model] = append(by[l.Model], l)
+		m, _ := admission.SplitLearnKey(l.Model)
+		by[m] = append(by[m], l)
 	}
 	// A model learned but not in the catalog by name (a synthetic model's
 	// sizes, a model since removed) is listed with its figures alone.
@@ -50,11 +51,12 @@ func withLearned(models []ModelInfo, est admission.Estimator, f *admission.Fitte
 	}
 	for i := range models {
 		for _, l := range by[models[i].Name] {
-			fp, err := est.Footprint(l.Model, l.Device)
+			m, class := admission.SplitLearnKey(l.Model)
+			fp, err := est.ClassFootprint(m, class, l.Device)
 			if err != nil {
 				continue
 			}
-			models[i].Learned = append(models[i].Learned, api.Learned{Device: l.Device, Tasks: l.Tasks,
+			models[i].Learned = append(models[i].Learned, api.Learned{Device: l.Device, Class: class, Tasks: l.Tasks,
 				Observations: l.HostPages, LoadBytes: u64(fp.Host.Load), PerPage: u64(fp.Host.PerPage), PerMegapixel: u64(fp.Host.PerMegapixel),
 				DeviceObservations: l.DevicePages, DeviceLoadBytes: u64(fp.Device.Load), DevicePerPage: u64(fp.Device.PerPage),
 				DevicePerMegapixel: u64(fp.Device.PerMegapixel)})
@@ -100,7 +102,11 @@ func runModels(ctx context.Context, io IO, args []string) error {
 	for _, m := range models {
 		fmt.Fprintf(io.Stdout, "%-24s %-10s %-9s %-14s %s\n", m.Name, m.Engine, strings.Join(m.Devices, ","), FormatBytes(m.LoadBytes), strings.Join(m.Formats, ","))
 		for _, l := range m.Learned {
-			fmt.Fprintf(io.Stdout, "  learned on %s from %d tasks (%d pages): load %s, a page %s + %s/MP\n", l.Device, l.Tasks, l.Observations,
+			on := l.Device
+			if l.Class != "" {
+				on += ", " + l.Class + " pages"
+			}
+			fmt.Fprintf(io.Stdout, "  learned on %s from %d tasks (%d pages): load %s, a page %s + %s/MP\n", on, l.Tasks, l.Observations,
 				FormatBytes(l.LoadBytes), FormatBytes(l.PerPage), FormatBytes(l.PerMegapixel))
 			if l.DeviceObservations > 0 {
 				fmt.Fprintf(io.Stdout, "  learned GPU memory on %s (%d pages): load %s, a page %s + %s/MP\n", l.Device, l.DeviceObservations,

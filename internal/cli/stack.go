@@ -60,6 +60,10 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 		f, err := reg.Estimate(m, k)
 		return admission.FootprintOf(f), err
 	}
+	documentedClass := func(m, c string, k device.Kind) (admission.Footprint, error) {
+		f, err := reg.EstimateClass(m, c, k)
+		return admission.FootprintOf(f), err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		n.close()
@@ -117,7 +121,8 @@ func buildStack(ctx context.Context, cfg config.Config, io IO, nvmlPath, workDir
 	}
 	s.sems = admission.NewSemaphores(limits)
 	s.learner = &admission.Fitter{Log: log}
-	s.estimator = admission.Estimator{Documented: documented, Work: reg.WorkMegapixels, Print: reg.PrintHeight, Learner: s.learner}
+	s.estimator = admission.Estimator{Documented: documented, Work: reg.WorkMegapixels, Print: reg.PrintHeight,
+		Class: reg.PageClass, DocumentedClass: documentedClass, Learner: s.learner}
 	s.rt = task.New(task.Config{
 		Models: s.models, Pool: s.pool, Admission: s.adm, Semaphores: s.sems,
 		Estimator: s.estimator,

@@ -161,6 +161,19 @@ type PrintSizer interface {
 	MeasurePrint(img image.Image) int
 }
 
+// Classer is an engine whose pages fall into classes whose working sets
+// follow different lines, told apart before the page runs (the structure
+// pipeline's Tesseract configs: pages read as given, small images read
+// enlarged, and of those the ones whose print may be small enough to be
+// read a second time). PageClass names page p's class under config, ""
+// for the class Estimate documents; ClassEstimate documents a class's
+// footprint, its Load the model's as in Estimate; an unknown class is an
+// error. A class's PerMegapixel is per work megapixel of its pages (Sizer).
+type Classer interface {
+	PageClass(config string, p PageShape) string
+	ClassEstimate(config, class string, kind device.Kind) (Footprint, error)
+}
+
 // Engine loads models.
 type Engine interface {
 	// Load loads the model named by spec. It is called once per runner.
@@ -315,6 +328,45 @@ func (r *Registry) Estimate(model string, kind device.Kind) (Footprint, error) {
 	f, err := e.Estimate(cfg, kind)
 	if err != nil {
 		return Footprint{}, fmt.Errorf("estimating %s: %w", model, err)
+	}
+	return f, nil
+}
+
+// PageClass returns page p's class under model (Classer), "" for an
+// engine without classes or a model that does not resolve.
+func (r *Registry) PageClass(model string, p PageShape) string {
+	e, cfg, err := r.Resolve(model)
+	if err != nil {
+		return ""
+	}
+	if c, ok := e.(Classer); ok {
+		return c.PageClass(cfg, p)
+	}
+	return ""
+}
+
+// EstimateClass returns the documented footprint of model's pages of
+// class on a device of kind: Estimate's for class "", the engine's
+// ClassEstimate otherwise. A class the engine does not have is an
+// internal error.
+func (r *Registry) EstimateClass(model, class string, kind device.Kind) (Footprint, error) {
+	if class == "" {
+		return r.Estimate(model, kind)
+	}
+	if _, err := r.Estimate(model, kind); err != nil {
+		return Footprint{}, err
+	}
+	e, cfg, err := r.Resolve(model)
+	if err != nil {
+		return Footprint{}, err
+	}
+	c, ok := e.(Classer)
+	if !ok {
+		return Footprint{}, errcode.New(errcode.Internal, "model %s has no page class %q", model, class)
+	}
+	f, err := c.ClassEstimate(cfg, class, kind)
+	if err != nil {
+		return Footprint{}, fmt.Errorf("estimating %s (%s pages): %w", model, class, err)
 	}
 	return f, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -462,13 +463,18 @@ func (o Options) withDefaults() Options {
 // admitted is what a task holds once admitted: its device, its memory
 // reservation, a slot of its pipeline's semaphore and a lease on its model.
 type admitted struct {
-	dev        string
-	resv       *admission.Reservation
-	lease      *model.Lease
-	resident   bool    // the model was loaded before the task: its load is not the task's
-	maxMP      float64 // the largest page, in work megapixels (admission.Estimator)
-	concurrent int     // pages at once: min(pages, the device's lanes), or 1 when admitted serially
-	release    func()  // gives everything back, once
+	dev      string
+	resv     *admission.Reservation
+	lease    *model.Lease
+	resident bool // the model was loaded before the task: its load is not the task's
+	// largest is each page class's largest page, in work megapixels
+	// (admission.Estimator); class and maxMP are the class that sized the
+	// task on its device and its largest page.
+	largest    map[string]float64
+	class      string
+	maxMP      float64
+	concurrent int    // pages at once: min(pages, the device's lanes), or 1 when admitted serially
+	release    func() // gives everything back, once
 }
 
 // admit places the task, estimates it, reserves its memory, and takes its
@@ -479,7 +485,7 @@ func (rt *Runtime) admit(ctx context.Context, doc Document, o Options) (*admitte
 		return nil, err
 	}
 	n := doc.NumPages()
-	a := &admitted{}
+	a := &admitted{largest: map[string]float64{}}
 	bits, _ := doc.(PageBitser)
 	dec, _ := doc.(PageDecoder)
 	for i := range n {
@@ -491,16 +497,36 @@ func (rt *Runtime) admit(ctx context.Context, doc Document, o Options) (*admitte
 		if dec != nil {
 			p.PrintHeight = rt.o.Estimator.PrintHeight(o.Model, p, func() (image.Image, error) { return dec.DecodePage(i) })
 		}
-		a.maxMP = max(a.maxMP, rt.o.Estimator.WorkMegapixels(o.Model, p))
+		c := rt.o.Estimator.PageClass(o.Model, p)
+		a.largest[c] = max(a.largest[c], rt.o.Estimator.WorkMegapixels(o.Model, p))
+	}
+	if n == 0 {
+		a.largest[""] = 0
+	}
+	// sized returns the demand of the class whose largest page costs most
+	// on d, and that class.
+	sized := func(d string, concurrent int) (admission.Demand, string) {
+		var best admission.Demand
+		bestClass, found := "", false
+		for _, c := range slices.Sorted(maps.Keys(a.largest)) {
+			dem, err := rt.o.Estimator.Estimate(admission.Shape{
+				Model: o.Model, Device: d, Resident: rt.o.Models.Resident(o.Model, d),
+				Class: c, MaxMegapixels: a.largest[c], Concurrent: concurrent,
+			})
+			if err != nil {
+				continue
+			}
+			if !found || dem.Bytes > best.Bytes || dem.Bytes == best.Bytes && dem.Host > best.Host {
+				best, bestClass, found = dem, c, true
+			}
+		}
+		if !found {
+			return admission.Demand{Device: d}, ""
+		}
+		return best, bestClass
 	}
 	estimateAt := func(d string, concurrent int) admission.Demand {
-		dem, err := rt.o.Estimator.Estimate(admission.Shape{
-			Model: o.Model, Device: d, Resident: rt.o.Models.Resident(o.Model, d),
-			MaxMegapixels: a.maxMP, Concurrent: concurrent,
-		})
-		if err != nil {
-			return admission.Demand{Device: d}
-		}
+		dem, _ := sized(d, concurrent)
 		return dem
 	}
 	estimate := func(d string) admission.Demand { return estimateAt(d, min(n, max(rt.o.Pool.Lanes(d), 1))) }
@@ -555,6 +581,8 @@ func (rt *Runtime) admit(ctx context.Context, doc Document, o Options) (*admitte
 	if a.resv.Serial {
 		a.concurrent = 1
 	}
+	_, a.class = sized(a.dev, a.concurrent)
+	a.maxMP = a.largest[a.class]
 	rt.hook("admitted")
 
 	releaseSem, err := rt.o.Semaphores.Acquire(ctx, string(o.Pipeline))
@@ -602,18 +630,28 @@ func (rt *Runtime) account(o Options, a *admitted, m *measure, laneWait time.Dur
 		r.EstimateError = (float64(hostEst) - float64(actual)) / float64(actual)
 	}
 	if rt.o.Learner != nil && a.maxMP > 0 {
-		var ob admission.Observation
+		// The pages are learned under their class, the load under the
+		// model's own name (admission.LearnKey).
+		var ob, load admission.Observation
 		ob.Host = admission.Sample{Working: float64(working), Pages: a.concurrent, Megapixels: a.maxMP}
 		if !a.resident {
-			ob.Host.Load = float64(m.host.RSS)
+			load.Host.Load = float64(m.host.RSS)
 		}
 		if samples > 0 {
 			ob.Device = admission.Sample{Working: float64(sub(gpuPeak, gpuStart)), Pages: a.concurrent, Megapixels: a.maxMP}
 			if !a.resident {
-				ob.Device.Load = float64(gpuStart)
+				load.Device.Load = float64(gpuStart)
 			}
 		}
-		rt.o.Learner.Observe(o.Model, a.dev, ob)
+		if a.class == "" {
+			ob.Host.Load, ob.Device.Load = load.Host.Load, load.Device.Load
+			rt.o.Learner.Observe(o.Model, a.dev, ob)
+		} else {
+			if load.Host.Load > 0 || load.Device.Load > 0 {
+				rt.o.Learner.Observe(o.Model, a.dev, load)
+			}
+			rt.o.Learner.Observe(admission.LearnKey(o.Model, a.class), a.dev, ob)
+		}
 	}
 	rt.o.Log.Info("task resources", "task", o.TaskID, "device", a.dev, "model", o.Model, "estimated_bytes", r.EstimatedBytes,
 		"peak_bytes", r.PeakBytes, "gpu_estimated_bytes", r.GPUEstimatedBytes, "gpu_peak_bytes", r.GPUPeakBytes,
@@ -622,7 +660,7 @@ func (rt *Runtime) account(o Options, a *admitted, m *measure, laneWait time.Dur
 		// the pages run at once, the working set above the runner's
 		// resident size at the start, and that size (bench/replay reads
 		// these to replay the fit offline).
-		"work_megapixels", a.maxMP, "pages_at_once", a.concurrent, "working_bytes", working,
+		"page_class", a.class, "work_megapixels", a.maxMP, "pages_at_once", a.concurrent, "working_bytes", working,
 		"loaded", !a.resident, "start_rss_bytes", m.host.RSS)
 	return r
 }

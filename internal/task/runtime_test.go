@@ -7,8 +7,10 @@ import (
 	"image"
 	"maps"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -928,4 +930,67 @@ func TestPrintMeasuredBeforeAdmission(t *testing.T) {
 			b.quiescent(t)
 		})
 	}
+}
+
+// TestTaskIsSizedAndLearnedByItsCostliestClass: a document whose pages
+// fall into classes (engine.Classer) is estimated by the class whose
+// largest page costs most, and what it used is learned under that class
+// (admission.LearnKey) while the load it caused is learned under the
+// model's own name.
+func TestTaskIsSizedAndLearnedByItsCostliestClass(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// The runner (the fake environment's first pid) is at 130 MiB when
+	// the pages start and peaks at 190.
+	root := t.TempDir()
+	dir := filepath.Join(root, "proc", strconv.Itoa(1<<30+1))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "status"), []byte("VmHWM:\t  194560 kB\nVmRSS:\t  133120 kB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.rt.o.Probe = memory.ProcessProbe{Root: root}
+	learner := &admission.Fitter{}
+	b.rt.o.Learner = learner
+	b.rt.o.Estimator.Learner = learner
+	// Pages under 1500 px wide are "small": 60 MiB + 40 MiB/MP; the others
+	// the model's line, 10 MiB/MP.
+	b.rt.o.Estimator.Class = func(_ string, p engine.PageShape) string {
+		if p.Width < 1500 {
+			return "small"
+		}
+		return ""
+	}
+	b.rt.o.Estimator.DocumentedClass = func(m, _ string, k device.Kind) (admission.Footprint, error) {
+		f, err := documented(m, k)
+		f.Host.PerPage, f.Host.PerMegapixel = 60<<20, 40<<20
+		return f, err
+	}
+	// Three pages at once: the small 1 MP pages cost 100 MiB each, the 2
+	// MP page 20: the small class sizes the task.
+	res, err := b.rt.Run(t.Context(), pagesDoc{{1000, 1000}, {2000, 1000}, {1000, 1000}}, Options{Model: "m:a", Device: "cpu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := res.Resources.EstimatedBytes, uint64(100+3*100)<<20; got != want {
+		t.Errorf("estimate %d MiB, want %d (the load and three small pages)", got>>20, want>>20)
+	}
+	var keys []string
+	for _, l := range learner.Learned() {
+		keys = append(keys, l.Model)
+	}
+	if want := []string{"m:a", "m:a#small"}; !slices.Equal(keys, want) {
+		t.Fatalf("learned under %q, want %q (the load, the pages)", keys, want)
+	}
+	for _, l := range learner.Learned() {
+		if l.Model == "m:a" && l.HostPages != 0 || l.Model == "m:a#small" && l.HostPages != 1 {
+			t.Errorf("%s: %d pages observed", l.Model, l.HostPages)
+		}
+	}
+	base, _ := documented("m:a", device.CPU)
+	if f, ok := learner.Fit("m:a", "cpu", base); !ok || f.Host.Load != 130<<20 {
+		t.Errorf("the load learned under the model's name: %.0f MiB, want 130", f.Host.Load/(1<<20))
+	}
+	b.quiescent(t)
 }

@@ -177,7 +177,7 @@ func TestRunnerEnvIsTheReadingEngines(t *testing.T) {
 }
 
 // TestWorkMegapixelsFollowTheMeasuredPrint: a small page's work
-// megapixels are its enlargement's, stopped where its print reaches
+// megapixels follow its enlargement (× its side), stopped where its print reaches
 // printHeight when the print was measured before admission (MeasurePrint
 // on the page, as admission does), scaleFor's bound when not; a large page
 // and structure:ppocr's pages need no measure.
@@ -198,8 +198,66 @@ func TestWorkMegapixelsFollowTheMeasuredPrint(t *testing.T) {
 	}
 	bound := e.WorkMegapixels("default", engine.PageShape{Width: 800, Height: 300, Bits: 8})
 	s := float64(printHeight) / float64(shape.PrintHeight)
-	if got, want := e.WorkMegapixels("default", shape), 0.24*s*s; math.Abs(got-want) > 1e-9 || got >= bound {
+	if got, want := e.WorkMegapixels("default", shape), 0.24*s; math.Abs(got-want) > 1e-9 || got >= bound {
 		t.Errorf("work megapixels %.3f with print %d px, want %.3f (0.24 MP enlarged %.2f×), under the bound %.3f", got, shape.PrintHeight, want, s, bound)
+	}
+}
+
+// TestSmallPagesAreClassedByTheirPrint: under structure:default a page of
+// 1600 px or more is of class "" (Estimate's line), a small page of its
+// own: "enlarged" where its measured print is rereadPrintBound or more or
+// the recogniser is not installed (no second reading can run), and
+// "enlarged-small-print" where the print is smaller or was not found;
+// structure:ppocr has one class. Each class's documented footprint keeps
+// the model's load and has its own page.
+func TestSmallPagesAreClassedByTheirPrint(t *testing.T) {
+	t.Parallel()
+	with := Engine{Reread: ppocrEngine(t)}
+	without := Engine{Reread: ppocr.Engine{Dir: t.TempDir()}}
+	page := engine.PageShape{Width: 2550, Height: 3300, Bits: 8}
+	small := func(ph int) engine.PageShape { return engine.PageShape{Width: 503, Height: 249, Bits: 8, PrintHeight: ph} }
+	for _, c := range []struct {
+		e      Engine
+		config string
+		p      engine.PageShape
+		want   string
+	}{
+		{with, "default", page, ""},
+		{with, "default", small(rereadPrintBound), classEnlarged},
+		{with, "default", small(30), classEnlarged},
+		{with, "default", small(rereadPrintBound - 1), classEnlargedSmallPrint},
+		{with, "default", small(0), classEnlargedSmallPrint},
+		{without, "default", small(5), classEnlarged},
+		{with, "ppocr", small(5), ""},
+	} {
+		if got := c.e.PageClass(c.config, c.p); got != c.want {
+			t.Errorf("structure:%s, a %d×%d page with print %d px (recogniser installed %v): class %q, want %q",
+				c.config, c.p.Width, c.p.Height, c.p.PrintHeight, c.e.Reread.RecognizerInstalled(recModel), got, c.want)
+		}
+	}
+	if len(tesseract.Languages(tesseract.DataDir(""))) == 0 {
+		t.Skip("skipping the documented footprints: no Tesseract language data (make setup installs it)")
+	}
+	e := Engine{Tesseract: tesseract.Engine{}, Reread: ppocrEngine(t)}
+	base, err := e.Estimate("default", device.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for class, want := range map[string][2]uint64{
+		"":                      {base.Host.PerPage, base.Host.PerMegapixel},
+		classEnlarged:           {enlargedPerPage, enlargedPerMegapixel},
+		classEnlargedSmallPrint: {enlargedSmallPrintPerPage, enlargedSmallPrintPerMegapixel},
+	} {
+		f, err := e.ClassEstimate("default", class, device.CPU)
+		if err != nil {
+			t.Fatalf("class %q: %v", class, err)
+		}
+		if f.Host.Load != base.Host.Load || f.Host.PerPage != want[0] || f.Host.PerMegapixel != want[1] {
+			t.Errorf("class %q: %+v, want the load %d and a page %d + %d/MP", class, f.Host, base.Host.Load, want[0], want[1])
+		}
+	}
+	if _, err := e.ClassEstimate("default", "wide", device.CPU); err == nil {
+		t.Error("an unknown class was documented")
 	}
 }
 

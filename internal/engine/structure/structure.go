@@ -54,6 +54,7 @@ var (
 	_ engine.PrintSizer = Engine{}
 	_ engine.Environ    = Engine{}
 	_ engine.Cataloger  = Engine{}
+	_ engine.Classer    = Engine{}
 )
 
 func langs(config string) string {
@@ -67,11 +68,9 @@ func langs(config string) string {
 // the CPU where it is installed, PP-OCR's recogniser for small print:
 // ppocr.RecognizerLoadBytes and RecognizerPerPageBytes): the gray
 // page (1 byte a pixel, rounded up to 2 MiB per work megapixel) and a
-// fixed part 8 MiB above Tesseract's own, 16 MiB above PP-OCR's. A small
-// page is enlarged to up to 3000 px square before Tesseract reads it; that is in its work megapixels
-// (WorkMegapixels), not in the fixed part, which was 48 MiB while the
-// estimate counted plain megapixels (bench/calibrate.sh,
-// docs/BENCHMARKS.md).
+// fixed part 8 MiB above Tesseract's own, 5 MiB above PP-OCR's. These
+// are the pages read as given; small pages, read enlarged, are classes of
+// their own (PageClass, ClassEstimate).
 func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, error) {
 	if config == ppocrConfig {
 		if e.PPOCR == nil {
@@ -82,10 +81,13 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 			return f, err
 		}
 		f.Host.PerMegapixel += 2 << 20 // the gray page
-		// The layout analysis over PP-OCR's lines: the 90th percentile of
-		// what a page used beyond PP-OCR's own fit was ~20 MiB more than
-		// for the ocr pipeline (bench/calibrate.sh, 2026-11-30).
-		f.Host.PerPage += 16 << 20
+		// The layout analysis over PP-OCR's lines: on the 33 pages of
+		// bench/calibrate.sh read by both pipelines, a page's working set
+		// under structure:ppocr less the same page's under ppocr:v4 was
+		// 1.7 MiB at the median and 4.9 at the 90th percentile
+		// (2026-11-30 at 17:20, docs/BENCHMARKS.md; 16 MiB before, from an
+		// older fit).
+		f.Host.PerPage += 5 << 20
 		return f, nil
 	}
 	f, err := e.Tesseract.Estimate(langs(config), kind)
@@ -104,14 +106,17 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 }
 
 // WorkMegapixels (engine.Sizer): structure:ppocr's pages are PP-OCR's;
-// structure:default's are Tesseract's at the size it reads them, a small
-// page enlarged by scaleFor (to gray, 8 bits) and a large one as given.
-// A small page's enlargement stops where its print reaches printHeight,
-// as Tesseract's does (tesseract.OptPrintHeight), when p.PrintHeight was
-// measured before admission (NeedsPrint, MeasurePrint); unmeasured, the
-// figure is scaleFor's upper bound. ICDAR 2013's tables (11–15 px print)
-// were estimated by that bound at 1.4–2.8× what they used and a photo
-// with 19 px print at 4.7–5× (bench/calibrate.sh, docs/BENCHMARKS.md).
+// structure:default's are Tesseract's as given (a page of 1600 px or
+// more) and, for a small page that is read enlarged by s (scaleFor, no
+// further than brings its print to printHeight when p.PrintHeight was
+// measured before admission: NeedsPrint, MeasurePrint; unmeasured,
+// scaleFor's bound), its megapixels × s — the enlargement's side, not its
+// area s²: what an enlarged page used grew with s (bench/calibrate.sh on
+// 65 small images of ../shared/eval, docs/BENCHMARKS.md: PubTabNet tables
+// enlarged 5–6× used 8–46 MiB per enlarged megapixel, ICDAR 2013 tables
+// and photos enlarged 1.4–2.7× 7–36, one line 2× 15–31; per megapixel × s
+// the ICDAR tables and photos used 22–60 MiB, most 40–55). Small pages
+// are their own page class (PageClass) with their own line.
 func (e Engine) WorkMegapixels(config string, p engine.PageShape) float64 {
 	if config == ppocrConfig {
 		if s, ok := e.PPOCR.(engine.Sizer); ok {
@@ -123,9 +128,73 @@ func (e Engine) WorkMegapixels(config string, p engine.PageShape) float64 {
 		if p.PrintHeight > 0 {
 			s = max(min(s, float64(printHeight)/float64(p.PrintHeight)), 1)
 		}
-		return p.Megapixels() * s * s
+		return p.Megapixels() * s
 	}
 	return tesseract.WorkMegapixels(p)
+}
+
+// Page classes of the Tesseract configs (engine.Classer): a page of 1600
+// px or more is read as given (class "", Estimate); a small page is read
+// enlarged (classEnlarged), and where its print, measured before the page,
+// is under rereadPrintBound or was not found it may be small enough for
+// its phrases to be read a second time by PP-OCR's recogniser
+// (classEnlargedSmallPrint, when the recogniser is installed).
+const (
+	classEnlarged           = "enlarged"
+	classEnlargedSmallPrint = "enlarged-small-print"
+	// rereadPrintBound is the measured print (tesseract.PrintHeight, the
+	// letters' upper quartile, in the page's pixels) from which a page is
+	// not re-read: the second reading follows Tesseract's lines (median
+	// height under smallPrintHeight, 12 px), and on 78 small images of
+	// ../shared/eval every image measured at 10 px or more had lines of
+	// 15.8 px or more, while images measured at 4–6 px had lines of
+	// 5.2–14.4 (docs/BENCHMARKS.md).
+	rereadPrintBound = 10
+)
+
+// Documented per-page parts of the enlarged classes (bytes; per work
+// megapixel, WorkMegapixels), the Theil–Sen slope of what 65 small images
+// of ../shared/eval used (bench/calibrate.sh, structure:default with the
+// recogniser installed, docs/BENCHMARKS.md) and the 90th percentile of
+// each page's fixed part, as the engines document theirs: print of 10 px
+// or more 46 MiB per megapixel and 8 MiB (31 images: ICDAR 2013 tables,
+// photos), smaller or not found 54 and 23 (34: PubTabNet tables, lines,
+// crops; the re-reading's recogniser runs on most of them).
+const (
+	enlargedPerMegapixel           = 46 << 20
+	enlargedPerPage                = 8 << 20
+	enlargedSmallPrintPerMegapixel = 54 << 20
+	enlargedSmallPrintPerPage      = 23 << 20
+)
+
+// PageClass (engine.Classer): see classEnlarged.
+func (e Engine) PageClass(config string, p engine.PageShape) string {
+	if config == ppocrConfig || scaleFor(p.Width, p.Height) <= 1 {
+		return ""
+	}
+	if p.PrintHeight >= rereadPrintBound || !e.Reread.RecognizerInstalled(recModel) {
+		return classEnlarged
+	}
+	return classEnlargedSmallPrint
+}
+
+// ClassEstimate (engine.Classer): Estimate's load, and each enlarged
+// class's measured page.
+func (e Engine) ClassEstimate(config, class string, kind device.Kind) (engine.Footprint, error) {
+	f, err := e.Estimate(config, kind)
+	if err != nil || class == "" {
+		return f, err
+	}
+	switch {
+	case config == ppocrConfig:
+	case class == classEnlarged:
+		f.Host.PerPage, f.Host.PerMegapixel = enlargedPerPage, enlargedPerMegapixel
+		return f, nil
+	case class == classEnlargedSmallPrint:
+		f.Host.PerPage, f.Host.PerMegapixel = enlargedSmallPrintPerPage, enlargedSmallPrintPerMegapixel
+		return f, nil
+	}
+	return engine.Footprint{}, errcode.New(errcode.Internal, "structure:%s has no page class %q", config, class)
 }
 
 // NeedsPrint (engine.PrintSizer): a small page's work megapixels follow

@@ -479,14 +479,14 @@ type sizer struct{ engine.Engine }
 func (sizer) WorkMegapixels(string, engine.PageShape) float64 { return 0.5 }
 
 // TestWorkMegapixelsCountTheEnlargedPage: structure:default reads a small
-// page enlarged by scaleFor, so a 503×249 table crop counts as 5.75² times
-// its megapixels; a large page as given (a 1-bit one at Tesseract's
-// weight); structure:ppocr asks PP-OCR.
+// page enlarged by scaleFor, so a 503×249 table crop counts as 5.75 times
+// its megapixels (the enlargement's side); a large page as given (a 1-bit
+// one at Tesseract's weight); structure:ppocr asks PP-OCR.
 func TestWorkMegapixelsCountTheEnlargedPage(t *testing.T) {
 	t.Parallel()
 	e := Engine{PPOCR: sizer{}}
 	crop := engine.PageShape{Width: 503, Height: 249, Bits: 24}
-	if got, want := e.WorkMegapixels("default", crop), crop.Megapixels()*5.75*5.75; got != want {
+	if got, want := e.WorkMegapixels("default", crop), crop.Megapixels()*5.75; got != want {
 		t.Errorf("a table crop: %.3f work megapixels, want %.3f", got, want)
 	}
 	page := engine.PageShape{Width: 2550, Height: 3300, Bits: 1}
