@@ -215,7 +215,9 @@ func TestSmallPagesAreClassedByTheirPrint(t *testing.T) {
 	with := Engine{Reread: ppocrEngine(t)}
 	without := Engine{Reread: ppocr.Engine{Dir: t.TempDir()}}
 	page := engine.PageShape{Width: 2550, Height: 3300, Bits: 8}
-	small := func(ph int) engine.PageShape { return engine.PageShape{Width: 503, Height: 249, Bits: 8, PrintHeight: ph} }
+	small := func(ph int) engine.PageShape {
+		return engine.PageShape{Width: 503, Height: 249, Bits: 8, PrintHeight: ph}
+	}
 	for _, c := range []struct {
 		e      Engine
 		config string
