@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"testing"
+
+	"github.com/lector-ocr/lector/internal/admission"
+	"github.com/lector-ocr/lector/internal/device"
+)
+
+// TestLearnedFiguresShowTheirPageClass: what a server learned of a
+// model's page classes is listed under the model, a figure set per class
+// (api.Learned.Class), each the fit of its class with the model's learned
+// load.
+func TestLearnedFiguresShowTheirPageClass(t *testing.T) {
+	t.Parallel()
+	const mib = 1 << 20
+	f := &admission.Fitter{}
+	est := admission.Estimator{
+		Documented: func(string, device.Kind) (admission.Footprint, error) {
+			return admission.Footprint{Host: admission.Coefficients{Load: 100 * mib, PerPage: 45 * mib, PerMegapixel: 8 * mib}}, nil
+		},
+		DocumentedClass: func(_, _ string, _ device.Kind) (admission.Footprint, error) {
+			return admission.Footprint{Host: admission.Coefficients{Load: 100 * mib, PerPage: 8 * mib, PerMegapixel: 46 * mib}}, nil
+		},
+		Learner: f,
+	}
+	f.Observe("structure:default", "cpu", admission.Observation{Host: admission.Sample{Load: 120 * mib, Working: 60 * mib, Pages: 1, Megapixels: 4}})
+	f.Observe(admission.LearnKey("structure:default", "enlarged"), "cpu", admission.Observation{Host: admission.Sample{Working: 60 * mib, Pages: 1, Megapixels: 0.5}})
+	models := withLearned([]ModelInfo{{Name: "structure:default"}}, est, f)
+	if len(models) != 1 || len(models[0].Learned) != 2 {
+		t.Fatalf("models %+v, want structure:default alone with two learned figure sets", models)
+	}
+	page, enlarged := models[0].Learned[0], models[0].Learned[1]
+	if page.Class != "" || enlarged.Class != "enlarged" {
+		t.Fatalf("classes %q and %q, want \"\" and \"enlarged\"", page.Class, enlarged.Class)
+	}
+	if page.PerPage != 45*mib || enlarged.PerPage != 60*mib-46*mib/2 || enlarged.PerMegapixel != 46*mib {
+		t.Errorf("a page %d MiB, an enlarged page %d MiB + %d MiB/MP", page.PerPage>>20, enlarged.PerPage>>20, enlarged.PerMegapixel>>20)
+	}
+	if page.LoadBytes != 120*mib || enlarged.LoadBytes != 120*mib {
+		t.Errorf("loads %d and %d MiB, want the learned 120 for both", page.LoadBytes>>20, enlarged.LoadBytes>>20)
+	}
+}
