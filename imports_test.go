@@ -57,7 +57,7 @@ var allowed = map[string][]string{
 	"bench/textdiff":            {"internal/eval"},
 	"bench/imgpdf":              {"internal/render", "internal/result"},
 	"bench/deskew":              {"internal/engine", "internal/engine/tesseract", "internal/eval"},
-	"bench/replay":              {"internal/admission"},
+	"bench/replay":              {"internal/admission", "internal/device"},
 	"cmd/lector":                {"internal/cli"},
 }
 
