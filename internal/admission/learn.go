@@ -47,9 +47,17 @@ const (
 	// DefaultWindow is how many recent observations a fit uses.
 	DefaultWindow = 32
 	// minPairs is how many pairs of pages of different sizes the slope
-	// needs before the observations set it; until then it is the
-	// documented one.
-	minPairs = 3
+	// needs before the observations set it, and minSlopePages how many
+	// pages those pairs must span; until then it is the documented one.
+	// With fewer than five pages, the pairs of one page with the others
+	// can be half of all pairs or more, and that one page sets the median
+	// (Theil–Sen's breakdown point is 29 % of the pages): a two-page PDF
+	// of small pages, the first of its class, set the slope of a fresh
+	// server's small-print pages at half the documented one, and the next
+	// small photo was estimated at 0.64 of what it used (a user's trial,
+	// docs/BENCHMARKS.md).
+	minPairs      = 3
+	minSlopePages = 5
 	// pairGap is the least difference in size, as a fraction of the
 	// largest page in the window, of two pages whose slope counts: close
 	// sizes make slopes of noise. Relative, because work megapixels span
@@ -78,8 +86,8 @@ const (
 //   - the slope is the Theil–Sen estimator (the median of the slopes
 //     between every two pages whose sizes differ by half again and by at
 //     least pairGap of the largest page in the window; Sen 1968), the
-//     documented slope until there are minPairs such pairs, never
-//     negative;
+//     documented slope until there are minPairs such pairs spanning
+//     minSlopePages pages, never negative;
 //   - the fixed part is the 90th percentile (nearest rank) of each page's
 //     cost less slope × its megapixels, with the documented fixed part
 //     counted as one more while there are fewer than fewPages pages; never
@@ -284,18 +292,20 @@ func (s *series) fit(prior Coefficients, q float64) Coefficients {
 		largest = max(largest, p.MP)
 	}
 	var slopes []float64
+	paired := make([]bool, len(s.Pages))
 	for i, a := range s.Pages {
-		for _, b := range s.Pages[i+1:] {
-			lo, hi := a, b
+		for j := i + 1; j < len(s.Pages); j++ {
+			lo, hi := a, s.Pages[j]
 			if lo.MP > hi.MP {
 				lo, hi = hi, lo
 			}
 			if hi.MP-lo.MP >= pairGap*largest && hi.MP >= 1.5*lo.MP {
 				slopes = append(slopes, (hi.Bytes-lo.Bytes)/(hi.MP-lo.MP))
+				paired[i], paired[j] = true, true
 			}
 		}
 	}
-	if len(slopes) >= minPairs {
+	if len(slopes) >= minPairs && countTrue(paired) >= minSlopePages {
 		c.PerMegapixel = max(median(slopes), 0)
 	}
 	fixed := make([]float64, 0, len(s.Pages)+1)
@@ -307,6 +317,16 @@ func (s *series) fit(prior Coefficients, q float64) Coefficients {
 	}
 	c.PerPage = max(upper(fixed, q), prior.PerPage, 0)
 	return c
+}
+
+func countTrue(v []bool) int {
+	n := 0
+	for _, b := range v {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 func median(v []float64) float64 {

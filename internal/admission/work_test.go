@@ -165,3 +165,41 @@ func TestPageClassesAreLearnedApart(t *testing.T) {
 		t.Error("a class without a documented footprint was estimated")
 	}
 }
+
+// TestOnePageDoesNotSetTheSlope: the slope is the documented one until
+// the pairs behind the fitted one span five pages — with four pages, one
+// of them (a two-page PDF at half the documented cost) is in half the
+// pairs and would set the median, and the next page of the class would be
+// estimated at about half what it costs. With more pages of the
+// documented slope it no longer moves it far.
+func TestOnePageDoesNotSetTheSlope(t *testing.T) {
+	t.Parallel()
+	const perMP, fixed float64 = 54 * mib, 23 * mib
+	documented := Coefficients{Load: 100 * mib, PerPage: fixed, PerMegapixel: perMP}
+	f := &Fitter{}
+	slope := func() float64 {
+		t.Helper()
+		fp, ok := f.Fit("m#small", "cpu", Footprint{Host: documented})
+		if !ok {
+			t.Fatal("nothing fitted")
+		}
+		return fp.Host.PerMegapixel / mib
+	}
+	observe := func(mp, bytes float64) {
+		f.Observe("m#small", "cpu", Observation{Host: Sample{Working: bytes, Pages: 1, Megapixels: mp}})
+	}
+	// Three small pages as documented, then one at 2.5 MP costing half.
+	for _, mp := range []float64{0.1, 0.15, 0.2} {
+		observe(mp, fixed+perMP*mp)
+	}
+	observe(2.5, fixed+perMP*2.5/2)
+	if got := slope(); got != perMP/mib {
+		t.Fatalf("slope %.1f MiB/MP after four pages, one of them in every pair, want the documented %.0f", got, perMP/mib)
+	}
+	for _, mp := range []float64{1, 1.6, 0.6} {
+		observe(mp, fixed+perMP*mp)
+	}
+	if got := slope(); got < 0.75*perMP/mib {
+		t.Fatalf("slope %.1f MiB/MP after seven pages, one of them at half, want near %.0f", got, perMP/mib)
+	}
+}

@@ -37,9 +37,13 @@ func catalog(reg *engine.Registry) []ModelInfo {
 // fitted from its tasks, per device (admission.Fitter).
 func withLearned(models []ModelInfo, est admission.Estimator, f *admission.Fitter) []ModelInfo {
 	by := map[string][]admission.Learned{}
+	classed := map[[2]string]bool{} // a model and device with page classes learned
 	for _, l := range f.Learned() {
-		m, _ := admission.SplitLearnKey(l.Model)
+		m, class := admission.SplitLearnKey(l.Model)
 		by[m] = append(by[m], l)
+		if class != "" {
+			classed[[2]string{m, l.Device}] = true
+		}
 	}
 	// A model learned but not in the catalog by name (a synthetic model's
 	// sizes, a model since removed) is listed with its figures alone.
@@ -52,6 +56,11 @@ func withLearned(models []ModelInfo, est admission.Estimator, f *admission.Fitte
 	for i := range models {
 		for _, l := range by[models[i].Name] {
 			m, class := admission.SplitLearnKey(l.Model)
+			if class == "" && l.HostPages == 0 && l.DevicePages == 0 && classed[[2]string{m, l.Device}] {
+				// Only the load, learned here whatever class loaded the
+				// model: the classes' rows show it with their pages.
+				continue
+			}
 			fp, err := est.ClassFootprint(m, class, l.Device)
 			if err != nil {
 				continue

@@ -10,6 +10,7 @@ import (
 // TestLearnedFiguresShowTheirPageClass: what a server learned of a
 // model's page classes is listed under the model, a figure set per class
 // (api.Learned.Class), each the fit of its class with the model's learned
+// load; the model's own row is left out when it holds nothing but that
 // load.
 func TestLearnedFiguresShowTheirPageClass(t *testing.T) {
 	t.Parallel()
@@ -39,5 +40,16 @@ func TestLearnedFiguresShowTheirPageClass(t *testing.T) {
 	}
 	if page.LoadBytes != 120*mib || enlarged.LoadBytes != 120*mib {
 		t.Errorf("loads %d and %d MiB, want the learned 120 for both", page.LoadBytes>>20, enlarged.LoadBytes>>20)
+	}
+
+	// A server that has read only small pages: the model's own row would
+	// hold the load alone, which the class's row shows.
+	g := &admission.Fitter{}
+	est.Learner = g
+	g.Observe("structure:default", "cpu", admission.Observation{Host: admission.Sample{Load: 120 * mib}})
+	g.Observe(admission.LearnKey("structure:default", "enlarged"), "cpu", admission.Observation{Host: admission.Sample{Working: 60 * mib, Pages: 1, Megapixels: 0.5}})
+	models = withLearned([]ModelInfo{{Name: "structure:default"}}, est, g)
+	if l := models[0].Learned; len(l) != 1 || l[0].Class != "enlarged" || l[0].LoadBytes != 120*mib {
+		t.Errorf("small pages only: learned %+v, want one row, the enlarged pages' with the load", l)
 	}
 }
