@@ -54,9 +54,21 @@ type ModelInfo struct {
 	DeviceLoadBytes    uint64   `json:"estimated_device_load_bytes,omitempty"`
 	DevicePerPage      uint64   `json:"estimated_device_bytes_per_page,omitempty"`
 	DevicePerMegapixel uint64   `json:"estimated_device_bytes_per_megapixel,omitempty"`
+	// Classes are the documented page of the model's page classes other
+	// than its own (the structure pipeline's small pages, read enlarged:
+	// "enlarged", "enlarged-small-print"; their megapixels are counted ×
+	// the enlargement), on the same device as the fields above.
+	Classes []ClassInfo `json:"classes,omitempty"`
 	// Learned are the figures a server fitted to its finished tasks, per
 	// device the model ran on (absent before its first task there).
 	Learned []Learned `json:"learned,omitempty"`
+}
+
+// ClassInfo is the documented page of one page class of a model, in bytes.
+type ClassInfo struct {
+	Class        string `json:"class"`
+	PerPage      uint64 `json:"estimated_bytes_per_page"`
+	PerMegapixel uint64 `json:"estimated_bytes_per_megapixel"`
 }
 
 // Learned is what a server learned of a model's memory on one device from

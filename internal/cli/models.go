@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -26,9 +27,14 @@ func catalog(reg *engine.Registry) []ModelInfo {
 		for i, d := range e.Devices {
 			devs[i] = string(d)
 		}
+		var classes []api.ClassInfo
+		for _, c := range slices.Sorted(maps.Keys(e.Classes)) {
+			classes = append(classes, api.ClassInfo{Class: c, PerPage: e.Classes[c].Host.PerPage, PerMegapixel: e.Classes[c].Host.PerMegapixel})
+		}
 		out = append(out, ModelInfo{Name: e.Model, Engine: name, Description: e.Description, Devices: devs, Formats: e.Formats,
 			DiskBytes: e.DiskBytes, LoadBytes: e.Footprint.Host.Load, PerPage: e.Footprint.Host.PerPage, PerMegapixel: e.Footprint.Host.PerMegapixel,
-			DeviceLoadBytes: e.Footprint.Device.Load, DevicePerPage: e.Footprint.Device.PerPage, DevicePerMegapixel: e.Footprint.Device.PerMegapixel})
+			DeviceLoadBytes: e.Footprint.Device.Load, DevicePerPage: e.Footprint.Device.PerPage, DevicePerMegapixel: e.Footprint.Device.PerMegapixel,
+			Classes: classes})
 	}
 	return out
 }
@@ -110,6 +116,13 @@ func runModels(ctx context.Context, io IO, args []string) error {
 	fmt.Fprintf(io.Stdout, "%-24s %-10s %-9s %-14s %s\n", "MODEL", "ENGINE", "DEVICES", "ESTIMATED LOAD", "FORMATS")
 	for _, m := range models {
 		fmt.Fprintf(io.Stdout, "%-24s %-10s %-9s %-14s %s\n", m.Name, m.Engine, strings.Join(m.Devices, ","), FormatBytes(m.LoadBytes), strings.Join(m.Formats, ","))
+		if len(m.Classes) > 0 {
+			fmt.Fprintf(io.Stdout, "  documented: a page %s + %s/MP", FormatBytes(m.PerPage), FormatBytes(m.PerMegapixel))
+			for _, c := range m.Classes {
+				fmt.Fprintf(io.Stdout, "; %s pages %s + %s/MP", c.Class, FormatBytes(c.PerPage), FormatBytes(c.PerMegapixel))
+			}
+			fmt.Fprintln(io.Stdout)
+		}
 		for _, l := range m.Learned {
 			on := l.Device
 			if l.Class != "" {

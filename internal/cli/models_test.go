@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
 	"testing"
 
 	"github.com/lector-ocr/lector/internal/admission"
 	"github.com/lector-ocr/lector/internal/device"
+	"github.com/lector-ocr/lector/internal/engine"
+	"github.com/lector-ocr/lector/internal/errcode"
 )
 
 // TestLearnedFiguresShowTheirPageClass: what a server learned of a
@@ -51,5 +54,38 @@ func TestLearnedFiguresShowTheirPageClass(t *testing.T) {
 	models = withLearned([]ModelInfo{{Name: "structure:default"}}, est, g)
 	if l := models[0].Learned; len(l) != 1 || l[0].Class != "enlarged" || l[0].LoadBytes != 120*mib {
 		t.Errorf("small pages only: learned %+v, want one row, the enlarged pages' with the load", l)
+	}
+}
+
+// classedEngine is a fake engine with one model and one page class.
+type classedEngine struct{}
+
+func (classedEngine) Load(context.Context, engine.Spec) (engine.Model, error) {
+	return nil, errcode.New(errcode.ModelLoadFailed, "classedEngine loads nothing")
+}
+func (classedEngine) Estimate(string, device.Kind) (engine.Footprint, error) {
+	return engine.Footprint{Host: engine.Cost{Load: 100 << 20, PerPage: 45 << 20, PerMegapixel: 8 << 20}}, nil
+}
+func (classedEngine) Catalog() []engine.Entry                   { return []engine.Entry{{Model: "c:a"}} }
+func (classedEngine) PageClass(string, engine.PageShape) string { return "small" }
+func (classedEngine) PageClasses(string) []string               { return []string{"small"} }
+func (e classedEngine) ClassEstimate(c, _ string, k device.Kind) (engine.Footprint, error) {
+	f, err := e.Estimate(c, k)
+	f.Host.PerPage, f.Host.PerMegapixel = 8<<20, 46<<20
+	return f, err
+}
+
+// TestCatalogShowsTheClassesDocumentedPages: `lector models` and GET
+// /v1/models list a model's page classes with their documented page.
+func TestCatalogShowsTheClassesDocumentedPages(t *testing.T) {
+	t.Parallel()
+	reg := engine.NewRegistry()
+	reg.Register("c", classedEngine{})
+	got := catalog(reg)
+	if len(got) != 1 || len(got[0].Classes) != 1 {
+		t.Fatalf("catalog %+v, want c:a with one class", got)
+	}
+	if c := got[0].Classes[0]; c.Class != "small" || c.PerPage != 8<<20 || c.PerMegapixel != 46<<20 {
+		t.Errorf("class %+v, want small at 8 MiB + 46 MiB/MP", c)
 	}
 }

@@ -172,6 +172,8 @@ type PrintSizer interface {
 type Classer interface {
 	PageClass(config string, p PageShape) string
 	ClassEstimate(config, class string, kind device.Kind) (Footprint, error)
+	// PageClasses lists config's classes other than "", in a stable order.
+	PageClasses(config string) []string
 }
 
 // Engine loads models.
@@ -198,6 +200,10 @@ type Entry struct {
 	Devices     []device.Kind // filled by Registry.Catalog
 	Formats     []string      // filled by Registry.Catalog
 	Footprint   Footprint     // on the CPU; filled by Registry.Catalog
+	// Classes are the documented footprints of the model's page classes
+	// other than "" (Classer), on the same device as Footprint; filled by
+	// Registry.Catalog.
+	Classes map[string]Footprint
 }
 
 // Cataloger is an engine that can list its installed models.
@@ -478,10 +484,23 @@ func (r *Registry) Catalog() []Entry {
 		for _, en := range c.Catalog() {
 			en.Devices, _ = r.DeviceKinds(en.Model)
 			en.Formats, _ = r.Formats(en.Model)
-			if slices.Contains(en.Devices, device.CPU) {
-				en.Footprint, _ = r.Estimate(en.Model, device.CPU)
-			} else if len(en.Devices) > 0 {
-				en.Footprint, _ = r.Estimate(en.Model, en.Devices[0])
+			kind := device.CPU
+			if !slices.Contains(en.Devices, device.CPU) && len(en.Devices) > 0 {
+				kind = en.Devices[0]
+			}
+			if len(en.Devices) > 0 {
+				en.Footprint, _ = r.Estimate(en.Model, kind)
+			}
+			if cl, ok := r.engines[name].(Classer); ok && len(en.Devices) > 0 {
+				_, cfg, _ := strings.Cut(en.Model, ":")
+				for _, class := range cl.PageClasses(cfg) {
+					if f, err := r.EstimateClass(en.Model, class, kind); err == nil {
+						if en.Classes == nil {
+							en.Classes = map[string]Footprint{}
+						}
+						en.Classes[class] = f
+					}
+				}
 			}
 			out = append(out, en)
 		}

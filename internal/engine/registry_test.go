@@ -96,3 +96,64 @@ func TestPrintHeightDecodesOnlyWhereTheEngineNeedsIt(t *testing.T) {
 		t.Errorf("an undecodable page: print %d, want 0", got)
 	}
 }
+
+// classEngine is a fake engine.Classer: pages under 1000 px wide are
+// "small", documented at 5 MiB a page and 50 a megapixel.
+type classEngine struct{ catalogEngine }
+
+func (classEngine) PageClass(_ string, p engine.PageShape) string {
+	if p.Width < 1000 {
+		return "small"
+	}
+	return ""
+}
+
+func (classEngine) PageClasses(string) []string { return []string{"small"} }
+
+func (e classEngine) ClassEstimate(config, class string, kind device.Kind) (engine.Footprint, error) {
+	f, err := e.Estimate(config, kind)
+	if err != nil || class == "" {
+		return f, err
+	}
+	if class != "small" {
+		return engine.Footprint{}, errcode.New(errcode.Internal, "no class %q", class)
+	}
+	f.Host.PerPage, f.Host.PerMegapixel = 5<<20, 50<<20
+	return f, nil
+}
+
+// TestPageClassesAreDocumented: the registry names a page's class from
+// its engine ("" for an engine without classes), documents each class,
+// refuses a class the engine does not have, and lists the classes'
+// documented pages in the catalog.
+func TestPageClassesAreDocumented(t *testing.T) {
+	t.Parallel()
+	r := engine.NewRegistry()
+	r.Register("cls", classEngine{catalogEngine{[]string{"cls:a"}}})
+	r.Register("plain", catalogEngine{[]string{"plain:a"}})
+	small := engine.PageShape{Width: 500, Height: 300}
+	if got := r.PageClass("cls:a", small); got != "small" {
+		t.Errorf("a small page's class %q, want small", got)
+	}
+	if got := r.PageClass("plain:a", small); got != "" {
+		t.Errorf("an engine without classes gave class %q", got)
+	}
+	f, err := r.EstimateClass("cls:a", "small", device.CPU)
+	if err != nil || f.Host.PerPage != 5<<20 || f.Host.PerMegapixel != 50<<20 {
+		t.Errorf("the small class: %+v, %v", f.Host, err)
+	}
+	if _, err := r.EstimateClass("plain:a", "small", device.CPU); errcode.Of(err) != errcode.Internal {
+		t.Errorf("a class of an engine without classes: %v, want internal", err)
+	}
+	if _, err := r.EstimateClass("cls:b", "", device.CPU); errcode.Of(err) != errcode.UnknownModel {
+		t.Errorf("a model not installed: %v, want unknown_model", err)
+	}
+	for _, en := range r.Catalog() {
+		switch {
+		case en.Model == "cls:a" && en.Classes["small"].Host.PerMegapixel != 50<<20:
+			t.Errorf("cls:a's catalog classes %+v", en.Classes)
+		case en.Model == "plain:a" && en.Classes != nil:
+			t.Errorf("plain:a's catalog classes %+v, want none", en.Classes)
+		}
+	}
+}

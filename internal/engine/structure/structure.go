@@ -178,6 +178,15 @@ func (e Engine) PageClass(config string, p engine.PageShape) string {
 	return classEnlargedSmallPrint
 }
 
+// PageClasses (engine.Classer): the enlarged classes of the Tesseract
+// configs; structure:ppocr has none.
+func (e Engine) PageClasses(config string) []string {
+	if config == ppocrConfig {
+		return nil
+	}
+	return []string{classEnlarged, classEnlargedSmallPrint}
+}
+
 // ClassEstimate (engine.Classer): Estimate's load, and each enlarged
 // class's measured page.
 func (e Engine) ClassEstimate(config, class string, kind device.Kind) (engine.Footprint, error) {
