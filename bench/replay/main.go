@@ -57,13 +57,13 @@ func main() {
 	perMP := flag.Float64("permp", -1, "documented part per work megapixel in MiB (-1: the model's)")
 	quiet := flag.Bool("q", false, "print the summary only")
 	wmpFile := flag.String("wmp", "", "file of lines 'TASK WORK_MEGAPIXELS' (1-based; negative keeps the log's): the tasks' work megapixels as another Sizer would give them")
-	classDoc := flag.String("classdoc", "", "documented fixed part and part per work megapixel of page classes, in MiB: 'CLASS=PERPAGE,PERMP;…' (structure:default: 'enlarged=8,46;enlarged-small-print=23,54'); a class not given has the model's")
+	classDoc := flag.String("classdoc", "", "documented fixed part and part per work megapixel of page classes, in MiB: 'CLASS=PERPAGE,PERMP;…' (e.g. 'enlarged=8,46'); a class not given has the catalog's (the binary's classes), else the model's")
 	fromFloor := flag.Bool("floor", false, "measure each working set from the runner's floor (its lowest resident size at a task's start) instead of its size at the task's start")
 	flag.Parse()
 	if *model == "" || flag.NArg() == 0 {
 		log.Fatal("usage: replay -model MODEL LOG...")
 	}
-	doc, err := documented(*bin, *model)
+	doc, classes, err := documented(*bin, *model)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -104,6 +104,9 @@ func main() {
 		}
 	}
 	docs := map[string]admission.Coefficients{"": doc}
+	for class, c := range classes {
+		docs[class] = c
+	}
 	for _, d := range strings.Split(*classDoc, ";") {
 		class, v, ok := strings.Cut(d, "=")
 		var pp, pm float64
@@ -188,26 +191,35 @@ func summary(rs []float64) string {
 	return fmt.Sprintf("median %.2f, lowest %.2f, highest %.2f (%d tasks)", m, v[0], v[len(v)-1], len(v))
 }
 
-func documented(bin, model string) (admission.Coefficients, error) {
+func documented(bin, model string) (admission.Coefficients, map[string]admission.Coefficients, error) {
 	out, err := exec.Command(bin, "models", "--local", "--json").Output()
 	if err != nil {
-		return admission.Coefficients{}, fmt.Errorf("%s models: %w", bin, err)
+		return admission.Coefficients{}, nil, fmt.Errorf("%s models: %w", bin, err)
 	}
 	var ms []struct {
 		Name    string  `json:"name"`
 		Load    float64 `json:"estimated_load_bytes"`
 		PerPage float64 `json:"estimated_bytes_per_page"`
 		PerMP   float64 `json:"estimated_bytes_per_megapixel"`
+		Classes []struct {
+			Class   string  `json:"class"`
+			PerPage float64 `json:"estimated_bytes_per_page"`
+			PerMP   float64 `json:"estimated_bytes_per_megapixel"`
+		} `json:"classes"`
 	}
 	if err := json.Unmarshal(out, &ms); err != nil {
-		return admission.Coefficients{}, err
+		return admission.Coefficients{}, nil, err
 	}
 	for _, m := range ms {
 		if m.Name == model {
-			return admission.Coefficients{Load: m.Load, PerPage: m.PerPage, PerMegapixel: m.PerMP}, nil
+			classes := map[string]admission.Coefficients{}
+			for _, c := range m.Classes {
+				classes[c.Class] = admission.Coefficients{Load: m.Load, PerPage: c.PerPage, PerMegapixel: c.PerMP}
+			}
+			return admission.Coefficients{Load: m.Load, PerPage: m.PerPage, PerMegapixel: m.PerMP}, classes, nil
 		}
 	}
-	return admission.Coefficients{}, fmt.Errorf("no model %s", model)
+	return admission.Coefficients{}, nil, fmt.Errorf("no model %s", model)
 }
 
 // read returns the model's "task resources" lines of a slog text log.
