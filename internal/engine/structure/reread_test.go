@@ -163,16 +163,22 @@ func TestEstimateCountsTheRecognizer(t *testing.T) {
 }
 
 // TestRunnerEnvIsTheReadingEngines: structure:ppocr's runner gets
-// PP-OCR's environment (one malloc arena), structure:default's
-// Tesseract's (OpenMP's thread limit, glibc's arenas as they are).
+// PP-OCR's environment (one malloc arena); structure:default's gets
+// Tesseract's (OpenMP's thread limit), and PP-OCR's too where it opens
+// PP-OCR's recogniser to re-read small print.
 func TestRunnerEnvIsTheReadingEngines(t *testing.T) {
 	t.Parallel()
+	tess, pp := (tesseract.Engine{}).RunnerEnv("eng", device.CPU), (ppocr.Engine{}).RunnerEnv("v4", device.CPU)
 	e := Engine{PPOCR: ppocr.Engine{}}
-	if got, want := e.RunnerEnv("ppocr", device.CPU), (ppocr.Engine{}).RunnerEnv("v4", device.CPU); !slices.Equal(got, want) {
-		t.Errorf("structure:ppocr's runner environment %q, want PP-OCR's %q", got, want)
+	if got := e.RunnerEnv("ppocr", device.CPU); !slices.Equal(got, pp) {
+		t.Errorf("structure:ppocr's runner environment %q, want PP-OCR's %q", got, pp)
 	}
-	if got, want := e.RunnerEnv("default", device.CPU), (tesseract.Engine{}).RunnerEnv("eng", device.CPU); !slices.Equal(got, want) {
-		t.Errorf("structure:default's runner environment %q, want Tesseract's %q", got, want)
+	if got := e.RunnerEnv("default", device.CPU); !slices.Equal(got, tess) {
+		t.Errorf("structure:default's runner environment without the recogniser %q, want Tesseract's %q", got, tess)
+	}
+	e.Reread = ppocrEngine(t)
+	if got, want := e.RunnerEnv("default", device.CPU), append(slices.Clone(tess), pp...); !slices.Equal(got, want) {
+		t.Errorf("structure:default's runner environment with the recogniser %q, want %q", got, want)
 	}
 }
 

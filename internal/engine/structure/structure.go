@@ -155,16 +155,20 @@ const (
 // Documented per-page parts of the enlarged classes (bytes; per work
 // megapixel, WorkMegapixels), the Theil–Sen slope of what 65 small images
 // of ../shared/eval used (bench/calibrate.sh, structure:default with the
-// recogniser installed, docs/BENCHMARKS.md) and the 90th percentile of
-// each page's fixed part, as the engines document theirs: print of 10 px
-// or more 46 MiB per megapixel and 8 MiB (31 images: ICDAR 2013 tables,
-// photos), smaller or not found 54 and 23 (34: PubTabNet tables, lines,
-// crops; the re-reading's recogniser runs on most of them).
+// recogniser installed, three runs: the script's files twice and 36
+// others once, docs/BENCHMARKS.md) and the 90th percentile of each page's
+// fixed part, as the engines document theirs: print of 10 px or more 53
+// MiB per megapixel and 4 MiB (43 observations: ICDAR 2013 tables,
+// photos), smaller or not found 77 and 20 (53: PubTabNet tables, lines,
+// crops; the re-reading's recogniser runs on most of them). Measured with
+// the runner on one malloc arena (RunnerEnv); before it, a page's working
+// set varied up to 2× with what the runner held when it started, and the
+// lines were 46 and 8, 54 and 23.
 const (
-	enlargedPerMegapixel           = 46 << 20
-	enlargedPerPage                = 8 << 20
-	enlargedSmallPrintPerMegapixel = 54 << 20
-	enlargedSmallPrintPerPage      = 23 << 20
+	enlargedPerMegapixel           = 53 << 20
+	enlargedPerPage                = 4 << 20
+	enlargedSmallPrintPerMegapixel = 77 << 20
+	enlargedSmallPrintPerPage      = 20 << 20
 )
 
 // PageClass (engine.Classer): see classEnlarged.
@@ -228,7 +232,16 @@ func (e Engine) MeasurePrint(img image.Image) int {
 	return tesseract.PrintHeight(g)
 }
 
-// RunnerEnv is Tesseract's, or PP-OCR's for structure:ppocr.
+// RunnerEnv is Tesseract's, or PP-OCR's for structure:ppocr. Where the
+// Tesseract configs' runner opens PP-OCR's recogniser (RecognizerInstalled,
+// on the CPU), PP-OCR's environment too (glibc's malloc on one arena,
+// ppocr.Engine.RunnerEnv): without it the runner started its tasks 122 MiB
+// resident at first and 158 MiB at the 34th (bench/calibrate.sh), memory
+// freed into thread arenas' tops, which malloc_trim does not return; with
+// it 112 to 133 MiB. A page reuses what the runner holds when it starts, so
+// the same 486×150 table measured a working set of 24 MiB in one run and 48
+// in another, and the learner's estimates rose to cover the noise.
+// Serial tasks ran in the same time (30.2 s against 30.3 s of run time).
 func (e Engine) RunnerEnv(config string, kind device.Kind) []string {
 	if config == ppocrConfig {
 		if en, ok := e.PPOCR.(engine.Environ); ok {
@@ -236,7 +249,11 @@ func (e Engine) RunnerEnv(config string, kind device.Kind) []string {
 		}
 		return nil
 	}
-	return e.Tesseract.RunnerEnv(langs(config), kind)
+	env := e.Tesseract.RunnerEnv(langs(config), kind)
+	if kind == device.CPU && e.Reread.RecognizerInstalled(recModel) {
+		env = append(env, e.Reread.RunnerEnv(recModel, kind)...)
+	}
+	return env
 }
 
 // Catalog lists structure:default (English) and a structure model per

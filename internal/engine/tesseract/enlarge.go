@@ -82,17 +82,34 @@ func stretch(g *image.Gray) {
 // components at least 3 px tall, narrower than three times their height,
 // under a quarter of the image's height). The upper quartile rather than
 // the median: x-height letters outnumber capitals, ascenders and digits,
-// whose height is the print's size. 0 when none is found.
+// whose height is the print's size. Where no dark print is found, light
+// print on a dark ground is looked for the same way (ink lighter than
+// midway between the lightest 0.2 % and the median): a dark-mode
+// screenshot or a sign, whose print went unmeasured before (a 1570×226
+// white-on-black image of ../shared/eval: 22 px). 0 when none is found.
 func PrintHeight(g *image.Gray) int {
+	if h := printHeight(g, false); h > 0 {
+		return h
+	}
+	return printHeight(g, true)
+}
+
+// printHeight is PrintHeight's measure of dark print, or with light of
+// light print (g's levels read inverted).
+func printHeight(g *image.Gray, light bool) int {
 	b := g.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w <= 0 || h <= 0 {
 		return 0
 	}
+	level := func(v uint8) uint8 { return v }
+	if light {
+		level = func(v uint8) uint8 { return 255 - v }
+	}
 	var hist [256]int
 	for y := 0; y < h; y++ {
 		for _, v := range g.Pix[y*g.Stride : y*g.Stride+w] {
-			hist[v]++
+			hist[level(v)]++
 		}
 	}
 	n := w * h
@@ -112,7 +129,7 @@ func PrintHeight(g *image.Gray) int {
 		return 0 // no contrast to speak of
 	}
 	thr := uint8((lo + med) / 2)
-	ink := func(x, y int) bool { return g.Pix[y*g.Stride+x] < thr }
+	ink := func(x, y int) bool { return level(g.Pix[y*g.Stride+x]) < thr }
 	seen := make([]bool, w*h)
 	var heights []int
 	var stack []int

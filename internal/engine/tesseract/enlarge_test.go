@@ -116,3 +116,33 @@ func TestPrintHeightIsTheLettersUpperQuartile(t *testing.T) {
 		t.Fatalf("a blank image: %d, want 0", got)
 	}
 }
+
+// TestPrintHeightOfLightPrintOnDark: the same letters, light on a dark
+// ground (a dark-mode screenshot), measure as the dark ones do; with the
+// dark measure alone they were not found (0).
+func TestPrintHeightOfLightPrintOnDark(t *testing.T) {
+	t.Parallel()
+	g := image.NewGray(image.Rect(0, 0, 400, 200))
+	for i := range g.Pix {
+		g.Pix[i] = 25
+	}
+	box := func(x, y, w, h int) {
+		for yy := y; yy < y+h; yy++ {
+			for xx := x; xx < x+w; xx++ {
+				g.Pix[yy*g.Stride+xx] = 235
+			}
+		}
+	}
+	for i := range 30 {
+		box(10+i*12, 20, 5, 6)
+	}
+	for i := range 10 {
+		box(10+i*12, 60, 6, 10)
+	}
+	if got := printHeight(g, false); got != 0 {
+		t.Fatalf("the dark measure found %d px of light print", got)
+	}
+	if got := PrintHeight(g); got != 10 {
+		t.Fatalf("PrintHeight = %d, want 10", got)
+	}
+}
