@@ -77,20 +77,18 @@ func TestWorkMegapixelsOfABilevelPage(t *testing.T) {
 	}
 }
 
-// TestPrintHeightIsTheLettersUpperQuartile: thirty 6-px "x-height
-// letters" and ten 10-px "capitals" read as 10 px print; a rule across
-// the image, a box taller than a quarter of it and specks under 3 px do
-// not count; a blank image has none.
-func TestPrintHeightIsTheLettersUpperQuartile(t *testing.T) {
-	t.Parallel()
+// letters draws, in ink on a 400×200 image of ground, thirty 6-px
+// "x-height letters" and ten 10-px "capitals", and returns the image and
+// a function that draws more boxes in ink.
+func letters(ground, ink uint8) (*image.Gray, func(x, y, w, h int)) {
 	g := image.NewGray(image.Rect(0, 0, 400, 200))
 	for i := range g.Pix {
-		g.Pix[i] = 250
+		g.Pix[i] = ground
 	}
 	box := func(x, y, w, h int) {
 		for yy := y; yy < y+h; yy++ {
 			for xx := x; xx < x+w; xx++ {
-				g.Pix[yy*g.Stride+xx] = 20
+				g.Pix[yy*g.Stride+xx] = ink
 			}
 		}
 	}
@@ -100,6 +98,16 @@ func TestPrintHeightIsTheLettersUpperQuartile(t *testing.T) {
 	for i := range 10 {
 		box(10+i*12, 60, 6, 10)
 	}
+	return g, box
+}
+
+// TestPrintHeightIsTheLettersUpperQuartile: thirty 6-px "x-height
+// letters" and ten 10-px "capitals" read as 10 px print; a rule across
+// the image, a box taller than a quarter of it and specks under 3 px do
+// not count; a blank image has none.
+func TestPrintHeightIsTheLettersUpperQuartile(t *testing.T) {
+	t.Parallel()
+	g, box := letters(250, 20)
 	box(0, 100, 400, 2)   // a rule: wider than three times its height
 	box(300, 120, 20, 70) // a picture: over a quarter of the height
 	for i := range 20 {
@@ -122,23 +130,7 @@ func TestPrintHeightIsTheLettersUpperQuartile(t *testing.T) {
 // dark measure alone they were not found (0).
 func TestPrintHeightOfLightPrintOnDark(t *testing.T) {
 	t.Parallel()
-	g := image.NewGray(image.Rect(0, 0, 400, 200))
-	for i := range g.Pix {
-		g.Pix[i] = 25
-	}
-	box := func(x, y, w, h int) {
-		for yy := y; yy < y+h; yy++ {
-			for xx := x; xx < x+w; xx++ {
-				g.Pix[yy*g.Stride+xx] = 235
-			}
-		}
-	}
-	for i := range 30 {
-		box(10+i*12, 20, 5, 6)
-	}
-	for i := range 10 {
-		box(10+i*12, 60, 6, 10)
-	}
+	g, _ := letters(25, 235)
 	if got := printHeight(g, false); got != 0 {
 		t.Fatalf("the dark measure found %d px of light print", got)
 	}
