@@ -265,3 +265,53 @@ func BenchmarkDeskew(b *testing.B) {
 		}
 	}
 }
+
+// quarterTurned returns g turned q quarter turns clockwise.
+func quarterTurned(g *image.Gray, q int) *image.Gray {
+	for range q % 4 {
+		b := g.Bounds()
+		out := image.NewGray(image.Rect(0, 0, b.Dy(), b.Dx()))
+		for y := range b.Dy() {
+			for x := range b.Dx() {
+				out.Pix[x*out.Stride+b.Dy()-1-y] = g.Pix[y*g.Stride+x]
+			}
+		}
+		g = out
+	}
+	return g
+}
+
+// TestSidewaysPageIsTurnedBeforeItsFirstReading: a letter page (1700×2200
+// px, tiltLines at the top) turned a quarter either way is found sideways
+// by Leptonica before Tesseract reads it (preTurn), so it is read once,
+// upright — before, it was read sideways, found so (isSideways), tried at
+// both quarter turns at half size and read again: four readings, and the
+// sideways one was the costliest (docs/BENCHMARKS.md). The text and the
+// rotation are what the reading after the turn gave; the upright page is
+// not turned.
+func TestSidewaysPageIsTurnedBeforeItsFirstReading(t *testing.T) {
+	t.Parallel()
+	h := newHandle(t, time.Minute)
+	text := newTextPage(t)
+	letter := image.NewGray(image.Rect(0, 0, 1700, 2200))
+	draw.Draw(letter, letter.Bounds(), image.White, image.Point{}, draw.Src)
+	draw.Draw(letter, text.img.Bounds().Add(image.Pt(100, 150)), text.img, image.Point{}, draw.Src)
+	want := strings.Join(text.lines, "\n")
+	for _, q := range []int{0, 1, 3} {
+		in := &textPage{img: quarterTurned(letter, q)}
+		h.readings = 0
+		p, err := h.Process(context.Background(), engine.Image{Number: 1, Data: in.png(t)}, engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := eval.CER(strings.TrimSpace(p.Text()), want); c > 0.02 {
+			t.Errorf("turned %d°: CER %.3f, read %q", 90*q, c, p.Text())
+		}
+		if wantRot := (4 - q) % 4 * 90; p.Rotation != wantRot || h.readings != 1 {
+			t.Errorf("turned %d° clockwise: rotation %d after %d readings, want %d after 1", 90*q, p.Rotation, h.readings, wantRot)
+		}
+		if p.Width != 1700 || p.Height != 2200 {
+			t.Errorf("turned %d°: page %d×%d, want 1700×2200 (upright)", 90*q, p.Width, p.Height)
+		}
+	}
+}
