@@ -55,9 +55,10 @@ type ModelInfo struct {
 	DevicePerPage      uint64   `json:"estimated_device_bytes_per_page,omitempty"`
 	DevicePerMegapixel uint64   `json:"estimated_device_bytes_per_megapixel,omitempty"`
 	// Classes are the documented page of the model's page classes other
-	// than its own (the structure pipeline's small pages, read enlarged:
-	// "enlarged", "enlarged-small-print"; their megapixels are counted ×
-	// the enlargement), on the same device as the fields above.
+	// than its own (the structure pipeline's large pages in colour,
+	// "colour", and its small pages, read enlarged: "enlarged",
+	// "enlarged-small-print", whose megapixels are counted × the
+	// enlargement), on the same device as the fields above.
 	Classes []ClassInfo `json:"classes,omitempty"`
 	// Learned are the figures a server fitted to its finished tasks, per
 	// device the model ran on (absent before its first task there).
@@ -78,8 +79,9 @@ type ClassInfo struct {
 type Learned struct {
 	Device string `json:"device"`
 	// Class is the engine's page class the figures are for ("" or absent:
-	// the model's pages, or those of no other class; "enlarged" and
-	// "enlarged-small-print": the structure pipeline's small pages, read
+	// the model's pages, or those of no other class; "colour": the
+	// structure pipeline's large pages of 24 bits a pixel or more;
+	// "enlarged" and "enlarged-small-print": its small pages, read
 	// enlarged, whose megapixels are counted × the enlargement).
 	Class              string `json:"class,omitempty"`
 	Tasks              int    `json:"tasks"`        // tasks observed since the first

@@ -136,9 +136,10 @@ func TestNormalPrintIsNotReadAgain(t *testing.T) {
 }
 
 // TestEstimateCountsTheRecognizer: where the recogniser is installed,
-// structure:default's estimate holds its load and a page's batches,
-// whether or not a page has needed it yet; where it is missing, the
-// estimate is Tesseract's as before.
+// structure:default's estimate holds its load, whether or not a page has
+// needed it yet, and its page is the measured one (asGivenPerPage, which
+// holds the second reading where it ran) with or without it; where it is
+// missing, the estimate is Tesseract's load as before.
 func TestEstimateCountsTheRecognizer(t *testing.T) {
 	t.Parallel()
 	if len(tesseract.Languages(tesseract.DataDir(""))) == 0 {
@@ -154,8 +155,9 @@ func TestEstimateCountsTheRecognizer(t *testing.T) {
 		return f
 	}
 	base, with, missing := est(ppocr.Engine{}), est(ppocrEngine(t)), est(ppocr.Engine{Dir: t.TempDir()})
-	if with.Host.Load-base.Host.Load != ppocr.RecognizerLoadBytes || with.Host.PerPage-base.Host.PerPage != ppocr.RecognizerPerPageBytes {
-		t.Errorf("with the recogniser %+v, without %+v", with.Host, base.Host)
+	if with.Host.Load-base.Host.Load != ppocr.RecognizerLoadBytes || with.Host.PerPage != asGivenPerPage || base.Host.PerPage != asGivenPerPage ||
+		with.Host.PerMegapixel != asGivenPerMegapixel || base.Host.PerMegapixel != asGivenPerMegapixel {
+		t.Errorf("with the recogniser %+v, without %+v; want the recogniser's load more and %d + %d/MP in both", with.Host, base.Host, asGivenPerPage, asGivenPerMegapixel)
 	}
 	if missing != base {
 		t.Errorf("with the recogniser missing %+v, want %+v", missing, base)
@@ -210,7 +212,8 @@ func TestWorkMegapixelsFollowTheMeasuredPrint(t *testing.T) {
 }
 
 // TestSmallPagesAreClassedByTheirPrint: under structure:default a page of
-// 1600 px or more is of class "" (Estimate's line), a small page of its
+// 1600 px or more is of class "" (Estimate's line), "colour" when it has
+// 24 bits a pixel or more (a JPEG photo, an RGB PNG), a small page of its
 // own: "enlarged" where its measured print is rereadPrintBound or more or
 // the recogniser is not installed (no second reading can run), and
 // "enlarged-small-print" where the print is smaller or was not found;
@@ -231,6 +234,12 @@ func TestSmallPagesAreClassedByTheirPrint(t *testing.T) {
 		want   string
 	}{
 		{with, "default", page, ""},
+		{with, "default", engine.PageShape{Width: 2550, Height: 3300, Bits: 1}, ""},
+		{with, "default", engine.PageShape{Width: 2550, Height: 3300, Bits: 16}, ""},
+		{with, "default", engine.PageShape{Width: 2550, Height: 3300, Bits: 24}, classColour},
+		{with, "default", engine.PageShape{Width: 4000, Height: 1500, Bits: 32}, classColour},
+		{with, "default", engine.PageShape{Width: 800, Height: 600, Bits: 24}, classEnlargedSmallPrint},
+		{with, "ppocr", engine.PageShape{Width: 2550, Height: 3300, Bits: 24}, ""},
 		{with, "default", small(rereadPrintBound), classEnlarged},
 		{with, "default", small(30), classEnlarged},
 		{with, "default", small(rereadPrintBound - 1), classEnlargedSmallPrint},
@@ -252,7 +261,8 @@ func TestSmallPagesAreClassedByTheirPrint(t *testing.T) {
 		t.Fatal(err)
 	}
 	for class, want := range map[string][2]uint64{
-		"":                      {base.Host.PerPage, base.Host.PerMegapixel},
+		"":                      {asGivenPerPage, asGivenPerMegapixel},
+		classColour:             {colourPerPage, colourPerMegapixel},
 		classEnlarged:           {enlargedPerPage, enlargedPerMegapixel},
 		classEnlargedSmallPrint: {enlargedSmallPrintPerPage, enlargedSmallPrintPerMegapixel},
 	} {

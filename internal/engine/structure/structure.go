@@ -68,8 +68,9 @@ func langs(config string) string {
 // the CPU where it is installed, PP-OCR's recogniser for small print:
 // ppocr.RecognizerLoadBytes and RecognizerPerPageBytes): the gray
 // page (1 byte a pixel, rounded up to 2 MiB per work megapixel) and a
-// fixed part 8 MiB above Tesseract's own and PP-OCR's. These
-// are the pages read as given; small pages, read enlarged, are classes of
+// fixed part 8 MiB above Tesseract's own and PP-OCR's; in English, the
+// measured page instead (asGivenPerPage). These are the pages read as
+// given; pages in colour and small pages, read enlarged, are classes of
 // their own (PageClass, ClassEstimate).
 func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, error) {
 	if config == ppocrConfig {
@@ -102,8 +103,33 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 		f.Host.Load += ppocr.RecognizerLoadBytes
 		f.Host.PerPage += ppocr.RecognizerPerPageBytes
 	}
+	if langs(config) == "eng" {
+		f.Host.PerPage, f.Host.PerMegapixel = asGivenPerPage, asGivenPerMegapixel
+	}
 	return f, nil
 }
+
+// Documented page of structure:default's pages read as given (class "":
+// 1600 px or more, fewer than 24 bits a pixel; bytes, per work megapixel,
+// tesseract.WorkMegapixels) and of those in colour (classColour), measured
+// as the enlarged classes are (the Theil–Sen slope and the 90th percentile
+// of the fixed parts; bench/calibrate.sh with the recogniser installed,
+// 2026-12-01, docs/BENCHMARKS.md). Gray and bilevel: 56 pages of 1.5–10.7
+// MP (the evaluation's PDF pages and linn.png, earlier trials' scans,
+// faxes, 150- and 300-dpi pages), 7 MiB per megapixel and 25 MiB; before,
+// the composed line (Tesseract's, the page analysis's and the recogniser's
+// parts, 45 MiB and 8/MP) over-estimated the evaluation's PDF pages by
+// 1.3–1.7. Colour: 23 pages of 1.9–10.7 MP (photos, colour scans of pages,
+// pages rendered in RGB), 14 MiB per megapixel and 14 MiB: Leptonica
+// keeps a colour page in 32 bits a pixel and Tesseract thresholds each
+// channel, so the same 300-dpi page used 105–128 MiB in colour against
+// 59–74 in gray. Other languages keep the composed line (unmeasured).
+const (
+	asGivenPerPage      = 25 << 20
+	asGivenPerMegapixel = 7 << 20
+	colourPerPage       = 14 << 20
+	colourPerMegapixel  = 14 << 20
+)
 
 // WorkMegapixels (engine.Sizer): structure:ppocr's pages are PP-OCR's;
 // structure:default's are Tesseract's as given (a page of 1600 px or
@@ -134,12 +160,14 @@ func (e Engine) WorkMegapixels(config string, p engine.PageShape) float64 {
 }
 
 // Page classes of the Tesseract configs (engine.Classer): a page of 1600
-// px or more is read as given (class "", Estimate); a small page is read
+// px or more is read as given (class "", Estimate), in colour (24 bits a
+// pixel or more: classColour) a class of its own; a small page is read
 // enlarged (classEnlarged), and where its print, measured before the page,
 // is under rereadPrintBound or was not found it may be small enough for
 // its phrases to be read a second time by PP-OCR's recogniser
 // (classEnlargedSmallPrint, when the recogniser is installed).
 const (
+	classColour             = "colour"
 	classEnlarged           = "enlarged"
 	classEnlargedSmallPrint = "enlarged-small-print"
 	// rereadPrintBound is the measured print (tesseract.PrintHeight, the
@@ -173,7 +201,13 @@ const (
 
 // PageClass (engine.Classer): see classEnlarged.
 func (e Engine) PageClass(config string, p engine.PageShape) string {
-	if config == ppocrConfig || scaleFor(p.Width, p.Height) <= 1 {
+	if config == ppocrConfig {
+		return ""
+	}
+	if scaleFor(p.Width, p.Height) <= 1 {
+		if p.Bits >= 24 {
+			return classColour
+		}
 		return ""
 	}
 	if p.PrintHeight >= rereadPrintBound || !e.Reread.RecognizerInstalled(recModel) {
@@ -188,7 +222,7 @@ func (e Engine) PageClasses(config string) []string {
 	if config == ppocrConfig {
 		return nil
 	}
-	return []string{classEnlarged, classEnlargedSmallPrint}
+	return []string{classColour, classEnlarged, classEnlargedSmallPrint}
 }
 
 // ClassEstimate (engine.Classer): Estimate's load, and each enlarged
@@ -200,6 +234,9 @@ func (e Engine) ClassEstimate(config, class string, kind device.Kind) (engine.Fo
 	}
 	switch {
 	case config == ppocrConfig:
+	case class == classColour:
+		f.Host.PerPage, f.Host.PerMegapixel = colourPerPage, colourPerMegapixel
+		return f, nil
 	case class == classEnlarged:
 		f.Host.PerPage, f.Host.PerMegapixel = enlargedPerPage, enlargedPerMegapixel
 		return f, nil

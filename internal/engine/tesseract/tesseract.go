@@ -101,7 +101,10 @@ static int lector_sideways(PIX *pix, float minconf, float minratio) {
 	if (b == NULL) return 0;
 	l_float32 up = 0, left = 0;
 	l_int32 orient = L_TEXT_ORIENT_UNKNOWN;
-	if (pixOrientDetect(b, &up, &left, 0, 0) == 0) makeOrientDecision(up, left, minconf, minratio, &orient, 0);
+	// Too little text gives no confidence, which makeOrientDecision
+	// would report on stderr.
+	if (pixOrientDetect(b, &up, &left, 0, 0) == 0 && up != 0 && left != 0)
+		makeOrientDecision(up, left, minconf, minratio, &orient, 0);
 	pixDestroy(&b);
 	if (orient == L_TEXT_ORIENT_LEFT) return 1;
 	if (orient == L_TEXT_ORIENT_RIGHT) return 3;
