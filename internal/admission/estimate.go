@@ -16,10 +16,20 @@ type Coefficients struct {
 	Load         float64
 	PerPage      float64
 	PerMegapixel float64
+	// Span is the largest page (work megapixels) a learned PerMegapixel
+	// was fitted over, 0 for a documented one; past it a page grows by
+	// Beyond where that is steeper (Fitter: the documented slope).
+	Span, Beyond float64
 }
 
-// page is the working set of one page of mp megapixels.
-func (c Coefficients) page(mp float64) float64 { return c.PerPage + c.PerMegapixel*mp }
+// page is the working set of one page of mp megapixels: the line, and past
+// Span the steeper of PerMegapixel and Beyond.
+func (c Coefficients) page(mp float64) float64 {
+	if c.Span > 0 && mp > c.Span && c.Beyond > c.PerMegapixel {
+		return c.PerPage + c.PerMegapixel*c.Span + c.Beyond*(mp-c.Span)
+	}
+	return c.PerPage + c.PerMegapixel*mp
+}
 
 // Footprint is what a model costs where it runs, split by where the bytes
 // live: Host in the CPU's memory, Device in a GPU's own (zero on the CPU).

@@ -87,7 +87,9 @@ const (
 //     between every two pages whose sizes differ by half again and by at
 //     least pairGap of the largest page in the window; Sen 1968), the
 //     documented slope until there are minPairs such pairs spanning
-//     minSlopePages pages, never negative;
+//     minSlopePages pages, never negative; it holds up to the largest
+//     page in the window (Coefficients.Span), past which a page grows at
+//     the documented slope where that is steeper;
 //   - the fixed part is the 90th percentile (nearest rank) of each page's
 //     cost less slope × its megapixels, with the documented fixed part
 //     counted as one more while there are fewer than fewPages pages; never
@@ -307,6 +309,14 @@ func (s *series) fit(prior Coefficients, q float64) Coefficients {
 	}
 	if len(slopes) >= minPairs && countTrue(paired) >= minSlopePages {
 		c.PerMegapixel = max(median(slopes), 0)
+		// A slope is known over the sizes observed: a larger page grows
+		// past the largest at the documented slope where that is
+		// steeper. Fitted over colour pages of 2.1–3.7 MP, whose costs
+		// vary with their text more than their size, the slope was 6 MiB
+		// per megapixel, and the next page, 8.4 MP, used 128 MiB against
+		// 71 estimated (documented: 14 MiB/MP; bench/calibrate.sh,
+		// docs/BENCHMARKS.md).
+		c.Span, c.Beyond = largest, prior.PerMegapixel
 	}
 	fixed := make([]float64, 0, len(s.Pages)+1)
 	for _, p := range s.Pages {

@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/lector-ocr/lector/internal/device"
@@ -201,5 +202,36 @@ func TestOnePageDoesNotSetTheSlope(t *testing.T) {
 	}
 	if got := slope(); got < 0.75*perMP/mib {
 		t.Fatalf("slope %.1f MiB/MP after seven pages, one of them at half, want near %.0f", got, perMP/mib)
+	}
+}
+
+// TestLargerPageGrowsAtTheDocumentedSlopePastTheFit: a slope learned over
+// pages of 2.1–3.7 MP whose costs vary with their text (here flat, 6
+// MiB/MP) holds up to the largest of them; a page twice as large is
+// estimated along the documented 14 MiB/MP past it, not along the learned
+// line — with it an 8.4 MP colour page was estimated at 71 MiB and used
+// 128 (bench/calibrate.sh). Within the pages seen, the learned line holds.
+func TestLargerPageGrowsAtTheDocumentedSlopePastTheFit(t *testing.T) {
+	t.Parallel()
+	const docSlope, fixed float64 = 14 * mib, 14 * mib
+	documented := Footprint{Host: Coefficients{Load: 100 * mib, PerPage: fixed, PerMegapixel: docSlope}}
+	f := &Fitter{}
+	for _, p := range [][2]float64{{2.1, 40}, {2.2, 38}, {3.7, 50}, {3.7, 48}, {2.1, 44}, {3.7, 31}} {
+		f.Observe("m#colour", "cpu", Observation{Host: Sample{Working: p[1] * mib, Pages: 1, Megapixels: p[0]}})
+	}
+	fp, ok := f.Fit("m#colour", "cpu", documented)
+	if !ok {
+		t.Fatal("nothing fitted")
+	}
+	c := fp.Host
+	if c.PerMegapixel >= docSlope || c.Span != 3.7 {
+		t.Fatalf("fitted %.1f MiB/MP up to %.2f MP, want a learned slope under the documented %.0f, up to 3.7", c.PerMegapixel/mib, c.Span, docSlope/mib)
+	}
+	atSpan := c.PerPage + c.PerMegapixel*3.7
+	if got, want := c.page(8.4), atSpan+docSlope*(8.4-3.7); math.Abs(got-want) > 1 {
+		t.Errorf("an 8.4 MP page: %.1f MiB, want %.1f (the fit at 3.7 MP, then %.0f MiB/MP)", got/mib, want/mib, docSlope/mib)
+	}
+	if got, want := c.page(3), c.PerPage+c.PerMegapixel*3; got != want {
+		t.Errorf("a 3 MP page: %.1f MiB, want the learned line's %.1f", got/mib, want/mib)
 	}
 }

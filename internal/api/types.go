@@ -83,16 +83,20 @@ type Learned struct {
 	// structure pipeline's large pages of 24 bits a pixel or more;
 	// "enlarged" and "enlarged-small-print": its small pages, read
 	// enlarged, whose megapixels are counted × the enlargement).
-	Class              string `json:"class,omitempty"`
-	Tasks              int    `json:"tasks"`        // tasks observed since the first
-	Observations       int    `json:"observations"` // pages in the fit's window (host memory)
-	LoadBytes          uint64 `json:"load_bytes"`   // host memory
-	PerPage            uint64 `json:"bytes_per_page"`
-	PerMegapixel       uint64 `json:"bytes_per_megapixel"`
-	DeviceObservations int    `json:"device_observations,omitempty"` // GPU memory
-	DeviceLoadBytes    uint64 `json:"device_load_bytes,omitempty"`
-	DevicePerPage      uint64 `json:"device_bytes_per_page,omitempty"`
-	DevicePerMegapixel uint64 `json:"device_bytes_per_megapixel,omitempty"`
+	Class        string `json:"class,omitempty"`
+	Tasks        int    `json:"tasks"`        // tasks observed since the first
+	Observations int    `json:"observations"` // pages in the fit's window (host memory)
+	LoadBytes    uint64 `json:"load_bytes"`   // host memory
+	PerPage      uint64 `json:"bytes_per_page"`
+	PerMegapixel uint64 `json:"bytes_per_megapixel"`
+	// FittedMegapixels is the largest page (work megapixels) the learned
+	// bytes_per_megapixel was fitted over (absent: the documented one);
+	// a larger page grows past it at the documented figure where steeper.
+	FittedMegapixels   float64 `json:"fitted_megapixels,omitempty"`
+	DeviceObservations int     `json:"device_observations,omitempty"` // GPU memory
+	DeviceLoadBytes    uint64  `json:"device_load_bytes,omitempty"`
+	DevicePerPage      uint64  `json:"device_bytes_per_page,omitempty"`
+	DevicePerMegapixel uint64  `json:"device_bytes_per_megapixel,omitempty"`
 }
 
 // Instance is one loaded model instance (GET /v1/models "loaded").

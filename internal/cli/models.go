@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 
@@ -73,6 +74,7 @@ func withLearned(models []ModelInfo, est admission.Estimator, f *admission.Fitte
 			}
 			models[i].Learned = append(models[i].Learned, api.Learned{Device: l.Device, Class: class, Tasks: l.Tasks,
 				Observations: l.HostPages, LoadBytes: u64(fp.Host.Load), PerPage: u64(fp.Host.PerPage), PerMegapixel: u64(fp.Host.PerMegapixel),
+				FittedMegapixels:   math.Round(fp.Host.Span*100) / 100,
 				DeviceObservations: l.DevicePages, DeviceLoadBytes: u64(fp.Device.Load), DevicePerPage: u64(fp.Device.PerPage),
 				DevicePerMegapixel: u64(fp.Device.PerMegapixel)})
 		}
@@ -128,8 +130,12 @@ func runModels(ctx context.Context, io IO, args []string) error {
 			if l.Class != "" {
 				on += ", " + l.Class + " pages"
 			}
-			fmt.Fprintf(io.Stdout, "  learned on %s from %d tasks (%d pages): load %s, a page %s + %s/MP\n", on, l.Tasks, l.Observations,
-				FormatBytes(l.LoadBytes), FormatBytes(l.PerPage), FormatBytes(l.PerMegapixel))
+			fitted := ""
+			if l.FittedMegapixels > 0 {
+				fitted = fmt.Sprintf(" (fitted up to %.2f MP)", l.FittedMegapixels)
+			}
+			fmt.Fprintf(io.Stdout, "  learned on %s from %d tasks (%d pages): load %s, a page %s + %s/MP%s\n", on, l.Tasks, l.Observations,
+				FormatBytes(l.LoadBytes), FormatBytes(l.PerPage), FormatBytes(l.PerMegapixel), fitted)
 			if l.DeviceObservations > 0 {
 				fmt.Fprintf(io.Stdout, "  learned GPU memory on %s (%d pages): load %s, a page %s + %s/MP\n", l.Device, l.DeviceObservations,
 					FormatBytes(l.DeviceLoadBytes), FormatBytes(l.DevicePerPage), FormatBytes(l.DevicePerMegapixel))
