@@ -134,10 +134,10 @@ func runModels(ctx context.Context, io IO, args []string) error {
 			if l.FittedMegapixels > 0 {
 				fitted = fmt.Sprintf(" (fitted up to %.2f MP)", l.FittedMegapixels)
 			}
-			fmt.Fprintf(io.Stdout, "  learned on %s from %d tasks (%d pages): load %s, a page %s + %s/MP%s\n", on, l.Tasks, l.Observations,
+			fmt.Fprintf(io.Stdout, "  learned on %s from %d tasks (%d in the fit's window): load %s, a page %s + %s/MP%s\n", on, l.Tasks, l.Observations,
 				FormatBytes(l.LoadBytes), FormatBytes(l.PerPage), FormatBytes(l.PerMegapixel), fitted)
 			if l.DeviceObservations > 0 {
-				fmt.Fprintf(io.Stdout, "  learned GPU memory on %s (%d pages): load %s, a page %s + %s/MP\n", l.Device, l.DeviceObservations,
+				fmt.Fprintf(io.Stdout, "  learned GPU memory on %s (%d in the fit's window): load %s, a page %s + %s/MP\n", l.Device, l.DeviceObservations,
 					FormatBytes(l.DeviceLoadBytes), FormatBytes(l.DevicePerPage), FormatBytes(l.DevicePerMegapixel))
 			}
 		}

@@ -62,7 +62,7 @@ func tasksSubmit(ctx context.Context, io IO, args []string) error {
 	fs.StringVar(&o.Priority, "priority", "", "interactive, normal or batch")
 	fs.StringVar(&o.Device, "device", "", "auto, cpu or cuda:N")
 	fs.StringVar(&o.KeepAlive, "keep-alive", "", "how long the model stays loaded after the task")
-	fs.StringVar(&o.PDFText, "pdf-text", "", "PDF pages with text of their own: skip, redo or force (default: the pipeline's)")
+	fs.StringVar(&o.PDFText, "pdf-text", "", "PDF pages with text of their own: skip (the default), redo or force")
 	wait := fs.Bool("wait", false, "follow each task until it ends, showing progress")
 	if err := parse(fs, io, args); err != nil {
 		return err
@@ -170,7 +170,7 @@ func tasksList(ctx context.Context, io IO, args []string) error {
 func tasksResult(ctx context.Context, io IO, args []string) error {
 	fs := flag.NewFlagSet("tasks result", flag.ContinueOnError)
 	client := clientFlags(fs)
-	format := fs.String("format", "", "json, txt, md, hocr or pdf (default: from -o's extension, else txt)")
+	format := fs.String("format", "", "json, txt, md, html, hocr or pdf (default: from -o's extension, else txt)")
 	out := fs.String("o", "", "output file (default standard output)")
 	if err := parse(fs, io, args); err != nil {
 		return err

@@ -540,7 +540,7 @@ func (s *Service) Result(ctx context.Context, subject, id, format string, w func
 		return err
 	}
 	if _, ok := render.Formats[format]; !ok {
-		return invalid("format %q is not one of json, txt, md, hocr, pdf", format)
+		return invalid("format %q is not one of json, txt, md, html, hocr, pdf", format)
 	}
 	switch {
 	case !t.Status.Final():

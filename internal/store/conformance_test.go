@@ -266,12 +266,17 @@ func TestTaskLifecycle(t *testing.T) {
 		if wrote, err := s.Finish(t.Context(), "a", 2, o, map[string][]byte{"txt": []byte("x")}); wrote || err != nil {
 			t.Fatalf("a stale attempt's finish: wrote %v %v", wrote, err)
 		}
-		if wrote, err := s.Finish(t.Context(), "a", 1, o, map[string][]byte{"txt": []byte("hello")}); !wrote || err != nil {
+		if wrote, err := s.Finish(t.Context(), "a", 1, o, map[string][]byte{"txt": []byte("hello"), "md": {}}); !wrote || err != nil {
 			t.Fatalf("finish: wrote %v %v", wrote, err)
 		}
 		var out bytes.Buffer
 		if _, err := s.CopyBlob(t.Context(), &out, "a", "txt"); err != nil || out.String() != "hello" {
 			t.Fatalf("result %q %v", out.String(), err)
+		}
+		// An empty result (a blank page's Markdown) is stored, empty: not
+		// missing, which the service answers as gone.
+		if size, ok, err := s.BlobSize(t.Context(), "a", "md"); !ok || size != 0 || err != nil {
+			t.Fatalf("the empty md result: size %d, stored %v, %v", size, ok, err)
 		}
 		if ok, _ := s.MarkRunning(t.Context(), "a", "node-a", 2, now); ok {
 			t.Fatal("an ended task was marked running again")

@@ -409,7 +409,7 @@ func readChunks(r io.Reader, size int, put func(seq int, data []byte) error) (in
 	var total int64
 	for seq := 0; ; seq++ {
 		n, err := io.ReadFull(r, buf)
-		if n > 0 {
+		if n > 0 || seq == 0 { // an empty blob is one empty chunk: stored, not missing
 			if err := put(seq, buf[:n]); err != nil {
 				return total, err
 			}
