@@ -114,20 +114,22 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 // tesseract.WorkMegapixels) and of those in colour (classColour), measured
 // as the enlarged classes are (the Theil–Sen slope and the 90th percentile
 // of the fixed parts; bench/calibrate.sh with the recogniser installed,
-// 2026-12-01, docs/BENCHMARKS.md). Gray and bilevel: 56 pages of 1.5–10.7
-// MP (the evaluation's PDF pages and linn.png, earlier trials' scans,
-// faxes, 150- and 300-dpi pages), 7 MiB per megapixel and 25 MiB; before,
-// the composed line (Tesseract's, the page analysis's and the recogniser's
-// parts, 45 MiB and 8/MP) over-estimated the evaluation's PDF pages by
-// 1.3–1.7. Colour: 23 pages of 1.9–10.7 MP (photos, colour scans of pages,
-// pages rendered in RGB), 14 MiB per megapixel and 14 MiB: Leptonica
-// keeps a colour page in 32 bits a pixel and Tesseract thresholds each
-// channel, so the same 300-dpi page used 105–128 MiB in colour against
-// 59–74 in gray. Other languages keep the composed line (unmeasured).
+// 2026-11-30, docs/BENCHMARKS.md). Gray and bilevel: 62 pages of 1.5–10.7
+// MP (the evaluation's PDF pages and linn.png in four runs, earlier
+// trials' scans, faxes, 150- and 300-dpi pages), 8.5 MiB per megapixel and
+// 10 MiB; set against them, 0.92–2.19 (median 1.42) before any learning,
+// where the composed line (Tesseract's, the page analysis's and the
+// recogniser's parts, 45 MiB and 8/MP) gave 0.95–3.1 and the evaluation's
+// PDF pages 1.3–1.7. Colour: 26 pages of 1.9–10.7 MP (photos, colour
+// scans, pages rendered in RGB, gray-and-alpha PNGs, RGB TIFFs), 14 MiB
+// per megapixel and 15 MiB: Leptonica keeps a colour page in 32 bits a
+// pixel and Tesseract thresholds each channel, so the same 300-dpi page
+// used 105–128 MiB in colour against 59–74 in gray. Other languages keep
+// the composed line (unmeasured).
 const (
-	asGivenPerPage      = 25 << 20
-	asGivenPerMegapixel = 7 << 20
-	colourPerPage       = 14 << 20
+	asGivenPerPage      = 10 << 20
+	asGivenPerMegapixel = 17 << 19 // 8.5 MiB
+	colourPerPage       = 15 << 20
 	colourPerMegapixel  = 14 << 20
 )
 

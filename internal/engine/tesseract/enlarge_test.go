@@ -4,6 +4,7 @@ import (
 	"image"
 	"testing"
 
+	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
 )
 
@@ -136,5 +137,42 @@ func TestPrintHeightOfLightPrintOnDark(t *testing.T) {
 	}
 	if got := PrintHeight(g); got != 10 {
 		t.Fatalf("PrintHeight = %d, want 10", got)
+	}
+}
+
+// TestColourPagesAreAClassOfTheirOwn: a page of 24 bits a pixel or more (a
+// JPEG photo, an RGB PNG, RGBA) is of class "colour" with its own measured
+// line and the model's load; gray, 16-bit gray and bilevel pages are of
+// the model's class; an unknown class is an error.
+func TestColourPagesAreAClassOfTheirOwn(t *testing.T) {
+	t.Parallel()
+	e := Engine{}
+	for bits, want := range map[int]string{1: "", 8: "", 16: "", 24: ClassColour, 32: ClassColour} {
+		if got := e.PageClass("eng", engine.PageShape{Width: 3000, Height: 4000, Bits: bits}); got != want {
+			t.Errorf("%d bits a pixel: class %q, want %q", bits, got, want)
+		}
+	}
+	if got := e.PageClasses("eng"); len(got) != 1 || got[0] != ClassColour {
+		t.Errorf("classes %q, want [colour]", got)
+	}
+	if len(Languages(DataDir(""))) == 0 {
+		t.Skip("skipping the documented lines: no Tesseract language data (make setup installs it)")
+	}
+	base, err := e.Estimate("eng", device.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := e.ClassEstimate("eng", ClassColour, device.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Host.Load != base.Host.Load || f.Host.PerPage != colourPerPage || f.Host.PerMegapixel != colourPerMegapixel {
+		t.Errorf("colour: %+v, want the load %d and a page %d + %d/MP", f.Host, base.Host.Load, uint64(colourPerPage), uint64(colourPerMegapixel))
+	}
+	if f.Host.PerMegapixel <= base.Host.PerMegapixel {
+		t.Errorf("a colour megapixel documented at %d bytes, not more than a gray one's %d", f.Host.PerMegapixel, base.Host.PerMegapixel)
+	}
+	if _, err := e.ClassEstimate("eng", "enlarged", device.CPU); err == nil {
+		t.Error("an unknown class was documented")
 	}
 }

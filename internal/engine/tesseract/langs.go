@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lector-ocr/lector/internal/device"
 	"github.com/lector-ocr/lector/internal/engine"
 	"github.com/lector-ocr/lector/internal/errcode"
 )
@@ -85,11 +86,22 @@ func checkLangs(dir, langs string) error {
 // what the evaluation's pages used beyond 6 MiB/MP was 4.7 MiB over three
 // runs (102 tasks; lines and crops 0–1.5 MiB, the 1570×226 screenshot
 // cnocr-multi-line_en_black.png 4.7–5.4, 1280×720 photos up to 5.3).
+//
+// A page of 24 bits a pixel or more is of ClassColour, with its own line:
+// colourPerMegapixel is the Theil–Sen slope and colourPerPage the 90th
+// percentile of the fixed parts of what tesseract:eng used on 25 pages of
+// 1.9–10.7 MP in colour (photos, colour scans, pages rendered in RGB, RGB
+// TIFFs, gray-and-alpha PNGs; bench/calibrate.sh with the runner on one
+// malloc arena, 2026-11-30). 41 gray and bilevel pages of 2.1–10.7 MP
+// measured the same way kept perPage and perMegapixel: 0.81–2.9 of what
+// they used, median 1.44.
 const (
-	loadPerLanguage = 40 << 20
-	loadBase        = 20 << 20
-	perPage         = 5 << 20
-	perMegapixel    = 6 << 20
+	colourPerPage      = 11 << 20
+	colourPerMegapixel = 13 << 20
+	loadPerLanguage    = 40 << 20
+	loadBase           = 20 << 20
+	perPage            = 5 << 20
+	perMegapixel       = 6 << 20
 )
 
 // bilevelWeight is what a megapixel of a 1-bit page costs against one of
@@ -117,4 +129,41 @@ func WorkMegapixels(p engine.PageShape) float64 {
 func estimate(langs string) engine.Cost {
 	n := uint64(len(strings.Split(langs, "+")))
 	return engine.Cost{Load: loadBase + n*loadPerLanguage, PerPage: perPage, PerMegapixel: perMegapixel}
+}
+
+// ClassColour is the page class (engine.Classer) of pages of 24 bits a
+// pixel or more (a JPEG photo, an RGB PNG or TIFF): Leptonica keeps them
+// in 32 bits a pixel and Tesseract thresholds each channel, so a colour
+// page's working set grows about twice as fast as a gray one's and needs
+// its own line; learned on one line with gray pages, a colour photo's
+// cost raised every gray page's estimate after it, and a 12 MP photo
+// after 8 MP gray pages was estimated at half what it used.
+const ClassColour = "colour"
+
+var _ engine.Classer = Engine{}
+
+// PageClass (engine.Classer): ClassColour for a page of 24 bits a pixel or
+// more, else "".
+func (Engine) PageClass(_ string, p engine.PageShape) string {
+	if p.Bits >= 24 {
+		return ClassColour
+	}
+	return ""
+}
+
+// PageClasses (engine.Classer): ClassColour.
+func (Engine) PageClasses(string) []string { return []string{ClassColour} }
+
+// ClassEstimate (engine.Classer): Estimate's load, and for ClassColour
+// the measured colour page (colourPerPage, colourPerMegapixel).
+func (e Engine) ClassEstimate(langs, class string, kind device.Kind) (engine.Footprint, error) {
+	f, err := e.Estimate(langs, kind)
+	if err != nil || class == "" {
+		return f, err
+	}
+	if class != ClassColour {
+		return engine.Footprint{}, errcode.New(errcode.Internal, "tesseract:%s has no page class %q", langs, class)
+	}
+	f.Host.PerPage, f.Host.PerMegapixel = colourPerPage, colourPerMegapixel
+	return f, nil
 }
