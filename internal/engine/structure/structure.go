@@ -15,6 +15,7 @@ import (
 	_ "image/jpeg" // decoders for the gray page of structure:ppocr
 	_ "image/png"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -290,7 +291,12 @@ func (e Engine) RunnerEnv(config string, kind device.Kind) []string {
 	}
 	env := e.Tesseract.RunnerEnv(langs(config), kind)
 	if kind == device.CPU && e.Reread.RecognizerInstalled(recModel) {
-		env = append(env, e.Reread.RunnerEnv(recModel, kind)...)
+		for _, kv := range e.Reread.RunnerEnv(recModel, kind) {
+			k, _, _ := strings.Cut(kv, "=")
+			if !slices.ContainsFunc(env, func(s string) bool { return strings.HasPrefix(s, k+"=") }) {
+				env = append(env, kv) // a variable Tesseract's sets (one arena) is not set twice
+			}
+		}
 	}
 	return env
 }

@@ -191,8 +191,20 @@ func (e Engine) Estimate(langs string, _ device.Kind) (engine.Footprint, error) 
 
 // RunnerEnv is OMP_THREAD_LIMIT=1: Tesseract's OpenMP reads it only at
 // process start, and one Tesseract per core (scaled by lanes) is ~2.5×
-// faster here than OpenMP threads (docs/BENCHMARKS.md).
-func (Engine) RunnerEnv(string, device.Kind) []string { return []string{"OMP_THREAD_LIMIT=1"} }
+// faster here than OpenMP threads (docs/BENCHMARKS.md). And glibc's malloc
+// on one arena, as PP-OCR's (ppocr.Engine.RunnerEnv): with an arena per
+// lane's thread the runner's resident size at a task's start crept from 66
+// to 185 MiB over 78 large pages (bench/calibrate.sh), memory its lanes
+// freed and malloc_trim did not return (a fixed mmap threshold of 1 MiB
+// did not stop it: 66 to 174), and a page that reused it measured a
+// fraction of its working set, so the learner fell under what fresh pages
+// need: a 300-dpi page was estimated at 23 MiB and used 69. On one arena
+// the start stays at 67–97 MiB and pages of one size measure alike. It
+// costs CPU where two pages run at once: 8 large pages two at a time took
+// 10.25 s instead of 9.35 (user and system time +7.5 %).
+func (Engine) RunnerEnv(string, device.Kind) []string {
+	return []string{"OMP_THREAD_LIMIT=1", "GLIBC_TUNABLES=glibc.malloc.arena_max=1"}
+}
 
 // Catalog lists one model per installed language and the combinations
 // users most often want (Chinese with English).
