@@ -262,9 +262,8 @@ func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, err
 // learner's worst noise. With one arena the calibration's lowest ratio is
 // 0.87–0.88 (0.76–0.77) and its highest 3.0–3.3 (3.6–6.2), for unchanged
 // CPU (18 files, two at once: user 35.2 and 35.9 s against 35.3 and 35.2).
-// Tesseract's runners are not limited: the same setting cost Tesseract
-// 3–9 % more CPU (two threads contending for one arena's lock) for no
-// better calibration (docs/BENCHMARKS.md). An environment variable rather
+// Tesseract's runners are limited too (tesseract.Engine.RunnerEnv), for
+// 7.5 % more CPU with two pages at once. An environment variable rather
 // than mallopt: glibc gives a thread its arena on its first malloc, and
 // Go's threads allocate (cgo's thread start) before the runner's code
 // runs.
