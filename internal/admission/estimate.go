@@ -20,6 +20,9 @@ type Coefficients struct {
 	// was fitted over, 0 for a documented one; past it a page grows by
 	// Beyond where that is steeper (Fitter: the documented slope).
 	Span, Beyond float64
+	// MinPerMegapixel is the least slope a fit may learn (the documented
+	// one where the engine floors it: engine.Cost.FloorPerMegapixel).
+	MinPerMegapixel float64
 }
 
 // page is the working set of one page of mp megapixels: the line, and past
@@ -41,7 +44,11 @@ type Footprint struct {
 // FootprintOf is an engine's documented footprint as coefficients.
 func FootprintOf(f engine.Footprint) Footprint {
 	c := func(c engine.Cost) Coefficients {
-		return Coefficients{Load: float64(c.Load), PerPage: float64(c.PerPage), PerMegapixel: float64(c.PerMegapixel)}
+		co := Coefficients{Load: float64(c.Load), PerPage: float64(c.PerPage), PerMegapixel: float64(c.PerMegapixel)}
+		if c.FloorPerMegapixel {
+			co.MinPerMegapixel = co.PerMegapixel
+		}
+		return co
 	}
 	return Footprint{Host: c(f.Host), Device: c(f.Device)}
 }

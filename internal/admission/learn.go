@@ -87,7 +87,8 @@ const (
 //     between every two pages whose sizes differ by half again and by at
 //     least pairGap of the largest page in the window; Sen 1968), the
 //     documented slope until there are minPairs such pairs spanning
-//     minSlopePages pages, never negative; it holds up to the largest
+//     minSlopePages pages, never negative nor, where the engine floors
+//     it (Coefficients.MinPerMegapixel), under the documented slope; it holds up to the largest
 //     page in the window (Coefficients.Span), past which a page grows at
 //     the documented slope where that is steeper;
 //   - the fixed part is the 90th percentile (nearest rank) of each page's
@@ -308,7 +309,7 @@ func (s *series) fit(prior Coefficients, q float64) Coefficients {
 		}
 	}
 	if len(slopes) >= minPairs && countTrue(paired) >= minSlopePages {
-		c.PerMegapixel = max(median(slopes), 0)
+		c.PerMegapixel = max(median(slopes), prior.MinPerMegapixel, 0)
 		// A slope is known over the sizes observed: a larger page grows
 		// past the largest at the documented slope where that is
 		// steeper. Fitted over colour pages of 2.1–3.7 MP, whose costs

@@ -235,3 +235,35 @@ func TestLargerPageGrowsAtTheDocumentedSlopePastTheFit(t *testing.T) {
 		t.Errorf("a 3 MP page: %.1f MiB, want the learned line's %.1f", got/mib, want/mib)
 	}
 }
+
+// TestFlooredSlopeIsNotLearnedLower: where the engine floors its slope
+// (engine.Cost.FloorPerMegapixel: Tesseract's pages read as given), pages
+// whose cost grows slower than documented do not lower it — a slope
+// learned on sparse scans put a dense 8.4 MP page at 0.59 of its use —
+// while a steeper one is learned; without the floor the slope follows the
+// pages down.
+func TestFlooredSlopeIsNotLearnedLower(t *testing.T) {
+	t.Parallel()
+	const docSlope, fixed = 6 * mib, 5 * mib
+	for _, floor := range []bool{true, false} {
+		documented := FootprintOf(engine.Footprint{Host: engine.Cost{Load: 60 * mib, PerPage: fixed, PerMegapixel: docSlope, FloorPerMegapixel: floor}})
+		for _, steep := range []bool{false, true} {
+			slope := 3.0 * mib
+			if steep {
+				slope = 9 * mib
+			}
+			f := &Fitter{}
+			for _, mp := range []float64{2.1, 3.7, 8.4, 2.2, 3.9, 8.7} {
+				f.Observe("m", "cpu", Observation{Host: Sample{Working: fixed + slope*mp, Pages: 1, Megapixels: mp}})
+			}
+			fp, _ := f.Fit("m", "cpu", documented)
+			want := slope
+			if floor && !steep {
+				want = docSlope
+			}
+			if got := fp.Host.PerMegapixel; math.Abs(got-want) > 1 {
+				t.Errorf("floored %v, pages at %.0f MiB/MP: slope %.2f MiB/MP, want %.0f", floor, slope/mib, got/mib, want/mib)
+			}
+		}
+	}
+}

@@ -112,6 +112,12 @@ type Cost struct {
 	Load         uint64
 	PerPage      uint64
 	PerMegapixel uint64
+	// FloorPerMegapixel keeps PerMegapixel as the least slope the learner
+	// may fit (admission.Fitter), as PerPage always is the least fixed
+	// part: for pages whose cost follows their text more than their size
+	// (Tesseract's pages read as given), where a slope fitted on sparse
+	// pages put the next dense one at two thirds of its use.
+	FloorPerMegapixel bool
 }
 
 // Footprint is what a model costs on a device of one kind, split by where

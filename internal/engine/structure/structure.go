@@ -241,10 +241,12 @@ func (e Engine) ClassEstimate(config, class string, kind device.Kind) (engine.Fo
 		f.Host.PerPage, f.Host.PerMegapixel = colourPerPage, colourPerMegapixel
 		return f, nil
 	case class == classEnlarged:
-		f.Host.PerPage, f.Host.PerMegapixel = enlargedPerPage, enlargedPerMegapixel
+		// Learned freely: the slope of enlarged pages is fitted on them
+		// (the floor of the pages read as given is Tesseract's).
+		f.Host.PerPage, f.Host.PerMegapixel, f.Host.FloorPerMegapixel = enlargedPerPage, enlargedPerMegapixel, false
 		return f, nil
 	case class == classEnlargedSmallPrint:
-		f.Host.PerPage, f.Host.PerMegapixel = enlargedSmallPrintPerPage, enlargedSmallPrintPerMegapixel
+		f.Host.PerPage, f.Host.PerMegapixel, f.Host.FloorPerMegapixel = enlargedSmallPrintPerPage, enlargedSmallPrintPerMegapixel, false
 		return f, nil
 	}
 	return engine.Footprint{}, errcode.New(errcode.Internal, "structure:%s has no page class %q", config, class)

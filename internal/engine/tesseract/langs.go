@@ -128,7 +128,10 @@ func WorkMegapixels(p engine.PageShape) float64 {
 
 func estimate(langs string) engine.Cost {
 	n := uint64(len(strings.Split(langs, "+")))
-	return engine.Cost{Load: loadBase + n*loadPerLanguage, PerPage: perPage, PerMegapixel: perMegapixel}
+	// The slope is a floor (engine.Cost.FloorPerMegapixel): over 78 large
+	// pages a slope learned on sparse 200-dpi scans put a 300-dpi page of
+	// 6-pt print at 0.59 of its use (bench/calibrate.sh, docs/BENCHMARKS.md).
+	return engine.Cost{Load: loadBase + n*loadPerLanguage, PerPage: perPage, PerMegapixel: perMegapixel, FloorPerMegapixel: true}
 }
 
 // ClassColour is the page class (engine.Classer) of pages of 24 bits a
