@@ -88,9 +88,9 @@ const (
 //     least pairGap of the largest page in the window; Sen 1968), the
 //     documented slope until there are minPairs such pairs spanning
 //     minSlopePages pages, never negative nor, where the engine floors
-//     it (Coefficients.MinPerMegapixel), under the documented slope; it holds up to the largest
-//     page in the window (Coefficients.Span), past which a page grows at
-//     the documented slope where that is steeper;
+//     it (Coefficients.MinPerMegapixel), under the documented slope; it
+//     holds up to the largest page in the window (Coefficients.Span),
+//     past which a page grows at the documented slope where steeper;
 //   - the fixed part is the 90th percentile (nearest rank) of each page's
 //     cost less slope × its megapixels, with the documented fixed part
 //     counted as one more while there are fewer than fewPages pages; never
