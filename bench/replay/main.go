@@ -58,6 +58,7 @@ func main() {
 	quiet := flag.Bool("q", false, "print the summary only")
 	wmpFile := flag.String("wmp", "", "file of lines 'TASK WORK_MEGAPIXELS' (1-based; negative keeps the log's): the tasks' work megapixels as another Sizer would give them")
 	classDoc := flag.String("classdoc", "", "documented fixed part and part per work megapixel of page classes, in MiB: 'CLASS=PERPAGE,PERMP;…' (e.g. 'enlarged=8,46'); a class not given has the catalog's (the binary's classes), else the model's")
+	slopeFloor := flag.String("slopefloor", "", "page classes whose documented slope is the least the fit learns, comma-separated, '-' for the model's own (engine.Cost.FloorPerMegapixel, which the catalog does not show: tesseract:* '-,colour', structure:default '-,colour')")
 	fromFloor := flag.Bool("floor", false, "measure each working set from the runner's floor (its lowest resident size at a task's start) instead of its size at the task's start")
 	flag.Parse()
 	if *model == "" || flag.NArg() == 0 {
@@ -114,6 +115,15 @@ func main() {
 			continue
 		}
 		docs[class] = admission.Coefficients{Load: doc.Load, PerPage: pp * (1 << 20), PerMegapixel: pm * (1 << 20)}
+	}
+	for _, class := range strings.Split(*slopeFloor, ",") {
+		if class == "-" {
+			class = ""
+		}
+		if c, ok := docs[class]; ok && *slopeFloor != "" {
+			c.MinPerMegapixel = c.PerMegapixel
+			docs[class] = c
+		}
 	}
 	docOf := func(class string) admission.Footprint {
 		if c, ok := docs[class]; ok {
