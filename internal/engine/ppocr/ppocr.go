@@ -155,10 +155,14 @@ func (e Engine) installedList() string {
 // 100 pages; 320 with the arena off, which planned no buffer reuse). What
 // a page used beyond that follows its text (line batches, the Go heap's
 // garbage): its median was 15-27 MiB and its 90th percentile 52-72 MiB,
-// the percentile the learner fits (admission.Fitter). The fixed part, also
-// the fit's floor, is 48 MiB: with 64 the PP-OCR medians were 1.44 and
-// 1.72 against 1.47 and 1.59, within the noise, and the floor holds small
-// pages' estimates up for good (2026-11-30, docs/BENCHMARKS.md).
+// the percentile the learner fits (admission.Fitter), before the runner
+// ran on one malloc arena (RunnerEnv); on one arena, over three runs (102
+// pages, Theil–Sen slope 191 MiB/MP), the median 15 MiB and the 90th
+// percentile 37 (the highest 43). The fixed part, also the fit's floor, is
+// 40 MiB: at the 48 set before the arena, ppocr:v4's median over the
+// evaluation was 1.23–1.27 and structure:ppocr's 1.25–1.37; at 40 they
+// replay at 1.14–1.16 and 1.20–1.27, the lowest 0.81 and 0.84
+// (2026-11-30, bench/replay, docs/BENCHMARKS.md).
 //
 // The per-megapixel part is one reading's, although a page found
 // sideways (more of its text running down than across) is read three times — as given, then turned
@@ -173,7 +177,7 @@ func (e Engine) installedList() string {
 // memory").
 const (
 	loadBytes    = 160 << 20
-	perPageBytes = 48 << 20
+	perPageBytes = 40 << 20
 	// perMPBytes is one reading's working set per work megapixel (the
 	// calibration above).
 	perMPBytes = 192 << 20
