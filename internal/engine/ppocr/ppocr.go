@@ -158,11 +158,11 @@ func (e Engine) installedList() string {
 // the percentile the learner fits (admission.Fitter), before the runner
 // ran on one malloc arena (RunnerEnv); on one arena, over three runs (102
 // pages, Theil–Sen slope 191 MiB/MP), the median 15 MiB and the 90th
-// percentile 37 (the highest 43). The fixed part, also the fit's floor, is
-// 40 MiB: at the 48 set before the arena, ppocr:v4's median over the
-// evaluation was 1.23–1.27 and structure:ppocr's 1.25–1.37; at 40 they
-// replay at 1.14–1.16 and 1.20–1.27, the lowest 0.81 and 0.84
-// (2026-11-30, bench/replay, docs/BENCHMARKS.md).
+// percentile 37 (the highest 43; 54 in a fourth run). The fixed part, also
+// the fit's floor, is 44 MiB, the least that kept every page of five runs'
+// replays (bench/replay) over 0.75 of its use: at the 48 set before the
+// arena the evaluation's median was 1.22–1.27, at 44 1.18–1.21 (lowest
+// 0.76), at 40 1.14–1.21 (lowest 0.74) (2026-11-30, docs/BENCHMARKS.md).
 //
 // The per-megapixel part is one reading's, although a page found
 // sideways (more of its text running down than across) is read three times — as given, then turned
@@ -177,7 +177,7 @@ func (e Engine) installedList() string {
 // memory").
 const (
 	loadBytes    = 160 << 20
-	perPageBytes = 40 << 20
+	perPageBytes = 44 << 20
 	// perMPBytes is one reading's working set per work megapixel (the
 	// calibration above).
 	perMPBytes = 192 << 20
