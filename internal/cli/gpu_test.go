@@ -55,6 +55,11 @@ func TestRunnerEnvPerEngine(t *testing.T) {
 	if !slices.Contains(vars, "OMP_THREAD_LIMIT=1") || slices.Contains(vars, "OMP_THREAD_LIMIT=8") {
 		t.Errorf("Tesseract runner's OMP_THREAD_LIMIT: %v", grep(vars, "OMP_"))
 	}
+	// One malloc arena (tesseract.Engine.RunnerEnv), joined to whatever
+	// tunables the server had.
+	if tun := grep(vars, "GLIBC_TUNABLES="); len(tun) != 1 || !strings.Contains(tun[0], "glibc.malloc.arena_max=1") {
+		t.Errorf("Tesseract runner's GLIBC_TUNABLES: %v, want one setting with glibc.malloc.arena_max=1", tun)
+	}
 	if !slices.Contains(vars, "CUDA_VISIBLE_DEVICES=") {
 		t.Errorf("a CPU runner may see GPUs: %v", grep(vars, "CUDA_"))
 	}

@@ -55,6 +55,17 @@ func TestLearnedFiguresShowTheirPageClass(t *testing.T) {
 	if l := models[0].Learned; len(l) != 1 || l[0].Class != "enlarged" || l[0].LoadBytes != 120*mib {
 		t.Errorf("small pages only: learned %+v, want one row, the enlarged pages' with the load", l)
 	}
+	if l := models[0].Learned; len(l) == 1 && l[0].FittedMegapixels != 0 {
+		t.Errorf("one page: fitted up to %.2f MP, want none (the documented slope)", l[0].FittedMegapixels)
+	}
+	// Pages enough for a slope: it is fitted up to the largest of them.
+	for _, mp := range []float64{0.2, 0.4, 0.8, 1.6} {
+		g.Observe(admission.LearnKey("structure:default", "enlarged"), "cpu", admission.Observation{Host: admission.Sample{Working: 10*mib + 40*mib*mp, Pages: 1, Megapixels: mp}})
+	}
+	models = withLearned([]ModelInfo{{Name: "structure:default"}}, est, g)
+	if l := models[0].Learned; len(l) != 1 || l[0].FittedMegapixels != 1.6 {
+		t.Errorf("five pages up to 1.6 MP: learned %+v, want fitted_megapixels 1.6", l)
+	}
 }
 
 // classedEngine is a fake engine with one model and one page class.

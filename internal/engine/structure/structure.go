@@ -71,8 +71,9 @@ func langs(config string) string {
 // the CPU where it is installed, PP-OCR's recogniser for small print:
 // ppocr.RecognizerLoadBytes and RecognizerPerPageBytes): the gray
 // page (1 byte a pixel, rounded up to 2 MiB per work megapixel) and a
-// fixed part 8 MiB above Tesseract's own and PP-OCR's; in English, the
-// measured page instead (asGivenPerPage). These are the pages read as
+// fixed part 8 MiB above Tesseract's own and PP-OCR's; in English the
+// measured page instead (asGivenPerPage), and for structure:ppocr its own
+// measured fixed part (ppocrPerPage). These are the pages read as
 // given; pages in colour and small pages, read enlarged, are classes of
 // their own (PageClass, ClassEstimate).
 func (e Engine) Estimate(config string, kind device.Kind) (engine.Footprint, error) {
